@@ -1,0 +1,566 @@
+//! The russh-based client emulator: speaks to a server the way a profile says the real client
+//! does, and reports the verdict with the stage and the client-side reason.
+//!
+//! Negotiation is first computed over the profile's *full* lists against the server's KEXINIT;
+//! when that outcome needs an algorithm the engine cannot speak, the cell is an emulation limit
+//! instead of silently differing. Otherwise the engine proposes the profile's lists minus what it
+//! cannot speak (which cannot change the outcome) and runs the real exchange.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, AuthResult, DisconnectReason};
+use russh::keys::ssh_key::{Algorithm, HashAlg, PrivateKey};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{cipher, compression, kex, mac, AlgorithmKind, MethodKind, Preferred, SshId};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::negotiate::{self, Category, Negotiated, ServerHello};
+use crate::profile::{Profile, RsaFallback, RsaSignatureMode};
+
+/// The outcome class of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Logged in.
+    Ok,
+    /// Refused: the combination does not work.
+    Fail,
+    /// Could not be decided (timeout, engine limit, broken target).
+    Error,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Ok => "ok",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        })
+    }
+}
+
+/// Where a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Reading the key file.
+    KeyLoad,
+    /// Transport connect / identification.
+    Connect,
+    /// Key exchange algorithm negotiation or computation.
+    Kex,
+    /// Host key algorithm negotiation or verification.
+    Hostkey,
+    /// Cipher negotiation.
+    Cipher,
+    /// MAC negotiation.
+    Mac,
+    /// Compression negotiation.
+    Compression,
+    /// User authentication.
+    Auth,
+    /// The engine cannot speak what the real client would use.
+    Emulation,
+    /// The cell ran out of time.
+    Timeout,
+    /// Logged in.
+    Login,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::KeyLoad => "key-load",
+            Stage::Connect => "connect",
+            Stage::Kex => "kex",
+            Stage::Hostkey => "hostkey",
+            Stage::Cipher => "cipher",
+            Stage::Mac => "mac",
+            Stage::Compression => "compression",
+            Stage::Auth => "auth",
+            Stage::Emulation => "emulation",
+            Stage::Timeout => "timeout",
+            Stage::Login => "login",
+        })
+    }
+}
+
+impl From<Category> for Stage {
+    fn from(c: Category) -> Self {
+        match c {
+            Category::Kex => Stage::Kex,
+            Category::Hostkey => Stage::Hostkey,
+            Category::Cipher => Stage::Cipher,
+            Category::Mac => Stage::Mac,
+            Category::Compression => Stage::Compression,
+        }
+    }
+}
+
+/// What the client side saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientOutcome {
+    /// ok / fail / error.
+    pub verdict: Verdict,
+    /// Where it ended.
+    pub stage: Stage,
+    /// The client-side reason in words.
+    pub reason: String,
+    /// Negotiated algorithms, when key exchange got that far.
+    pub negotiated: Option<Negotiated>,
+    /// The public-key algorithm named in the signed request (e.g. `ssh-rsa`, `rsa-sha2-512`).
+    pub signature: Option<String>,
+    /// Methods the server offered after the `none` request.
+    pub methods: Vec<String>,
+    /// Notes about how the engine deviated from the real client without changing the outcome.
+    pub notes: Vec<String>,
+}
+
+impl ClientOutcome {
+    fn new(verdict: Verdict, stage: Stage, reason: impl Into<String>) -> Self {
+        ClientOutcome {
+            verdict,
+            stage,
+            reason: reason.into(),
+            negotiated: None,
+            signature: None,
+            methods: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Whether the engine (russh) can speak an algorithm of a category.
+pub fn engine_supports(category: Category, name: &str) -> bool {
+    match category {
+        Category::Kex => kex_name(name).is_some() && !negotiate::is_marker(name),
+        Category::Hostkey => Algorithm::from_str(name).is_ok_and(|a| {
+            russh::keys::key::ALL_KEY_TYPES
+                .iter()
+                .any(|k| k.as_str() == a.as_str())
+                || matches!(a, Algorithm::Rsa { .. })
+        }),
+        Category::Cipher => cipher::ALL_CIPHERS
+            .iter()
+            .any(|c| c.as_ref() == name && name != "none"),
+        Category::Mac => mac::ALL_MAC_ALGORITHMS
+            .iter()
+            .any(|m| m.as_ref() == name && name != "none"),
+        Category::Compression => compression::ALL_COMPRESSION_ALGORITHMS
+            .iter()
+            .any(|c| c.as_ref() == name),
+    }
+}
+
+fn kex_name(name: &str) -> Option<kex::Name> {
+    match name {
+        "ext-info-c" => Some(kex::EXTENSION_SUPPORT_AS_CLIENT),
+        "kex-strict-c-v00@openssh.com" => Some(kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT),
+        n => kex::Name::try_from(n).ok(),
+    }
+}
+
+/// The algorithms of a negotiation outcome that the engine cannot speak.
+pub fn unsupported(n: &Negotiated) -> Vec<(Category, String)> {
+    let mut out = Vec::new();
+    for (cat, name) in [
+        (Category::Kex, Some(&n.kex)),
+        (Category::Hostkey, Some(&n.hostkey)),
+        (Category::Cipher, Some(&n.cipher)),
+        (Category::Mac, n.mac.as_ref()),
+        (Category::Compression, Some(&n.compression)),
+    ] {
+        if let Some(name) = name {
+            if !engine_supports(cat, name) {
+                out.push((cat, name.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The russh preferences for a profile: its lists minus what the engine cannot speak.
+pub fn preferred(profile: &Profile) -> Preferred {
+    let l = &profile.kexinit;
+    Preferred {
+        kex: Cow::Owned(l.kex.iter().filter_map(|n| kex_name(n)).collect()),
+        key: Cow::Owned(
+            l.hostkey
+                .iter()
+                .filter(|n| engine_supports(Category::Hostkey, n))
+                .filter_map(|n| Algorithm::from_str(n).ok())
+                .collect(),
+        ),
+        host_key_certificates: Cow::Owned(Vec::new()),
+        cipher: Cow::Owned(
+            l.cipher
+                .iter()
+                .filter_map(|n| cipher::Name::try_from(n.as_str()).ok())
+                .collect(),
+        ),
+        mac: Cow::Owned(
+            l.mac
+                .iter()
+                .filter_map(|n| mac::Name::try_from(n.as_str()).ok())
+                .collect(),
+        ),
+        compression: Cow::Owned(
+            l.compression
+                .iter()
+                .filter_map(|n| compression::Name::try_from(n.as_str()).ok())
+                .collect(),
+        ),
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    names: Option<(String, String, String, String)>,
+    disconnect: Option<String>,
+}
+
+struct Recorder(Arc<Mutex<Seen>>);
+
+impl client::Handler for Recorder {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        // Like a first connection that accepts the new host key.
+        Ok(true)
+    }
+
+    async fn kex_done(
+        &mut self,
+        _shared_secret: Option<&[u8]>,
+        names: &russh::Names,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.0.lock().expect("lock").names = Some((
+            names.kex.as_ref().to_string(),
+            names.key.as_str().to_string(),
+            names.cipher.as_ref().to_string(),
+            names.client_mac.as_ref().to_string(),
+        ));
+        Ok(())
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let text = match &reason {
+            DisconnectReason::ReceivedDisconnect(info) => {
+                format!("server disconnected: {}", info.message)
+            }
+            DisconnectReason::Error(e) => format!("connection lost: {e}"),
+        };
+        self.0.lock().expect("lock").disconnect = Some(text);
+        match reason {
+            DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            DisconnectReason::Error(e) => Err(e),
+        }
+    }
+}
+
+/// What the RSA rule decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RsaChoice {
+    /// Sign with this algorithm name.
+    Sign(String),
+    /// The client does not offer the key.
+    Skip(String),
+    /// The client fails locally.
+    Fail(String),
+}
+
+/// Applies a profile's RSA rule to a server-sig-algs list (`None`: the server sent none).
+pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaChoice {
+    let rule = &profile.auth.rsa;
+    let fallback = |fb: RsaFallback, why: &str| match fb {
+        RsaFallback::SshRsa => RsaChoice::Sign("ssh-rsa".into()),
+        RsaFallback::SkipKey => RsaChoice::Skip(format!("client does not offer the RSA key: {why}")),
+        RsaFallback::Fail => RsaChoice::Fail(format!(
+            "client found no RSA signature algorithm to use (ssh-unknown): {why}"
+        )),
+    };
+    match rule.mode {
+        RsaSignatureMode::SshRsaOnly => RsaChoice::Sign("ssh-rsa".into()),
+        RsaSignatureMode::ServerSigAlgs => match server_sig_algs {
+            None => fallback(rule.no_server_sig_algs, "the server sent no server-sig-algs"),
+            Some(list) => match rule.order.iter().find(|a| list.contains(a)) {
+                Some(a) => RsaChoice::Sign(a.clone()),
+                None => fallback(
+                    rule.no_match,
+                    &format!("server-sig-algs lists none of {}", rule.order.join(",")),
+                ),
+            },
+        },
+    }
+}
+
+fn hash_of(alg: &str) -> Option<HashAlg> {
+    match alg {
+        "rsa-sha2-256" => Some(HashAlg::Sha256),
+        "rsa-sha2-512" => Some(HashAlg::Sha512),
+        _ => None,
+    }
+}
+
+/// Reads the server's server-sig-algs as far as russh exposes it: russh reports only the best
+/// RSA entry, so the list is rebuilt from it. A server listing rsa-sha2-512 is taken to list
+/// rsa-sha2-256 and ssh-rsa too, and one listing rsa-sha2-256 to list ssh-rsa — as every OpenSSH
+/// release >= 7.5 and Dropbear do.
+async fn server_sig_algs(handle: &client::Handle<Recorder>) -> Option<Vec<String>> {
+    let best = handle.best_supported_rsa_hash().await.ok()??;
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+    Some(match best {
+        Some(HashAlg::Sha512) => v(&["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]),
+        Some(HashAlg::Sha256) => v(&["rsa-sha2-256", "ssh-rsa"]),
+        _ => v(&["ssh-rsa"]),
+    })
+}
+
+/// One emulated login attempt.
+pub struct Attempt<'a> {
+    /// The client profile.
+    pub profile: &'a Profile,
+    /// The server's identification and KEXINIT (from [`negotiate::probe`]).
+    pub server: &'a ServerHello,
+    /// The user key, already loaded the way the client loads it.
+    pub key: Arc<PrivateKey>,
+    /// The login name.
+    pub user: &'a str,
+    /// Inactivity limit for the session.
+    pub timeout: Duration,
+}
+
+/// Runs an attempt over `stream` (already connected to the target).
+pub async fn attempt<S>(a: Attempt<'_>, stream: S) -> ClientOutcome
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let predicted = negotiate::negotiate(&a.profile.kexinit, a.server);
+    if let Ok(n) = &predicted {
+        let missing = unsupported(n);
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            let mut o = ClientOutcome::new(
+                Verdict::Error,
+                Stage::Emulation,
+                format!(
+                    "emulation limit: {} would negotiate {}, which the engine cannot speak",
+                    a.profile.display_name(),
+                    list.join(", ")
+                ),
+            );
+            o.negotiated = Some(n.clone());
+            return o;
+        }
+    }
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let config = client::Config {
+        client_id: SshId::Standard(Cow::Owned(a.profile.ident.clone())),
+        preferred: preferred(a.profile),
+        inactivity_timeout: Some(a.timeout),
+        ..Default::default()
+    };
+    let mut handle =
+        match client::connect_stream(Arc::new(config), stream, Recorder(seen.clone())).await {
+            Ok(h) => h,
+            Err(e) => return connect_error(e, &predicted, &seen),
+        };
+    let mut out = ClientOutcome::new(Verdict::Fail, Stage::Auth, "");
+    out.negotiated = predicted.clone().ok();
+    if let Some((k, h, c, m)) = seen.lock().expect("lock").names.clone() {
+        if let Ok(n) = &predicted {
+            if n.kex != k || n.hostkey != h || n.cipher != c {
+                out.notes.push(format!(
+                    "engine negotiated {k}/{h}/{c}/{m}, prediction was {}/{}/{}",
+                    n.kex, n.hostkey, n.cipher
+                ));
+            }
+        }
+    }
+    if a.profile.auth.flow == crate::profile::AuthFlow::SignFirst {
+        out.notes.push(
+            "the real client signs straight away; the engine queries first (same server checks)"
+                .into(),
+        );
+    }
+
+    let result = authenticate(&a, &mut handle, &mut out).await;
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    drop(handle);
+    if let Err(e) = result {
+        out.verdict = Verdict::Error;
+        out.reason = match seen.lock().expect("lock").disconnect.clone() {
+            Some(d) => format!("{e}; {d}"),
+            None => e.to_string(),
+        };
+    }
+    out
+}
+
+async fn authenticate(
+    a: &Attempt<'_>,
+    handle: &mut client::Handle<Recorder>,
+    out: &mut ClientOutcome,
+) -> Result<(), russh::Error> {
+    match handle.authenticate_none(a.user).await? {
+        AuthResult::Success => {
+            out.verdict = Verdict::Ok;
+            out.stage = Stage::Login;
+            out.reason = "logged in without authentication (none method accepted)".into();
+            return Ok(());
+        }
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => {
+            out.methods = remaining_methods.iter().map(method_name).collect();
+        }
+    }
+    if !out.methods.iter().any(|m| m == "publickey") {
+        out.reason = format!(
+            "server does not offer publickey authentication (offers: {})",
+            out.methods.join(",")
+        );
+        return Ok(());
+    }
+    let family = key_family(&a.key);
+    if !a.profile.auth.key_families.iter().any(|f| f == family) {
+        out.stage = Stage::KeyLoad;
+        out.reason = format!("{} cannot use {family} keys", a.profile.display_name());
+        return Ok(());
+    }
+    let signature = if family == "rsa" {
+        let bits = rsa_bits(&a.key);
+        if let Some(min) = a.profile.min_rsa_bits.filter(|m| bits < *m) {
+            out.reason = format!(
+                "client refuses its {bits}-bit RSA key (client RequiredRSASize {min})"
+            );
+            return Ok(());
+        }
+        let list = if a.profile.sends_ext_info() {
+            server_sig_algs(handle).await
+        } else {
+            None
+        };
+        match choose_rsa(a.profile, list.as_deref()) {
+            RsaChoice::Sign(alg) => alg,
+            RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
+                out.reason = why;
+                return Ok(());
+            }
+        }
+    } else {
+        a.key.algorithm().as_str().to_string()
+    };
+    out.signature = Some(signature.clone());
+    let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(&signature));
+    match handle.authenticate_publickey(a.user, key).await? {
+        AuthResult::Success => {
+            out.verdict = Verdict::Ok;
+            out.stage = Stage::Login;
+            out.reason = format!("logged in with {signature}");
+        }
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => {
+            let left: Vec<String> = remaining_methods.iter().map(method_name).collect();
+            out.reason = if left.is_empty() {
+                "server closed the session during publickey authentication".into()
+            } else {
+                format!(
+                    "server refused publickey with {signature} (USERAUTH_FAILURE, can continue: {})",
+                    left.join(",")
+                )
+            };
+        }
+    }
+    Ok(())
+}
+
+fn connect_error(
+    e: russh::Error,
+    predicted: &Result<Negotiated, negotiate::NoCommon>,
+    seen: &Arc<Mutex<Seen>>,
+) -> ClientOutcome {
+    match e {
+        russh::Error::NoCommonAlgo { kind, theirs, .. } => {
+            let stage = match kind {
+                AlgorithmKind::Kex => Stage::Kex,
+                AlgorithmKind::Key => Stage::Hostkey,
+                AlgorithmKind::Cipher => Stage::Cipher,
+                AlgorithmKind::Mac => Stage::Mac,
+                AlgorithmKind::Compression => Stage::Compression,
+            };
+            let theirs: Vec<String> = theirs
+                .into_iter()
+                .filter(|n| !negotiate::is_marker(n))
+                .collect();
+            let mut o = ClientOutcome::new(
+                Verdict::Fail,
+                stage,
+                format!("no matching {stage} algorithm (server offers: {})", theirs.join(",")),
+            );
+            if let Err(p) = predicted {
+                if Stage::from(p.category) != stage {
+                    o.notes.push(format!("prediction failed at {} instead", p.category));
+                }
+            }
+            o
+        }
+        other => {
+            let detail = seen.lock().expect("lock").disconnect.clone();
+            let reason = match detail {
+                Some(d) => format!("{other}; {d}"),
+                None => other.to_string(),
+            };
+            let stage = if matches!(other, russh::Error::IO(_) | russh::Error::Disconnect) {
+                Stage::Connect
+            } else {
+                Stage::Kex
+            };
+            ClientOutcome::new(Verdict::Error, stage, reason)
+        }
+    }
+}
+
+fn method_name(m: &MethodKind) -> String {
+    let s: &str = m.into();
+    s.to_string()
+}
+
+/// The family (`rsa`, `ecdsa`, `ed25519`, `dsa`) of a loaded key.
+pub fn key_family(key: &PrivateKey) -> &'static str {
+    match key.algorithm() {
+        Algorithm::Rsa { .. } => "rsa",
+        Algorithm::Ecdsa { .. } => "ecdsa",
+        Algorithm::Ed25519 => "ed25519",
+        Algorithm::Dsa => "dsa",
+        _ => "other",
+    }
+}
+
+fn rsa_bits(key: &PrivateKey) -> u32 {
+    key.public_key()
+        .key_data()
+        .rsa()
+        .map(|r| {
+            let n = r.n().as_bytes();
+            let lead = n.iter().take_while(|b| **b == 0).count();
+            let n = &n[lead..];
+            n.first()
+                .map(|b| (n.len() as u32) * 8 - b.leading_zeros())
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}

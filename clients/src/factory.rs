@@ -1,0 +1,433 @@
+//! The key factory: generates user keys and writes them in the format of a key tool, with or
+//! without a passphrase, into a cache keyed by (key, tool, passphrase) so reruns reuse them.
+//!
+//! Private keys are written 0600 in 0700 directories. Passphrases are random, stored 0600 next to
+//! the key, and handed to other programs only through files or environment, never argv.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use openssl::bn::BigNumRef;
+use openssl::dsa::Dsa;
+use openssl::ec::{EcGroup, EcKey, PointConversionForm};
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::symm::Cipher as SslCipher;
+use russh::keys::ssh_encoding::Decode;
+use russh::keys::ssh_key::private::{KeypairData, PrivateKey};
+use russh::keys::ssh_key::{Cipher, Kdf, LineEnding};
+
+use crate::keyspec::KeySpec;
+use crate::keytool::{Container, KeyFormat, KeyTool};
+
+/// Errors of the key factory.
+#[derive(Debug, thiserror::Error)]
+pub enum FactoryError {
+    /// A filesystem or process error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// OpenSSL refused to generate or write the key.
+    #[error("openssl: {0}")]
+    Ssl(#[from] openssl::error::ErrorStack),
+    /// ssh-key refused to encode the key.
+    #[error("ssh-key: {0}")]
+    SshKey(String),
+    /// A required external program is missing.
+    #[error("`{program}` is not installed: {fix}")]
+    MissingTool {
+        /// The program name.
+        program: String,
+        /// How to get it.
+        fix: String,
+    },
+    /// The requested format cannot hold this key type.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A generated key file in the cache.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    /// The key.
+    pub spec: KeySpec,
+    /// The tool that "made" it.
+    pub tool_id: String,
+    /// The file format written.
+    pub format: KeyFormat,
+    /// Whether the file is encrypted.
+    pub encrypted: bool,
+    /// Path of the private key file.
+    pub path: PathBuf,
+    /// Path of the passphrase file (0600), when encrypted.
+    pub passphrase_file: Option<PathBuf>,
+    /// The public key in authorized_keys form (`ssh-rsa AAAA... comment`).
+    pub public_line: String,
+    /// SHA256 fingerprint of the public key.
+    pub fingerprint: String,
+}
+
+impl KeyFile {
+    /// Reads the passphrase from its 0600 file.
+    pub fn passphrase(&self) -> Option<String> {
+        self.passphrase_file
+            .as_ref()
+            .and_then(|p| fs::read_to_string(p).ok())
+            .map(|s| s.trim_end().to_string())
+    }
+
+    /// The format name as reported (`pem/aes-128-cbc`, `ppk-v3`, ...).
+    pub fn format_name(&self) -> String {
+        self.format.describe(self.encrypted)
+    }
+}
+
+/// Creates a 0700 directory (and parents).
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+}
+
+/// Writes a 0600 file, replacing any previous one.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let _ = fs::remove_file(path);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+/// The key cache: one directory per (key, tool, passphrase) under `root`.
+#[derive(Debug, Clone)]
+pub struct KeyFactory {
+    root: PathBuf,
+}
+
+impl KeyFactory {
+    /// A factory caching under `root` (created 0700).
+    pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let root = root.into();
+        private_dir(&root)?;
+        Ok(KeyFactory { root })
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the cached key file for (spec, tool, passphrase), generating it on first use.
+    pub fn get(
+        &self,
+        spec: KeySpec,
+        tool: &KeyTool,
+        passphrase: bool,
+    ) -> Result<KeyFile, FactoryError> {
+        let format = tool.format_for(&spec).clone();
+        let dir = self.root.join(format!(
+            "{spec}_{}_{}",
+            tool.id,
+            if passphrase { "pp" } else { "nopp" }
+        ));
+        let file = |dir: &Path| KeyFile {
+            spec,
+            tool_id: tool.id.clone(),
+            format: format.clone(),
+            encrypted: passphrase,
+            path: dir.join("id"),
+            passphrase_file: passphrase.then(|| dir.join("passphrase")),
+            public_line: String::new(),
+            fingerprint: String::new(),
+        };
+        if let Some(done) = read_cached(&dir, file(&dir)) {
+            return Ok(done);
+        }
+        // Build in a private scratch directory, then rename into place (atomic for concurrent
+        // runs sharing the cache).
+        let scratch = tempfile::Builder::new()
+            .prefix(".build-")
+            .tempdir_in(&self.root)?;
+        private_dir(scratch.path())?;
+        let material = generate(spec)?;
+        let pass = passphrase.then(random_passphrase);
+        if let Some(p) = &pass {
+            write_private(&scratch.path().join("passphrase"), p.as_bytes())?;
+        }
+        let comment = format!("sshmatrix {spec} {}", tool.id);
+        let ssh = to_ssh_key(&material, &comment)?;
+        let bytes = write_format(&material, &ssh, &format, pass.as_deref(), scratch.path())?;
+        write_private(&scratch.path().join("id"), &bytes)?;
+        let public = ssh
+            .public_key()
+            .to_openssh()
+            .map_err(|e| FactoryError::SshKey(e.to_string()))?;
+        fs::write(scratch.path().join("id.pub"), format!("{public}\n"))?;
+        let scratch = scratch.keep();
+        match fs::rename(&scratch, &dir) {
+            Ok(()) => {}
+            // Another run finished the same key first: use theirs.
+            Err(_) if dir.join("id.pub").exists() => {
+                let _ = fs::remove_dir_all(&scratch);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        read_cached(&dir, file(&dir))
+            .ok_or_else(|| FactoryError::Unsupported(format!("cache entry {dir:?} unreadable")))
+    }
+}
+
+fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {
+    let public = fs::read_to_string(dir.join("id.pub")).ok()?;
+    if !file.path.exists() || file.passphrase_file.as_ref().is_some_and(|p| !p.exists()) {
+        return None;
+    }
+    let key = russh::keys::ssh_key::PublicKey::from_openssh(public.trim()).ok()?;
+    file.fingerprint = key
+        .fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+        .to_string();
+    file.public_line = public.trim().to_string();
+    Some(file)
+}
+
+fn random_passphrase() -> String {
+    let mut buf = [0u8; 18];
+    openssl::rand::rand_bytes(&mut buf).expect("OpenSSL RNG");
+    hex::encode(buf)
+}
+
+/// Generates fresh key material with OpenSSL.
+pub fn generate(spec: KeySpec) -> Result<PKey<Private>, FactoryError> {
+    Ok(match spec {
+        KeySpec::Rsa(bits) => PKey::from_rsa(Rsa::generate(bits)?)?,
+        KeySpec::Ecdsa(bits) => {
+            let group = EcGroup::from_curve_name(curve_nid(bits))?;
+            PKey::from_ec_key(EcKey::generate(&group)?)?
+        }
+        KeySpec::Ed25519 => PKey::generate_ed25519()?,
+        KeySpec::Dsa(bits) => PKey::from_dsa(Dsa::generate(bits)?)?,
+    })
+}
+
+fn curve_nid(bits: u32) -> Nid {
+    match bits {
+        256 => Nid::X9_62_PRIME256V1,
+        384 => Nid::SECP384R1,
+        _ => Nid::SECP521R1,
+    }
+}
+
+fn put_string(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+fn put_mpint(out: &mut Vec<u8>, n: &BigNumRef) {
+    let mut v = n.to_vec();
+    if v.first().is_some_and(|b| b & 0x80 != 0) {
+        v.insert(0, 0);
+    }
+    put_string(out, &v);
+}
+
+/// Converts OpenSSL key material into an ssh-key private key (via the OpenSSH wire encoding).
+pub fn to_ssh_key(pkey: &PKey<Private>, comment: &str) -> Result<PrivateKey, FactoryError> {
+    let mut w = Vec::new();
+    match pkey.id() {
+        Id::RSA => {
+            let r = pkey.rsa()?;
+            put_string(&mut w, b"ssh-rsa");
+            put_mpint(&mut w, r.n());
+            put_mpint(&mut w, r.e());
+            put_mpint(&mut w, r.d());
+            let iqmp = r
+                .iqmp()
+                .ok_or_else(|| FactoryError::Unsupported("RSA key without CRT values".into()))?;
+            put_mpint(&mut w, iqmp);
+            put_mpint(&mut w, r.p().expect("p"));
+            put_mpint(&mut w, r.q().expect("q"));
+        }
+        Id::EC => {
+            let ec = pkey.ec_key()?;
+            let (name, size) = match ec.group().curve_name() {
+                Some(Nid::X9_62_PRIME256V1) => ("nistp256", 32),
+                Some(Nid::SECP384R1) => ("nistp384", 48),
+                Some(Nid::SECP521R1) => ("nistp521", 66),
+                other => {
+                    return Err(FactoryError::Unsupported(format!(
+                        "EC curve {other:?} has no SSH name"
+                    )))
+                }
+            };
+            put_string(&mut w, format!("ecdsa-sha2-{name}").as_bytes());
+            put_string(&mut w, name.as_bytes());
+            let mut ctx = openssl::bn::BigNumContext::new()?;
+            let point =
+                ec.public_key()
+                    .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)?;
+            put_string(&mut w, &point);
+            // Fixed-width scalar (ssh-key rejects short encodings), with a sign byte if needed.
+            let mut d = ec.private_key().to_vec_padded(size)?;
+            if d[0] & 0x80 != 0 {
+                d.insert(0, 0);
+            }
+            put_string(&mut w, &d);
+        }
+        Id::ED25519 => {
+            let sk = pkey.raw_private_key()?;
+            let pk = pkey.raw_public_key()?;
+            put_string(&mut w, b"ssh-ed25519");
+            put_string(&mut w, &pk);
+            let mut both = sk.clone();
+            both.extend_from_slice(&pk);
+            put_string(&mut w, &both);
+        }
+        Id::DSA => {
+            let d = pkey.dsa()?;
+            put_string(&mut w, b"ssh-dss");
+            put_mpint(&mut w, d.p());
+            put_mpint(&mut w, d.q());
+            put_mpint(&mut w, d.g());
+            put_mpint(&mut w, d.pub_key());
+            put_mpint(&mut w, d.priv_key());
+        }
+        other => {
+            return Err(FactoryError::Unsupported(format!(
+                "key type {other:?} has no SSH form"
+            )))
+        }
+    }
+    let data = KeypairData::decode(&mut w.as_slice())
+        .map_err(|e| FactoryError::SshKey(format!("decode keypair: {e}")))?;
+    PrivateKey::new(data, comment).map_err(|e| FactoryError::SshKey(e.to_string()))
+}
+
+/// Writes the key in `format`, encrypted with `pass` when given.
+fn write_format(
+    material: &PKey<Private>,
+    ssh: &PrivateKey,
+    format: &KeyFormat,
+    pass: Option<&str>,
+    scratch: &Path,
+) -> Result<Vec<u8>, FactoryError> {
+    match format.container {
+        Container::OpensshV1 => Ok(openssh_v1(ssh, &format.cipher, pass)?.into_bytes()),
+        Container::Pem => {
+            let cipher = match format.cipher.as_str() {
+                "des-ede3-cbc" => SslCipher::des_ede3_cbc(),
+                _ => SslCipher::aes_128_cbc(),
+            };
+            Ok(match (material.id(), pass) {
+                (Id::RSA, Some(p)) => material
+                    .rsa()?
+                    .private_key_to_pem_passphrase(cipher, p.as_bytes())?,
+                (Id::RSA, None) => material.rsa()?.private_key_to_pem()?,
+                (Id::EC, Some(p)) => material
+                    .ec_key()?
+                    .private_key_to_pem_passphrase(cipher, p.as_bytes())?,
+                (Id::EC, None) => material.ec_key()?.private_key_to_pem()?,
+                (Id::DSA, Some(p)) => material
+                    .dsa()?
+                    .private_key_to_pem_passphrase(cipher, p.as_bytes())?,
+                (Id::DSA, None) => material.dsa()?.private_key_to_pem()?,
+                _ => {
+                    return Err(FactoryError::Unsupported(
+                        "Ed25519 keys have no traditional PEM form".into(),
+                    ))
+                }
+            })
+        }
+        Container::Pkcs8 => Ok(match pass {
+            Some(p) => material
+                .private_key_to_pem_pkcs8_passphrase(SslCipher::aes_256_cbc(), p.as_bytes())?,
+            None => material.private_key_to_pem_pkcs8()?,
+        }),
+        Container::PpkV2 | Container::PpkV3 => {
+            let version = if format.container == Container::PpkV2 {
+                "2"
+            } else {
+                "3"
+            };
+            puttygen_convert(ssh, version, pass, scratch)
+        }
+    }
+}
+
+/// Encodes an openssh-key-v1 file (bcrypt KDF, 16 rounds) with the given cipher.
+pub fn openssh_v1(key: &PrivateKey, cipher: &str, pass: Option<&str>) -> Result<String, FactoryError> {
+    let err = |e: russh::keys::ssh_key::Error| FactoryError::SshKey(e.to_string());
+    let key = match pass {
+        None => key.clone(),
+        Some(p) => {
+            let cipher = match cipher {
+                "aes256-cbc" => Cipher::Aes256Cbc,
+                _ => Cipher::Aes256Ctr,
+            };
+            let mut salt = vec![0u8; 16];
+            let mut check = [0u8; 4];
+            openssl::rand::rand_bytes(&mut salt)?;
+            openssl::rand::rand_bytes(&mut check)?;
+            key.encrypt_with(
+                cipher,
+                Kdf::Bcrypt { salt, rounds: 16 },
+                u32::from_be_bytes(check),
+                p,
+            )
+            .map_err(err)?
+        }
+    };
+    Ok(key.to_openssh(LineEnding::LF).map_err(err)?.to_string())
+}
+
+/// Converts a key to PPK with the installed `puttygen` (the passphrase goes through files).
+fn puttygen_convert(
+    ssh: &PrivateKey,
+    version: &str,
+    pass: Option<&str>,
+    scratch: &Path,
+) -> Result<Vec<u8>, FactoryError> {
+    let src = scratch.join("src.openssh");
+    let out = scratch.join("out.ppk");
+    let passfile = scratch.join("puttygen.pass");
+    write_private(&src, openssh_v1(ssh, "aes256-ctr", pass)?.as_bytes())?;
+    let mut cmd = Command::new("puttygen");
+    cmd.arg(&src)
+        .args(["-O", "private", "-o"])
+        .arg(&out)
+        .args(["--ppk-param", &format!("version={version}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(p) = pass {
+        write_private(&passfile, format!("{p}\n").as_bytes())?;
+        cmd.arg("--old-passphrase")
+            .arg(&passfile)
+            .arg("--new-passphrase")
+            .arg(&passfile);
+    }
+    let output = cmd.output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => FactoryError::MissingTool {
+            program: "puttygen".into(),
+            fix: "install putty-tools (apt-get install putty-tools)".into(),
+        },
+        _ => e.into(),
+    })?;
+    let _ = fs::remove_file(&src);
+    let _ = fs::remove_file(&passfile);
+    if !output.status.success() {
+        return Err(FactoryError::Unsupported(format!(
+            "puttygen failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let bytes = fs::read(&out)?;
+    let _ = fs::remove_file(&out);
+    Ok(bytes)
+}

@@ -1,0 +1,20 @@
+//! The client side of sshmatrix: key specifications and the key factory (types, sizes, formats,
+//! passphrases), key tools and client profiles as data (`keytools.toml`, `profiles/*.toml`),
+//! RFC 4253 negotiation and the server KEXINIT probe, and the russh-based client emulator.
+
+pub mod emulator;
+pub mod factory;
+pub mod keyspec;
+pub mod keytool;
+pub mod load;
+pub mod negotiate;
+pub mod profile;
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+pub use emulator::{ClientOutcome, Stage, Verdict};
+pub use factory::{KeyFactory, KeyFile};
+pub use keyspec::KeySpec;
+pub use keytool::{key_tools, Container, KeyFormat, KeyTool};
+pub use negotiate::{negotiate, probe, ServerHello};
+pub use profile::{builtin_profiles, Profile};

@@ -1,0 +1,263 @@
+//! Client profiles: what an SSH client proposes and how it authenticates, as data files in
+//! `clients/profiles/*.toml`, every fact with its source. A profile may name a `base` profile and
+//! override only what differs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keytool::Container;
+
+/// The five KEXINIT name-lists a client sends (the same list is used in both directions).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KexLists {
+    /// Key exchange, including markers such as `ext-info-c` and `kex-strict-c-v00@openssh.com`.
+    pub kex: Vec<String>,
+    /// Server host key algorithms.
+    pub hostkey: Vec<String>,
+    /// Ciphers.
+    pub cipher: Vec<String>,
+    /// MACs.
+    pub mac: Vec<String>,
+    /// Compression.
+    pub compression: Vec<String>,
+}
+
+/// How a client picks the signature algorithm for an RSA user key.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RsaSignatureMode {
+    /// Always `ssh-rsa` (SHA-1), whatever the server says (pre-RFC 8332 clients).
+    SshRsaOnly,
+    /// The first of `order` that the server's `server-sig-algs` lists.
+    ServerSigAlgs,
+}
+
+/// What a client does when its RSA rule yields no algorithm.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RsaFallback {
+    /// Sign with `ssh-rsa` anyway.
+    SshRsa,
+    /// Do not offer the RSA key at all (OpenSSH >= 8.8).
+    SkipKey,
+    /// Attempt and fail locally ("ssh-unknown", Tera Term 5.x).
+    Fail,
+}
+
+/// The RSA signature rule of a profile.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RsaRule {
+    /// The rule.
+    pub mode: RsaSignatureMode,
+    /// Preference order for [`RsaSignatureMode::ServerSigAlgs`].
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// What happens when the server sent no `server-sig-algs`.
+    #[serde(default = "default_fallback")]
+    pub no_server_sig_algs: RsaFallback,
+    /// What happens when `server-sig-algs` lists none of `order`.
+    #[serde(default = "default_fallback")]
+    pub no_match: RsaFallback,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_fallback() -> RsaFallback {
+    RsaFallback::SshRsa
+}
+
+/// The shape of the public-key user-auth exchange.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthFlow {
+    /// `none`, then one signed `publickey` request straight away (Tera Term).
+    SignFirst,
+    /// `none`, a `publickey` query, PK_OK, then the signed request (PuTTY, OpenSSH).
+    QueryFirst,
+}
+
+/// User-authentication behaviour.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRules {
+    /// RSA signature choice.
+    pub rsa: RsaRule,
+    /// Message flow.
+    pub flow: AuthFlow,
+    /// User key families the client can use (`rsa`, `ecdsa`, `ed25519`, `dsa`).
+    pub key_families: Vec<String>,
+}
+
+/// A client profile.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Identifier used in matrix files, e.g. `teraterm-4.106`.
+    pub id: String,
+    /// Base profile this one was derived from (already merged in).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// Product name, e.g. `Tera Term`.
+    pub name: String,
+    /// Product version, e.g. `4.106`.
+    pub version: String,
+    /// Release date, when known.
+    #[serde(default)]
+    pub released: Option<String>,
+    /// The identification string sent, without CR LF.
+    pub ident: String,
+    /// KEXINIT lists.
+    pub kexinit: KexLists,
+    /// User-auth behaviour.
+    pub auth: AuthRules,
+    /// Key file containers the client reads.
+    pub reads: Vec<Container>,
+    /// Whether the client can decrypt passphrase-protected key files.
+    #[serde(default = "yes")]
+    pub reads_encrypted: bool,
+    /// The client refuses RSA user keys smaller than this (its own RequiredRSASize).
+    #[serde(default)]
+    pub min_rsa_bits: Option<u32>,
+    /// Source of each fact: keys are `ident`, `kexinit`, `auth.rsa`, `auth.flow`, `reads`, ...
+    pub sources: BTreeMap<String, String>,
+    /// Free-form notes (inferences, caveats).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Profile {
+    /// `Tera Term 4.106`.
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+
+    /// Whether the client sends `ext-info-c` (so the server will send `server-sig-algs`).
+    pub fn sends_ext_info(&self) -> bool {
+        self.kexinit.kex.iter().any(|k| k == "ext-info-c")
+    }
+}
+
+/// A problem in a profile data file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("profile {file}: {message}")]
+pub struct ProfileError {
+    /// The data file.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Parses a set of profile files `(file name, text)`, resolving `base` references.
+pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, ProfileError> {
+    let mut raw: BTreeMap<String, (String, toml::Value)> = BTreeMap::new();
+    for (file, text) in files {
+        let value: toml::Value = toml::from_str(text).map_err(|e| ProfileError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        let id = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ProfileError {
+                file: file.clone(),
+                message: "missing `id`".into(),
+            })?
+            .to_string();
+        raw.insert(id, (file.clone(), value));
+    }
+    let mut out = Vec::new();
+    for (id, (file, _)) in &raw {
+        let mut chain = vec![id.clone()];
+        let mut cur = id.clone();
+        while let Some(b) = raw[&cur].1.get("base").and_then(|v| v.as_str()) {
+            if !raw.contains_key(b) || chain.contains(&b.to_string()) {
+                return Err(ProfileError {
+                    file: file.clone(),
+                    message: format!("base `{b}` is unknown or circular"),
+                });
+            }
+            chain.push(b.to_string());
+            cur = b.to_string();
+        }
+        let mut merged = toml::Value::Table(Default::default());
+        for link in chain.iter().rev() {
+            merge(&mut merged, raw[link].1.clone());
+        }
+        if let Some(t) = merged.as_table_mut() {
+            if chain.len() == 1 {
+                t.remove("base");
+            }
+            t.remove("notes");
+            if let Some(n) = raw[id].1.get("notes") {
+                t.insert("notes".into(), n.clone());
+            }
+        }
+        let p: Profile = merged.try_into().map_err(|e: toml::de::Error| ProfileError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// The profiles shipped with sshmatrix (embedded from `clients/profiles/`).
+pub fn builtin_profiles() -> Vec<Profile> {
+    let files: Vec<(String, String)> = crate::EMBEDDED
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    parse_profiles(&files).expect("embedded profiles are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_profile_has_sources_for_its_facts() {
+        let profiles = builtin_profiles();
+        assert!(profiles.len() >= 19, "{} profiles", profiles.len());
+        for p in &profiles {
+            for fact in ["ident", "kexinit", "auth.rsa", "auth.flow", "reads"] {
+                assert!(
+                    p.sources.contains_key(fact),
+                    "profile {} lacks a source for {fact}",
+                    p.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn teraterm_4_106_signs_ssh_rsa_and_5_3_reads_server_sig_algs() {
+        let profiles = builtin_profiles();
+        let get = |id: &str| profiles.iter().find(|p| p.id == id).unwrap();
+        assert_eq!(get("teraterm-4.106").auth.rsa.mode, RsaSignatureMode::SshRsaOnly);
+        assert!(!get("teraterm-4.106").sends_ext_info());
+        assert_eq!(get("teraterm-5.3").auth.rsa.mode, RsaSignatureMode::ServerSigAlgs);
+        assert!(get("teraterm-5.3").sends_ext_info());
+        assert_eq!(get("teraterm-5.3").ident, "SSH-2.0-TTSSH/3.3 Win32");
+    }
+}

@@ -9,7 +9,9 @@ fn main() {
     for dir in ["profiles", "policies"] {
         let dir = Path::new(&manifest).join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let Ok(read) = fs::read_dir(&dir) else { continue };
+        let Ok(read) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in read.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {
@@ -22,7 +24,10 @@ fn main() {
     let mut code = String::from("/// Embedded data files: (file name, contents).\npub static EMBEDDED: &[(&str, &str)] = &[\n");
     for p in entries {
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", p.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            p.display().to_string()
+        ));
     }
     code.push_str("];\n");
     fs::write(out, code).expect("write embedded.rs");

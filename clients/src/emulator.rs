@@ -229,7 +229,10 @@ struct Recorder(Arc<Mutex<Seen>>);
 impl client::Handler for Recorder {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, _key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         // Like a first connection that accepts the new host key.
         Ok(true)
     }
@@ -283,7 +286,9 @@ pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaC
     let rule = &profile.auth.rsa;
     let fallback = |fb: RsaFallback, why: &str| match fb {
         RsaFallback::SshRsa => RsaChoice::Sign("ssh-rsa".into()),
-        RsaFallback::SkipKey => RsaChoice::Skip(format!("client does not offer the RSA key: {why}")),
+        RsaFallback::SkipKey => {
+            RsaChoice::Skip(format!("client does not offer the RSA key: {why}"))
+        }
         RsaFallback::Fail => RsaChoice::Fail(format!(
             "client found no RSA signature algorithm to use (ssh-unknown): {why}"
         )),
@@ -291,7 +296,10 @@ pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaC
     match rule.mode {
         RsaSignatureMode::SshRsaOnly => RsaChoice::Sign("ssh-rsa".into()),
         RsaSignatureMode::ServerSigAlgs => match server_sig_algs {
-            None => fallback(rule.no_server_sig_algs, "the server sent no server-sig-algs"),
+            None => fallback(
+                rule.no_server_sig_algs,
+                "the server sent no server-sig-algs",
+            ),
             Some(list) => match rule.order.iter().find(|a| list.contains(a)) {
                 Some(a) => RsaChoice::Sign(a.clone()),
                 None => fallback(
@@ -443,9 +451,8 @@ async fn authenticate(
     let signature = if family == "rsa" {
         let bits = rsa_bits(&a.key);
         if let Some(min) = a.profile.min_rsa_bits.filter(|m| bits < *m) {
-            out.reason = format!(
-                "client refuses its {bits}-bit RSA key (client RequiredRSASize {min})"
-            );
+            out.reason =
+                format!("client refuses its {bits}-bit RSA key (client RequiredRSASize {min})");
             return Ok(());
         }
         let list = if a.profile.sends_ext_info() {
@@ -509,11 +516,15 @@ fn connect_error(
             let mut o = ClientOutcome::new(
                 Verdict::Fail,
                 stage,
-                format!("no matching {stage} algorithm (server offers: {})", theirs.join(",")),
+                format!(
+                    "no matching {stage} algorithm (server offers: {})",
+                    theirs.join(",")
+                ),
             );
             if let Err(p) = predicted {
                 if Stage::from(p.category) != stage {
-                    o.notes.push(format!("prediction failed at {} instead", p.category));
+                    o.notes
+                        .push(format!("prediction failed at {} instead", p.category));
                 }
             }
             o

@@ -269,9 +269,11 @@ pub fn to_ssh_key(pkey: &PKey<Private>, comment: &str) -> Result<PrivateKey, Fac
             put_string(&mut w, format!("ecdsa-sha2-{name}").as_bytes());
             put_string(&mut w, name.as_bytes());
             let mut ctx = openssl::bn::BigNumContext::new()?;
-            let point =
-                ec.public_key()
-                    .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)?;
+            let point = ec.public_key().to_bytes(
+                ec.group(),
+                PointConversionForm::UNCOMPRESSED,
+                &mut ctx,
+            )?;
             put_string(&mut w, &point);
             // Fixed-width scalar (ssh-key rejects short encodings), with a sign byte if needed.
             let mut d = ec.private_key().to_vec_padded(size)?;
@@ -361,7 +363,11 @@ fn write_format(
 }
 
 /// Encodes an openssh-key-v1 file (bcrypt KDF, 16 rounds) with the given cipher.
-pub fn openssh_v1(key: &PrivateKey, cipher: &str, pass: Option<&str>) -> Result<String, FactoryError> {
+pub fn openssh_v1(
+    key: &PrivateKey,
+    cipher: &str,
+    pass: Option<&str>,
+) -> Result<String, FactoryError> {
     let err = |e: russh::keys::ssh_key::Error| FactoryError::SshKey(e.to_string());
     let key = match pass {
         None => key.clone(),

@@ -109,10 +109,16 @@ impl FromStr for KeySpec {
             "rsa" if RSA_BITS.contains(&bits) => Ok(KeySpec::Rsa(bits)),
             "rsa" => Err(impossible("RSA sizes run from 512 to 16384 bits")),
             "ecdsa" if matches!(bits, 256 | 384 | 521) => Ok(KeySpec::Ecdsa(bits)),
-            "ecdsa" => Err(impossible("ECDSA keys are 256, 384 or 521 bits (NIST P curves)")),
+            "ecdsa" => Err(impossible(
+                "ECDSA keys are 256, 384 or 521 bits (NIST P curves)",
+            )),
             "dsa" if bits == 1024 => Ok(KeySpec::Dsa(1024)),
-            "dsa" => Err(impossible("SSH defines DSA (ssh-dss) only for 1024-bit keys")),
-            "ed25519" => Err(impossible("Ed25519 keys are always 256 bits; write `ed25519`")),
+            "dsa" => Err(impossible(
+                "SSH defines DSA (ssh-dss) only for 1024-bit keys",
+            )),
+            "ed25519" => Err(impossible(
+                "Ed25519 keys are always 256 bits; write `ed25519`",
+            )),
             _ => Err(KeySpecError::UnknownType(s.to_string())),
         }
     }

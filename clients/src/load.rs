@@ -34,9 +34,7 @@ pub fn detect(text: &str) -> Option<Container> {
     let first = text.lines().next().unwrap_or("").trim();
     Some(match first {
         "-----BEGIN OPENSSH PRIVATE KEY-----" => Container::OpensshV1,
-        "-----BEGIN PRIVATE KEY-----" | "-----BEGIN ENCRYPTED PRIVATE KEY-----" => {
-            Container::Pkcs8
-        }
+        "-----BEGIN PRIVATE KEY-----" | "-----BEGIN ENCRYPTED PRIVATE KEY-----" => Container::Pkcs8,
         "-----BEGIN RSA PRIVATE KEY-----"
         | "-----BEGIN EC PRIVATE KEY-----"
         | "-----BEGIN DSA PRIVATE KEY-----" => Container::Pem,
@@ -84,9 +82,7 @@ pub fn load_key(
             let key = PrivateKey::from_openssh(text)
                 .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
             match pass {
-                Some(p) => key
-                    .decrypt(p)
-                    .map_err(|_| LoadError::WrongPassphrase(name)),
+                Some(p) => key.decrypt(p).map_err(|_| LoadError::WrongPassphrase(name)),
                 None => Ok(key),
             }
         }

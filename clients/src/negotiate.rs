@@ -139,7 +139,10 @@ pub fn negotiate(client: &KexLists, server: &ServerHello) -> Result<Negotiated, 
     let mac = if is_aead(&cipher) {
         None
     } else {
-        Some(choose(&client.mac, &server.mac_c2s).ok_or_else(|| fail(Category::Mac, &server.mac_c2s))?)
+        Some(
+            choose(&client.mac, &server.mac_c2s)
+                .ok_or_else(|| fail(Category::Mac, &server.mac_c2s))?,
+        )
     };
     let compression = choose(&client.compression, &server.comp_c2s)
         .ok_or_else(|| fail(Category::Compression, &server.comp_c2s))?;
@@ -260,7 +263,11 @@ mod tests {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         ServerHello {
             ident: "SSH-2.0-x".into(),
-            kex: v(&["curve25519-sha256", "ecdh-sha2-nistp256", "kex-strict-s-v00@openssh.com"]),
+            kex: v(&[
+                "curve25519-sha256",
+                "ecdh-sha2-nistp256",
+                "kex-strict-s-v00@openssh.com",
+            ]),
             hostkey: v(&["ssh-ed25519", "ecdsa-sha2-nistp256"]),
             cipher_c2s: v(&["aes256-ctr"]),
             cipher_s2c: v(&["aes256-ctr"]),
@@ -288,7 +295,12 @@ mod tests {
 
     #[test]
     fn reports_the_first_failing_category_with_the_server_list() {
-        let c = lists(&["ecdh-sha2-nistp256"], &["ssh-rsa"], &["aes256-ctr"], &["hmac-sha1"]);
+        let c = lists(
+            &["ecdh-sha2-nistp256"],
+            &["ssh-rsa"],
+            &["aes256-ctr"],
+            &["hmac-sha1"],
+        );
         let e = negotiate(&c, &server()).unwrap_err();
         assert_eq!(e.category, Category::Hostkey);
         assert_eq!(e.server, vec!["ssh-ed25519", "ecdsa-sha2-nistp256"]);

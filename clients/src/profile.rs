@@ -213,10 +213,12 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
                 t.insert("notes".into(), n.clone());
             }
         }
-        let p: Profile = merged.try_into().map_err(|e: toml::de::Error| ProfileError {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
+        let p: Profile = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ProfileError {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
         out.push(p);
     }
     Ok(out)
@@ -254,9 +256,15 @@ mod tests {
     fn teraterm_4_106_signs_ssh_rsa_and_5_3_reads_server_sig_algs() {
         let profiles = builtin_profiles();
         let get = |id: &str| profiles.iter().find(|p| p.id == id).unwrap();
-        assert_eq!(get("teraterm-4.106").auth.rsa.mode, RsaSignatureMode::SshRsaOnly);
+        assert_eq!(
+            get("teraterm-4.106").auth.rsa.mode,
+            RsaSignatureMode::SshRsaOnly
+        );
         assert!(!get("teraterm-4.106").sends_ext_info());
-        assert_eq!(get("teraterm-5.3").auth.rsa.mode, RsaSignatureMode::ServerSigAlgs);
+        assert_eq!(
+            get("teraterm-5.3").auth.rsa.mode,
+            RsaSignatureMode::ServerSigAlgs
+        );
         assert!(get("teraterm-5.3").sends_ext_info());
         assert_eq!(get("teraterm-5.3").ident, "SSH-2.0-TTSSH/3.3 Win32");
     }

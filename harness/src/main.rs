@@ -1,1 +1,261 @@
-fn main() {}
+//! `sshmatrix`: which SSH clients, holding which keys, can log in to which servers, and why not.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sshmatrix::matrix::{self, Catalog};
+use sshmatrix::runner::{self, Options, RunError};
+use sshmatrix::{
+    expect, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK,
+};
+use sshmatrix_clients::{builtin_profiles, key_tools};
+use sshmatrix_reports::{render, Format};
+use sshmatrix_servers::builtin_policies;
+
+#[derive(Parser)]
+#[command(
+    name = "sshmatrix",
+    version,
+    about = "Which SSH clients, holding which keys, can log in to which servers — and why not."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a matrix file and print the ○/× table (or CSV / JSON).
+    Run {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
+        /// Write the report here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Cells run at once (default: 4 per core, or the matrix's [run] jobs).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Seconds a cell may take (default 20, or the matrix's [run] timeout_secs).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Work directory for the key cache and run files (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Append each finished cell as a JSON line to this file.
+        #[arg(long)]
+        stream: Option<PathBuf>,
+        /// No per-cell progress lines on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate a matrix file and print its plan, without running anything.
+    Check {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+    },
+    /// List client profiles and key tools, with their sources.
+    Profiles,
+    /// List server policies, with their sources.
+    Policies,
+}
+
+fn catalog_parts() -> (
+    Vec<sshmatrix_clients::Profile>,
+    Vec<sshmatrix_clients::KeyTool>,
+    Vec<sshmatrix_servers::Policy>,
+) {
+    (builtin_profiles(), key_tools(), builtin_policies())
+}
+
+fn load_plan(path: &PathBuf) -> Result<matrix::Plan, ExitCode> {
+    let (profiles, tools, policies) = catalog_parts();
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    matrix::load(path, &catalog).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INPUT as u8)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Profiles => {
+            let (profiles, tools, _) = catalog_parts();
+            println!("Client profiles ({}):", profiles.len());
+            for p in &profiles {
+                println!("  {:<30} {} — {}", p.id, p.display_name(), p.ident);
+                for (fact, src) in &p.sources {
+                    println!("      {fact}: {src}");
+                }
+                for n in &p.notes {
+                    println!("      note: {n}");
+                }
+            }
+            println!("\nKey tools ({}):", tools.len());
+            for t in &tools {
+                println!(
+                    "  {:<30} {} {} — writes {}",
+                    t.id, t.name, t.version, t.format
+                );
+                for (fam, f) in &t.by_family {
+                    println!("      {fam} keys: {f}");
+                }
+                println!("      source: {}", t.source);
+            }
+            ExitCode::from(EXIT_OK as u8)
+        }
+        Command::Policies => {
+            for p in builtin_policies() {
+                println!(
+                    "  {:<24} {} — {} (OpenSSH {}), host keys: {}",
+                    p.id,
+                    p.name,
+                    p.platform,
+                    p.openssh,
+                    p.host_keys.join(",")
+                );
+                for (fact, src) in &p.sources {
+                    println!("      {fact}: {src}");
+                }
+                for n in &p.notes {
+                    println!("      note: {n}");
+                }
+            }
+            ExitCode::from(EXIT_OK as u8)
+        }
+        Command::Check { matrix } => match load_plan(&matrix) {
+            Err(code) => code,
+            Ok(plan) => {
+                println!(
+                    "{}: {} cells, {} targets",
+                    plan.file,
+                    plan.cells.len(),
+                    plan.targets.len()
+                );
+                for t in &plan.targets {
+                    println!(
+                        "  target {} [{}] policy {} users {}",
+                        t.id,
+                        t.label.join(" / "),
+                        t.policy.id,
+                        t.users.join(",")
+                    );
+                }
+                ExitCode::from(EXIT_OK as u8)
+            }
+        },
+        Command::Run {
+            matrix,
+            format,
+            output,
+            jobs,
+            timeout,
+            work_dir,
+            stream,
+            quiet,
+        } => {
+            let plan = match load_plan(&matrix) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let expected = match &plan.expect {
+                None => None,
+                Some(p) => match expect::read(p) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        eprintln!("error: {}: expect: {e}\n  hint: the expect key names a CSV relative to the matrix file", plan.file);
+                        return ExitCode::from(EXIT_INPUT as u8);
+                    }
+                },
+            };
+            let opts = Options {
+                jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),
+                timeout: Duration::from_secs(timeout.or(plan.run.timeout_secs).unwrap_or(20)),
+                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
+                stream,
+                progress: !quiet,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let outcome = rt.block_on(async {
+                tokio::select! {
+                    r = runner::run(plan, &opts) => Some(r),
+                    _ = shutdown_signal() => None,
+                }
+            });
+            // Dropping the runtime kills every sshd child (kill_on_drop) and removes the run dir.
+            drop(rt);
+            let report = match outcome {
+                None => {
+                    eprintln!("interrupted: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
+                    return ExitCode::from(EXIT_INTERRUPTED as u8);
+                }
+                Some(Err(RunError::Environment(e))) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_ENVIRONMENT as u8);
+                }
+                Some(Err(RunError::Input(e))) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_INPUT as u8);
+                }
+                Some(Ok(r)) => r,
+            };
+            let text = render(
+                &report,
+                match format {
+                    OutFormat::Table => Format::Table,
+                    OutFormat::Csv => Format::Csv,
+                    OutFormat::Json => Format::Json,
+                },
+            );
+            match output {
+                Some(p) => {
+                    if let Err(e) = std::fs::write(&p, text) {
+                        eprintln!("error: cannot write {}: {e}", p.display());
+                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
+                    }
+                }
+                None => print!("{text}"),
+            }
+            if let Some(exp) = expected {
+                let misses = expect::compare(&report, &exp);
+                if !misses.is_empty() {
+                    eprintln!("{} of {} expectations not met:", misses.len(), exp.len());
+                    for m in &misses {
+                        eprintln!("  {m}");
+                    }
+                    return ExitCode::from(EXIT_EXPECTATIONS as u8);
+                }
+                eprintln!("all {} expectations met", exp.len());
+            }
+            ExitCode::from(EXIT_OK as u8)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

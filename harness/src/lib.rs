@@ -1,0 +1,18 @@
+//! The sshmatrix harness: matrix model and validation, planner, runner and result stream.
+//! The `sshmatrix` binary is a thin CLI over this library and the clients, servers and reports
+//! crates.
+
+pub mod expect;
+pub mod matrix;
+pub mod runner;
+
+/// Exit code: the run completed and every expectation was met.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the run completed but expectations were not met.
+pub const EXIT_EXPECTATIONS: i32 = 1;
+/// Exit code: bad input or usage (malformed matrix, unknown name, impossible key).
+pub const EXIT_INPUT: i32 = 2;
+/// Exit code: environment problem (no sshd, no puttygen, unwritable work directory).
+pub const EXIT_ENVIRONMENT: i32 = 3;
+/// Exit code: interrupted (SIGINT/SIGTERM); partial results are in the stream.
+pub const EXIT_INTERRUPTED: i32 = 130;

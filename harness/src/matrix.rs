@@ -1,0 +1,735 @@
+//! The matrix file (TOML): model, validation with file:line:column messages and nearest-name
+//! hints, and the planner that expands it into cells.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use sshmatrix_clients::{KeySpec, KeyTool, Profile};
+use sshmatrix_servers::Policy;
+use toml::Spanned;
+
+/// The axes a layout can place in rows or columns.
+pub const AXES: &[&str] = &["client", "key_tool", "key", "passphrase", "target", "user"];
+
+/// Default upper bound on the number of cells a matrix may expand to.
+pub const DEFAULT_MAX_CELLS: usize = 100_000;
+
+/// A bad-input error: one message naming file, line and column, with a fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The file.
+    pub file: String,
+    /// 1-based line and column, when the problem has a place.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((l, c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+/// The nearest known name to `name`, if it is close enough to be a typo.
+pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum Pass {
+    Bool(bool),
+    Word(String),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    client: Spanned<String>,
+    key_tool: Spanned<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawAxes {
+    keys: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    passphrase: Option<Spanned<Vec<Spanned<Pass>>>>,
+    #[serde(default)]
+    clients: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    key_tools: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pairs: Option<Spanned<Vec<RawPair>>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    id: Spanned<String>,
+    #[serde(default)]
+    label: Vec<String>,
+    policy: Spanned<String>,
+    users: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    host_keys: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    sshd: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawLayout {
+    rows: Spanned<Vec<Spanned<String>>>,
+    columns: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    #[serde(default)]
+    jobs: Option<usize>,
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+    #[serde(default)]
+    max_cells: Option<usize>,
+    #[serde(default)]
+    server_log_level: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawMatrix {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    axes: RawAxes,
+    targets: Spanned<Vec<RawTarget>>,
+    #[serde(default)]
+    layout: Option<RawLayout>,
+    #[serde(default)]
+    run: Option<RawRun>,
+    #[serde(default)]
+    expect: Option<Spanned<String>>,
+}
+
+/// A validated target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Id.
+    pub id: String,
+    /// Column label path (defaults to `[id]`).
+    pub label: Vec<String>,
+    /// Policy.
+    pub policy: Policy,
+    /// Login names.
+    pub users: Vec<String>,
+    /// Host key types.
+    pub host_keys: Vec<String>,
+    /// Extra sshd_config lines that take precedence over the policy.
+    pub sshd: Vec<String>,
+}
+
+/// One cell of the plan.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Plan position.
+    pub index: usize,
+    /// Client profile.
+    pub client: Profile,
+    /// Key tool.
+    pub key_tool: KeyTool,
+    /// Key.
+    pub key: KeySpec,
+    /// Passphrase set.
+    pub passphrase: bool,
+    /// Index into [`Plan::targets`].
+    pub target: usize,
+    /// Login name.
+    pub user: String,
+    /// Row label path.
+    pub row: Vec<String>,
+    /// Column label path.
+    pub column: Vec<String>,
+}
+
+/// Run settings from the matrix's `[run]` table.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// Concurrent cells.
+    pub jobs: Option<usize>,
+    /// Per-cell timeout in seconds.
+    pub timeout_secs: Option<u64>,
+    /// sshd LogLevel.
+    pub server_log_level: Option<String>,
+}
+
+/// A validated, expanded matrix.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Matrix file path as given.
+    pub file: String,
+    /// Title.
+    pub title: String,
+    /// Where the matrix comes from.
+    pub source: Option<String>,
+    /// Targets.
+    pub targets: Vec<Target>,
+    /// Cells in table order.
+    pub cells: Vec<Cell>,
+    /// Names of the row axes (corner headers).
+    pub row_axes: Vec<String>,
+    /// Names of the column axes.
+    pub column_axes: Vec<String>,
+    /// Run settings.
+    pub run: RunSettings,
+    /// Path of the expected-verdicts CSV, resolved against the matrix file.
+    pub expect: Option<std::path::PathBuf>,
+}
+
+/// What the planner validates names against.
+pub struct Catalog<'a> {
+    /// Client profiles.
+    pub profiles: &'a [Profile],
+    /// Key tools.
+    pub key_tools: &'a [KeyTool],
+    /// Server policies.
+    pub policies: &'a [Policy],
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> InputError {
+        InputError {
+            file: self.file.to_string(),
+            position: Some(position(self.text, span.start)),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    fn unknown<'k>(
+        &self,
+        what: &str,
+        name: &Spanned<String>,
+        known: impl IntoIterator<Item = &'k str> + Clone,
+        list_cmd: &str,
+    ) -> InputError {
+        let hint = match nearest(name.get_ref(), known.clone()) {
+            Some(n) => format!("did you mean `{n}`? (`{list_cmd}` lists them all)"),
+            None => format!("`{list_cmd}` lists the known ones"),
+        };
+        self.err(
+            name.span(),
+            format!("unknown {what} `{}`", name.get_ref()),
+            Some(hint),
+        )
+    }
+}
+
+/// Reads and plans a matrix file.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
+    let file = path.display().to_string();
+    let io_err = |message: String, hint: &str| InputError {
+        file: file.clone(),
+        position: None,
+        message,
+        hint: Some(hint.to_string()),
+    };
+    if path.is_dir() {
+        return Err(io_err(
+            "is a directory, not a matrix file".into(),
+            "give the path of a .toml matrix file, e.g. matrices/nutanix-cluster-lockdown.toml",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        io_err(
+            format!("cannot read: {e}"),
+            "check the path; matrix files live in matrices/",
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (l, c) = position(
+            &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
+            usize::MAX,
+        );
+        InputError {
+            file: file.clone(),
+            position: Some((l, c)),
+            message: "not valid UTF-8".into(),
+            hint: Some("save the matrix file as UTF-8".into()),
+        }
+    })?;
+    plan(&file, &text, path.parent(), catalog)
+}
+
+/// Plans a matrix from its text (`dir` resolves relative paths such as `expect`).
+pub fn plan(
+    file: &str,
+    text: &str,
+    dir: Option<&Path>,
+    catalog: &Catalog,
+) -> Result<Plan, InputError> {
+    let ctx = Ctx { file, text };
+    let raw: RawMatrix = toml::from_str(text).map_err(|e| InputError {
+        file: file.to_string(),
+        position: e.span().map(|s| position(text, s.start)),
+        message: e.message().trim().to_string(),
+        hint: Some("see the matrix format in README.md (\"Matrix files\")".into()),
+    })?;
+
+    // Keys.
+    let mut keys = Vec::new();
+    for k in raw.axes.keys.get_ref() {
+        let spec: KeySpec =
+            k.get_ref()
+                .parse()
+                .map_err(|e: sshmatrix_clients::keyspec::KeySpecError| {
+                    ctx.err(
+                        k.span(),
+                        e.to_string(),
+                        Some("key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into()),
+                    )
+                })?;
+        if keys.contains(&spec) {
+            return Err(ctx.err(
+                k.span(),
+                format!("key `{spec}` is listed twice"),
+                Some("remove the duplicate".into()),
+            ));
+        }
+        keys.push(spec);
+    }
+    if keys.is_empty() {
+        return Err(ctx.err(
+            raw.axes.keys.span(),
+            "the keys axis is empty",
+            Some("list at least one key, e.g. keys = [\"rsa-2048\"]".into()),
+        ));
+    }
+
+    // Passphrase.
+    let mut passphrases = Vec::new();
+    match &raw.axes.passphrase {
+        None => passphrases.push(false),
+        Some(list) => {
+            for p in list.get_ref() {
+                let v = match p.get_ref() {
+                    Pass::Bool(b) => *b,
+                    Pass::Word(w) if w == "yes" => true,
+                    Pass::Word(w) if w == "no" => false,
+                    Pass::Word(w) => {
+                        return Err(ctx.err(
+                            p.span(),
+                            format!("passphrase value `{w}` is not yes/no"),
+                            Some("write \"yes\", \"no\", true or false".into()),
+                        ))
+                    }
+                };
+                if passphrases.contains(&v) {
+                    return Err(ctx.err(
+                        p.span(),
+                        "passphrase value listed twice",
+                        Some("remove the duplicate".into()),
+                    ));
+                }
+                passphrases.push(v);
+            }
+            if passphrases.is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "the passphrase axis is empty",
+                    Some("write [\"yes\", \"no\"] or leave it out".into()),
+                ));
+            }
+        }
+    }
+
+    // Client / key tool pairs.
+    let profile_ids = || catalog.profiles.iter().map(|p| p.id.as_str());
+    let tool_ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
+    let find_client = |n: &Spanned<String>| {
+        catalog
+            .profiles
+            .iter()
+            .find(|p| &p.id == n.get_ref())
+            .cloned()
+            .ok_or_else(|| ctx.unknown("client profile", n, profile_ids(), "sshmatrix profiles"))
+    };
+    let find_tool = |n: &Spanned<String>| {
+        catalog
+            .key_tools
+            .iter()
+            .find(|t| &t.id == n.get_ref())
+            .cloned()
+            .ok_or_else(|| ctx.unknown("key tool", n, tool_ids(), "sshmatrix profiles"))
+    };
+    let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
+    match (&raw.axes.pairs, &raw.axes.clients, &raw.axes.key_tools) {
+        (Some(p), None, None) => {
+            for pair in p.get_ref() {
+                let c = find_client(&pair.client)?;
+                let t = find_tool(&pair.key_tool)?;
+                if pairs.iter().any(|(a, b)| a.id == c.id && b.id == t.id) {
+                    return Err(ctx.err(pair.client.span(), format!("pair {} / {} is listed twice", c.id, t.id), Some("remove the duplicate".into())));
+                }
+                pairs.push((c, t));
+            }
+            if pairs.is_empty() {
+                return Err(ctx.err(p.span(), "the pairs axis is empty", Some("list at least one { client = ..., key_tool = ... }".into())));
+            }
+        }
+        (None, Some(cs), Some(ts)) => {
+            for (list, what) in [(cs, "clients"), (ts, "key_tools")] {
+                if list.get_ref().is_empty() {
+                    return Err(ctx.err(list.span(), format!("the {what} axis is empty"), Some(format!("list at least one entry in {what}"))));
+                }
+            }
+            let mut seen = Vec::new();
+            for c in cs.get_ref() {
+                let c2 = find_client(c)?;
+                if seen.contains(&c2.id) {
+                    return Err(ctx.err(c.span(), format!("client `{}` is listed twice", c2.id), Some("remove the duplicate".into())));
+                }
+                seen.push(c2.id.clone());
+                for t in ts.get_ref() {
+                    let t2 = find_tool(t)?;
+                    if pairs.iter().any(|(a, b)| a.id == c2.id && b.id == t2.id) {
+                        return Err(ctx.err(t.span(), format!("key tool `{}` is listed twice", t2.id), Some("remove the duplicate".into())));
+                    }
+                    pairs.push((c2.clone(), t2));
+                }
+            }
+        }
+        (Some(p), _, _) => {
+            return Err(ctx.err(p.span(), "give either `pairs` or `clients` with `key_tools`, not both", Some("pairs fixes client/key-tool combinations; clients × key_tools is the full cross product".into())))
+        }
+        _ => {
+            return Err(InputError {
+                file: file.to_string(),
+                position: Some(position(text, raw.axes.keys.span().start)),
+                message: "the [axes] table needs `pairs`, or both `clients` and `key_tools`".into(),
+                hint: Some("e.g. clients = [\"putty-0.83\"] and key_tools = [\"puttygen-0.83\"]".into()),
+            })
+        }
+    }
+
+    // Targets.
+    let policy_ids = || catalog.policies.iter().map(|p| p.id.as_str());
+    let mut targets: Vec<Target> = Vec::new();
+    for t in raw.targets.get_ref() {
+        let id = t.id.get_ref().clone();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ctx.err(
+                t.id.span(),
+                format!("target id `{id}` must be letters, digits, '-', '_' or '.'"),
+                Some("e.g. id = \"aos-7.0-cvm\"".into()),
+            ));
+        }
+        if targets.iter().any(|x| x.id == id) {
+            return Err(ctx.err(
+                t.id.span(),
+                format!("target id `{id}` is used twice"),
+                Some("give every target its own id".into()),
+            ));
+        }
+        let policy = catalog
+            .policies
+            .iter()
+            .find(|p| &p.id == t.policy.get_ref())
+            .cloned()
+            .ok_or_else(|| ctx.unknown("policy", &t.policy, policy_ids(), "sshmatrix policies"))?;
+        let mut users: Vec<String> = Vec::new();
+        for u in t.users.get_ref() {
+            let name = u.get_ref();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(ctx.err(
+                    u.span(),
+                    format!("user name `{name}` is empty or has spaces"),
+                    None,
+                ));
+            }
+            if users.contains(name) {
+                return Err(ctx.err(
+                    u.span(),
+                    format!("user `{name}` is listed twice"),
+                    Some("remove the duplicate".into()),
+                ));
+            }
+            users.push(name.clone());
+        }
+        if users.is_empty() {
+            return Err(ctx.err(
+                t.users.span(),
+                format!("target `{id}` has no users"),
+                Some("e.g. users = [\"nutanix\"]".into()),
+            ));
+        }
+        let host_keys = match &t.host_keys {
+            None => policy.host_keys.clone(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for h in list.get_ref() {
+                    if !sshmatrix_servers::policy::HOST_KEY_TYPES.contains(&h.get_ref().as_str()) {
+                        return Err(ctx.unknown(
+                            "host key type",
+                            h,
+                            sshmatrix_servers::policy::HOST_KEY_TYPES.iter().copied(),
+                            "README: ed25519, ecdsa, rsa",
+                        ));
+                    }
+                    out.push(h.get_ref().clone());
+                }
+                if out.is_empty() {
+                    return Err(ctx.err(
+                        list.span(),
+                        "a target needs at least one host key",
+                        Some("e.g. host_keys = [\"ed25519\", \"ecdsa\"]".into()),
+                    ));
+                }
+                out
+            }
+        };
+        targets.push(Target {
+            label: if t.label.is_empty() {
+                vec![id.clone()]
+            } else {
+                t.label.clone()
+            },
+            id,
+            policy,
+            users,
+            host_keys,
+            sshd: t.sshd.clone(),
+        });
+    }
+    if targets.is_empty() {
+        return Err(ctx.err(
+            raw.targets.span(),
+            "no targets",
+            Some("add a [[targets]] table with id, policy and users".into()),
+        ));
+    }
+
+    // Layout.
+    let (rows, columns) = match &raw.layout {
+        None => (
+            vec![
+                "client".to_string(),
+                "key_tool".into(),
+                "key".into(),
+                "passphrase".into(),
+            ],
+            vec!["target".to_string(), "user".into()],
+        ),
+        Some(l) => {
+            let mut seen: Vec<String> = Vec::new();
+            let mut take =
+                |list: &Spanned<Vec<Spanned<String>>>| -> Result<Vec<String>, InputError> {
+                    let mut out = Vec::new();
+                    for a in list.get_ref() {
+                        if !AXES.contains(&a.get_ref().as_str()) {
+                            return Err(ctx.unknown(
+                                "layout axis",
+                                a,
+                                AXES.iter().copied(),
+                                "README \"Matrix files\"",
+                            ));
+                        }
+                        if seen.contains(a.get_ref()) {
+                            return Err(ctx.err(
+                                a.span(),
+                                format!("axis `{}` appears twice in the layout", a.get_ref()),
+                                Some("each axis goes in rows or columns once".into()),
+                            ));
+                        }
+                        seen.push(a.get_ref().clone());
+                        out.push(a.get_ref().clone());
+                    }
+                    Ok(out)
+                };
+            let rows = take(&l.rows)?;
+            let columns = take(&l.columns)?;
+            if let Some(missing) = AXES.iter().find(|a| !seen.iter().any(|s| s == *a)) {
+                return Err(ctx.err(
+                    l.rows.span(),
+                    format!("layout does not place axis `{missing}`"),
+                    Some(format!("add \"{missing}\" to rows or columns")),
+                ));
+            }
+            (rows, columns)
+        }
+    };
+
+    let run = raw.run.as_ref();
+    let max_cells = run.and_then(|r| r.max_cells).unwrap_or(DEFAULT_MAX_CELLS);
+    let total: usize = pairs.len()
+        * keys.len()
+        * passphrases.len()
+        * targets.iter().map(|t| t.users.len()).sum::<usize>();
+    if total > max_cells {
+        return Err(InputError {
+            file: file.to_string(),
+            position: Some(position(text, raw.axes.keys.span().start)),
+            message: format!(
+                "the matrix expands to {total} cells, more than the limit of {max_cells}"
+            ),
+            hint: Some("narrow an axis, or raise [run] max_cells".into()),
+        });
+    }
+    let log_level = match run.and_then(|r| r.server_log_level.as_ref()) {
+        None => None,
+        Some(l) => {
+            const LEVELS: &[&str] = &["VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3"];
+            if !LEVELS.contains(&l.get_ref().as_str()) {
+                return Err(ctx.unknown("server_log_level", l, LEVELS.iter().copied(), "README"));
+            }
+            Some(l.get_ref().clone())
+        }
+    };
+
+    // Expand. Each axis value has an order index (declaration order; pairs keep their order).
+    let mut cells = Vec::new();
+    for (pi, (client, tool)) in pairs.iter().enumerate() {
+        for (ki, key) in keys.iter().enumerate() {
+            for (si, pass) in passphrases.iter().enumerate() {
+                for (ti, target) in targets.iter().enumerate() {
+                    for (ui, user) in target.users.iter().enumerate() {
+                        let order: BTreeMap<&str, usize> = [
+                            ("client", pi),
+                            ("key_tool", pi),
+                            ("key", ki),
+                            ("passphrase", si),
+                            ("target", ti),
+                            ("user", ui),
+                        ]
+                        .into_iter()
+                        .collect();
+                        let label = |axis: &str| -> Vec<String> {
+                            match axis {
+                                "client" => vec![client.display_name()],
+                                "key_tool" => vec![format!("{} {}", tool.name, tool.version)],
+                                "key" => vec![key.label()],
+                                "passphrase" => vec![if *pass { "yes" } else { "no" }.into()],
+                                "target" => target.label.clone(),
+                                _ => vec![user.clone()],
+                            }
+                        };
+                        let sort: Vec<usize> = rows
+                            .iter()
+                            .chain(columns.iter())
+                            .map(|a| order[a.as_str()])
+                            .collect();
+                        cells.push((
+                            sort,
+                            Cell {
+                                index: 0,
+                                client: client.clone(),
+                                key_tool: tool.clone(),
+                                key: *key,
+                                passphrase: *pass,
+                                target: ti,
+                                user: user.clone(),
+                                row: rows.iter().flat_map(|a| label(a)).collect(),
+                                column: columns.iter().flat_map(|a| label(a)).collect(),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    cells.sort_by(|a, b| a.0.cmp(&b.0));
+    let cells: Vec<Cell> = cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, mut c))| {
+            c.index = i;
+            c
+        })
+        .collect();
+    let axis_title = |a: &str| -> Vec<String> {
+        match a {
+            "target" => {
+                let depth = targets.iter().map(|t| t.label.len()).max().unwrap_or(1);
+                (0..depth)
+                    .map(|i| {
+                        if i == 0 {
+                            "Target".to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .collect()
+            }
+            "key_tool" => vec!["Key tool".into()],
+            "passphrase" => vec!["Passphrase".into()],
+            other => {
+                let mut s = other.to_string();
+                s[..1].make_ascii_uppercase();
+                vec![s]
+            }
+        }
+    };
+    Ok(Plan {
+        file: file.to_string(),
+        title: raw.title.clone().unwrap_or_else(|| file.to_string()),
+        source: raw.source.clone(),
+        row_axes: rows.iter().flat_map(|a| axis_title(a)).collect(),
+        column_axes: columns.iter().flat_map(|a| axis_title(a)).collect(),
+        targets,
+        cells,
+        run: RunSettings {
+            jobs: run.and_then(|r| r.jobs),
+            timeout_secs: run.and_then(|r| r.timeout_secs),
+            server_log_level: log_level,
+        },
+        expect: raw
+            .expect
+            .as_ref()
+            .map(|e| dir.unwrap_or(Path::new(".")).join(e.get_ref())),
+    })
+}

@@ -1,0 +1,456 @@
+//! The runner: makes the keys, prepares the targets, probes each target's KEXINIT once, runs the
+//! cells concurrently with a timeout each, and streams every finished cell as a JSON line.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use russh::keys::ssh_key::PrivateKey;
+use sshmatrix_clients::emulator::{self, Attempt, ClientOutcome};
+use sshmatrix_clients::factory::{private_dir, FactoryError};
+use sshmatrix_clients::load::{load_key, LoadError};
+use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, ServerHello};
+use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
+use sshmatrix_servers::sshd::{current_user, sshd_version};
+use sshmatrix_servers::{analyse, find_sshd, HostKeyStore, LocalTarget, TargetError, TargetSpec};
+use tokio::sync::Semaphore;
+
+use crate::matrix::{Cell, Plan};
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Something missing or broken on this machine (exit code 3).
+    #[error("{0}")]
+    Environment(String),
+    /// Bad input discovered while preparing (exit code 2).
+    #[error("{0}")]
+    Input(String),
+}
+
+impl From<TargetError> for RunError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::BadConfig { .. } => RunError::Input(e.to_string()),
+            other => RunError::Environment(other.to_string()),
+        }
+    }
+}
+
+impl From<FactoryError> for RunError {
+    fn from(e: FactoryError) -> Self {
+        RunError::Environment(format!("key factory: {e}"))
+    }
+}
+
+/// Runner options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Concurrent cells.
+    pub jobs: usize,
+    /// Per-cell timeout.
+    pub timeout: Duration,
+    /// Work directory: key cache, host keys, run directories.
+    pub work_dir: PathBuf,
+    /// JSON Lines result stream (one cell per line, appended as cells finish).
+    pub stream: Option<PathBuf>,
+    /// Print a line per finished cell on stderr.
+    pub progress: bool,
+}
+
+/// The default work directory: `$SSHMATRIX_HOME`, else `$XDG_CACHE_HOME/sshmatrix`, else
+/// `~/.cache/sshmatrix`. It must not sit under a world-writable directory such as /tmp: sshd's
+/// StrictModes refuses authorized keys below one.
+pub fn default_work_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("SSHMATRIX_HOME") {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("sshmatrix");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("sshmatrix")
+}
+
+/// Default concurrency: four cells per core (each cell is mostly an sshd process and waiting).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        * 4
+}
+
+type LoadMemo = Mutex<HashMap<(PathBuf, String), Result<Arc<PrivateKey>, LoadError>>>;
+
+struct Shared {
+    plan: Plan,
+    targets: Vec<LocalTarget>,
+    hellos: Vec<ServerHello>,
+    keys: HashMap<(String, String, bool), KeyFile>,
+    loads: LoadMemo,
+    login: String,
+    timeout: Duration,
+    stream: Option<Mutex<std::fs::File>>,
+    progress: bool,
+    done: Mutex<usize>,
+}
+
+/// Makes (or reuses) every key file the plan needs.
+pub async fn make_keys(
+    plan: &Plan,
+    factory: &KeyFactory,
+    jobs: usize,
+) -> Result<HashMap<(String, String, bool), KeyFile>, RunError> {
+    let mut wanted: Vec<(sshmatrix_clients::KeySpec, sshmatrix_clients::KeyTool, bool)> =
+        Vec::new();
+    for c in &plan.cells {
+        if !wanted
+            .iter()
+            .any(|(k, t, p)| *k == c.key && t.id == c.key_tool.id && *p == c.passphrase)
+        {
+            wanted.push((c.key, c.key_tool.clone(), c.passphrase));
+        }
+    }
+    let sem = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut tasks = Vec::new();
+    for (spec, tool, pass) in wanted {
+        let factory = factory.clone();
+        let sem = sem.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore");
+            tokio::task::spawn_blocking(move || factory.get(spec, &tool, pass))
+                .await
+                .expect("key task")
+        }));
+    }
+    let mut out = HashMap::new();
+    for t in tasks {
+        let kf = t.await.expect("key task")?;
+        out.insert((kf.spec.to_string(), kf.tool_id.clone(), kf.encrypted), kf);
+    }
+    Ok(out)
+}
+
+/// Runs a plan and returns the report (cells in plan order).
+pub async fn run(plan: Plan, opts: &Options) -> Result<Report, RunError> {
+    let sshd = find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
+    private_dir(&opts.work_dir).map_err(|e| {
+        RunError::Environment(format!(
+            "cannot create work directory {}: {e}",
+            opts.work_dir.display()
+        ))
+    })?;
+    let factory = KeyFactory::new(opts.work_dir.join("keys"))
+        .map_err(|e| RunError::Environment(format!("key cache: {e}")))?;
+    let host_keys = HostKeyStore::new(opts.work_dir.join("hostkeys"))
+        .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
+    let keys = make_keys(&plan, &factory, opts.jobs).await?;
+
+    // A private run directory (0700, removed on drop, Ctrl-C included via the caller's drop).
+    let runs = opts.work_dir.join("runs");
+    private_dir(&runs).map_err(|e| RunError::Environment(e.to_string()))?;
+    let run_dir = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&runs)
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+
+    let log_level = plan
+        .run
+        .server_log_level
+        .clone()
+        .unwrap_or_else(|| "VERBOSE".into());
+    let mut targets = Vec::new();
+    let mut hellos = Vec::new();
+    for (ti, t) in plan.targets.iter().enumerate() {
+        let mut public: Vec<String> = plan
+            .cells
+            .iter()
+            .filter(|c| c.target == ti)
+            .map(|c| keys[&key_id(c)].public_line.clone())
+            .collect();
+        public.dedup();
+        let spec = TargetSpec {
+            id: t.id.clone(),
+            policy: t.policy.clone(),
+            host_keys: t.host_keys.clone(),
+            extra: t.sshd.clone(),
+            log_level: log_level.clone(),
+        };
+        let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?;
+        target.effective_config()?;
+        let (stream, session) = target.connect()?;
+        let hello = tokio::time::timeout(
+            opts.timeout,
+            negotiate::probe(stream, "SSH-2.0-sshmatrix_probe"),
+        )
+        .await
+        .map_err(|_| {
+            RunError::Environment(format!(
+                "target `{}`: sshd did not send its KEXINIT in time",
+                t.id
+            ))
+        })?
+        .map_err(|e| {
+            RunError::Environment(format!("target `{}`: probing sshd failed: {e}", t.id))
+        })?;
+        let _ = session.finish(Duration::from_secs(2)).await;
+        targets.push(target);
+        hellos.push(hello);
+    }
+
+    let stream = match &opts.stream {
+        None => None,
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| {
+                    RunError::Environment(format!("result stream {}: {e}", p.display()))
+                })?,
+        )),
+    };
+    let login = current_user();
+    let mut notes = vec![format!(
+        "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
+        sshd_version(&sshd)
+    )];
+    notes.push(format!(
+        "every matrix user is served by the OS user running sshmatrix ({}); user names are labels (real per-user accounts come with container targets)",
+        login
+    ));
+    let shared = Arc::new(Shared {
+        plan,
+        targets,
+        hellos,
+        keys,
+        loads: Mutex::new(HashMap::new()),
+        login,
+        timeout: opts.timeout,
+        stream,
+        progress: opts.progress,
+        done: Mutex::new(0),
+    });
+
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = Vec::new();
+    for i in 0..shared.plan.cells.len() {
+        let shared = shared.clone();
+        let sem = sem.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore");
+            let result = run_cell(&shared, i).await;
+            shared.record(&result);
+            result
+        }));
+    }
+    let mut cells = Vec::new();
+    for t in tasks {
+        cells.push(t.await.expect("cell task"));
+    }
+    cells.sort_by_key(|c| c.index);
+    drop(run_dir);
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        matrix: shared.plan.file.clone(),
+        title: shared.plan.title.clone(),
+        row_axes: shared.plan.row_axes.clone(),
+        column_axes: shared.plan.column_axes.clone(),
+        notes,
+        cells,
+    })
+}
+
+fn key_id(c: &Cell) -> (String, String, bool) {
+    (c.key.to_string(), c.key_tool.id.clone(), c.passphrase)
+}
+
+impl Shared {
+    fn record(&self, r: &CellResult) {
+        if let Some(s) = &self.stream {
+            let line = serde_json::to_string(r).expect("cell serializes");
+            let mut f = s.lock().expect("stream lock");
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+        let mut done = self.done.lock().expect("lock");
+        *done += 1;
+        if self.progress {
+            eprintln!(
+                "[{}/{}] {} {} {} {} -> {}@{}: {}{}",
+                *done,
+                self.plan.cells.len(),
+                r.verdict.mark(),
+                r.client,
+                r.key_tool,
+                format_args!(
+                    "{}-{}{}",
+                    r.key_type,
+                    r.key_bits,
+                    if r.passphrase { "+pp" } else { "" }
+                ),
+                r.user,
+                r.target,
+                r.stage,
+                if r.verdict == Verdict::Ok {
+                    String::new()
+                } else {
+                    format!(" ({})", r.reason)
+                }
+            );
+        }
+    }
+
+    /// Loads a key file the way a client would (memoized per file and client capability).
+    async fn load(&self, cell: &Cell, file: &KeyFile) -> Result<Arc<PrivateKey>, LoadError> {
+        let p = &cell.client;
+        let memo_key = (
+            file.path.clone(),
+            format!("{:?}{}", p.reads, p.reads_encrypted),
+        );
+        if let Some(r) = self.loads.lock().expect("lock").get(&memo_key) {
+            return r.clone();
+        }
+        let reads = p.reads.clone();
+        let reads_encrypted = p.reads_encrypted;
+        let file = file.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let text = std::fs::read_to_string(&file.path)
+                .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
+            if file.encrypted && !reads_encrypted {
+                return Err(LoadError::UnsupportedFormat {
+                    container: format!("encrypted {}", file.format.container.name()),
+                    reads: "unencrypted key files only".into(),
+                });
+            }
+            load_key(&text, &reads, file.passphrase().as_deref()).map(Arc::new)
+        })
+        .await
+        .expect("load task");
+        self.loads
+            .lock()
+            .expect("lock")
+            .insert(memo_key, result.clone());
+        result
+    }
+}
+
+async fn run_cell(shared: &Shared, i: usize) -> CellResult {
+    let cell = &shared.plan.cells[i];
+    let target = &shared.plan.targets[cell.target];
+    let file = &shared.keys[&key_id(cell)];
+    let started = Instant::now();
+    let mut result = CellResult {
+        index: cell.index,
+        client: cell.client.id.clone(),
+        key_tool: cell.key_tool.id.clone(),
+        key_type: cell.key.family().to_string(),
+        key_bits: cell.key.bits(),
+        passphrase: cell.passphrase,
+        key_format: file.format_name(),
+        key_fingerprint: file.fingerprint.clone(),
+        target: target.id.clone(),
+        policy: target.policy.id.clone(),
+        user: cell.user.clone(),
+        verdict: Verdict::Error,
+        stage: String::new(),
+        reason: String::new(),
+        client_reason: String::new(),
+        server_reason: None,
+        server_evidence: Vec::new(),
+        kex: None,
+        hostkey: None,
+        cipher: None,
+        mac: None,
+        signature: None,
+        duration_ms: 0,
+        notes: Vec::new(),
+        row: cell.row.clone(),
+        column: cell.column.clone(),
+    };
+    let work = async {
+        let key = match shared.load(cell, file).await {
+            Ok(k) => k,
+            Err(e) => {
+                let o = ClientOutcome {
+                    verdict: emulator::Verdict::Fail,
+                    stage: emulator::Stage::KeyLoad,
+                    reason: format!("{} {e}", cell.client.display_name()),
+                    negotiated: None,
+                    signature: None,
+                    methods: Vec::new(),
+                    notes: Vec::new(),
+                };
+                return (o, None);
+            }
+        };
+        let (stream, session) = match shared.targets[cell.target].connect() {
+            Ok(x) => x,
+            Err(e) => {
+                let o = ClientOutcome {
+                    verdict: emulator::Verdict::Error,
+                    stage: emulator::Stage::Connect,
+                    reason: format!("cannot start sshd: {e}"),
+                    negotiated: None,
+                    signature: None,
+                    methods: Vec::new(),
+                    notes: Vec::new(),
+                };
+                return (o, None);
+            }
+        };
+        let attempt = Attempt {
+            profile: &cell.client,
+            server: &shared.hellos[cell.target],
+            key,
+            user: &shared.login,
+            timeout: shared.timeout,
+        };
+        let outcome = emulator::attempt(attempt, stream).await;
+        let log = session.finish(Duration::from_secs(3)).await;
+        (outcome, Some(log))
+    };
+    match tokio::time::timeout(shared.timeout, work).await {
+        Err(_) => {
+            result.stage = "timeout".into();
+            result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
+            result.client_reason = result.reason.clone();
+        }
+        Ok((outcome, log)) => {
+            let view = log.as_deref().map(analyse).unwrap_or_default();
+            result.verdict = match outcome.verdict {
+                emulator::Verdict::Ok => Verdict::Ok,
+                emulator::Verdict::Fail => Verdict::Fail,
+                emulator::Verdict::Error => Verdict::Error,
+            };
+            result.stage = outcome.stage.to_string();
+            result.client_reason = outcome.reason.clone();
+            result.server_reason = view.reason.clone();
+            result.server_evidence = view.evidence;
+            result.reason = match (&result.verdict, &view.reason) {
+                (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
+                (_, Some(s)) => format!("server: {s}"),
+            };
+            if let Some(n) = &outcome.negotiated {
+                result.kex = Some(n.kex.clone());
+                result.hostkey = Some(n.hostkey.clone());
+                result.cipher = Some(n.cipher.clone());
+                result.mac = Some(n.mac.clone().unwrap_or_else(|| "implicit".into()));
+            }
+            result.signature = outcome.signature.clone();
+            result.notes = outcome.notes.clone();
+            if outcome.verdict == emulator::Verdict::Ok && !view.accepted && log.is_some() {
+                result
+                    .notes
+                    .push("client saw success but the server log has no Accepted line".into());
+            }
+        }
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}

@@ -1,0 +1,127 @@
+//! The result schema (version [`SCHEMA_VERSION`]): one [`CellResult`] per cell, gathered in a
+//! [`Report`]. JSON output is this structure; the JSON Lines result stream holds one
+//! `CellResult` per line. Field meanings are documented in README.md ("Result schema").
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON result schema. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome class of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Logged in (○).
+    Ok,
+    /// Refused (×).
+    Fail,
+    /// Not decided: timeout, engine limit, broken target (!).
+    Error,
+}
+
+impl Verdict {
+    /// The lower-case name (`ok`, `fail`, `error`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+
+    /// The table mark: ○, × or !.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "○",
+            Verdict::Fail => "×",
+            Verdict::Error => "!",
+        }
+    }
+}
+
+/// The result of one cell: one client holding one key logging in to one target as one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// Position of the cell in the plan (stable for a given matrix file).
+    pub index: usize,
+    /// Client profile id, e.g. `teraterm-4.106`.
+    pub client: String,
+    /// Key tool id, e.g. `puttygen-0.83`.
+    pub key_tool: String,
+    /// Key family: `rsa`, `ecdsa`, `ed25519`, `dsa`.
+    pub key_type: String,
+    /// Key size in bits.
+    pub key_bits: u32,
+    /// Whether the key file has a passphrase.
+    pub passphrase: bool,
+    /// File format, e.g. `pem/aes-128-cbc`, `ppk-v3/aes256-cbc`, `openssh-v1`.
+    pub key_format: String,
+    /// SHA256 fingerprint of the user key.
+    pub key_fingerprint: String,
+    /// Target id.
+    pub target: String,
+    /// Server policy id of the target.
+    pub policy: String,
+    /// Login name.
+    pub user: String,
+    /// ok / fail / error.
+    pub verdict: Verdict,
+    /// Where it ended: key-load, connect, kex, hostkey, cipher, mac, compression, auth,
+    /// emulation, timeout, or login for successes.
+    pub stage: String,
+    /// The reason in words: the server's when it gave one, else the client's.
+    pub reason: String,
+    /// What the client saw.
+    pub client_reason: String,
+    /// What the server log says, when it says something.
+    pub server_reason: Option<String>,
+    /// Server log lines supporting the verdict.
+    pub server_evidence: Vec<String>,
+    /// Negotiated key exchange.
+    pub kex: Option<String>,
+    /// Negotiated host key algorithm.
+    pub hostkey: Option<String>,
+    /// Negotiated cipher.
+    pub cipher: Option<String>,
+    /// Negotiated MAC (`implicit` with AEAD ciphers).
+    pub mac: Option<String>,
+    /// Public-key algorithm of the signature sent (`ssh-rsa`, `rsa-sha2-512`, ...).
+    pub signature: Option<String>,
+    /// Wall time of the cell in milliseconds.
+    pub duration_ms: u64,
+    /// Engine notes that do not change the verdict.
+    pub notes: Vec<String>,
+    /// Row label path in the table.
+    pub row: Vec<String>,
+    /// Column label path in the table.
+    pub column: Vec<String>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// sshmatrix version.
+    pub tool_version: String,
+    /// Matrix file path as given.
+    pub matrix: String,
+    /// Matrix title.
+    pub title: String,
+    /// Names of the row axes, outermost first (table corner headers).
+    pub row_axes: Vec<String>,
+    /// Names of the column axes, outermost first.
+    pub column_axes: Vec<String>,
+    /// Facts about the run a reader must know (backend, server version, user mapping).
+    pub notes: Vec<String>,
+    /// Cells in plan order.
+    pub cells: Vec<CellResult>,
+}
+
+impl Report {
+    /// Counts of ok / fail / error cells.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |v: Verdict| self.cells.iter().filter(|c| c.verdict == v).count();
+        (n(Verdict::Ok), n(Verdict::Fail), n(Verdict::Error))
+    }
+}

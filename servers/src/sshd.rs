@@ -1,0 +1,326 @@
+//! The local OpenSSH target backend: renders a policy into an sshd_config and runs the installed
+//! sshd in inetd mode (`sshd -i`), one process per connection over its stdin/stdout, as
+//! OpenSSH's own regress tests do. Nothing listens on any port; each connection's log arrives
+//! on its stderr (`-e`) and belongs to exactly one cell.
+//!
+//! With this backend every matrix user is served by the OS user running sshmatrix: the login
+//! name in the report is a label, the account is the current one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, Join};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+use crate::policy::Policy;
+
+/// Errors of the local backend; all are environment problems (exit code 3) unless noted.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// No sshd binary found.
+    #[error("no OpenSSH sshd found (looked at $SSHMATRIX_SSHD, /usr/sbin/sshd, PATH): install openssh-server (apt-get install openssh-server)")]
+    NoSshd,
+    /// ssh-keygen missing or failing while making host keys.
+    #[error("cannot make host keys with ssh-keygen: {0}; install openssh-client")]
+    HostKeys(String),
+    /// The rendered configuration is rejected by sshd.
+    #[error("sshd rejects the configuration of target `{target}` ({config}): {message}")]
+    BadConfig {
+        /// Target id.
+        target: String,
+        /// Config file path.
+        config: String,
+        /// What sshd said.
+        message: String,
+    },
+    /// Filesystem or process error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Locates the sshd binary.
+pub fn find_sshd() -> Result<PathBuf, TargetError> {
+    if let Some(p) = std::env::var_os("SSHMATRIX_SSHD") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(TargetError::NoSshd)
+        };
+    }
+    let mut candidates = vec![PathBuf::from("/usr/sbin/sshd")];
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("sshd")));
+    }
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or(TargetError::NoSshd)
+}
+
+/// The version banner of an sshd binary (`OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL ...`).
+pub fn sshd_version(sshd: &Path) -> String {
+    std::process::Command::new(sshd)
+        .arg("-V")
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stderr).to_string();
+            text.lines()
+                .find(|l| l.starts_with("OpenSSH"))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Host keys, generated once per type with ssh-keygen and cached.
+#[derive(Debug, Clone)]
+pub struct HostKeyStore {
+    dir: PathBuf,
+}
+
+impl HostKeyStore {
+    /// A store in `dir` (created 0700).
+    pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        Ok(HostKeyStore { dir })
+    }
+
+    /// Path of the host key of `kind` (`ed25519`, `ecdsa`, `rsa`), generating it if needed.
+    pub fn get(&self, kind: &str) -> Result<PathBuf, TargetError> {
+        let path = self.dir.join(format!("ssh_host_{kind}_key"));
+        if path.exists() {
+            return Ok(path);
+        }
+        let tmp = self
+            .dir
+            .join(format!(".ssh_host_{kind}_key.{}", std::process::id()));
+        let tmp_pub = PathBuf::from(format!("{}.pub", tmp.display()));
+        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(&tmp_pub);
+        let mut cmd = std::process::Command::new("ssh-keygen");
+        cmd.args(["-q", "-N", "", "-C", "sshmatrix host key", "-t", kind, "-f"])
+            .arg(&tmp);
+        match kind {
+            "rsa" => cmd.args(["-b", "3072"]),
+            "ecdsa" => cmd.args(["-b", "256"]),
+            _ => &mut cmd,
+        };
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| TargetError::HostKeys(e.to_string()))?;
+        if !out.status.success() {
+            return Err(TargetError::HostKeys(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        fs::rename(&tmp_pub, format!("{}.pub", path.display()))?;
+        fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+}
+
+/// How to build one target.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Target id.
+    pub id: String,
+    /// Its policy.
+    pub policy: Policy,
+    /// Host key types (overrides the policy's when the matrix says so).
+    pub host_keys: Vec<String>,
+    /// Extra sshd_config lines that take precedence over the policy (sshd keeps the first value).
+    pub extra: Vec<String>,
+    /// sshd LogLevel (at least VERBOSE: only the server says why a key was refused).
+    pub log_level: String,
+}
+
+/// A prepared local target: its directory, config and authorized keys.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    /// Target id.
+    pub id: String,
+    /// The rendered sshd_config.
+    pub config: PathBuf,
+    /// The authorized keys file.
+    pub authorized_keys: PathBuf,
+    sshd: PathBuf,
+}
+
+/// The stream to a running `sshd -i`.
+pub type ServerStream = Join<ChildStdout, ChildStdin>;
+
+/// A running `sshd -i` connection; [`ServerSession::finish`] returns its log.
+pub struct ServerSession {
+    child: Child,
+    log: JoinHandle<String>,
+}
+
+impl ServerSession {
+    /// Waits up to `grace` for sshd to exit (the client has closed the stream), kills it
+    /// otherwise, and returns everything it logged.
+    pub async fn finish(mut self, grace: Duration) -> String {
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        match tokio::time::timeout(grace, &mut self.log).await {
+            Ok(Ok(text)) => text,
+            _ => {
+                self.log.abort();
+                String::new()
+            }
+        }
+    }
+}
+
+fn current_uid() -> Option<String> {
+    fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+    })
+}
+
+/// Whether the current process runs as root.
+pub fn running_as_root() -> bool {
+    current_uid().as_deref() == Some("0")
+}
+
+/// The login name of the OS user running sshmatrix: the account every cell of the local
+/// backend logs in to (from /etc/passwd by uid, else $USER).
+pub fn current_user() -> String {
+    let by_uid = current_uid().and_then(|uid| {
+        fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+            p.lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[2] == uid)
+                .map(|f| f[0].to_string())
+        })
+    });
+    by_uid
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".into())
+}
+
+impl LocalTarget {
+    /// Writes the target's directory under `run_dir`: sshd_config and authorized keys.
+    pub fn create(
+        run_dir: &Path,
+        spec: &TargetSpec,
+        host_keys: &HostKeyStore,
+        sshd: &Path,
+        public_keys: &[String],
+    ) -> Result<Self, TargetError> {
+        let dir = run_dir.join("targets").join(&spec.id);
+        fs::create_dir_all(&dir)?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let ak = dir.join(&spec.policy.authorized_keys_name);
+        fs::write(&ak, public_keys.join("\n") + "\n")?;
+        fs::set_permissions(&ak, fs::Permissions::from_mode(0o600))?;
+        let mut cfg = format!(
+            "# Rendered by sshmatrix for target `{}` from policy `{}` ({}).\n\
+             # Harness lines come first: sshd keeps the first value of each keyword.\n\
+             LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n",
+            spec.id,
+            spec.policy.id,
+            spec.policy.name,
+            spec.log_level,
+            ak.display()
+        );
+        if running_as_root() {
+            cfg.push_str("# The local backend logs in as the OS user running sshmatrix (root here).\nPermitRootLogin prohibit-password\n");
+        }
+        if !spec.policy.sets("StrictModes") {
+            cfg.push_str("StrictModes yes\n");
+        }
+        for kind in &spec.host_keys {
+            cfg.push_str(&format!("HostKey {}\n", host_keys.get(kind)?.display()));
+        }
+        if !spec.extra.is_empty() {
+            cfg.push_str("# Matrix overrides\n");
+            for line in &spec.extra {
+                cfg.push_str(line);
+                cfg.push('\n');
+            }
+        }
+        cfg.push_str(&format!(
+            "# Policy {}\n{}\n",
+            spec.policy.id,
+            spec.policy.directives.trim()
+        ));
+        let config = dir.join("sshd_config");
+        fs::write(&config, cfg)?;
+        Ok(LocalTarget {
+            id: spec.id.clone(),
+            config,
+            authorized_keys: ak,
+            sshd: sshd.to_path_buf(),
+        })
+    }
+
+    /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
+    pub fn effective_config(&self) -> Result<String, TargetError> {
+        ensure_privsep_dir();
+        let out = std::process::Command::new(&self.sshd)
+            .arg("-T")
+            .arg("-f")
+            .arg(&self.config)
+            .args(["-C", "user=sshmatrix,host=localhost,addr=127.0.0.1"])
+            .stdin(Stdio::null())
+            .output()?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        } else {
+            Err(TargetError::BadConfig {
+                target: self.id.clone(),
+                config: self.config.display().to_string(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
+        }
+    }
+
+    /// Starts one `sshd -i` connection.
+    pub fn connect(&self) -> Result<(ServerStream, ServerSession), TargetError> {
+        ensure_privsep_dir();
+        let mut child = Command::new(&self.sshd)
+            .arg("-i")
+            .arg("-e")
+            .arg("-f")
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let log = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf).await;
+            String::from_utf8_lossy(&buf).to_string()
+        });
+        Ok((tokio::io::join(stdout, stdin), ServerSession { child, log }))
+    }
+}
+
+/// sshd refuses to start without its privilege separation directory (a tmpfs path that may be
+/// missing on a fresh machine); create it when we can.
+fn ensure_privsep_dir() {
+    let dir = Path::new("/run/sshd");
+    if !dir.exists() {
+        let _ = fs::create_dir_all(dir);
+    }
+}

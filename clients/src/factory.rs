@@ -184,6 +184,37 @@ impl KeyFactory {
     }
 }
 
+impl KeyFactory {
+    /// An openssh-key-v1 copy of a key file (same key, same passphrase), for clients that read
+    /// only that format such as the OpenSSH client. Cached next to the original.
+    pub fn openssh_copy(&self, kf: &KeyFile) -> Result<PathBuf, FactoryError> {
+        let copy = kf.path.with_file_name("id.openssh");
+        if copy.exists() {
+            return Ok(copy);
+        }
+        let text = fs::read_to_string(&kf.path)?;
+        let all = [
+            Container::OpensshV1,
+            Container::Pem,
+            Container::Pkcs8,
+            Container::PpkV2,
+            Container::PpkV3,
+        ];
+        let pass = kf.passphrase();
+        let key = crate::load::load_key(&text, &all, pass.as_deref())
+            .map_err(|e| FactoryError::Unsupported(e.to_string()))?;
+        let tmp = kf
+            .path
+            .with_file_name(format!(".id.openssh.{}", std::process::id()));
+        write_private(
+            &tmp,
+            openssh_v1(&key, "aes256-ctr", pass.as_deref())?.as_bytes(),
+        )?;
+        fs::rename(&tmp, &copy)?;
+        Ok(copy)
+    }
+}
+
 fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {
     let public = fs::read_to_string(dir.join("id.pub")).ok()?;
     if !file.path.exists() || file.passphrase_file.as_ref().is_some_and(|p| !p.exists()) {
@@ -357,7 +388,7 @@ fn write_format(
             } else {
                 "3"
             };
-            puttygen_convert(ssh, version, pass, scratch)
+            puttygen_convert(material, ssh, version, pass, scratch)
         }
     }
 }
@@ -393,7 +424,10 @@ pub fn openssh_v1(
 }
 
 /// Converts a key to PPK with the installed `puttygen` (the passphrase goes through files).
+/// The source is traditional PEM, which puttygen imports natively; Ed25519, which has no such
+/// form, goes through openssh-key-v1.
 fn puttygen_convert(
+    material: &PKey<Private>,
     ssh: &PrivateKey,
     version: &str,
     pass: Option<&str>,
@@ -402,7 +436,16 @@ fn puttygen_convert(
     let src = scratch.join("src.openssh");
     let out = scratch.join("out.ppk");
     let passfile = scratch.join("puttygen.pass");
-    write_private(&src, openssh_v1(ssh, "aes256-ctr", pass)?.as_bytes())?;
+    let source = if material.id() == Id::ED25519 {
+        openssh_v1(ssh, "aes256-ctr", pass)?.into_bytes()
+    } else {
+        let pem = KeyFormat {
+            container: Container::Pem,
+            cipher: "aes-128-cbc".into(),
+        };
+        write_format(material, ssh, &pem, pass, scratch)?
+    };
+    write_private(&src, &source)?;
     let mut cmd = Command::new("puttygen");
     cmd.arg(&src)
         .args(["-O", "private", "-o"])

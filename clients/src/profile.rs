@@ -106,6 +106,9 @@ pub struct Profile {
     pub name: String,
     /// Product version, e.g. `4.106`.
     pub version: String,
+    /// Row label when `name version` is not enough (e.g. a distribution build).
+    #[serde(default)]
+    pub label: Option<String>,
     /// Release date, when known.
     #[serde(default)]
     pub released: Option<String>,
@@ -133,7 +136,9 @@ pub struct Profile {
 impl Profile {
     /// `Tera Term 4.106`.
     pub fn display_name(&self) -> String {
-        format!("{} {}", self.name, self.version)
+        self.label
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", self.name, self.version))
     }
 
     /// Whether the client sends `ext-info-c` (so the server will send `server-sig-algs`).

@@ -60,6 +60,18 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Benchmark: the matrix by the emulator against a sequential OpenSSH client loop over the
+    /// same cells (warm key cache), in the same run.
+    Bench {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+        /// Cells run at once by the emulator (default: 4 per core).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Validate a matrix file and print its plan, without running anything.
     Check {
         /// The matrix file (TOML).
@@ -79,17 +91,31 @@ fn catalog_parts() -> (
     (builtin_profiles(), key_tools(), builtin_policies())
 }
 
-fn load_plan(path: &PathBuf) -> Result<matrix::Plan, ExitCode> {
+/// Loads and validates a matrix and its expectations file; prints the error and gives exit 2.
+fn load_plan(
+    path: &std::path::Path,
+) -> Result<(matrix::Plan, Option<Vec<expect::Expected>>), ExitCode> {
     let (profiles, tools, policies) = catalog_parts();
     let catalog = Catalog {
         profiles: &profiles,
         key_tools: &tools,
         policies: &policies,
     };
-    matrix::load(path, &catalog).map_err(|e| {
+    let plan = matrix::load(path, &catalog).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INPUT as u8)
-    })
+    })?;
+    let expected = match &plan.expect {
+        None => None,
+        Some(p) => Some(expect::read(p).map_err(|e| {
+            eprintln!(
+                "error: {}: expect: {e}\n  hint: `expect` names a CSV file relative to the matrix file",
+                plan.file
+            );
+            ExitCode::from(EXIT_INPUT as u8)
+        })?),
+    };
+    Ok((plan, expected))
 }
 
 fn main() -> ExitCode {
@@ -139,9 +165,57 @@ fn main() -> ExitCode {
             }
             ExitCode::from(EXIT_OK as u8)
         }
+        Command::Bench {
+            matrix,
+            jobs,
+            work_dir,
+        } => {
+            let (plan, _) = match load_plan(&matrix) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let opts = Options {
+                jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),
+                timeout: Duration::from_secs(plan.run.timeout_secs.unwrap_or(20)),
+                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
+                stream: None,
+                progress: false,
+            };
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
+                Err(RunError::Environment(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_ENVIRONMENT as u8)
+                }
+                Err(RunError::Input(e)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_INPUT as u8)
+                }
+                Ok(b) => {
+                    println!("cells:               {}", b.cells);
+                    println!(
+                        "emulator ({} jobs):   {:.2} s  ({:.1} cells/s; ok {} fail {} error {})",
+                        b.jobs,
+                        b.emulator.as_secs_f64(),
+                        b.cells_per_sec,
+                        b.emulator_verdicts.0,
+                        b.emulator_verdicts.1,
+                        b.emulator_verdicts.2
+                    );
+                    println!(
+                        "OpenSSH client loop: {:.2} s  (sequential; logged in {} refused {})",
+                        b.openssh_loop.as_secs_f64(),
+                        b.openssh_verdicts.0,
+                        b.openssh_verdicts.1
+                    );
+                    println!("speed-up:            {:.1}x", b.speedup);
+                    ExitCode::from(EXIT_OK as u8)
+                }
+            }
+        }
         Command::Check { matrix } => match load_plan(&matrix) {
             Err(code) => code,
-            Ok(plan) => {
+            Ok((plan, _)) => {
                 println!(
                     "{}: {} cells, {} targets",
                     plan.file,
@@ -170,19 +244,9 @@ fn main() -> ExitCode {
             stream,
             quiet,
         } => {
-            let plan = match load_plan(&matrix) {
+            let (plan, expected) = match load_plan(&matrix) {
                 Ok(p) => p,
                 Err(code) => return code,
-            };
-            let expected = match &plan.expect {
-                None => None,
-                Some(p) => match expect::read(p) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        eprintln!("error: {}: expect: {e}\n  hint: the expect key names a CSV relative to the matrix file", plan.file);
-                        return ExitCode::from(EXIT_INPUT as u8);
-                    }
-                },
             };
             let opts = Options {
                 jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),

@@ -255,8 +255,8 @@ impl Ctx<'_> {
         list_cmd: &str,
     ) -> InputError {
         let hint = match nearest(name.get_ref(), known.clone()) {
-            Some(n) => format!("did you mean `{n}`? (`{list_cmd}` lists them all)"),
-            None => format!("`{list_cmd}` lists the known ones"),
+            Some(n) => format!("did you mean `{n}`? (see {list_cmd})"),
+            None => format!("see {list_cmd} for the known names"),
         };
         self.err(
             name.span(),
@@ -393,7 +393,7 @@ pub fn plan(
             .iter()
             .find(|p| &p.id == n.get_ref())
             .cloned()
-            .ok_or_else(|| ctx.unknown("client profile", n, profile_ids(), "sshmatrix profiles"))
+            .ok_or_else(|| ctx.unknown("client profile", n, profile_ids(), "`sshmatrix profiles`"))
     };
     let find_tool = |n: &Spanned<String>| {
         catalog
@@ -401,7 +401,7 @@ pub fn plan(
             .iter()
             .find(|t| &t.id == n.get_ref())
             .cloned()
-            .ok_or_else(|| ctx.unknown("key tool", n, tool_ids(), "sshmatrix profiles"))
+            .ok_or_else(|| ctx.unknown("key tool", n, tool_ids(), "`sshmatrix profiles`"))
     };
     let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
     match (&raw.axes.pairs, &raw.axes.clients, &raw.axes.key_tools) {
@@ -481,7 +481,9 @@ pub fn plan(
             .iter()
             .find(|p| &p.id == t.policy.get_ref())
             .cloned()
-            .ok_or_else(|| ctx.unknown("policy", &t.policy, policy_ids(), "sshmatrix policies"))?;
+            .ok_or_else(|| {
+                ctx.unknown("policy", &t.policy, policy_ids(), "`sshmatrix policies`")
+            })?;
         let mut users: Vec<String> = Vec::new();
         for u in t.users.get_ref() {
             let name = u.get_ref();
@@ -576,7 +578,7 @@ pub fn plan(
                                 "layout axis",
                                 a,
                                 AXES.iter().copied(),
-                                "README \"Matrix files\"",
+                                "README, Matrix files",
                             ));
                         }
                         if seen.contains(a.get_ref()) {

@@ -76,6 +76,31 @@ pub fn default_work_dir() -> PathBuf {
     home.join(".cache").join("sshmatrix")
 }
 
+/// Checks that sshd's StrictModes will accept files under `dir`: every existing ancestor must be
+/// owned by root or the current user and not group- or world-writable (sshd `safe_path`).
+pub fn check_work_dir(dir: &std::path::Path) -> Result<(), RunError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for anc in abs.ancestors() {
+        let Ok(m) = std::fs::metadata(anc) else {
+            continue;
+        };
+        if (m.uid() != 0 && m.uid() != me) || m.mode() & 0o022 != 0 {
+            return Err(RunError::Environment(format!(
+                "work directory {} lies below {}, which is group/world-writable or owned by another user: \
+                 sshd's StrictModes would refuse every key there. Use --work-dir (or SSHMATRIX_HOME) \
+                 with a path under your home directory",
+                dir.display(),
+                anc.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Default concurrency: four cells per core (each cell is mostly an sshd process and waiting).
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism()
@@ -135,9 +160,26 @@ pub async fn make_keys(
     Ok(out)
 }
 
+/// A prepared run: keys made, targets written and probed, nothing run yet. Dropping it removes
+/// the run directory.
+pub struct Prepared {
+    shared: Arc<Shared>,
+    notes: Vec<String>,
+    jobs: usize,
+    _run_dir: tempfile::TempDir,
+}
+
 /// Runs a plan and returns the report (cells in plan order).
 pub async fn run(plan: Plan, opts: &Options) -> Result<Report, RunError> {
+    let prepared = prepare(plan, opts).await?;
+    let cells = prepared.execute().await;
+    Ok(prepared.report(cells))
+}
+
+/// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
+pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let sshd = find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
+    check_work_dir(&opts.work_dir)?;
     private_dir(&opts.work_dir).map_err(|e| {
         RunError::Environment(format!(
             "cannot create work directory {}: {e}",
@@ -236,34 +278,71 @@ pub async fn run(plan: Plan, opts: &Options) -> Result<Report, RunError> {
         done: Mutex::new(0),
     });
 
-    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
-    let mut tasks = Vec::new();
-    for i in 0..shared.plan.cells.len() {
-        let shared = shared.clone();
-        let sem = sem.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("semaphore");
-            let result = run_cell(&shared, i).await;
-            shared.record(&result);
-            result
-        }));
-    }
-    let mut cells = Vec::new();
-    for t in tasks {
-        cells.push(t.await.expect("cell task"));
-    }
-    cells.sort_by_key(|c| c.index);
-    drop(run_dir);
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        matrix: shared.plan.file.clone(),
-        title: shared.plan.title.clone(),
-        row_axes: shared.plan.row_axes.clone(),
-        column_axes: shared.plan.column_axes.clone(),
+    Ok(Prepared {
+        shared,
         notes,
-        cells,
+        jobs: opts.jobs,
+        _run_dir: run_dir,
     })
+}
+
+impl Prepared {
+    /// Runs every cell, `jobs` at a time; each finished cell is streamed at once.
+    pub async fn execute(&self) -> Vec<CellResult> {
+        let sem = Arc::new(Semaphore::new(self.jobs.max(1)));
+        let mut tasks = Vec::new();
+        for i in 0..self.shared.plan.cells.len() {
+            let shared = self.shared.clone();
+            let sem = sem.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore");
+                let result = run_cell(&shared, i).await;
+                shared.record(&result);
+                result
+            }));
+        }
+        let mut cells = Vec::new();
+        for t in tasks {
+            cells.push(t.await.expect("cell task"));
+        }
+        cells.sort_by_key(|c| c.index);
+        cells
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.shared.plan
+    }
+
+    /// The prepared local target of plan target `i`.
+    pub fn target(&self, i: usize) -> &LocalTarget {
+        &self.shared.targets[i]
+    }
+
+    /// The key file of a cell.
+    pub fn key_file(&self, cell: &Cell) -> &KeyFile {
+        &self.shared.keys[&key_id(cell)]
+    }
+
+    /// The login name every cell uses.
+    pub fn login(&self) -> &str {
+        &self.shared.login
+    }
+
+    /// Wraps finished cells into a report.
+    pub fn report(&self, cells: Vec<CellResult>) -> Report {
+        let plan = &self.shared.plan;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            matrix: plan.file.clone(),
+            title: plan.title.clone(),
+            row_axes: plan.row_axes.clone(),
+            column_axes: plan.column_axes.clone(),
+            notes: self.notes.clone(),
+            cells,
+        }
+    }
 }
 
 fn key_id(c: &Cell) -> (String, String, bool) {

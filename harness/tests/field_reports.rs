@@ -1,0 +1,141 @@
+//! The field reports, reproduced against the real sshd: every cell asserted.
+
+mod common;
+
+use sshmatrix::expect;
+use sshmatrix_reports::Verdict;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
+    let plan = common::plan(&common::matrices().join("nutanix-cluster-lockdown.toml"));
+    assert_eq!(plan.cells.len(), 144);
+    let expected = expect::read(plan.expect.as_ref().unwrap()).unwrap();
+    assert_eq!(expected.len(), 144);
+    let report = common::run(plan).await;
+    let misses = expect::compare(&report, &expected);
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+
+    let fails: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.verdict != Verdict::Ok)
+        .collect();
+    assert_eq!(fails.len(), 16);
+    for c in &fails {
+        // Only Tera Term 4.106 with RSA keys on AHV, refused at user auth for its SHA-1 signature.
+        assert_eq!(c.client, "teraterm-4.106");
+        assert_eq!(c.key_type, "rsa");
+        assert!(c.target.ends_with("-ahv"), "{}", c.target);
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.stage, "auth");
+        assert_eq!(c.signature.as_deref(), Some("ssh-rsa"));
+        assert_eq!(
+            c.server_reason.as_deref(),
+            Some("signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms")
+        );
+        assert!(c
+            .server_evidence
+            .iter()
+            .any(|l| l.contains("not in PubkeyAcceptedAlgorithms")));
+    }
+    for c in report.cells.iter().filter(|c| c.verdict == Verdict::Ok) {
+        assert!(
+            c.server_evidence
+                .iter()
+                .any(|l| l.starts_with("Accepted publickey")),
+            "{c:?}"
+        );
+        let want = match (c.client.as_str(), c.key_type.as_str()) {
+            ("teraterm-4.106", "rsa") => "ssh-rsa",
+            (_, "rsa") => "rsa-sha2-512",
+            _ => "ecdsa-sha2-nistp256",
+        };
+        assert_eq!(
+            c.signature.as_deref(),
+            Some(want),
+            "{} {}",
+            c.client,
+            c.target
+        );
+    }
+    // Tera Term signs ECDSA keys with ecdh-sha2-nistp256 kex (no curve25519 before 5.5).
+    assert!(report
+        .cells
+        .iter()
+        .filter(|c| c.client.starts_with("teraterm"))
+        .all(|c| c.kex.as_deref() == Some("ecdh-sha2-nistp256")));
+    // Key formats as the tools write them.
+    let fmt = |client: &str, tool: &str, key: &str, pass: bool| {
+        report
+            .cells
+            .iter()
+            .find(|c| {
+                c.client == client
+                    && c.key_tool == tool
+                    && c.key_type == key
+                    && c.passphrase == pass
+            })
+            .unwrap()
+            .key_format
+            .clone()
+    };
+    assert_eq!(
+        fmt("teraterm-4.106", "teraterm-4.106", "rsa", true),
+        "pem/aes-128-cbc"
+    );
+    assert_eq!(
+        fmt("putty-0.83", "puttygen-0.83", "ecdsa", true),
+        "ppk-v3/aes256-cbc"
+    );
+    assert_eq!(fmt("putty-0.83", "puttygen-0.83", "rsa", false), "ppk-v3");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn al2023_fails_at_user_auth_and_only_three_of_four_fixes_work() {
+    let plan = common::plan(&common::matrices().join("al2023-teraterm.toml"));
+    let expected = expect::read(plan.expect.as_ref().unwrap()).unwrap();
+    let report = common::run(plan).await;
+    let misses = expect::compare(&report, &expected);
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    let cell = |client: &str, key: &str, target: &str| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.client == client && c.key_type == key && c.target == target)
+            .unwrap()
+    };
+    // The write-up blamed the host key; the evidence says user authentication.
+    let c = cell("teraterm-4.106", "rsa", "al2023-default");
+    assert_eq!((c.verdict, c.stage.as_str()), (Verdict::Fail, "auth"));
+    assert_eq!(c.hostkey.as_deref(), Some("ecdsa-sha2-nistp256"));
+    // Fix 4 (an RSA host key) changes nothing; fixes 1-3 each turn × into ○.
+    assert_eq!(
+        cell("teraterm-4.106", "rsa", "al2023-rsa-hostkey").verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        cell("teraterm-4.108", "rsa", "al2023-default")
+            .signature
+            .as_deref(),
+        Some("rsa-sha2-512")
+    );
+    assert_eq!(
+        cell("teraterm-5.1", "rsa", "al2023-default").verdict,
+        Verdict::Ok
+    );
+    assert_eq!(
+        cell("teraterm-4.106", "ed25519", "al2023-default").verdict,
+        Verdict::Ok
+    );
+    assert_eq!(
+        cell("teraterm-4.106", "rsa", "al2023-legacy").verdict,
+        Verdict::Ok
+    );
+    // The RHEL 9 / AL2023 OpenSSH client prefers rsa-sha2-256.
+    assert_eq!(
+        cell("openssh-8.7-crypto-policies", "rsa", "al2023-default")
+            .signature
+            .as_deref(),
+        Some("rsa-sha2-256")
+    );
+}

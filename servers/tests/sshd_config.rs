@@ -1,0 +1,102 @@
+//! Every policy renders an sshd_config that the installed sshd accepts (`sshd -T`), with the
+//! effective values the policy's sources claim.
+
+use std::path::PathBuf;
+
+use sshmatrix_servers::sshd::find_sshd;
+use sshmatrix_servers::{builtin_policies, HostKeyStore, LocalTarget, TargetSpec};
+
+fn work() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
+    home.join(".cache").join("sshmatrix-tests")
+}
+
+fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
+    let policy = builtin_policies()
+        .into_iter()
+        .find(|p| p.id == policy_id)
+        .unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("cfg-")
+        .tempdir_in({
+            std::fs::create_dir_all(work()).unwrap();
+            work()
+        })
+        .unwrap();
+    let spec = TargetSpec {
+        id: policy_id.into(),
+        host_keys: host_keys.unwrap_or_else(|| policy.host_keys.clone()),
+        policy,
+        extra: vec![],
+        log_level: "VERBOSE".into(),
+    };
+    let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
+    let target = LocalTarget::create(
+        dir.path(),
+        &spec,
+        &store,
+        &find_sshd().unwrap(),
+        &[
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGUx7Ek1WRK0oWq8Ds8iDG2XyUb9Nuhxp6nYwdfDbJ6R test"
+                .into(),
+        ],
+    )
+    .unwrap();
+    target.effective_config().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn values(cfg: &str, key: &str) -> Vec<String> {
+    cfg.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key} ")))
+        .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn every_policy_is_accepted_by_the_installed_sshd() {
+    for p in builtin_policies() {
+        let cfg = effective(&p.id, None);
+        assert_eq!(values(&cfg, "hostkey").len(), p.host_keys.len(), "{}", p.id);
+        assert_eq!(values(&cfg, "loglevel"), vec!["VERBOSE"], "{}", p.id);
+        assert_eq!(values(&cfg, "strictmodes"), vec!["yes"], "{}", p.id);
+    }
+}
+
+#[test]
+fn effective_values_match_the_sources() {
+    let cvm = effective("nutanix-cvm-lockdown", None);
+    let ahv = effective("nutanix-ahv-lockdown", None);
+    assert!(values(&cvm, "pubkeyacceptedalgorithms").contains(&"ssh-rsa".to_string()));
+    assert!(!values(&ahv, "pubkeyacceptedalgorithms").contains(&"ssh-rsa".to_string()));
+    for cfg in [&cvm, &ahv] {
+        assert_eq!(values(cfg, "passwordauthentication"), vec!["no"]);
+        assert_eq!(values(cfg, "kbdinteractiveauthentication"), vec!["no"]);
+    }
+    assert_eq!(values(&ahv, "ciphers"), vec!["aes256-ctr"]);
+
+    let def = effective("rhel9-default", None);
+    assert!(!values(&def, "pubkeyacceptedalgorithms").contains(&"ssh-rsa".to_string()));
+    assert_eq!(values(&def, "requiredrsasize"), vec!["2048"]);
+    let legacy = effective("fedora-legacy", None);
+    assert!(values(&legacy, "pubkeyacceptedalgorithms").contains(&"ssh-rsa".to_string()));
+    assert!(values(&legacy, "ciphers").contains(&"3des-cbc".to_string()));
+    assert_eq!(
+        values(&effective("rhel9-future", None), "requiredrsasize"),
+        vec!["3072"]
+    );
+    let sha1 = effective("rhel9-default-sha1", None);
+    assert!(values(&sha1, "pubkeyacceptedalgorithms").contains(&"ssh-rsa".to_string()));
+    assert!(!values(&sha1, "ciphers").iter().any(|c| c.ends_with("-cbc")));
+
+    // AL2023: Ed25519 and ECDSA host keys only, unless the target adds RSA (cloud-init).
+    let al = effective("al2023-default", None);
+    assert_eq!(values(&al, "hostkey").len(), 2);
+    assert!(values(&al, "hostkey").iter().all(|h| !h.contains("rsa")));
+    let al_rsa = effective(
+        "al2023-default",
+        Some(vec!["ed25519".into(), "ecdsa".into(), "rsa".into()]),
+    );
+    assert!(values(&al_rsa, "hostkey").iter().any(|h| h.contains("rsa")));
+}

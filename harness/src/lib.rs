@@ -3,8 +3,10 @@
 //! crates.
 
 pub mod bench;
+pub mod diagnose;
 pub mod expect;
 pub mod matrix;
+pub mod predict;
 pub mod runner;
 
 /// Exit code: the run completed and every expectation was met.

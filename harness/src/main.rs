@@ -32,6 +32,25 @@ enum OutFormat {
     Json,
 }
 
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Self {
+        match f {
+            OutFormat::Table => Format::Table,
+            OutFormat::Csv => Format::Csv,
+            OutFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Prints a run error and gives its exit code (2 bad input, 3 environment).
+fn fail_run(e: RunError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(match e {
+        RunError::Input(_) => EXIT_INPUT,
+        RunError::Environment(_) => EXIT_ENVIRONMENT,
+    } as u8)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a matrix file and print the ○/× table (or CSV / JSON).
@@ -68,6 +87,17 @@ enum Command {
         /// Cells run at once by the emulator (default: 4 per core).
         #[arg(long, short)]
         jobs: Option<usize>,
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+    /// Predict every cell's verdict from profile and policy data alone, without connecting.
+    Predict {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutFormat,
         /// Work directory (default ~/.cache/sshmatrix).
         #[arg(long)]
         work_dir: Option<PathBuf>,
@@ -183,14 +213,7 @@ fn main() -> ExitCode {
             };
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
-                Err(RunError::Environment(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_ENVIRONMENT as u8)
-                }
-                Err(RunError::Input(e)) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_INPUT as u8)
-                }
+                Err(e) => fail_run(e),
                 Ok(b) => {
                     println!("cells:               {}", b.cells);
                     println!(
@@ -211,6 +234,23 @@ fn main() -> ExitCode {
                     println!("speed-up:            {:.1}x", b.speedup);
                     ExitCode::from(EXIT_OK as u8)
                 }
+            }
+        }
+        Command::Predict {
+            matrix,
+            format,
+            work_dir,
+        } => {
+            let (plan, _) = match load_plan(&matrix) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match runner::predict_plan(&plan, &work_dir.unwrap_or_else(runner::default_work_dir)) {
+                Ok(report) => {
+                    print!("{}", render(&report, format.into()));
+                    ExitCode::from(EXIT_OK as u8)
+                }
+                Err(e) => fail_run(e),
             }
         }
         Command::Check { matrix } => match load_plan(&matrix) {
@@ -272,24 +312,10 @@ fn main() -> ExitCode {
                     eprintln!("interrupted: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
                     return ExitCode::from(EXIT_INTERRUPTED as u8);
                 }
-                Some(Err(RunError::Environment(e))) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_ENVIRONMENT as u8);
-                }
-                Some(Err(RunError::Input(e))) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_INPUT as u8);
-                }
+                Some(Err(e)) => return fail_run(e),
                 Some(Ok(r)) => r,
             };
-            let text = render(
-                &report,
-                match format {
-                    OutFormat::Table => Format::Table,
-                    OutFormat::Csv => Format::Csv,
-                    OutFormat::Json => Format::Json,
-                },
-            );
+            let text = render(&report, format.into());
             match output {
                 Some(p) => {
                     if let Err(e) = std::fs::write(&p, text) {

@@ -14,7 +14,9 @@ use sshmatrix_clients::load::{load_key, LoadError};
 use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
 use sshmatrix_servers::sshd::{current_user, sshd_version};
-use sshmatrix_servers::{analyse, find_sshd, HostKeyStore, LocalTarget, TargetError, TargetSpec};
+use sshmatrix_servers::{
+    analyse, find_sshd, Effective, HostKeyStore, LocalTarget, TargetError, TargetSpec,
+};
 use tokio::sync::Semaphore;
 
 use crate::matrix::{Cell, Plan};
@@ -114,6 +116,7 @@ type LoadMemo = Mutex<HashMap<(PathBuf, String), Result<Arc<PrivateKey>, LoadErr
 struct Shared {
     plan: Plan,
     targets: Vec<LocalTarget>,
+    effective: Vec<Effective>,
     hellos: Vec<ServerHello>,
     keys: HashMap<(String, String, bool), KeyFile>,
     loads: LoadMemo,
@@ -206,6 +209,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         .clone()
         .unwrap_or_else(|| "VERBOSE".into());
     let mut targets = Vec::new();
+    let mut effective = Vec::new();
     let mut hellos = Vec::new();
     for (ti, t) in plan.targets.iter().enumerate() {
         let mut public: Vec<String> = plan
@@ -223,7 +227,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             log_level: log_level.clone(),
         };
         let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?;
-        target.effective_config()?;
+        effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
         let (stream, session) = target.connect()?;
         let hello = tokio::time::timeout(
             opts.timeout,
@@ -268,6 +272,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let shared = Arc::new(Shared {
         plan,
         targets,
+        effective,
         hellos,
         keys,
         loads: Mutex::new(HashMap::new()),
@@ -437,6 +442,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         policy: target.policy.id.clone(),
         user: cell.user.clone(),
         verdict: Verdict::Error,
+        code: String::new(),
         stage: String::new(),
         reason: String::new(),
         client_reason: String::new(),
@@ -449,6 +455,8 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         signature: None,
         duration_ms: 0,
         notes: Vec::new(),
+        predicted_verdict: None,
+        predicted_code: None,
         row: cell.row.clone(),
         column: cell.column.clone(),
     };
@@ -497,6 +505,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     match tokio::time::timeout(shared.timeout, work).await {
         Err(_) => {
             result.stage = "timeout".into();
+            result.code = "timeout".into();
             result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
             result.client_reason = result.reason.clone();
         }
@@ -508,6 +517,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 emulator::Verdict::Error => Verdict::Error,
             };
             result.stage = outcome.stage.to_string();
+            result.code = crate::diagnose::code(&outcome, &view).to_string();
             result.client_reason = outcome.reason.clone();
             result.server_reason = view.reason.clone();
             result.server_evidence = view.evidence;
@@ -530,6 +540,91 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             }
         }
     }
+    let predicted = crate::predict::predict(cell, &shared.effective[cell.target]);
+    result.predicted_verdict = Some(predicted.verdict);
+    result.predicted_code = Some(predicted.code.to_string());
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
+}
+
+/// Predicts every cell of a plan without connecting: targets are rendered and read back with
+/// `sshd -T`, no key is made.
+pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, RunError> {
+    let sshd = find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
+    private_dir(work_dir).map_err(|e| RunError::Environment(e.to_string()))?;
+    let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
+        .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
+    let runs = work_dir.join("runs");
+    private_dir(&runs).map_err(|e| RunError::Environment(e.to_string()))?;
+    let run_dir = tempfile::Builder::new()
+        .prefix("predict-")
+        .tempdir_in(&runs)
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+    let mut effective = Vec::new();
+    for t in &plan.targets {
+        let spec = TargetSpec {
+            id: t.id.clone(),
+            policy: t.policy.clone(),
+            host_keys: t.host_keys.clone(),
+            extra: t.sshd.clone(),
+            log_level: "VERBOSE".into(),
+        };
+        let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
+        effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
+    }
+    let cells = plan
+        .cells
+        .iter()
+        .map(|cell| {
+            let p = crate::predict::predict(cell, &effective[cell.target]);
+            let target = &plan.targets[cell.target];
+            CellResult {
+                index: cell.index,
+                client: cell.client.id.clone(),
+                key_tool: cell.key_tool.id.clone(),
+                key_type: cell.key.family().to_string(),
+                key_bits: cell.key.bits(),
+                passphrase: cell.passphrase,
+                key_format: cell
+                    .key_tool
+                    .format_for(&cell.key)
+                    .describe(cell.passphrase),
+                key_fingerprint: String::new(),
+                target: target.id.clone(),
+                policy: target.policy.id.clone(),
+                user: cell.user.clone(),
+                verdict: p.verdict,
+                code: p.code.to_string(),
+                stage: p.stage.to_string(),
+                reason: format!("predicted: {}", p.reason),
+                client_reason: String::new(),
+                server_reason: None,
+                server_evidence: Vec::new(),
+                kex: None,
+                hostkey: None,
+                cipher: None,
+                mac: None,
+                signature: p.signature.clone(),
+                duration_ms: 0,
+                notes: Vec::new(),
+                predicted_verdict: Some(p.verdict),
+                predicted_code: Some(p.code.to_string()),
+                row: cell.row.clone(),
+                column: cell.column.clone(),
+            }
+        })
+        .collect();
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        matrix: plan.file.clone(),
+        title: format!("{} (predicted)", plan.title),
+        row_axes: plan.row_axes.clone(),
+        column_axes: plan.column_axes.clone(),
+        notes: vec![
+            "static prediction from profile and policy data (sshd -T); no connection was made"
+                .into(),
+        ],
+        cells,
+    })
 }

@@ -28,6 +28,7 @@ async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
         assert!(c.target.ends_with("-ahv"), "{}", c.target);
         assert_eq!(c.verdict, Verdict::Fail);
         assert_eq!(c.stage, "auth");
+        assert_eq!(c.code, "auth-signature-rejected");
         assert_eq!(c.signature.as_deref(), Some("ssh-rsa"));
         assert_eq!(
             c.server_reason.as_deref(),
@@ -58,6 +59,11 @@ async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
             c.target
         );
     }
+    // Static prediction from profile and policy data agrees with every measured cell.
+    assert!(report
+        .cells
+        .iter()
+        .all(|c| c.predicted_verdict.is_some() && !c.disagrees_with_prediction()));
     // Tera Term signs ECDSA keys with ecdh-sha2-nistp256 kex (no curve25519 before 5.5).
     assert!(report
         .cells
@@ -107,6 +113,8 @@ async fn al2023_fails_at_user_auth_and_only_three_of_four_fixes_work() {
     // The write-up blamed the host key; the evidence says user authentication.
     let c = cell("teraterm-4.106", "rsa", "al2023-default");
     assert_eq!((c.verdict, c.stage.as_str()), (Verdict::Fail, "auth"));
+    assert_eq!(c.code, "auth-signature-rejected");
+    assert!(report.cells.iter().all(|c| !c.disagrees_with_prediction()));
     assert_eq!(c.hostkey.as_deref(), Some("ecdsa-sha2-nistp256"));
     // Fix 4 (an RSA host key) changes nothing; fixes 1-3 each turn × into ○.
     assert_eq!(

@@ -43,6 +43,7 @@ pub fn render(report: &Report) -> String {
             c.policy.clone(),
             c.user.clone(),
             c.verdict.as_str().to_string(),
+            c.code.clone(),
             c.stage.clone(),
             c.reason.clone(),
             c.client_reason.clone(),

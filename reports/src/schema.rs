@@ -39,6 +39,36 @@ impl Verdict {
     }
 }
 
+/// The failure taxonomy: stable codes with their meaning. A cell's `code` is one of these, or
+/// empty for a successful login.
+pub const CODES: &[(&str, &str)] = &[
+    ("kex-no-common", "client and server share no key exchange algorithm"),
+    ("hostkey-no-common", "client and server share no host key algorithm"),
+    ("cipher-no-common", "client and server share no cipher"),
+    ("mac-no-common", "client and server share no MAC"),
+    ("compression-no-common", "client and server share no compression method"),
+    ("hostkey-changed", "the server's host key differs from the one the client knows"),
+    ("auth-signature-rejected", "the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)"),
+    ("auth-key-too-small", "the key is below the server's RequiredRSASize (or the client's own minimum)"),
+    ("auth-key-not-authorized", "the server does not accept this public key for the user"),
+    ("auth-no-signature-algorithm", "the client finds no signature algorithm it may use for the key and does not offer it"),
+    ("auth-method-disabled", "the server does not offer the authentication method (e.g. password under lockdown)"),
+    ("strictmodes-permissions", "sshd's StrictModes refuses the key file or its directories (ownership or modes)"),
+    ("too-many-auth-failures", "the server disconnects after MaxAuthTries failed attempts"),
+    ("key-load-failed", "the client cannot read the key file (format or key type it does not support)"),
+    ("wrong-passphrase", "the passphrase does not decrypt the key file"),
+    ("connection-refused", "nothing accepts the connection"),
+    ("connection-closed", "the server closed the connection before a verdict"),
+    ("protocol-error", "the peer sent something that is not valid SSH"),
+    ("timeout", "no verdict within the cell's timeout"),
+    ("emulation-limit", "the real client would use an algorithm the emulator cannot speak"),
+];
+
+/// The description of a failure code.
+pub fn describe(code: &str) -> Option<&'static str> {
+    CODES.iter().find(|(c, _)| *c == code).map(|(_, d)| *d)
+}
+
 /// The result of one cell: one client holding one key logging in to one target as one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -66,6 +96,9 @@ pub struct CellResult {
     pub user: String,
     /// ok / fail / error.
     pub verdict: Verdict,
+    /// Failure code from [`CODES`] (empty for ok).
+    #[serde(default)]
+    pub code: String,
     /// Where it ended: key-load, connect, kex, hostkey, cipher, mac, compression, auth,
     /// emulation, timeout, or login for successes.
     pub stage: String,
@@ -91,6 +124,12 @@ pub struct CellResult {
     pub duration_ms: u64,
     /// Engine notes that do not change the verdict.
     pub notes: Vec<String>,
+    /// The static prediction's verdict for this cell (from profile and policy data alone).
+    #[serde(default)]
+    pub predicted_verdict: Option<Verdict>,
+    /// The static prediction's failure code.
+    #[serde(default)]
+    pub predicted_code: Option<String>,
     /// Row label path in the table.
     pub row: Vec<String>,
     /// Column label path in the table.
@@ -116,6 +155,16 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Cells in plan order.
     pub cells: Vec<CellResult>,
+}
+
+impl CellResult {
+    /// Whether a prediction exists and the measurement differs from it (verdict or code).
+    pub fn disagrees_with_prediction(&self) -> bool {
+        match (&self.predicted_verdict, &self.predicted_code) {
+            (Some(v), Some(c)) => *v != self.verdict || *c != self.code,
+            _ => false,
+        }
+    }
 }
 
 impl Report {

@@ -19,9 +19,9 @@ fn distinct<T: Clone + PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
     out
 }
 
-/// The legend entry of a non-ok cell: stage and reason.
+/// The legend entry of a non-ok cell: failure code, stage and reason.
 pub fn legend_text(c: &CellResult) -> String {
-    format!("{}: {}", c.stage, c.reason)
+    format!("[{}] {}: {}", c.code, c.stage, c.reason)
 }
 
 /// Runs of equal prefixes: for each start index, how many following items share `key`.
@@ -153,6 +153,29 @@ pub fn render(report: &Report) -> String {
             mark.to_string()
         };
         out.push_str(&format!("{label}  {text}  ({count} cells)\n"));
+    }
+    let disagree: Vec<&CellResult> = report
+        .cells
+        .iter()
+        .filter(|c| c.disagrees_with_prediction())
+        .collect();
+    if !disagree.is_empty() {
+        out.push_str(&format!(
+            "measurement and prediction disagree in {} cells (a profile, policy or engine bug):\n",
+            disagree.len()
+        ));
+        for c in disagree.iter().take(10) {
+            out.push_str(&format!(
+                "  #{} {} {}: measured {} [{}], predicted {} [{}]\n",
+                c.index,
+                c.row.join(" / "),
+                c.column.join(" / "),
+                c.verdict.as_str(),
+                c.code,
+                c.predicted_verdict.map(|v| v.as_str()).unwrap_or("-"),
+                c.predicted_code.as_deref().unwrap_or("")
+            ));
+        }
     }
     for n in &report.notes {
         out.push_str(&format!("note: {n}\n"));

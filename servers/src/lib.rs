@@ -11,5 +11,6 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 pub use log::{analyse, ServerView};
 pub use policy::{builtin_policies, Policy};
 pub use sshd::{
-    find_sshd, HostKeyStore, LocalTarget, ServerSession, ServerStream, TargetError, TargetSpec,
+    find_sshd, Effective, HostKeyStore, LocalTarget, ServerSession, ServerStream, TargetError,
+    TargetSpec,
 };

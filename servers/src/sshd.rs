@@ -324,3 +324,68 @@ fn ensure_privsep_dir() {
         let _ = fs::create_dir_all(dir);
     }
 }
+
+/// The effective settings of a target that decide a login, read from `sshd -T`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effective {
+    /// KexAlgorithms.
+    pub kex: Vec<String>,
+    /// Host key algorithms offered: HostKeyAlgorithms limited to the loaded host keys.
+    pub hostkey: Vec<String>,
+    /// Ciphers.
+    pub ciphers: Vec<String>,
+    /// MACs.
+    pub macs: Vec<String>,
+    /// Compression methods offered.
+    pub compression: Vec<String>,
+    /// PubkeyAcceptedAlgorithms.
+    pub pubkey_accepted: Vec<String>,
+    /// RequiredRSASize (at least sshd's hard floor of 1024).
+    pub required_rsa_size: u32,
+    /// PubkeyAuthentication.
+    pub pubkey_auth: bool,
+    /// PasswordAuthentication.
+    pub password_auth: bool,
+}
+
+impl Effective {
+    /// Parses `sshd -T` output for a target with host keys of `host_key_types`.
+    pub fn parse(dump: &str, host_key_types: &[String]) -> Self {
+        let get = |k: &str| -> Vec<String> {
+            dump.lines()
+                .filter_map(|l| l.strip_prefix(&format!("{k} ")))
+                .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+                .collect()
+        };
+        let one = |k: &str| get(k).into_iter().next().unwrap_or_default();
+        let backed = |alg: &str| {
+            host_key_types.iter().any(|t| match t.as_str() {
+                "rsa" => matches!(alg, "rsa-sha2-512" | "rsa-sha2-256" | "ssh-rsa"),
+                "ecdsa" => alg == "ecdsa-sha2-nistp256",
+                "ed25519" => alg == "ssh-ed25519",
+                _ => false,
+            })
+        };
+        Effective {
+            kex: get("kexalgorithms"),
+            hostkey: get("hostkeyalgorithms")
+                .into_iter()
+                .filter(|a| backed(a))
+                .collect(),
+            ciphers: get("ciphers"),
+            macs: get("macs"),
+            compression: if one("compression") == "no" {
+                vec!["none".into()]
+            } else {
+                vec!["none".into(), "zlib@openssh.com".into()]
+            },
+            pubkey_accepted: get("pubkeyacceptedalgorithms"),
+            required_rsa_size: one("requiredrsasize")
+                .parse::<u32>()
+                .unwrap_or(1024)
+                .max(1024),
+            pubkey_auth: one("pubkeyauthentication") != "no",
+            password_auth: one("passwordauthentication") == "yes",
+        }
+    }
+}

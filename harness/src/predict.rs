@@ -1,0 +1,174 @@
+//! Static prediction: a cell's expected verdict, stage and code from profile and policy data
+//! alone (the policy's effective settings come from `sshd -T`; nothing connects). Where a run's
+//! measurement disagrees with the prediction, a profile, a policy or the engine is wrong.
+
+use sshmatrix_clients::emulator::{choose_rsa, unsupported, RsaChoice};
+use sshmatrix_clients::{negotiate, ServerHello};
+use sshmatrix_reports::Verdict;
+use sshmatrix_servers::Effective;
+
+use crate::matrix::Cell;
+
+/// A predicted outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction {
+    /// ok / fail / error.
+    pub verdict: Verdict,
+    /// Stage, as the runner names them.
+    pub stage: &'static str,
+    /// Failure code (empty for ok).
+    pub code: &'static str,
+    /// Why, in words.
+    pub reason: String,
+    /// The signature algorithm the client would send.
+    pub signature: Option<String>,
+}
+
+/// The KEXINIT the local sshd sends for these settings.
+pub fn server_hello(eff: &Effective) -> ServerHello {
+    let mut kex = eff.kex.clone();
+    kex.push("kex-strict-s-v00@openssh.com".into());
+    ServerHello {
+        ident: "SSH-2.0-OpenSSH (predicted)".into(),
+        kex,
+        hostkey: eff.hostkey.clone(),
+        cipher_c2s: eff.ciphers.clone(),
+        cipher_s2c: eff.ciphers.clone(),
+        mac_c2s: eff.macs.clone(),
+        mac_s2c: eff.macs.clone(),
+        comp_c2s: eff.compression.clone(),
+        comp_s2c: eff.compression.clone(),
+    }
+}
+
+/// The RSA entries of OpenSSH's server-sig-algs (>= 7.5 lists every algorithm it implements,
+/// whatever PubkeyAcceptedAlgorithms says).
+const SERVER_SIG_ALGS: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+
+fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
+    Prediction {
+        verdict: Verdict::Fail,
+        stage,
+        code,
+        reason,
+        signature: None,
+    }
+}
+
+/// Predicts one cell against a target's effective settings.
+pub fn predict(cell: &Cell, eff: &Effective) -> Prediction {
+    let p = &cell.client;
+    let format = cell.key_tool.format_for(&cell.key);
+    if !p.reads.contains(&format.container) {
+        return fail(
+            "key-load",
+            "key-load-failed",
+            format!(
+                "{} does not read {} key files",
+                p.display_name(),
+                format.container.name()
+            ),
+        );
+    }
+    if cell.passphrase && !p.reads_encrypted {
+        return fail(
+            "key-load",
+            "key-load-failed",
+            format!("{} cannot use encrypted key files", p.display_name()),
+        );
+    }
+    let hello = server_hello(eff);
+    match negotiate(&p.kexinit, &hello) {
+        Err(nc) => {
+            let (stage, code) = match nc.category {
+                negotiate::Category::Kex => ("kex", "kex-no-common"),
+                negotiate::Category::Hostkey => ("hostkey", "hostkey-no-common"),
+                negotiate::Category::Cipher => ("cipher", "cipher-no-common"),
+                negotiate::Category::Mac => ("mac", "mac-no-common"),
+                negotiate::Category::Compression => ("compression", "compression-no-common"),
+            };
+            return fail(stage, code, nc.to_string());
+        }
+        Ok(n) => {
+            let missing = unsupported(&n);
+            if !missing.is_empty() {
+                return Prediction {
+                    verdict: Verdict::Error,
+                    stage: "emulation",
+                    code: "emulation-limit",
+                    reason: format!(
+                        "would negotiate {}",
+                        missing
+                            .iter()
+                            .map(|(c, a)| format!("{c} {a}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    signature: None,
+                };
+            }
+        }
+    }
+    if !eff.pubkey_auth {
+        return fail(
+            "auth",
+            "auth-method-disabled",
+            "PubkeyAuthentication no".into(),
+        );
+    }
+    let family = cell.key.family();
+    if !p.auth.key_families.iter().any(|f| f == family) {
+        return fail(
+            "key-load",
+            "key-load-failed",
+            format!("{} cannot use {family} keys", p.display_name()),
+        );
+    }
+    let signature = if family == "rsa" {
+        if let Some(min) = p.min_rsa_bits.filter(|m| cell.key.bits() < *m) {
+            return fail(
+                "auth",
+                "auth-key-too-small",
+                format!("client RequiredRSASize {min}"),
+            );
+        }
+        let list: Vec<String> = SERVER_SIG_ALGS.iter().map(|s| s.to_string()).collect();
+        match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
+            RsaChoice::Sign(a) => a,
+            RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
+                return fail("auth", "auth-no-signature-algorithm", why)
+            }
+        }
+    } else {
+        cell.key.ssh_key_type()
+    };
+    if !eff.pubkey_accepted.contains(&signature) {
+        let mut f = fail(
+            "auth",
+            "auth-signature-rejected",
+            format!("signature algorithm {signature} not in PubkeyAcceptedAlgorithms"),
+        );
+        f.signature = Some(signature);
+        return f;
+    }
+    if family == "rsa" && cell.key.bits() < eff.required_rsa_size {
+        let mut f = fail(
+            "auth",
+            "auth-key-too-small",
+            format!(
+                "{}-bit RSA key below RequiredRSASize {}",
+                cell.key.bits(),
+                eff.required_rsa_size
+            ),
+        );
+        f.signature = Some(signature);
+        return f;
+    }
+    Prediction {
+        verdict: Verdict::Ok,
+        stage: "login",
+        code: "",
+        reason: format!("logs in with {signature}"),
+        signature: Some(signature),
+    }
+}

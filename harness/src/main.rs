@@ -11,7 +11,7 @@ use sshmatrix::{
     expect, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK,
 };
 use sshmatrix_clients::{builtin_profiles, key_tools};
-use sshmatrix_reports::{render, Format};
+use sshmatrix_reports::{diff, render, Format, Report};
 use sshmatrix_servers::builtin_policies;
 
 #[derive(Parser)]
@@ -30,6 +30,9 @@ enum OutFormat {
     Table,
     Csv,
     Json,
+    Markdown,
+    Html,
+    Junit,
 }
 
 impl From<OutFormat> for Format {
@@ -38,6 +41,9 @@ impl From<OutFormat> for Format {
             OutFormat::Table => Format::Table,
             OutFormat::Csv => Format::Csv,
             OutFormat::Json => Format::Json,
+            OutFormat::Markdown => Format::Markdown,
+            OutFormat::Html => Format::Html,
+            OutFormat::Junit => Format::Junit,
         }
     }
 }
@@ -78,6 +84,19 @@ enum Command {
         /// No per-cell progress lines on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Compare with this earlier JSON report; exit 1 on regressions.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Write this run's JSON report to the --baseline path (accept the new state).
+        #[arg(long, requires = "baseline")]
+        accept: bool,
+    },
+    /// List the cells that changed between two JSON reports; exit 1 on regressions.
+    Diff {
+        /// The earlier report (JSON).
+        old: PathBuf,
+        /// The later report (JSON).
+        new: PathBuf,
     },
     /// Benchmark: the matrix by the emulator against a sequential OpenSSH client loop over the
     /// same cells (warm key cache), in the same run.
@@ -146,6 +165,23 @@ fn load_plan(
         })?),
     };
     Ok((plan, expected))
+}
+
+/// Reads a JSON report written by `run --format json`.
+fn read_report(path: &std::path::Path) -> Result<Report, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: {}: cannot read: {e}", path.display());
+        ExitCode::from(EXIT_INPUT as u8)
+    })?;
+    serde_json::from_str::<Report>(&text).map_err(|e| {
+        eprintln!(
+            "error: {}:{}:{}: not an sshmatrix JSON report: {e}\n  hint: write one with `sshmatrix run MATRIX --format json -o FILE`",
+            path.display(),
+            e.line(),
+            e.column()
+        );
+        ExitCode::from(EXIT_INPUT as u8)
+    })
 }
 
 fn main() -> ExitCode {
@@ -253,6 +289,19 @@ fn main() -> ExitCode {
                 Err(e) => fail_run(e),
             }
         }
+        Command::Diff { old, new } => {
+            let (old, new) = match (read_report(&old), read_report(&new)) {
+                (Ok(o), Ok(n)) => (o, n),
+                (Err(code), _) | (_, Err(code)) => return code,
+            };
+            let changes = diff::diff(&old, &new);
+            print!("{}", diff::render(&changes));
+            ExitCode::from(if diff::has_regressions(&changes) {
+                EXIT_EXPECTATIONS
+            } else {
+                EXIT_OK
+            } as u8)
+        }
         Command::Check { matrix } => match load_plan(&matrix) {
             Err(code) => code,
             Ok((plan, _)) => {
@@ -283,6 +332,8 @@ fn main() -> ExitCode {
             work_dir,
             stream,
             quiet,
+            baseline,
+            accept,
         } => {
             let (plan, expected) = match load_plan(&matrix) {
                 Ok(p) => p,
@@ -325,18 +376,51 @@ fn main() -> ExitCode {
                 }
                 None => print!("{text}"),
             }
+            let mut code = EXIT_OK;
             if let Some(exp) = expected {
                 let misses = expect::compare(&report, &exp);
-                if !misses.is_empty() {
+                if misses.is_empty() {
+                    eprintln!("all {} expectations met", exp.len());
+                } else {
                     eprintln!("{} of {} expectations not met:", misses.len(), exp.len());
                     for m in &misses {
                         eprintln!("  {m}");
                     }
-                    return ExitCode::from(EXIT_EXPECTATIONS as u8);
+                    code = EXIT_EXPECTATIONS;
                 }
-                eprintln!("all {} expectations met", exp.len());
             }
-            ExitCode::from(EXIT_OK as u8)
+            if let Some(path) = baseline {
+                if path.exists() {
+                    let old = match read_report(&path) {
+                        Ok(r) => r,
+                        Err(c) => return c,
+                    };
+                    let changes = diff::diff(&old, &report);
+                    eprint!(
+                        "against baseline {}:\n{}",
+                        path.display(),
+                        diff::render(&changes)
+                    );
+                    if diff::has_regressions(&changes) && !accept {
+                        code = EXIT_EXPECTATIONS;
+                    }
+                } else if !accept {
+                    eprintln!(
+                        "error: baseline {} does not exist\n  hint: create it with --accept",
+                        path.display()
+                    );
+                    return ExitCode::from(EXIT_INPUT as u8);
+                }
+                if accept {
+                    let json = render(&report, Format::Json);
+                    if let Err(e) = std::fs::write(&path, json) {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
+                    }
+                    eprintln!("baseline {} updated", path.display());
+                }
+            }
+            ExitCode::from(code as u8)
         }
     }
 }

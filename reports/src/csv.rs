@@ -14,6 +14,7 @@ pub const COLUMNS: &[&str] = &[
     "policy",
     "user",
     "verdict",
+    "code",
     "stage",
     "reason",
     "client_reason",

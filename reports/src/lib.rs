@@ -1,6 +1,12 @@
-//! Reports: the documented result schema and every renderer (○/× table, CSV, JSON).
+//! Reports: the documented result schema and every renderer (○/× table, CSV, JSON, Markdown,
+//! HTML, JUnit) over one shared grid layout.
 
 pub mod csv;
+pub mod diff;
+pub mod html;
+pub mod junit;
+pub mod layout;
+pub mod markdown;
 pub mod schema;
 pub mod table;
 
@@ -15,6 +21,12 @@ pub enum Format {
     Csv,
     /// The [`Report`] as pretty JSON.
     Json,
+    /// A Markdown table with grouped header rows, for documentation.
+    Markdown,
+    /// One self-contained HTML file; cells show reason and evidence on hover and click.
+    Html,
+    /// JUnit XML, one testcase per cell.
+    Junit,
 }
 
 /// Renders a report in a format.
@@ -23,5 +35,8 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Table => table::render(report),
         Format::Csv => csv::render(report),
         Format::Json => serde_json::to_string_pretty(report).expect("report serializes") + "\n",
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Junit => junit::render(report),
     }
 }

@@ -1,0 +1,123 @@
+//! Regression checks end to end: a LEGACY run as the baseline, a DEFAULT run against it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn matrix(dir: &Path, policy: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{policy}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"title = "RHEL 9 {policy}"
+[axes]
+keys = ["rsa-2048", "ecdsa-256"]
+pairs = [
+  {{ client = "teraterm-4.106", key_tool = "ssh-keygen" }},
+  {{ client = "teraterm-5.3", key_tool = "ssh-keygen" }},
+  {{ client = "putty-0.70", key_tool = "puttygen-0.74" }},
+]
+[[targets]]
+id = "rhel9"
+policy = "{policy}"
+users = ["admin"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn sshmatrix(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (legacy, default) = (matrix(d, "rhel9-legacy"), matrix(d, "rhel9-default"));
+    let (lj, dj) = (d.join("legacy.json"), d.join("default.json"));
+    for (m, j) in [(&legacy, &lj), (&default, &dj)] {
+        let (code, _, err) = sshmatrix(&[
+            "run",
+            "-q",
+            "--format",
+            "json",
+            "-o",
+            j.to_str().unwrap(),
+            m.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["diff"])
+        .arg(&lj)
+        .arg(&dj)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut regressions: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("REGRESSION"))
+        .collect();
+    regressions.sort();
+    assert_eq!(regressions.len(), 2, "{text}");
+    assert!(regressions[0].contains("putty-0.70 / puttygen-0.74 / rsa-2048 passphrase=no -> admin@rhel9: ○ => × [auth-signature-rejected]"), "{text}");
+    assert!(regressions[1].contains("teraterm-4.106 / ssh-keygen / rsa-2048 passphrase=no -> admin@rhel9: ○ => × [auth-signature-rejected]"), "{text}");
+    assert!(
+        text.contains("2 changed cells: 2 regressions, 0 fixed"),
+        "{text}"
+    );
+
+    // The same through run --baseline, then --accept makes the new state the baseline.
+    let base = d.join("baseline.json");
+    std::fs::copy(&lj, &base).unwrap();
+    let (code, _, err) = sshmatrix(&[
+        "run",
+        "-q",
+        "--format",
+        "csv",
+        "-o",
+        "/dev/null",
+        "--baseline",
+        base.to_str().unwrap(),
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("2 regressions"), "{err}");
+    let (code, _, err) = sshmatrix(&[
+        "run",
+        "-q",
+        "-o",
+        "/dev/null",
+        "--baseline",
+        base.to_str().unwrap(),
+        "--accept",
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = sshmatrix(&[
+        "run",
+        "-q",
+        "-o",
+        "/dev/null",
+        "--baseline",
+        base.to_str().unwrap(),
+        default.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 changed cells"), "{err}");
+}

@@ -1,0 +1,153 @@
+//! The grid behind every tabular renderer: distinct row and column label paths in plan order,
+//! runs of equal labels (for spans), the legend of distinct failure reasons and each cell's mark.
+
+use crate::schema::{CellResult, Report, Verdict};
+
+/// Items in first-seen order without repeats.
+pub fn distinct<T: Clone + PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Runs of equal neighbours: (start, length) for each run.
+pub fn runs<K: PartialEq>(keys: &[K]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let mut j = i + 1;
+        while j < keys.len() && keys[j] == keys[i] {
+            j += 1;
+        }
+        out.push((i, j - i));
+        i = j;
+    }
+    out
+}
+
+/// The legend entry of a non-ok cell: failure code, stage and reason.
+pub fn legend_text(c: &CellResult) -> String {
+    format!("[{}] {}: {}", c.code, c.stage, c.reason)
+}
+
+/// The laid-out grid of a report.
+pub struct Grid<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// Row label paths, in order.
+    pub rows: Vec<Vec<String>>,
+    /// Column label paths, in order.
+    pub cols: Vec<Vec<String>>,
+    /// Number of column header levels.
+    pub depth: usize,
+    /// Number of row label columns.
+    pub width: usize,
+    /// Distinct legend texts of non-ok cells, in first-seen order.
+    pub legend: Vec<String>,
+}
+
+impl<'a> Grid<'a> {
+    /// Lays out a report.
+    pub fn new(report: &'a Report) -> Self {
+        let rows = distinct(report.cells.iter().map(|c| c.row.clone()));
+        let cols = distinct(report.cells.iter().map(|c| c.column.clone()));
+        Grid {
+            depth: cols.iter().map(Vec::len).max().unwrap_or(1).max(1),
+            width: rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
+            legend: distinct(
+                report
+                    .cells
+                    .iter()
+                    .filter(|c| c.verdict != Verdict::Ok)
+                    .map(legend_text),
+            ),
+            rows,
+            cols,
+            report,
+        }
+    }
+
+    /// The cell at a row and column path.
+    pub fn cell(&self, row: &[String], col: &[String]) -> Option<&'a CellResult> {
+        self.report
+            .cells
+            .iter()
+            .find(|c| c.row == row && c.column == col)
+    }
+
+    /// The legend label of a legend entry: the verdict mark, numbered when there are several.
+    pub fn label(&self, index: usize, verdict: Verdict) -> String {
+        if self.legend.len() > 1 {
+            format!("{}{}", verdict.mark(), index + 1)
+        } else {
+            verdict.mark().to_string()
+        }
+    }
+
+    /// The mark of a cell: ○, or ×/! with its legend number.
+    pub fn mark(&self, cell: Option<&CellResult>) -> String {
+        match cell {
+            None => "-".into(),
+            Some(c) if c.verdict == Verdict::Ok => "○".into(),
+            Some(c) => {
+                let n = self
+                    .legend
+                    .iter()
+                    .position(|t| *t == legend_text(c))
+                    .unwrap_or(0);
+                self.label(n, c.verdict)
+            }
+        }
+    }
+
+    /// Runs of equal column-path prefixes at header `level`.
+    pub fn col_runs(&self, level: usize) -> Vec<(usize, usize)> {
+        let keys: Vec<&[String]> = self
+            .cols
+            .iter()
+            .map(|c| &c[..(level + 1).min(c.len())])
+            .collect();
+        runs(&keys)
+    }
+
+    /// Runs of equal row-path prefixes at label column `level`.
+    pub fn row_runs(&self, level: usize) -> Vec<(usize, usize)> {
+        let keys: Vec<&[String]> = self
+            .rows
+            .iter()
+            .map(|r| &r[..(level + 1).min(r.len())])
+            .collect();
+        runs(&keys)
+    }
+
+    /// Legend lines: label, text, number of cells.
+    pub fn legend_lines(&self) -> Vec<(String, String, usize)> {
+        self.legend
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let cells: Vec<&CellResult> = self
+                    .report
+                    .cells
+                    .iter()
+                    .filter(|c| c.verdict != Verdict::Ok && legend_text(c) == *text)
+                    .collect();
+                let verdict = cells.first().map(|c| c.verdict).unwrap_or(Verdict::Fail);
+                (self.label(i, verdict), text.clone(), cells.len())
+            })
+            .collect()
+    }
+
+    /// Cells whose measurement disagrees with the static prediction.
+    pub fn disagreements(&self) -> Vec<&'a CellResult> {
+        self.report
+            .cells
+            .iter()
+            .filter(|c| c.disagrees_with_prediction())
+            .collect()
+    }
+}

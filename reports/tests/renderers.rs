@@ -1,0 +1,177 @@
+//! Every renderer on a small report with grouped columns and rows.
+
+use sshmatrix_reports::diff::{diff, has_regressions, ChangeKind};
+use sshmatrix_reports::{render, CellResult, Format, Report, Verdict, SCHEMA_VERSION};
+
+fn cell(
+    index: usize,
+    client: &str,
+    key: &str,
+    target: &str,
+    user: &str,
+    verdict: Verdict,
+    code: &str,
+) -> CellResult {
+    let (family, bits) = key.split_once('-').unwrap();
+    CellResult {
+        index,
+        client: client.into(),
+        key_tool: "tool".into(),
+        key_type: family.into(),
+        key_bits: bits.parse().unwrap(),
+        passphrase: false,
+        key_format: "pem".into(),
+        key_fingerprint: "SHA256:x".into(),
+        target: target.into(),
+        policy: "p".into(),
+        user: user.into(),
+        verdict,
+        code: code.into(),
+        stage: if verdict == Verdict::Ok {
+            "login"
+        } else {
+            "auth"
+        }
+        .into(),
+        reason: if verdict == Verdict::Ok {
+            "logged in".into()
+        } else {
+            format!("server: {code} <&>")
+        },
+        client_reason: String::new(),
+        server_reason: None,
+        server_evidence: vec![
+            "userauth_pubkey: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms".into(),
+        ],
+        kex: None,
+        hostkey: None,
+        cipher: None,
+        mac: None,
+        signature: None,
+        duration_ms: 5,
+        notes: vec![],
+        predicted_verdict: Some(verdict),
+        predicted_code: Some(code.into()),
+        row: vec![client.into(), key.into()],
+        column: vec!["AOS 7.0".into(), target.into(), user.into()],
+    }
+}
+
+fn report() -> Report {
+    let mut cells = Vec::new();
+    for (client, key) in [
+        ("TT", "rsa-2048"),
+        ("TT", "ecdsa-256"),
+        ("PuTTY", "rsa-2048"),
+    ] {
+        for (target, user) in [("CVM", "nutanix"), ("AHV", "nutanix"), ("AHV", "admin")] {
+            let bad = client == "TT" && key == "rsa-2048" && target == "AHV";
+            let (v, code) = if bad {
+                (Verdict::Fail, "auth-signature-rejected")
+            } else {
+                (Verdict::Ok, "")
+            };
+            cells.push(cell(cells.len(), client, key, target, user, v, code));
+        }
+    }
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool_version: "test".into(),
+        matrix: "m.toml".into(),
+        title: "T".into(),
+        row_axes: vec!["Client".into(), "Key".into()],
+        column_axes: vec!["Target".into(), String::new(), "User".into()],
+        notes: vec!["a note".into()],
+        cells,
+    }
+}
+
+#[test]
+fn table_groups_headers_and_rows_and_gives_the_legend_once() {
+    let t = render(&report(), Format::Table);
+    assert_eq!(t.matches("AOS 7.0").count(), 1, "{t}");
+    assert_eq!(t.matches("AHV").count(), 1, "{t}");
+    assert_eq!(t.matches(" TT ").count(), 1, "{t}");
+    assert!(
+        t.contains(
+            "×  [auth-signature-rejected] auth: server: auth-signature-rejected <&>  (2 cells)"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("○ ok 7   × fail 2"), "{t}");
+}
+
+#[test]
+fn markdown_has_one_header_row_per_level_and_row_labels_once() {
+    let m = render(&report(), Format::Markdown);
+    let lines: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(lines.len(), 2 + 2 + 3, "{m}");
+    assert!(lines[0].contains("**AOS 7.0**"));
+    assert!(lines[2].contains("**CVM**") && lines[2].contains("**AHV**"));
+    assert!(lines[3].starts_with("| **Client** | **Key** |"));
+    assert!(
+        lines[4].starts_with("| TT | RSA") || lines[4].starts_with("| TT | rsa"),
+        "{}",
+        lines[4]
+    );
+    assert!(lines[5].starts_with("|  | ecdsa-256"), "{}", lines[5]);
+}
+
+#[test]
+fn html_spans_escapes_and_embeds_evidence() {
+    let h = render(&report(), Format::Html);
+    assert!(h.starts_with("<!DOCTYPE html>"));
+    assert!(h.contains("<th colspan=\"3\">AOS 7.0</th>"), "{h}");
+    assert!(h.contains("<th colspan=\"2\">AHV</th>"));
+    assert!(h.contains("<th rowspan=\"2\">TT</th>"));
+    assert!(h.contains("title=\"[auth-signature-rejected] auth: server: auth-signature-rejected &lt;&amp;&gt;\""), "{h}");
+    assert!(h.contains("not in PubkeyAcceptedAlgorithms"));
+    assert_eq!(h.matches("data-i=").count(), 9);
+}
+
+#[test]
+fn junit_has_a_testcase_per_cell_and_failures_with_codes() {
+    let j = render(&report(), Format::Junit);
+    assert_eq!(j.matches("<testcase ").count(), 9);
+    assert_eq!(
+        j.matches("<failure type=\"auth-signature-rejected\"")
+            .count(),
+        2
+    );
+    assert!(j.contains("tests=\"9\" failures=\"2\" errors=\"0\""));
+}
+
+#[test]
+fn csv_and_json_round_trip() {
+    let r = report();
+    let back: Report = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+    assert_eq!(back, r);
+    let csv = render(&r, Format::Csv);
+    assert_eq!(csv.lines().count(), 10);
+    assert!(csv.lines().next().unwrap().starts_with("client,key_tool,key_type,key_bits,passphrase,key_format,target,policy,user,verdict,code,stage,reason"));
+}
+
+#[test]
+fn diff_classifies_regressions_fixes_and_reason_changes() {
+    let old = report();
+    let mut new = report();
+    new.cells[0].verdict = Verdict::Fail; // regression
+    new.cells[0].code = "auth-key-not-authorized".into();
+    new.cells[1].verdict = Verdict::Ok; // fix
+    new.cells[1].code = String::new();
+    new.cells[2].code = "auth-key-too-small".into(); // reason change
+    new.cells.pop(); // removed
+    let changes = diff(&old, &new);
+    let kinds: Vec<ChangeKind> = changes.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ChangeKind::Regression,
+            ChangeKind::Fix,
+            ChangeKind::ReasonChange,
+            ChangeKind::Removed
+        ]
+    );
+    assert!(has_regressions(&changes));
+    assert!(diff(&old, &old).is_empty());
+}

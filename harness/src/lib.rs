@@ -2,6 +2,7 @@
 //! The `sshmatrix` binary is a thin CLI over this library and the clients, servers and reports
 //! crates.
 
+pub mod advice;
 pub mod bench;
 pub mod diagnose;
 pub mod expect;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sshmatrix::matrix::{self, Catalog};
 use sshmatrix::runner::{self, Options, RunError};
 use sshmatrix::{
-    expect, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK,
+    advice, expect, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK,
 };
 use sshmatrix_clients::{builtin_profiles, key_tools};
 use sshmatrix_reports::{diff, render, Format, Report};
@@ -90,6 +90,22 @@ enum Command {
         /// Write this run's JSON report to the --baseline path (accept the new state).
         #[arg(long, requires = "baseline")]
         accept: bool,
+    },
+    /// Explain one cell: its verdict, code and evidence, and the fixes that would turn × into ○.
+    Explain {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+        /// The cell: its index, or key=value pairs (client, key_tool, key, passphrase, target, user).
+        cell: String,
+        /// Rerun the cell with each fix applied and report which really work.
+        #[arg(long)]
+        try_fixes: bool,
+        /// Also try this fix: client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B.
+        #[arg(long = "fix")]
+        fixes: Vec<String>,
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
     },
     /// List the cells that changed between two JSON reports; exit 1 on regressions.
     Diff {
@@ -284,6 +300,49 @@ fn main() -> ExitCode {
             match runner::predict_plan(&plan, &work_dir.unwrap_or_else(runner::default_work_dir)) {
                 Ok(report) => {
                     print!("{}", render(&report, format.into()));
+                    ExitCode::from(EXIT_OK as u8)
+                }
+                Err(e) => fail_run(e),
+            }
+        }
+        Command::Explain {
+            matrix,
+            cell,
+            try_fixes,
+            fixes,
+            work_dir,
+        } => {
+            let (plan, _) = match load_plan(&matrix) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let bad = |e: String| {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_INPUT as u8)
+            };
+            let index = match advice::select(&plan, &cell) {
+                Ok(i) => i,
+                Err(e) => return bad(e),
+            };
+            let changes: Vec<advice::Change> =
+                match fixes.iter().map(|f| advice::parse_change(f)).collect() {
+                    Ok(c) => c,
+                    Err(e) => return bad(e),
+                };
+            let (profiles, tools, policies) = catalog_parts();
+            let opts = Options {
+                jobs: 1,
+                timeout: Duration::from_secs(plan.run.timeout_secs.unwrap_or(20)),
+                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
+                stream: None,
+                progress: false,
+            };
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            match rt.block_on(advice::explain(
+                &plan, index, &changes, try_fixes, &opts, &profiles, &tools, &policies,
+            )) {
+                Ok(e) => {
+                    print!("{}", advice::render(&e));
                     ExitCode::from(EXIT_OK as u8)
                 }
                 Err(e) => fail_run(e),

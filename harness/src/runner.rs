@@ -329,6 +329,11 @@ impl Prepared {
         &self.shared.keys[&key_id(cell)]
     }
 
+    /// The effective settings of plan target `i` (from `sshd -T`).
+    pub fn effective(&self, i: usize) -> &Effective {
+        &self.shared.effective[i]
+    }
+
     /// The login name every cell uses.
     pub fn login(&self) -> &str {
         &self.shared.login

@@ -29,6 +29,21 @@ pub struct Policy {
     /// Caveats and inferences.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Other policies an administrator of this platform can switch to, with how and at what cost.
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A policy an administrator can switch to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    /// The other policy's id.
+    pub policy: String,
+    /// The command or change that switches to it.
+    pub how: String,
+    /// What it costs in security.
+    pub cost: String,
 }
 
 fn default_ak() -> String {
@@ -51,7 +66,7 @@ impl Policy {
 
 /// Parses policy files `(file name, text)`.
 pub fn parse_policies(files: &[(String, String)]) -> Result<Vec<Policy>, String> {
-    files
+    let all: Vec<Policy> = files
         .iter()
         .map(|(name, text)| {
             let p: Policy = toml::from_str(text).map_err(|e| format!("policy {name}: {e}"))?;
@@ -64,7 +79,20 @@ pub fn parse_policies(files: &[(String, String)]) -> Result<Vec<Policy>, String>
             }
             Ok(p)
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    for p in &all {
+        if let Some(a) = p
+            .alternatives
+            .iter()
+            .find(|a| !all.iter().any(|q| q.id == a.policy))
+        {
+            return Err(format!(
+                "policy {}: alternative `{}` does not exist",
+                p.id, a.policy
+            ));
+        }
+    }
+    Ok(all)
 }
 
 /// The policies shipped with sshmatrix (embedded from `servers/policies/`).

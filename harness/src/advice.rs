@@ -1,0 +1,435 @@
+//! Remediation advice: concrete, ordered fixes for a failed cell, computed from the data —
+//! client upgrades and other keys that the static predictor expects to work, policy alternatives
+//! from the policy files, sshd directives per failure code — and verified by rerunning the cell
+//! with each fix applied against the real sshd.
+
+use std::fmt;
+
+use sshmatrix_clients::{KeySpec, KeyTool, Profile};
+use sshmatrix_reports::{CellResult, Verdict};
+use sshmatrix_servers::{Effective, Policy};
+
+use crate::matrix::{Cell, Plan};
+use crate::predict::predict;
+
+/// One change to a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Use another client (profile id).
+    Client(String),
+    /// Use another key.
+    Key(KeySpec),
+    /// Make the key with another tool (key tool id).
+    KeyTool(String),
+    /// Switch the target to another policy (policy id).
+    Policy(String),
+    /// Add sshd_config lines that take precedence over the policy.
+    Sshd(Vec<String>),
+    /// Give the target these host key types.
+    HostKeys(Vec<String>),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Client(c) => write!(f, "client={c}"),
+            Change::Key(k) => write!(f, "key={k}"),
+            Change::KeyTool(t) => write!(f, "key_tool={t}"),
+            Change::Policy(p) => write!(f, "policy={p}"),
+            Change::Sshd(l) => write!(f, "sshd={}", l.join("; ")),
+            Change::HostKeys(h) => write!(f, "host_keys={}", h.join(",")),
+        }
+    }
+}
+
+/// A proposed fix.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// `client` or `server`: who has to act.
+    pub side: &'static str,
+    /// What to do, in words.
+    pub text: String,
+    /// The security cost, when there is one.
+    pub cost: Option<String>,
+    /// The change, for verification.
+    pub change: Change,
+}
+
+/// Parses a user-proposed fix: `client=ID`, `key=SPEC`, `key_tool=ID`, `policy=ID`,
+/// `sshd=LINE`, `host_keys=T1,T2`.
+pub fn parse_change(spec: &str) -> Result<Change, String> {
+    let (k, v) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("fix `{spec}` must look like client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE or host_keys=A,B"))?;
+    Ok(match k.trim() {
+        "client" => Change::Client(v.trim().into()),
+        "key" => Change::Key(v.trim().parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
+        "key_tool" => Change::KeyTool(v.trim().into()),
+        "policy" => Change::Policy(v.trim().into()),
+        "sshd" => Change::Sshd(vec![v.trim().into()]),
+        "host_keys" => Change::HostKeys(v.split(',').map(|s| s.trim().to_string()).collect()),
+        other => return Err(format!("fix `{spec}`: unknown kind `{other}`")),
+    })
+}
+
+/// Version strings compared numerically component by component (`4.106` < `5.0`).
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-', 'p'])
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+/// Applies a change to a one-cell plan built from `cell` of `plan`.
+pub fn variant(
+    plan: &Plan,
+    cell: &Cell,
+    change: Option<&Change>,
+    profiles: &[Profile],
+    tools: &[KeyTool],
+    policies: &[Policy],
+) -> Result<Plan, String> {
+    let mut c = cell.clone();
+    let mut t = plan.targets[cell.target].clone();
+    match change {
+        None => {}
+        Some(Change::Client(id)) => {
+            c.client = profiles
+                .iter()
+                .find(|p| &p.id == id)
+                .cloned()
+                .ok_or_else(|| format!("unknown client profile `{id}`"))?
+        }
+        Some(Change::Key(k)) => c.key = *k,
+        Some(Change::KeyTool(id)) => {
+            c.key_tool = tools
+                .iter()
+                .find(|x| &x.id == id)
+                .cloned()
+                .ok_or_else(|| format!("unknown key tool `{id}`"))?
+        }
+        Some(Change::Policy(id)) => {
+            t.policy = policies
+                .iter()
+                .find(|p| &p.id == id)
+                .cloned()
+                .ok_or_else(|| format!("unknown policy `{id}`"))?;
+            t.host_keys = t.policy.host_keys.clone();
+        }
+        Some(Change::Sshd(lines)) => {
+            let mut all = lines.clone();
+            all.extend(t.sshd.iter().cloned());
+            t.sshd = all;
+        }
+        Some(Change::HostKeys(h)) => t.host_keys = h.clone(),
+    }
+    c.index = 0;
+    c.target = 0;
+    let mut p = plan.clone();
+    p.cells = vec![c];
+    p.targets = vec![t];
+    p.expect = None;
+    Ok(p)
+}
+
+/// Computes the candidate fixes of a failed cell, most direct first. `eff` is the target's
+/// effective configuration; client and key candidates are those the predictor expects to work.
+pub fn fixes(
+    cell: &Cell,
+    result: &CellResult,
+    eff: &Effective,
+    policy: &Policy,
+    profiles: &[Profile],
+    tools: &[KeyTool],
+) -> Vec<Fix> {
+    let mut out = Vec::new();
+    if result.verdict == Verdict::Ok {
+        return out;
+    }
+    // 1. Newer versions of the same client that the predictor expects to log in: the first of
+    //    each major line.
+    let mut upgrades: Vec<&Profile> = profiles
+        .iter()
+        .filter(|p| {
+            p.name == cell.client.name
+                && version_key(&p.version) > version_key(&cell.client.version)
+        })
+        .filter(|p| {
+            let mut c = cell.clone();
+            c.client = (*p).clone();
+            predict(&c, eff).verdict == Verdict::Ok
+        })
+        .collect();
+    upgrades.sort_by_key(|p| version_key(&p.version));
+    let mut majors = Vec::new();
+    for p in upgrades {
+        let major = version_key(&p.version).first().copied();
+        if !majors.contains(&major) {
+            majors.push(major);
+            out.push(Fix {
+                side: "client",
+                text: format!(
+                    "upgrade to {} (released {})",
+                    p.display_name(),
+                    p.released.as_deref().unwrap_or("?")
+                ),
+                cost: None,
+                change: Change::Client(p.id.clone()),
+            });
+        }
+    }
+    // 2. Another key type the client can use and the predictor expects to work.
+    let code = result.code.as_str();
+    let keys: &[KeySpec] = match code {
+        "auth-key-too-small" => &[KeySpec::Rsa(3072), KeySpec::Ecdsa(256), KeySpec::Ed25519],
+        _ => &[KeySpec::Ed25519, KeySpec::Ecdsa(256)],
+    };
+    for k in keys.iter().filter(|k| **k != cell.key) {
+        let mut c = cell.clone();
+        c.key = *k;
+        if predict(&c, eff).verdict == Verdict::Ok {
+            out.push(Fix {
+                side: "client",
+                text: format!("use an {} key instead of {}", k.label(), cell.key.label()),
+                cost: None,
+                change: Change::Key(*k),
+            });
+        }
+    }
+    // 3. A key tool whose format the client reads.
+    if code == "key-load-failed" {
+        if let Some(t) = tools.iter().find(|t| {
+            cell.client
+                .reads
+                .contains(&t.format_for(&cell.key).container)
+        }) {
+            out.push(Fix {
+                side: "client",
+                text: format!(
+                    "convert the key to {} ({} writes it)",
+                    t.format_for(&cell.key).container.name(),
+                    t.id
+                ),
+                cost: None,
+                change: Change::KeyTool(t.id.clone()),
+            });
+        }
+    }
+    // 4. Server-side directives.
+    let sig = result.signature.clone().unwrap_or_default();
+    match code {
+        "auth-signature-rejected" => out.push(Fix {
+            side: "server",
+            text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
+            cost: Some(format!("the server accepts {sig} signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)")),
+            change: Change::Sshd(vec![format!("PubkeyAcceptedAlgorithms +{sig}")]),
+        }),
+        "auth-key-too-small" => out.push(Fix {
+            side: "server",
+            text: "sshd_config: RequiredRSASize 1024".into(),
+            cost: Some("accepts RSA keys below 2048 bits, which no longer meet NIST guidance".into()),
+            change: Change::Sshd(vec!["RequiredRSASize 1024".into()]),
+        }),
+        "hostkey-no-common" => {
+            let missing: Vec<String> = ["ed25519", "ecdsa", "rsa"].iter().map(|s| s.to_string()).collect();
+            out.push(Fix {
+                side: "server",
+                text: "give the server Ed25519, ECDSA and RSA host keys".into(),
+                cost: None,
+                change: Change::HostKeys(missing),
+            });
+        }
+        _ => {}
+    }
+    // 5. Policy alternatives from the policy data.
+    for a in &policy.alternatives {
+        out.push(Fix {
+            side: "server",
+            text: format!("switch to policy {}: {}", a.policy, a.how),
+            cost: Some(a.cost.clone()),
+            change: Change::Policy(a.policy.clone()),
+        });
+    }
+    out
+}
+
+/// A fix and what rerunning the cell with it gave.
+#[derive(Debug, Clone)]
+pub struct Tried {
+    /// The fix.
+    pub fix: Fix,
+    /// The cell's result with the fix applied (None when not tried).
+    pub result: Option<CellResult>,
+}
+
+/// The explanation of one cell.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The cell as measured.
+    pub result: CellResult,
+    /// Fixes, computed and user-proposed, with their verification when tried.
+    pub fixes: Vec<Tried>,
+}
+
+/// Selects one cell: a plan index, or `key=value` pairs separated by commas over `client`,
+/// `key_tool`, `key`, `passphrase`, `target`, `user` that match exactly one cell.
+pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
+    if let Ok(i) = spec.trim().parse::<usize>() {
+        return if i < plan.cells.len() {
+            Ok(i)
+        } else {
+            Err(format!(
+                "cell {i} does not exist (the matrix has {} cells)",
+                plan.cells.len()
+            ))
+        };
+    }
+    let mut pairs = Vec::new();
+    for part in spec.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("cell selector part `{part}` must be key=value"))?;
+        pairs.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let matches: Vec<usize> = plan
+        .cells
+        .iter()
+        .filter(|c| {
+            pairs.iter().all(|(k, v)| match k.as_str() {
+                "client" => &c.client.id == v,
+                "key_tool" => &c.key_tool.id == v,
+                "key" => c.key.to_string() == *v,
+                "passphrase" => (if c.passphrase { "yes" } else { "no" }) == v,
+                "target" => &plan.targets[c.target].id == v,
+                "user" => &c.user == v,
+                _ => false,
+            })
+        })
+        .map(|c| c.index)
+        .collect();
+    match matches.len() {
+        1 => Ok(matches[0]),
+        0 => Err(format!(
+            "no cell matches `{spec}` (keys: client, key_tool, key, passphrase, target, user)"
+        )),
+        n => Err(format!(
+            "{n} cells match `{spec}`: add key=value pairs to pick one"
+        )),
+    }
+}
+
+/// Runs one cell, computes its fixes (plus `extra` proposed ones) and, with `try_fixes`, reruns
+/// the cell with each fix applied.
+#[allow(clippy::too_many_arguments)]
+pub async fn explain(
+    plan: &Plan,
+    index: usize,
+    extra: &[Change],
+    try_fixes: bool,
+    opts: &crate::runner::Options,
+    profiles: &[Profile],
+    tools: &[KeyTool],
+    policies: &[Policy],
+) -> Result<Explanation, crate::runner::RunError> {
+    use crate::runner::{prepare, run, RunError};
+    let cell = &plan.cells[index];
+    let base = variant(plan, cell, None, profiles, tools, policies).map_err(RunError::Input)?;
+    let prepared = prepare(base, opts).await?;
+    let mut result = prepared.execute().await.remove(0);
+    result.index = index;
+    let policy = &plan.targets[cell.target].policy;
+    let mut list = fixes(
+        cell,
+        &result,
+        prepared.effective(0),
+        policy,
+        profiles,
+        tools,
+    );
+    for c in extra {
+        list.push(Fix {
+            side: "proposed",
+            text: c.to_string(),
+            cost: None,
+            change: c.clone(),
+        });
+    }
+    let mut out = Vec::new();
+    for fix in list {
+        let tried = if try_fixes {
+            let p = variant(plan, cell, Some(&fix.change), profiles, tools, policies)
+                .map_err(RunError::Input)?;
+            Some(run(p, opts).await?.cells.remove(0))
+        } else {
+            None
+        };
+        out.push(Tried { fix, result: tried });
+    }
+    Ok(Explanation { result, fixes: out })
+}
+
+/// Renders an explanation as text.
+pub fn render(e: &Explanation) -> String {
+    let r = &e.result;
+    let mut s = format!(
+        "cell #{}: {} | {}\nverdict: {} {}",
+        r.index,
+        r.row.join(" / "),
+        r.column.join(" / "),
+        r.verdict.mark(),
+        r.verdict.as_str()
+    );
+    if r.verdict != Verdict::Ok {
+        s.push_str(&format!(" [{}] at {}", r.code, r.stage));
+        if let Some(d) = sshmatrix_reports::schema::describe(&r.code) {
+            s.push_str(&format!("\nmeaning: {d}"));
+        }
+    }
+    s.push_str(&format!("\n  client: {}", r.client_reason));
+    if let Some(sr) = &r.server_reason {
+        s.push_str(&format!("\n  server: {sr}"));
+    }
+    for l in &r.server_evidence {
+        s.push_str(&format!("\n  evidence: {l}"));
+    }
+    s.push_str(&format!(
+        "\n  negotiated: {} / {} / {} / {}; signature {}\n  key: {}-{} {} {}\n",
+        r.kex.as_deref().unwrap_or("-"),
+        r.hostkey.as_deref().unwrap_or("-"),
+        r.cipher.as_deref().unwrap_or("-"),
+        r.mac.as_deref().unwrap_or("-"),
+        r.signature.as_deref().unwrap_or("-"),
+        r.key_type,
+        r.key_bits,
+        r.key_format,
+        r.key_fingerprint
+    ));
+    if e.fixes.is_empty() {
+        if r.verdict != Verdict::Ok {
+            s.push_str("no fix computed for this code\n");
+        }
+        return s;
+    }
+    let verified = e.fixes.iter().any(|t| t.result.is_some());
+    s.push_str(if verified {
+        "fixes (each verified by rerunning the cell):\n"
+    } else {
+        "fixes (not verified; add --try-fixes):\n"
+    });
+    for (i, t) in e.fixes.iter().enumerate() {
+        let outcome = match &t.result {
+            None => "  ".to_string(),
+            Some(c) if c.verdict == Verdict::Ok => "○ works".to_string(),
+            Some(c) => format!("{} still [{}]", c.verdict.mark(), c.code),
+        };
+        s.push_str(&format!(
+            "  {}. {outcome}  {}: {}\n",
+            i + 1,
+            t.fix.side,
+            t.fix.text
+        ));
+        if let Some(cost) = &t.fix.cost {
+            s.push_str(&format!("       cost: {cost}\n"));
+        }
+    }
+    s
+}

@@ -1,0 +1,126 @@
+//! Advice is verified: `explain --try-fixes` reruns the cell with each fix against the real sshd.
+
+mod common;
+
+use sshmatrix::advice::{explain, parse_change, select};
+use sshmatrix::runner::{default_jobs, Options};
+use sshmatrix_reports::Verdict;
+
+fn opts() -> Options {
+    Options {
+        jobs: default_jobs(),
+        timeout: std::time::Duration::from_secs(30),
+        work_dir: common::work_dir(),
+        stream: None,
+        progress: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn field_report_2_four_proposed_fixes_are_judged_correctly() {
+    let plan = common::plan(&common::matrices().join("al2023-teraterm.toml"));
+    let i = select(
+        &plan,
+        "client=teraterm-4.106,key=rsa-2048,target=al2023-default",
+    )
+    .unwrap();
+    let proposed: Vec<_> = [
+        "client=teraterm-4.108",
+        "key=ed25519",
+        "policy=al2023-legacy",
+        "host_keys=ed25519,ecdsa,rsa",
+    ]
+    .iter()
+    .map(|f| parse_change(f).unwrap())
+    .collect();
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    let e = explain(
+        &plan,
+        i,
+        &proposed,
+        true,
+        &opts(),
+        &profiles,
+        &tools,
+        &policies,
+    )
+    .await
+    .unwrap();
+    assert_eq!(e.result.code, "auth-signature-rejected");
+    let outcome = |text: &str| {
+        let t = e
+            .fixes
+            .iter()
+            .find(|t| t.fix.side == "proposed" && t.fix.text == text)
+            .unwrap();
+        t.result.as_ref().unwrap().verdict
+    };
+    assert_eq!(outcome("client=teraterm-4.108"), Verdict::Ok); // (1) upgrade Tera Term
+    assert_eq!(outcome("key=ed25519"), Verdict::Ok); // (2) Ed25519 key
+    assert_eq!(outcome("policy=al2023-legacy"), Verdict::Ok); // (3) LEGACY policy
+    assert_eq!(outcome("host_keys=ed25519,ecdsa,rsa"), Verdict::Fail); // (4) RSA host key: no
+                                                                       // Every computed fix was verified, and the computed client upgrades are the first rsa-sha2 versions.
+    let computed: Vec<_> = e
+        .fixes
+        .iter()
+        .filter(|t| t.fix.side != "proposed")
+        .collect();
+    assert!(computed
+        .iter()
+        .all(|t| t.result.as_ref().unwrap().verdict == Verdict::Ok));
+    let upgrades: Vec<&str> = computed
+        .iter()
+        .filter(|t| t.fix.text.starts_with("upgrade"))
+        .map(|t| t.fix.text.as_str())
+        .collect();
+    assert_eq!(upgrades.len(), 2, "{upgrades:?}");
+    assert!(
+        upgrades[0].contains("Tera Term 4.107") && upgrades[1].contains("Tera Term 5.0"),
+        "{upgrades:?}"
+    );
+    assert!(computed.iter().any(|t| t.fix.text
+        == "sshd_config: PubkeyAcceptedAlgorithms +ssh-rsa"
+        && t.fix.cost.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nutanix_ahv_failure_gets_verified_advice() {
+    let plan = common::plan(&common::matrices().join("nutanix-cluster-lockdown.toml"));
+    let i = select(&plan, "client=teraterm-4.106,key_tool=teraterm-4.106,key=rsa-3072,passphrase=yes,target=aos-6.10-ahv,user=admin").unwrap();
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    let e = explain(&plan, i, &[], true, &opts(), &profiles, &tools, &policies)
+        .await
+        .unwrap();
+    assert_eq!(e.result.verdict, Verdict::Fail);
+    assert!(!e.fixes.is_empty());
+    for t in &e.fixes {
+        assert_eq!(
+            t.result.as_ref().unwrap().verdict,
+            Verdict::Ok,
+            "{}",
+            t.fix.text
+        );
+    }
+    assert!(e.fixes.iter().any(|t| t.fix.text.contains("Tera Term 5.0")));
+}
+
+#[test]
+fn cell_selectors_must_match_exactly_one_cell() {
+    let plan = common::plan(&common::matrices().join("nutanix-cluster-lockdown.toml"));
+    assert_eq!(select(&plan, "7").unwrap(), 7);
+    assert!(select(&plan, "144").is_err());
+    assert!(select(&plan, "client=teraterm-4.106")
+        .unwrap_err()
+        .contains("cells match"));
+    assert!(select(&plan, "client=nobody")
+        .unwrap_err()
+        .contains("no cell matches"));
+}

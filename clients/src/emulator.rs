@@ -222,19 +222,40 @@ pub fn preferred(profile: &Profile) -> Preferred {
 struct Seen {
     names: Option<(String, String, String, String)>,
     disconnect: Option<String>,
+    host_key_changed: Option<String>,
 }
 
-struct Recorder(Arc<Mutex<Seen>>);
+struct Recorder {
+    seen: Arc<Mutex<Seen>>,
+    known_host_key: Option<russh::keys::ssh_key::PublicKey>,
+}
 
 impl client::Handler for Recorder {
     type Error = russh::Error;
 
     async fn check_server_key(
         &mut self,
-        _key: &PublicKeyOrCertificate,
+        key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        // Like a first connection that accepts the new host key.
-        Ok(true)
+        // Without a known host key: like a first connection that accepts the new key. With one:
+        // as a client with a known_hosts entry, refuse a different key.
+        let Some(known) = &self.known_host_key else {
+            return Ok(true);
+        };
+        let PublicKeyOrCertificate::PublicKey { key: offered, .. } = key else {
+            return Ok(false);
+        };
+        if offered.key_data() == known.key_data() {
+            return Ok(true);
+        }
+        let fp = |k: &russh::keys::ssh_key::PublicKey| k.fingerprint(HashAlg::Sha256).to_string();
+        self.seen.lock().expect("lock").host_key_changed = Some(format!(
+            "host key changed (REMOTE HOST IDENTIFICATION HAS CHANGED): the server offers {} {}, the client knows {}",
+            offered.algorithm().as_str(),
+            fp(offered),
+            fp(known)
+        ));
+        Ok(false)
     }
 
     async fn kex_done(
@@ -243,7 +264,7 @@ impl client::Handler for Recorder {
         names: &russh::Names,
         _session: &mut client::Session,
     ) -> Result<(), Self::Error> {
-        self.0.lock().expect("lock").names = Some((
+        self.seen.lock().expect("lock").names = Some((
             names.kex.as_ref().to_string(),
             names.key.as_str().to_string(),
             names.cipher.as_ref().to_string(),
@@ -262,7 +283,7 @@ impl client::Handler for Recorder {
             }
             DisconnectReason::Error(e) => format!("connection lost: {e}"),
         };
-        self.0.lock().expect("lock").disconnect = Some(text);
+        self.seen.lock().expect("lock").disconnect = Some(text);
         match reason {
             DisconnectReason::ReceivedDisconnect(_) => Ok(()),
             DisconnectReason::Error(e) => Err(e),
@@ -345,6 +366,12 @@ pub struct Attempt<'a> {
     pub user: &'a str,
     /// Inactivity limit for the session.
     pub timeout: Duration,
+    /// The host key the client already knows (known_hosts), if any.
+    pub known_host_key: Option<russh::keys::ssh_key::PublicKey>,
+    /// Keys the client offers before its own (e.g. an agent holding many keys).
+    pub other_keys_first: Vec<Arc<PrivateKey>>,
+    /// Log in with this password instead of the key.
+    pub password: Option<String>,
 }
 
 /// Runs an attempt over `stream` (already connected to the target).
@@ -378,11 +405,14 @@ where
         inactivity_timeout: Some(a.timeout),
         ..Default::default()
     };
-    let mut handle =
-        match client::connect_stream(Arc::new(config), stream, Recorder(seen.clone())).await {
-            Ok(h) => h,
-            Err(e) => return connect_error(e, &predicted, &seen),
-        };
+    let recorder = Recorder {
+        seen: seen.clone(),
+        known_host_key: a.known_host_key.clone(),
+    };
+    let mut handle = match client::connect_stream(Arc::new(config), stream, recorder).await {
+        Ok(h) => h,
+        Err(e) => return connect_error(e, &predicted, &seen),
+    };
     let mut out = ClientOutcome::new(Verdict::Fail, Stage::Auth, "");
     out.negotiated = predicted.clone().ok();
     if let Some((k, h, c, m)) = seen.lock().expect("lock").names.clone() {
@@ -402,7 +432,7 @@ where
         );
     }
 
-    let result = authenticate(&a, &mut handle, &mut out).await;
+    let result = authenticate(&a, &mut handle, &mut out, &seen).await;
     let _ = handle
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
@@ -421,7 +451,9 @@ async fn authenticate(
     a: &Attempt<'_>,
     handle: &mut client::Handle<Recorder>,
     out: &mut ClientOutcome,
+    seen: &Arc<Mutex<Seen>>,
 ) -> Result<(), russh::Error> {
+    let disconnect = || seen.lock().expect("lock").disconnect.clone();
     match handle.authenticate_none(a.user).await? {
         AuthResult::Success => {
             out.verdict = Verdict::Ok;
@@ -433,6 +465,43 @@ async fn authenticate(
             remaining_methods, ..
         } => {
             out.methods = remaining_methods.iter().map(method_name).collect();
+        }
+    }
+    if let Some(pw) = &a.password {
+        if !out.methods.iter().any(|m| m == "password") {
+            out.reason = format!(
+                "server does not offer password authentication (offers: {})",
+                out.methods.join(",")
+            );
+            return Ok(());
+        }
+        out.signature = Some("password".into());
+        match handle.authenticate_password(a.user, pw).await? {
+            AuthResult::Success => {
+                out.verdict = Verdict::Ok;
+                out.stage = Stage::Login;
+                out.reason = "logged in with a password".into();
+            }
+            AuthResult::Failure { .. } => out.reason = "server refused the password".into(),
+        }
+        return Ok(());
+    }
+    for (i, other) in a.other_keys_first.iter().enumerate() {
+        let hash = (key_family(other) == "rsa").then_some(HashAlg::Sha512);
+        let offered = PrivateKeyWithHashAlg::new(other.clone(), hash);
+        match handle.authenticate_publickey(a.user, offered).await {
+            Ok(AuthResult::Success) => {}
+            Ok(AuthResult::Failure {
+                remaining_methods, ..
+            }) if !remaining_methods.is_empty() => continue,
+            _ => {
+                out.reason = format!(
+                    "the client offered {} other keys first; {}",
+                    i + 1,
+                    disconnect().unwrap_or_else(|| "the server closed the connection".into())
+                );
+                return Ok(());
+            }
         }
     }
     if !out.methods.iter().any(|m| m == "publickey") {
@@ -483,7 +552,10 @@ async fn authenticate(
         } => {
             let left: Vec<String> = remaining_methods.iter().map(method_name).collect();
             out.reason = if left.is_empty() {
-                "server closed the session during publickey authentication".into()
+                match disconnect() {
+                    Some(d) => format!("publickey with {signature} refused; {d}"),
+                    None => "server closed the session during publickey authentication".into(),
+                }
             } else {
                 format!(
                     "server refused publickey with {signature} (USERAUTH_FAILURE, can continue: {})",
@@ -530,6 +602,9 @@ fn connect_error(
             o
         }
         other => {
+            if let Some(changed) = seen.lock().expect("lock").host_key_changed.clone() {
+                return ClientOutcome::new(Verdict::Fail, Stage::Hostkey, changed);
+            }
             let detail = seen.lock().expect("lock").disconnect.clone();
             let reason = match detail {
                 Some(d) => format!("{other}; {d}"),

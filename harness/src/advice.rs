@@ -135,6 +135,7 @@ pub fn variant(
 /// effective configuration; client and key candidates are those the predictor expects to work.
 pub fn fixes(
     cell: &Cell,
+    target: &crate::matrix::Target,
     result: &CellResult,
     eff: &Effective,
     policy: &Policy,
@@ -156,7 +157,7 @@ pub fn fixes(
         .filter(|p| {
             let mut c = cell.clone();
             c.client = (*p).clone();
-            predict(&c, eff).verdict == Verdict::Ok
+            predict(&c, target, eff).verdict == Verdict::Ok
         })
         .collect();
     upgrades.sort_by_key(|p| version_key(&p.version));
@@ -186,7 +187,7 @@ pub fn fixes(
     for k in keys.iter().filter(|k| **k != cell.key) {
         let mut c = cell.clone();
         c.key = *k;
-        if predict(&c, eff).verdict == Verdict::Ok {
+        if predict(&c, target, eff).verdict == Verdict::Ok {
             out.push(Fix {
                 side: "client",
                 text: format!("use an {} key instead of {}", k.label(), cell.key.label()),
@@ -339,6 +340,7 @@ pub async fn explain(
     let policy = &plan.targets[cell.target].policy;
     let mut list = fixes(
         cell,
+        &plan.targets[cell.target],
         &result,
         prepared.effective(0),
         policy,

@@ -42,6 +42,8 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
                 || cli("Too many authentication failures")
             {
                 "too-many-auth-failures"
+            } else if cli("server refused the password") {
+                "auth-password-rejected"
             } else if cli("does not offer publickey") || cli("does not offer password") {
                 "auth-method-disabled"
             } else if cli("does not offer the RSA key") || cli("no RSA signature algorithm") {

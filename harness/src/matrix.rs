@@ -92,6 +92,95 @@ struct RawAxes {
     pairs: Option<Spanned<Vec<RawPair>>>,
 }
 
+/// Which public keys a target has registered.
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registered {
+    /// The matrix keys (normal).
+    #[default]
+    Matrix,
+    /// Only a key that is not the pair of any matrix key.
+    Other,
+    /// None at all.
+    None,
+}
+
+/// Troubleshooting knobs of a target (field report §3): what is wrong around the login.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// `"other"`: the client's known_hosts holds a different host key for this target.
+    #[serde(default)]
+    pub known_host_key: Option<KnownHostKey>,
+    /// Which keys the target has registered.
+    #[serde(default)]
+    pub authorized_keys: Registered,
+    /// Octal mode of the authorized keys file, e.g. `"0666"` (StrictModes refuses it).
+    #[serde(default)]
+    pub authorized_keys_mode: Option<String>,
+    /// `false`: nothing listens; the client's TCP connect to 127.0.0.1 is refused.
+    #[serde(default = "yes")]
+    pub reachable: bool,
+    /// The client offers this many other keys before its own (an agent full of keys).
+    #[serde(default)]
+    pub other_keys_first: usize,
+    /// `"password"`: the client logs in with a password instead of its key.
+    #[serde(default)]
+    pub method: Method,
+    /// `"wrong"`: the client is given a wrong passphrase for its encrypted key.
+    #[serde(default)]
+    pub passphrase: GivenPassphrase,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Scenario {
+    /// Nothing wrong: matrix keys registered, reachable, the key's own method and passphrase.
+    fn default() -> Self {
+        Scenario {
+            known_host_key: None,
+            authorized_keys: Registered::Matrix,
+            authorized_keys_mode: None,
+            reachable: true,
+            other_keys_first: 0,
+            method: Method::Publickey,
+            passphrase: GivenPassphrase::Right,
+        }
+    }
+}
+
+/// The known host key knob.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownHostKey {
+    /// A key that differs from the target's.
+    Other,
+}
+
+/// The client's authentication method.
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Its key (normal).
+    #[default]
+    Publickey,
+    /// A password.
+    Password,
+}
+
+/// The passphrase the client is given.
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GivenPassphrase {
+    /// The right one (normal).
+    #[default]
+    Right,
+    /// A wrong one.
+    Wrong,
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawTarget {
@@ -104,6 +193,8 @@ struct RawTarget {
     host_keys: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     sshd: Vec<String>,
+    #[serde(default)]
+    scenario: Option<Spanned<Scenario>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -158,6 +249,8 @@ pub struct Target {
     pub host_keys: Vec<String>,
     /// Extra sshd_config lines that take precedence over the policy.
     pub sshd: Vec<String>,
+    /// Troubleshooting knobs (defaults: nothing wrong).
+    pub scenario: Scenario,
 }
 
 /// One cell of the plan.
@@ -535,7 +628,22 @@ pub fn plan(
                 out
             }
         };
+        let scenario = t
+            .scenario
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        if let (Some(mode), Some(sp)) = (&scenario.authorized_keys_mode, &t.scenario) {
+            if u32::from_str_radix(mode, 8).map_or(true, |m| m > 0o777) {
+                return Err(ctx.err(
+                    sp.span(),
+                    format!("authorized_keys_mode `{mode}` is not an octal file mode"),
+                    Some("e.g. authorized_keys_mode = \"0666\"".into()),
+                ));
+            }
+        }
         targets.push(Target {
+            scenario,
             label: if t.label.is_empty() {
                 vec![id.clone()]
             } else {

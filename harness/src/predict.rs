@@ -7,7 +7,7 @@ use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::Verdict;
 use sshmatrix_servers::Effective;
 
-use crate::matrix::Cell;
+use crate::matrix::{Cell, GivenPassphrase, Method, Registered, Target};
 
 /// A predicted outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +55,13 @@ fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
     }
 }
 
-/// Predicts one cell against a target's effective settings.
-pub fn predict(cell: &Cell, eff: &Effective) -> Prediction {
+/// Predicts one cell against a target's effective settings and troubleshooting scenario.
+pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     let p = &cell.client;
+    let sc = &target.scenario;
+    if !sc.reachable {
+        return fail("connect", "connection-refused", "nothing listens".into());
+    }
     let format = cell.key_tool.format_for(&cell.key);
     if !p.reads.contains(&format.container) {
         return fail(
@@ -75,6 +79,13 @@ pub fn predict(cell: &Cell, eff: &Effective) -> Prediction {
             "key-load",
             "key-load-failed",
             format!("{} cannot use encrypted key files", p.display_name()),
+        );
+    }
+    if cell.passphrase && sc.passphrase == GivenPassphrase::Wrong {
+        return fail(
+            "key-load",
+            "wrong-passphrase",
+            "the client is given a wrong passphrase".into(),
         );
     }
     let hello = server_hello(eff);
@@ -108,6 +119,37 @@ pub fn predict(cell: &Cell, eff: &Effective) -> Prediction {
                 };
             }
         }
+    }
+    if sc.known_host_key.is_some() {
+        return fail(
+            "hostkey",
+            "hostkey-changed",
+            "the client knows a different host key".into(),
+        );
+    }
+    if sc.method == Method::Password {
+        return match eff.password_auth {
+            false => fail(
+                "auth",
+                "auth-method-disabled",
+                "PasswordAuthentication no".into(),
+            ),
+            true => fail(
+                "auth",
+                "auth-password-rejected",
+                "the password is wrong".into(),
+            ),
+        };
+    }
+    if sc.other_keys_first >= eff.max_auth_tries as usize {
+        return fail(
+            "auth",
+            "too-many-auth-failures",
+            format!(
+                "{} other keys first, MaxAuthTries {}",
+                sc.other_keys_first, eff.max_auth_tries
+            ),
+        );
     }
     if !eff.pubkey_auth {
         return fail(
@@ -160,6 +202,29 @@ pub fn predict(cell: &Cell, eff: &Effective) -> Prediction {
                 cell.key.bits(),
                 eff.required_rsa_size
             ),
+        );
+        f.signature = Some(signature);
+        return f;
+    }
+    if sc.authorized_keys != Registered::Matrix {
+        let mut f = fail(
+            "auth",
+            "auth-key-not-authorized",
+            "the key is not registered".into(),
+        );
+        f.signature = Some(signature);
+        return f;
+    }
+    if sc
+        .authorized_keys_mode
+        .as_deref()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .is_some_and(|m| m & 0o022 != 0)
+    {
+        let mut f = fail(
+            "auth",
+            "strictmodes-permissions",
+            "authorized keys file is group/world-writable".into(),
         );
         f.signature = Some(signature);
         return f;

@@ -19,7 +19,7 @@ use sshmatrix_servers::{
 };
 use tokio::sync::Semaphore;
 
-use crate::matrix::{Cell, Plan};
+use crate::matrix::{Cell, GivenPassphrase, Method, Plan, Registered};
 
 /// Why a run could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -113,8 +113,27 @@ pub fn default_jobs() -> usize {
 
 type LoadMemo = Mutex<HashMap<(PathBuf, String), Result<Arc<PrivateKey>, LoadError>>>;
 
+/// Per-target material of a troubleshooting scenario.
+#[derive(Default)]
+struct Extras {
+    /// The host key the client "knows" (a different one than the target's).
+    known_host_key: Option<russh::keys::ssh_key::PublicKey>,
+    /// Keys the client offers before its own.
+    decoys: Vec<Arc<PrivateKey>>,
+}
+
+/// A fresh in-memory Ed25519 key that is the pair of nothing in the matrix.
+fn decoy_key() -> Result<PrivateKey, RunError> {
+    let material = sshmatrix_clients::factory::generate(sshmatrix_clients::KeySpec::Ed25519)?;
+    Ok(sshmatrix_clients::factory::to_ssh_key(
+        &material,
+        "sshmatrix decoy",
+    )?)
+}
+
 struct Shared {
     plan: Plan,
+    extras: Vec<Extras>,
     targets: Vec<LocalTarget>,
     effective: Vec<Effective>,
     hellos: Vec<ServerHello>,
@@ -211,14 +230,31 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let mut targets = Vec::new();
     let mut effective = Vec::new();
     let mut hellos = Vec::new();
+    let mut extras = Vec::new();
     for (ti, t) in plan.targets.iter().enumerate() {
-        let mut public: Vec<String> = plan
-            .cells
-            .iter()
-            .filter(|c| c.target == ti)
-            .map(|c| keys[&key_id(c)].public_line.clone())
-            .collect();
+        let sc = &t.scenario;
+        let mut public: Vec<String> = match sc.authorized_keys {
+            Registered::Matrix => plan
+                .cells
+                .iter()
+                .filter(|c| c.target == ti)
+                .map(|c| keys[&key_id(c)].public_line.clone())
+                .collect(),
+            Registered::Other => vec![decoy_key()?
+                .public_key()
+                .to_openssh()
+                .map_err(|e| RunError::Environment(e.to_string()))?],
+            Registered::None => Vec::new(),
+        };
         public.dedup();
+        let mut extra = Extras::default();
+        if sc.known_host_key.is_some() {
+            extra.known_host_key = Some(decoy_key()?.public_key().clone());
+        }
+        for _ in 0..sc.other_keys_first {
+            extra.decoys.push(Arc::new(decoy_key()?));
+        }
+        extras.push(extra);
         let spec = TargetSpec {
             id: t.id.clone(),
             policy: t.policy.clone(),
@@ -228,6 +264,20 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         };
         let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?;
         effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
+        if let Some(mode) = &sc.authorized_keys_mode {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
+            std::fs::set_permissions(
+                &target.authorized_keys,
+                std::fs::Permissions::from_mode(mode),
+            )
+            .map_err(|e| RunError::Environment(e.to_string()))?;
+        }
+        if !sc.reachable {
+            targets.push(target);
+            hellos.push(ServerHello::default());
+            continue;
+        }
         let (stream, session) = target.connect()?;
         let hello = tokio::time::timeout(
             opts.timeout,
@@ -271,6 +321,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     ));
     let shared = Arc::new(Shared {
         plan,
+        extras,
         targets,
         effective,
         hellos,
@@ -398,9 +449,10 @@ impl Shared {
     /// Loads a key file the way a client would (memoized per file and client capability).
     async fn load(&self, cell: &Cell, file: &KeyFile) -> Result<Arc<PrivateKey>, LoadError> {
         let p = &cell.client;
+        let wrong = self.plan.targets[cell.target].scenario.passphrase == GivenPassphrase::Wrong;
         let memo_key = (
             file.path.clone(),
-            format!("{:?}{}", p.reads, p.reads_encrypted),
+            format!("{:?}{}{wrong}", p.reads, p.reads_encrypted),
         );
         if let Some(r) = self.loads.lock().expect("lock").get(&memo_key) {
             return r.clone();
@@ -417,7 +469,11 @@ impl Shared {
                     reads: "unencrypted key files only".into(),
                 });
             }
-            load_key(&text, &reads, file.passphrase().as_deref()).map(Arc::new)
+            let pass = match wrong {
+                true => Some("not the passphrase".to_string()),
+                false => file.passphrase(),
+            };
+            load_key(&text, &reads, pass.as_deref()).map(Arc::new)
         })
         .await
         .expect("load task");
@@ -426,6 +482,27 @@ impl Shared {
             .expect("lock")
             .insert(memo_key, result.clone());
         result
+    }
+}
+
+/// A TCP connect to a port on 127.0.0.1 where nothing listens: the kernel's real refusal.
+async fn refused_connect() -> ClientOutcome {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1);
+    let reason = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+        Ok(_) => "a listener appeared on the closed port".to_string(),
+        Err(e) => format!("connect to 127.0.0.1:{port}: {e}"),
+    };
+    ClientOutcome {
+        verdict: emulator::Verdict::Fail,
+        stage: emulator::Stage::Connect,
+        reason,
+        negotiated: None,
+        signature: None,
+        methods: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -481,6 +558,9 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 return (o, None);
             }
         };
+        if !target.scenario.reachable {
+            return (refused_connect().await, None);
+        }
         let (stream, session) = match shared.targets[cell.target].connect() {
             Ok(x) => x,
             Err(e) => {
@@ -502,6 +582,10 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             key,
             user: &shared.login,
             timeout: shared.timeout,
+            known_host_key: shared.extras[cell.target].known_host_key.clone(),
+            other_keys_first: shared.extras[cell.target].decoys.clone(),
+            password: (target.scenario.method == Method::Password)
+                .then(|| "not-the-password".to_string()),
         };
         let outcome = emulator::attempt(attempt, stream).await;
         let log = session.finish(Duration::from_secs(3)).await;
@@ -545,7 +629,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             }
         }
     }
-    let predicted = crate::predict::predict(cell, &shared.effective[cell.target]);
+    let predicted = crate::predict::predict(cell, target, &shared.effective[cell.target]);
     result.predicted_verdict = Some(predicted.verdict);
     result.predicted_code = Some(predicted.code.to_string());
     result.duration_ms = started.elapsed().as_millis() as u64;
@@ -581,7 +665,8 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
         .cells
         .iter()
         .map(|cell| {
-            let p = crate::predict::predict(cell, &effective[cell.target]);
+            let p =
+                crate::predict::predict(cell, &plan.targets[cell.target], &effective[cell.target]);
             let target = &plan.targets[cell.target];
             CellResult {
                 index: cell.index,

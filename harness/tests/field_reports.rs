@@ -147,3 +147,60 @@ async fn al2023_fails_at_user_auth_and_only_three_of_four_fixes_work() {
         Some("rsa-sha2-256")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn troubleshooting_causes_each_yield_their_own_code() {
+    let plan = common::plan(&common::matrices().join("troubleshooting.toml"));
+    let report = common::run(plan).await;
+    let code = |target: &str| {
+        let c = report.cells.iter().find(|c| c.target == target).unwrap();
+        (c.verdict, c.code.as_str(), c.stage.as_str())
+    };
+    assert_eq!(code("baseline"), (Verdict::Ok, "", "login"));
+    assert_eq!(
+        code("host-key-changed"),
+        (Verdict::Fail, "hostkey-changed", "hostkey")
+    );
+    assert_eq!(
+        code("strictmodes"),
+        (Verdict::Fail, "strictmodes-permissions", "auth")
+    );
+    assert_eq!(
+        code("refused"),
+        (Verdict::Fail, "connection-refused", "connect")
+    );
+    assert_eq!(
+        code("max-auth-tries"),
+        (Verdict::Fail, "too-many-auth-failures", "auth")
+    );
+    assert_eq!(
+        code("password-lockdown"),
+        (Verdict::Fail, "auth-method-disabled", "auth")
+    );
+    assert_eq!(
+        code("not-the-pair"),
+        (Verdict::Fail, "auth-key-not-authorized", "auth")
+    );
+    assert_eq!(
+        code("wrong-passphrase"),
+        (Verdict::Fail, "wrong-passphrase", "key-load")
+    );
+    // Server-side causes carry the server's own words.
+    let server = |target: &str| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.target == target)
+            .unwrap()
+            .server_reason
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(server("strictmodes").contains("bad ownership or modes"));
+    assert!(server("max-auth-tries").contains("Too many authentication failures"));
+    assert!(server("not-the-pair").starts_with("Failed publickey"));
+    assert!(
+        report.cells.iter().all(|c| !c.disagrees_with_prediction()),
+        "prediction disagrees"
+    );
+}

@@ -52,6 +52,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("auth-key-too-small", "the key is below the server's RequiredRSASize (or the client's own minimum)"),
     ("auth-key-not-authorized", "the server does not accept this public key for the user"),
     ("auth-no-signature-algorithm", "the client finds no signature algorithm it may use for the key and does not offer it"),
+    ("auth-password-rejected", "the server refuses the password"),
     ("auth-method-disabled", "the server does not offer the authentication method (e.g. password under lockdown)"),
     ("strictmodes-permissions", "sshd's StrictModes refuses the key file or its directories (ownership or modes)"),
     ("too-many-auth-failures", "the server disconnects after MaxAuthTries failed attempts"),

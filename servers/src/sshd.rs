@@ -346,6 +346,8 @@ pub struct Effective {
     pub pubkey_auth: bool,
     /// PasswordAuthentication.
     pub password_auth: bool,
+    /// MaxAuthTries.
+    pub max_auth_tries: u32,
 }
 
 impl Effective {
@@ -386,6 +388,7 @@ impl Effective {
                 .max(1024),
             pubkey_auth: one("pubkeyauthentication") != "no",
             password_auth: one("passwordauthentication") == "yes",
+            max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
         }
     }
 }

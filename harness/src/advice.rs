@@ -435,3 +435,61 @@ pub fn render(e: &Explanation) -> String {
     }
     s
 }
+
+/// Attaches verified advice to every failed cell of a report: cells are grouped by client, key,
+/// key tool, passphrase, policy, scenario and code; each group's fixes are verified once, on its
+/// first cell.
+pub async fn advise(
+    plan: &Plan,
+    report: &mut sshmatrix_reports::Report,
+    opts: &crate::runner::Options,
+    profiles: &[Profile],
+    tools: &[KeyTool],
+    policies: &[Policy],
+) -> Result<(), crate::runner::RunError> {
+    let group = |c: &CellResult| {
+        let cell = &plan.cells[c.index];
+        let t = &plan.targets[cell.target];
+        format!(
+            "{}|{}|{}|{}|{}|{:?}|{}",
+            c.client, c.key_tool, cell.key, c.passphrase, t.policy.id, t.scenario, c.code
+        )
+    };
+    let mut done: Vec<(String, Vec<sshmatrix_reports::Advice>)> = Vec::new();
+    for i in 0..report.cells.len() {
+        if report.cells[i].verdict == Verdict::Ok {
+            continue;
+        }
+        let key = group(&report.cells[i]);
+        let advice = match done.iter().find(|(k, _)| *k == key) {
+            Some((_, a)) => a.clone(),
+            None => {
+                let e = explain(
+                    plan,
+                    report.cells[i].index,
+                    &[],
+                    true,
+                    opts,
+                    profiles,
+                    tools,
+                    policies,
+                )
+                .await?;
+                let a: Vec<_> = e
+                    .fixes
+                    .into_iter()
+                    .map(|t| sshmatrix_reports::Advice {
+                        side: t.fix.side.to_string(),
+                        text: t.fix.text,
+                        cost: t.fix.cost,
+                        works: t.result.map(|r| r.verdict == Verdict::Ok),
+                    })
+                    .collect();
+                done.push((key, a.clone()));
+                a
+            }
+        };
+        report.cells[i].advice = advice;
+    }
+    Ok(())
+}

@@ -84,6 +84,9 @@ enum Command {
         /// No per-cell progress lines on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).
+        #[arg(long)]
+        advise: bool,
         /// Compare with this earlier JSON report; exit 1 on regressions.
         #[arg(long)]
         baseline: Option<PathBuf>,
@@ -393,6 +396,7 @@ fn main() -> ExitCode {
             quiet,
             baseline,
             accept,
+            advise,
         } => {
             let (plan, expected) = match load_plan(&matrix) {
                 Ok(p) => p,
@@ -409,9 +413,30 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
+            let (profiles, tools, policies) = catalog_parts();
             let outcome = rt.block_on(async {
+                let work = async {
+                    let mut report = runner::run(plan.clone(), &opts).await?;
+                    if advise {
+                        let quiet_opts = Options {
+                            progress: false,
+                            stream: None,
+                            ..opts.clone()
+                        };
+                        advice::advise(
+                            &plan,
+                            &mut report,
+                            &quiet_opts,
+                            &profiles,
+                            &tools,
+                            &policies,
+                        )
+                        .await?;
+                    }
+                    Ok::<_, RunError>(report)
+                };
                 tokio::select! {
-                    r = runner::run(plan, &opts) => Some(r),
+                    r = work => Some(r),
                     _ = shutdown_signal() => None,
                 }
             });

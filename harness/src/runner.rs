@@ -539,6 +539,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         notes: Vec::new(),
         predicted_verdict: None,
         predicted_code: None,
+        advice: Vec::new(),
         row: cell.row.clone(),
         column: cell.column.clone(),
     };
@@ -699,6 +700,7 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
                 notes: Vec::new(),
                 predicted_verdict: Some(p.verdict),
                 predicted_code: Some(p.code.to_string()),
+                advice: Vec::new(),
                 row: cell.row.clone(),
                 column: cell.column.clone(),
             }

@@ -124,3 +124,48 @@ fn cell_selectors_must_match_exactly_one_cell() {
         .unwrap_err()
         .contains("no cell matches"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_failure_in_the_field_report_matrices_carries_verified_advice() {
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    for m in ["nutanix-cluster-lockdown.toml", "al2023-teraterm.toml"] {
+        let plan = common::plan(&common::matrices().join(m));
+        let mut report = common::run(plan.clone()).await;
+        sshmatrix::advice::advise(&plan, &mut report, &opts(), &profiles, &tools, &policies)
+            .await
+            .unwrap();
+        let fails: Vec<_> = report
+            .cells
+            .iter()
+            .filter(|c| c.verdict != Verdict::Ok)
+            .collect();
+        assert!(!fails.is_empty());
+        for c in fails {
+            assert!(
+                !c.code.is_empty() && !c.server_evidence.is_empty(),
+                "{m} #{}",
+                c.index
+            );
+            assert!(
+                c.advice.iter().all(|a| a.works.is_some()),
+                "{m} #{}: unverified advice",
+                c.index
+            );
+            assert!(
+                c.advice.iter().filter(|a| a.works == Some(true)).count() >= 3,
+                "{m} #{}: {:?}",
+                c.index,
+                c.advice
+            );
+        }
+        assert!(report
+            .cells
+            .iter()
+            .filter(|c| c.verdict == Verdict::Ok)
+            .all(|c| c.advice.is_empty()));
+    }
+}

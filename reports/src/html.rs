@@ -92,6 +92,7 @@ pub fn render(report: &Report) -> String {
                         "negotiated": format!("{} / {} / {} / {}", cell.kex.as_deref().unwrap_or("-"), cell.hostkey.as_deref().unwrap_or("-"), cell.cipher.as_deref().unwrap_or("-"), cell.mac.as_deref().unwrap_or("-")),
                         "signature": cell.signature,
                         "notes": cell.notes,
+                        "advice": cell.advice.iter().map(|a| format!("{} {}: {}{}", match a.works { Some(true) => "○ works", Some(false) => "× no", None => "?" }, a.side, a.text, a.cost.as_ref().map(|c| format!(" (cost: {c})")).unwrap_or_default())).collect::<Vec<_>>(),
                     }));
                 }
             }

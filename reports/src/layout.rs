@@ -142,6 +142,33 @@ impl<'a> Grid<'a> {
             .collect()
     }
 
+    /// The advice lines of the first cell of each legend entry: (mark, side, text, cost).
+    pub fn legend_advice(&self, text: &str) -> Vec<(String, String, String, Option<String>)> {
+        self.report
+            .cells
+            .iter()
+            .find(|c| c.verdict != Verdict::Ok && legend_text(c) == text)
+            .map(|c| {
+                c.advice
+                    .iter()
+                    .map(|a| {
+                        let mark = match a.works {
+                            Some(true) => "○ works",
+                            Some(false) => "× no",
+                            None => "?",
+                        };
+                        (
+                            mark.to_string(),
+                            a.side.clone(),
+                            a.text.clone(),
+                            a.cost.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Cells whose measurement disagrees with the static prediction.
     pub fn disagreements(&self) -> Vec<&'a CellResult> {
         self.report

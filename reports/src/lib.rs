@@ -10,7 +10,7 @@ pub mod markdown;
 pub mod schema;
 pub mod table;
 
-pub use schema::{CellResult, Report, Verdict, SCHEMA_VERSION};
+pub use schema::{Advice, CellResult, Report, Verdict, SCHEMA_VERSION};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,6 +63,12 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!("○ ok {ok} · × fail {fail} · ! error {err}\n\n"));
     for (label, text, count) in g.legend_lines() {
         out.push_str(&format!("- **{label}** {} ({count} cells)\n", esc(&text)));
+        for (mark, side, fix, cost) in g.legend_advice(&text) {
+            let cost = cost
+                .map(|c| format!(" — cost: {}", esc(&c)))
+                .unwrap_or_default();
+            out.push_str(&format!("  - fix ({mark}) {side}: {}{cost}\n", esc(&fix)));
+        }
     }
     for n in &report.notes {
         out.push_str(&format!("- note: {}\n", esc(n)));

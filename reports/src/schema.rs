@@ -70,6 +70,19 @@ pub fn describe(code: &str) -> Option<&'static str> {
     CODES.iter().find(|(c, _)| *c == code).map(|(_, d)| *d)
 }
 
+/// A fix for a failed cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advice {
+    /// Who acts: `client`, `server` or `proposed`.
+    pub side: String,
+    /// What to do.
+    pub text: String,
+    /// The security cost, when there is one.
+    pub cost: Option<String>,
+    /// Whether rerunning the cell with the fix logged in (None: not verified).
+    pub works: Option<bool>,
+}
+
 /// The result of one cell: one client holding one key logging in to one target as one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -131,6 +144,9 @@ pub struct CellResult {
     /// The static prediction's failure code.
     #[serde(default)]
     pub predicted_code: Option<String>,
+    /// Fixes for a failed cell (with `run --advise`), verified by rerunning the cell.
+    #[serde(default)]
+    pub advice: Vec<Advice>,
     /// Row label path in the table.
     pub row: Vec<String>,
     /// Column label path in the table.

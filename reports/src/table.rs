@@ -65,6 +65,12 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}\n"));
     for (label, text, count) in g.legend_lines() {
         out.push_str(&format!("{label}  {text}  ({count} cells)\n"));
+        for (mark, side, fix, cost) in g.legend_advice(&text) {
+            out.push_str(&format!("      fix {mark:<8} {side}: {fix}\n"));
+            if let Some(c) = cost {
+                out.push_str(&format!("               cost: {c}\n"));
+            }
+        }
     }
     let disagree = g.disagreements();
     if !disagree.is_empty() {

@@ -52,6 +52,7 @@ fn cell(
         notes: vec![],
         predicted_verdict: Some(verdict),
         predicted_code: Some(code.into()),
+        advice: vec![],
         row: vec![client.into(), key.into()],
         column: vec!["AOS 7.0".into(), target.into(), user.into()],
     }

@@ -1,71 +1,156 @@
-//! Expected verdicts: a CSV (`client,key_tool,key_type,key_bits,passphrase,target,user,verdict`)
-//! named by the matrix's `expect` key, compared cell by cell with a run.
+//! Expected verdicts. A matrix's `expect` is either the path of a CSV
+//! (`client,key_tool,key_type,key_bits,passphrase,target,user,verdict`, one row per cell) or a
+//! list of inline rules, each selecting cells by any of client, key_tool, key, passphrase, target
+//! and user and giving the verdict (and optionally the code) every selected cell must have.
 
 use std::path::Path;
 
 use serde::Deserialize;
-use sshmatrix_reports::Report;
+use sshmatrix_reports::{CellResult, Report};
 
-/// One expected verdict.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Expected {
+/// One expectation: a selector and the outcome its cells must have.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
     /// Client profile id.
-    pub client: String,
+    #[serde(default)]
+    pub client: Option<String>,
     /// Key tool id.
-    pub key_tool: String,
-    /// Key family.
-    pub key_type: String,
-    /// Key bits.
-    pub key_bits: u32,
+    #[serde(default)]
+    pub key_tool: Option<String>,
+    /// Key, e.g. `rsa-2048`.
+    #[serde(default)]
+    pub key: Option<String>,
     /// `yes` / `no`.
-    pub passphrase: String,
+    #[serde(default)]
+    pub passphrase: Option<String>,
     /// Target id.
-    pub target: String,
+    #[serde(default)]
+    pub target: Option<String>,
     /// Login name.
-    pub user: String,
+    #[serde(default)]
+    pub user: Option<String>,
     /// `ok`, `fail` or `error`.
     pub verdict: String,
+    /// Failure code the cells must carry.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
-/// Reads an expectations CSV.
-pub fn read(path: &Path) -> Result<Vec<Expected>, String> {
+#[derive(Deserialize)]
+struct CsvRow {
+    client: String,
+    key_tool: String,
+    key_type: String,
+    key_bits: u32,
+    passphrase: String,
+    target: String,
+    user: String,
+    verdict: String,
+}
+
+impl Rule {
+    fn selects(&self, c: &CellResult) -> bool {
+        let key = if c.key_type == "ed25519" {
+            "ed25519".to_string()
+        } else {
+            format!("{}-{}", c.key_type, c.key_bits)
+        };
+        let pass = if c.passphrase { "yes" } else { "no" };
+        [
+            (&self.client, c.client.as_str()),
+            (&self.key_tool, c.key_tool.as_str()),
+            (&self.key, key.as_str()),
+            (&self.passphrase, pass),
+            (&self.target, c.target.as_str()),
+            (&self.user, c.user.as_str()),
+        ]
+        .iter()
+        .all(|(want, have)| want.as_deref().is_none_or(|w| w == *have))
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            ("client", &self.client),
+            ("key_tool", &self.key_tool),
+            ("key", &self.key),
+            ("passphrase", &self.passphrase),
+            ("target", &self.target),
+            ("user", &self.user),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+        if parts.is_empty() {
+            "every cell".into()
+        } else {
+            parts.join(",")
+        }
+    }
+}
+
+/// Reads an expectations CSV as one rule per row.
+pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
     let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    r.deserialize()
-        .map(|row| row.map_err(|e| format!("{}: {e}", path.display())))
+    r.deserialize::<CsvRow>()
+        .map(|row| {
+            let row = row.map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(Rule {
+                key: Some(if row.key_type == "ed25519" {
+                    "ed25519".into()
+                } else {
+                    format!("{}-{}", row.key_type, row.key_bits)
+                }),
+                client: Some(row.client),
+                key_tool: Some(row.key_tool),
+                passphrase: Some(row.passphrase),
+                target: Some(row.target),
+                user: Some(row.user),
+                verdict: row.verdict,
+                code: None,
+            })
+        })
         .collect()
 }
 
 /// Lines describing every expectation the report does not meet (empty when all are met).
-pub fn compare(report: &Report, expected: &[Expected]) -> Vec<String> {
+pub fn compare(report: &Report, rules: &[Rule]) -> Vec<String> {
     let mut out = Vec::new();
-    for e in expected {
-        let cell = report.cells.iter().find(|c| {
-            c.client == e.client
-                && c.key_tool == e.key_tool
-                && c.key_type == e.key_type
-                && c.key_bits == e.key_bits
-                && (if c.passphrase { "yes" } else { "no" }) == e.passphrase
-                && c.target == e.target
-                && c.user == e.user
-        });
-        let what = format!(
-            "{} / {} / {}-{} passphrase={} -> {}@{}",
-            e.client, e.key_tool, e.key_type, e.key_bits, e.passphrase, e.user, e.target
-        );
-        match cell {
-            None => out.push(format!(
-                "{what}: expected {}, but the matrix has no such cell",
-                e.verdict
-            )),
-            Some(c) if c.verdict.as_str() != e.verdict => out.push(format!(
-                "{what}: expected {}, got {} ({}: {})",
-                e.verdict,
-                c.verdict.as_str(),
-                c.stage,
-                c.reason
-            )),
-            Some(_) => {}
+    for r in rules {
+        let cells: Vec<&CellResult> = report.cells.iter().filter(|c| r.selects(c)).collect();
+        if cells.is_empty() {
+            out.push(format!(
+                "{}: expected {}, but the matrix has no such cell",
+                r.describe(),
+                r.verdict
+            ));
+        }
+        for c in cells {
+            let code_ok = r.code.as_deref().is_none_or(|code| code == c.code);
+            if c.verdict.as_str() != r.verdict || !code_ok {
+                out.push(format!(
+                    "{}: expected {}{}, got {} [{}] ({}: {})",
+                    sshmatrix_reports::diff::identity(c),
+                    r.verdict,
+                    r.code
+                        .as_ref()
+                        .map(|c| format!(" [{c}]"))
+                        .unwrap_or_default(),
+                    c.verdict.as_str(),
+                    c.code,
+                    c.stage,
+                    c.reason
+                ));
+            }
         }
     }
     out
+}
+
+/// The rules of a matrix's expectation, reading the CSV when it names one.
+pub fn load(e: &crate::matrix::Expectation) -> Result<Vec<Rule>, String> {
+    match e {
+        crate::matrix::Expectation::File(p) => read(p),
+        crate::matrix::Expectation::Rules(r) => Ok(r.clone()),
+    }
 }

@@ -162,7 +162,7 @@ fn catalog_parts() -> (
 /// Loads and validates a matrix and its expectations file; prints the error and gives exit 2.
 fn load_plan(
     path: &std::path::Path,
-) -> Result<(matrix::Plan, Option<Vec<expect::Expected>>), ExitCode> {
+) -> Result<(matrix::Plan, Option<Vec<expect::Rule>>), ExitCode> {
     let (profiles, tools, policies) = catalog_parts();
     let catalog = Catalog {
         profiles: &profiles,
@@ -175,7 +175,7 @@ fn load_plan(
     })?;
     let expected = match &plan.expect {
         None => None,
-        Some(p) => Some(expect::read(p).map_err(|e| {
+        Some(p) => Some(expect::load(p).map_err(|e| {
             eprintln!(
                 "error: {}: expect: {e}\n  hint: `expect` names a CSV file relative to the matrix file",
                 plan.file

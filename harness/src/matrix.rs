@@ -231,7 +231,23 @@ struct RawMatrix {
     #[serde(default)]
     run: Option<RawRun>,
     #[serde(default)]
-    expect: Option<Spanned<String>>,
+    expect: Option<Spanned<RawExpect>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum RawExpect {
+    File(String),
+    Rules(Vec<crate::expect::Rule>),
+}
+
+/// Where a matrix's expectations come from.
+#[derive(Debug, Clone)]
+pub enum Expectation {
+    /// A CSV file, resolved against the matrix file.
+    File(std::path::PathBuf),
+    /// Inline rules.
+    Rules(Vec<crate::expect::Rule>),
 }
 
 /// A validated target.
@@ -306,8 +322,8 @@ pub struct Plan {
     pub column_axes: Vec<String>,
     /// Run settings.
     pub run: RunSettings,
-    /// Path of the expected-verdicts CSV, resolved against the matrix file.
-    pub expect: Option<std::path::PathBuf>,
+    /// Expected verdicts.
+    pub expect: Option<Expectation>,
 }
 
 /// What the planner validates names against.
@@ -837,9 +853,9 @@ pub fn plan(
             timeout_secs: run.and_then(|r| r.timeout_secs),
             server_log_level: log_level,
         },
-        expect: raw
-            .expect
-            .as_ref()
-            .map(|e| dir.unwrap_or(Path::new(".")).join(e.get_ref())),
+        expect: raw.expect.as_ref().map(|e| match e.get_ref() {
+            RawExpect::File(f) => Expectation::File(dir.unwrap_or(Path::new(".")).join(f)),
+            RawExpect::Rules(r) => Expectation::Rules(r.clone()),
+        }),
     })
 }

@@ -9,7 +9,7 @@ use sshmatrix_reports::Verdict;
 async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
     let plan = common::plan(&common::matrices().join("nutanix-cluster-lockdown.toml"));
     assert_eq!(plan.cells.len(), 144);
-    let expected = expect::read(plan.expect.as_ref().unwrap()).unwrap();
+    let expected = expect::load(plan.expect.as_ref().unwrap()).unwrap();
     assert_eq!(expected.len(), 144);
     let report = common::run(plan).await;
     let misses = expect::compare(&report, &expected);
@@ -99,7 +99,7 @@ async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
 #[tokio::test(flavor = "multi_thread")]
 async fn al2023_fails_at_user_auth_and_only_three_of_four_fixes_work() {
     let plan = common::plan(&common::matrices().join("al2023-teraterm.toml"));
-    let expected = expect::read(plan.expect.as_ref().unwrap()).unwrap();
+    let expected = expect::load(plan.expect.as_ref().unwrap()).unwrap();
     let report = common::run(plan).await;
     let misses = expect::compare(&report, &expected);
     assert!(misses.is_empty(), "{}", misses.join("\n"));

@@ -9,6 +9,7 @@ pub mod expect;
 pub mod matrix;
 pub mod predict;
 pub mod runner;
+pub mod scale;
 
 /// Exit code: the run completed and every expectation was met.
 pub const EXIT_OK: i32 = 0;

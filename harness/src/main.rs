@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sshmatrix::matrix::{self, Catalog};
 use sshmatrix::runner::{self, Options, RunError};
 use sshmatrix::{
-    advice, expect, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK,
+    advice, expect, scale, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED,
+    EXIT_OK,
 };
 use sshmatrix_clients::{builtin_profiles, key_tools};
 use sshmatrix_reports::{diff, render, Format, Report};
@@ -84,6 +85,13 @@ enum Command {
         /// No per-cell progress lines on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Resume an interrupted run from its result stream: run only the cells missing from it
+        /// (the stream keeps growing).
+        #[arg(long, conflicts_with = "stream")]
+        resume: Option<PathBuf>,
+        /// Run only shard K of N (0 <= K < N; cells whose index % N == K), e.g. 0/4.
+        #[arg(long)]
+        shard: Option<String>,
         /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).
         #[arg(long)]
         advise: bool,
@@ -109,6 +117,18 @@ enum Command {
         /// Work directory (default ~/.cache/sshmatrix).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+    },
+    /// Merge the JSON reports of shards (or of resumed runs) into one report.
+    Merge {
+        /// The JSON reports.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: OutFormat,
+        /// Write the merged report here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// List the cells that changed between two JSON reports; exit 1 on regressions.
     Diff {
@@ -265,6 +285,7 @@ fn main() -> ExitCode {
                 work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
                 stream: None,
                 progress: false,
+                stop: Default::default(),
             };
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
@@ -339,6 +360,7 @@ fn main() -> ExitCode {
                 work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
                 stream: None,
                 progress: false,
+                stop: Default::default(),
             };
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             match rt.block_on(advice::explain(
@@ -350,6 +372,37 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail_run(e),
             }
+        }
+        Command::Merge {
+            reports,
+            format,
+            output,
+        } => {
+            let mut all = Vec::new();
+            for p in &reports {
+                match read_report(p) {
+                    Ok(r) => all.push(r),
+                    Err(code) => return code,
+                }
+            }
+            let merged = match scale::merge(all) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_INPUT as u8);
+                }
+            };
+            let text = render(&merged, format.into());
+            match output {
+                Some(p) => {
+                    if let Err(e) = std::fs::write(&p, text) {
+                        eprintln!("error: cannot write {}: {e}", p.display());
+                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
+                    }
+                }
+                None => print!("{text}"),
+            }
+            ExitCode::from(EXIT_OK as u8)
         }
         Command::Diff { old, new } => {
             let (old, new) = match (read_report(&old), read_report(&new)) {
@@ -397,17 +450,44 @@ fn main() -> ExitCode {
             baseline,
             accept,
             advise,
+            resume,
+            shard,
         } => {
-            let (plan, expected) = match load_plan(&matrix) {
+            let (mut plan, mut expected) = match load_plan(&matrix) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
+            if let Some(s) = &shard {
+                match scale::parse_shard(s) {
+                    Ok((k, n)) => {
+                        scale::shard(&mut plan, k, n);
+                        // Expectations are checked on the merged report, not on a shard.
+                        expected = None;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(EXIT_INPUT as u8);
+                    }
+                }
+            }
+            let done = match &resume {
+                None => Vec::new(),
+                Some(p) => match scale::read_stream(p) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("error: {e}\n  hint: --resume takes the file given to --stream");
+                        return ExitCode::from(EXIT_INPUT as u8);
+                    }
+                },
+            };
+            let stream = stream.or(resume.clone());
             let opts = Options {
                 jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),
                 timeout: Duration::from_secs(timeout.or(plan.run.timeout_secs).unwrap_or(20)),
                 work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
                 stream,
                 progress: !quiet,
+                stop: Default::default(),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -416,7 +496,20 @@ fn main() -> ExitCode {
             let (profiles, tools, policies) = catalog_parts();
             let outcome = rt.block_on(async {
                 let work = async {
-                    let mut report = runner::run(plan.clone(), &opts).await?;
+                    let full_plan = plan.clone();
+                    let mut todo = plan.clone();
+                    let done = scale::skip_done(&mut todo, done);
+                    if !done.is_empty() {
+                        eprintln!(
+                            "resuming: {} cells already in the stream, {} to run",
+                            done.len(),
+                            todo.cells.len()
+                        );
+                    }
+                    let mut report = runner::run(todo, &opts).await?;
+                    report.cells.extend(done);
+                    report.cells.sort_by_key(|c| c.index);
+                    let plan = full_plan;
                     if advise {
                         let quiet_opts = Options {
                             progress: false,
@@ -435,16 +528,28 @@ fn main() -> ExitCode {
                     }
                     Ok::<_, RunError>(report)
                 };
+                // First signal: stop scheduling and let cells in flight finish (each within its
+                // timeout), so the partial report is still written. Second signal: abandon them.
+                let stop = opts.stop.clone();
+                let first = async move {
+                    shutdown_signal().await;
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    eprintln!(
+                        "interrupted: finishing the cells in flight (signal again to abandon them)"
+                    );
+                    shutdown_signal().await;
+                };
                 tokio::select! {
                     r = work => Some(r),
-                    _ = shutdown_signal() => None,
+                    _ = first => None,
                 }
             });
             // Dropping the runtime kills every sshd child (kill_on_drop) and removes the run dir.
             drop(rt);
+            let interrupted = opts.stopping();
             let report = match outcome {
                 None => {
-                    eprintln!("interrupted: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
+                    eprintln!("abandoned: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
                     return ExitCode::from(EXIT_INTERRUPTED as u8);
                 }
                 Some(Err(e)) => return fail_run(e),
@@ -459,6 +564,13 @@ fn main() -> ExitCode {
                     }
                 }
                 None => print!("{text}"),
+            }
+            if interrupted {
+                eprintln!(
+                    "interrupted: partial report of {} finished cells written; processes and the run directory were cleaned up",
+                    report.cells.len()
+                );
+                return ExitCode::from(EXIT_INTERRUPTED as u8);
             }
             let mut code = EXIT_OK;
             if let Some(exp) = expected {

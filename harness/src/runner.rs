@@ -60,6 +60,50 @@ pub struct Options {
     pub stream: Option<PathBuf>,
     /// Print a line per finished cell on stderr.
     pub progress: bool,
+    /// Set to stop scheduling cells (Ctrl-C): cells in flight finish, the rest are skipped.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Options {
+    /// Options with the defaults of `sshmatrix run`.
+    pub fn new(work_dir: PathBuf) -> Self {
+        Options {
+            jobs: default_jobs(),
+            timeout: Duration::from_secs(20),
+            work_dir,
+            stream: None,
+            progress: false,
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether a stop was requested.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Removes run directories left by runs that died without cleaning up (their pid is gone).
+fn sweep_stale_runs(runs: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path();
+        let alive = std::fs::read_to_string(dir.join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        let young = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < Duration::from_secs(60));
+        if !alive && !young && dir.is_dir() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 /// The default work directory: `$SSHMATRIX_HOME`, else `$XDG_CACHE_HOME/sshmatrix`, else
@@ -188,6 +232,7 @@ pub struct Prepared {
     shared: Arc<Shared>,
     notes: Vec<String>,
     jobs: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
     _run_dir: tempfile::TempDir,
 }
 
@@ -217,9 +262,12 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     // A private run directory (0700, removed on drop, Ctrl-C included via the caller's drop).
     let runs = opts.work_dir.join("runs");
     private_dir(&runs).map_err(|e| RunError::Environment(e.to_string()))?;
+    sweep_stale_runs(&runs);
     let run_dir = tempfile::Builder::new()
         .prefix("run-")
         .tempdir_in(&runs)
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+    std::fs::write(run_dir.path().join("pid"), std::process::id().to_string())
         .map_err(|e| RunError::Environment(e.to_string()))?;
 
     let log_level = plan
@@ -338,28 +386,36 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         shared,
         notes,
         jobs: opts.jobs,
+        stop: opts.stop.clone(),
         _run_dir: run_dir,
     })
 }
 
 impl Prepared {
-    /// Runs every cell, `jobs` at a time; each finished cell is streamed at once.
+    /// Runs every cell, `jobs` at a time; each finished cell is streamed at once. Once a stop
+    /// is requested no new cell starts; the returned cells are those that finished.
     pub async fn execute(&self) -> Vec<CellResult> {
         let sem = Arc::new(Semaphore::new(self.jobs.max(1)));
         let mut tasks = Vec::new();
         for i in 0..self.shared.plan.cells.len() {
             let shared = self.shared.clone();
             let sem = sem.clone();
+            let stop = self.stop.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await.expect("semaphore");
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
                 let result = run_cell(&shared, i).await;
                 shared.record(&result);
-                result
+                Some(result)
             }));
         }
         let mut cells = Vec::new();
         for t in tasks {
-            cells.push(t.await.expect("cell task"));
+            if let Some(c) = t.await.expect("cell task") {
+                cells.push(c);
+            }
         }
         cells.sort_by_key(|c| c.index);
         cells
@@ -649,6 +705,8 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
     let run_dir = tempfile::Builder::new()
         .prefix("predict-")
         .tempdir_in(&runs)
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+    std::fs::write(run_dir.path().join("pid"), std::process::id().to_string())
         .map_err(|e| RunError::Environment(e.to_string()))?;
     let mut effective = Vec::new();
     for t in &plan.targets {

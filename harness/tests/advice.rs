@@ -13,6 +13,7 @@ fn opts() -> Options {
         work_dir: common::work_dir(),
         stream: None,
         progress: false,
+        stop: Default::default(),
     }
 }
 

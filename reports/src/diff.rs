@@ -45,15 +45,30 @@ pub struct Change<'a> {
 
 /// The identity of a cell across runs.
 pub fn identity(c: &CellResult) -> String {
-    format!(
-        "{} / {} / {}-{} passphrase={} -> {}@{}",
-        c.client,
-        c.key_tool,
-        c.key_type,
+    identity_of(
+        &c.client,
+        &c.key_tool,
+        &c.key_type,
         c.key_bits,
-        if c.passphrase { "yes" } else { "no" },
-        c.user,
-        c.target
+        c.passphrase,
+        &c.user,
+        &c.target,
+    )
+}
+
+/// The identity of a cell from its parts (what [`identity`] computes from a result).
+pub fn identity_of(
+    client: &str,
+    key_tool: &str,
+    key_type: &str,
+    key_bits: u32,
+    passphrase: bool,
+    user: &str,
+    target: &str,
+) -> String {
+    format!(
+        "{client} / {key_tool} / {key_type}-{key_bits} passphrase={} -> {user}@{target}",
+        if passphrase { "yes" } else { "no" }
     )
 }
 

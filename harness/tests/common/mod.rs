@@ -39,6 +39,7 @@ pub async fn run(plan: Plan) -> Report {
         work_dir: work_dir(),
         stream: None,
         progress: false,
+        stop: Default::default(),
     };
     runner::run(plan, &opts)
         .await

@@ -1,0 +1,357 @@
+//! Reliability and safety, end to end through the binary: no lost results (SIGKILL, then
+//! --resume), a clean stop on SIGINT, shards that merge into the single-machine report, and
+//! passphrases absent from every output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sshmatrix_reports::Report;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = bin()
+        .args(args)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code() == Some(0),
+        "sshmatrix {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn spawn(args: &[&str], work: &Path) -> Child {
+    bin()
+        .args(args)
+        .arg("--work-dir")
+        .arg(work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) until the stream file holds at least `n` complete lines.
+fn wait_for_lines(path: &Path, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines = std::fs::read_to_string(path)
+            .map(|t| t.matches('\n').count())
+            .unwrap_or(0);
+        if lines >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// sshd processes started from a work directory.
+fn sshd_processes(work: &Path) -> usize {
+    let needle = work.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sshd") && c.contains(" -i ") && c.contains(&needle))
+        .count()
+}
+
+fn outcomes(r: &Report) -> Vec<(usize, String, String, String)> {
+    let mut v: Vec<_> = r
+        .cells
+        .iter()
+        .map(|c| {
+            (
+                c.index,
+                sshmatrix_reports::diff::identity(c),
+                c.verdict.as_str().to_string(),
+                c.code.clone(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn matrix() -> String {
+    common::matrices()
+        .join("nutanix-cluster-lockdown.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.json");
+    run(&[
+        "run",
+        "-q",
+        "--format",
+        "json",
+        "-o",
+        full.to_str().unwrap(),
+        &matrix(),
+    ]);
+    let full: Report = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
+
+    let stream = dir.path().join("stream.jsonl");
+    let mut child = spawn(
+        &[
+            "run",
+            "-q",
+            "-j",
+            "2",
+            "--stream",
+            stream.to_str().unwrap(),
+            "-o",
+            "/dev/null",
+            &matrix(),
+        ],
+        &common::work_dir(),
+    );
+    let at_kill = wait_for_lines(&stream, 30);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up or flush anything
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&stream)
+        .unwrap()
+        .matches('\n')
+        .count();
+    assert!(at_kill >= 30 && before < 144, "killed after {before} cells");
+
+    let resumed = dir.path().join("resumed.json");
+    let out = run(&[
+        "run",
+        "-q",
+        "--resume",
+        stream.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        resumed.to_str().unwrap(),
+        &matrix(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains(&format!("resuming: {before} cells already in the stream")));
+    let resumed: Report =
+        serde_json::from_str(&std::fs::read_to_string(&resumed).unwrap()).unwrap();
+    assert_eq!(outcomes(&resumed), outcomes(&full));
+    // The stream now holds every cell exactly once.
+    let lines = sshmatrix::scale::read_stream(&stream).unwrap();
+    assert_eq!(lines.len(), 144);
+}
+
+#[test]
+fn sigint_stops_scheduling_writes_the_partial_report_and_leaves_nothing_behind() {
+    // Its own work directory: sibling tests run sshd from the shared one at the same time.
+    let work = common::work_dir().join("sigint");
+    assert_eq!(sshd_processes(&work), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("stream.jsonl");
+    let partial = dir.path().join("partial.json");
+    let mut child = spawn(
+        &[
+            "run",
+            "-q",
+            "-j",
+            "2",
+            "--stream",
+            stream.to_str().unwrap(),
+            "--format",
+            "json",
+            "-o",
+            partial.to_str().unwrap(),
+            &matrix(),
+        ],
+        &work,
+    );
+    wait_for_lines(&stream, 20);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&partial).unwrap()).unwrap();
+    let streamed = sshmatrix::scale::read_stream(&stream).unwrap();
+    assert!(
+        report.cells.len() >= 20 && report.cells.len() < 144,
+        "{}",
+        report.cells.len()
+    );
+    assert_eq!(report.cells.len(), streamed.len());
+    assert_eq!(sshd_processes(&work), 0, "sshd processes left behind");
+    let runs: Vec<PathBuf> = std::fs::read_dir(work.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| std::fs::read_to_string(p.join("pid")).is_ok_and(|s| s.trim() == pid))
+        .collect();
+    assert!(runs.is_empty(), "run directory left behind: {runs:?}");
+}
+
+#[test]
+fn shards_merge_into_the_single_machine_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::matrices()
+        .join("al2023-teraterm.toml")
+        .display()
+        .to_string();
+    let single = dir.path().join("single.json");
+    run(&[
+        "run",
+        "-q",
+        "--format",
+        "json",
+        "-o",
+        single.to_str().unwrap(),
+        &m,
+    ]);
+    let mut parts = Vec::new();
+    for k in 0..3 {
+        let p = dir.path().join(format!("shard{k}.json"));
+        run(&[
+            "run",
+            "-q",
+            "--shard",
+            &format!("{k}/3"),
+            "--format",
+            "json",
+            "-o",
+            p.to_str().unwrap(),
+            &m,
+        ]);
+        parts.push(p.display().to_string());
+    }
+    let mut args = vec!["merge".to_string(), "--format".into(), "table".into()];
+    args.extend(parts.iter().cloned());
+    let merged_table = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(merged_table.status.success());
+    let single_table = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["merge", "--format", "table", single.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&merged_table.stdout),
+        String::from_utf8_lossy(&single_table.stdout)
+    );
+    let mut args = vec!["merge".to_string()];
+    args.extend(parts);
+    let merged: Report = serde_json::from_slice(
+        &Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+            .args(&args)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let single: Report = serde_json::from_str(&std::fs::read_to_string(&single).unwrap()).unwrap();
+    assert_eq!(outcomes(&merged), outcomes(&single));
+}
+
+#[test]
+fn passphrases_never_appear_in_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("secrets.toml");
+    std::fs::write(
+        &m,
+        r#"title = "secrets"
+[axes]
+keys = ["rsa-2048", "ed25519"]
+passphrase = ["yes"]
+pairs = [
+  { client = "teraterm-4.106", key_tool = "teraterm-4.106" },
+  { client = "putty-0.83", key_tool = "puttygen-0.83" },
+  { client = "openssh-9.2", key_tool = "ssh-keygen" },
+]
+[[targets]]
+id = "t"
+policy = "rhel9-default"
+users = ["u"]
+[[targets]]
+id = "wrong"
+policy = "rhel9-default"
+users = ["u"]
+scenario = { passphrase = "wrong" }
+"#,
+    )
+    .unwrap();
+    let stream = dir.path().join("s.jsonl");
+    let json = dir.path().join("r.json");
+    let run_out = bin()
+        .args([
+            "run",
+            "--stream",
+            stream.to_str().unwrap(),
+            "--format",
+            "json",
+            "-o",
+            json.to_str().unwrap(),
+            "--advise",
+            m.to_str().unwrap(),
+            "--work-dir",
+        ])
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    assert!(
+        run_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_out.stderr)
+    );
+    let mut texts = vec![
+        String::from_utf8_lossy(&run_out.stdout).to_string(),
+        String::from_utf8_lossy(&run_out.stderr).to_string(),
+        std::fs::read_to_string(&stream).unwrap(),
+        std::fs::read_to_string(&json).unwrap(),
+    ];
+    for f in ["table", "csv", "markdown", "html", "junit"] {
+        let o = bin()
+            .args(["merge", "--format", f, json.to_str().unwrap()])
+            .output()
+            .unwrap();
+        texts.push(String::from_utf8_lossy(&o.stdout).to_string());
+    }
+    let report: Report = serde_json::from_str(&texts[3]).unwrap();
+    assert_eq!(report.cells.len(), 12);
+    let mut secrets = Vec::new();
+    for entry in std::fs::read_dir(common::work_dir().join("keys"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(p) = std::fs::read_to_string(entry.path().join("passphrase")) {
+            secrets.push(p.trim().to_string());
+        }
+    }
+    assert!(secrets.len() >= 6, "the test keys have passphrases");
+    for s in &secrets {
+        assert!(s.len() >= 16);
+        for t in &texts {
+            assert!(
+                !t.contains(s.as_str()),
+                "a passphrase leaked into an output"
+            );
+        }
+    }
+}

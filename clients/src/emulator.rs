@@ -610,10 +610,10 @@ fn connect_error(
                 Some(d) => format!("{other}; {d}"),
                 None => other.to_string(),
             };
-            let stage = if matches!(other, russh::Error::IO(_) | russh::Error::Disconnect) {
-                Stage::Connect
-            } else {
-                Stage::Kex
+            let (stage, reason) = match other {
+                russh::Error::InactivityTimeout => (Stage::Timeout, format!("no answer: {reason}")),
+                russh::Error::IO(_) | russh::Error::Disconnect => (Stage::Connect, reason),
+                _ => (Stage::Connect, format!("protocol error: {reason}")),
             };
             ClientOutcome::new(Verdict::Error, stage, reason)
         }

@@ -26,6 +26,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
         Stage::Mac => "mac-no-common",
         Stage::Compression => "compression-no-common",
         Stage::Connect if cli("Connection refused") => "connection-refused",
+        Stage::Connect if cli("protocol error") => "protocol-error",
         Stage::Connect if cli("closed") || cli("Disconnect") => "connection-closed",
         Stage::Connect if cli("protocol") || cli("Version") || cli("version") => "protocol-error",
         Stage::Connect => "connection-closed",

@@ -6,6 +6,7 @@ pub mod advice;
 pub mod bench;
 pub mod diagnose;
 pub mod expect;
+pub mod hostile;
 pub mod matrix;
 pub mod predict;
 pub mod runner;

@@ -130,6 +130,9 @@ pub struct Scenario {
     /// `"wrong"`: the client is given a wrong passphrase for its encrypted key.
     #[serde(default)]
     pub passphrase: GivenPassphrase,
+    /// A hostile or broken server in place of sshd: silent, stall-kex, garbage, dies.
+    #[serde(default)]
+    pub server: Option<crate::hostile::Hostile>,
 }
 
 fn yes() -> bool {
@@ -147,6 +150,7 @@ impl Default for Scenario {
             other_keys_first: 0,
             method: Method::Publickey,
             passphrase: GivenPassphrase::Right,
+            server: None,
         }
     }
 }

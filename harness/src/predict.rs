@@ -62,6 +62,21 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     if !sc.reachable {
         return fail("connect", "connection-refused", "nothing listens".into());
     }
+    if let Some(kind) = sc.server {
+        use crate::hostile::Hostile;
+        let (stage, code) = match kind {
+            Hostile::Silent | Hostile::StallKex => ("timeout", "timeout"),
+            Hostile::Garbage => ("connect", "protocol-error"),
+            Hostile::Dies => ("connect", "connection-closed"),
+        };
+        return Prediction {
+            verdict: Verdict::Error,
+            stage,
+            code,
+            reason: format!("hostile server: {kind:?}"),
+            signature: None,
+        };
+    }
     let format = cell.key_tool.format_for(&cell.key);
     if !p.reads.contains(&format.container) {
         return fail(

@@ -321,7 +321,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             )
             .map_err(|e| RunError::Environment(e.to_string()))?;
         }
-        if !sc.reachable {
+        if !sc.reachable || sc.server.is_some() {
             targets.push(target);
             hellos.push(ServerHello::default());
             continue;
@@ -617,6 +617,24 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         };
         if !target.scenario.reachable {
             return (refused_connect().await, None);
+        }
+        if let Some(kind) = target.scenario.server {
+            let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+            let eff = shared.effective[cell.target].clone();
+            let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));
+            let attempt = Attempt {
+                profile: &cell.client,
+                server: &shared.hellos[cell.target],
+                key,
+                user: &shared.login,
+                timeout: shared.timeout,
+                known_host_key: None,
+                other_keys_first: Vec::new(),
+                password: None,
+            };
+            let outcome = emulator::attempt(attempt, client_end).await;
+            stub.abort();
+            return (outcome, None);
         }
         let (stream, session) = match shared.targets[cell.target].connect() {
             Ok(x) => x,

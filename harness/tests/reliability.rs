@@ -355,3 +355,31 @@ scenario = { passphrase = "wrong" }
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_servers_get_a_verdict_within_the_timeout() {
+    let plan = common::plan(&common::matrices().join("hostile-targets.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let mut opts = sshmatrix::runner::Options::new(common::work_dir());
+    opts.timeout = Duration::from_secs(3);
+    let report = sshmatrix::runner::run(plan, &opts).await.unwrap();
+    assert_eq!(report.cells.len(), 12);
+    let misses = sshmatrix::expect::compare(&report, &rules);
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    for c in &report.cells {
+        // Bounded by the cell timeout (3 s) plus teardown, never hanging.
+        assert!(
+            c.duration_ms < 8_000,
+            "{} took {} ms",
+            c.target,
+            c.duration_ms
+        );
+        assert!(
+            !c.disagrees_with_prediction(),
+            "{}: {} vs {:?}",
+            c.target,
+            c.code,
+            c.predicted_code
+        );
+    }
+}

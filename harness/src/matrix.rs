@@ -235,14 +235,7 @@ struct RawMatrix {
     #[serde(default)]
     run: Option<RawRun>,
     #[serde(default)]
-    expect: Option<Spanned<RawExpect>>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
-enum RawExpect {
-    File(String),
-    Rules(Vec<crate::expect::Rule>),
+    expect: Option<Spanned<toml::Value>>,
 }
 
 /// Where a matrix's expectations come from.
@@ -367,9 +360,15 @@ impl Ctx<'_> {
         known: impl IntoIterator<Item = &'k str> + Clone,
         list_cmd: &str,
     ) -> InputError {
-        let hint = match nearest(name.get_ref(), known.clone()) {
-            Some(n) => format!("did you mean `{n}`? (see {list_cmd})"),
-            None => format!("see {list_cmd} for the known names"),
+        let all: Vec<&str> = known.clone().into_iter().collect();
+        let listing = if all.len() <= 12 {
+            format!("one of: {}", all.join(", "))
+        } else {
+            format!("see {list_cmd}")
+        };
+        let hint = match nearest(name.get_ref(), known) {
+            Some(n) => format!("did you mean `{n}`? ({listing})"),
+            None => listing,
         };
         self.err(
             name.span(),
@@ -821,6 +820,28 @@ pub fn plan(
             c
         })
         .collect();
+    let expect = match &raw.expect {
+        None => None,
+        Some(e) => Some(match e.get_ref() {
+            toml::Value::String(f) => Expectation::File(dir.unwrap_or(Path::new(".")).join(f)),
+            toml::Value::Array(items) => {
+                let mut rules = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let rule: crate::expect::Rule = item.clone().try_into().map_err(|err: toml::de::Error| {
+                        ctx.err(e.span(), format!("expect rule {}: {}", i + 1, err.message().trim()), Some("a rule has client, key_tool, key, passphrase, target, user (all optional), verdict and code".into()))
+                    })?;
+                    if !["ok", "fail", "error"].contains(&rule.verdict.as_str()) {
+                        return Err(ctx.err(e.span(), format!("expect rule {}: verdict `{}` is not ok, fail or error", i + 1, rule.verdict), Some("verdict = \"ok\", \"fail\" or \"error\"".into())));
+                    }
+                    rules.push(rule);
+                }
+                Expectation::Rules(rules)
+            }
+            _ => {
+                return Err(ctx.err(e.span(), "expect must be a CSV file name or a list of rules", Some("expect = \"expected/x.csv\" or expect = [{ target = \"t\", verdict = \"ok\" }]".into())))
+            }
+        }),
+    };
     let axis_title = |a: &str| -> Vec<String> {
         match a {
             "target" => {
@@ -857,9 +878,6 @@ pub fn plan(
             timeout_secs: run.and_then(|r| r.timeout_secs),
             server_log_level: log_level,
         },
-        expect: raw.expect.as_ref().map(|e| match e.get_ref() {
-            RawExpect::File(f) => Expectation::File(dir.unwrap_or(Path::new(".")).join(f)),
-            RawExpect::Rules(r) => Expectation::Rules(r.clone()),
-        }),
+        expect,
     })
 }

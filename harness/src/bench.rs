@@ -126,3 +126,99 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
         openssh_verdicts: (ok, fail),
     })
 }
+
+/// Figures of the synthetic benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyntheticResult {
+    /// Cells in the synthetic matrix.
+    pub cells: usize,
+    /// Concurrent cells.
+    pub jobs: usize,
+    /// Wall time with an empty key cache (keys generated, PPK via puttygen).
+    pub cold: Duration,
+    /// Wall time of the same matrix again, keys cached.
+    pub warm: Duration,
+    /// Cells per second, warm.
+    pub cells_per_sec: f64,
+    /// Peak resident memory of the sshmatrix process (VmHWM), in MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// A synthetic matrix of 10 client/key-tool pairs × 4 keys × 2 passphrase settings × 5 targets
+/// × `users` users (2,000 cells with 5 users).
+pub fn synthetic_matrix(users: usize) -> String {
+    let users: Vec<String> = (1..=users).map(|u| format!("\"u{u}\"")).collect();
+    let mut t = String::from(
+        "title = \"synthetic benchmark matrix\"\n[run]\nmax_cells = 1000000\n[axes]\n\
+         keys = [\"rsa-2048\", \"rsa-3072\", \"ecdsa-256\", \"ed25519\"]\npassphrase = [\"yes\", \"no\"]\npairs = [\n",
+    );
+    for (c, k) in [
+        ("teraterm-4.106", "teraterm-4.106"),
+        ("teraterm-5.3", "teraterm-5.3"),
+        ("teraterm-4.108", "teraterm-4.106-bcrypt"),
+        ("putty-0.70", "puttygen-0.74"),
+        ("putty-0.83", "puttygen-0.83"),
+        ("winscp-5.21", "puttygen-0.78"),
+        ("openssh-7.4", "ssh-keygen-pem"),
+        ("openssh-9.2", "ssh-keygen"),
+        ("openssh-8.7-crypto-policies", "ssh-keygen"),
+        ("dropbear-2022.83", "ssh-keygen"),
+    ] {
+        t.push_str(&format!("  {{ client = \"{c}\", key_tool = \"{k}\" }},\n"));
+    }
+    t.push_str("]\n");
+    for p in [
+        "rhel9-default",
+        "rhel9-legacy",
+        "al2023-default",
+        "nutanix-ahv-lockdown",
+        "upstream-8.8",
+    ] {
+        t.push_str(&format!(
+            "[[targets]]\nid = \"{p}\"\npolicy = \"{p}\"\nusers = [{}]\n",
+            users.join(", ")
+        ));
+    }
+    t
+}
+
+/// Peak resident set size of this process, in MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Runs a plan twice in a fresh work directory under `opts.work_dir`: cold (keys made), warm.
+pub async fn synthetic(plan: Plan, opts: &Options) -> Result<SyntheticResult, RunError> {
+    let fresh = opts
+        .work_dir
+        .join(format!("bench-cold-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&fresh);
+    let mut o = opts.clone();
+    o.work_dir = fresh.clone();
+    let cells = plan.cells.len();
+    let t = Instant::now();
+    crate::runner::run(plan.clone(), &o).await?;
+    let cold = t.elapsed();
+    let t = Instant::now();
+    crate::runner::run(plan, &o).await?;
+    let warm = t.elapsed();
+    let _ = std::fs::remove_dir_all(&fresh);
+    Ok(SyntheticResult {
+        cells,
+        jobs: opts.jobs,
+        cold,
+        warm,
+        cells_per_sec: cells as f64 / warm.as_secs_f64().max(1e-9),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

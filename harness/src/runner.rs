@@ -155,7 +155,14 @@ pub fn default_jobs() -> usize {
         * 4
 }
 
-type LoadMemo = Mutex<HashMap<(PathBuf, String), Result<Arc<PrivateKey>, LoadError>>>;
+/// Key loads, once per (file, client capability): later cells wait for the first.
+type LoadMemo = Mutex<
+    HashMap<(PathBuf, String), Arc<tokio::sync::OnceCell<Result<Arc<PrivateKey>, LoadError>>>>,
+>;
+
+/// Concurrent key decryptions: PPK v3 (Argon2id) takes 8 MiB each; one at a time bounds the peak
+/// memory (each key is decrypted once per run, so the cost is small).
+const DECRYPTIONS: usize = 1;
 
 /// Per-target material of a troubleshooting scenario.
 #[derive(Default)]
@@ -183,6 +190,7 @@ struct Shared {
     hellos: Vec<ServerHello>,
     keys: HashMap<(String, String, bool), KeyFile>,
     loads: LoadMemo,
+    decrypting: Semaphore,
     login: String,
     timeout: Duration,
     stream: Option<Mutex<std::fs::File>>,
@@ -375,6 +383,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         hellos,
         keys,
         loads: Mutex::new(HashMap::new()),
+        decrypting: Semaphore::new(DECRYPTIONS),
         login,
         timeout: opts.timeout,
         stream,
@@ -395,27 +404,34 @@ impl Prepared {
     /// Runs every cell, `jobs` at a time; each finished cell is streamed at once. Once a stop
     /// is requested no new cell starts; the returned cells are those that finished.
     pub async fn execute(&self) -> Vec<CellResult> {
-        let sem = Arc::new(Semaphore::new(self.jobs.max(1)));
-        let mut tasks = Vec::new();
-        for i in 0..self.shared.plan.cells.len() {
+        // `jobs` workers pull cell indices from a counter: only `jobs` cell futures exist at a
+        // time, whatever the size of the matrix.
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..self.jobs.max(1) {
             let shared = self.shared.clone();
-            let sem = sem.clone();
             let stop = self.stop.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore");
-                if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    return None;
+            let next = next.clone();
+            workers.push(tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= shared.plan.cells.len() {
+                        break;
+                    }
+                    let result = run_cell(&shared, i).await;
+                    shared.record(&result);
+                    done.push(result);
                 }
-                let result = run_cell(&shared, i).await;
-                shared.record(&result);
-                Some(result)
+                done
             }));
         }
         let mut cells = Vec::new();
-        for t in tasks {
-            if let Some(c) = t.await.expect("cell task") {
-                cells.push(c);
-            }
+        for w in workers {
+            cells.extend(w.await.expect("cell worker"));
         }
         cells.sort_by_key(|c| c.index);
         cells
@@ -510,34 +526,39 @@ impl Shared {
             file.path.clone(),
             format!("{:?}{}{wrong}", p.reads, p.reads_encrypted),
         );
-        if let Some(r) = self.loads.lock().expect("lock").get(&memo_key) {
-            return r.clone();
-        }
+        let cell_once = self
+            .loads
+            .lock()
+            .expect("lock")
+            .entry(memo_key)
+            .or_default()
+            .clone();
         let reads = p.reads.clone();
         let reads_encrypted = p.reads_encrypted;
         let file = file.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let text = std::fs::read_to_string(&file.path)
-                .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
-            if file.encrypted && !reads_encrypted {
-                return Err(LoadError::UnsupportedFormat {
-                    container: format!("encrypted {}", file.format.container.name()),
-                    reads: "unencrypted key files only".into(),
-                });
-            }
-            let pass = match wrong {
-                true => Some("not the passphrase".to_string()),
-                false => file.passphrase(),
-            };
-            load_key(&text, &reads, pass.as_deref()).map(Arc::new)
-        })
-        .await
-        .expect("load task");
-        self.loads
-            .lock()
-            .expect("lock")
-            .insert(memo_key, result.clone());
-        result
+        cell_once
+            .get_or_init(|| async {
+                let _permit = self.decrypting.acquire().await.expect("semaphore");
+                tokio::task::spawn_blocking(move || {
+                    let text = std::fs::read_to_string(&file.path)
+                        .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
+                    if file.encrypted && !reads_encrypted {
+                        return Err(LoadError::UnsupportedFormat {
+                            container: format!("encrypted {}", file.format.container.name()),
+                            reads: "unencrypted key files only".into(),
+                        });
+                    }
+                    let pass = match wrong {
+                        true => Some("not the passphrase".to_string()),
+                        false => file.passphrase(),
+                    };
+                    load_key(&text, &reads, pass.as_deref()).map(Arc::new)
+                })
+                .await
+                .expect("load task")
+            })
+            .await
+            .clone()
     }
 }
 

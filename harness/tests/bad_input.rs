@@ -86,14 +86,38 @@ fn check(path: &Path) -> (i32, String) {
 #[case("invalid-utf8.toml", "1:1: not valid UTF-8", "UTF-8")]
 #[case("missing-expect-file.toml", "expect:", "relative to the matrix file")]
 #[case("unknown-hostile-server.toml", "10:23: unknown variant `angry`", "")]
-#[case("bad-authorized-keys-mode.toml", "authorized_keys_mode `0999` is not an octal file mode", "0666")]
-#[case("unknown-scenario-field.toml", "10:14: unknown field `knwon_host_key`", "")]
-#[case("bad-server-log-level.toml", "11:20: unknown server_log_level `LOUD`", "VERBOSE")]
-#[case("bad-expect-rule.toml", "1:10: expect rule 1: unknown field `clinet`", "")]
+#[case(
+    "bad-authorized-keys-mode.toml",
+    "authorized_keys_mode `0999` is not an octal file mode",
+    "0666"
+)]
+#[case(
+    "unknown-scenario-field.toml",
+    "10:14: unknown field `knwon_host_key`",
+    ""
+)]
+#[case(
+    "bad-server-log-level.toml",
+    "11:20: unknown server_log_level `LOUD`",
+    "VERBOSE"
+)]
+#[case(
+    "bad-expect-rule.toml",
+    "1:10: expect rule 1: unknown field `clinet`",
+    ""
+)]
 #[case("duplicate-user.toml", "9:15: user `u` is listed twice", "")]
-#[case("overflowing-rsa-size.toml", "2:9: impossible key size `rsa-99999999999999`", "")]
+#[case(
+    "overflowing-rsa-size.toml",
+    "2:9: impossible key size `rsa-99999999999999`",
+    ""
+)]
 #[case("keys-not-an-array.toml", "2:8: invalid type: string", "")]
-#[case("duplicate-client.toml", "3:26: client `putty-0.83` is listed twice", "")]
+#[case(
+    "duplicate-client.toml",
+    "3:26: client `putty-0.83` is listed twice",
+    ""
+)]
 #[case("no-axes.toml", "missing field `axes`", "")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,

@@ -228,6 +228,7 @@ struct Seen {
 struct Recorder {
     seen: Arc<Mutex<Seen>>,
     known_host_key: Option<russh::keys::ssh_key::PublicKey>,
+    host_key_pin: Option<String>,
 }
 
 impl client::Handler for Recorder {
@@ -238,12 +239,22 @@ impl client::Handler for Recorder {
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         // Without a known host key: like a first connection that accepts the new key. With one:
-        // as a client with a known_hosts entry, refuse a different key.
+        // as a client with a known_hosts entry, refuse a different key. A pinned fingerprint
+        // (remote targets) must match exactly.
+        let PublicKeyOrCertificate::PublicKey { key: offered, .. } = key else {
+            return Ok(self.known_host_key.is_none() && self.host_key_pin.is_none());
+        };
+        if let Some(pin) = &self.host_key_pin {
+            let fp = offered.fingerprint(HashAlg::Sha256).to_string();
+            if &fp != pin {
+                self.seen.lock().expect("lock").host_key_changed = Some(format!(
+                    "host key changed (REMOTE HOST IDENTIFICATION HAS CHANGED): the server offers {fp}, pinned {pin}"
+                ));
+                return Ok(false);
+            }
+        }
         let Some(known) = &self.known_host_key else {
             return Ok(true);
-        };
-        let PublicKeyOrCertificate::PublicKey { key: offered, .. } = key else {
-            return Ok(false);
         };
         if offered.key_data() == known.key_data() {
             return Ok(true);
@@ -368,6 +379,8 @@ pub struct Attempt<'a> {
     pub timeout: Duration,
     /// The host key the client already knows (known_hosts), if any.
     pub known_host_key: Option<russh::keys::ssh_key::PublicKey>,
+    /// A pinned SHA256 host key fingerprint (`SHA256:…`) the server must present.
+    pub host_key_pin: Option<String>,
     /// Keys the client offers before its own (e.g. an agent holding many keys).
     pub other_keys_first: Vec<Arc<PrivateKey>>,
     /// Log in with this password instead of the key.
@@ -408,6 +421,7 @@ where
     let recorder = Recorder {
         seen: seen.clone(),
         known_host_key: a.known_host_key.clone(),
+        host_key_pin: a.host_key_pin.clone(),
     };
     let mut handle = match client::connect_stream(Arc::new(config), stream, recorder).await {
         Ok(h) => h,
@@ -649,4 +663,38 @@ fn rsa_bits(key: &PrivateKey) -> u32 {
                 .unwrap_or(0)
         })
         .unwrap_or(0)
+}
+
+struct KeyCatcher(Arc<Mutex<Option<russh::keys::ssh_key::PublicKey>>>);
+
+impl client::Handler for KeyCatcher {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        if let PublicKeyOrCertificate::PublicKey { key, .. } = key {
+            *self.0.lock().expect("lock") = Some(key.clone());
+        }
+        Ok(true)
+    }
+}
+
+/// Completes a key exchange over `stream` with the engine's defaults and returns the server's
+/// host key (no authentication is attempted): the pre-flight check of a pinned host key.
+pub async fn host_key<S>(stream: S) -> Result<russh::keys::ssh_key::PublicKey, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let caught = Arc::new(Mutex::new(None));
+    let config = Arc::new(client::Config::default());
+    let handle = client::connect_stream(config, stream, KeyCatcher(caught.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    let key = caught.lock().expect("lock").take();
+    key.ok_or_else(|| "the server presented no plain host key".into())
 }

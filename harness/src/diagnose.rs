@@ -30,6 +30,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
         Stage::Connect if cli("closed") || cli("Disconnect") => "connection-closed",
         Stage::Connect if cli("protocol") || cli("Version") || cli("version") => "protocol-error",
         Stage::Connect => "connection-closed",
+        Stage::Auth | Stage::Login if cli("deferred:") => "auth-budget-exhausted",
         Stage::Auth | Stage::Login => {
             if srv("not in PubkeyAcceptedAlgorithms") {
                 "auth-signature-rejected"

@@ -4,6 +4,7 @@
 
 pub mod advice;
 pub mod bench;
+pub mod budget;
 pub mod diagnose;
 pub mod expect;
 pub mod hostile;

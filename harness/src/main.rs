@@ -118,6 +118,14 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Print the authorized_keys lines to install for each target and user (makes the keys).
+    AuthorizedKeys {
+        /// The matrix file (TOML).
+        matrix: PathBuf,
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Merge the JSON reports of shards (or of resumed runs) into one report.
     Merge {
         /// The JSON reports.
@@ -451,6 +459,43 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail_run(e),
             }
+        }
+        Command::AuthorizedKeys { matrix, work_dir } => {
+            let (plan, _) = match load_plan(&matrix) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            let factory = match sshmatrix_clients::KeyFactory::new(opts.work_dir.join("keys")) {
+                Ok(f) => f,
+                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+            };
+            let keys = match runtime().block_on(runner::make_keys(&plan, &factory, opts.jobs)) {
+                Ok(k) => k,
+                Err(e) => return fail_run(e),
+            };
+            for (ti, t) in plan.targets.iter().enumerate() {
+                for user in &t.users {
+                    let place = match &t.remote {
+                        Some(r) => format!("{}:{}", r.host, r.port),
+                        None => "local".into(),
+                    };
+                    println!("# target {} ({place}), user {user}: append to ~{user}/.ssh/authorized_keys", t.id);
+                    let mut seen = std::collections::HashSet::new();
+                    for c in plan
+                        .cells
+                        .iter()
+                        .filter(|c| c.target == ti && &c.user == user)
+                    {
+                        let line = &keys[&(c.key.to_string(), c.key_tool.id.clone(), c.passphrase)]
+                            .public_line;
+                        if seen.insert(line.clone()) {
+                            println!("{line}");
+                        }
+                    }
+                }
+            }
+            ExitCode::from(EXIT_OK as u8)
         }
         Command::Merge {
             reports,

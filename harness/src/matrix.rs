@@ -199,6 +199,77 @@ struct RawTarget {
     sshd: Vec<String>,
     #[serde(default)]
     scenario: Option<Spanned<Scenario>>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    host_key: Option<String>,
+    #[serde(default)]
+    known_hosts: Option<String>,
+    #[serde(default)]
+    auth_budget: Option<u32>,
+    #[serde(default)]
+    budget_window_secs: Option<u64>,
+    #[serde(default)]
+    password_env: Option<String>,
+    #[serde(default)]
+    password_file: Option<String>,
+}
+
+/// The SHA256 fingerprint of `host`'s key in a known_hosts file (plain, not hashed, entries:
+/// `host` for port 22, `[host]:port` otherwise).
+fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("known_hosts {}: {e}", path.display()))?;
+    let want = if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let mut parts = line.split_whitespace();
+        let (Some(hosts), Some(kind), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if hosts.split(',').any(|h| h == want) {
+            let key = russh::keys::ssh_key::PublicKey::from_openssh(&format!("{kind} {b64}"))
+                .map_err(|e| format!("known_hosts {}: bad key for {want}: {e}", path.display()))?;
+            return Ok(key
+                .fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+                .to_string());
+        }
+    }
+    Err(format!(
+        "known_hosts {} has no plain entry for {want} (hashed entries cannot be matched)",
+        path.display()
+    ))
+}
+
+/// A real appliance or VM reached over the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// Host name or address.
+    pub host: String,
+    /// SSH port.
+    pub port: u16,
+    /// Pinned host key fingerprint, `SHA256:…`; a mismatch stops the run.
+    pub host_key: String,
+    /// Failed logins allowed per account per window (default 2).
+    pub auth_budget: u32,
+    /// The window in seconds (default 900, faillock's unlock time).
+    pub budget_window_secs: u64,
+    /// Environment variable holding the password for password cells.
+    pub password_env: Option<String>,
+    /// File holding the password for password cells.
+    pub password_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -264,6 +335,9 @@ pub struct Target {
     pub sshd: Vec<String>,
     /// Troubleshooting knobs (defaults: nothing wrong).
     pub scenario: Scenario,
+    /// Set for `kind = "remote"`: the real host to log in to (the policy is then what the
+    /// host is expected to run, for prediction).
+    pub remote: Option<Remote>,
 }
 
 /// One cell of the plan.
@@ -661,7 +735,58 @@ pub fn plan(
                 ));
             }
         }
+        let remote = match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
+            None | Some(("local", _)) => None,
+            Some(("remote", span)) => {
+                let Some(host) = &t.host else {
+                    return Err(ctx.err(
+                        span,
+                        format!("remote target `{id}` needs a host"),
+                        Some("host = \"10.0.0.5\"".into()),
+                    ));
+                };
+                let port = t.port.unwrap_or(22);
+                let pin = match (&t.host_key, &t.known_hosts) {
+                    (Some(p), None) => p.clone(),
+                    (None, Some(kh)) => {
+                        let path = dir.unwrap_or(Path::new(".")).join(kh);
+                        known_hosts_pin(&path, host, port).map_err(|m| ctx.err(span.clone(), format!("remote target `{id}`: {m}"), Some("pin with host_key = \"SHA256:…\" (ssh-keyscan HOST | ssh-keygen -lf -) or a plain known_hosts entry".into())))?
+                    }
+                    _ => {
+                        return Err(ctx.err(span, format!("remote target `{id}` needs exactly one of host_key and known_hosts"), Some("host_key is the pinned SHA256 fingerprint: ssh-keyscan HOST | ssh-keygen -lf -".into())))
+                    }
+                };
+                let pin = &pin;
+                if !pin.starts_with("SHA256:") {
+                    return Err(ctx.err(
+                        span,
+                        format!("host_key of `{id}` must be a SHA256:… fingerprint"),
+                        Some("ssh-keyscan HOST | ssh-keygen -lf - prints it".into()),
+                    ));
+                }
+                Some(Remote {
+                    host: host.clone(),
+                    port,
+                    host_key: pin.clone(),
+                    auth_budget: t.auth_budget.unwrap_or(2),
+                    budget_window_secs: t.budget_window_secs.unwrap_or(900),
+                    password_env: t.password_env.clone(),
+                    password_file: t
+                        .password_file
+                        .as_ref()
+                        .map(|f| dir.unwrap_or(Path::new(".")).join(f)),
+                })
+            }
+            Some((other, span)) => {
+                return Err(ctx.err(
+                    span,
+                    format!("unknown target kind `{other}`"),
+                    Some("kind = \"local\" (default) or \"remote\"".into()),
+                ))
+            }
+        };
         targets.push(Target {
+            remote,
             scenario,
             label: if t.label.is_empty() {
                 vec![id.clone()]

@@ -191,6 +191,7 @@ struct Shared {
     keys: HashMap<(String, String, bool), KeyFile>,
     loads: LoadMemo,
     decrypting: Semaphore,
+    budget: Mutex<crate::budget::Budget>,
     login: String,
     timeout: Duration,
     stream: Option<Mutex<std::fs::File>>,
@@ -283,6 +284,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         .server_log_level
         .clone()
         .unwrap_or_else(|| "VERBOSE".into());
+    let mut notes: Vec<String> = Vec::new();
     let mut targets = Vec::new();
     let mut effective = Vec::new();
     let mut hellos = Vec::new();
@@ -329,6 +331,15 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             )
             .map_err(|e| RunError::Environment(e.to_string()))?;
         }
+        if let Some(r) = &t.remote {
+            hellos.push(preflight(&t.id, r, opts.timeout).await?);
+            notes.push(format!(
+                "remote target `{}` ({}:{}): host key pinned; logs in as the matrix users; the server log is not available, reasons are the client's; at most {} failed logins per account per {} s",
+                t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
+            ));
+            targets.push(target);
+            continue;
+        }
         if !sc.reachable || sc.server.is_some() {
             targets.push(target);
             hellos.push(ServerHello::default());
@@ -367,14 +378,15 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         )),
     };
     let login = current_user();
-    let mut notes = vec![format!(
-        "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
-        sshd_version(&sshd)
-    )];
-    notes.push(format!(
-        "every matrix user is served by the OS user running sshmatrix ({}); user names are labels (real per-user accounts come with container targets)",
-        login
-    ));
+    if plan.targets.iter().any(|t| t.remote.is_none()) {
+        notes.insert(0, format!(
+            "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
+            sshd_version(&sshd)
+        ));
+        notes.insert(1, format!(
+            "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
+        ));
+    }
     let shared = Arc::new(Shared {
         plan,
         extras,
@@ -384,6 +396,9 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         keys,
         loads: Mutex::new(HashMap::new()),
         decrypting: Semaphore::new(DECRYPTIONS),
+        budget: Mutex::new(crate::budget::Budget::load(
+            opts.work_dir.join("auth-budget.json"),
+        )),
         login,
         timeout: opts.timeout,
         stream,
@@ -562,6 +577,141 @@ impl Shared {
     }
 }
 
+/// Connects to a remote target, with the cell timeout.
+async fn connect_remote(
+    r: &crate::matrix::Remote,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, String> {
+    match tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((r.host.as_str(), r.port)),
+    )
+    .await
+    {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(format!("connect to {}:{}: {e}", r.host, r.port)),
+        Err(_) => Err(format!("connect to {}:{}: timed out", r.host, r.port)),
+    }
+}
+
+/// Before any login: the remote host must present the pinned host key (a mismatch stops the
+/// run), and its KEXINIT is read for negotiation.
+async fn preflight(
+    id: &str,
+    r: &crate::matrix::Remote,
+    timeout: Duration,
+) -> Result<ServerHello, RunError> {
+    let env = |m: String| RunError::Environment(format!("remote target `{id}`: {m}"));
+    let stream = connect_remote(r, timeout).await.map_err(env)?;
+    let key = tokio::time::timeout(timeout, emulator::host_key(stream))
+        .await
+        .map_err(|_| env("no key exchange within the timeout".into()))?
+        .map_err(env)?;
+    let fp = key
+        .fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+        .to_string();
+    if fp != r.host_key {
+        return Err(env(format!(
+            "host key {} {fp} does not match the pinned {}; refusing to log in (if the change is expected, update host_key)",
+            key.algorithm().as_str(),
+            r.host_key
+        )));
+    }
+    let stream = connect_remote(r, timeout).await.map_err(env)?;
+    tokio::time::timeout(timeout, negotiate::probe(stream, "SSH-2.0-sshmatrix_probe"))
+        .await
+        .map_err(|_| env("no KEXINIT within the timeout".into()))?
+        .map_err(|e| env(format!("probe: {e}")))
+}
+
+/// Reads the password of a remote target (environment variable or file, never argv).
+fn remote_password(r: &crate::matrix::Remote) -> Option<String> {
+    if let Some(var) = &r.password_env {
+        return std::env::var(var).ok();
+    }
+    r.password_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|p| p.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// One cell against a remote target, within its account's failed-login budget.
+async fn run_remote(
+    shared: &Shared,
+    cell: &Cell,
+    r: &crate::matrix::Remote,
+    key: Arc<PrivateKey>,
+) -> ClientOutcome {
+    let outcome = |verdict, stage, reason: String| ClientOutcome {
+        verdict,
+        stage,
+        reason,
+        negotiated: None,
+        signature: None,
+        methods: Vec::new(),
+        notes: Vec::new(),
+    };
+    let spent = shared.budget.lock().expect("lock").spent(
+        &r.host,
+        r.port,
+        &cell.user,
+        r.budget_window_secs,
+    );
+    if spent >= r.auth_budget as usize {
+        return outcome(
+            emulator::Verdict::Error,
+            emulator::Stage::Auth,
+            format!(
+                "deferred: {spent} failed logins for {}@{}:{} in the last {} s spend its budget of {} (faillock); rerun later or raise auth_budget",
+                cell.user, r.host, r.port, r.budget_window_secs, r.auth_budget
+            ),
+        );
+    }
+    let target = &shared.plan.targets[cell.target];
+    let password = match target.scenario.method {
+        Method::Publickey => None,
+        Method::Password => match remote_password(r) {
+            Some(p) => Some(p),
+            None => {
+                return outcome(
+                    emulator::Verdict::Error,
+                    emulator::Stage::Auth,
+                    "no password: set password_env or password_file on the target".into(),
+                )
+            }
+        },
+    };
+    let stream = match connect_remote(r, shared.timeout).await {
+        Ok(s) => s,
+        Err(e) => return outcome(emulator::Verdict::Fail, emulator::Stage::Connect, e),
+    };
+    let attempt = Attempt {
+        profile: &cell.client,
+        server: &shared.hellos[cell.target],
+        key,
+        user: &cell.user,
+        timeout: shared.timeout,
+        known_host_key: None,
+        host_key_pin: Some(r.host_key.clone()),
+        other_keys_first: Vec::new(),
+        password,
+    };
+    let o = emulator::attempt(attempt, stream).await;
+    // Only a credential the server saw and refused counts against the account (a method it did
+    // not offer, or a key the client did not send, is no failed login).
+    if o.verdict == emulator::Verdict::Fail
+        && o.stage == emulator::Stage::Auth
+        && o.signature.is_some()
+    {
+        shared
+            .budget
+            .lock()
+            .expect("lock")
+            .record(&r.host, r.port, &cell.user);
+    }
+    o
+}
+
 /// A TCP connect to a port on 127.0.0.1 where nothing listens: the kernel's real refusal.
 async fn refused_connect() -> ClientOutcome {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -636,6 +786,9 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 return (o, None);
             }
         };
+        if let Some(r) = &target.remote {
+            return (run_remote(shared, cell, r, key).await, None);
+        }
         if !target.scenario.reachable {
             return (refused_connect().await, None);
         }
@@ -650,6 +803,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 user: &shared.login,
                 timeout: shared.timeout,
                 known_host_key: None,
+                host_key_pin: None,
                 other_keys_first: Vec::new(),
                 password: None,
             };
@@ -679,6 +833,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             user: &shared.login,
             timeout: shared.timeout,
             known_host_key: shared.extras[cell.target].known_host_key.clone(),
+            host_key_pin: None,
             other_keys_first: shared.extras[cell.target].decoys.clone(),
             password: (target.scenario.method == Method::Password)
                 .then(|| "not-the-password".to_string()),

@@ -62,6 +62,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("connection-closed", "the server closed the connection before a verdict"),
     ("protocol-error", "the peer sent something that is not valid SSH"),
     ("timeout", "no verdict within the cell's timeout"),
+    ("auth-budget-exhausted", "deferred: the account's failed-login budget on a remote target is spent"),
     ("emulation-limit", "the real client would use an algorithm the emulator cannot speak"),
 ];
 

@@ -698,3 +698,63 @@ where
     let key = caught.lock().expect("lock").take();
     key.ok_or_else(|| "the server presented no plain host key".into())
 }
+
+/// Logs in with `key` as `user` (the server must present the host key `pin`), runs `command`
+/// with `input` on its standard input, and returns its exit status and output. Used to install
+/// keys on a remote target through an existing admin key.
+pub async fn exec_with_key<S>(
+    stream: S,
+    user: &str,
+    key: Arc<PrivateKey>,
+    pin: &str,
+    command: &str,
+    input: &[u8],
+) -> Result<(u32, String), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let recorder = Recorder {
+        seen: seen.clone(),
+        known_host_key: None,
+        host_key_pin: Some(pin.to_string()),
+    };
+    let mut handle = client::connect_stream(Arc::new(client::Config::default()), stream, recorder)
+        .await
+        .map_err(
+            |e| match seen.lock().expect("lock").host_key_changed.clone() {
+                Some(changed) => changed,
+                None => e.to_string(),
+            },
+        )?;
+    let hash = (key_family(&key) == "rsa").then_some(HashAlg::Sha512);
+    match handle
+        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        AuthResult::Success => {}
+        AuthResult::Failure { .. } => return Err(format!("the admin key is refused for {user}")),
+    }
+    let mut ch = handle
+        .channel_open_session()
+        .await
+        .map_err(|e| e.to_string())?;
+    ch.exec(true, command).await.map_err(|e| e.to_string())?;
+    ch.data(input).await.map_err(|e| e.to_string())?;
+    ch.eof().await.map_err(|e| e.to_string())?;
+    let (mut status, mut output) = (u32::MAX, Vec::new());
+    while let Some(msg) = ch.wait().await {
+        match msg {
+            russh::ChannelMsg::Data { data } | russh::ChannelMsg::ExtendedData { data, .. } => {
+                output.extend_from_slice(&data)
+            }
+            russh::ChannelMsg::ExitStatus { exit_status } => status = exit_status,
+            _ => {}
+        }
+    }
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    Ok((status, String::from_utf8_lossy(&output).to_string()))
+}

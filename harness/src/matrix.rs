@@ -217,6 +217,29 @@ struct RawTarget {
     password_env: Option<String>,
     #[serde(default)]
     password_file: Option<String>,
+    #[serde(default)]
+    deploy: Option<RawDeploy>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawDeploy {
+    user: String,
+    key: String,
+    #[serde(default)]
+    file: Option<String>,
+}
+
+/// Installing the matrix keys through an existing admin key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    /// The admin account (root, or each matrix user itself).
+    pub user: String,
+    /// The admin's private key file (unencrypted, or encrypted with SSHMATRIX_DEPLOY_PASSPHRASE).
+    pub key: std::path::PathBuf,
+    /// Where the keys go, with `%h` (home) and `%u` (user) as in sshd (default
+    /// `%h/.ssh/authorized_keys`).
+    pub file: String,
 }
 
 /// The SHA256 fingerprint of `host`'s key in a known_hosts file (plain, not hashed, entries:
@@ -270,6 +293,8 @@ pub struct Remote {
     pub password_env: Option<String>,
     /// File holding the password for password cells.
     pub password_file: Option<std::path::PathBuf>,
+    /// Install the keys through this admin key before the run.
+    pub deploy: Option<Deploy>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -673,11 +698,15 @@ pub fn plan(
         let mut users: Vec<String> = Vec::new();
         for u in t.users.get_ref() {
             let name = u.get_ref();
-            if name.is_empty() || name.contains(char::is_whitespace) {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
                 return Err(ctx.err(
                     u.span(),
-                    format!("user name `{name}` is empty or has spaces"),
-                    None,
+                    format!("user name `{name}` must be letters, digits, '.', '_' or '-'"),
+                    Some("e.g. users = [\"nutanix\", \"admin\"]".into()),
                 ));
             }
             if users.contains(name) {
@@ -775,6 +804,14 @@ pub fn plan(
                         .password_file
                         .as_ref()
                         .map(|f| dir.unwrap_or(Path::new(".")).join(f)),
+                    deploy: t.deploy.as_ref().map(|d| Deploy {
+                        user: d.user.clone(),
+                        key: dir.unwrap_or(Path::new(".")).join(&d.key),
+                        file: d
+                            .file
+                            .clone()
+                            .unwrap_or_else(|| "%h/.ssh/authorized_keys".into()),
+                    }),
                 })
             }
             Some((other, span)) => {

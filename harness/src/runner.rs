@@ -333,6 +333,9 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         }
         if let Some(r) = &t.remote {
             hellos.push(preflight(&t.id, r, opts.timeout).await?);
+            if let Some(d) = &r.deploy {
+                deploy_keys(&t.id, r, d, &t.users, &plan, ti, &keys, opts.timeout).await?;
+            }
             notes.push(format!(
                 "remote target `{}` ({}:{}): host key pinned; logs in as the matrix users; the server log is not available, reasons are the client's; at most {} failed logins per account per {} s",
                 t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
@@ -622,6 +625,84 @@ async fn preflight(
         .await
         .map_err(|_| env("no KEXINIT within the timeout".into()))?
         .map_err(|e| env(format!("probe: {e}")))
+}
+
+/// The shell script that appends the lines on stdin (once each) to a user's key file and sets
+/// the ownership and modes sshd's StrictModes wants. `user` is validated (letters, digits, . _ -).
+fn install_script(user: &str, file: &str) -> String {
+    let file = file.replace("%u", user).replace("%h", "$h");
+    format!(
+        "set -e; u='{user}'; h=$(getent passwd \"$u\" | cut -d: -f6); [ -n \"$h\" ] || {{ echo \"no such user $u\" >&2; exit 3; }}; \
+         f=\"{file}\"; d=$(dirname \"$f\"); umask 077; mkdir -p \"$d\"; touch \"$f\"; \
+         while IFS= read -r l; do [ -z \"$l\" ] || grep -qxF \"$l\" \"$f\" || printf '%s\\n' \"$l\" >> \"$f\"; done; \
+         if [ \"$(id -u)\" = 0 ]; then chown \"$u\": \"$f\"; [ \"$d\" != \"$h/.ssh\" ] || chown \"$u\": \"$d\"; fi; chmod 600 \"$f\""
+    )
+}
+
+/// Installs the matrix keys of each user of a remote target through the admin key.
+#[allow(clippy::too_many_arguments)]
+async fn deploy_keys(
+    id: &str,
+    r: &crate::matrix::Remote,
+    d: &crate::matrix::Deploy,
+    users: &[String],
+    plan: &Plan,
+    ti: usize,
+    keys: &HashMap<(String, String, bool), KeyFile>,
+    timeout: Duration,
+) -> Result<(), RunError> {
+    let env =
+        |m: String| RunError::Environment(format!("remote target `{id}`: deploying keys: {m}"));
+    let text = std::fs::read_to_string(&d.key)
+        .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?;
+    let all = [
+        sshmatrix_clients::Container::OpensshV1,
+        sshmatrix_clients::Container::Pem,
+        sshmatrix_clients::Container::Pkcs8,
+        sshmatrix_clients::Container::PpkV2,
+        sshmatrix_clients::Container::PpkV3,
+    ];
+    let pass = std::env::var("SSHMATRIX_DEPLOY_PASSPHRASE").ok();
+    let admin = Arc::new(
+        load_key(&text, &all, pass.as_deref())
+            .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?,
+    );
+    for user in users {
+        let mut lines: Vec<String> = Vec::new();
+        for c in plan
+            .cells
+            .iter()
+            .filter(|c| c.target == ti && &c.user == user)
+        {
+            let l = keys[&key_id(c)].public_line.clone();
+            if !lines.contains(&l) {
+                lines.push(l);
+            }
+        }
+        let stream = connect_remote(r, timeout).await.map_err(env)?;
+        let input = lines.join("\n") + "\n";
+        let (status, out) = tokio::time::timeout(
+            timeout,
+            emulator::exec_with_key(
+                stream,
+                &d.user,
+                admin.clone(),
+                &r.host_key,
+                &install_script(user, &d.file),
+                input.as_bytes(),
+            ),
+        )
+        .await
+        .map_err(|_| env("timed out".into()))?
+        .map_err(env)?;
+        if status != 0 {
+            return Err(env(format!(
+                "installing for {user} exited {status}: {}",
+                out.trim()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the password of a remote target (environment variable or file, never argv).

@@ -245,3 +245,91 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the pinned"));
     let _ = std::fs::remove_dir_all(&work);
 }
+
+#[test]
+fn keys_are_deployed_through_an_existing_admin_key() {
+    let work = common::work_dir().join(format!("deploy-{}", std::process::id()));
+    let dir = work.join("appliance");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let authorized = dir.join("authorized_keys");
+    // The appliance knows only the admin key.
+    let admin = dir.join("admin_key");
+    assert!(Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(&admin)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::copy(admin.with_extension("pub"), &authorized).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let user = sshmatrix_servers::sshd::current_user();
+    let (_d, pin) = daemon(&dir, port, &authorized);
+    let m = dir.join("deploy.toml");
+    std::fs::write(
+        &m,
+        format!(
+            r#"title = "deploy"
+[axes]
+keys = ["ed25519", "ecdsa-256"]
+clients = ["teraterm-5.3"]
+key_tools = ["ssh-keygen"]
+[[targets]]
+id = "appliance"
+kind = "remote"
+host = "127.0.0.1"
+port = {port}
+host_key = "{pin}"
+users = ["{user}"]
+policy = "upstream-9.2"
+deploy = {{ user = "{user}", key = "admin_key", file = "{}" }}
+"#,
+            authorized.display()
+        ),
+    )
+    .unwrap();
+    let json = dir.join("r.json");
+    let out = sshmatrix(
+        &work,
+        &[
+            "run",
+            "-q",
+            "--format",
+            "json",
+            "-o",
+            json.to_str().unwrap(),
+            m.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r.cells.len(), 2);
+    assert!(
+        r.cells.iter().all(|c| c.verdict == Verdict::Ok),
+        "{:?}",
+        r.cells.iter().map(|c| &c.reason).collect::<Vec<_>>()
+    );
+    let installed = std::fs::read_to_string(&authorized).unwrap();
+    assert_eq!(
+        installed.lines().count(),
+        3,
+        "admin key plus the two matrix keys, once each:\n{installed}"
+    );
+    assert_eq!(
+        std::fs::metadata(&authorized).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Deploying again adds nothing.
+    let out = sshmatrix(
+        &work,
+        &["run", "-q", "-o", "/dev/null", m.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&authorized).unwrap(), installed);
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -193,15 +193,8 @@ impl KeyFactory {
             return Ok(copy);
         }
         let text = fs::read_to_string(&kf.path)?;
-        let all = [
-            Container::OpensshV1,
-            Container::Pem,
-            Container::Pkcs8,
-            Container::PpkV2,
-            Container::PpkV3,
-        ];
         let pass = kf.passphrase();
-        let key = crate::load::load_key(&text, &all, pass.as_deref())
+        let key = crate::load::load_key(&text, &Container::ALL, pass.as_deref())
             .map_err(|e| FactoryError::Unsupported(e.to_string()))?;
         let tmp = kf
             .path

@@ -24,6 +24,15 @@ pub enum Container {
 }
 
 impl Container {
+    /// Every container, for readers that take them all (converters, admin keys).
+    pub const ALL: [Container; 5] = [
+        Container::OpensshV1,
+        Container::Pem,
+        Container::Pkcs8,
+        Container::PpkV2,
+        Container::PpkV3,
+    ];
+
     /// The name used in data files and reports.
     pub fn name(&self) -> &'static str {
         match self {

@@ -159,13 +159,7 @@ fn every_tool_writes_files_the_real_tools_read(
 
         // Our loader agrees, and a wrong passphrase is told apart.
         let text = std::fs::read_to_string(&kf.path).unwrap();
-        let all = [
-            Container::OpensshV1,
-            Container::Pem,
-            Container::Pkcs8,
-            Container::PpkV2,
-            Container::PpkV3,
-        ];
+        let all = Container::ALL;
         let loaded = load_key(&text, &all, kf.passphrase().as_deref()).unwrap();
         assert_eq!(
             loaded

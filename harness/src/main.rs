@@ -49,6 +49,20 @@ impl From<OutFormat> for Format {
     }
 }
 
+/// Writes rendered output to a file, or standard output.
+fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
+    match output {
+        Some(p) => std::fs::write(p, text).map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            ExitCode::from(EXIT_ENVIRONMENT as u8)
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
 /// Prints a run error and gives its exit code (2 bad input, 3 environment).
 fn fail_run(e: RunError) -> ExitCode {
     eprintln!("error: {e}");
@@ -517,14 +531,8 @@ fn main() -> ExitCode {
                 }
             };
             let text = render(&merged, format.into());
-            match output {
-                Some(p) => {
-                    if let Err(e) = std::fs::write(&p, text) {
-                        eprintln!("error: cannot write {}: {e}", p.display());
-                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
-                    }
-                }
-                None => print!("{text}"),
+            if let Err(code) = emit(&text, output.as_deref()) {
+                return code;
             }
             ExitCode::from(EXIT_OK as u8)
         }
@@ -677,14 +685,8 @@ fn main() -> ExitCode {
                 Some(Ok(r)) => r,
             };
             let text = render(&report, format.into());
-            match output {
-                Some(p) => {
-                    if let Err(e) = std::fs::write(&p, text) {
-                        eprintln!("error: cannot write {}: {e}", p.display());
-                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
-                    }
-                }
-                None => print!("{text}"),
+            if let Err(code) = emit(&text, output.as_deref()) {
+                return code;
             }
             if interrupted {
                 eprintln!(

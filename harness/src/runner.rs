@@ -655,16 +655,9 @@ async fn deploy_keys(
         |m: String| RunError::Environment(format!("remote target `{id}`: deploying keys: {m}"));
     let text = std::fs::read_to_string(&d.key)
         .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?;
-    let all = [
-        sshmatrix_clients::Container::OpensshV1,
-        sshmatrix_clients::Container::Pem,
-        sshmatrix_clients::Container::Pkcs8,
-        sshmatrix_clients::Container::PpkV2,
-        sshmatrix_clients::Container::PpkV3,
-    ];
     let pass = std::env::var("SSHMATRIX_DEPLOY_PASSPHRASE").ok();
     let admin = Arc::new(
-        load_key(&text, &all, pass.as_deref())
+        load_key(&text, &sshmatrix_clients::Container::ALL, pass.as_deref())
             .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?,
     );
     for user in users {
@@ -814,20 +807,21 @@ async fn refused_connect() -> ClientOutcome {
     }
 }
 
-async fn run_cell(shared: &Shared, i: usize) -> CellResult {
-    let cell = &shared.plan.cells[i];
-    let target = &shared.plan.targets[cell.target];
-    let file = &shared.keys[&key_id(cell)];
-    let started = Instant::now();
-    let mut result = CellResult {
+/// A cell's result before anything is known: identity, key file format and labels.
+fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
+    let target = &plan.targets[cell.target];
+    CellResult {
         index: cell.index,
         client: cell.client.id.clone(),
         key_tool: cell.key_tool.id.clone(),
         key_type: cell.key.family().to_string(),
         key_bits: cell.key.bits(),
         passphrase: cell.passphrase,
-        key_format: file.format_name(),
-        key_fingerprint: file.fingerprint.clone(),
+        key_format: cell
+            .key_tool
+            .format_for(&cell.key)
+            .describe(cell.passphrase),
+        key_fingerprint: String::new(),
         target: target.id.clone(),
         policy: target.policy.id.clone(),
         user: cell.user.clone(),
@@ -850,7 +844,16 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         advice: Vec::new(),
         row: cell.row.clone(),
         column: cell.column.clone(),
-    };
+    }
+}
+
+async fn run_cell(shared: &Shared, i: usize) -> CellResult {
+    let cell = &shared.plan.cells[i];
+    let target = &shared.plan.targets[cell.target];
+    let file = &shared.keys[&key_id(cell)];
+    let started = Instant::now();
+    let mut result = blank_result(&shared.plan, cell);
+    result.key_fingerprint = file.fingerprint.clone();
     let work = async {
         let key = match shared.load(cell, file).await {
             Ok(k) => k,
@@ -1001,42 +1004,15 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
         .map(|cell| {
             let p =
                 crate::predict::predict(cell, &plan.targets[cell.target], &effective[cell.target]);
-            let target = &plan.targets[cell.target];
-            CellResult {
-                index: cell.index,
-                client: cell.client.id.clone(),
-                key_tool: cell.key_tool.id.clone(),
-                key_type: cell.key.family().to_string(),
-                key_bits: cell.key.bits(),
-                passphrase: cell.passphrase,
-                key_format: cell
-                    .key_tool
-                    .format_for(&cell.key)
-                    .describe(cell.passphrase),
-                key_fingerprint: String::new(),
-                target: target.id.clone(),
-                policy: target.policy.id.clone(),
-                user: cell.user.clone(),
-                verdict: p.verdict,
-                code: p.code.to_string(),
-                stage: p.stage.to_string(),
-                reason: format!("predicted: {}", p.reason),
-                client_reason: String::new(),
-                server_reason: None,
-                server_evidence: Vec::new(),
-                kex: None,
-                hostkey: None,
-                cipher: None,
-                mac: None,
-                signature: p.signature.clone(),
-                duration_ms: 0,
-                notes: Vec::new(),
-                predicted_verdict: Some(p.verdict),
-                predicted_code: Some(p.code.to_string()),
-                advice: Vec::new(),
-                row: cell.row.clone(),
-                column: cell.column.clone(),
-            }
+            let mut r = blank_result(plan, cell);
+            r.verdict = p.verdict;
+            r.code = p.code.to_string();
+            r.stage = p.stage.to_string();
+            r.reason = format!("predicted: {}", p.reason);
+            r.signature = p.signature.clone();
+            r.predicted_verdict = Some(p.verdict);
+            r.predicted_code = Some(p.code.to_string());
+            r
         })
         .collect();
     Ok(Report {

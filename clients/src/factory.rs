@@ -85,6 +85,14 @@ impl KeyFile {
     }
 }
 
+/// A temporary sibling name unique to this process and call (concurrent cells convert the same
+/// key at once).
+fn temp_sibling(path: &Path, stem: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    path.with_file_name(format!(".{stem}.{}.{n}", std::process::id()))
+}
+
 /// Creates a 0700 directory (and parents).
 pub fn private_dir(path: &Path) -> std::io::Result<()> {
     fs::DirBuilder::new()
@@ -196,13 +204,56 @@ impl KeyFactory {
         let pass = kf.passphrase();
         let key = crate::load::load_key(&text, &Container::ALL, pass.as_deref())
             .map_err(|e| FactoryError::Unsupported(e.to_string()))?;
-        let tmp = kf
-            .path
-            .with_file_name(format!(".id.openssh.{}", std::process::id()));
+        let tmp = temp_sibling(&kf.path, "id.openssh");
         write_private(
             &tmp,
             openssh_v1(&key, "aes256-ctr", pass.as_deref())?.as_bytes(),
         )?;
+        fs::rename(&tmp, &copy)?;
+        Ok(copy)
+    }
+}
+
+impl KeyFactory {
+    /// A PPK v3 copy of a key file (same key, same passphrase) for PuTTY's plink, written by
+    /// the installed puttygen from the file itself (PEM, openssh-key-v1) or its OpenSSH copy.
+    pub fn ppk_copy(&self, kf: &KeyFile) -> Result<PathBuf, FactoryError> {
+        if matches!(kf.format.container, Container::PpkV2 | Container::PpkV3) {
+            return Ok(kf.path.clone());
+        }
+        let copy = kf.path.with_file_name("id.ppk");
+        if copy.exists() {
+            return Ok(copy);
+        }
+        let source = match kf.format.container {
+            Container::Pem | Container::OpensshV1 => kf.path.clone(),
+            _ => self.openssh_copy(kf)?,
+        };
+        let tmp = temp_sibling(&kf.path, "id.ppk");
+        let mut cmd = Command::new("puttygen");
+        cmd.arg(&source)
+            .args(["-O", "private", "-o"])
+            .arg(&tmp)
+            .args(["--ppk-param", "version=3"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(pf) = &kf.passphrase_file {
+            cmd.arg("--old-passphrase")
+                .arg(pf)
+                .arg("--new-passphrase")
+                .arg(pf);
+        }
+        let out = cmd.output().map_err(|e| FactoryError::MissingTool {
+            program: "puttygen".into(),
+            fix: format!("install putty-tools ({e})"),
+        })?;
+        if !out.status.success() {
+            return Err(FactoryError::Unsupported(format!(
+                "puttygen failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
         fs::rename(&tmp, &copy)?;
         Ok(copy)
     }

@@ -131,6 +131,10 @@ pub struct Profile {
     /// Free-form notes (inferences, caveats).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;
+    /// the rest of the profile (from its `base`) describes what that binary does.
+    #[serde(default)]
+    pub driver: Option<String>,
 }
 
 impl Profile {
@@ -213,9 +217,11 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
             if chain.len() == 1 {
                 t.remove("base");
             }
-            t.remove("notes");
-            if let Some(n) = raw[id].1.get("notes") {
-                t.insert("notes".into(), n.clone());
+            for own in ["notes", "driver"] {
+                t.remove(own);
+                if let Some(n) = raw[id].1.get(own) {
+                    t.insert(own.into(), n.clone());
+                }
             }
         }
         let p: Profile = merged

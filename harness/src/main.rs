@@ -140,6 +140,13 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Run every real-client profile side by side with its emulation profile over all policies,
+    /// key types and passphrases; print the agreement rate and every disagreement (exit 1 if any).
+    VerifyProfiles {
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Merge the JSON reports of shards (or of resumed runs) into one report.
     Merge {
         /// The JSON reports.
@@ -473,6 +480,35 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail_run(e),
             }
+        }
+        Command::VerifyProfiles { work_dir } => {
+            let (profiles, tools, policies) = catalog_parts();
+            let catalog = Catalog {
+                profiles: &profiles,
+                key_tools: &tools,
+                policies: &policies,
+            };
+            let plan = match matrix::plan(
+                "verify-profiles.toml",
+                &sshmatrix::fidelity::matrix(&profiles, &policies),
+                None,
+                &catalog,
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_INPUT as u8);
+                }
+            };
+            let opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            let report = match runtime().block_on(runner::run(plan, &opts)) {
+                Ok(r) => r,
+                Err(e) => return fail_run(e),
+            };
+            let pairs = sshmatrix::fidelity::pairs(&report, &profiles);
+            print!("{}", sshmatrix::fidelity::render(&pairs));
+            let bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
+            ExitCode::from(if bad { EXIT_EXPECTATIONS } else { EXIT_OK } as u8)
         }
         Command::AuthorizedKeys { matrix, work_dir } => {
             let (plan, _) = match load_plan(&matrix) {

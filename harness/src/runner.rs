@@ -193,6 +193,13 @@ struct Shared {
     decrypting: Semaphore,
     budget: Mutex<crate::budget::Budget>,
     login: String,
+    /// For real-client drivers: the sshd binary, key conversions, askpass script, log dir and
+    /// host key files per target.
+    sshd: PathBuf,
+    factory: KeyFactory,
+    askpass: PathBuf,
+    logs: PathBuf,
+    host_key_pubs: Vec<Vec<PathBuf>>,
     timeout: Duration,
     stream: Option<Mutex<std::fs::File>>,
     progress: bool,
@@ -381,6 +388,26 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         )),
     };
     let login = current_user();
+    let askpass = run_dir.path().join("askpass.sh");
+    std::fs::write(&askpass, "#!/bin/sh\nexec cat \"$SSHMATRIX_PASSFILE\"\n")
+        .and_then(|_| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
+        })
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+    let logs = run_dir.path().join("logs");
+    private_dir(&logs).map_err(|e| RunError::Environment(e.to_string()))?;
+    let host_key_pubs: Vec<Vec<PathBuf>> = plan
+        .targets
+        .iter()
+        .map(|t| {
+            t.host_keys
+                .iter()
+                .filter_map(|k| host_keys.get(k).ok())
+                .map(|p| PathBuf::from(format!("{}.pub", p.display())))
+                .collect()
+        })
+        .collect();
     if plan.targets.iter().any(|t| t.remote.is_none()) {
         notes.insert(0, format!(
             "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
@@ -403,6 +430,11 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             opts.work_dir.join("auth-budget.json"),
         )),
         login,
+        sshd: sshd.clone(),
+        factory: factory.clone(),
+        askpass,
+        logs,
+        host_key_pubs,
         timeout: opts.timeout,
         stream,
         progress: opts.progress,
@@ -855,6 +887,33 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = file.fingerprint.clone();
     let work = async {
+        if let Some(driver) = &cell.client.driver {
+            if target.remote.is_some() || target.scenario != crate::matrix::Scenario::default() {
+                let o = ClientOutcome {
+                    verdict: emulator::Verdict::Error,
+                    stage: emulator::Stage::Connect,
+                    reason: "real client drivers run against plain local targets only".into(),
+                    negotiated: None,
+                    signature: None,
+                    methods: Vec::new(),
+                    notes: Vec::new(),
+                };
+                return (o, None);
+            }
+            let real = crate::drivers::RealCell {
+                driver,
+                target: &shared.targets[cell.target],
+                sshd: &shared.sshd,
+                host_key_pubs: shared.host_key_pubs[cell.target].clone(),
+                key: file,
+                login: &shared.login,
+                log: shared.logs.join(format!("cell-{}.log", cell.index)),
+                askpass: &shared.askpass,
+                timeout: shared.timeout,
+            };
+            let (o, log) = crate::drivers::run(real, &shared.factory).await;
+            return (o, Some(log));
+        }
         let key = match shared.load(cell, file).await {
             Ok(k) => k,
             Err(e) => {

@@ -1,0 +1,130 @@
+//! The fidelity check: every real-client profile (one with a `driver`) runs side by side with
+//! the emulation profile it is based on, over every policy, key type and passphrase setting;
+//! cells where they disagree are bugs in a profile or in the engine.
+
+use sshmatrix_clients::Profile;
+use sshmatrix_reports::diff::identity_of;
+use sshmatrix_reports::{CellResult, Report};
+use sshmatrix_servers::Policy;
+
+/// The key tool whose files each driver's client reads natively.
+fn key_tool(driver: &str) -> &'static str {
+    match driver {
+        "plink" => "puttygen-0.78",
+        _ => "ssh-keygen",
+    }
+}
+
+/// The matrix of the check.
+pub fn matrix(profiles: &[Profile], policies: &[Policy]) -> String {
+    let mut t = String::from(
+        "title = \"Fidelity: real clients against their emulation profiles\"\n[run]\nmax_cells = 100000\n[axes]\n\
+         keys = [\"rsa-2048\", \"ecdsa-256\", \"ed25519\"]\npassphrase = [\"no\", \"yes\"]\npairs = [\n",
+    );
+    for p in profiles.iter().filter(|p| p.driver.is_some()) {
+        let tool = key_tool(p.driver.as_deref().unwrap_or(""));
+        let base = p.base.as_deref().unwrap_or(&p.id);
+        t.push_str(&format!("  {{ client = \"{}\", key_tool = \"{tool}\" }},\n  {{ client = \"{base}\", key_tool = \"{tool}\" }},\n", p.id));
+    }
+    t.push_str("]\n");
+    for pol in policies {
+        t.push_str(&format!(
+            "[[targets]]\nid = \"{0}\"\npolicy = \"{0}\"\nusers = [\"u\"]\n",
+            pol.id
+        ));
+    }
+    t
+}
+
+/// One real cell and its emulated twin.
+pub struct Pair<'a> {
+    /// The real client's cell.
+    pub real: &'a CellResult,
+    /// The emulator's cell.
+    pub emulated: &'a CellResult,
+}
+
+impl Pair<'_> {
+    /// Whether the emulator could not speak what the real client negotiated.
+    pub fn beyond_emulation(&self) -> bool {
+        self.emulated.code == "emulation-limit"
+    }
+
+    /// Whether both logged in, or both failed with the same code.
+    pub fn agrees(&self) -> bool {
+        self.real.verdict == self.emulated.verdict && self.real.code == self.emulated.code
+    }
+}
+
+/// Pairs every real cell of the report with its emulated twin.
+pub fn pairs<'a>(report: &'a Report, profiles: &[Profile]) -> Vec<Pair<'a>> {
+    let mut out = Vec::new();
+    for real in &report.cells {
+        let Some(p) = profiles
+            .iter()
+            .find(|p| p.id == real.client && p.driver.is_some())
+        else {
+            continue;
+        };
+        let base = p.base.as_deref().unwrap_or(&p.id);
+        let twin = identity_of(
+            base,
+            &real.key_tool,
+            &real.key_type,
+            real.key_bits,
+            real.passphrase,
+            &real.user,
+            &real.target,
+        );
+        if let Some(emulated) = report
+            .cells
+            .iter()
+            .find(|c| sshmatrix_reports::diff::identity(c) == twin)
+        {
+            out.push(Pair { real, emulated });
+        }
+    }
+    out
+}
+
+/// The fidelity report: agreement per real profile and every disagreement.
+pub fn render(pairs: &[Pair]) -> String {
+    let mut out = String::new();
+    let mut clients: Vec<&str> = pairs.iter().map(|p| p.real.client.as_str()).collect();
+    clients.dedup();
+    for client in clients {
+        let mine: Vec<&Pair> = pairs.iter().filter(|p| p.real.client == client).collect();
+        let limited: Vec<&&Pair> = mine.iter().filter(|p| p.beyond_emulation()).collect();
+        let claimed: Vec<&&Pair> = mine.iter().filter(|p| !p.beyond_emulation()).collect();
+        let agree = claimed.iter().filter(|p| p.agrees()).count();
+        out.push_str(&format!(
+            "{client} vs {}: {agree}/{} cells agree ({:.1}%) where emulation claims support; {} cells beyond emulation\n",
+            mine.first().map(|p| p.emulated.client.as_str()).unwrap_or("?"),
+            claimed.len(),
+            100.0 * agree as f64 / claimed.len().max(1) as f64,
+            limited.len()
+        ));
+        for p in claimed.iter().filter(|p| !p.agrees()) {
+            out.push_str(&format!(
+                "  DISAGREE {}-{} passphrase={} @{}: real {} [{}] {} | emulated {} [{}] {}\n",
+                p.real.key_type,
+                p.real.key_bits,
+                if p.real.passphrase { "yes" } else { "no" },
+                p.real.target,
+                p.real.verdict.as_str(),
+                p.real.code,
+                p.real.reason,
+                p.emulated.verdict.as_str(),
+                p.emulated.code,
+                p.emulated.reason
+            ));
+        }
+        let mut limits: Vec<String> = limited.iter().map(|p| p.emulated.reason.clone()).collect();
+        limits.sort();
+        limits.dedup();
+        for l in limits {
+            out.push_str(&format!("  limit: {l}\n"));
+        }
+    }
+    out
+}

@@ -17,10 +17,8 @@ use tokio::io::AsyncWriteExt;
 pub struct RealCell<'a> {
     /// `ssh` or `plink`.
     pub driver: &'a str,
-    /// The target (its sshd_config).
-    pub target: &'a LocalTarget,
-    /// The sshd binary.
-    pub sshd: &'a Path,
+    /// The proxy command that is the server end (see [`sshd_proxy`]).
+    pub proxy: String,
     /// Host key files of the target (for plink's -hostkey pins).
     pub host_key_pubs: Vec<PathBuf>,
     /// The key file of the cell.
@@ -72,6 +70,16 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
     }
 }
 
+/// The proxy command running the target's `sshd -i`, its log going to `log`.
+pub fn sshd_proxy(sshd: &Path, target: &LocalTarget, log: &Path) -> String {
+    format!(
+        "{} -i -e -f {} 2>{}",
+        sh_quote(&sshd.display().to_string()),
+        sh_quote(&target.config.display().to_string()),
+        sh_quote(&log.display().to_string())
+    )
+}
+
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
     let fail = |stage, reason: String| ClientOutcome {
@@ -83,12 +91,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         methods: Vec::new(),
         notes: Vec::new(),
     };
-    let proxy = format!(
-        "{} -i -e -f {} 2>{}",
-        sh_quote(&c.sshd.display().to_string()),
-        sh_quote(&c.target.config.display().to_string()),
-        sh_quote(&c.log.display().to_string())
-    );
+    let proxy = c.proxy.clone();
     let passphrase = c.key.passphrase();
     let mut cmd = match c.driver {
         "ssh" => {
@@ -241,9 +244,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         .lines()
         .rev()
         .map(str::trim)
-        .find(|l| {
-            !l.is_empty() && !l.contains("********") && !l.starts_with("Passphrase for key")
-        })
+        .find(|l| !l.is_empty() && !l.contains("********") && !l.starts_with("Passphrase for key"))
         .unwrap_or("")
         .to_string();
     let outcome = if view.accepted {

@@ -128,3 +128,67 @@ pub fn render(pairs: &[Pair]) -> String {
     }
     out
 }
+
+/// Runs a real client against a capture stub (this binary's hidden `capture-kexinit` command as
+/// its proxy) and returns the identification and KEXINIT lists it sent.
+pub async fn capture(
+    profile: &Profile,
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    key: &sshmatrix_clients::KeyFile,
+    factory: &sshmatrix_clients::KeyFactory,
+) -> Result<sshmatrix_clients::ServerHello, String> {
+    let driver = profile
+        .driver
+        .as_deref()
+        .ok_or("not a real-client profile")?;
+    let out = dir.join(format!("kexinit-{}.json", profile.id));
+    let _ = std::fs::remove_file(&out);
+    let askpass = dir.join("askpass.sh");
+    let real = crate::drivers::RealCell {
+        driver,
+        proxy: format!(
+            "'{}' capture-kexinit --out '{}'",
+            exe.display(),
+            out.display()
+        ),
+        host_key_pubs: Vec::new(),
+        key,
+        login: "capture",
+        log: dir.join(format!("capture-{}.log", profile.id)),
+        askpass: &askpass,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let _ = crate::drivers::run(real, factory).await;
+    let text = std::fs::read_to_string(&out)
+        .map_err(|e| format!("{}: no KEXINIT captured ({e})", profile.id))?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Differences between a profile's lists and a captured KEXINIT, one line per category.
+pub fn compare_kexinit(profile: &Profile, sent: &sshmatrix_clients::ServerHello) -> Vec<String> {
+    let l = &profile.kexinit;
+    let mut out = Vec::new();
+    if profile.ident != sent.ident {
+        out.push(format!(
+            "ident: profile `{}`, sent `{}`",
+            profile.ident, sent.ident
+        ));
+    }
+    for (name, want, got) in [
+        ("kex", &l.kex, &sent.kex),
+        ("hostkey", &l.hostkey, &sent.hostkey),
+        ("cipher", &l.cipher, &sent.cipher_c2s),
+        ("mac", &l.mac, &sent.mac_c2s),
+        ("compression", &l.compression, &sent.comp_c2s),
+    ] {
+        if want != got {
+            out.push(format!(
+                "{name}: profile {}\n      sent    {}",
+                want.join(","),
+                got.join(",")
+            ));
+        }
+    }
+    out
+}

@@ -147,6 +147,14 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Internal: act as a server stub on stdin/stdout, record the client's identification and
+    /// KEXINIT as JSON in FILE (used by verify-profiles as a real client's proxy command).
+    #[command(hide = true)]
+    CaptureKexinit {
+        /// Where the captured lists go.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Merge the JSON reports of shards (or of resumed runs) into one report.
     Merge {
         /// The JSON reports.
@@ -507,8 +515,75 @@ fn main() -> ExitCode {
             };
             let pairs = sshmatrix::fidelity::pairs(&report, &profiles);
             print!("{}", sshmatrix::fidelity::render(&pairs));
-            let bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
+            let mut bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
+            // The KEXINIT each real client sends, against its profile's lists.
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sshmatrix"));
+            let factory = match sshmatrix_clients::KeyFactory::new(opts.work_dir.join("keys")) {
+                Ok(f) => f,
+                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+            };
+            let dir = match tempfile::Builder::new()
+                .prefix("capture-")
+                .tempdir_in(&opts.work_dir)
+            {
+                Ok(d) => d,
+                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+            };
+            let tool = tools
+                .iter()
+                .find(|t| t.id == "ssh-keygen")
+                .expect("ssh-keygen key tool");
+            for p in profiles.iter().filter(|p| p.driver.is_some()) {
+                let key = match factory.get(sshmatrix_clients::KeySpec::Ed25519, tool, false) {
+                    Ok(k) => k,
+                    Err(e) => return fail_run(RunError::Environment(e.to_string())),
+                };
+                match runtime().block_on(sshmatrix::fidelity::capture(
+                    p,
+                    &exe,
+                    dir.path(),
+                    &key,
+                    &factory,
+                )) {
+                    Err(e) => {
+                        bad = true;
+                        println!("{}: KEXINIT capture failed: {e}", p.id);
+                    }
+                    Ok(sent) => {
+                        let diffs = sshmatrix::fidelity::compare_kexinit(p, &sent);
+                        if diffs.is_empty() {
+                            println!(
+                                "{}: captured identification and KEXINIT match the profile",
+                                p.id
+                            );
+                        } else {
+                            bad = true;
+                            println!("{}: captured KEXINIT differs from the profile:", p.id);
+                            for d in diffs {
+                                println!("    {d}");
+                            }
+                        }
+                    }
+                }
+            }
             ExitCode::from(if bad { EXIT_EXPECTATIONS } else { EXIT_OK } as u8)
+        }
+        Command::CaptureKexinit { out } => {
+            let captured = runtime().block_on(async {
+                let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+                sshmatrix_clients::probe(stream, "SSH-2.0-sshmatrix_capture").await
+            });
+            match captured {
+                Ok(hello) => {
+                    let _ =
+                        std::fs::write(&out, serde_json::to_string_pretty(&hello).expect("json"));
+                    ExitCode::from(EXIT_OK as u8)
+                }
+                Err(e) => {
+                    eprintln!("capture-kexinit: {e}");
+                    ExitCode::from(EXIT_ENVIRONMENT as u8)
+                }
+            }
         }
         Command::AuthorizedKeys { matrix, work_dir } => {
             let (plan, _) = match load_plan(&matrix) {

@@ -900,14 +900,14 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 };
                 return (o, None);
             }
+            let log = shared.logs.join(format!("cell-{}.log", cell.index));
             let real = crate::drivers::RealCell {
                 driver,
-                target: &shared.targets[cell.target],
-                sshd: &shared.sshd,
+                proxy: crate::drivers::sshd_proxy(&shared.sshd, &shared.targets[cell.target], &log),
                 host_key_pubs: shared.host_key_pubs[cell.target].clone(),
                 key: file,
                 login: &shared.login,
-                log: shared.logs.join(format!("cell-{}.log", cell.index)),
+                log,
                 askpass: &shared.askpass,
                 timeout: shared.timeout,
             };

@@ -60,3 +60,29 @@ async fn real_clients_agree_with_their_profiles() {
         .any(|p| p.real.code == "auth-signature-rejected"));
     assert!(text.contains("100.0%"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn captured_kexinit_of_each_real_client_matches_its_profile() {
+    let profiles = sshmatrix_clients::builtin_profiles();
+    let tools = sshmatrix_clients::key_tools();
+    let factory = sshmatrix_clients::KeyFactory::new(common::work_dir().join("keys")).unwrap();
+    let tool = tools.iter().find(|t| t.id == "ssh-keygen").unwrap();
+    let key = factory
+        .get(sshmatrix_clients::KeySpec::Ed25519, tool, false)
+        .unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("capture-")
+        .tempdir_in(common::work_dir())
+        .unwrap();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sshmatrix"));
+    let real: Vec<_> = profiles.iter().filter(|p| p.driver.is_some()).collect();
+    assert_eq!(real.len(), 2);
+    for p in real {
+        let sent = fidelity::capture(p, exe, dir.path(), &key, &factory)
+            .await
+            .unwrap();
+        assert!(sent.ident.starts_with("SSH-2.0-"), "{}", sent.ident);
+        let diffs = fidelity::compare_kexinit(p, &sent);
+        assert!(diffs.is_empty(), "{}: {diffs:?}", p.id);
+    }
+}

@@ -259,6 +259,37 @@ impl KeyFactory {
     }
 }
 
+impl KeyFactory {
+    /// A Dropbear-format copy of an unencrypted key file for dbclient, written by the installed
+    /// dropbearconvert from the key's OpenSSH copy.
+    pub fn dropbear_copy(&self, kf: &KeyFile) -> Result<PathBuf, FactoryError> {
+        let copy = kf.path.with_file_name("id.dropbear");
+        if copy.exists() {
+            return Ok(copy);
+        }
+        let source = self.openssh_copy(kf)?;
+        let tmp = temp_sibling(&kf.path, "id.dropbear");
+        let out = Command::new("dropbearconvert")
+            .args(["openssh", "dropbear"])
+            .arg(&source)
+            .arg(&tmp)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| FactoryError::MissingTool {
+                program: "dropbearconvert".into(),
+                fix: format!("install dropbear-bin ({e})"),
+            })?;
+        if !out.status.success() {
+            return Err(FactoryError::Unsupported(format!(
+                "dropbearconvert failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        fs::rename(&tmp, &copy)?;
+        Ok(copy)
+    }
+}
+
 fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {
     let public = fs::read_to_string(dir.join("id.pub")).ok()?;
     if !file.path.exists() || file.passphrase_file.as_ref().is_some_and(|p| !p.exists()) {

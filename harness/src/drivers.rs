@@ -1,4 +1,5 @@
-//! Drivers for real client binaries on this host: OpenSSH `ssh` and PuTTY `plink`, connected to
+//! Drivers for real client binaries on this host: OpenSSH `ssh`, PuTTY `plink` and Dropbear
+//! `dbclient`, connected to
 //! the cell's target through the target's `sshd -i` as a proxy command. The verdict comes from
 //! the server's log (a login is ○ only when sshd logged it); the client's own output gives the
 //! stage. Passphrases reach `ssh` through SSH_ASKPASS and `plink` at its prompt on a
@@ -178,6 +179,38 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             ));
             let mut cmd = tokio::process::Command::new("script");
             cmd.args(["-qec", &line, "/dev/null"]).stdin(Stdio::piped());
+            cmd
+        }
+        "dbclient" => {
+            if c.key.encrypted {
+                let mut o = fail(
+                    Stage::KeyLoad,
+                    "dbclient cannot use encrypted key files (Dropbear has no passphrase support)"
+                        .into(),
+                );
+                o.verdict = Verdict::Fail;
+                return (o, String::new());
+            }
+            let key = match factory.dropbear_copy(c.key) {
+                Ok(k) => k,
+                Err(e) => {
+                    return (
+                        fail(
+                            Stage::KeyLoad,
+                            format!("cannot convert the key for dbclient: {e}"),
+                        ),
+                        String::new(),
+                    )
+                }
+            };
+            let mut cmd = tokio::process::Command::new("dbclient");
+            cmd.args(["-y", "-y", "-i"])
+                .arg(&key)
+                .arg("-J")
+                .arg(&proxy)
+                .arg(format!("{}@sshmatrix-target", c.login))
+                .arg("true")
+                .stdin(Stdio::null());
             cmd
         }
         other => {

@@ -76,7 +76,7 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
         .unwrap();
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sshmatrix"));
     let real: Vec<_> = profiles.iter().filter(|p| p.driver.is_some()).collect();
-    assert_eq!(real.len(), 2);
+    assert_eq!(real.len(), 3);
     for p in real {
         let sent = fidelity::capture(p, exe, dir.path(), &key, &factory)
             .await

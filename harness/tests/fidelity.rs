@@ -39,7 +39,7 @@ async fn real_clients_agree_with_their_profiles() {
     let pairs = fidelity::pairs(&report, &profiles);
     assert_eq!(
         pairs.len(),
-        2 * 3 * 2 * 5,
+        3 * 3 * 2 * 5,
         "every real cell has its emulated twin"
     );
     let text = fidelity::render(&pairs);

@@ -1,8 +1,6 @@
 //! The benchmark: a matrix run by the emulator (concurrent) against a sequential loop of the
 //! real OpenSSH client over the same cells, same targets, same keys, in the same run.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use sshmatrix_clients::KeyFactory;
@@ -37,22 +35,9 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
     let prepared = prepare(plan, opts).await?;
     let factory = KeyFactory::new(opts.work_dir.join("keys"))
         .map_err(|e| RunError::Environment(e.to_string()))?;
-    let askpass = opts.work_dir.join("bench-askpass.sh");
-    std::fs::write(&askpass, "#!/bin/sh\nexec cat \"$SSHMATRIX_PASSFILE\"\n")
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-    let sshd = sshmatrix_servers::find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
-    let mut loop_cells: Vec<(PathBuf, Option<PathBuf>, PathBuf)> = Vec::new();
+    // Key conversions happen before timing, as the keys themselves do.
     for cell in &prepared.plan().cells {
-        let kf = prepared.key_file(cell);
-        let copy = factory.openssh_copy(kf)?;
-        loop_cells.push((
-            copy,
-            kf.passphrase_file.clone(),
-            prepared.target(cell.target).config.clone(),
-        ));
+        factory.openssh_copy(prepared.key_file(cell))?;
     }
 
     let t = Instant::now();
@@ -60,54 +45,25 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
     let emulator = t.elapsed();
     let count = |v: Verdict| cells.iter().filter(|c| c.verdict == v).count();
 
+    // The same cells, one after the other, with the real OpenSSH client (the `ssh` driver).
+    let (sshd, login, logs, askpass) = prepared.real_client_env();
     let t = Instant::now();
     let (mut ok, mut fail) = (0, 0);
-    for (key, passfile, config) in &loop_cells {
-        let proxy = format!(
-            "{} -i -e -f {} 2>/dev/null",
-            sshd.display(),
-            config.display()
-        );
-        let mut cmd = tokio::process::Command::new("ssh");
-        cmd.args([
-            "-F",
-            "none",
-            "-T",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-        ])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=error"])
-        .args([
-            "-o",
-            "PasswordAuthentication=no",
-            "-o",
-            "KbdInteractiveAuthentication=no",
-        ])
-        .arg("-o")
-        .arg(format!("ProxyCommand={proxy}"))
-        .arg("-i")
-        .arg(key)
-        .arg(format!("{}@sshmatrix-bench", prepared.login()))
-        .arg("true")
-        .env("SSH_ASKPASS", &askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", ":0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-        if let Some(p) = passfile {
-            cmd.env("SSHMATRIX_PASSFILE", p);
-        }
-        let status = cmd.status().await.map_err(|e| {
-            RunError::Environment(format!("cannot run ssh: {e}; install openssh-client"))
-        })?;
-        if status.success() {
-            ok += 1;
-        } else {
-            fail += 1;
+    for cell in &prepared.plan().cells {
+        let log = logs.join(format!("bench-{}.log", cell.index));
+        let real = crate::drivers::RealCell {
+            driver: "ssh",
+            proxy: crate::drivers::sshd_proxy(sshd, prepared.target(cell.target), &log),
+            host_key_pubs: Vec::new(),
+            key: prepared.key_file(cell),
+            login,
+            log,
+            askpass,
+            timeout: opts.timeout,
+        };
+        match crate::drivers::run(real, &factory).await.0.verdict {
+            sshmatrix_clients::Verdict::Ok => ok += 1,
+            _ => fail += 1,
         }
     }
     let openssh_loop = t.elapsed();

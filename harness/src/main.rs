@@ -221,6 +221,20 @@ fn catalog_parts() -> (
     (builtin_profiles(), key_tools(), builtin_policies())
 }
 
+/// Plans generated matrix text (synthetic bench, fidelity check) with the built-in catalog.
+fn plan_generated(name: &str, text: &str) -> Result<matrix::Plan, ExitCode> {
+    let (profiles, tools, policies) = catalog_parts();
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    matrix::plan(name, text, None, &catalog).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_INPUT as u8)
+    })
+}
+
 /// Loads and validates a matrix and its expectations file; prints the error and gives exit 2.
 fn load_plan(
     path: &std::path::Path,
@@ -349,23 +363,12 @@ fn main() -> ExitCode {
             work_dir,
         } => {
             if let Some(users) = synthetic {
-                let (profiles, tools, policies) = catalog_parts();
-                let catalog = Catalog {
-                    profiles: &profiles,
-                    key_tools: &tools,
-                    policies: &policies,
-                };
-                let plan = match matrix::plan(
+                let plan = match plan_generated(
                     "synthetic.toml",
                     &sshmatrix::bench::synthetic_matrix(users),
-                    None,
-                    &catalog,
                 ) {
                     Ok(p) => p,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(EXIT_INPUT as u8);
-                    }
+                    Err(code) => return code,
                 };
                 let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
                 if let Some(j) = jobs {
@@ -491,22 +494,12 @@ fn main() -> ExitCode {
         }
         Command::VerifyProfiles { work_dir } => {
             let (profiles, tools, policies) = catalog_parts();
-            let catalog = Catalog {
-                profiles: &profiles,
-                key_tools: &tools,
-                policies: &policies,
-            };
-            let plan = match matrix::plan(
+            let plan = match plan_generated(
                 "verify-profiles.toml",
                 &sshmatrix::fidelity::matrix(&profiles, &policies),
-                None,
-                &catalog,
             ) {
                 Ok(p) => p,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_INPUT as u8);
-                }
+                Err(code) => return code,
             };
             let opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
             let report = match runtime().block_on(runner::run(plan, &opts)) {

@@ -83,6 +83,21 @@ impl Options {
     }
 }
 
+/// A private run directory under `work_dir/runs` (0700, removed on drop, Ctrl-C included via the
+/// caller's drop), with this process's pid so later runs can sweep it if the process dies.
+fn new_run_dir(work_dir: &std::path::Path, prefix: &str) -> Result<tempfile::TempDir, RunError> {
+    let env = |e: std::io::Error| RunError::Environment(format!("run directory: {e}"));
+    let runs = work_dir.join("runs");
+    private_dir(&runs).map_err(env)?;
+    sweep_stale_runs(&runs);
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&runs)
+        .map_err(env)?;
+    std::fs::write(dir.path().join("pid"), std::process::id().to_string()).map_err(env)?;
+    Ok(dir)
+}
+
 /// Removes run directories left by runs that died without cleaning up (their pid is gone).
 fn sweep_stale_runs(runs: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(runs) else {
@@ -275,16 +290,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
     let keys = make_keys(&plan, &factory, opts.jobs).await?;
 
-    // A private run directory (0700, removed on drop, Ctrl-C included via the caller's drop).
-    let runs = opts.work_dir.join("runs");
-    private_dir(&runs).map_err(|e| RunError::Environment(e.to_string()))?;
-    sweep_stale_runs(&runs);
-    let run_dir = tempfile::Builder::new()
-        .prefix("run-")
-        .tempdir_in(&runs)
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-    std::fs::write(run_dir.path().join("pid"), std::process::id().to_string())
-        .map_err(|e| RunError::Environment(e.to_string()))?;
+    let run_dir = new_run_dir(&opts.work_dir, "run-")?;
 
     let log_level = plan
         .run
@@ -495,6 +501,16 @@ impl Prepared {
     /// The prepared local target of plan target `i`.
     pub fn target(&self, i: usize) -> &LocalTarget {
         &self.shared.targets[i]
+    }
+
+    /// The sshd binary, the login name and the log directory, for real-client loops.
+    pub fn real_client_env(&self) -> (&std::path::Path, &str, &std::path::Path, &std::path::Path) {
+        (
+            &self.shared.sshd,
+            &self.shared.login,
+            &self.shared.logs,
+            &self.shared.askpass,
+        )
     }
 
     /// The key file of a cell.
@@ -1037,14 +1053,7 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
     private_dir(work_dir).map_err(|e| RunError::Environment(e.to_string()))?;
     let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
-    let runs = work_dir.join("runs");
-    private_dir(&runs).map_err(|e| RunError::Environment(e.to_string()))?;
-    let run_dir = tempfile::Builder::new()
-        .prefix("predict-")
-        .tempdir_in(&runs)
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-    std::fs::write(run_dir.path().join("pid"), std::process::id().to_string())
-        .map_err(|e| RunError::Environment(e.to_string()))?;
+    let run_dir = new_run_dir(work_dir, "predict-")?;
     let mut effective = Vec::new();
     for t in &plan.targets {
         let spec = TargetSpec {

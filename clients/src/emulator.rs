@@ -122,7 +122,8 @@ pub struct ClientOutcome {
 }
 
 impl ClientOutcome {
-    fn new(verdict: Verdict, stage: Stage, reason: impl Into<String>) -> Self {
+    /// An outcome with nothing negotiated, signed or noted yet.
+    pub fn new(verdict: Verdict, stage: Stage, reason: impl Into<String>) -> Self {
         ClientOutcome {
             verdict,
             stage,

@@ -83,15 +83,7 @@ pub fn sshd_proxy(sshd: &Path, target: &LocalTarget, log: &Path) -> String {
 
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
-    let fail = |stage, reason: String| ClientOutcome {
-        verdict: Verdict::Error,
-        stage,
-        reason,
-        negotiated: None,
-        signature: None,
-        methods: Vec::new(),
-        notes: Vec::new(),
-    };
+    let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
     let proxy = c.proxy.clone();
     let passphrase = c.key.passphrase();
     let mut cmd = match c.driver {
@@ -281,29 +273,21 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         .unwrap_or("")
         .to_string();
     let outcome = if view.accepted {
-        ClientOutcome {
-            verdict: Verdict::Ok,
-            stage: Stage::Login,
-            reason: format!(
+        ClientOutcome::new(
+            Verdict::Ok,
+            Stage::Login,
+            format!(
                 "logged in ({} exit {})",
                 c.driver,
                 out.status.code().unwrap_or(-1)
             ),
-            negotiated: None,
-            signature: None,
-            methods: Vec::new(),
-            notes: Vec::new(),
-        }
+        )
     } else {
-        ClientOutcome {
-            verdict: Verdict::Fail,
-            stage: stage_of(&client, &log),
-            reason: format!("{}: {last}", c.driver),
-            negotiated: None,
-            signature: None,
-            methods: Vec::new(),
-            notes: Vec::new(),
-        }
+        ClientOutcome::new(
+            Verdict::Fail,
+            stage_of(&client, &log),
+            format!("{}: {last}", c.driver),
+        )
     };
     (outcome, log)
 }

@@ -398,14 +398,9 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let opts = Options {
-                jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),
-                timeout: Duration::from_secs(plan.run.timeout_secs.unwrap_or(20)),
-                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
-                stream: None,
-                progress: false,
-                stop: Default::default(),
-            };
+            let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
+            opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
             let rt = runtime();
             match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
                 Err(e) => fail_run(e),
@@ -473,14 +468,9 @@ fn main() -> ExitCode {
                     Err(e) => return bad(e),
                 };
             let (profiles, tools, policies) = catalog_parts();
-            let opts = Options {
-                jobs: 1,
-                timeout: Duration::from_secs(plan.run.timeout_secs.unwrap_or(20)),
-                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
-                stream: None,
-                progress: false,
-                stop: Default::default(),
-            };
+            let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            opts.jobs = 1;
+            opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
             let rt = runtime();
             match rt.block_on(advice::explain(
                 &plan, index, &changes, try_fixes, &opts, &profiles, &tools, &policies,

@@ -764,15 +764,6 @@ async fn run_remote(
     r: &crate::matrix::Remote,
     key: Arc<PrivateKey>,
 ) -> ClientOutcome {
-    let outcome = |verdict, stage, reason: String| ClientOutcome {
-        verdict,
-        stage,
-        reason,
-        negotiated: None,
-        signature: None,
-        methods: Vec::new(),
-        notes: Vec::new(),
-    };
     let spent = shared.budget.lock().expect("lock").spent(
         &r.host,
         r.port,
@@ -780,7 +771,7 @@ async fn run_remote(
         r.budget_window_secs,
     );
     if spent >= r.auth_budget as usize {
-        return outcome(
+        return ClientOutcome::new(
             emulator::Verdict::Error,
             emulator::Stage::Auth,
             format!(
@@ -795,17 +786,17 @@ async fn run_remote(
         Method::Password => match remote_password(r) {
             Some(p) => Some(p),
             None => {
-                return outcome(
+                return ClientOutcome::new(
                     emulator::Verdict::Error,
                     emulator::Stage::Auth,
-                    "no password: set password_env or password_file on the target".into(),
+                    "no password: set password_env or password_file on the target",
                 )
             }
         },
     };
     let stream = match connect_remote(r, shared.timeout).await {
         Ok(s) => s,
-        Err(e) => return outcome(emulator::Verdict::Fail, emulator::Stage::Connect, e),
+        Err(e) => return ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, e),
     };
     let attempt = Attempt {
         profile: &cell.client,
@@ -844,15 +835,7 @@ async fn refused_connect() -> ClientOutcome {
         Ok(_) => "a listener appeared on the closed port".to_string(),
         Err(e) => format!("connect to 127.0.0.1:{port}: {e}"),
     };
-    ClientOutcome {
-        verdict: emulator::Verdict::Fail,
-        stage: emulator::Stage::Connect,
-        reason,
-        negotiated: None,
-        signature: None,
-        methods: Vec::new(),
-        notes: Vec::new(),
-    }
+    ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, reason)
 }
 
 /// A cell's result before anything is known: identity, key file format and labels.
@@ -905,15 +888,11 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     let work = async {
         if let Some(driver) = &cell.client.driver {
             if target.remote.is_some() || target.scenario != crate::matrix::Scenario::default() {
-                let o = ClientOutcome {
-                    verdict: emulator::Verdict::Error,
-                    stage: emulator::Stage::Connect,
-                    reason: "real client drivers run against plain local targets only".into(),
-                    negotiated: None,
-                    signature: None,
-                    methods: Vec::new(),
-                    notes: Vec::new(),
-                };
+                let o = ClientOutcome::new(
+                    emulator::Verdict::Error,
+                    emulator::Stage::Connect,
+                    "real client drivers run against plain local targets only",
+                );
                 return (o, None);
             }
             let log = shared.logs.join(format!("cell-{}.log", cell.index));
@@ -933,15 +912,11 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         let key = match shared.load(cell, file).await {
             Ok(k) => k,
             Err(e) => {
-                let o = ClientOutcome {
-                    verdict: emulator::Verdict::Fail,
-                    stage: emulator::Stage::KeyLoad,
-                    reason: format!("{} {e}", cell.client.display_name()),
-                    negotiated: None,
-                    signature: None,
-                    methods: Vec::new(),
-                    notes: Vec::new(),
-                };
+                let o = ClientOutcome::new(
+                    emulator::Verdict::Fail,
+                    emulator::Stage::KeyLoad,
+                    format!("{} {e}", cell.client.display_name()),
+                );
                 return (o, None);
             }
         };
@@ -973,15 +948,11 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         let (stream, session) = match shared.targets[cell.target].connect() {
             Ok(x) => x,
             Err(e) => {
-                let o = ClientOutcome {
-                    verdict: emulator::Verdict::Error,
-                    stage: emulator::Stage::Connect,
-                    reason: format!("cannot start sshd: {e}"),
-                    negotiated: None,
-                    signature: None,
-                    methods: Vec::new(),
-                    notes: Vec::new(),
-                };
+                let o = ClientOutcome::new(
+                    emulator::Verdict::Error,
+                    emulator::Stage::Connect,
+                    format!("cannot start sshd: {e}"),
+                );
                 return (o, None);
             }
         };

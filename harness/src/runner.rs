@@ -827,13 +827,16 @@ async fn run_remote(
 
 /// A TCP connect to a port on 127.0.0.1 where nothing listens: the kernel's real refusal.
 async fn refused_connect() -> ClientOutcome {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(1);
-    let reason = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-        Ok(_) => "a listener appeared on the closed port".to_string(),
-        Err(e) => format!("connect to 127.0.0.1:{port}: {e}"),
+    // A socket bound but never listening holds the port for the whole attempt: nothing else
+    // can take it between choosing the port and connecting, so the kernel answers RST.
+    let held = tokio::net::TcpSocket::new_v4()
+        .and_then(|s| s.bind("127.0.0.1:0".parse().expect("literal address")).map(|()| s));
+    let reason = match held.and_then(|s| s.local_addr().map(|a| (s, a.port()))) {
+        Err(e) => format!("cannot reserve a closed port on 127.0.0.1: {e}"),
+        Ok((_held, port)) => match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(_) => "a listener appeared on the closed port".to_string(),
+            Err(e) => format!("connect to 127.0.0.1:{port}: {e}"),
+        },
     };
     ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, reason)
 }

@@ -314,6 +314,10 @@ pub enum RsaChoice {
     Fail(String),
 }
 
+/// Why a client leaves a loadable key out (see `AuthRules::not_offered`).
+pub const NOT_OFFERED: &str =
+    "its key type is not in the client's default PubkeyAcceptedAlgorithms";
+
 /// Applies a profile's RSA rule to a server-sig-algs list (`None`: the server sent none).
 pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaChoice {
     let rule = &profile.auth.rsa;
@@ -530,6 +534,10 @@ async fn authenticate(
     if !a.profile.auth.key_families.iter().any(|f| f == family) {
         out.stage = Stage::KeyLoad;
         out.reason = format!("{} cannot use {family} keys", a.profile.display_name());
+        return Ok(());
+    }
+    if a.profile.auth.not_offered.iter().any(|f| f == family) {
+        out.reason = format!("client does not offer the {family} key: {NOT_OFFERED}");
         return Ok(());
     }
     let signature = if family == "rsa" {

@@ -91,6 +91,10 @@ pub struct AuthRules {
     pub flow: AuthFlow,
     /// User key families the client can use (`rsa`, `ecdsa`, `ed25519`, `dsa`).
     pub key_families: Vec<String>,
+    /// Key families the client loads but does not offer by default (OpenSSH 7.0+ leaves
+    /// ssh-dss out of its PubkeyAcceptedAlgorithms).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 /// A client profile.
@@ -135,6 +139,10 @@ pub struct Profile {
     /// the rest of the profile (from its `base`) describes what that binary does.
     #[serde(default)]
     pub driver: Option<String>,
+    /// For a real client: the sshmatrix image it runs in (`bullseye`, `trixie`), when it is not
+    /// the binary installed on this host.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 impl Profile {

@@ -46,14 +46,14 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
     let count = |v: Verdict| cells.iter().filter(|c| c.verdict == v).count();
 
     // The same cells, one after the other, with the real OpenSSH client (the `ssh` driver).
-    let (sshd, login, logs, askpass) = prepared.real_client_env();
+    let (login, logs, askpass) = prepared.real_client_env();
     let t = Instant::now();
     let (mut ok, mut fail) = (0, 0);
     for cell in &prepared.plan().cells {
         let log = logs.join(format!("bench-{}.log", cell.index));
         let real = crate::drivers::RealCell {
             driver: "ssh",
-            proxy: crate::drivers::sshd_proxy(sshd, prepared.target(cell.target), &log),
+            proxy: prepared.target(cell.target).inetd_command(&log),
             host_key_pubs: Vec::new(),
             key: prepared.key_file(cell),
             login,

@@ -32,7 +32,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
         Stage::Connect => "connection-closed",
         Stage::Auth | Stage::Login if cli("deferred:") => "auth-budget-exhausted",
         Stage::Auth | Stage::Login => {
-            if srv("not in PubkeyAcceptedAlgorithms") {
+            if srv("not in PubkeyAccepted") || srv("unsupported public key algorithm") {
                 "auth-signature-rejected"
             } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize")
             {
@@ -48,7 +48,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
                 "auth-password-rejected"
             } else if cli("does not offer publickey") || cli("does not offer password") {
                 "auth-method-disabled"
-            } else if cli("does not offer the RSA key") || cli("no RSA signature algorithm") {
+            } else if cli("does not offer the") || cli("no RSA signature algorithm") {
                 "auth-no-signature-algorithm"
             } else if client.verdict == Verdict::Error {
                 "connection-closed"

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
 use sshmatrix_clients::{KeyFactory, KeyFile};
-use sshmatrix_servers::LocalTarget;
+use sshmatrix_servers::sshd::sh_quote;
 use tokio::io::AsyncWriteExt;
 
 /// What a driver needs for one cell.
 pub struct RealCell<'a> {
     /// `ssh` or `plink`.
     pub driver: &'a str,
-    /// The proxy command that is the server end (see [`sshd_proxy`]).
+    /// The proxy command that is the server end (see `SshdTarget::inetd_command`).
     pub proxy: String,
     /// Host key files of the target (for plink's -hostkey pins).
     pub host_key_pubs: Vec<PathBuf>,
@@ -32,10 +32,6 @@ pub struct RealCell<'a> {
     pub askpass: &'a Path,
     /// Cell timeout.
     pub timeout: Duration,
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn fingerprint(pub_file: &Path) -> Option<String> {
@@ -71,19 +67,11 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
     }
 }
 
-/// The proxy command running the target's `sshd -i`, its log going to `log`.
-pub fn sshd_proxy(sshd: &Path, target: &LocalTarget, log: &Path) -> String {
-    format!(
-        "{} -i -e -f {} 2>{}",
-        sh_quote(&sshd.display().to_string()),
-        sh_quote(&target.config.display().to_string()),
-        sh_quote(&log.display().to_string())
-    )
-}
-
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
+    // The conversion tool of the client's own family refusing a key is the client's verdict.
+    let refuse = |reason: String| ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason);
     let proxy = c.proxy.clone();
     let passphrase = c.key.passphrase();
     let mut cmd = match c.driver {
@@ -92,10 +80,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                 Ok(k) => k,
                 Err(e) => {
                     return (
-                        fail(
-                            Stage::KeyLoad,
-                            format!("cannot convert the key for ssh: {e}"),
-                        ),
+                        refuse(format!("cannot convert the key for ssh: {e}")),
                         String::new(),
                     )
                 }
@@ -146,10 +131,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                 Ok(k) => k,
                 Err(e) => {
                     return (
-                        fail(
-                            Stage::KeyLoad,
-                            format!("cannot convert the key for plink: {e}"),
-                        ),
+                        refuse(format!("cannot convert the key for plink: {e}")),
                         String::new(),
                     )
                 }
@@ -187,10 +169,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                 Ok(k) => k,
                 Err(e) => {
                     return (
-                        fail(
-                            Stage::KeyLoad,
-                            format!("cannot convert the key for dbclient: {e}"),
-                        ),
+                        refuse(format!("cannot convert the key for dbclient: {e}")),
                         String::new(),
                     )
                 }
@@ -283,11 +262,22 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             ),
         )
     } else {
-        ClientOutcome::new(
-            Verdict::Fail,
-            stage_of(&client, &log),
-            format!("{}: {last}", c.driver),
-        )
+        let stage = stage_of(&client, &log);
+        // sshd logs every public key it is shown (accepted, failed or refused by type); a
+        // connection that reached authentication without one means the client kept the key.
+        let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
+            .iter()
+            .any(|p| log.contains(p));
+        let reason = if stage == Stage::Auth && !shown && log.contains("Connection from") {
+            format!(
+                "{}: client does not offer the {} key (no publickey attempt in the server log): {last}",
+                c.driver,
+                c.key.spec.family()
+            )
+        } else {
+            format!("{}: {last}", c.driver)
+        };
+        ClientOutcome::new(Verdict::Fail, stage, reason)
     };
     (outcome, log)
 }

@@ -1,7 +1,8 @@
 //! Expected verdicts. A matrix's `expect` is either the path of a CSV
 //! (`client,key_tool,key_type,key_bits,passphrase,target,user,verdict`, one row per cell) or a
 //! list of inline rules, each selecting cells by any of client, key_tool, key, passphrase, target
-//! and user and giving the verdict (and optionally the code) every selected cell must have.
+//! and user and giving the verdict (and optionally the code) the selected cells must have; a
+//! cell is held to the last rule that selects it (a broad rule first, then its exceptions).
 
 use std::path::Path;
 
@@ -113,35 +114,39 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
         .collect()
 }
 
-/// Lines describing every expectation the report does not meet (empty when all are met).
+/// Lines describing every expectation the report does not meet (empty when all are met). A
+/// cell is held to the last rule that selects it, so a broad rule can be followed by its
+/// exceptions.
 pub fn compare(report: &Report, rules: &[Rule]) -> Vec<String> {
     let mut out = Vec::new();
     for r in rules {
-        let cells: Vec<&CellResult> = report.cells.iter().filter(|c| r.selects(c)).collect();
-        if cells.is_empty() {
+        if !report.cells.iter().any(|c| r.selects(c)) {
             out.push(format!(
                 "{}: expected {}, but the matrix has no such cell",
                 r.describe(),
                 r.verdict
             ));
         }
-        for c in cells {
-            let code_ok = r.code.as_deref().is_none_or(|code| code == c.code);
-            if c.verdict.as_str() != r.verdict || !code_ok {
-                out.push(format!(
-                    "{}: expected {}{}, got {} [{}] ({}: {})",
-                    sshmatrix_reports::diff::identity(c),
-                    r.verdict,
-                    r.code
-                        .as_ref()
-                        .map(|c| format!(" [{c}]"))
-                        .unwrap_or_default(),
-                    c.verdict.as_str(),
-                    c.code,
-                    c.stage,
-                    c.reason
-                ));
-            }
+    }
+    for c in &report.cells {
+        let Some(r) = rules.iter().rev().find(|r| r.selects(c)) else {
+            continue;
+        };
+        let code_ok = r.code.as_deref().is_none_or(|code| code == c.code);
+        if c.verdict.as_str() != r.verdict || !code_ok {
+            out.push(format!(
+                "{}: expected {}{}, got {} [{}] ({}: {})",
+                sshmatrix_reports::diff::identity(c),
+                r.verdict,
+                r.code
+                    .as_ref()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default(),
+                c.verdict.as_str(),
+                c.code,
+                c.stage,
+                c.reason
+            ));
         }
     }
     out

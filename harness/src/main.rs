@@ -211,6 +211,79 @@ enum Command {
     Profiles,
     /// List server policies, with their sources.
     Policies,
+    /// Container images: `list` shows what sshmatrix can make and what is built; `build`
+    /// makes the named ones (all Debian releases when none is named).
+    Images {
+        /// `list` or `build`.
+        #[arg(value_parser = ["list", "build"])]
+        action: String,
+        /// Image names (`bullseye`, `bookworm`, `trixie`, `al2023`, `rocky9`, …).
+        names: Vec<String>,
+        /// Rebuild even when the image exists.
+        #[arg(long)]
+        force: bool,
+        /// Work directory (default ~/.cache/sshmatrix).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+/// `sshmatrix images list|build`.
+fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) -> ExitCode {
+    use sshmatrix_servers::container;
+    if action == "list" {
+        for r in container::recipes() {
+            let state = if container::image_present(&r) {
+                "built"
+            } else {
+                "not built"
+            };
+            println!(
+                "{:<16} {:<28} {:<10} {}",
+                r.name,
+                r.tag(),
+                state,
+                r.contents
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let wanted: Vec<String> = if names.is_empty() {
+        container::recipes()
+            .iter()
+            .filter(|r| matches!(r.recipe, container::Recipe::Debootstrap { .. }))
+            .map(|r| r.name.to_string())
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    for name in wanted {
+        let result = container::recipe(&name).and_then(|r| {
+            let scratch = work_dir.join("images");
+            if force {
+                container::build_image(&r, &scratch, &mut std::io::stderr()).map(|()| true)
+            } else {
+                container::ensure_image(&r, &scratch, &mut std::io::stderr())
+            }
+            .map(|built| (r, built))
+        });
+        match result {
+            Ok((r, built)) => println!(
+                "{} {}",
+                r.tag(),
+                if built { "built" } else { "present (cached)" }
+            ),
+            Err(e @ container::ContainerError::UnknownImage { .. }) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_INPUT as u8);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_ENVIRONMENT as u8);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn catalog_parts() -> (
@@ -312,6 +385,17 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     match cli.command {
+        Command::Images {
+            action,
+            names,
+            force,
+            work_dir,
+        } => images(
+            &action,
+            &names,
+            force,
+            work_dir.unwrap_or_else(runner::default_work_dir),
+        ),
         Command::Profiles => {
             let (profiles, tools, _) = catalog_parts();
             println!("Client profiles ({}):", profiles.len());

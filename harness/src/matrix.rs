@@ -202,6 +202,8 @@ struct RawTarget {
     #[serde(default)]
     kind: Option<Spanned<String>>,
     #[serde(default)]
+    image: Option<Spanned<String>>,
+    #[serde(default)]
     host: Option<String>,
     #[serde(default)]
     port: Option<u16>,
@@ -363,6 +365,9 @@ pub struct Target {
     /// Set for `kind = "remote"`: the real host to log in to (the policy is then what the
     /// host is expected to run, for prediction).
     pub remote: Option<Remote>,
+    /// Set for `kind = "container"`: the image whose sshd serves the target, with the matrix
+    /// users as real accounts.
+    pub image: Option<sshmatrix_servers::container::ImageRecipe>,
 }
 
 /// One cell of the plan.
@@ -420,6 +425,8 @@ pub struct Plan {
     pub run: RunSettings,
     /// Expected verdicts.
     pub expect: Option<Expectation>,
+    /// Images the plan's in-image real clients run in (one client container each).
+    pub client_images: Vec<sshmatrix_servers::container::ImageRecipe>,
 }
 
 /// What the planner validates names against.
@@ -599,12 +606,22 @@ pub fn plan(
     let profile_ids = || catalog.profiles.iter().map(|p| p.id.as_str());
     let tool_ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
     let find_client = |n: &Spanned<String>| {
-        catalog
+        let p = catalog
             .profiles
             .iter()
             .find(|p| &p.id == n.get_ref())
             .cloned()
-            .ok_or_else(|| ctx.unknown("client profile", n, profile_ids(), "`sshmatrix profiles`"))
+            .ok_or_else(|| {
+                ctx.unknown("client profile", n, profile_ids(), "`sshmatrix profiles`")
+            })?;
+        match p.image.as_deref().map(sshmatrix_servers::container::recipe) {
+            Some(Err(e)) => Err(ctx.err(
+                n.span(),
+                format!("client profile `{}`: {e}", p.id),
+                Some("fix the profile's `image`".into()),
+            )),
+            _ => Ok(p),
+        }
     };
     let find_tool = |n: &Spanned<String>| {
         catalog
@@ -764,8 +781,40 @@ pub fn plan(
                 ));
             }
         }
+        let image = match (&t.kind, &t.image) {
+            (Some(k), Some(img)) if k.get_ref() == "container" => {
+                match sshmatrix_servers::container::recipe(img.get_ref()) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        let known: Vec<&str> = sshmatrix_servers::container::recipes()
+                            .iter()
+                            .map(|r| r.name)
+                            .collect();
+                        let hint = nearest(img.get_ref(), known.iter().copied())
+                            .map(|n| format!("did you mean `{n}`?"))
+                            .unwrap_or_else(|| format!("known images: {}", known.join(", ")));
+                        return Err(ctx.err(img.span(), e.to_string(), Some(hint)));
+                    }
+                }
+            }
+            (Some(k), None) if k.get_ref() == "container" => {
+                return Err(ctx.err(
+                    k.span(),
+                    format!("container target `{id}` needs an image"),
+                    Some("image = \"bookworm\" (see `sshmatrix images list`)".into()),
+                ))
+            }
+            (_, Some(img)) => {
+                return Err(ctx.err(
+                    img.span(),
+                    format!("`image` needs kind = \"container\" (target `{id}`)"),
+                    Some("add kind = \"container\"".into()),
+                ))
+            }
+            _ => None,
+        };
         let remote = match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
-            None | Some(("local", _)) => None,
+            None | Some(("local", _)) | Some(("container", _)) => None,
             Some(("remote", span)) => {
                 let Some(host) = &t.host else {
                     return Err(ctx.err(
@@ -818,12 +867,13 @@ pub fn plan(
                 return Err(ctx.err(
                     span,
                     format!("unknown target kind `{other}`"),
-                    Some("kind = \"local\" (default) or \"remote\"".into()),
+                    Some("kind = \"local\" (default), \"container\" or \"remote\"".into()),
                 ))
             }
         };
         targets.push(Target {
             remote,
+            image,
             scenario,
             label: if t.label.is_empty() {
                 vec![id.clone()]
@@ -1033,6 +1083,18 @@ pub fn plan(
         source: raw.source.clone(),
         row_axes: rows.iter().flat_map(|a| axis_title(a)).collect(),
         column_axes: columns.iter().flat_map(|a| axis_title(a)).collect(),
+        client_images: {
+            let mut names: Vec<&str> = cells
+                .iter()
+                .filter_map(|c| c.client.image.as_deref())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .filter_map(|n| sshmatrix_servers::container::recipe(n).ok())
+                .collect()
+        },
         targets,
         cells,
         run: RunSettings {

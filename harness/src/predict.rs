@@ -78,7 +78,8 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
         };
     }
     let format = cell.key_tool.format_for(&cell.key);
-    if !p.reads.contains(&format.container) {
+    // A real client's driver converts the key to the client's own format first.
+    if p.driver.is_none() && !p.reads.contains(&format.container) {
         return fail(
             "key-load",
             "key-load-failed",
@@ -117,7 +118,8 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
         }
         Ok(n) => {
             let missing = unsupported(&n);
-            if !missing.is_empty() {
+            // Only the emulator has limits; a real client speaks what it negotiates.
+            if !missing.is_empty() && p.driver.is_none() {
                 return Prediction {
                     verdict: Verdict::Error,
                     stage: "emulation",
@@ -179,6 +181,16 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
             "key-load",
             "key-load-failed",
             format!("{} cannot use {family} keys", p.display_name()),
+        );
+    }
+    if p.auth.not_offered.iter().any(|f| f == family) {
+        return fail(
+            "auth",
+            "auth-no-signature-algorithm",
+            format!(
+                "client does not offer the {family} key: {}",
+                sshmatrix_clients::emulator::NOT_OFFERED
+            ),
         );
     }
     let signature = if family == "rsa" {

@@ -15,7 +15,7 @@ use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
 use sshmatrix_servers::sshd::{current_user, sshd_version};
 use sshmatrix_servers::{
-    analyse, find_sshd, Effective, HostKeyStore, LocalTarget, TargetError, TargetSpec,
+    analyse, find_sshd, Effective, HostKeyStore, SshdTarget, TargetError, TargetSpec,
 };
 use tokio::sync::Semaphore;
 
@@ -200,7 +200,7 @@ fn decoy_key() -> Result<PrivateKey, RunError> {
 struct Shared {
     plan: Plan,
     extras: Vec<Extras>,
-    targets: Vec<LocalTarget>,
+    targets: Vec<SshdTarget>,
     effective: Vec<Effective>,
     hellos: Vec<ServerHello>,
     keys: HashMap<(String, String, bool), KeyFile>,
@@ -210,7 +210,6 @@ struct Shared {
     login: String,
     /// For real-client drivers: the sshd binary, key conversions, askpass script, log dir and
     /// host key files per target.
-    sshd: PathBuf,
     factory: KeyFactory,
     askpass: PathBuf,
     logs: PathBuf,
@@ -264,6 +263,7 @@ pub struct Prepared {
     notes: Vec<String>,
     jobs: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    containers: Vec<sshmatrix_servers::container::Container>,
     _run_dir: tempfile::TempDir,
 }
 
@@ -271,7 +271,34 @@ pub struct Prepared {
 pub async fn run(plan: Plan, opts: &Options) -> Result<Report, RunError> {
     let prepared = prepare(plan, opts).await?;
     let cells = prepared.execute().await;
-    Ok(prepared.report(cells))
+    let report = prepared.report(cells);
+    prepared.close().await;
+    Ok(report)
+}
+
+/// Makes the images of the plan's container targets that are missing (built once, cached by
+/// tag) and sweeps containers left by killed runs.
+fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunError> {
+    use sshmatrix_servers::container;
+    let mut images: Vec<&container::ImageRecipe> = plan
+        .targets
+        .iter()
+        .filter_map(|t| t.image.as_ref())
+        .collect();
+    images.extend(plan.client_images.iter());
+    if images.is_empty() {
+        return Ok(());
+    }
+    container::check_docker().map_err(|e| RunError::Environment(e.to_string()))?;
+    container::sweep_stale();
+    let mut done = std::collections::BTreeSet::new();
+    for image in images {
+        if done.insert(image.name) {
+            container::ensure_image(image, &work_dir.join("images"), &mut std::io::stderr())
+                .map_err(|e| RunError::Environment(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
@@ -289,8 +316,15 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let host_keys = HostKeyStore::new(opts.work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
     let keys = make_keys(&plan, &factory, opts.jobs).await?;
+    prepare_images(&plan, &opts.work_dir)?;
 
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
+    let run_name = run_dir
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut containers = Vec::new();
 
     let log_level = plan
         .run
@@ -304,20 +338,24 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let mut extras = Vec::new();
     for (ti, t) in plan.targets.iter().enumerate() {
         let sc = &t.scenario;
-        let mut public: Vec<String> = match sc.authorized_keys {
-            Registered::Matrix => plan
-                .cells
-                .iter()
-                .filter(|c| c.target == ti)
-                .map(|c| keys[&key_id(c)].public_line.clone())
-                .collect(),
-            Registered::Other => vec![decoy_key()?
-                .public_key()
-                .to_openssh()
-                .map_err(|e| RunError::Environment(e.to_string()))?],
-            Registered::None => Vec::new(),
+        let public_of = |user: Option<&str>| -> Result<Vec<String>, RunError> {
+            let mut lines = match sc.authorized_keys {
+                Registered::Matrix => plan
+                    .cells
+                    .iter()
+                    .filter(|c| c.target == ti && user.is_none_or(|u| c.user == u))
+                    .map(|c| keys[&key_id(c)].public_line.clone())
+                    .collect(),
+                Registered::Other => vec![decoy_key()?
+                    .public_key()
+                    .to_openssh()
+                    .map_err(|e| RunError::Environment(e.to_string()))?],
+                Registered::None => Vec::new(),
+            };
+            lines.dedup();
+            Ok(lines)
         };
-        public.dedup();
+        let public = public_of(None)?;
         let mut extra = Extras::default();
         if sc.known_host_key.is_some() {
             extra.known_host_key = Some(decoy_key()?.public_key().clone());
@@ -333,9 +371,37 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             extra: t.sshd.clone(),
             log_level: log_level.clone(),
         };
-        let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?;
+        let target = if let Some(image) = &t.image {
+            let users = t
+                .users
+                .iter()
+                .map(|u| Ok((u.clone(), public_of(Some(u))?)))
+                .collect::<Result<Vec<_>, RunError>>()?;
+            let (container, target) = sshmatrix_servers::container::start_target(
+                run_dir.path(),
+                &spec,
+                image,
+                &host_keys,
+                &users,
+                sc.authorized_keys_mode.as_deref(),
+                &run_name,
+            )
+            .await
+            .map_err(|e| RunError::Environment(e.to_string()))?;
+            notes.push(format!(
+                "container target `{}`: {} ({}), container {}, sshd -i per cell through docker exec; the matrix users are real accounts",
+                t.id,
+                image.tag(),
+                image.contents,
+                &container.id[..12.min(container.id.len())]
+            ));
+            containers.push(container);
+            target
+        } else {
+            SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?
+        };
         effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
-        if let Some(mode) = &sc.authorized_keys_mode {
+        if let (Some(mode), None) = (&sc.authorized_keys_mode, &t.image) {
             use std::os::unix::fs::PermissionsExt;
             let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
             std::fs::set_permissions(
@@ -414,7 +480,11 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
                 .collect()
         })
         .collect();
-    if plan.targets.iter().any(|t| t.remote.is_none()) {
+    if plan
+        .targets
+        .iter()
+        .any(|t| t.remote.is_none() && t.image.is_none())
+    {
         notes.insert(0, format!(
             "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
             sshd_version(&sshd)
@@ -436,7 +506,6 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             opts.work_dir.join("auth-budget.json"),
         )),
         login,
-        sshd: sshd.clone(),
         factory: factory.clone(),
         askpass,
         logs,
@@ -452,6 +521,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         notes,
         jobs: opts.jobs,
         stop: opts.stop.clone(),
+        containers,
         _run_dir: run_dir,
     })
 }
@@ -493,24 +563,26 @@ impl Prepared {
         cells
     }
 
+    /// Removes the run's containers (dropping a `Prepared` removes them too, blocking).
+    pub async fn close(mut self) {
+        for c in std::mem::take(&mut self.containers) {
+            c.remove().await;
+        }
+    }
+
     /// The plan being run.
     pub fn plan(&self) -> &Plan {
         &self.shared.plan
     }
 
     /// The prepared local target of plan target `i`.
-    pub fn target(&self, i: usize) -> &LocalTarget {
+    pub fn target(&self, i: usize) -> &SshdTarget {
         &self.shared.targets[i]
     }
 
-    /// The sshd binary, the login name and the log directory, for real-client loops.
-    pub fn real_client_env(&self) -> (&std::path::Path, &str, &std::path::Path, &std::path::Path) {
-        (
-            &self.shared.sshd,
-            &self.shared.login,
-            &self.shared.logs,
-            &self.shared.askpass,
-        )
+    /// The login name, the log directory and the askpass script, for real-client loops.
+    pub fn real_client_env(&self) -> (&str, &std::path::Path, &std::path::Path) {
+        (&self.shared.login, &self.shared.logs, &self.shared.askpass)
     }
 
     /// The key file of a cell.
@@ -585,6 +657,16 @@ impl Shared {
     }
 
     /// Loads a key file the way a client would (memoized per file and client capability).
+    /// The account a cell logs in to: the matrix user on container targets (real accounts),
+    /// the OS user running sshmatrix on local ones.
+    fn login_for<'a>(&'a self, cell: &'a Cell) -> &'a str {
+        if self.plan.targets[cell.target].image.is_some() {
+            &cell.user
+        } else {
+            &self.login
+        }
+    }
+
     async fn load(&self, cell: &Cell, file: &KeyFile) -> Result<Arc<PrivateKey>, LoadError> {
         let p = &cell.client;
         let wrong = self.plan.targets[cell.target].scenario.passphrase == GivenPassphrase::Wrong;
@@ -829,8 +911,10 @@ async fn run_remote(
 async fn refused_connect() -> ClientOutcome {
     // A socket bound but never listening holds the port for the whole attempt: nothing else
     // can take it between choosing the port and connecting, so the kernel answers RST.
-    let held = tokio::net::TcpSocket::new_v4()
-        .and_then(|s| s.bind("127.0.0.1:0".parse().expect("literal address")).map(|()| s));
+    let held = tokio::net::TcpSocket::new_v4().and_then(|s| {
+        s.bind("127.0.0.1:0".parse().expect("literal address"))
+            .map(|()| s)
+    });
     let reason = match held.and_then(|s| s.local_addr().map(|a| (s, a.port()))) {
         Err(e) => format!("cannot reserve a closed port on 127.0.0.1: {e}"),
         Ok((_held, port)) => match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
@@ -901,10 +985,10 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             let log = shared.logs.join(format!("cell-{}.log", cell.index));
             let real = crate::drivers::RealCell {
                 driver,
-                proxy: crate::drivers::sshd_proxy(&shared.sshd, &shared.targets[cell.target], &log),
+                proxy: shared.targets[cell.target].inetd_command(&log),
                 host_key_pubs: shared.host_key_pubs[cell.target].clone(),
                 key: file,
-                login: &shared.login,
+                login: shared.login_for(cell),
                 log,
                 askpass: &shared.askpass,
                 timeout: shared.timeout,
@@ -937,7 +1021,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 profile: &cell.client,
                 server: &shared.hellos[cell.target],
                 key,
-                user: &shared.login,
+                user: shared.login_for(cell),
                 timeout: shared.timeout,
                 known_host_key: None,
                 host_key_pin: None,
@@ -963,7 +1047,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             profile: &cell.client,
             server: &shared.hellos[cell.target],
             key,
-            user: &shared.login,
+            user: shared.login_for(cell),
             timeout: shared.timeout,
             known_host_key: shared.extras[cell.target].known_host_key.clone(),
             host_key_pin: None,
@@ -1037,7 +1121,7 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
             extra: t.sshd.clone(),
             log_level: "VERBOSE".into(),
         };
-        let target = LocalTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
+        let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
         effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
     }
     let cells = plan

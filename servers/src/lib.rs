@@ -1,7 +1,8 @@
 //! The server side of sshmatrix: server policies as data (`policies/*.toml`, each fact with its
-//! source), the local OpenSSH sshd target backend (inetd mode, one process per connection), and
-//! server log analysis.
+//! source), OpenSSH sshd targets in inetd mode (one process per connection) on this host or in
+//! containers (images built offline, Dockerfiles in `images/`), and server log analysis.
 
+pub mod container;
 pub mod log;
 pub mod policy;
 pub mod sshd;
@@ -11,6 +12,6 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 pub use log::{analyse, ServerView};
 pub use policy::{builtin_policies, Policy};
 pub use sshd::{
-    find_sshd, Effective, HostKeyStore, LocalTarget, ServerSession, ServerStream, TargetError,
+    find_sshd, Effective, HostKeyStore, ServerSession, ServerStream, SshdTarget, TargetError,
     TargetSpec,
 };

@@ -16,6 +16,10 @@ pub struct ServerView {
 /// Patterns that carry a refusal reason, most specific first.
 const REASONS: &[&str] = &[
     "not in PubkeyAcceptedAlgorithms",
+    // OpenSSH before 8.5 names the setting PubkeyAcceptedKeyTypes.
+    "not in PubkeyAcceptedKeyTypes",
+    // OpenSSH 10.0 and later, built without DSA.
+    "unsupported public key algorithm",
     "Unable to negotiate",
     "no matching",
     "refusing RSA key",

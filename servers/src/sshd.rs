@@ -1,10 +1,11 @@
-//! The local OpenSSH target backend: renders a policy into an sshd_config and runs the installed
-//! sshd in inetd mode (`sshd -i`), one process per connection over its stdin/stdout, as
-//! OpenSSH's own regress tests do. Nothing listens on any port; each connection's log arrives
-//! on its stderr (`-e`) and belongs to exactly one cell.
+//! OpenSSH targets: renders a policy into an sshd_config and runs sshd in inetd mode
+//! (`sshd -i`), one process per connection over its stdin/stdout, as OpenSSH's own regress
+//! tests do. Each connection's log arrives on its stderr (`-e`) and belongs to exactly one cell.
+//! The sshd is the installed one (local backend) or one inside a container
+//! ([`crate::container`]), started with `docker exec -i`.
 //!
-//! With this backend every matrix user is served by the OS user running sshmatrix: the login
-//! name in the report is a label, the account is the current one.
+//! With the local backend every matrix user is served by the OS user running sshmatrix: the
+//! login name in the report is a label, the account is the current one.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -143,16 +144,69 @@ pub struct TargetSpec {
     pub log_level: String,
 }
 
-/// A prepared local target: its directory, config and authorized keys.
+/// A prepared target: its rendered configuration and how to start its sshd, either the
+/// installed one (local backend) or one inside a container (`docker exec -i`).
 #[derive(Debug, Clone)]
-pub struct LocalTarget {
+pub struct SshdTarget {
     /// Target id.
     pub id: String,
-    /// The rendered sshd_config.
+    /// The rendered sshd_config on this host.
     pub config: PathBuf,
-    /// The authorized keys file.
+    /// The authorized keys file on this host (local backend; in a container each user has
+    /// their own under their home directory).
     pub authorized_keys: PathBuf,
-    sshd: PathBuf,
+    /// The argv that starts sshd (its binary, or `docker exec -i CONTAINER /usr/sbin/sshd`).
+    launcher: Vec<String>,
+    /// The configuration path as that sshd sees it.
+    config_seen: String,
+}
+
+/// Where the rendered configuration points sshd.
+pub struct ConfigPaths {
+    /// `AuthorizedKeysFile` value.
+    pub authorized_keys_file: String,
+    /// `HostKey` files, one per host key type of the spec.
+    pub host_keys: Vec<String>,
+    /// Whether root logs in (adds `PermitRootLogin prohibit-password`).
+    pub root_login: bool,
+    /// Why root logs in, for the comment in the file.
+    pub root_reason: &'static str,
+}
+
+/// Renders a spec into an sshd_config: harness lines first (sshd keeps the first value of a
+/// keyword), then the matrix overrides, then the policy verbatim.
+pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
+    let mut cfg = format!(
+        "# Rendered by sshmatrix for target `{}` from policy `{}` ({}).\n\
+         # Harness lines come first: sshd keeps the first value of each keyword.\n\
+         LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n",
+        spec.id, spec.policy.id, spec.policy.name, spec.log_level, paths.authorized_keys_file
+    );
+    if paths.root_login {
+        cfg.push_str(&format!(
+            "# {}\nPermitRootLogin prohibit-password\n",
+            paths.root_reason
+        ));
+    }
+    if !spec.policy.sets("StrictModes") {
+        cfg.push_str("StrictModes yes\n");
+    }
+    for file in &paths.host_keys {
+        cfg.push_str(&format!("HostKey {file}\n"));
+    }
+    if !spec.extra.is_empty() {
+        cfg.push_str("# Matrix overrides\n");
+        for line in &spec.extra {
+            cfg.push_str(line);
+            cfg.push('\n');
+        }
+    }
+    cfg.push_str(&format!(
+        "# Policy {}\n{}\n",
+        spec.policy.id,
+        spec.policy.directives.trim()
+    ));
+    cfg
 }
 
 /// The stream to a running `sshd -i`.
@@ -213,8 +267,8 @@ pub fn current_user() -> String {
         .unwrap_or_else(|| "root".into())
 }
 
-impl LocalTarget {
-    /// Writes the target's directory under `run_dir`: sshd_config and authorized keys.
+impl SshdTarget {
+    /// Writes a local target's directory under `run_dir`: sshd_config and authorized keys.
     pub fn create(
         run_dir: &Path,
         spec: &TargetSpec,
@@ -222,61 +276,69 @@ impl LocalTarget {
         sshd: &Path,
         public_keys: &[String],
     ) -> Result<Self, TargetError> {
-        let dir = run_dir.join("targets").join(&spec.id);
-        fs::create_dir_all(&dir)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let dir = target_dir(run_dir, &spec.id)?;
         let ak = dir.join(&spec.policy.authorized_keys_name);
+        use std::os::unix::fs::PermissionsExt;
         fs::write(&ak, public_keys.join("\n") + "\n")?;
         fs::set_permissions(&ak, fs::Permissions::from_mode(0o600))?;
-        let mut cfg = format!(
-            "# Rendered by sshmatrix for target `{}` from policy `{}` ({}).\n\
-             # Harness lines come first: sshd keeps the first value of each keyword.\n\
-             LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n",
-            spec.id,
-            spec.policy.id,
-            spec.policy.name,
-            spec.log_level,
-            ak.display()
-        );
-        if running_as_root() {
-            cfg.push_str("# The local backend logs in as the OS user running sshmatrix (root here).\nPermitRootLogin prohibit-password\n");
-        }
-        if !spec.policy.sets("StrictModes") {
-            cfg.push_str("StrictModes yes\n");
-        }
-        for kind in &spec.host_keys {
-            cfg.push_str(&format!("HostKey {}\n", host_keys.get(kind)?.display()));
-        }
-        if !spec.extra.is_empty() {
-            cfg.push_str("# Matrix overrides\n");
-            for line in &spec.extra {
-                cfg.push_str(line);
-                cfg.push('\n');
-            }
-        }
-        cfg.push_str(&format!(
-            "# Policy {}\n{}\n",
-            spec.policy.id,
-            spec.policy.directives.trim()
-        ));
+        let paths = ConfigPaths {
+            authorized_keys_file: ak.display().to_string(),
+            host_keys: spec
+                .host_keys
+                .iter()
+                .map(|k| host_keys.get(k).map(|p| p.display().to_string()))
+                .collect::<Result<_, _>>()?,
+            root_login: running_as_root(),
+            root_reason: "The local backend logs in as the OS user running sshmatrix (root here).",
+        };
         let config = dir.join("sshd_config");
-        fs::write(&config, cfg)?;
-        Ok(LocalTarget {
+        fs::write(&config, render_config(spec, &paths))?;
+        Ok(SshdTarget {
             id: spec.id.clone(),
+            config_seen: config.display().to_string(),
             config,
             authorized_keys: ak,
-            sshd: sshd.to_path_buf(),
+            launcher: vec![sshd.display().to_string()],
         })
+    }
+
+    /// A target whose sshd runs inside container `container` with its configuration at
+    /// `config_seen` there (a copy of `config` on this host).
+    pub fn in_container(id: &str, container: &str, config: PathBuf, config_seen: &str) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            authorized_keys: PathBuf::new(),
+            config,
+            launcher: ["docker", "exec", "-i", container, "/usr/sbin/sshd"]
+                .map(str::to_string)
+                .to_vec(),
+            config_seen: config_seen.to_string(),
+        }
+    }
+
+    /// The shell command that runs one `sshd -i` connection of this target, its log going to
+    /// `log` (a client's ProxyCommand).
+    pub fn inetd_command(&self, log: &Path) -> String {
+        let mut words: Vec<String> = self.launcher.iter().map(|w| sh_quote(w)).collect();
+        words.push(format!("-i -e -f {}", sh_quote(&self.config_seen)));
+        words.push(format!("2>{}", sh_quote(&log.display().to_string())));
+        words.join(" ")
+    }
+
+    fn sshd(&self) -> Command {
+        let mut cmd = Command::new(&self.launcher[0]);
+        cmd.args(&self.launcher[1..]);
+        cmd
     }
 
     /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
     pub fn effective_config(&self) -> Result<String, TargetError> {
         ensure_privsep_dir();
-        let out = std::process::Command::new(&self.sshd)
+        let out = std::process::Command::new(&self.launcher[0])
+            .args(&self.launcher[1..])
             .arg("-T")
             .arg("-f")
-            .arg(&self.config)
+            .arg(&self.config_seen)
             .args(["-C", "user=sshmatrix,host=localhost,addr=127.0.0.1"])
             .stdin(Stdio::null())
             .output()?;
@@ -294,11 +356,12 @@ impl LocalTarget {
     /// Starts one `sshd -i` connection.
     pub fn connect(&self) -> Result<(ServerStream, ServerSession), TargetError> {
         ensure_privsep_dir();
-        let mut child = Command::new(&self.sshd)
+        let mut child = self
+            .sshd()
             .arg("-i")
             .arg("-e")
             .arg("-f")
-            .arg(&self.config)
+            .arg(&self.config_seen)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -314,6 +377,20 @@ impl LocalTarget {
         });
         Ok((tokio::io::join(stdout, stdin), ServerSession { child, log }))
     }
+}
+
+/// The directory of target `id` under `run_dir` (0700), created.
+pub fn target_dir(run_dir: &Path, id: &str) -> Result<PathBuf, TargetError> {
+    let dir = run_dir.join("targets").join(id);
+    fs::create_dir_all(&dir)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
+/// Quotes a word for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// sshd refuses to start without its privilege separation directory (a tmpfs path that may be
@@ -381,7 +458,12 @@ impl Effective {
             } else {
                 vec!["none".into(), "zlib@openssh.com".into()]
             },
-            pubkey_accepted: get("pubkeyacceptedalgorithms"),
+            // OpenSSH before 8.5 calls it PubkeyAcceptedKeyTypes.
+            pubkey_accepted: [
+                get("pubkeyacceptedalgorithms"),
+                get("pubkeyacceptedkeytypes"),
+            ]
+            .concat(),
             required_rsa_size: one("requiredrsasize")
                 .parse::<u32>()
                 .unwrap_or(1024)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use sshmatrix_servers::sshd::find_sshd;
-use sshmatrix_servers::{builtin_policies, HostKeyStore, LocalTarget, TargetSpec};
+use sshmatrix_servers::{builtin_policies, HostKeyStore, SshdTarget, TargetSpec};
 
 fn work() -> PathBuf {
     let home = std::env::var_os("HOME")
@@ -33,7 +33,7 @@ fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
         log_level: "VERBOSE".into(),
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
-    let target = LocalTarget::create(
+    let target = SshdTarget::create(
         dir.path(),
         &spec,
         &store,

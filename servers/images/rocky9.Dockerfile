@@ -1,0 +1,12 @@
+# Rocky Linux 9 target image for sshmatrix (needs a registry for the base image).
+# Build: `sshmatrix images build rocky9` (DEFAULT) or `rocky9-legacy` (LEGACY), which passes
+# --build-arg CRYPTO_POLICY=...; or by hand:
+#   docker build --build-arg CRYPTO_POLICY=LEGACY -t sshmatrix/sshd:rocky9-legacy - < rocky9.Dockerfile
+# Use it with the `as-shipped` policy: sshd then reads /etc/ssh/sshd_config.d/*.conf, where
+# 50-redhat.conf includes the system crypto policy's opensshserver.config.
+FROM docker.io/rockylinux/rockylinux:9
+ARG CRYPTO_POLICY=DEFAULT
+RUN dnf install -y openssh-server openssh-clients crypto-policies-scripts shadow-utils util-linux \
+    && dnf clean all \
+    && update-crypto-policies --set ${CRYPTO_POLICY}
+CMD ["/bin/sh"]

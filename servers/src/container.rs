@@ -1,0 +1,590 @@
+//! Container targets and client images. Images are built offline by sshmatrix itself
+//! (`debootstrap` + `docker import`, cached by tag) or, where a registry is reachable, from the
+//! Dockerfiles shipped in `servers/images/`. Containers are started through testcontainers with
+//! host networking; each one carries the labels [`LABEL_OWNER`] (the pid of the sshmatrix
+//! process) and [`LABEL_RUN`], is removed when the run ends, and containers of a run that was
+//! killed are swept by the next one ([`sweep_stale`]).
+//!
+//! A target container runs the release's own sshd in inetd mode through `docker exec -i`, one
+//! process per connection, exactly like the local backend ([`crate::sshd`]); the matrix users are
+//! real accounts in it, each with their own `~/.ssh/authorized_keys`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use testcontainers::core::{AccessMode, ExecCommand, Mount, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
+
+use crate::sshd::{render_config, sh_quote, target_dir, ConfigPaths, SshdTarget, TargetSpec};
+use crate::HostKeyStore;
+
+/// Label holding the pid of the sshmatrix process that owns a container.
+pub const LABEL_OWNER: &str = "sshmatrix.owner-pid";
+/// Label holding the run directory name of the run that started a container.
+pub const LABEL_RUN: &str = "sshmatrix.run";
+/// Repository of the images sshmatrix builds.
+pub const REPOSITORY: &str = "sshmatrix/sshd";
+/// Bumped when the image recipe changes; images of another recipe are rebuilt.
+const RECIPE_VERSION: &str = "1";
+/// Packages every image carries: the release's sshd and its three clients.
+const PACKAGES: &str = "openssh-server,openssh-client,putty-tools,dropbear-bin";
+
+/// Errors of the container backend (environment problems: exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// No docker CLI or no daemon.
+    #[error("docker is not usable: {0}; install docker.io and start the daemon (`dockerd &`, or `systemctl start docker`), or drop the container targets")]
+    NoDocker(String),
+    /// An image name no recipe knows.
+    #[error("unknown image `{name}`; known images: {known}")]
+    UnknownImage {
+        /// The name given.
+        name: String,
+        /// Known names.
+        known: String,
+    },
+    /// Building an image failed.
+    #[error("building image {tag} failed: {message}")]
+    Build {
+        /// Image tag.
+        tag: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Starting or preparing a container failed.
+    #[error("container for target `{target}`: {message}")]
+    Start {
+        /// Target id (or client image).
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// How an image is made.
+#[derive(Debug, Clone)]
+pub enum Recipe {
+    /// `debootstrap --variant=minbase SUITE` with [`PACKAGES`], then `docker import`.
+    Debootstrap {
+        /// Debian suite.
+        suite: &'static str,
+    },
+    /// `docker build` of a shipped Dockerfile (needs a reachable registry for its base image).
+    Dockerfile {
+        /// File name under `servers/images/`.
+        file: &'static str,
+        /// The Dockerfile's text (embedded).
+        text: &'static str,
+        /// The crypto policy set at build time (`--build-arg CRYPTO_POLICY=`).
+        crypto_policy: &'static str,
+    },
+}
+
+/// One image sshmatrix knows how to make.
+#[derive(Debug, Clone)]
+pub struct ImageRecipe {
+    /// Short name used in matrix files (`bookworm`, `al2023`).
+    pub name: &'static str,
+    /// What it contains, for listings.
+    pub contents: &'static str,
+    /// How it is made.
+    pub recipe: Recipe,
+}
+
+impl ImageRecipe {
+    /// The image tag (`sshmatrix/sshd:bookworm`).
+    pub fn tag(&self) -> String {
+        format!("{REPOSITORY}:{}", self.name)
+    }
+}
+
+/// Every image sshmatrix can make.
+pub fn recipes() -> Vec<ImageRecipe> {
+    vec![
+        ImageRecipe {
+            name: "bullseye",
+            contents: "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81",
+            recipe: Recipe::Debootstrap { suite: "bullseye" },
+        },
+        ImageRecipe {
+            name: "bookworm",
+            contents: "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83",
+            recipe: Recipe::Debootstrap { suite: "bookworm" },
+        },
+        ImageRecipe {
+            name: "trixie",
+            contents: "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89",
+            recipe: Recipe::Debootstrap { suite: "trixie" },
+        },
+        ImageRecipe {
+            name: "al2023",
+            contents:
+                "Amazon Linux 2023: OpenSSH 8.7p1, crypto-policies DEFAULT (needs a registry)",
+            recipe: Recipe::Dockerfile {
+                file: "al2023.Dockerfile",
+                text: include_str!("../images/al2023.Dockerfile"),
+                crypto_policy: "DEFAULT",
+            },
+        },
+        ImageRecipe {
+            name: "al2023-legacy",
+            contents: "Amazon Linux 2023: OpenSSH 8.7p1, crypto-policies LEGACY (needs a registry)",
+            recipe: Recipe::Dockerfile {
+                file: "al2023.Dockerfile",
+                text: include_str!("../images/al2023.Dockerfile"),
+                crypto_policy: "LEGACY",
+            },
+        },
+        ImageRecipe {
+            name: "rocky9",
+            contents: "Rocky Linux 9: OpenSSH 8.7p1, crypto-policies DEFAULT (needs a registry)",
+            recipe: Recipe::Dockerfile {
+                file: "rocky9.Dockerfile",
+                text: include_str!("../images/rocky9.Dockerfile"),
+                crypto_policy: "DEFAULT",
+            },
+        },
+        ImageRecipe {
+            name: "rocky9-legacy",
+            contents: "Rocky Linux 9: OpenSSH 8.7p1, crypto-policies LEGACY (needs a registry)",
+            recipe: Recipe::Dockerfile {
+                file: "rocky9.Dockerfile",
+                text: include_str!("../images/rocky9.Dockerfile"),
+                crypto_policy: "LEGACY",
+            },
+        },
+    ]
+}
+
+/// The recipe called `name`.
+pub fn recipe(name: &str) -> Result<ImageRecipe, ContainerError> {
+    recipes()
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ContainerError::UnknownImage {
+            name: name.to_string(),
+            known: recipes()
+                .iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+fn docker(args: &[&str]) -> Result<std::process::Output, ContainerError> {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ContainerError::NoDocker(format!("cannot run `docker`: {e}")))
+}
+
+/// Checks that the docker CLI runs and reaches a daemon.
+pub fn check_docker() -> Result<(), ContainerError> {
+    let out = docker(&["version", "--format", "{{.Server.Version}}"])?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ContainerError::NoDocker(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// Whether the image of `r` exists locally with the current recipe version.
+pub fn image_present(r: &ImageRecipe) -> bool {
+    docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"sshmatrix.recipe\"}}",
+        &r.tag(),
+    ])
+    .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == RECIPE_VERSION)
+    .unwrap_or(false)
+}
+
+/// Builds the image of `r` unless it is present; `scratch` holds the debootstrap tree while
+/// building, `log` receives progress lines. Returns whether a build happened.
+pub fn ensure_image(
+    r: &ImageRecipe,
+    scratch: &Path,
+    log: &mut dyn Write,
+) -> Result<bool, ContainerError> {
+    if image_present(r) {
+        return Ok(false);
+    }
+    build_image(r, scratch, log)?;
+    Ok(true)
+}
+
+/// Builds the image of `r` (replacing any older one).
+pub fn build_image(
+    r: &ImageRecipe,
+    scratch: &Path,
+    log: &mut dyn Write,
+) -> Result<(), ContainerError> {
+    check_docker()?;
+    let tag = r.tag();
+    let fail = |message: String| ContainerError::Build {
+        tag: tag.clone(),
+        message,
+    };
+    match &r.recipe {
+        Recipe::Debootstrap { suite } => {
+            let mirror = std::env::var("SSHMATRIX_DEBIAN_MIRROR")
+                .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+            let _ = writeln!(
+                log,
+                "building {tag}: debootstrap {suite} from {mirror} (about a minute, once)"
+            );
+            std::fs::create_dir_all(scratch).map_err(|e| fail(e.to_string()))?;
+            let root = tempfile::Builder::new()
+                .prefix(&format!("image-{suite}-"))
+                .tempdir_in(scratch)
+                .map_err(|e| fail(e.to_string()))?;
+            let out = Command::new("debootstrap")
+                .args(["--variant=minbase", &format!("--include={PACKAGES}"), suite])
+                .arg(root.path())
+                .arg(&mirror)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| {
+                    fail(format!(
+                        "cannot run debootstrap: {e}; install it (apt-get install debootstrap) and run as root"
+                    ))
+                })?;
+            if !out.status.success() {
+                let text = String::from_utf8_lossy(&out.stderr);
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                return Err(fail(format!(
+                    "debootstrap {suite} failed: {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                )));
+            }
+            let script = format!(
+                "tar -C {} --numeric-owner -c . | docker import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
+                sh_quote(&root.path().display().to_string()),
+                sh_quote(&tag)
+            );
+            let out = Command::new("sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| fail(e.to_string()))?;
+            if !out.status.success() {
+                return Err(fail(format!(
+                    "docker import: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        Recipe::Dockerfile {
+            file,
+            text,
+            crypto_policy,
+        } => {
+            let _ = writeln!(
+                log,
+                "building {tag} from servers/images/{file} (its base image comes from a registry)"
+            );
+            let mut child = Command::new("docker")
+                .args([
+                    "build",
+                    "--build-arg",
+                    &format!("CRYPTO_POLICY={crypto_policy}"),
+                    "--label",
+                    &format!("sshmatrix.recipe={RECIPE_VERSION}"),
+                    "-t",
+                    &tag,
+                    "-",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| ContainerError::NoDocker(e.to_string()))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(text.as_bytes());
+            }
+            let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+            if !out.status.success() {
+                let text = String::from_utf8_lossy(&out.stderr);
+                let last = text.lines().rev().find(|l| !l.trim().is_empty());
+                return Err(fail(format!(
+                    "docker build: {} (no registry reachable? build it where one is, then `docker save`/`docker load` it here)",
+                    last.unwrap_or("failed")
+                )));
+            }
+        }
+    }
+    let _ = writeln!(log, "built {tag}");
+    Ok(())
+}
+
+/// Removes containers whose owning sshmatrix process is gone (a killed run); returns how many.
+pub fn sweep_stale() -> usize {
+    let Ok(out) = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={LABEL_OWNER}"),
+        "--format",
+        &format!("{{{{.ID}}}} {{{{.Label \"{LABEL_OWNER}\"}}}}"),
+    ]) else {
+        return 0;
+    };
+    let stale: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (id, pid) = l.split_once(' ')?;
+            let alive = Path::new("/proc").join(pid.trim()).exists();
+            (!alive).then(|| id.to_string())
+        })
+        .collect();
+    if stale.is_empty() {
+        return 0;
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(stale.iter().map(String::as_str));
+    let _ = docker(&args);
+    stale.len()
+}
+
+/// Ids of the running containers started by the run `run` (for tests and diagnostics).
+pub fn containers_of_run(run: &str) -> Vec<String> {
+    docker(&[
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        &format!("label={LABEL_RUN}={run}"),
+    ])
+    .map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A running container (host networking), removed by [`Container::remove`] or on drop.
+pub struct Container {
+    inner: ContainerAsync<GenericImage>,
+    /// Its docker id.
+    pub id: String,
+}
+
+/// A file copied into a container before it starts.
+pub struct FileIn {
+    /// Path inside the container.
+    pub path: String,
+    /// Contents.
+    pub data: Vec<u8>,
+    /// Mode bits.
+    pub mode: u32,
+}
+
+impl Container {
+    /// Starts `image` with host networking, idle (`sleep infinity`), with `files` copied in and
+    /// `mounts` (host directories) bound read-only at the same paths.
+    pub async fn start(
+        what: &str,
+        image: &ImageRecipe,
+        run: &str,
+        files: Vec<FileIn>,
+        mounts: &[PathBuf],
+    ) -> Result<Self, ContainerError> {
+        let fail = |message: String| ContainerError::Start {
+            target: what.to_string(),
+            message,
+        };
+        let tag = image.tag();
+        let (repo, version) = tag.split_once(':').expect("tag has a version");
+        let mut req = GenericImage::new(repo, version)
+            .with_entrypoint("/bin/sh")
+            .with_wait_for(WaitFor::message_on_stdout("SSHMATRIX-READY"))
+            .with_cmd(["-c", "echo SSHMATRIX-READY; exec sleep infinity"])
+            .with_network("host")
+            .with_label(LABEL_OWNER, std::process::id().to_string())
+            .with_label(LABEL_RUN, run)
+            .with_startup_timeout(Duration::from_secs(60));
+        for f in files {
+            req = req.with_copy_to(CopyTargetOptions::new(f.path).with_mode(f.mode), f.data);
+        }
+        for m in mounts {
+            let p = m.display().to_string();
+            req = req.with_mount(Mount::bind_mount(&p, &p).with_access_mode(AccessMode::ReadOnly));
+        }
+        let inner = req.start().await.map_err(|e| fail(e.to_string()))?;
+        let id = inner.id().to_string();
+        Ok(Container { inner, id })
+    }
+
+    /// Runs `script` with `sh -c` inside; returns its exit code and combined output.
+    pub async fn sh(&self, script: &str) -> Result<(i64, String), ContainerError> {
+        let fail = |message: String| ContainerError::Start {
+            target: self.id.clone(),
+            message,
+        };
+        let mut r = self
+            .inner
+            .exec(ExecCommand::new(["/bin/sh", "-c", script]))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let out = r.stdout_to_vec().await.map_err(|e| fail(e.to_string()))?;
+        let err = r.stderr_to_vec().await.map_err(|e| fail(e.to_string()))?;
+        let code = r
+            .exit_code()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .unwrap_or(-1);
+        Ok((
+            code,
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            ),
+        ))
+    }
+
+    /// The argv prefix that runs a command inside with stdin attached.
+    pub fn exec_prefix(&self) -> Vec<String> {
+        ["docker", "exec", "-i", &self.id]
+            .map(str::to_string)
+            .to_vec()
+    }
+
+    /// Removes the container now.
+    pub async fn remove(self) {
+        let _ = self.inner.rm().await;
+    }
+}
+
+/// Where a target's files live inside its container.
+const CONFIG_IN: &str = "/etc/sshmatrix/sshd_config";
+
+/// Starts a target container from `image`: renders `spec` into its sshd_config, installs each
+/// `(user, authorized key lines)` as a real account with `~/.ssh/<policy's file name>` (0600 in
+/// a 0700 directory, owned by the user; `mode` overrides the file's mode), and checks the
+/// configuration with that sshd. Returns the container and the target.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_target(
+    run_dir: &Path,
+    spec: &TargetSpec,
+    image: &ImageRecipe,
+    host_keys: &HostKeyStore,
+    users: &[(String, Vec<String>)],
+    mode: Option<&str>,
+    run: &str,
+) -> Result<(Container, SshdTarget), ContainerError> {
+    let fail = |message: String| ContainerError::Start {
+        target: spec.id.clone(),
+        message,
+    };
+    let mut files = Vec::new();
+    let mut host_key_paths = Vec::new();
+    for kind in &spec.host_keys {
+        let path = host_keys.get(kind).map_err(|e| fail(e.to_string()))?;
+        let inside = format!("/etc/sshmatrix/hostkeys/ssh_host_{kind}_key");
+        files.push(FileIn {
+            path: inside.clone(),
+            data: std::fs::read(&path).map_err(|e| fail(e.to_string()))?,
+            mode: 0o600,
+        });
+        host_key_paths.push(inside);
+    }
+    let ak_name = &spec.policy.authorized_keys_name;
+    let paths = ConfigPaths {
+        authorized_keys_file: format!(".ssh/{ak_name}"),
+        host_keys: host_key_paths,
+        root_login: users.iter().any(|(u, _)| u == "root"),
+        root_reason: "root is one of the matrix users of this target.",
+    };
+    let config_text = render_config(spec, &paths);
+    let dir = target_dir(run_dir, &spec.id).map_err(|e| fail(e.to_string()))?;
+    let config = dir.join("sshd_config");
+    std::fs::write(&config, &config_text).map_err(|e| fail(e.to_string()))?;
+    files.push(FileIn {
+        path: CONFIG_IN.into(),
+        data: config_text.into_bytes(),
+        mode: 0o644,
+    });
+    let mut script = String::from("set -e\nmkdir -p /run/sshd\n");
+    for (user, lines) in users {
+        if !valid_user(user) {
+            return Err(fail(format!(
+                "`{user}` is not a valid account name (letters, digits, _ and -, starting with a letter or _)"
+            )));
+        }
+        files.push(FileIn {
+            path: format!("/etc/sshmatrix/keys/{user}"),
+            data: (lines.join("\n") + "\n").into_bytes(),
+            mode: 0o600,
+        });
+        script.push_str(&format!(
+            "id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}\n\
+             [ {user} = root ] || usermod -p '*' {user}\n\
+             h=$(getent passwd {user} | cut -d: -f6); g=$(id -gn {user})\n\
+             install -d -m 0700 -o {user} -g \"$g\" \"$h/.ssh\"\n\
+             install -m {mode} -o {user} -g \"$g\" /etc/sshmatrix/keys/{user} \"$h/.ssh/{ak}\"\n",
+            mode = mode.unwrap_or("0600"),
+            ak = ak_name,
+        ));
+    }
+    script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+    let container = Container::start(&spec.id, image, run, files, &[]).await?;
+    let (code, out) = container.sh(&script).await?;
+    if code != 0 {
+        let id = spec.id.clone();
+        container.remove().await;
+        return Err(ContainerError::Start {
+            target: id,
+            message: format!(
+                "preparing accounts and sshd_config in {} failed: {}",
+                image.tag(),
+                out.trim()
+            ),
+        });
+    }
+    let target = SshdTarget::in_container(&spec.id, &container.id, config, CONFIG_IN);
+    Ok((container, target))
+}
+
+fn valid_user(u: &str) -> bool {
+    let mut chars = u.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && u.len() <= 32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_checked_before_reaching_a_shell() {
+        assert!(valid_user("nutanix"));
+        assert!(valid_user("_svc-1"));
+        assert!(!valid_user("Admin"));
+        assert!(!valid_user("a;rm -rf /"));
+        assert!(!valid_user(""));
+    }
+
+    #[test]
+    fn every_recipe_has_a_distinct_tag() {
+        let tags: std::collections::BTreeSet<String> =
+            recipes().iter().map(ImageRecipe::tag).collect();
+        assert_eq!(tags.len(), recipes().len());
+        assert!(recipe("bookworm").is_ok());
+        assert!(matches!(
+            recipe("buster"),
+            Err(ContainerError::UnknownImage { .. })
+        ));
+    }
+}

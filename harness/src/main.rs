@@ -257,31 +257,54 @@ fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) -> Exi
     } else {
         names.to_vec()
     };
-    for name in wanted {
-        let result = container::recipe(&name).and_then(|r| {
-            let scratch = work_dir.join("images");
-            if force {
-                container::build_image(&r, &scratch, &mut std::io::stderr()).map(|()| true)
-            } else {
-                container::ensure_image(&r, &scratch, &mut std::io::stderr())
-            }
-            .map(|built| (r, built))
-        });
+    // Unknown names first, then the builds side by side (debootstrap is mostly download).
+    let recipes = match wanted
+        .iter()
+        .map(|n| container::recipe(n))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INPUT as u8);
+        }
+    };
+    let scratch = work_dir.join("images");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = recipes
+            .iter()
+            .map(|r| {
+                let scratch = &scratch;
+                s.spawn(move || {
+                    if force {
+                        container::build_image(r, scratch, &mut std::io::stderr()).map(|()| true)
+                    } else {
+                        container::ensure_image(r, scratch, &mut std::io::stderr())
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("image build thread"))
+            .collect()
+    });
+    let mut failed = false;
+    for (r, result) in recipes.iter().zip(results) {
         match result {
-            Ok((r, built)) => println!(
+            Ok(built) => println!(
                 "{} {}",
                 r.tag(),
                 if built { "built" } else { "present (cached)" }
             ),
-            Err(e @ container::ContainerError::UnknownImage { .. }) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_INPUT as u8);
-            }
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(EXIT_ENVIRONMENT as u8);
+                failed = true;
             }
         }
+    }
+    if failed {
+        return ExitCode::from(EXIT_ENVIRONMENT as u8);
     }
     ExitCode::SUCCESS
 }

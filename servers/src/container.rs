@@ -174,8 +174,13 @@ pub fn recipe(name: &str) -> Result<ImageRecipe, ContainerError> {
         })
 }
 
+/// The docker CLI: `$SSHMATRIX_DOCKER`, else `docker` from PATH.
+pub fn docker_cli() -> String {
+    std::env::var("SSHMATRIX_DOCKER").unwrap_or_else(|_| "docker".into())
+}
+
 fn docker(args: &[&str]) -> Result<std::process::Output, ContainerError> {
-    Command::new("docker")
+    Command::new(docker_cli())
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -217,8 +222,25 @@ pub fn ensure_image(
     if image_present(r) {
         return Ok(false);
     }
-    build_image(r, scratch, log)?;
-    Ok(true)
+    // One build per image at a time, across processes (parallel tests, parallel runs).
+    std::fs::create_dir_all(scratch).map_err(|e| ContainerError::Build {
+        tag: r.tag(),
+        message: format!("{}: {e}", scratch.display()),
+    })?;
+    let lock = std::fs::File::create(scratch.join(format!("{}.lock", r.name)))
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| ContainerError::Build {
+            tag: r.tag(),
+            message: format!("cannot lock the build: {e}"),
+        })?;
+    let built = if image_present(r) {
+        false
+    } else {
+        build_image(r, scratch, log)?;
+        true
+    };
+    drop(lock);
+    Ok(built)
 }
 
 /// Builds the image of `r` (replacing any older one).
@@ -266,8 +288,9 @@ pub fn build_image(
                 )));
             }
             let script = format!(
-                "tar -C {} --numeric-owner -c . | docker import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
+                "tar -C {} --numeric-owner -c . | {} import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
                 sh_quote(&root.path().display().to_string()),
+                sh_quote(&docker_cli()),
                 sh_quote(&tag)
             );
             let out = Command::new("sh")
@@ -291,7 +314,7 @@ pub fn build_image(
                 log,
                 "building {tag} from servers/images/{file} (its base image comes from a registry)"
             );
-            let mut child = Command::new("docker")
+            let mut child = Command::new(docker_cli())
                 .args([
                     "build",
                     "--build-arg",
@@ -455,9 +478,7 @@ impl Container {
 
     /// The argv prefix that runs a command inside with stdin attached.
     pub fn exec_prefix(&self) -> Vec<String> {
-        ["docker", "exec", "-i", &self.id]
-            .map(str::to_string)
-            .to_vec()
+        vec![docker_cli(), "exec".into(), "-i".into(), self.id.clone()]
     }
 
     /// Removes the container now.
@@ -552,7 +573,9 @@ pub async fn start_target(
             ),
         });
     }
-    let target = SshdTarget::in_container(&spec.id, &container.id, config, CONFIG_IN);
+    let mut launcher = container.exec_prefix();
+    launcher.push("/usr/sbin/sshd".into());
+    let target = SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN);
     Ok((container, target))
 }
 

@@ -302,16 +302,20 @@ impl SshdTarget {
         })
     }
 
-    /// A target whose sshd runs inside container `container` with its configuration at
-    /// `config_seen` there (a copy of `config` on this host).
-    pub fn in_container(id: &str, container: &str, config: PathBuf, config_seen: &str) -> Self {
+    /// A target whose sshd is started by `launcher` (`docker exec -i CONTAINER
+    /// /usr/sbin/sshd`) and reads its configuration at `config_seen` (a copy of `config` on
+    /// this host).
+    pub fn in_container(
+        id: &str,
+        launcher: Vec<String>,
+        config: PathBuf,
+        config_seen: &str,
+    ) -> Self {
         SshdTarget {
             id: id.to_string(),
             authorized_keys: PathBuf::new(),
             config,
-            launcher: ["docker", "exec", "-i", container, "/usr/sbin/sshd"]
-                .map(str::to_string)
-                .to_vec(),
+            launcher,
             config_seen: config_seen.to_string(),
         }
     }

@@ -1,0 +1,193 @@
+//! Container targets against real releases: Debian 11 / 12 / 13 images (OpenSSH 8.4, 9.2,
+//! 10.0) built offline by sshmatrix, real accounts, the server log of each cell read back, and
+//! every container removed after a run, after Ctrl-C, and (by the next run) after a SIGKILL.
+//! Needs a docker daemon; `.ci/run` starts one and builds the images.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sshmatrix_reports::Verdict;
+use sshmatrix_servers::container::LABEL_OWNER;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+}
+
+/// Containers (running or not) started by the sshmatrix process `pid`.
+fn containers_owned_by(pid: u32) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter"])
+        .arg(format!("label={LABEL_OWNER}={pid}"))
+        .output()
+        .expect("docker CLI");
+    assert!(out.status.success(), "docker ps failed");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn spawn_run(matrix: &Path, stream: &Path, work: &Path) -> Child {
+    bin()
+        .args(["run", "-q", "-j", "2", "--stream"])
+        .arg(stream)
+        .arg(matrix)
+        .arg("--work-dir")
+        .arg(work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) until the stream file holds at least `n` complete lines.
+fn wait_for_lines(path: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read_to_string(path)
+        .map(|t| t.matches('\n').count())
+        .unwrap_or(0)
+        < n
+    {
+        assert!(Instant::now() < deadline, "no {n} cells streamed in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn small_matrix(dir: &Path) -> std::path::PathBuf {
+    let m = dir.join("one.toml");
+    std::fs::write(
+        &m,
+        "[axes]\nkeys = [\"ed25519\"]\nclients = [\"openssh-8.8\"]\nkey_tools = [\"ssh-keygen\"]\n\
+         [[targets]]\nid = \"t\"\nkind = \"container\"\nimage = \"bookworm\"\npolicy = \"as-shipped\"\nusers = [\"admin\"]\n\
+         [layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\"]\ncolumns = [\"target\", \"user\"]\n",
+    )
+    .unwrap();
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_openssh_releases_meet_the_matrix_expectations_with_their_own_log_lines() {
+    let plan = common::plan(&common::matrices().join("openssh-versions.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let report = common::run(plan).await;
+    assert_eq!(report.cells.len(), 216);
+    let misses = sshmatrix::expect::compare(&report, &rules);
+    assert!(misses.is_empty(), "{misses:#?}");
+    let off: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.disagrees_with_prediction())
+        .map(|c| (c.index, &c.code, &c.predicted_code))
+        .collect();
+    assert!(off.is_empty(), "prediction disagrees: {off:?}");
+    // Each release refuses plink's DSA key in its own words.
+    let dsa_refusal = |target: &str| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.target == target && c.client == "real-putty-0.78" && c.key_type == "dsa")
+            .and_then(|c| c.server_reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(dsa_refusal("openssh-8.4").contains("key type ssh-dss not in PubkeyAcceptedKeyTypes"));
+    assert!(dsa_refusal("openssh-9.2")
+        .contains("signature algorithm ssh-dss not in PubkeyAcceptedAlgorithms"));
+    assert!(dsa_refusal("openssh-10.0").contains("unsupported public key algorithm: ssh-dss"));
+    // The users are real accounts: sshd names the account it let in.
+    for c in report.cells.iter().filter(|c| c.verdict == Verdict::Ok) {
+        let needle = format!("Accepted publickey for {} ", c.user);
+        assert!(
+            c.server_evidence.iter().any(|l| l.starts_with(&needle)),
+            "cell {}: {:?}",
+            c.index,
+            c.server_evidence
+        );
+    }
+}
+
+#[test]
+fn containers_are_removed_after_a_run_and_after_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = common::work_dir();
+    // A complete run.
+    let stream = dir.path().join("done.jsonl");
+    let mut child = spawn_run(&small_matrix(dir.path()), &stream, &work);
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(containers_owned_by(pid), 0, "containers left after a run");
+
+    // Ctrl-C in the middle of the three-release matrix.
+    let stream = dir.path().join("interrupted.jsonl");
+    let mut child = spawn_run(
+        &common::matrices().join("openssh-versions.toml"),
+        &stream,
+        &work,
+    );
+    let pid = child.id();
+    wait_for_lines(&stream, 10);
+    assert_eq!(containers_owned_by(pid), 3, "one container per target");
+    assert!(Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(containers_owned_by(pid), 0, "containers left after Ctrl-C");
+}
+
+#[test]
+fn containers_of_a_killed_run_are_swept_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = common::work_dir();
+    let stream = dir.path().join("killed.jsonl");
+    let mut child = spawn_run(
+        &common::matrices().join("openssh-versions.toml"),
+        &stream,
+        &work,
+    );
+    let pid = child.id();
+    wait_for_lines(&stream, 5);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert_eq!(containers_owned_by(pid), 3, "SIGKILL leaves the containers");
+    let next = bin()
+        .args(["run", "-q"])
+        .arg(small_matrix(dir.path()))
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert!(next.status.success());
+    assert_eq!(containers_owned_by(pid), 0, "the next run sweeps them");
+}
+
+#[test]
+fn unknown_image_and_missing_docker_get_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = small_matrix(dir.path());
+    let text = std::fs::read_to_string(&m)
+        .unwrap()
+        .replace("bookworm", "bookwrm");
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, text).unwrap();
+    let out = bin().arg("check").arg(&typo).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("typo.toml:8:"), "{err}");
+    assert!(err.contains("unknown image `bookwrm`"), "{err}");
+    assert!(err.contains("did you mean `bookworm`?"), "{err}");
+
+    // No docker CLI: an environment error (exit 3) saying what to install.
+    let out = bin()
+        .args(["run", "-q"])
+        .arg(&m)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .env("SSHMATRIX_DOCKER", "/nonexistent/docker")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("docker is not usable"), "{err}");
+    assert!(err.contains("install docker.io"), "{err}");
+}

@@ -6,8 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use sshmatrix_reports::Verdict;
 use sshmatrix_servers::container::LABEL_OWNER;
@@ -28,29 +27,15 @@ fn containers_owned_by(pid: u32) -> usize {
 }
 
 fn spawn_run(matrix: &Path, stream: &Path, work: &Path) -> Child {
-    bin()
-        .args(["run", "-q", "-j", "2", "--stream"])
-        .arg(stream)
-        .arg(matrix)
-        .arg("--work-dir")
-        .arg(work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    let (stream, matrix) = (stream.to_str().unwrap(), matrix.to_str().unwrap());
+    common::spawn(&["run", "-q", "-j", "2", "--stream", stream, matrix], work)
 }
 
-/// Waits (bounded) until the stream file holds at least `n` complete lines.
 fn wait_for_lines(path: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while std::fs::read_to_string(path)
-        .map(|t| t.matches('\n').count())
-        .unwrap_or(0)
-        < n
-    {
-        assert!(Instant::now() < deadline, "no {n} cells streamed in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        common::wait_for_lines(path, n) >= n,
+        "no {n} cells streamed in time"
+    );
 }
 
 fn small_matrix(dir: &Path) -> std::path::PathBuf {

@@ -5,8 +5,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use sshmatrix_reports::Report;
 
@@ -27,31 +27,6 @@ fn run(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn spawn(args: &[&str], work: &Path) -> Child {
-    bin()
-        .args(args)
-        .arg("--work-dir")
-        .arg(work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits (bounded) until the stream file holds at least `n` complete lines.
-fn wait_for_lines(path: &Path, n: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let lines = std::fs::read_to_string(path)
-            .map(|t| t.matches('\n').count())
-            .unwrap_or(0);
-        if lines >= n || Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// sshd processes started from a work directory.
@@ -112,7 +87,7 @@ fn a_killed_run_resumes_to_the_same_report() {
     let full: Report = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
 
     let stream = dir.path().join("stream.jsonl");
-    let mut child = spawn(
+    let mut child = common::spawn(
         &[
             "run",
             "-q",
@@ -126,7 +101,7 @@ fn a_killed_run_resumes_to_the_same_report() {
         ],
         &common::work_dir(),
     );
-    let at_kill = wait_for_lines(&stream, 30);
+    let at_kill = common::wait_for_lines(&stream, 30);
     child.kill().unwrap(); // SIGKILL: no chance to clean up or flush anything
     child.wait().unwrap();
     let before = std::fs::read_to_string(&stream)
@@ -165,7 +140,7 @@ fn sigint_stops_scheduling_writes_the_partial_report_and_leaves_nothing_behind()
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("stream.jsonl");
     let partial = dir.path().join("partial.json");
-    let mut child = spawn(
+    let mut child = common::spawn(
         &[
             "run",
             "-q",
@@ -181,7 +156,7 @@ fn sigint_stops_scheduling_writes_the_partial_report_and_leaves_nothing_behind()
         ],
         &work,
     );
-    wait_for_lines(&stream, 20);
+    common::wait_for_lines(&stream, 20);
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])

@@ -45,3 +45,30 @@ pub async fn run(plan: Plan) -> Report {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Starts the sshmatrix binary with `args` and `--work-dir work` (stdout discarded).
+pub fn spawn(args: &[&str], work: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .arg("--work-dir")
+        .arg(work)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded, 120 s) until the stream file holds at least `n` complete lines; returns
+/// how many it holds.
+pub fn wait_for_lines(path: &Path, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let lines = std::fs::read_to_string(path)
+            .map(|t| t.matches('\n').count())
+            .unwrap_or(0);
+        if lines >= n || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

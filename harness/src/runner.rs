@@ -1013,21 +1013,23 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         if !target.scenario.reachable {
             return (refused_connect().await, None);
         }
+        // The cell's client side, whatever the server end is.
+        let attempt = Attempt {
+            profile: &cell.client,
+            server: &shared.hellos[cell.target],
+            key,
+            user: shared.login_for(cell),
+            timeout: shared.timeout,
+            known_host_key: shared.extras[cell.target].known_host_key.clone(),
+            host_key_pin: None,
+            other_keys_first: shared.extras[cell.target].decoys.clone(),
+            password: (target.scenario.method == Method::Password)
+                .then(|| "not-the-password".to_string()),
+        };
         if let Some(kind) = target.scenario.server {
             let (client_end, server_end) = tokio::io::duplex(64 * 1024);
             let eff = shared.effective[cell.target].clone();
             let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));
-            let attempt = Attempt {
-                profile: &cell.client,
-                server: &shared.hellos[cell.target],
-                key,
-                user: shared.login_for(cell),
-                timeout: shared.timeout,
-                known_host_key: None,
-                host_key_pin: None,
-                other_keys_first: Vec::new(),
-                password: None,
-            };
             let outcome = emulator::attempt(attempt, client_end).await;
             stub.abort();
             return (outcome, None);
@@ -1042,18 +1044,6 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 );
                 return (o, None);
             }
-        };
-        let attempt = Attempt {
-            profile: &cell.client,
-            server: &shared.hellos[cell.target],
-            key,
-            user: shared.login_for(cell),
-            timeout: shared.timeout,
-            known_host_key: shared.extras[cell.target].known_host_key.clone(),
-            host_key_pin: None,
-            other_keys_first: shared.extras[cell.target].decoys.clone(),
-            password: (target.scenario.method == Method::Password)
-                .then(|| "not-the-password".to_string()),
         };
         let outcome = emulator::attempt(attempt, stream).await;
         let log = session.finish(Duration::from_secs(3)).await;

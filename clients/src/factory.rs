@@ -215,26 +215,32 @@ impl KeyFactory {
 }
 
 impl KeyFactory {
-    /// A PPK v3 copy of a key file (same key, same passphrase) for PuTTY's plink, written by
-    /// the installed puttygen from the file itself (PEM, openssh-key-v1) or its OpenSSH copy.
-    pub fn ppk_copy(&self, kf: &KeyFile) -> Result<PathBuf, FactoryError> {
-        if matches!(kf.format.container, Container::PpkV2 | Container::PpkV3) {
-            return Ok(kf.path.clone());
+    /// A PPK copy of a key file (same key, same passphrase) in `version` 2 or 3 for PuTTY's
+    /// plink (PuTTY before 0.75 reads only v2), written by the installed puttygen from the file
+    /// itself (PEM, openssh-key-v1, PPK) or its OpenSSH copy.
+    pub fn ppk_copy(&self, kf: &KeyFile, version: u8) -> Result<PathBuf, FactoryError> {
+        match (kf.format.container, version) {
+            (Container::PpkV3, 3) | (Container::PpkV2, 2) => return Ok(kf.path.clone()),
+            _ => {}
         }
-        let copy = kf.path.with_file_name("id.ppk");
+        let name = if version == 2 { "id.ppk2" } else { "id.ppk" };
+        let copy = kf.path.with_file_name(name);
         if copy.exists() {
             return Ok(copy);
         }
         let source = match kf.format.container {
-            Container::Pem | Container::OpensshV1 => kf.path.clone(),
+            Container::Pem | Container::OpensshV1 | Container::PpkV2 | Container::PpkV3 => {
+                kf.path.clone()
+            }
             _ => self.openssh_copy(kf)?,
         };
-        let tmp = temp_sibling(&kf.path, "id.ppk");
+        let tmp = temp_sibling(&kf.path, name);
         let mut cmd = Command::new("puttygen");
         cmd.arg(&source)
             .args(["-O", "private", "-o"])
             .arg(&tmp)
-            .args(["--ppk-param", "version=3"])
+            .arg("--ppk-param")
+            .arg(format!("version={version}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -47,18 +47,25 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
 
     // The same cells, one after the other, with the real OpenSSH client (the `ssh` driver).
     let (login, logs, askpass) = prepared.real_client_env();
+    let ssh = sshmatrix_clients::builtin_profiles()
+        .into_iter()
+        .find(|p| p.driver.as_deref() == Some("ssh") && p.image.is_none())
+        .ok_or_else(|| RunError::Environment("no profile for the installed ssh".into()))?;
     let t = Instant::now();
     let (mut ok, mut fail) = (0, 0);
     for cell in &prepared.plan().cells {
         let log = logs.join(format!("bench-{}.log", cell.index));
         let real = crate::drivers::RealCell {
-            driver: "ssh",
-            proxy: prepared.target(cell.target).inetd_command(&log),
+            profile: &ssh,
+            server: crate::drivers::ServerEnd::Proxy(
+                prepared.target(cell.target).inetd_command(&log),
+            ),
             host_key_pubs: Vec::new(),
             key: prepared.key_file(cell),
             login,
             log,
             askpass,
+            inside: None,
             timeout: opts.timeout,
         };
         match crate::drivers::run(real, &factory).await.0.verdict {

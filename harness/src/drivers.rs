@@ -1,6 +1,7 @@
-//! Drivers for real client binaries on this host: OpenSSH `ssh`, PuTTY `plink` and Dropbear
-//! `dbclient`, connected to
-//! the cell's target through the target's `sshd -i` as a proxy command. The verdict comes from
+//! Drivers for real client binaries — OpenSSH `ssh`, PuTTY `plink` and Dropbear `dbclient` —
+//! installed on this host or inside a release image (run through `docker exec` in a client
+//! container). A host client reaches the cell's `sshd -i` as its proxy command; a client in a
+//! container connects to a one-shot 127.0.0.1 port serving that command. The verdict comes from
 //! the server's log (a login is ○ only when sshd logged it); the client's own output gives the
 //! stage. Passphrases reach `ssh` through SSH_ASKPASS and `plink` at its prompt on a
 //! pseudo-terminal (`script`), never argv; the pty's echo is scrubbed from everything kept.
@@ -10,16 +11,42 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
-use sshmatrix_clients::{KeyFactory, KeyFile};
+use sshmatrix_clients::{Container, KeyFactory, KeyFile, Profile};
+use sshmatrix_servers::relay::OneShot;
 use sshmatrix_servers::sshd::sh_quote;
 use tokio::io::AsyncWriteExt;
 
+/// How a real client reaches the server end of its cell.
+pub enum ServerEnd {
+    /// A proxy command run by the client on this host (see `SshdTarget::inetd_command`).
+    Proxy(String),
+    /// A one-shot port on 127.0.0.1 serving the same command, for a client in a container.
+    Port(OneShot),
+}
+
+impl ServerEnd {
+    /// The server end for `command` (a shell command speaking SSH on stdin/stdout): the
+    /// command itself as a proxy for a host client, a one-shot port serving it for a client
+    /// in a container (`in_container`), accepting within `wait`.
+    pub async fn for_client(
+        command: String,
+        in_container: bool,
+        wait: Duration,
+    ) -> std::io::Result<Self> {
+        Ok(if in_container {
+            ServerEnd::Port(sshmatrix_servers::relay::serve_once(command, wait).await?)
+        } else {
+            ServerEnd::Proxy(command)
+        })
+    }
+}
+
 /// What a driver needs for one cell.
 pub struct RealCell<'a> {
-    /// `ssh` or `plink`.
-    pub driver: &'a str,
-    /// The proxy command that is the server end (see `SshdTarget::inetd_command`).
-    pub proxy: String,
+    /// The real client's profile (its `driver`, and what key files it reads).
+    pub profile: &'a Profile,
+    /// The server end.
+    pub server: ServerEnd,
     /// Host key files of the target (for plink's -hostkey pins).
     pub host_key_pubs: Vec<PathBuf>,
     /// The key file of the cell.
@@ -30,16 +57,27 @@ pub struct RealCell<'a> {
     pub log: PathBuf,
     /// A script printing $SSHMATRIX_PASSFILE (for SSH_ASKPASS).
     pub askpass: &'a Path,
+    /// The argv prefix that runs the client inside its image's container (`docker exec -i ID`);
+    /// `None` runs the binary installed on this host.
+    pub inside: Option<&'a [String]>,
     /// Cell timeout.
     pub timeout: Duration,
 }
 
+/// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
+/// (SHA-256 pins need 0.75).
 fn fingerprint(pub_file: &Path) -> Option<String> {
     let text = std::fs::read_to_string(pub_file).ok()?;
-    let key = russh::keys::ssh_key::PublicKey::from_openssh(text.trim()).ok()?;
+    let blob = russh::keys::ssh_key::PublicKey::from_openssh(text.trim())
+        .ok()?
+        .to_bytes()
+        .ok()?;
+    let md5 = openssl::hash::hash(openssl::hash::MessageDigest::md5(), &blob).ok()?;
     Some(
-        key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
-            .to_string(),
+        md5.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
     )
 }
 
@@ -72,9 +110,20 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
     // The conversion tool of the client's own family refusing a key is the client's verdict.
     let refuse = |reason: String| ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason);
-    let proxy = c.proxy.clone();
+    let driver = c.profile.driver.as_deref().unwrap_or("");
     let passphrase = c.key.passphrase();
-    let mut cmd = match c.driver {
+    // Where the client connects: its proxy command, or the one-shot port.
+    let (proxy, port) = match &c.server {
+        ServerEnd::Proxy(p) => (Some(p.clone()), None),
+        ServerEnd::Port(one) => (None, Some(one.port.to_string())),
+    };
+    let host = if port.is_some() {
+        "127.0.0.1"
+    } else {
+        "sshmatrix-target"
+    };
+    let mut env: Vec<(&str, String)> = Vec::new();
+    let argv: Vec<String> = match driver {
         "ssh" => {
             let key = match factory.openssh_copy(c.key) {
                 Ok(k) => k,
@@ -85,8 +134,8 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                     )
                 }
             };
-            let mut cmd = tokio::process::Command::new("ssh");
-            cmd.args([
+            let mut a: Vec<String> = [
+                "ssh",
                 "-F",
                 "none",
                 "-T",
@@ -94,40 +143,47 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                 "IdentitiesOnly=yes",
                 "-o",
                 "IdentityAgent=none",
-            ])
-            .args([
                 "-o",
                 "StrictHostKeyChecking=no",
                 "-o",
                 "UserKnownHostsFile=/dev/null",
                 "-o",
                 "GlobalKnownHostsFile=/dev/null",
-            ])
-            .args([
                 "-o",
                 "PasswordAuthentication=no",
                 "-o",
                 "KbdInteractiveAuthentication=no",
                 "-o",
                 "LogLevel=VERBOSE",
-            ])
-            .arg("-o")
-            .arg(format!("ProxyCommand={proxy}"))
-            .arg("-i")
-            .arg(&key)
-            .arg(format!("{}@sshmatrix-target", c.login))
-            .arg("true")
-            .env("SSH_ASKPASS", c.askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env("DISPLAY", ":0")
-            .stdin(Stdio::null());
-            if let Some(pf) = &c.key.passphrase_file {
-                cmd.env("SSHMATRIX_PASSFILE", pf);
+            ]
+            .map(String::from)
+            .to_vec();
+            match (&proxy, &port) {
+                (Some(p), _) => a.extend(["-o".into(), format!("ProxyCommand={p}")]),
+                (_, Some(p)) => a.extend(["-p".into(), p.clone()]),
+                _ => {}
             }
-            cmd
+            a.extend([
+                "-i".into(),
+                key.display().to_string(),
+                format!("{}@{host}", c.login),
+                "true".into(),
+            ]);
+            env.push(("SSH_ASKPASS", c.askpass.display().to_string()));
+            env.push(("SSH_ASKPASS_REQUIRE", "force".into()));
+            env.push(("DISPLAY", ":0".into()));
+            if let Some(pf) = &c.key.passphrase_file {
+                env.push(("SSHMATRIX_PASSFILE", pf.display().to_string()));
+            }
+            a
         }
         "plink" => {
-            let key = match factory.ppk_copy(c.key) {
+            let version = if c.profile.reads.contains(&Container::PpkV3) {
+                3
+            } else {
+                2
+            };
+            let key = match factory.ppk_copy(c.key, version) {
                 Ok(k) => k,
                 Err(e) => {
                     return (
@@ -146,14 +202,15 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             if passphrase.is_none() {
                 line.push_str(" -batch");
             }
-            line.push_str(&format!(
-                " -proxycmd {} -l {} sshmatrix-target true",
-                sh_quote(&proxy),
-                sh_quote(c.login)
-            ));
-            let mut cmd = tokio::process::Command::new("script");
-            cmd.args(["-qec", &line, "/dev/null"]).stdin(Stdio::piped());
-            cmd
+            match (&proxy, &port) {
+                (Some(p), _) => line.push_str(&format!(" -proxycmd {}", sh_quote(p))),
+                (_, Some(p)) => line.push_str(&format!(" -P {p}")),
+                _ => {}
+            }
+            line.push_str(&format!(" -l {} {host} true", sh_quote(c.login)));
+            ["script", "-qec", &line, "/dev/null"]
+                .map(String::from)
+                .to_vec()
         }
         "dbclient" => {
             if c.key.encrypted {
@@ -174,15 +231,20 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                     )
                 }
             };
-            let mut cmd = tokio::process::Command::new("dbclient");
-            cmd.args(["-y", "-y", "-i"])
-                .arg(&key)
-                .arg("-J")
-                .arg(&proxy)
-                .arg(format!("{}@sshmatrix-target", c.login))
-                .arg("true")
-                .stdin(Stdio::null());
-            cmd
+            let mut a: Vec<String> = vec![
+                "dbclient".into(),
+                "-y".into(),
+                "-y".into(),
+                "-i".into(),
+                key.display().to_string(),
+            ];
+            match (&proxy, &port) {
+                (Some(p), _) => a.extend(["-J".into(), p.clone()]),
+                (_, Some(p)) => a.extend(["-p".into(), p.clone()]),
+                _ => {}
+            }
+            a.extend([format!("{}@{host}", c.login), "true".into()]);
+            a
         }
         other => {
             return (
@@ -191,14 +253,37 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             )
         }
     };
-    cmd.stdout(Stdio::piped())
+    // Environment values are paths (never secrets), so they may appear in docker's argv.
+    let mut cmd = match c.inside {
+        Some(prefix) => {
+            let mut cmd = tokio::process::Command::new(&prefix[0]);
+            cmd.args(&prefix[1..prefix.len() - 1]);
+            for (k, v) in &env {
+                cmd.arg("-e").arg(format!("{k}={v}"));
+            }
+            cmd.arg(&prefix[prefix.len() - 1]).args(&argv);
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new(&argv[0]);
+            cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v)));
+            cmd
+        }
+    };
+    let stdin = if driver == "plink" {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(ch) => ch,
         Err(e) => {
             return (
-                fail(Stage::Connect, format!("cannot start {}: {e}", c.driver)),
+                fail(Stage::Connect, format!("cannot start {driver}: {e}")),
                 String::new(),
             )
         }
@@ -214,7 +299,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         Ok(Ok(o)) => o,
         Ok(Err(e)) => {
             return (
-                fail(Stage::Connect, format!("{}: {e}", c.driver)),
+                fail(Stage::Connect, format!("{}: {e}", driver)),
                 String::new(),
             )
         }
@@ -224,7 +309,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                     Stage::Timeout,
                     format!(
                         "{} gave no verdict within {} s",
-                        c.driver,
+                        driver,
                         c.timeout.as_secs()
                     ),
                 ),
@@ -241,6 +326,10 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     ));
+    if let ServerEnd::Port(one) = c.server {
+        // The client has exited; its server process ends at EOF and completes the log.
+        one.finish(Duration::from_secs(5)).await;
+    }
     let log = std::fs::read_to_string(&c.log).unwrap_or_default();
     let _ = std::fs::remove_file(&c.log);
     let view = sshmatrix_servers::analyse(&log);
@@ -257,7 +346,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             Stage::Login,
             format!(
                 "logged in ({} exit {})",
-                c.driver,
+                driver,
                 out.status.code().unwrap_or(-1)
             ),
         )
@@ -271,11 +360,11 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         let reason = if stage == Stage::Auth && !shown && log.contains("Connection from") {
             format!(
                 "{}: client does not offer the {} key (no publickey attempt in the server log): {last}",
-                c.driver,
+                driver,
                 c.key.spec.family()
             )
         } else {
-            format!("{}: {last}", c.driver)
+            format!("{}: {last}", driver)
         };
         ClientOutcome::new(Verdict::Fail, stage, reason)
     };

@@ -9,28 +9,57 @@ use std::path::Path;
 use serde::Deserialize;
 use sshmatrix_reports::{CellResult, Report};
 
+/// A selector field: one value or a list of alternatives (`key = ["rsa-2048", "rsa-4096"]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Sel {
+    /// Exactly this value.
+    One(String),
+    /// Any of these values.
+    Any(Vec<String>),
+}
+
+impl Sel {
+    /// Whether `v` is selected.
+    pub fn matches(&self, v: &str) -> bool {
+        match self {
+            Sel::One(w) => w == v,
+            Sel::Any(ws) => ws.iter().any(|w| w == v),
+        }
+    }
+}
+
+impl std::fmt::Display for Sel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sel::One(w) => f.write_str(w),
+            Sel::Any(ws) => write!(f, "{}", ws.join("|")),
+        }
+    }
+}
+
 /// One expectation: a selector and the outcome its cells must have.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Client profile id.
     #[serde(default)]
-    pub client: Option<String>,
+    pub client: Option<Sel>,
     /// Key tool id.
     #[serde(default)]
-    pub key_tool: Option<String>,
+    pub key_tool: Option<Sel>,
     /// Key, e.g. `rsa-2048`.
     #[serde(default)]
-    pub key: Option<String>,
+    pub key: Option<Sel>,
     /// `yes` / `no`.
     #[serde(default)]
-    pub passphrase: Option<String>,
+    pub passphrase: Option<Sel>,
     /// Target id.
     #[serde(default)]
-    pub target: Option<String>,
+    pub target: Option<Sel>,
     /// Login name.
     #[serde(default)]
-    pub user: Option<String>,
+    pub user: Option<Sel>,
     /// `ok`, `fail` or `error`.
     pub verdict: String,
     /// Failure code the cells must carry.
@@ -67,7 +96,7 @@ impl Rule {
             (&self.user, c.user.as_str()),
         ]
         .iter()
-        .all(|(want, have)| want.as_deref().is_none_or(|w| w == *have))
+        .all(|(want, have)| want.as_ref().is_none_or(|w| w.matches(have)))
     }
 
     fn describe(&self) -> String {
@@ -97,16 +126,16 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
         .map(|row| {
             let row = row.map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(Rule {
-                key: Some(if row.key_type == "ed25519" {
+                key: Some(Sel::One(if row.key_type == "ed25519" {
                     "ed25519".into()
                 } else {
                     format!("{}-{}", row.key_type, row.key_bits)
-                }),
-                client: Some(row.client),
-                key_tool: Some(row.key_tool),
-                passphrase: Some(row.passphrase),
-                target: Some(row.target),
-                user: Some(row.user),
+                })),
+                client: Some(Sel::One(row.client)),
+                key_tool: Some(Sel::One(row.key_tool)),
+                passphrase: Some(Sel::One(row.passphrase)),
+                target: Some(Sel::One(row.target)),
+                user: Some(Sel::One(row.user)),
                 verdict: row.verdict,
                 code: None,
             })

@@ -7,10 +7,11 @@ use sshmatrix_reports::diff::identity_of;
 use sshmatrix_reports::{CellResult, Report};
 use sshmatrix_servers::Policy;
 
-/// The key tool whose files each driver's client reads natively.
-fn key_tool(driver: &str) -> &'static str {
-    match driver {
-        "plink" => "puttygen-0.78",
+/// A key tool whose files the client reads natively (PuTTY before 0.75 reads only PPK v2).
+fn key_tool(p: &Profile) -> &'static str {
+    match p.driver.as_deref() {
+        Some("plink") if p.reads.contains(&sshmatrix_clients::Container::PpkV3) => "puttygen-0.78",
+        Some("plink") => "puttygen-0.74",
         _ => "ssh-keygen",
     }
 }
@@ -22,7 +23,7 @@ pub fn matrix(profiles: &[Profile], policies: &[Policy]) -> String {
          keys = [\"rsa-2048\", \"ecdsa-256\", \"ed25519\"]\npassphrase = [\"no\", \"yes\"]\npairs = [\n",
     );
     for p in profiles.iter().filter(|p| p.driver.is_some()) {
-        let tool = key_tool(p.driver.as_deref().unwrap_or(""));
+        let tool = key_tool(p);
         let base = p.base.as_deref().unwrap_or(&p.id);
         t.push_str(&format!("  {{ client = \"{}\", key_tool = \"{tool}\" }},\n  {{ client = \"{base}\", key_tool = \"{tool}\" }},\n", p.id));
     }
@@ -129,40 +130,96 @@ pub fn render(pairs: &[Pair]) -> String {
     out
 }
 
-/// Runs a real client against a capture stub (this binary's hidden `capture-kexinit` command as
-/// its proxy) and returns the identification and KEXINIT lists it sent.
+/// Runs a real client against a capture stub (this binary's hidden `capture-kexinit` command,
+/// as its proxy command or behind a one-shot port for a client in a container: `inside`) and
+/// returns the identification and KEXINIT lists it sent.
 pub async fn capture(
     profile: &Profile,
     exe: &std::path::Path,
     dir: &std::path::Path,
     key: &sshmatrix_clients::KeyFile,
     factory: &sshmatrix_clients::KeyFactory,
+    inside: Option<&[String]>,
 ) -> Result<sshmatrix_clients::ServerHello, String> {
-    let driver = profile
-        .driver
-        .as_deref()
-        .ok_or("not a real-client profile")?;
     let out = dir.join(format!("kexinit-{}.json", profile.id));
     let _ = std::fs::remove_file(&out);
     let askpass = dir.join("askpass.sh");
-    let real = crate::drivers::RealCell {
-        driver,
-        proxy: format!(
+    let timeout = std::time::Duration::from_secs(10);
+    let server = crate::drivers::ServerEnd::for_client(
+        format!(
             "'{}' capture-kexinit --out '{}'",
             exe.display(),
             out.display()
         ),
+        inside.is_some(),
+        timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let real = crate::drivers::RealCell {
+        profile,
+        server,
         host_key_pubs: Vec::new(),
         key,
         login: "capture",
         log: dir.join(format!("capture-{}.log", profile.id)),
         askpass: &askpass,
-        timeout: std::time::Duration::from_secs(10),
+        inside,
+        timeout,
     };
     let _ = crate::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)
         .map_err(|e| format!("{}: no KEXINIT captured ({e})", profile.id))?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// Captures the KEXINIT of every real-client profile, starting one client container per image
+/// the in-image ones need (removed before returning).
+pub async fn capture_all(
+    profiles: &[Profile],
+    exe: &std::path::Path,
+    work_dir: &std::path::Path,
+    key: &sshmatrix_clients::KeyFile,
+    factory: &sshmatrix_clients::KeyFactory,
+) -> Result<Vec<(String, Result<sshmatrix_clients::ServerHello, String>)>, String> {
+    use sshmatrix_servers::container::{recipe, Container};
+    let dir = tempfile::Builder::new()
+        .prefix("capture-")
+        .tempdir_in(work_dir)
+        .map_err(|e| e.to_string())?;
+    let mut containers: Vec<(String, Container)> = Vec::new();
+    let mut out = Vec::new();
+    for p in profiles.iter().filter(|p| p.driver.is_some()) {
+        let inside = match &p.image {
+            None => None,
+            Some(image) => {
+                if !containers.iter().any(|(n, _)| n == image) {
+                    let r = recipe(image).map_err(|e| e.to_string())?;
+                    let run = format!("capture-{}", std::process::id());
+                    let c = Container::start(
+                        "KEXINIT capture",
+                        &r,
+                        &run,
+                        Vec::new(),
+                        &[work_dir.to_path_buf()],
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    containers.push((image.clone(), c));
+                }
+                containers
+                    .iter()
+                    .find(|(n, _)| n == image)
+                    .map(|(_, c)| c.exec_prefix())
+            }
+        };
+        let sent = capture(p, exe, dir.path(), key, factory, inside.as_deref()).await;
+        out.push((p.id.clone(), sent));
+    }
+    for (_, c) in containers {
+        c.remove().await;
+    }
+    Ok(out)
 }
 
 /// Differences between a profile's lists and a captured KEXINIT, one line per category.

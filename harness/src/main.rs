@@ -612,43 +612,41 @@ fn main() -> ExitCode {
                 Ok(f) => f,
                 Err(e) => return fail_run(RunError::Environment(e.to_string())),
             };
-            let dir = match tempfile::Builder::new()
-                .prefix("capture-")
-                .tempdir_in(&opts.work_dir)
-            {
-                Ok(d) => d,
-                Err(e) => return fail_run(RunError::Environment(e.to_string())),
-            };
             let tool = tools
                 .iter()
                 .find(|t| t.id == "ssh-keygen")
                 .expect("ssh-keygen key tool");
-            for p in profiles.iter().filter(|p| p.driver.is_some()) {
-                let key = match factory.get(sshmatrix_clients::KeySpec::Ed25519, tool, false) {
-                    Ok(k) => k,
-                    Err(e) => return fail_run(RunError::Environment(e.to_string())),
-                };
-                match runtime().block_on(sshmatrix::fidelity::capture(
-                    p,
-                    &exe,
-                    dir.path(),
-                    &key,
-                    &factory,
-                )) {
+            let key = match factory.get(sshmatrix_clients::KeySpec::Ed25519, tool, false) {
+                Ok(k) => k,
+                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+            };
+            let captured = match runtime().block_on(sshmatrix::fidelity::capture_all(
+                &profiles,
+                &exe,
+                &opts.work_dir,
+                &key,
+                &factory,
+            )) {
+                Ok(c) => c,
+                Err(e) => return fail_run(RunError::Environment(e)),
+            };
+            for (id, sent) in captured {
+                let p = profiles
+                    .iter()
+                    .find(|p| p.id == id)
+                    .expect("captured profile");
+                match sent {
                     Err(e) => {
                         bad = true;
-                        println!("{}: KEXINIT capture failed: {e}", p.id);
+                        println!("{id}: KEXINIT capture failed: {e}");
                     }
                     Ok(sent) => {
                         let diffs = sshmatrix::fidelity::compare_kexinit(p, &sent);
                         if diffs.is_empty() {
-                            println!(
-                                "{}: captured identification and KEXINIT match the profile",
-                                p.id
-                            );
+                            println!("{id}: captured identification and KEXINIT match the profile");
                         } else {
                             bad = true;
-                            println!("{}: captured KEXINIT differs from the profile:", p.id);
+                            println!("{id}: captured KEXINIT differs from the profile:");
                             for d in diffs {
                                 println!("    {d}");
                             }

@@ -214,6 +214,8 @@ struct Shared {
     askpass: PathBuf,
     logs: PathBuf,
     host_key_pubs: Vec<Vec<PathBuf>>,
+    /// Image name → argv prefix running a command in that image's client container.
+    client_containers: HashMap<String, Vec<String>>,
     timeout: Duration,
     stream: Option<Mutex<std::fs::File>>,
     progress: bool,
@@ -493,6 +495,28 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
         ));
     }
+    // One idle container per image the plan's in-image clients run in, with the work
+    // directory (keys, askpass script, passphrase files) mounted read-only at the same path.
+    let mut client_containers = HashMap::new();
+    for image in &plan.client_images {
+        let c = sshmatrix_servers::container::Container::start(
+            &format!("client image {}", image.name),
+            image,
+            &run_name,
+            Vec::new(),
+            std::slice::from_ref(&opts.work_dir),
+        )
+        .await
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+        notes.push(format!(
+            "in-image clients: {} ({}), container {}, each client connecting to a one-shot 127.0.0.1 port serving the cell's sshd -i",
+            image.tag(),
+            image.contents,
+            &c.id[..12.min(c.id.len())]
+        ));
+        client_containers.insert(image.name.to_string(), c.exec_prefix());
+        containers.push(c);
+    }
     let shared = Arc::new(Shared {
         plan,
         extras,
@@ -510,6 +534,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         askpass,
         logs,
         host_key_pubs,
+        client_containers,
         timeout: opts.timeout,
         stream,
         progress: opts.progress,
@@ -973,7 +998,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = file.fingerprint.clone();
     let work = async {
-        if let Some(driver) = &cell.client.driver {
+        if cell.client.driver.is_some() {
             if target.remote.is_some() || target.scenario != crate::matrix::Scenario::default() {
                 let o = ClientOutcome::new(
                     emulator::Verdict::Error,
@@ -983,14 +1008,38 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 return (o, None);
             }
             let log = shared.logs.join(format!("cell-{}.log", cell.index));
+            let inside = cell
+                .client
+                .image
+                .as_ref()
+                .and_then(|i| shared.client_containers.get(i))
+                .map(Vec::as_slice);
+            let server = match crate::drivers::ServerEnd::for_client(
+                shared.targets[cell.target].inetd_command(&log),
+                inside.is_some(),
+                shared.timeout,
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    let o = ClientOutcome::new(
+                        emulator::Verdict::Error,
+                        emulator::Stage::Connect,
+                        format!("cannot open a port for the client container: {e}"),
+                    );
+                    return (o, None);
+                }
+            };
             let real = crate::drivers::RealCell {
-                driver,
-                proxy: shared.targets[cell.target].inetd_command(&log),
+                profile: &cell.client,
+                server,
                 host_key_pubs: shared.host_key_pubs[cell.target].clone(),
                 key: file,
                 login: shared.login_for(cell),
                 log,
                 askpass: &shared.askpass,
+                inside,
                 timeout: shared.timeout,
             };
             let (o, log) = crate::drivers::run(real, &shared.factory).await;

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod log;
 pub mod policy;
+pub mod relay;
 pub mod sshd;
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -31,10 +31,14 @@ const REASONS: &[&str] = &[
     "maximum authentication attempts exceeded",
     "Disconnecting",
     "Failed publickey",
-    "Connection closed by authenticating user",
+    // Not "Connection closed by authenticating user": that is the client giving up, and the
+    // client says why.
     "fatal:",
     "error:",
 ];
+
+/// Lines kept as evidence though they explain nothing themselves.
+const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 
 fn clean(line: &str) -> String {
     line.trim().trim_end_matches("[preauth]").trim().to_string()
@@ -62,7 +66,7 @@ pub fn analyse(log: &str) -> ServerView {
                 .to_string();
             let evidence = lines
                 .iter()
-                .filter(|l| REASONS.iter().any(|p| l.contains(p)))
+                .filter(|l| REASONS.iter().chain(CONTEXT).any(|p| l.contains(p)))
                 .map(|l| clean(l))
                 .collect();
             return ServerView {
@@ -95,6 +99,18 @@ mod tests {
         );
         assert!(!v.accepted);
         assert_eq!(v.evidence.len(), 2);
+    }
+
+    #[test]
+    fn a_client_giving_up_is_not_a_server_reason() {
+        let log = "Connection from 127.0.0.1 port 40000 on 127.0.0.1 port 40001 rdomain \"\"\n\
+                   Connection closed by authenticating user root 127.0.0.1 port 40000 [preauth]\n";
+        let v = analyse(log);
+        assert_eq!(v.reason, None);
+        assert_eq!(
+            v.evidence.last().map(String::as_str),
+            Some("Connection closed by authenticating user root 127.0.0.1 port 40000")
+        );
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! One-shot endpoints on 127.0.0.1: accept a single TCP connection and hand the socket to a
+//! shell command as its stdin and stdout, the way inetd does. A client that cannot run this
+//! host's proxy command (one running inside a client container) reaches a cell's `sshd -i` — or
+//! the KEXINIT capture stub — through one of these; each cell keeps its own server process and
+//! log.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+/// A listening one-shot endpoint. Dropping it closes the port and kills the command.
+pub struct OneShot {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Binds a free port on 127.0.0.1; the first connection accepted within `wait` runs `command`
+/// (`sh -c`) with the socket as stdin and stdout. Later connections are never accepted.
+pub async fn serve_once(command: String, wait: Duration) -> io::Result<OneShot> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let (sock, _) = tokio::time::timeout(wait, listener.accept())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
+        drop(listener);
+        let sock = sock.into_std()?;
+        sock.set_nonblocking(false)?;
+        let fd: OwnedFd = sock.into();
+        let out = fd.try_clone()?;
+        // The Command (and its copies of the socket) is dropped once spawned, so the socket
+        // closes when the command exits.
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .stdin(Stdio::from(fd))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        child.wait().await?;
+        Ok(())
+    });
+    Ok(OneShot {
+        port,
+        task: Some(task),
+    })
+}
+
+impl OneShot {
+    /// Waits up to `grace` for the command to exit (so its log is complete), then stops it.
+    /// Returns whether it exited by itself.
+    pub async fn finish(mut self, grace: Duration) -> bool {
+        let Some(mut task) = self.task.take() else {
+            return false;
+        };
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(r) => matches!(r, Ok(Ok(()))),
+            Err(_) => {
+                task.abort();
+                false
+            }
+        }
+    }
+}
+
+impl Drop for OneShot {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn serves_exactly_one_connection_to_the_command() {
+        let one = serve_once(
+            "read line; echo \"got $line\"".into(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", one.port))
+            .await
+            .unwrap();
+        c.write_all(b"hello\n").await.unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "got hello\n");
+        assert!(one.finish(Duration::from_secs(5)).await);
+    }
+
+    #[tokio::test]
+    async fn a_second_connection_is_refused() {
+        let one = serve_once("cat".into(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let port = one.port;
+        let first = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        // The listener is closed once the first connection is taken; wait until cat runs by
+        // round-tripping a byte.
+        let (mut r, mut w) = first.into_split();
+        w.write_all(b"x").await.unwrap();
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b).await.unwrap();
+        assert!(tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err());
+        drop(w);
+        assert!(one.finish(Duration::from_secs(5)).await);
+    }
+}

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub enum Stage {
     Timeout,
     /// Logged in.
     Login,
+    /// Reaching the jump host (its own refusal, before the target is tried).
+    Jump,
 }
 
 impl fmt::Display for Stage {
@@ -86,6 +89,7 @@ impl fmt::Display for Stage {
             Stage::Emulation => "emulation",
             Stage::Timeout => "timeout",
             Stage::Login => "login",
+            Stage::Jump => "jump",
         })
     }
 }
@@ -224,12 +228,16 @@ struct Seen {
     names: Option<(String, String, String, String)>,
     disconnect: Option<String>,
     host_key_changed: Option<String>,
+    /// Forwarded agent channels the server opened.
+    agent_used: usize,
 }
 
 struct Recorder {
     seen: Arc<Mutex<Seen>>,
     known_host_key: Option<russh::keys::ssh_key::PublicKey>,
     host_key_pin: Option<String>,
+    /// The agent socket that forwarded agent channels are bridged to.
+    agent: Option<PathBuf>,
 }
 
 impl client::Handler for Recorder {
@@ -268,6 +276,28 @@ impl client::Handler for Recorder {
             fp(known)
         ));
         Ok(false)
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        // A program on the jump host uses the forwarded agent: bridge the channel to the
+        // client's real agent, as ssh -A does.
+        let Some(sock) = self.agent.clone() else {
+            return Ok(()); // dropping `reply` rejects the channel
+        };
+        reply.accept().await;
+        self.seen.lock().expect("lock").agent_used += 1;
+        tokio::spawn(async move {
+            if let Ok(mut agent) = tokio::net::UnixStream::connect(&sock).await {
+                let mut ch = channel.into_stream();
+                let _ = tokio::io::copy_bidirectional(&mut ch, &mut agent).await;
+            }
+        });
+        Ok(())
     }
 
     async fn kex_done(
@@ -390,10 +420,107 @@ pub struct Attempt<'a> {
     pub other_keys_first: Vec<Arc<PrivateKey>>,
     /// Log in with this password instead of the key.
     pub password: Option<String>,
+    /// The key is held by the agent listening here (a real ssh-agent): the client asks it for
+    /// the signature (with the SHA-2 flags when its profile says so) and bridges forwarded
+    /// agent channels to it.
+    pub agent: Option<PathBuf>,
+}
+
+/// A logged-in emulated session, for what comes after authentication (jump hosts).
+pub struct Session {
+    handle: client::Handle<Recorder>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// What running a command on a jump host with the agent forwarded gave.
+#[derive(Debug, Clone, Default)]
+pub struct Forwarded {
+    /// Whether the server accepted the agent forwarding request.
+    pub forwarding_accepted: bool,
+    /// How many agent channels the server opened back to the client.
+    pub agent_channels: usize,
+    /// The command's exit status (`None`: none reported).
+    pub exit_status: Option<u32>,
+    /// Its output (stdout and stderr).
+    pub output: String,
+}
+
+impl Session {
+    /// Opens a direct-tcpip channel (ProxyJump / `ssh -W`) from the server to
+    /// `127.0.0.1:port` and returns it as a stream for the next hop.
+    pub async fn tunnel(&self, port: u16) -> Result<russh::ChannelStream<client::Msg>, String> {
+        let ch = self
+            .handle
+            .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
+            .await
+            .map_err(|e| format!("the jump host refused to open a channel to the next hop: {e}"))?;
+        Ok(ch.into_stream())
+    }
+
+    /// Requests agent forwarding on a session channel and runs `command` there (`ssh -A host
+    /// command`).
+    pub async fn forward_agent_and_exec(&self, command: &str) -> Result<Forwarded, String> {
+        let ch = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| e.to_string())?;
+        ch.agent_forward(true).await.map_err(|e| e.to_string())?;
+        let mut ch = ch;
+        let mut out = Forwarded::default();
+        // The reply to the forwarding request comes first.
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                russh::ChannelMsg::Success => {
+                    out.forwarding_accepted = true;
+                    break;
+                }
+                russh::ChannelMsg::Failure => break,
+                _ => {}
+            }
+        }
+        ch.exec(true, command).await.map_err(|e| e.to_string())?;
+        ch.eof().await.map_err(|e| e.to_string())?;
+        let mut output = Vec::new();
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                russh::ChannelMsg::Data { data } | russh::ChannelMsg::ExtendedData { data, .. } => {
+                    output.extend_from_slice(&data)
+                }
+                russh::ChannelMsg::ExitStatus { exit_status } => {
+                    out.exit_status = Some(exit_status)
+                }
+                _ => {}
+            }
+        }
+        out.output = String::from_utf8_lossy(&output).to_string();
+        out.agent_channels = self.seen.lock().expect("lock").agent_used;
+        Ok(out)
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
 }
 
 /// Runs an attempt over `stream` (already connected to the target).
 pub async fn attempt<S>(a: Attempt<'_>, stream: S) -> ClientOutcome
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (out, session) = login(a, stream).await;
+    if let Some(s) = session {
+        s.close().await;
+    }
+    out
+}
+
+/// Runs an attempt over `stream` and, when it logged in, keeps the session open.
+pub async fn login<S>(a: Attempt<'_>, stream: S) -> (ClientOutcome, Option<Session>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -412,7 +539,7 @@ where
                 ),
             );
             o.negotiated = Some(n.clone());
-            return o;
+            return (o, None);
         }
     }
 
@@ -427,10 +554,11 @@ where
         seen: seen.clone(),
         known_host_key: a.known_host_key.clone(),
         host_key_pin: a.host_key_pin.clone(),
+        agent: a.agent.clone(),
     };
     let mut handle = match client::connect_stream(Arc::new(config), stream, recorder).await {
         Ok(h) => h,
-        Err(e) => return connect_error(e, &predicted, &seen),
+        Err(e) => return (connect_error(e, &predicted, &seen), None),
     };
     let mut out = ClientOutcome::new(Verdict::Fail, Stage::Auth, "");
     out.negotiated = predicted.clone().ok();
@@ -452,18 +580,19 @@ where
     }
 
     let result = authenticate(&a, &mut handle, &mut out, &seen).await;
-    let _ = handle
-        .disconnect(russh::Disconnect::ByApplication, "", "en")
-        .await;
-    drop(handle);
     if let Err(e) = result {
+        let _ = handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+        drop(handle);
         out.verdict = Verdict::Error;
         out.reason = match seen.lock().expect("lock").disconnect.clone() {
             Some(d) => format!("{e}; {d}"),
             None => e.to_string(),
         };
+        return (out, None);
     }
-    out
+    (out, Some(Session { handle, seen }))
 }
 
 async fn authenticate(
@@ -562,13 +691,49 @@ async fn authenticate(
     } else {
         a.key.algorithm().as_str().to_string()
     };
+    let signature = match &a.agent {
+        Some(_) if family == "rsa" && !a.profile.auth.agent_rsa_sha2 => "ssh-rsa".to_string(),
+        _ => signature,
+    };
     out.signature = Some(signature.clone());
-    let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(&signature));
-    match handle.authenticate_publickey(a.user, key).await? {
+    let result = match &a.agent {
+        None => {
+            let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(&signature));
+            handle.authenticate_publickey(a.user, key).await?
+        }
+        Some(sock) => {
+            let signed = match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
+                Ok(mut agent) => handle
+                    .authenticate_publickey_with(
+                        a.user,
+                        a.key.public_key().clone(),
+                        hash_of(&signature),
+                        &mut agent,
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot reach the agent: {e}")),
+            };
+            match signed {
+                Ok(r) => r,
+                Err(e) => {
+                    out.verdict = Verdict::Error;
+                    out.reason = format!("agent signing failed: {e}");
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let via_agent = if a.agent.is_some() {
+        " (signed by the agent)"
+    } else {
+        ""
+    };
+    match result {
         AuthResult::Success => {
             out.verdict = Verdict::Ok;
             out.stage = Stage::Login;
-            out.reason = format!("logged in with {signature}");
+            out.reason = format!("logged in with {signature}{via_agent}");
         }
         AuthResult::Failure {
             remaining_methods, ..
@@ -576,12 +741,12 @@ async fn authenticate(
             let left: Vec<String> = remaining_methods.iter().map(method_name).collect();
             out.reason = if left.is_empty() {
                 match disconnect() {
-                    Some(d) => format!("publickey with {signature} refused; {d}"),
+                    Some(d) => format!("publickey with {signature}{via_agent} refused; {d}"),
                     None => "server closed the session during publickey authentication".into(),
                 }
             } else {
                 format!(
-                    "server refused publickey with {signature} (USERAUTH_FAILURE, can continue: {})",
+                    "server refused publickey with {signature}{via_agent} (USERAUTH_FAILURE, can continue: {})",
                     left.join(",")
                 )
             };
@@ -727,6 +892,7 @@ where
         seen: seen.clone(),
         known_host_key: None,
         host_key_pin: Some(pin.to_string()),
+        agent: None,
     };
     let mut handle = client::connect_stream(Arc::new(client::Config::default()), stream, recorder)
         .await

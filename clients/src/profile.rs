@@ -95,6 +95,10 @@ pub struct AuthRules {
     /// ssh-dss out of its PubkeyAcceptedAlgorithms).
     #[serde(default)]
     pub not_offered: Vec<String>,
+    /// Whether the client asks an agent (ssh-agent, Pageant) for rsa-sha2-256/512 signatures
+    /// (the SSH_AGENT_RSA_SHA2_* flags); `false`: an agent-held RSA key signs ssh-rsa.
+    #[serde(default = "yes")]
+    pub agent_rsa_sha2: bool,
 }
 
 /// A client profile.

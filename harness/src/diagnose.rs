@@ -16,6 +16,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
     let cli = |pat: &str| client.reason.contains(pat);
     match client.stage {
         Stage::Emulation => "emulation-limit",
+        Stage::Jump => "jump-host-refused",
         Stage::Timeout => "timeout",
         Stage::KeyLoad if cli("wrong passphrase") => "wrong-passphrase",
         Stage::KeyLoad => "key-load-failed",
@@ -31,6 +32,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
         Stage::Connect if cli("protocol") || cli("Version") || cli("version") => "protocol-error",
         Stage::Connect => "connection-closed",
         Stage::Auth | Stage::Login if cli("deferred:") => "auth-budget-exhausted",
+        Stage::Auth | Stage::Login if cli("agent forwarding refused") => "agent-forwarding-refused",
         Stage::Auth | Stage::Login => {
             if srv("not in PubkeyAccepted") || srv("unsupported public key algorithm") {
                 "auth-signature-rejected"

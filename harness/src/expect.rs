@@ -54,6 +54,9 @@ pub struct Rule {
     /// `yes` / `no`.
     #[serde(default)]
     pub passphrase: Option<Sel>,
+    /// How the client holds the key (`file`, `agent`, `agent-forwarded`, `password`).
+    #[serde(default)]
+    pub holder: Option<Sel>,
     /// Target id.
     #[serde(default)]
     pub target: Option<Sel>,
@@ -92,6 +95,7 @@ impl Rule {
             (&self.key_tool, c.key_tool.as_str()),
             (&self.key, key.as_str()),
             (&self.passphrase, pass),
+            (&self.holder, c.holder.as_str()),
             (&self.target, c.target.as_str()),
             (&self.user, c.user.as_str()),
         ]
@@ -105,6 +109,7 @@ impl Rule {
             ("key_tool", &self.key_tool),
             ("key", &self.key),
             ("passphrase", &self.passphrase),
+            ("holder", &self.holder),
             ("target", &self.target),
             ("user", &self.user),
         ]
@@ -136,6 +141,7 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
                 passphrase: Some(Sel::One(row.passphrase)),
                 target: Some(Sel::One(row.target)),
                 user: Some(Sel::One(row.user)),
+                holder: None,
                 verdict: row.verdict,
                 code: None,
             })

@@ -3,6 +3,7 @@
 //! crates.
 
 pub mod advice;
+pub mod agent;
 pub mod bench;
 pub mod budget;
 pub mod diagnose;

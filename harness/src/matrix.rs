@@ -11,7 +11,69 @@ use sshmatrix_servers::Policy;
 use toml::Spanned;
 
 /// The axes a layout can place in rows or columns.
-pub const AXES: &[&str] = &["client", "key_tool", "key", "passphrase", "target", "user"];
+pub const AXES: &[&str] = &[
+    "client",
+    "key_tool",
+    "key",
+    "passphrase",
+    "holder",
+    "target",
+    "user",
+];
+
+/// How the client holds its credential (the `holders` axis; `file` when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Holder {
+    /// The key file, read by the client.
+    File,
+    /// A real ssh-agent holding the key; the client asks it to sign.
+    Agent,
+    /// The agent, forwarded through the target's jump host (`via`): the jump host's own
+    /// OpenSSH client makes the last hop with it.
+    AgentForwarded,
+    /// A password instead of a key.
+    Password,
+}
+
+impl Holder {
+    /// All values, in matrix-file spelling.
+    pub const NAMES: &'static [&'static str] = &["file", "agent", "agent-forwarded", "password"];
+
+    /// The matrix-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Holder::File => "file",
+            Holder::Agent => "agent",
+            Holder::AgentForwarded => "agent-forwarded",
+            Holder::Password => "password",
+        }
+    }
+
+    /// Parses the matrix-file spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "file" => Holder::File,
+            "agent" => Holder::Agent,
+            "agent-forwarded" => Holder::AgentForwarded,
+            "password" => Holder::Password,
+            _ => return None,
+        })
+    }
+
+    /// Whether the cell needs the run's ssh-agent.
+    pub fn uses_agent(self) -> bool {
+        matches!(self, Holder::Agent | Holder::AgentForwarded)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Holder::File => "key file",
+            Holder::Agent => "agent",
+            Holder::AgentForwarded => "agent forwarded",
+            Holder::Password => "password",
+        }
+    }
+}
 
 /// Default upper bound on the number of cells a matrix may expand to.
 pub const DEFAULT_MAX_CELLS: usize = 100_000;
@@ -90,6 +152,8 @@ struct RawAxes {
     key_tools: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pairs: Option<Spanned<Vec<RawPair>>>,
+    #[serde(default)]
+    holders: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Which public keys a target has registered.
@@ -221,6 +285,8 @@ struct RawTarget {
     password_file: Option<String>,
     #[serde(default)]
     deploy: Option<RawDeploy>,
+    #[serde(default)]
+    via: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -368,6 +434,8 @@ pub struct Target {
     /// Set for `kind = "container"`: the image whose sshd serves the target, with the matrix
     /// users as real accounts.
     pub image: Option<sshmatrix_servers::container::ImageRecipe>,
+    /// The jump host (index into [`Plan::targets`]) the client reaches this target through.
+    pub via: Option<usize>,
 }
 
 /// One cell of the plan.
@@ -383,6 +451,8 @@ pub struct Cell {
     pub key: KeySpec,
     /// Passphrase set.
     pub passphrase: bool,
+    /// How the client holds the key.
+    pub holder: Holder,
     /// Index into [`Plan::targets`].
     pub target: usize,
     /// Login name.
@@ -597,6 +667,39 @@ pub fn plan(
                     list.span(),
                     "the passphrase axis is empty",
                     Some("write [\"yes\", \"no\"] or leave it out".into()),
+                ));
+            }
+        }
+    }
+
+    // How the client holds its key.
+    let mut holders = Vec::new();
+    match &raw.axes.holders {
+        None => holders.push(Holder::File),
+        Some(list) => {
+            for h in list.get_ref() {
+                let Some(v) = Holder::parse(h.get_ref()) else {
+                    return Err(ctx.unknown(
+                        "holder",
+                        h,
+                        Holder::NAMES.iter().copied(),
+                        "README, Matrix files",
+                    ));
+                };
+                if holders.contains(&v) {
+                    return Err(ctx.err(
+                        h.span(),
+                        "holder listed twice",
+                        Some("remove the duplicate".into()),
+                    ));
+                }
+                holders.push(v);
+            }
+            if holders.is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "the holders axis is empty",
+                    Some("write [\"file\", \"agent\"] or leave it out".into()),
                 ));
             }
         }
@@ -874,6 +977,7 @@ pub fn plan(
         targets.push(Target {
             remote,
             image,
+            via: None,
             scenario,
             label: if t.label.is_empty() {
                 vec![id.clone()]
@@ -887,6 +991,39 @@ pub fn plan(
             sshd: t.sshd.clone(),
         });
     }
+    // Jump hosts: `via` names another target, itself reached directly.
+    for (ti, t) in raw.targets.get_ref().iter().enumerate() {
+        let Some(via) = &t.via else { continue };
+        let Some(vi) = targets.iter().position(|x| &x.id == via.get_ref()) else {
+            return Err(ctx.unknown(
+                "jump host (via)",
+                via,
+                targets.iter().map(|x| x.id.as_str()),
+                "the [[targets]] ids of this file",
+            ));
+        };
+        let problem = if vi == ti {
+            Some("a target cannot be its own jump host")
+        } else if raw.targets.get_ref()[vi].via.is_some() {
+            Some("the jump host is itself reached through a jump host (one hop only)")
+        } else if targets[vi].remote.is_some() || targets[ti].remote.is_some() {
+            Some("jump hosts work with local and container targets, not remote ones")
+        } else if targets[vi].scenario != Scenario::default()
+            || targets[ti].scenario != Scenario::default()
+        {
+            Some("jump-host targets take no troubleshooting scenario")
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            return Err(ctx.err(
+                via.span(),
+                p.to_string(),
+                Some("name a plain target with no `via` of its own".into()),
+            ));
+        }
+        targets[ti].via = Some(vi);
+    }
     if targets.is_empty() {
         return Err(ctx.err(
             raw.targets.span(),
@@ -897,15 +1034,18 @@ pub fn plan(
 
     // Layout.
     let (rows, columns) = match &raw.layout {
-        None => (
-            vec![
+        None => {
+            let mut rows = vec![
                 "client".to_string(),
                 "key_tool".into(),
                 "key".into(),
                 "passphrase".into(),
-            ],
-            vec!["target".to_string(), "user".into()],
-        ),
+            ];
+            if raw.axes.holders.is_some() {
+                rows.push("holder".into());
+            }
+            (rows, vec!["target".to_string(), "user".into()])
+        }
         Some(l) => {
             let mut seen: Vec<String> = Vec::new();
             let mut take =
@@ -934,7 +1074,12 @@ pub fn plan(
                 };
             let rows = take(&l.rows)?;
             let columns = take(&l.columns)?;
-            if let Some(missing) = AXES.iter().find(|a| !seen.iter().any(|s| s == *a)) {
+            let declared = |a: &&&str| **a != "holder" || raw.axes.holders.is_some();
+            if let Some(missing) = AXES
+                .iter()
+                .filter(declared)
+                .find(|a| !seen.iter().any(|s| s == *a))
+            {
                 return Err(ctx.err(
                     l.rows.span(),
                     format!("layout does not place axis `{missing}`"),
@@ -950,6 +1095,7 @@ pub fn plan(
     let total: usize = pairs.len()
         * keys.len()
         * passphrases.len()
+        * holders.len()
         * targets.iter().map(|t| t.users.len()).sum::<usize>();
     if total > max_cells {
         return Err(InputError {
@@ -977,47 +1123,56 @@ pub fn plan(
     for (pi, (client, tool)) in pairs.iter().enumerate() {
         for (ki, key) in keys.iter().enumerate() {
             for (si, pass) in passphrases.iter().enumerate() {
-                for (ti, target) in targets.iter().enumerate() {
-                    for (ui, user) in target.users.iter().enumerate() {
-                        let order: BTreeMap<&str, usize> = [
-                            ("client", pi),
-                            ("key_tool", pi),
-                            ("key", ki),
-                            ("passphrase", si),
-                            ("target", ti),
-                            ("user", ui),
-                        ]
-                        .into_iter()
-                        .collect();
-                        let label = |axis: &str| -> Vec<String> {
-                            match axis {
-                                "client" => vec![client.display_name()],
-                                "key_tool" => vec![format!("{} {}", tool.name, tool.version)],
-                                "key" => vec![key.label()],
-                                "passphrase" => vec![if *pass { "yes" } else { "no" }.into()],
-                                "target" => target.label.clone(),
-                                _ => vec![user.clone()],
-                            }
-                        };
-                        let sort: Vec<usize> = rows
-                            .iter()
-                            .chain(columns.iter())
-                            .map(|a| order[a.as_str()])
+                for (hi, holder) in holders.iter().enumerate() {
+                    for (ti, target) in targets.iter().enumerate() {
+                        // Forwarding the agent needs a jump host to forward it to.
+                        if *holder == Holder::AgentForwarded && target.via.is_none() {
+                            continue;
+                        }
+                        for (ui, user) in target.users.iter().enumerate() {
+                            let order: BTreeMap<&str, usize> = [
+                                ("client", pi),
+                                ("key_tool", pi),
+                                ("key", ki),
+                                ("passphrase", si),
+                                ("holder", hi),
+                                ("target", ti),
+                                ("user", ui),
+                            ]
+                            .into_iter()
                             .collect();
-                        cells.push((
-                            sort,
-                            Cell {
-                                index: 0,
-                                client: client.clone(),
-                                key_tool: tool.clone(),
-                                key: *key,
-                                passphrase: *pass,
-                                target: ti,
-                                user: user.clone(),
-                                row: rows.iter().flat_map(|a| label(a)).collect(),
-                                column: columns.iter().flat_map(|a| label(a)).collect(),
-                            },
-                        ));
+                            let label = |axis: &str| -> Vec<String> {
+                                match axis {
+                                    "client" => vec![client.display_name()],
+                                    "key_tool" => vec![format!("{} {}", tool.name, tool.version)],
+                                    "key" => vec![key.label()],
+                                    "passphrase" => vec![if *pass { "yes" } else { "no" }.into()],
+                                    "holder" => vec![holder.label().into()],
+                                    "target" => target.label.clone(),
+                                    _ => vec![user.clone()],
+                                }
+                            };
+                            let sort: Vec<usize> = rows
+                                .iter()
+                                .chain(columns.iter())
+                                .map(|a| order[a.as_str()])
+                                .collect();
+                            cells.push((
+                                sort,
+                                Cell {
+                                    index: 0,
+                                    client: client.clone(),
+                                    key_tool: tool.clone(),
+                                    key: *key,
+                                    passphrase: *pass,
+                                    holder: *holder,
+                                    target: ti,
+                                    user: user.clone(),
+                                    row: rows.iter().flat_map(|a| label(a)).collect(),
+                                    column: columns.iter().flat_map(|a| label(a)).collect(),
+                                },
+                            ));
+                        }
                     }
                 }
             }
@@ -1040,7 +1195,7 @@ pub fn plan(
                 let mut rules = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     let rule: crate::expect::Rule = item.clone().try_into().map_err(|err: toml::de::Error| {
-                        ctx.err(e.span(), format!("expect rule {}: {}", i + 1, err.message().trim()), Some("a rule has client, key_tool, key, passphrase, target, user (all optional), verdict and code".into()))
+                        ctx.err(e.span(), format!("expect rule {}: {}", i + 1, err.message().trim()), Some("a rule has client, key_tool, key, passphrase, holder, target, user (all optional), verdict and code".into()))
                     })?;
                     if !["ok", "fail", "error"].contains(&rule.verdict.as_str()) {
                         return Err(ctx.err(e.span(), format!("expect rule {}: verdict `{}` is not ok, fail or error", i + 1, rule.verdict), Some("verdict = \"ok\", \"fail\" or \"error\"".into())));

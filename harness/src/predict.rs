@@ -7,7 +7,7 @@ use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::Verdict;
 use sshmatrix_servers::Effective;
 
-use crate::matrix::{Cell, GivenPassphrase, Method, Registered, Target};
+use crate::matrix::{Cell, GivenPassphrase, Holder, Method, Plan, Registered, Target};
 
 /// A predicted outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +55,57 @@ fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
     }
 }
 
+/// Predicts one cell of a plan (`effective`: every target's settings), jump hosts included: the
+/// jump host is predicted first; with a forwarded agent the last hop is the jump host's own
+/// OpenSSH client.
+pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Prediction {
+    let target = &plan.targets[cell.target];
+    let Some(vi) = target.via else {
+        return predict(cell, target, &effective[cell.target]);
+    };
+    let jump = &plan.targets[vi];
+    let mut b = predict(cell, jump, &effective[vi]);
+    if b.verdict != Verdict::Ok {
+        b.reason = format!("jump host `{}`: {}", jump.id, b.reason);
+        if b.code != "emulation-limit" && b.code != "timeout" {
+            b.verdict = Verdict::Fail;
+            b.stage = "jump";
+            b.code = "jump-host-refused";
+        }
+        return b;
+    }
+    if cell.holder != Holder::AgentForwarded {
+        return predict(cell, target, &effective[cell.target]);
+    }
+    if !effective[vi].agent_forwarding {
+        return fail(
+            "auth",
+            "agent-forwarding-refused",
+            format!("jump host `{}` has AllowAgentForwarding no", jump.id),
+        );
+    }
+    // The jump host's ssh: the release of its image, or this host's.
+    let id = match jump.image.as_ref().map(|i| i.name) {
+        Some("bullseye") => "real-openssh-8.4",
+        Some("trixie") => "real-openssh-10.0",
+        _ => "real-openssh-9.2",
+    };
+    let Some(ssh) = sshmatrix_clients::builtin_profiles()
+        .into_iter()
+        .find(|p| p.id == id)
+    else {
+        return predict(cell, target, &effective[cell.target]);
+    };
+    let mut hop = cell.clone();
+    hop.client = ssh;
+    predict(&hop, target, &effective[cell.target])
+}
+
 /// Predicts one cell against a target's effective settings and troubleshooting scenario.
 pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     let p = &cell.client;
+    // An agent holds the key: the client's own key-file reading does not matter.
+    let agent = cell.holder.uses_agent();
     let sc = &target.scenario;
     if !sc.reachable {
         return fail("connect", "connection-refused", "nothing listens".into());
@@ -79,7 +127,7 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     }
     let format = cell.key_tool.format_for(&cell.key);
     // A real client's driver converts the key to the client's own format first.
-    if p.driver.is_none() && !p.reads.contains(&format.container) {
+    if !agent && p.driver.is_none() && !p.reads.contains(&format.container) {
         return fail(
             "key-load",
             "key-load-failed",
@@ -90,7 +138,7 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
             ),
         );
     }
-    if cell.passphrase && !p.reads_encrypted {
+    if !agent && cell.passphrase && !p.reads_encrypted {
         return fail(
             "key-load",
             "key-load-failed",
@@ -144,7 +192,7 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
             "the client knows a different host key".into(),
         );
     }
-    if sc.method == Method::Password {
+    if sc.method == Method::Password || cell.holder == Holder::Password {
         return match eff.password_auth {
             false => fail(
                 "auth",
@@ -203,6 +251,7 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
         }
         let list: Vec<String> = SERVER_SIG_ALGS.iter().map(|s| s.to_string()).collect();
         match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
+            RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => "ssh-rsa".to_string(),
             RsaChoice::Sign(a) => a,
             RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
                 return fail("auth", "auth-no-signature-algorithm", why)

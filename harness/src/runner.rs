@@ -216,6 +216,8 @@ struct Shared {
     host_key_pubs: Vec<Vec<PathBuf>>,
     /// Image name → argv prefix running a command in that image's client container.
     client_containers: HashMap<String, Vec<String>>,
+    /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
+    agents: HashMap<(String, String, bool), PathBuf>,
     timeout: Duration,
     stream: Option<Mutex<std::fs::File>>,
     progress: bool,
@@ -266,6 +268,8 @@ pub struct Prepared {
     jobs: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
     containers: Vec<sshmatrix_servers::container::Container>,
+    /// The ssh-agent processes (killed on drop).
+    _agents: Vec<tokio::process::Child>,
     _run_dir: tempfile::TempDir,
 }
 
@@ -342,10 +346,17 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         let sc = &t.scenario;
         let public_of = |user: Option<&str>| -> Result<Vec<String>, RunError> {
             let mut lines = match sc.authorized_keys {
+                // The target's own cells, and — for its first user, as whom a jump host is
+                // entered — the cells that go through it.
                 Registered::Matrix => plan
                     .cells
                     .iter()
-                    .filter(|c| c.target == ti && user.is_none_or(|u| c.user == u))
+                    .filter(|c| {
+                        (c.target == ti && user.is_none_or(|u| c.user == u))
+                            || (plan.targets[c.target].via == Some(ti)
+                                && user
+                                    .is_none_or(|u| Some(u) == t.users.first().map(|x| x.as_str())))
+                    })
                     .map(|c| keys[&key_id(c)].public_line.clone())
                     .collect(),
                 Registered::Other => vec![decoy_key()?
@@ -354,6 +365,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
                     .map_err(|e| RunError::Environment(e.to_string()))?],
                 Registered::None => Vec::new(),
             };
+            lines.sort();
             lines.dedup();
             Ok(lines)
         };
@@ -495,6 +507,31 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
         ));
     }
+    // One real ssh-agent per key that agent-holder cells use (one key each, so a next-hop
+    // client that offers every agent key still offers only the cell's key).
+    let mut agents = HashMap::new();
+    let mut agent_procs = Vec::new();
+    for c in plan.cells.iter().filter(|c| c.holder.uses_agent()) {
+        let id = key_id(c);
+        if agents.contains_key(&id) {
+            continue;
+        }
+        let sock = run_dir.path().join(format!("agent-{}.sock", agents.len()));
+        let proc = crate::agent::start(&sock, &keys[&id], &factory, &askpass)
+            .await
+            .map_err(RunError::Environment)?;
+        agent_procs.push(proc);
+        agents.insert(id, sock);
+    }
+    if !agents.is_empty() {
+        notes.push(format!(
+            "agent cells: {} real ssh-agent process(es), one per key, sockets in the run's private directory; keys added with ssh-add through SSH_ASKPASS",
+            agents.len()
+        ));
+    }
+    if plan.targets.iter().any(|t| t.via.is_some()) {
+        notes.push("jump hosts: the client logs in to the jump host (as its first user), then reaches the target through a direct-tcpip channel (ProxyJump); with a forwarded agent, the jump host's own ssh makes the last hop; each target's sshd -i is served on a one-shot 127.0.0.1 port".into());
+    }
     // One idle container per image the plan's in-image clients run in, with the work
     // directory (keys, askpass script, passphrase files) mounted read-only at the same path.
     let mut client_containers = HashMap::new();
@@ -535,6 +572,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         logs,
         host_key_pubs,
         client_containers,
+        agents,
         timeout: opts.timeout,
         stream,
         progress: opts.progress,
@@ -547,6 +585,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         jobs: opts.jobs,
         stop: opts.stop.clone(),
         containers,
+        _agents: agent_procs,
         _run_dir: run_dir,
     })
 }
@@ -595,6 +634,11 @@ impl Prepared {
         }
     }
 
+    /// The run's containers (targets and client images), while it is open.
+    pub fn containers(&self) -> &[sshmatrix_servers::container::Container] {
+        &self.containers
+    }
+
     /// The plan being run.
     pub fn plan(&self) -> &Plan {
         &self.shared.plan
@@ -639,6 +683,165 @@ impl Prepared {
             cells,
         }
     }
+}
+
+/// The private key as `ssh-add` gets it (the OpenSSH copy, any format the agent reads).
+fn agent_key(factory: &KeyFactory, file: &KeyFile) -> Result<Arc<PrivateKey>, String> {
+    let copy = factory.openssh_copy(file).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(copy).map_err(|e| e.to_string())?;
+    sshmatrix_clients::load::load_key(
+        &text,
+        &sshmatrix_clients::Container::ALL,
+        file.passphrase().as_deref(),
+    )
+    .map(Arc::new)
+    .map_err(|e| format!("the agent cannot hold the key: {e}"))
+}
+
+/// The name a jump host is entered as: its first matrix user in a container, else the OS user.
+fn jump_login(shared: &Shared, vi: usize) -> &str {
+    let t = &shared.plan.targets[vi];
+    match (&t.image, t.users.first()) {
+        (Some(_), Some(u)) => u,
+        _ => &shared.login,
+    }
+}
+
+/// A cell whose target sits behind a jump host: log in to the jump host B with the cell's
+/// credential, then either tunnel to the target C (direct-tcpip, as ProxyJump) and log in
+/// there through the tunnel, or — agent forwarded — run B's own `ssh` to C with the forwarded
+/// agent. C's sshd -i is served on a one-shot 127.0.0.1 port; both servers' logs are kept.
+async fn run_via(
+    shared: &Shared,
+    cell: &Cell,
+    attempt: Attempt<'_>,
+    vi: usize,
+) -> (ClientOutcome, Option<String>) {
+    let error = |stage, reason: String| {
+        (
+            ClientOutcome::new(emulator::Verdict::Error, stage, reason),
+            None,
+        )
+    };
+    let jump = &shared.plan.targets[vi];
+    let log_c = shared.logs.join(format!("cell-{}.log", cell.index));
+    let relay = match sshmatrix_servers::relay::serve_once(
+        shared.targets[cell.target].inetd_command(&log_c),
+        shared.timeout,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return error(emulator::Stage::Connect, format!("cannot open a port: {e}")),
+    };
+    let (stream_b, session_b) = match shared.targets[vi].connect() {
+        Ok(x) => x,
+        Err(e) => return error(emulator::Stage::Connect, format!("cannot start sshd: {e}")),
+    };
+    let to_b = Attempt {
+        profile: attempt.profile,
+        server: &shared.hellos[vi],
+        key: attempt.key.clone(),
+        user: jump_login(shared, vi),
+        timeout: attempt.timeout,
+        known_host_key: None,
+        host_key_pin: None,
+        other_keys_first: Vec::new(),
+        password: attempt.password.clone(),
+        agent: attempt.agent.clone(),
+    };
+    let (out_b, sess) = emulator::login(to_b, stream_b).await;
+    let sess = match sess {
+        Some(s) if out_b.verdict == emulator::Verdict::Ok => s,
+        other => {
+            if let Some(s) = other {
+                s.close().await;
+            }
+            let log_b = session_b.finish(Duration::from_secs(3)).await;
+            let mut o = out_b;
+            o.reason = format!("jump host `{}`: {}", jump.id, o.reason);
+            if !matches!(
+                o.stage,
+                emulator::Stage::Emulation | emulator::Stage::Timeout
+            ) {
+                o.verdict = emulator::Verdict::Fail;
+                o.stage = emulator::Stage::Jump;
+            }
+            return (o, Some(log_b));
+        }
+    };
+    let outcome = if cell.holder == crate::matrix::Holder::AgentForwarded {
+        let command = format!(
+            "ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+             -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
+             -p {} {}@127.0.0.1 true",
+            relay.port,
+            shared.login_for(cell)
+        );
+        let f = sess.forward_agent_and_exec(&command).await;
+        sess.close().await;
+        relay.finish(Duration::from_secs(5)).await;
+        let log_c = std::fs::read_to_string(&log_c).unwrap_or_default();
+        let _ = session_b.finish(Duration::from_secs(3)).await;
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                return error(
+                    emulator::Stage::Auth,
+                    format!("on jump host `{}`: {e}", jump.id),
+                )
+            }
+        };
+        let last = f
+            .output
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.contains("/dev/null"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let accepted = sshmatrix_servers::analyse(&log_c).accepted;
+        let o = if accepted && f.exit_status == Some(0) {
+            ClientOutcome::new(
+                emulator::Verdict::Ok,
+                emulator::Stage::Login,
+                format!(
+                    "logged in from jump host `{}` by its ssh with the forwarded agent ({} agent channel(s))",
+                    jump.id, f.agent_channels
+                ),
+            )
+        } else if !f.forwarding_accepted {
+            ClientOutcome::new(
+                emulator::Verdict::Fail,
+                emulator::Stage::Auth,
+                format!(
+                    "agent forwarding refused by jump host `{}` (its ssh found no key): {last}",
+                    jump.id
+                ),
+            )
+        } else {
+            ClientOutcome::new(
+                emulator::Verdict::Fail,
+                emulator::Stage::Auth,
+                format!(
+                    "jump host `{}`'s ssh with the forwarded agent ({} agent channel(s)): {last}",
+                    jump.id, f.agent_channels
+                ),
+            )
+        };
+        return (o, Some(log_c));
+    } else {
+        match sess.tunnel(relay.port).await {
+            Ok(ch) => emulator::attempt(attempt, ch).await,
+            Err(e) => ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, e),
+        }
+    };
+    sess.close().await;
+    relay.finish(Duration::from_secs(5)).await;
+    let _ = session_b.finish(Duration::from_secs(3)).await;
+    let log_c = std::fs::read_to_string(&log_c).unwrap_or_default();
+    (outcome, Some(log_c))
 }
 
 fn key_id(c: &Cell) -> (String, String, bool) {
@@ -915,6 +1118,7 @@ async fn run_remote(
         host_key_pin: Some(r.host_key.clone()),
         other_keys_first: Vec::new(),
         password,
+        agent: None,
     };
     let o = emulator::attempt(attempt, stream).await;
     // Only a credential the server saw and refused counts against the account (a method it did
@@ -960,6 +1164,7 @@ fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         key_type: cell.key.family().to_string(),
         key_bits: cell.key.bits(),
         passphrase: cell.passphrase,
+        holder: cell.holder.as_str().into(),
         key_format: cell
             .key_tool
             .format_for(&cell.key)
@@ -999,6 +1204,14 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     result.key_fingerprint = file.fingerprint.clone();
     let work = async {
         if cell.client.driver.is_some() {
+            if target.via.is_some() || cell.holder != crate::matrix::Holder::File {
+                let o = ClientOutcome::new(
+                    emulator::Verdict::Error,
+                    emulator::Stage::Connect,
+                    "real client drivers run key-file cells without jump hosts only (agents and jump hosts are emulated)",
+                );
+                return (o, None);
+            }
             if target.remote.is_some() || target.scenario != crate::matrix::Scenario::default() {
                 let o = ClientOutcome::new(
                     emulator::Verdict::Error,
@@ -1045,7 +1258,13 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             let (o, log) = crate::drivers::run(real, &shared.factory).await;
             return (o, Some(log));
         }
-        let key = match shared.load(cell, file).await {
+        // An agent holds the key in the agent's own format: the client never reads the file.
+        let loaded = if cell.holder.uses_agent() {
+            agent_key(&shared.factory, file)
+        } else {
+            shared.load(cell, file).await.map_err(|e| e.to_string())
+        };
+        let key = match loaded {
             Ok(k) => k,
             Err(e) => {
                 let o = ClientOutcome::new(
@@ -1072,9 +1291,18 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             known_host_key: shared.extras[cell.target].known_host_key.clone(),
             host_key_pin: None,
             other_keys_first: shared.extras[cell.target].decoys.clone(),
-            password: (target.scenario.method == Method::Password)
+            password: (target.scenario.method == Method::Password
+                || cell.holder == crate::matrix::Holder::Password)
                 .then(|| "not-the-password".to_string()),
+            agent: cell
+                .holder
+                .uses_agent()
+                .then(|| shared.agents.get(&key_id(cell)).cloned())
+                .flatten(),
         };
+        if let Some(vi) = target.via {
+            return run_via(shared, cell, attempt, vi).await;
+        }
         if let Some(kind) = target.scenario.server {
             let (client_end, server_end) = tokio::io::duplex(64 * 1024);
             let eff = shared.effective[cell.target].clone();
@@ -1119,6 +1347,9 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             result.server_evidence = view.evidence;
             result.reason = match (&result.verdict, &view.reason) {
                 (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
+                (_, Some(s)) if outcome.stage == emulator::Stage::Jump => {
+                    format!("jump host's server: {s}")
+                }
                 (_, Some(s)) => format!("server: {s}"),
             };
             if let Some(n) = &outcome.negotiated {
@@ -1136,7 +1367,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             }
         }
     }
-    let predicted = crate::predict::predict(cell, target, &shared.effective[cell.target]);
+    let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);
     result.predicted_code = Some(predicted.code.to_string());
     result.duration_ms = started.elapsed().as_millis() as u64;
@@ -1167,8 +1398,7 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
         .cells
         .iter()
         .map(|cell| {
-            let p =
-                crate::predict::predict(cell, &plan.targets[cell.target], &effective[cell.target]);
+            let p = crate::predict::predict_in_plan(plan, cell, &effective);
             let mut r = blank_result(plan, cell);
             r.verdict = p.verdict;
             r.code = p.code.to_string();

@@ -4,21 +4,24 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use sshmatrix_reports::diff::{identity, identity_of};
+use sshmatrix_reports::diff::{identity, identity_of, with_holder};
 use sshmatrix_reports::{CellResult, Report};
 
 use crate::matrix::{Cell, Plan};
 
 /// The identity of a plan cell (the same string [`identity`] gives for its result).
 pub fn cell_identity(plan: &Plan, c: &Cell) -> String {
-    identity_of(
-        &c.client.id,
-        &c.key_tool.id,
-        c.key.family(),
-        c.key.bits(),
-        c.passphrase,
-        &c.user,
-        &plan.targets[c.target].id,
+    with_holder(
+        identity_of(
+            &c.client.id,
+            &c.key_tool.id,
+            c.key.family(),
+            c.key.bits(),
+            c.passphrase,
+            &c.user,
+            &plan.targets[c.target].id,
+        ),
+        c.holder.as_str(),
     )
 }
 

@@ -45,15 +45,28 @@ pub struct Change<'a> {
 
 /// The identity of a cell across runs.
 pub fn identity(c: &CellResult) -> String {
-    identity_of(
-        &c.client,
-        &c.key_tool,
-        &c.key_type,
-        c.key_bits,
-        c.passphrase,
-        &c.user,
-        &c.target,
+    with_holder(
+        identity_of(
+            &c.client,
+            &c.key_tool,
+            &c.key_type,
+            c.key_bits,
+            c.passphrase,
+            &c.user,
+            &c.target,
+        ),
+        &c.holder,
     )
+}
+
+/// An identity with the cell's key holder added (key-file cells keep the plain identity, so
+/// results written before the holder axis existed still match).
+pub fn with_holder(identity: String, holder: &str) -> String {
+    if holder.is_empty() || holder == "file" {
+        identity
+    } else {
+        format!("{identity} holder={holder}")
+    }
 }
 
 /// The identity of a cell from its parts (what [`identity`] computes from a result).

@@ -64,6 +64,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("timeout", "no verdict within the cell's timeout"),
     ("auth-budget-exhausted", "deferred: the account's failed-login budget on a remote target is spent"),
     ("emulation-limit", "the real client would use an algorithm the emulator cannot speak"),
+    ("jump-host-refused", "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's"),
+    ("agent-forwarding-refused", "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key"),
 ];
 
 /// The description of a failure code.
@@ -84,6 +86,10 @@ pub struct Advice {
     pub works: Option<bool>,
 }
 
+fn key_file() -> String {
+    "file".into()
+}
+
 /// The result of one cell: one client holding one key logging in to one target as one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -99,6 +105,10 @@ pub struct CellResult {
     pub key_bits: u32,
     /// Whether the key file has a passphrase.
     pub passphrase: bool,
+    /// How the client held the key: `file`, `agent`, `agent-forwarded` or `password` (absent
+    /// in results written before the holder axis: `file`).
+    #[serde(default = "key_file")]
+    pub holder: String,
     /// File format, e.g. `pem/aes-128-cbc`, `ppk-v3/aes256-cbc`, `openssh-v1`.
     pub key_format: String,
     /// SHA256 fingerprint of the user key.

@@ -20,6 +20,7 @@ fn cell(
         key_type: family.into(),
         key_bits: bits.parse().unwrap(),
         passphrase: false,
+        holder: "file".into(),
         key_format: "pem".into(),
         key_fingerprint: "SHA256:x".into(),
         target: target.into(),

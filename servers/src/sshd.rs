@@ -427,6 +427,8 @@ pub struct Effective {
     pub pubkey_auth: bool,
     /// PasswordAuthentication.
     pub password_auth: bool,
+    /// AllowAgentForwarding.
+    pub agent_forwarding: bool,
     /// MaxAuthTries.
     pub max_auth_tries: u32,
 }
@@ -474,6 +476,7 @@ impl Effective {
                 .max(1024),
             pubkey_auth: one("pubkeyauthentication") != "no",
             password_auth: one("passwordauthentication") == "yes",
+            agent_forwarding: one("allowagentforwarding") == "yes",
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
         }
     }

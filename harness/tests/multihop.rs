@@ -1,0 +1,105 @@
+//! Agents, agent forwarding and jump hosts (`matrices/multi-hop-agent.toml`): real sshd on both
+//! hops (Debian 12 containers as the jump hosts), real ssh-agents, the jump host's real ssh for
+//! forwarded cells; exact codes and evidence, and no private key ever written on a jump host.
+
+mod common;
+
+use std::time::Duration;
+
+use sshmatrix::runner::{self, Options};
+use sshmatrix_reports::Verdict;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_hosts() {
+    let plan = common::plan(&common::matrices().join("multi-hop-agent.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let opts = Options {
+        jobs: runner::default_jobs(),
+        timeout: Duration::from_secs(30),
+        work_dir: common::work_dir(),
+        stream: None,
+        progress: false,
+        stop: Default::default(),
+    };
+    let prepared = runner::prepare(plan, &opts).await.unwrap();
+    let cells = prepared.execute().await;
+    let report = prepared.report(cells);
+
+    // No private key on the jump hosts: only the host keys sshmatrix gave their sshd.
+    assert_eq!(prepared.containers().len(), 3, "three jump-host containers");
+    for c in prepared.containers() {
+        let (_, found) = c
+            .sh("grep -rlsIE 'PRIVATE KEY|PuTTY-User-Key-File' / --exclude-dir=proc --exclude-dir=sys \
+                 --exclude-dir=dev | grep -v -e '^/etc/ssh/ssh_host_' -e '^/etc/sshmatrix/hostkeys/' || true")
+            .await
+            .unwrap();
+        assert_eq!(found.trim(), "", "private key files on jump host {}", c.id);
+    }
+    prepared.close().await;
+
+    assert_eq!(report.cells.len(), 168);
+    let misses = sshmatrix::expect::compare(&report, &rules);
+    assert!(misses.is_empty(), "{misses:#?}");
+    let off: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.disagrees_with_prediction())
+        .map(|c| (c.index, &c.code, &c.predicted_code))
+        .collect();
+    assert!(off.is_empty(), "prediction disagrees: {off:?}");
+
+    let find = |client: &str, key: &str, holder: &str, target: &str| {
+        report
+            .cells
+            .iter()
+            .find(|c| {
+                c.client == client
+                    && c.key_type == key
+                    && !c.passphrase
+                    && c.holder == holder
+                    && c.target == target
+            })
+            .unwrap_or_else(|| panic!("{client} {key} {holder} {target}"))
+    };
+    // Tera Term 4.106 through an agent: ssh-rsa, passes the +ssh-rsa bastion, refused by AHV
+    // in AHV's own words.
+    let c = find("teraterm-4.106", "rsa", "agent", "ahv-via-bastion");
+    assert_eq!(c.signature.as_deref(), Some("ssh-rsa"));
+    assert_eq!(
+        c.server_reason.as_deref(),
+        Some("signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms")
+    );
+    // Forwarded, the bastion's OpenSSH asks the agent for SHA-2 and AHV lets it in.
+    let c = find(
+        "teraterm-4.106",
+        "rsa",
+        "agent-forwarded",
+        "ahv-via-bastion",
+    );
+    assert_eq!(c.verdict, Verdict::Ok, "{}", c.reason);
+    assert!(c
+        .server_evidence
+        .iter()
+        .any(|l| l.starts_with("Accepted publickey for ") && l.contains("RSA")));
+    // AllowAgentForwarding no: its own code; the target saw no key at all.
+    let c = find(
+        "teraterm-5.3",
+        "ed25519",
+        "agent-forwarded",
+        "ahv-via-noforward",
+    );
+    assert_eq!(c.code, "agent-forwarding-refused");
+    assert!(c.reason.contains("bastion-noforward"), "{}", c.reason);
+    // The jump host itself refusing the key: its code, and the jump host's log line.
+    let c = find("teraterm-5.3", "rsa", "file", "cvm-via-future");
+    assert_eq!(c.code, "jump-host-refused");
+    assert_eq!(c.stage, "jump");
+    assert!(c
+        .server_evidence
+        .iter()
+        .any(|l| l.contains("refusing RSA key: Invalid key length")));
+    // Password login: refused by the bastion before the lockdown target is tried.
+    let c = find("teraterm-5.3", "ed25519", "password", "ahv-via-bastion");
+    assert_eq!(c.code, "jump-host-refused");
+    assert!(c.reason.contains("password"), "{}", c.reason);
+}

@@ -66,6 +66,9 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             log,
             askpass,
             inside: None,
+            agent: None,
+            password: None,
+            jump: None,
             timeout: opts.timeout,
         };
         match crate::drivers::run(real, &factory).await.0.verdict {

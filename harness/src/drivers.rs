@@ -41,6 +41,33 @@ impl ServerEnd {
     }
 }
 
+/// A jump host for a real client: its sshd -i on a one-shot port.
+pub struct Jump {
+    /// The jump host's server end.
+    pub server: OneShot,
+    /// The name to log in to it as.
+    pub login: String,
+    /// Where its server log goes.
+    pub log: PathBuf,
+    /// Forward the agent and run the jump host's own ssh to the target (else ProxyJump).
+    pub forward: bool,
+}
+
+/// What the jump host's shell prints when no agent was forwarded to it.
+pub const NO_FORWARDED_AGENT: &str = "sshmatrix: no forwarded agent on the jump host";
+
+/// The command run on a jump host for a forwarded-agent cell: its own OpenSSH client to the
+/// target's one-shot port, with only the forwarded agent's keys (no key file is read there).
+pub fn second_hop_command(port: u16, login: &str) -> String {
+    format!(
+        "[ -n \"$SSH_AUTH_SOCK\" ] || echo '{NO_FORWARDED_AGENT}' >&2; \
+         ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+         -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
+         -p {port} {login}@127.0.0.1 true"
+    )
+}
+
 /// What a driver needs for one cell.
 pub struct RealCell<'a> {
     /// The real client's profile (its `driver`, and what key files it reads).
@@ -60,6 +87,13 @@ pub struct RealCell<'a> {
     /// The argv prefix that runs the client inside its image's container (`docker exec -i ID`);
     /// `None` runs the binary installed on this host.
     pub inside: Option<&'a [String]>,
+    /// The ssh-agent holding the key (agent holders; `ssh` only): the client asks it to sign.
+    pub agent: Option<&'a Path>,
+    /// Log in with the password in this file instead of the key (`ssh` only; given through
+    /// SSH_ASKPASS like a passphrase).
+    pub password: Option<&'a Path>,
+    /// The jump host, when the target sits behind one (`ssh` only; `server` is then a port).
+    pub jump: Option<Jump>,
     /// Cell timeout.
     pub timeout: Duration,
 }
@@ -134,15 +168,22 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                     )
                 }
             };
-            let mut a: Vec<String> = [
-                "ssh",
+            // With an agent, the public key selects the agent's key (IdentitiesOnly).
+            let identity = match c.agent {
+                Some(_) => c.key.path.with_file_name("id.pub"),
+                None => key,
+            }
+            .display()
+            .to_string();
+            let agent = c
+                .agent
+                .map_or("none".to_string(), |p| p.display().to_string());
+            let mut base: Vec<String> = [
                 "-F",
                 "none",
                 "-T",
                 "-o",
                 "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
                 "-o",
                 "StrictHostKeyChecking=no",
                 "-o",
@@ -150,29 +191,88 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
                 "-o",
                 "GlobalKnownHostsFile=/dev/null",
                 "-o",
-                "PasswordAuthentication=no",
-                "-o",
                 "KbdInteractiveAuthentication=no",
                 "-o",
                 "LogLevel=VERBOSE",
             ]
             .map(String::from)
             .to_vec();
-            match (&proxy, &port) {
-                (Some(p), _) => a.extend(["-o".into(), format!("ProxyCommand={p}")]),
-                (_, Some(p)) => a.extend(["-p".into(), p.clone()]),
+            if c.password.is_some() {
+                base.extend(
+                    [
+                        "-o",
+                        "PubkeyAuthentication=no",
+                        "-o",
+                        "IdentityAgent=none",
+                        "-o",
+                        "PasswordAuthentication=yes",
+                        "-o",
+                        "PreferredAuthentications=password",
+                        "-o",
+                        "NumberOfPasswordPrompts=1",
+                    ]
+                    .map(String::from),
+                );
+            } else {
+                base.extend([
+                    "-o".into(),
+                    "PasswordAuthentication=no".into(),
+                    "-o".into(),
+                    format!("IdentityAgent={agent}"),
+                    "-i".into(),
+                    identity,
+                ]);
+            }
+            let mut a = vec!["ssh".to_string()];
+            a.extend(base.iter().cloned());
+            match (&c.jump, &proxy, &port) {
+                (Some(j), _, Some(p)) if j.forward => a.extend([
+                    "-A".into(),
+                    "-p".into(),
+                    j.server.port.to_string(),
+                    format!("{}@127.0.0.1", j.login),
+                    second_hop_command(p.parse().unwrap_or(0), c.login),
+                ]),
+                (Some(j), _, Some(p)) => {
+                    // ProxyJump, spelled out so the hop to the jump host uses the same key.
+                    let mut inner = vec!["ssh".to_string()];
+                    inner.extend(base.iter().map(|w| sh_quote(w)));
+                    inner.extend([
+                        "-p".into(),
+                        j.server.port.to_string(),
+                        "-W".into(),
+                        "%h:%p".into(),
+                        format!("{}@127.0.0.1", sh_quote(&j.login)),
+                    ]);
+                    a.extend([
+                        "-o".into(),
+                        format!("ProxyCommand={}", inner.join(" ")),
+                        "-p".into(),
+                        p.clone(),
+                        format!("{}@127.0.0.1", c.login),
+                        "true".into(),
+                    ]);
+                }
+                (_, Some(px), _) => {
+                    a.extend(["-o".into(), format!("ProxyCommand={px}")]);
+                    a.extend([format!("{}@{host}", c.login), "true".into()]);
+                }
+                (_, _, Some(p)) => {
+                    a.extend(["-p".into(), p.clone()]);
+                    a.extend([format!("{}@{host}", c.login), "true".into()]);
+                }
                 _ => {}
             }
-            a.extend([
-                "-i".into(),
-                key.display().to_string(),
-                format!("{}@{host}", c.login),
-                "true".into(),
-            ]);
             env.push(("SSH_ASKPASS", c.askpass.display().to_string()));
             env.push(("SSH_ASKPASS_REQUIRE", "force".into()));
             env.push(("DISPLAY", ":0".into()));
-            if let Some(pf) = &c.key.passphrase_file {
+            if let Some(sock) = c.agent {
+                // -A forwards $SSH_AUTH_SOCK.
+                env.push(("SSH_AUTH_SOCK", sock.display().to_string()));
+            }
+            if let Some(pw) = c.password {
+                env.push(("SSHMATRIX_PASSFILE", pw.display().to_string()));
+            } else if let Some(pf) = &c.key.passphrase_file {
                 env.push(("SSHMATRIX_PASSFILE", pf.display().to_string()));
             }
             a
@@ -330,17 +430,61 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         // The client has exited; its server process ends at EOF and completes the log.
         one.finish(Duration::from_secs(5)).await;
     }
-    let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+    let mut log = std::fs::read_to_string(&c.log).unwrap_or_default();
     let _ = std::fs::remove_file(&c.log);
+    let mut jump_refused = None;
+    if let Some(j) = c.jump {
+        j.server.finish(Duration::from_secs(5)).await;
+        let jump_log = std::fs::read_to_string(&j.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&j.log);
+        // The target never heard from anyone: the jump host stopped the client.
+        if !jump_log.is_empty()
+            && !sshmatrix_servers::analyse(&jump_log).accepted
+            && !log.contains("Connection from")
+        {
+            log = jump_log;
+            jump_refused = Some(j.login);
+        }
+    }
     let view = sshmatrix_servers::analyse(&log);
     let last = client
         .lines()
         .rev()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.contains("********") && !l.starts_with("Passphrase for key"))
+        .find(|l| {
+            !l.is_empty()
+                && !l.contains("********")
+                && !l.starts_with("Passphrase for key")
+                && !l.starts_with("Transferred:")
+                && !l.starts_with("Bytes per second")
+        })
         .unwrap_or("")
         .to_string();
-    let outcome = if view.accepted {
+    let outcome = if let Some(login) = jump_refused {
+        ClientOutcome::new(
+            Verdict::Fail,
+            Stage::Jump,
+            format!("{driver}: the jump host refused {login}: {last}"),
+        )
+    } else if !view.accepted && client.contains(NO_FORWARDED_AGENT) {
+        ClientOutcome::new(
+            Verdict::Fail,
+            Stage::Auth,
+            format!("{driver}: agent forwarding refused by the jump host (its ssh found no key): {last}"),
+        )
+    } else if c.password.is_some() && !view.accepted {
+        let reason = if log.contains("Failed password") {
+            "server refused the password".to_string()
+        } else {
+            let offers = client
+                .rsplit("Permission denied (")
+                .next()
+                .and_then(|t| t.split(')').next())
+                .unwrap_or("?");
+            format!("server does not offer password authentication (offers: {offers})")
+        };
+        ClientOutcome::new(Verdict::Fail, Stage::Auth, format!("{driver}: {reason}"))
+    } else if view.accepted {
         ClientOutcome::new(
             Verdict::Ok,
             Stage::Login,

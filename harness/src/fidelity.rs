@@ -165,6 +165,9 @@ pub async fn capture(
         log: dir.join(format!("capture-{}.log", profile.id)),
         askpass: &askpass,
         inside,
+        agent: None,
+        password: None,
+        jump: None,
         timeout,
     };
     let _ = crate::drivers::run(real, factory).await;

@@ -216,6 +216,8 @@ struct Shared {
     host_key_pubs: Vec<Vec<PathBuf>>,
     /// Image name → argv prefix running a command in that image's client container.
     client_containers: HashMap<String, Vec<String>>,
+    /// A file holding the (wrong) password real clients are given in password cells.
+    wrong_password: PathBuf,
     /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
     agents: HashMap<(String, String, bool), PathBuf>,
     timeout: Duration,
@@ -268,6 +270,8 @@ pub struct Prepared {
     jobs: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
     containers: Vec<sshmatrix_servers::container::Container>,
+    /// The target id of each of the first containers (target containers come first).
+    target_containers: Vec<String>,
     /// The ssh-agent processes (killed on drop).
     _agents: Vec<tokio::process::Child>,
     _run_dir: tempfile::TempDir,
@@ -331,6 +335,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let mut containers = Vec::new();
+    let mut target_containers = Vec::new();
 
     let log_level = plan
         .run
@@ -410,6 +415,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
                 &container.id[..12.min(container.id.len())]
             ));
             containers.push(container);
+            target_containers.push(t.id.clone());
             target
         } else {
             SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?
@@ -507,6 +513,9 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
         ));
     }
+    let wrong_password = run_dir.path().join("password");
+    std::fs::write(&wrong_password, format!("{WRONG_PASSWORD}\n"))
+        .map_err(|e| RunError::Environment(e.to_string()))?;
     // One real ssh-agent per key that agent-holder cells use (one key each, so a next-hop
     // client that offers every agent key still offers only the cell's key).
     let mut agents = HashMap::new();
@@ -573,6 +582,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         host_key_pubs,
         client_containers,
         agents,
+        wrong_password,
         timeout: opts.timeout,
         stream,
         progress: opts.progress,
@@ -585,6 +595,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         jobs: opts.jobs,
         stop: opts.stop.clone(),
         containers,
+        target_containers,
         _agents: agent_procs,
         _run_dir: run_dir,
     })
@@ -634,9 +645,10 @@ impl Prepared {
         }
     }
 
-    /// The run's containers (targets and client images), while it is open.
-    pub fn containers(&self) -> &[sshmatrix_servers::container::Container] {
-        &self.containers
+    /// The container serving target `id` (container targets), while the run is open.
+    pub fn target_container(&self, id: &str) -> Option<&sshmatrix_servers::container::Container> {
+        let i = self.target_containers.iter().position(|t| t == id)?;
+        self.containers.get(i)
     }
 
     /// The plan being run.
@@ -771,14 +783,7 @@ async fn run_via(
         }
     };
     let outcome = if cell.holder == crate::matrix::Holder::AgentForwarded {
-        let command = format!(
-            "ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
-             -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
-             -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
-             -p {} {}@127.0.0.1 true",
-            relay.port,
-            shared.login_for(cell)
-        );
+        let command = crate::drivers::second_hop_command(relay.port, shared.login_for(cell));
         let f = sess.forward_agent_and_exec(&command).await;
         sess.close().await;
         relay.finish(Duration::from_secs(5)).await;
@@ -843,6 +848,10 @@ async fn run_via(
     let log_c = std::fs::read_to_string(&log_c).unwrap_or_default();
     (outcome, Some(log_c))
 }
+
+/// The password of password cells on local and container targets: never the account's (their
+/// accounts have none), so the best it can do is be refused.
+const WRONG_PASSWORD: &str = "not-the-password";
 
 fn key_id(c: &Cell) -> (String, String, bool) {
     (c.key.to_string(), c.key_tool.id.clone(), c.passphrase)
@@ -1204,11 +1213,14 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     result.key_fingerprint = file.fingerprint.clone();
     let work = async {
         if cell.client.driver.is_some() {
-            if target.via.is_some() || cell.holder != crate::matrix::Holder::File {
+            let driver = cell.client.driver.as_deref().unwrap_or("");
+            if (target.via.is_some() || cell.holder != crate::matrix::Holder::File)
+                && driver != "ssh"
+            {
                 let o = ClientOutcome::new(
                     emulator::Verdict::Error,
                     emulator::Stage::Connect,
-                    "real client drivers run key-file cells without jump hosts only (agents and jump hosts are emulated)",
+                    format!("the {driver} driver runs key-file cells without jump hosts only (agents and jump hosts: the ssh driver and emulated clients)"),
                 );
                 return (o, None);
             }
@@ -1227,9 +1239,38 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 .as_ref()
                 .and_then(|i| shared.client_containers.get(i))
                 .map(Vec::as_slice);
+            let jump = match target.via {
+                None => None,
+                Some(vi) => {
+                    let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
+                    match sshmatrix_servers::relay::serve_once(
+                        shared.targets[vi].inetd_command(&jlog),
+                        shared.timeout,
+                    )
+                    .await
+                    {
+                        Ok(server) => Some(crate::drivers::Jump {
+                            server,
+                            login: jump_login(shared, vi).to_string(),
+                            log: jlog,
+                            forward: cell.holder == crate::matrix::Holder::AgentForwarded,
+                        }),
+                        Err(e) => {
+                            let o = ClientOutcome::new(
+                                emulator::Verdict::Error,
+                                emulator::Stage::Connect,
+                                format!("cannot open a port for the jump host: {e}"),
+                            );
+                            return (o, None);
+                        }
+                    }
+                }
+            };
             let server = match crate::drivers::ServerEnd::for_client(
                 shared.targets[cell.target].inetd_command(&log),
-                inside.is_some(),
+                // A container target's log comes through `docker exec`: a one-shot port lets the
+                // run wait for that process, so the log is complete when it is read.
+                inside.is_some() || jump.is_some() || target.image.is_some(),
                 shared.timeout,
             )
             .await
@@ -1253,6 +1294,14 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                 log,
                 askpass: &shared.askpass,
                 inside,
+                agent: cell
+                    .holder
+                    .uses_agent()
+                    .then(|| shared.agents.get(&key_id(cell)).map(PathBuf::as_path))
+                    .flatten(),
+                jump,
+                password: (cell.holder == crate::matrix::Holder::Password)
+                    .then_some(shared.wrong_password.as_path()),
                 timeout: shared.timeout,
             };
             let (o, log) = crate::drivers::run(real, &shared.factory).await;
@@ -1293,7 +1342,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             other_keys_first: shared.extras[cell.target].decoys.clone(),
             password: (target.scenario.method == Method::Password
                 || cell.holder == crate::matrix::Holder::Password)
-                .then(|| "not-the-password".to_string()),
+                .then(|| WRONG_PASSWORD.to_string()),
             agent: cell
                 .holder
                 .uses_agent()

@@ -1,6 +1,7 @@
 //! Agents, agent forwarding and jump hosts (`matrices/multi-hop-agent.toml`): real sshd on both
-//! hops (Debian 12 containers as the jump hosts), real ssh-agents, the jump host's real ssh for
-//! forwarded cells; exact codes and evidence, and no private key ever written on a jump host.
+//! hops (Debian 12 containers as the jump hosts), real ssh-agents, emulated Tera Term and the real
+//! OpenSSH ssh 9.2 (here) and 10.0 (in its image), the jump host's real ssh for forwarded cells;
+//! exact codes and evidence, and no private key ever written on a jump host.
 
 mod common;
 
@@ -26,18 +27,18 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
     let report = prepared.report(cells);
 
     // No private key on the jump hosts: only the host keys sshmatrix gave their sshd.
-    assert_eq!(prepared.containers().len(), 3, "three jump-host containers");
-    for c in prepared.containers() {
+    for id in ["bastion", "bastion-noforward", "bastion-future"] {
+        let c = prepared.target_container(id).expect("jump host container");
         let (_, found) = c
             .sh("grep -rlsIE 'PRIVATE KEY|PuTTY-User-Key-File' / --exclude-dir=proc --exclude-dir=sys \
                  --exclude-dir=dev | grep -v -e '^/etc/ssh/ssh_host_' -e '^/etc/sshmatrix/hostkeys/' || true")
             .await
             .unwrap();
-        assert_eq!(found.trim(), "", "private key files on jump host {}", c.id);
+        assert_eq!(found.trim(), "", "private key files on jump host {id}");
     }
     prepared.close().await;
 
-    assert_eq!(report.cells.len(), 168);
+    assert_eq!(report.cells.len(), 4 * 2 * 2 * 24);
     let misses = sshmatrix::expect::compare(&report, &rules);
     assert!(misses.is_empty(), "{misses:#?}");
     let off: Vec<_> = report
@@ -98,8 +99,37 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
         .server_evidence
         .iter()
         .any(|l| l.contains("refusing RSA key: Invalid key length")));
-    // Password login: refused by the bastion before the lockdown target is tried.
+    // Password login: refused by the bastion before the lockdown target is tried; lockdown
+    // itself does not offer it.
     let c = find("teraterm-5.3", "ed25519", "password", "ahv-via-bastion");
     assert_eq!(c.code, "jump-host-refused");
-    assert!(c.reason.contains("password"), "{}", c.reason);
+    assert!(
+        c.reason.contains("Failed password for jump"),
+        "{}",
+        c.reason
+    );
+    let c = find("real-openssh-9.2", "ed25519", "password", "ahv-direct");
+    assert_eq!(c.code, "auth-method-disabled", "{}", c.reason);
+    // The real ssh: ProxyJump stopped at the FUTURE bastion, in the bastion's words; the agent
+    // forwarded by the real ssh 10.0 (run in its image) through the bastion to AHV.
+    let c = find("real-openssh-9.2", "rsa", "file", "cvm-via-future");
+    assert_eq!(c.code, "jump-host-refused");
+    assert!(c
+        .server_evidence
+        .iter()
+        .any(|l| l.contains("refusing RSA key: Invalid key length")));
+    let c = find(
+        "real-openssh-10.0",
+        "rsa",
+        "agent-forwarded",
+        "ahv-via-bastion",
+    );
+    assert_eq!(c.verdict, Verdict::Ok, "{}", c.reason);
+    let c = find(
+        "real-openssh-10.0",
+        "ed25519",
+        "agent-forwarded",
+        "ahv-via-noforward",
+    );
+    assert_eq!(c.code, "agent-forwarding-refused", "{}", c.reason);
 }

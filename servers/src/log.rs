@@ -31,6 +31,7 @@ const REASONS: &[&str] = &[
     "maximum authentication attempts exceeded",
     "Disconnecting",
     "Failed publickey",
+    "Failed password",
     // Not "Connection closed by authenticating user": that is the client giving up, and the
     // client says why.
     "fatal:",

@@ -8,8 +8,10 @@ use std::process::Stdio;
 use sshmatrix_clients::{KeyFactory, KeyFile};
 use tokio::io::AsyncBufReadExt;
 
-/// Starts `ssh-agent -D -a SOCK` (killed when the returned child is dropped), waits until it
-/// announces its socket, and adds `key` to it.
+/// Starts `ssh-agent -D -a SOCK`, waits until it announces its socket, and adds `key` to it.
+/// The agent runs under a small shell that holds the read end of a pipe from this process and
+/// kills the agent when that pipe closes — when the returned child is dropped or [`stop`]ped, and
+/// equally when sshmatrix itself is killed (SIGKILL included), so no agent outlives its run.
 pub async fn start(
     sock: &Path,
     key: &KeyFile,
@@ -17,14 +19,14 @@ pub async fn start(
     askpass: &Path,
 ) -> Result<tokio::process::Child, String> {
     let missing = |e: std::io::Error| format!("cannot run ssh-agent: {e} (install openssh-client)");
-    let mut agent = tokio::process::Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
+    let mut agent = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("ssh-agent -D -a \"$1\" </dev/null & read _; kill $!; wait $!")
+        .arg("sh")
         .arg(sock)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .map_err(missing)?;
     // In the foreground (-D) ssh-agent prints `SSH_AUTH_SOCK=…` once it listens.
@@ -62,4 +64,10 @@ pub async fn start(
         ));
     }
     Ok(agent)
+}
+
+/// Stops an agent started by [`start`] and waits until it is gone.
+pub async fn stop(mut agent: tokio::process::Child) {
+    drop(agent.stdin.take());
+    let _ = agent.wait().await;
 }

@@ -272,8 +272,8 @@ pub struct Prepared {
     containers: Vec<sshmatrix_servers::container::Container>,
     /// The target id of each of the first containers (target containers come first).
     target_containers: Vec<String>,
-    /// The ssh-agent processes (killed on drop).
-    _agents: Vec<tokio::process::Child>,
+    /// The ssh-agent processes (they end when dropped; `close` waits for that).
+    agents: Vec<tokio::process::Child>,
     _run_dir: tempfile::TempDir,
 }
 
@@ -596,7 +596,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         stop: opts.stop.clone(),
         containers,
         target_containers,
-        _agents: agent_procs,
+        agents: agent_procs,
         _run_dir: run_dir,
     })
 }
@@ -642,6 +642,9 @@ impl Prepared {
     pub async fn close(mut self) {
         for c in std::mem::take(&mut self.containers) {
             c.remove().await;
+        }
+        for a in std::mem::take(&mut self.agents) {
+            crate::agent::stop(a).await;
         }
     }
 

@@ -119,6 +119,26 @@ fn check(path: &Path) -> (i32, String) {
     ""
 )]
 #[case("no-axes.toml", "missing field `axes`", "")]
+#[case(
+    "unknown-holder.toml",
+    "3:20: unknown holder `agnet`",
+    "did you mean `agent`"
+)]
+#[case(
+    "unknown-jump-host.toml",
+    "14:7: unknown jump host (via) `bastoin`",
+    "did you mean `bastion`"
+)]
+#[case(
+    "chained-jump-hosts.toml",
+    "20:7: the jump host is itself reached through a jump host",
+    "no `via` of its own"
+)]
+#[case(
+    "layout-missing-holder.toml",
+    "layout does not place axis `holder`",
+    "add \"holder\""
+)]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,
     #[case] message: &str,

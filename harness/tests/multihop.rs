@@ -36,7 +36,23 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
             .unwrap();
         assert_eq!(found.trim(), "", "private key files on jump host {id}");
     }
+    let agents = || {
+        let out = std::process::Command::new("pgrep")
+            .args([
+                "-f",
+                &format!("ssh-agent -D -a {}", common::work_dir().display()),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(
+        agents(),
+        4,
+        "one real ssh-agent per key (2 keys × passphrase)"
+    );
     prepared.close().await;
+    assert_eq!(agents(), 0, "agents left after the run");
 
     assert_eq!(report.cells.len(), 4 * 2 * 2 * 24);
     let misses = sshmatrix::expect::compare(&report, &rules);

@@ -358,3 +358,63 @@ async fn hostile_servers_get_a_verdict_within_the_timeout() {
         );
     }
 }
+
+/// ssh-agent processes serving sockets under `work`.
+fn agents_under(work: &Path) -> usize {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("ssh-agent -D -a {}", work.display())])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn no_ssh_agent_outlives_its_run_even_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = common::work_dir().join(format!("agents-{}", std::process::id()));
+    let matrix = dir.path().join("agents.toml");
+    // One quick target, one that never answers (its cells stay in flight until killed).
+    std::fs::write(
+        &matrix,
+        "[axes]\nkeys = [\"ed25519\", \"rsa-2048\"]\nholders = [\"agent\"]\n\
+         clients = [\"teraterm-5.3\"]\nkey_tools = [\"ssh-keygen\"]\n\
+         [[targets]]\nid = \"quick\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\n\
+         [[targets]]\nid = \"silent\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\n\
+         scenario = { server = \"silent\" }\n\
+         [layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\", \"holder\"]\n\
+         columns = [\"target\", \"user\"]\n",
+    )
+    .unwrap();
+    let stream = dir.path().join("s.jsonl");
+    let mut child = common::spawn(
+        &[
+            "run",
+            "-q",
+            "--jobs",
+            "4",
+            "--timeout",
+            "60",
+            "--stream",
+            stream.to_str().unwrap(),
+            matrix.to_str().unwrap(),
+        ],
+        &work,
+    );
+    assert!(
+        common::wait_for_lines(&stream, 2) >= 2,
+        "the quick cells finish"
+    );
+    assert_eq!(
+        agents_under(&work),
+        2,
+        "one agent per key while the run is on"
+    );
+    child.kill().unwrap(); // SIGKILL: sshmatrix gets no chance to clean up
+    child.wait().unwrap();
+    // The agents' guard shells see their pipe from sshmatrix close and stop them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while agents_under(&work) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(agents_under(&work), 0, "agents left after SIGKILL");
+}

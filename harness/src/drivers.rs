@@ -51,6 +51,8 @@ pub struct Jump {
     pub log: PathBuf,
     /// Forward the agent and run the jump host's own ssh to the target (else ProxyJump).
     pub forward: bool,
+    /// The jump host's host key files (for plink's -hostkey pins).
+    pub host_key_pubs: Vec<PathBuf>,
 }
 
 /// What the jump host's shell prints when no agent was forwarded to it.
@@ -87,12 +89,13 @@ pub struct RealCell<'a> {
     /// The argv prefix that runs the client inside its image's container (`docker exec -i ID`);
     /// `None` runs the binary installed on this host.
     pub inside: Option<&'a [String]>,
-    /// The ssh-agent holding the key (agent holders; `ssh` only): the client asks it to sign.
+    /// The ssh-agent holding the key (agent holders; `ssh` and `plink`): the client asks it to
+    /// sign.
     pub agent: Option<&'a Path>,
-    /// Log in with the password in this file instead of the key (`ssh` only; given through
-    /// SSH_ASKPASS like a passphrase).
+    /// Log in with the password in this file instead of the key (`ssh`: through SSH_ASKPASS
+    /// like a passphrase; `plink`: typed at its prompt).
     pub password: Option<&'a Path>,
-    /// The jump host, when the target sits behind one (`ssh` only; `server` is then a port).
+    /// The jump host, when the target sits behind one (`ssh`, `plink`; `server` is then a port).
     pub jump: Option<Jump>,
     /// Cell timeout.
     pub timeout: Duration,
@@ -146,6 +149,15 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
     let refuse = |reason: String| ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason);
     let driver = c.profile.driver.as_deref().unwrap_or("");
     let passphrase = c.key.passphrase();
+    // What plink is given at its prompt: the password of a password cell, else the key's
+    // passphrase (none when an agent holds the key).
+    let typed = match (c.agent, c.password) {
+        (Some(_), _) => None,
+        (_, Some(pw)) => std::fs::read_to_string(pw)
+            .ok()
+            .map(|t| t.trim_end().to_string()),
+        _ => passphrase.clone(),
+    };
     // Where the client connects: its proxy command, or the one-shot port.
     let (proxy, port) = match &c.server {
         ServerEnd::Proxy(p) => (Some(p.clone()), None),
@@ -283,31 +295,72 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             } else {
                 2
             };
-            let key = match factory.ppk_copy(c.key, version) {
-                Ok(k) => k,
-                Err(e) => {
-                    return (
-                        refuse(format!("cannot convert the key for plink: {e}")),
-                        String::new(),
+            // An agent cell lets plink use $SSH_AUTH_SOCK; a password cell offers no key.
+            let auth = match (c.agent, c.password) {
+                (Some(_), _) => String::new(),
+                (_, Some(_)) => " -noagent".to_string(),
+                _ => match factory.ppk_copy(c.key, version) {
+                    Ok(k) => format!(" -noagent -i {}", sh_quote(&k.display().to_string())),
+                    Err(e) => {
+                        return (
+                            refuse(format!("cannot convert the key for plink: {e}")),
+                            String::new(),
+                        )
+                    }
+                },
+            };
+            let pins = |pubs: &[PathBuf]| -> String {
+                pubs.iter()
+                    .filter_map(|p| fingerprint(p))
+                    .map(|fp| format!(" -hostkey {}", sh_quote(&fp)))
+                    .collect()
+            };
+            let batch = if typed.is_none() { " -batch" } else { "" };
+            let base = format!("plink -ssh{auth}{batch}");
+            let line = match (&c.jump, &proxy, &port) {
+                (Some(j), _, Some(_)) if j.forward => format!(
+                    "exec {base} -A{} -P {} -l {} 127.0.0.1 {}",
+                    pins(&j.host_key_pubs),
+                    j.server.port,
+                    sh_quote(&j.login),
+                    sh_quote(&second_hop_command(
+                        port.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
+                        c.login
+                    ))
+                ),
+                (Some(j), _, Some(p)) => {
+                    // ProxyJump: an inner plink to the jump host, -nc to the target's port.
+                    let inner = format!(
+                        "{base}{} -P {} -l {} -nc 127.0.0.1:{p} 127.0.0.1",
+                        pins(&j.host_key_pubs),
+                        j.server.port,
+                        sh_quote(&j.login)
+                    );
+                    // PuTTY never proxies connections to localhost: name the target otherwise
+                    // (the name only reaches the proxy command, which ignores it).
+                    format!(
+                        "exec {base}{} -proxycmd {} -l {} sshmatrix-target true",
+                        pins(&c.host_key_pubs),
+                        sh_quote(&inner),
+                        sh_quote(c.login)
                     )
                 }
+                (_, Some(px), _) => format!(
+                    "exec {base}{} -proxycmd {} -l {} {host} true",
+                    pins(&c.host_key_pubs),
+                    sh_quote(px),
+                    sh_quote(c.login)
+                ),
+                (_, _, Some(p)) => format!(
+                    "exec {base}{} -P {p} -l {} {host} true",
+                    pins(&c.host_key_pubs),
+                    sh_quote(c.login)
+                ),
+                _ => String::new(),
             };
-            let mut line = format!(
-                "exec plink -ssh -noagent -i {}",
-                sh_quote(&key.display().to_string())
-            );
-            for fp in c.host_key_pubs.iter().filter_map(|p| fingerprint(p)) {
-                line.push_str(&format!(" -hostkey {}", sh_quote(&fp)));
+            if let Some(sock) = c.agent {
+                env.push(("SSH_AUTH_SOCK", sock.display().to_string()));
             }
-            if passphrase.is_none() {
-                line.push_str(" -batch");
-            }
-            match (&proxy, &port) {
-                (Some(p), _) => line.push_str(&format!(" -proxycmd {}", sh_quote(p))),
-                (_, Some(p)) => line.push_str(&format!(" -P {p}")),
-                _ => {}
-            }
-            line.push_str(&format!(" -l {} {host} true", sh_quote(c.login)));
             ["script", "-qec", &line, "/dev/null"]
                 .map(String::from)
                 .to_vec()
@@ -390,8 +443,16 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
     };
     if let Some(mut stdin) = child.stdin.take() {
         // plink reads the passphrase from the pty (type-ahead); EOF ends any further prompt.
-        if let Some(p) = &passphrase {
-            let _ = stdin.write_all(format!("{p}\n").as_bytes()).await;
+        // Through a jump host the inner plink (the proxy) asks first, then the outer one.
+        if let Some(p) = &typed {
+            let times = if c.jump.as_ref().is_some_and(|j| !j.forward) {
+                2
+            } else {
+                1
+            };
+            let _ = stdin
+                .write_all(format!("{p}\n").repeat(times).as_bytes())
+                .await;
         }
         drop(stdin);
     }
@@ -417,9 +478,11 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             )
         }
     };
-    let scrub = |t: String| match &passphrase {
-        Some(p) => t.replace(p.as_str(), "********"),
-        None => t,
+    let scrub = |t: String| {
+        [&passphrase, &typed]
+            .into_iter()
+            .flatten()
+            .fold(t, |t, p| t.replace(p.as_str(), "********"))
     };
     let client = scrub(format!(
         "{}{}",
@@ -476,10 +539,11 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         let reason = if log.contains("Failed password") {
             "server refused the password".to_string()
         } else {
-            let offers = client
-                .rsplit("Permission denied (")
-                .next()
-                .and_then(|t| t.split(')').next())
+            // ssh: "Permission denied (publickey)."; plink: "(server sent: publickey)".
+            let offers = ["Permission denied (", "server sent: "]
+                .iter()
+                .find_map(|m| client.rsplit_once(m))
+                .and_then(|(_, t)| t.split(')').next())
                 .unwrap_or("?");
             format!("server does not offer password authentication (offers: {offers})")
         };

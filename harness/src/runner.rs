@@ -1218,12 +1218,12 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
         if cell.client.driver.is_some() {
             let driver = cell.client.driver.as_deref().unwrap_or("");
             if (target.via.is_some() || cell.holder != crate::matrix::Holder::File)
-                && driver != "ssh"
+                && driver == "dbclient"
             {
                 let o = ClientOutcome::new(
                     emulator::Verdict::Error,
                     emulator::Stage::Connect,
-                    format!("the {driver} driver runs key-file cells without jump hosts only (agents and jump hosts: the ssh driver and emulated clients)"),
+                    format!("the {driver} driver runs key-file cells without jump hosts only (agents and jump hosts: the ssh and plink drivers and emulated clients)"),
                 );
                 return (o, None);
             }
@@ -1257,6 +1257,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
                             login: jump_login(shared, vi).to_string(),
                             log: jlog,
                             forward: cell.holder == crate::matrix::Holder::AgentForwarded,
+                            host_key_pubs: shared.host_key_pubs[vi].clone(),
                         }),
                         Err(e) => {
                             let o = ClientOutcome::new(

@@ -1,7 +1,8 @@
 //! Agents, agent forwarding and jump hosts (`matrices/multi-hop-agent.toml`): real sshd on both
-//! hops (Debian 12 containers as the jump hosts), real ssh-agents, emulated Tera Term and the real
-//! OpenSSH ssh 9.2 (here) and 10.0 (in its image), the jump host's real ssh for forwarded cells;
-//! exact codes and evidence, and no private key ever written on a jump host.
+//! hops (Debian 12 containers as the jump hosts), real ssh-agents, emulated Tera Term, the real
+//! OpenSSH ssh 9.2 / PuTTY plink 0.78 (here) and ssh 10.0 / plink 0.74 (in their images), the jump
+//! host's real ssh for forwarded cells; exact codes and evidence, and no private key ever written
+//! on a jump host.
 
 mod common;
 
@@ -48,13 +49,13 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
     };
     assert_eq!(
         agents(),
-        4,
-        "one real ssh-agent per key (2 keys × passphrase)"
+        12,
+        "one real ssh-agent per key file (2 keys × passphrase × 3 key tools)"
     );
     prepared.close().await;
     assert_eq!(agents(), 0, "agents left after the run");
 
-    assert_eq!(report.cells.len(), 4 * 2 * 2 * 24);
+    assert_eq!(report.cells.len(), 6 * 2 * 2 * 24);
     let misses = sshmatrix::expect::compare(&report, &rules);
     assert!(misses.is_empty(), "{misses:#?}");
     let off: Vec<_> = report

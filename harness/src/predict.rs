@@ -90,14 +90,17 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
         Some("trixie") => "real-openssh-10.0",
         _ => "real-openssh-9.2",
     };
-    let Some(ssh) = sshmatrix_clients::builtin_profiles()
-        .into_iter()
+    static PROFILES: std::sync::OnceLock<Vec<sshmatrix_clients::Profile>> =
+        std::sync::OnceLock::new();
+    let Some(ssh) = PROFILES
+        .get_or_init(sshmatrix_clients::builtin_profiles)
+        .iter()
         .find(|p| p.id == id)
     else {
         return predict(cell, target, &effective[cell.target]);
     };
     let mut hop = cell.clone();
-    hop.client = ssh;
+    hop.client = ssh.clone();
     predict(&hop, target, &effective[cell.target])
 }
 

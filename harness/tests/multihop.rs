@@ -56,15 +56,7 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
     assert_eq!(agents(), 0, "agents left after the run");
 
     assert_eq!(report.cells.len(), 6 * 2 * 2 * 24);
-    let misses = sshmatrix::expect::compare(&report, &rules);
-    assert!(misses.is_empty(), "{misses:#?}");
-    let off: Vec<_> = report
-        .cells
-        .iter()
-        .filter(|c| c.disagrees_with_prediction())
-        .map(|c| (c.index, &c.code, &c.predicted_code))
-        .collect();
-    assert!(off.is_empty(), "prediction disagrees: {off:?}");
+    common::assert_expected_and_predicted(&report, &rules);
 
     let find = |client: &str, key: &str, holder: &str, target: &str| {
         report

@@ -72,3 +72,17 @@ pub fn wait_for_lines(path: &Path, n: usize) -> usize {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Asserts that the report meets the expectation rules and that every cell agrees with its
+/// prediction, listing the offending cells otherwise.
+pub fn assert_expected_and_predicted(report: &Report, rules: &[sshmatrix::expect::Rule]) {
+    let misses = sshmatrix::expect::compare(report, rules);
+    assert!(misses.is_empty(), "{misses:#?}");
+    let off: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.disagrees_with_prediction())
+        .map(|c| (c.index, &c.code, &c.predicted_code))
+        .collect();
+    assert!(off.is_empty(), "prediction disagrees: {off:?}");
+}

@@ -700,19 +700,6 @@ impl Prepared {
     }
 }
 
-/// The private key as `ssh-add` gets it (the OpenSSH copy, any format the agent reads).
-fn agent_key(factory: &KeyFactory, file: &KeyFile) -> Result<Arc<PrivateKey>, String> {
-    let copy = factory.openssh_copy(file).map_err(|e| e.to_string())?;
-    let text = std::fs::read_to_string(copy).map_err(|e| e.to_string())?;
-    sshmatrix_clients::load::load_key(
-        &text,
-        &sshmatrix_clients::Container::ALL,
-        file.passphrase().as_deref(),
-    )
-    .map(Arc::new)
-    .map_err(|e| format!("the agent cannot hold the key: {e}"))
-}
-
 /// The name a jump host is entered as: its first matrix user in a container, else the OS user.
 fn jump_login(shared: &Shared, vi: usize) -> &str {
     let t = &shared.plan.targets[vi];
@@ -907,12 +894,21 @@ impl Shared {
         }
     }
 
+    /// The cell's private key as its client holds it: read by the client (its formats, its
+    /// passphrase support), or — agent cells — as the agent got it from `ssh-add` (any format,
+    /// the right passphrase). Loaded once per way of holding it.
     async fn load(&self, cell: &Cell, file: &KeyFile) -> Result<Arc<PrivateKey>, LoadError> {
         let p = &cell.client;
-        let wrong = self.plan.targets[cell.target].scenario.passphrase == GivenPassphrase::Wrong;
+        let agent = cell.holder.uses_agent();
+        let wrong =
+            !agent && self.plan.targets[cell.target].scenario.passphrase == GivenPassphrase::Wrong;
+        let (reads, reads_encrypted) = match agent {
+            true => (sshmatrix_clients::Container::ALL.to_vec(), true),
+            false => (p.reads.clone(), p.reads_encrypted),
+        };
         let memo_key = (
             file.path.clone(),
-            format!("{:?}{}{wrong}", p.reads, p.reads_encrypted),
+            format!("{reads:?}{reads_encrypted}{wrong}"),
         );
         let cell_once = self
             .loads
@@ -921,8 +917,6 @@ impl Shared {
             .entry(memo_key)
             .or_default()
             .clone();
-        let reads = p.reads.clone();
-        let reads_encrypted = p.reads_encrypted;
         let file = file.clone();
         cell_once
             .get_or_init(|| async {
@@ -1311,13 +1305,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             let (o, log) = crate::drivers::run(real, &shared.factory).await;
             return (o, Some(log));
         }
-        // An agent holds the key in the agent's own format: the client never reads the file.
-        let loaded = if cell.holder.uses_agent() {
-            agent_key(&shared.factory, file)
-        } else {
-            shared.load(cell, file).await.map_err(|e| e.to_string())
-        };
-        let key = match loaded {
+        let key = match shared.load(cell, file).await {
             Ok(k) => k,
             Err(e) => {
                 let o = ClientOutcome::new(

@@ -4,6 +4,7 @@
 //! Private keys are written 0600 in 0700 directories. Passphrases are random, stored 0600 next to
 //! the key, and handed to other programs only through files or environment, never argv.
 
+use std::os::unix::process::CommandExt;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -113,18 +114,32 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)
 }
 
+/// Writes an owner mark into a fresh build directory (so that a sweep can tell whether the
+/// build's process is still alive when it finds the directory).
+pub type BuildMarker = fn(&Path) -> std::io::Result<()>;
+
 /// The key cache: one directory per (key, tool, passphrase) under `root`.
 #[derive(Debug, Clone)]
 pub struct KeyFactory {
     root: PathBuf,
+    marker: Option<BuildMarker>,
 }
+
+/// The prefix of the scratch directories keys are built in (`root/.build-*`).
+pub const BUILD_PREFIX: &str = ".build-";
 
 impl KeyFactory {
     /// A factory caching under `root` (created 0700).
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         private_dir(&root)?;
-        Ok(KeyFactory { root })
+        Ok(KeyFactory { root, marker: None })
+    }
+
+    /// Marks every build directory with `marker` before anything secret is written into it.
+    pub fn with_build_marker(mut self, marker: BuildMarker) -> Self {
+        self.marker = Some(marker);
+        self
     }
 
     /// The cache directory.
@@ -161,9 +176,12 @@ impl KeyFactory {
         // Build in a private scratch directory, then rename into place (atomic for concurrent
         // runs sharing the cache).
         let scratch = tempfile::Builder::new()
-            .prefix(".build-")
+            .prefix(BUILD_PREFIX)
             .tempdir_in(&self.root)?;
         private_dir(scratch.path())?;
+        if let Some(mark) = self.marker {
+            mark(scratch.path())?;
+        }
         let material = generate(spec)?;
         let pass = passphrase.then(random_passphrase);
         if let Some(p) = &pass {
@@ -236,6 +254,7 @@ impl KeyFactory {
         };
         let tmp = temp_sibling(&kf.path, name);
         let mut cmd = Command::new("puttygen");
+        cmd.process_group(0);
         cmd.arg(&source)
             .args(["-O", "private", "-o"])
             .arg(&tmp)
@@ -275,7 +294,7 @@ impl KeyFactory {
         }
         let source = self.openssh_copy(kf)?;
         let tmp = temp_sibling(&kf.path, "id.dropbear");
-        let out = Command::new("dropbearconvert")
+        let out = Command::new("dropbearconvert").process_group(0)
             .args(["openssh", "dropbear"])
             .arg(&source)
             .arg(&tmp)
@@ -528,6 +547,7 @@ fn puttygen_convert(
     };
     write_private(&src, &source)?;
     let mut cmd = Command::new("puttygen");
+    cmd.process_group(0);
     cmd.arg(&src)
         .args(["-O", "private", "-o"])
         .arg(&out)

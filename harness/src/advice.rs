@@ -97,6 +97,7 @@ pub fn variant(
                 .iter()
                 .find(|p| &p.id == id)
                 .cloned()
+                .map(std::sync::Arc::new)
                 .ok_or_else(|| format!("unknown client profile `{id}`"))?
         }
         Some(Change::Key(k)) => c.key = *k,
@@ -105,6 +106,7 @@ pub fn variant(
                 .iter()
                 .find(|x| &x.id == id)
                 .cloned()
+                .map(std::sync::Arc::new)
                 .ok_or_else(|| format!("unknown key tool `{id}`"))?
         }
         Some(Change::Policy(id)) => {
@@ -156,7 +158,7 @@ pub fn fixes(
         })
         .filter(|p| {
             let mut c = cell.clone();
-            c.client = (*p).clone();
+            c.client = std::sync::Arc::new((*p).clone());
             predict(&c, target, eff).verdict == Verdict::Ok
         })
         .collect();

@@ -19,7 +19,7 @@ pub async fn start(
     askpass: &Path,
 ) -> Result<tokio::process::Child, String> {
     let missing = |e: std::io::Error| format!("cannot run ssh-agent: {e} (install openssh-client)");
-    let mut agent = tokio::process::Command::new("sh")
+    let mut agent = tokio::process::Command::new("sh").process_group(0)
         .arg("-c")
         .arg("ssh-agent -D -a \"$1\" </dev/null & read _; kill $!; wait $!")
         .arg("sh")
@@ -44,6 +44,7 @@ pub async fn start(
         .openssh_copy(key)
         .map_err(|e| format!("ssh-add needs an OpenSSH copy of the key: {e}"))?;
     let mut add = tokio::process::Command::new("ssh-add");
+    add.process_group(0);
     add.arg(&file)
         .env("SSH_AUTH_SOCK", sock)
         .env("SSH_ASKPASS", askpass)

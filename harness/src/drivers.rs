@@ -410,6 +410,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
     let mut cmd = match c.inside {
         Some(prefix) => {
             let mut cmd = tokio::process::Command::new(&prefix[0]);
+            cmd.process_group(0);
             cmd.args(&prefix[1..prefix.len() - 1]);
             for (k, v) in &env {
                 cmd.arg("-e").arg(format!("{k}={v}"));
@@ -419,6 +420,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         }
         None => {
             let mut cmd = tokio::process::Command::new(&argv[0]);
+            cmd.process_group(0);
             cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v)));
             cmd
         }

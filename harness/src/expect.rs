@@ -124,9 +124,27 @@ impl Rule {
     }
 }
 
+/// The largest expectations CSV read (16 MiB: some 100,000 rows).
+pub const MAX_EXPECT_BYTES: u64 = 16 << 20;
+
 /// Reads an expectations CSV as one rule per row.
 pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{}: not a regular file (a directory, device or pipe cannot hold expectations)",
+            path.display()
+        ));
+    }
+    if meta.len() > MAX_EXPECT_BYTES {
+        return Err(format!(
+            "{}: {} bytes, more than the {MAX_EXPECT_BYTES} an expectations file may have",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut r = csv::Reader::from_reader(text.as_slice());
     r.deserialize::<CsvRow>()
         .map(|row| {
             let row = row.map_err(|e| format!("{}: {e}", path.display()))?;

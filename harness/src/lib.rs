@@ -7,6 +7,7 @@ pub mod agent;
 pub mod bench;
 pub mod budget;
 pub mod diagnose;
+pub mod digest;
 pub mod drivers;
 pub mod expect;
 pub mod fidelity;
@@ -15,6 +16,7 @@ pub mod matrix;
 pub mod predict;
 pub mod runner;
 pub mod scale;
+pub mod validate;
 
 /// Exit code: the run completed and every expectation was met.
 pub const EXIT_OK: i32 = 0;
@@ -26,3 +28,7 @@ pub const EXIT_INPUT: i32 = 2;
 pub const EXIT_ENVIRONMENT: i32 = 3;
 /// Exit code: interrupted (SIGINT/SIGTERM); partial results are in the stream.
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The most cells a run may run at once (`--jobs`, `[run] jobs`): each holds an sshd and a
+/// client, so more only adds memory.
+pub const MAX_JOBS: usize = 1024;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod cli;
 use sshmatrix::matrix::{self, Catalog};
 use sshmatrix::runner::{self, Options, RunError};
 use sshmatrix::{
@@ -49,6 +51,20 @@ impl From<OutFormat> for Format {
     }
 }
 
+/// The `--work-dir` given, else the default one; returns exit 3 from the enclosing function
+/// when there is no home directory to put it in.
+macro_rules! work_dir {
+    ($given:expr) => {
+        match $given
+            .map(Ok)
+            .unwrap_or_else(runner::default_work_dir_checked)
+        {
+            Ok(w) => w,
+            Err(e) => return fail_run(e),
+        }
+    };
+}
+
 /// Writes rendered output to a file, or standard output.
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
     match output {
@@ -65,57 +81,23 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
 
 /// Prints a run error and gives its exit code (2 bad input, 3 environment).
 fn fail_run(e: RunError) -> ExitCode {
+    if let RunError::Interrupted(_) = e {
+        eprintln!("{e}; keys made so far stay cached, processes and the run directory were cleaned up");
+        return ExitCode::from(EXIT_INTERRUPTED as u8);
+    }
     eprintln!("error: {e}");
     ExitCode::from(match e {
         RunError::Input(_) => EXIT_INPUT,
-        RunError::Environment(_) => EXIT_ENVIRONMENT,
+        RunError::Environment(_) | RunError::Interrupted(_) | RunError::Stream(..) => {
+            EXIT_ENVIRONMENT
+        }
     } as u8)
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run a matrix file and print the ○/× table (or CSV / JSON).
-    Run {
-        /// The matrix file (TOML).
-        matrix: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: OutFormat,
-        /// Write the report here instead of standard output.
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-        /// Cells run at once (default: 4 per core, or the matrix's [run] jobs).
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// Seconds a cell may take (default 20, or the matrix's [run] timeout_secs).
-        #[arg(long)]
-        timeout: Option<u64>,
-        /// Work directory for the key cache and run files (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Append each finished cell as a JSON line to this file.
-        #[arg(long)]
-        stream: Option<PathBuf>,
-        /// No per-cell progress lines on stderr.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Resume an interrupted run from its result stream: run only the cells missing from it
-        /// (the stream keeps growing).
-        #[arg(long, conflicts_with = "stream")]
-        resume: Option<PathBuf>,
-        /// Run only shard K of N (0 <= K < N; cells whose index % N == K), e.g. 0/4.
-        #[arg(long)]
-        shard: Option<String>,
-        /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).
-        #[arg(long)]
-        advise: bool,
-        /// Compare with this earlier JSON report; exit 1 on regressions.
-        #[arg(long)]
-        baseline: Option<PathBuf>,
-        /// Write this run's JSON report to the --baseline path (accept the new state).
-        #[arg(long, requires = "baseline")]
-        accept: bool,
-    },
+    Run(Box<cli::run::RunArgs>),
     /// Explain one cell: its verdict, code and evidence, and the fixes that would turn × into ○.
     Explain {
         /// The matrix file (TOML).
@@ -166,13 +148,20 @@ enum Command {
         /// Write the merged report here instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Accept a merge with cells missing (shards not given); exit 0 anyway.
+        #[arg(long)]
+        partial: bool,
     },
-    /// List the cells that changed between two JSON reports; exit 1 on regressions.
+    /// List the cells that changed between two JSON reports; exit 1 on regressions and on
+    /// cells present in one report only.
     Diff {
         /// The earlier report (JSON).
         old: PathBuf,
         /// The later report (JSON).
         new: PathBuf,
+        /// Exit 0 when cells were only added or removed (regressions still exit 1).
+        #[arg(long)]
+        allow_added_removed: bool,
     },
     /// Benchmark: the matrix by the emulator against a sequential OpenSSH client loop over the
     /// same cells (warm key cache), in the same run.
@@ -417,7 +406,7 @@ fn main() -> ExitCode {
             &action,
             &names,
             force,
-            work_dir.unwrap_or_else(runner::default_work_dir),
+            work_dir!(work_dir),
         ),
         Command::Profiles => {
             let (profiles, tools, _) = catalog_parts();
@@ -477,7 +466,7 @@ fn main() -> ExitCode {
                     Ok(p) => p,
                     Err(code) => return code,
                 };
-                let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+                let mut opts = Options::new(work_dir!(work_dir));
                 if let Some(j) = jobs {
                     opts.jobs = j;
                 }
@@ -505,7 +494,7 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            let mut opts = Options::new(work_dir!(work_dir));
             opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
             opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
             let rt = runtime();
@@ -542,7 +531,7 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            match runner::predict_plan(&plan, &work_dir.unwrap_or_else(runner::default_work_dir)) {
+            match runner::predict_plan(&plan, &work_dir!(work_dir)) {
                 Ok(report) => {
                     print!("{}", render(&report, format.into()));
                     ExitCode::from(EXIT_OK as u8)
@@ -575,7 +564,7 @@ fn main() -> ExitCode {
                     Err(e) => return bad(e),
                 };
             let (profiles, tools, policies) = catalog_parts();
-            let mut opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            let mut opts = Options::new(work_dir!(work_dir));
             opts.jobs = 1;
             opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
             let rt = runtime();
@@ -598,7 +587,7 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
+            let opts = Options::new(work_dir!(work_dir));
             let report = match runtime().block_on(runner::run(plan, &opts)) {
                 Ok(r) => r,
                 Err(e) => return fail_run(e),
@@ -608,9 +597,9 @@ fn main() -> ExitCode {
             let mut bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
             // The KEXINIT each real client sends, against its profile's lists.
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sshmatrix"));
-            let factory = match sshmatrix_clients::KeyFactory::new(opts.work_dir.join("keys")) {
+            let factory = match runner::key_factory(&opts.work_dir) {
                 Ok(f) => f,
-                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+                Err(e) => return fail_run(e),
             };
             let tool = tools
                 .iter()
@@ -678,12 +667,12 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let opts = Options::new(work_dir.unwrap_or_else(runner::default_work_dir));
-            let factory = match sshmatrix_clients::KeyFactory::new(opts.work_dir.join("keys")) {
+            let opts = Options::new(work_dir!(work_dir));
+            let factory = match runner::key_factory(&opts.work_dir) {
                 Ok(f) => f,
-                Err(e) => return fail_run(RunError::Environment(e.to_string())),
+                Err(e) => return fail_run(e),
             };
-            let keys = match runtime().block_on(runner::make_keys(&plan, &factory, opts.jobs)) {
+            let keys = match runtime().block_on(runner::make_keys(&plan, &factory, opts.jobs, &opts.stop)) {
                 Ok(k) => k,
                 Err(e) => return fail_run(e),
             };
@@ -714,6 +703,7 @@ fn main() -> ExitCode {
             reports,
             format,
             output,
+            partial,
         } => {
             let mut all = Vec::new();
             for p in &reports {
@@ -722,7 +712,7 @@ fn main() -> ExitCode {
                     Err(code) => return code,
                 }
             }
-            let merged = match scale::merge(all) {
+            let merged = match scale::merge(all, partial) {
                 Ok(m) => m,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -735,14 +725,22 @@ fn main() -> ExitCode {
             }
             ExitCode::from(EXIT_OK as u8)
         }
-        Command::Diff { old, new } => {
+        Command::Diff {
+            old,
+            new,
+            allow_added_removed,
+        } => {
             let (old, new) = match (read_report(&old), read_report(&new)) {
                 (Ok(o), Ok(n)) => (o, n),
                 (Err(code), _) | (_, Err(code)) => return code,
             };
             let changes = diff::diff(&old, &new);
             print!("{}", diff::render(&changes));
-            ExitCode::from(if diff::has_regressions(&changes) {
+            let fails = match allow_added_removed {
+                true => diff::has_regressions(&changes),
+                false => diff::fails_gate(&changes),
+            };
+            ExitCode::from(if fails {
                 EXIT_EXPECTATIONS
             } else {
                 EXIT_OK
@@ -769,185 +767,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_OK as u8)
             }
         },
-        Command::Run {
-            matrix,
-            format,
-            output,
-            jobs,
-            timeout,
-            work_dir,
-            stream,
-            quiet,
-            baseline,
-            accept,
-            advise,
-            resume,
-            shard,
-        } => {
-            let (mut plan, mut expected) = match load_plan(&matrix) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            if let Some(s) = &shard {
-                match scale::parse_shard(s) {
-                    Ok((k, n)) => {
-                        scale::shard(&mut plan, k, n);
-                        // Expectations are checked on the merged report, not on a shard.
-                        expected = None;
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(EXIT_INPUT as u8);
-                    }
-                }
-            }
-            let done = match &resume {
-                None => Vec::new(),
-                Some(p) => match scale::read_stream(p) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        eprintln!("error: {e}\n  hint: --resume takes the file given to --stream");
-                        return ExitCode::from(EXIT_INPUT as u8);
-                    }
-                },
-            };
-            let stream = stream.or(resume.clone());
-            let opts = Options {
-                jobs: jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs),
-                timeout: Duration::from_secs(timeout.or(plan.run.timeout_secs).unwrap_or(20)),
-                work_dir: work_dir.unwrap_or_else(runner::default_work_dir),
-                stream,
-                progress: !quiet,
-                stop: Default::default(),
-            };
-            let rt = runtime();
-            let (profiles, tools, policies) = catalog_parts();
-            let outcome = rt.block_on(async {
-                let work = async {
-                    let full_plan = plan.clone();
-                    let mut todo = plan.clone();
-                    let done = scale::skip_done(&mut todo, done);
-                    if !done.is_empty() {
-                        eprintln!(
-                            "resuming: {} cells already in the stream, {} to run",
-                            done.len(),
-                            todo.cells.len()
-                        );
-                    }
-                    let mut report = runner::run(todo, &opts).await?;
-                    report.cells.extend(done);
-                    report.cells.sort_by_key(|c| c.index);
-                    let plan = full_plan;
-                    if advise {
-                        let quiet_opts = Options {
-                            progress: false,
-                            stream: None,
-                            ..opts.clone()
-                        };
-                        advice::advise(
-                            &plan,
-                            &mut report,
-                            &quiet_opts,
-                            &profiles,
-                            &tools,
-                            &policies,
-                        )
-                        .await?;
-                    }
-                    Ok::<_, RunError>(report)
-                };
-                // First signal: stop scheduling and let cells in flight finish (each within its
-                // timeout), so the partial report is still written. Second signal: abandon them.
-                let stop = opts.stop.clone();
-                let first = async move {
-                    shutdown_signal().await;
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                    eprintln!(
-                        "interrupted: finishing the cells in flight (signal again to abandon them)"
-                    );
-                    shutdown_signal().await;
-                };
-                tokio::select! {
-                    r = work => Some(r),
-                    _ = first => None,
-                }
-            });
-            // Dropping the runtime kills every sshd child (kill_on_drop) and removes the run dir.
-            drop(rt);
-            let interrupted = opts.stopping();
-            let report = match outcome {
-                None => {
-                    eprintln!("abandoned: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
-                    return ExitCode::from(EXIT_INTERRUPTED as u8);
-                }
-                Some(Err(e)) => return fail_run(e),
-                Some(Ok(r)) => r,
-            };
-            let text = render(&report, format.into());
-            if let Err(code) = emit(&text, output.as_deref()) {
-                return code;
-            }
-            if interrupted {
-                eprintln!(
-                    "interrupted: partial report of {} finished cells written; processes and the run directory were cleaned up",
-                    report.cells.len()
-                );
-                return ExitCode::from(EXIT_INTERRUPTED as u8);
-            }
-            let mut code = EXIT_OK;
-            if let Some(exp) = expected {
-                let misses = expect::compare(&report, &exp);
-                if misses.is_empty() {
-                    eprintln!("all {} expectations met", exp.len());
-                } else {
-                    eprintln!("{} of {} expectations not met:", misses.len(), exp.len());
-                    for m in &misses {
-                        eprintln!("  {m}");
-                    }
-                    code = EXIT_EXPECTATIONS;
-                }
-            }
-            if let Some(path) = baseline {
-                if path.exists() {
-                    let old = match read_report(&path) {
-                        Ok(r) => r,
-                        Err(c) => return c,
-                    };
-                    let changes = diff::diff(&old, &report);
-                    eprint!(
-                        "against baseline {}:\n{}",
-                        path.display(),
-                        diff::render(&changes)
-                    );
-                    if diff::has_regressions(&changes) && !accept {
-                        code = EXIT_EXPECTATIONS;
-                    }
-                } else if !accept {
-                    eprintln!(
-                        "error: baseline {} does not exist\n  hint: create it with --accept",
-                        path.display()
-                    );
-                    return ExitCode::from(EXIT_INPUT as u8);
-                }
-                if accept {
-                    let json = render(&report, Format::Json);
-                    if let Err(e) = std::fs::write(&path, json) {
-                        eprintln!("error: cannot write {}: {e}", path.display());
-                        return ExitCode::from(EXIT_ENVIRONMENT as u8);
-                    }
-                    eprintln!("baseline {} updated", path.display());
-                }
-            }
-            ExitCode::from(code as u8)
-        }
+        Command::Run(args) => cli::run::command(*args),
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}

@@ -383,6 +383,9 @@ struct RawRun {
     max_cells: Option<usize>,
     #[serde(default)]
     server_log_level: Option<Spanned<String>>,
+    /// Opt-in: the matrix's sshd lines may use directives that read files or run commands.
+    #[serde(default)]
+    trust_sshd_lines: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -443,10 +446,10 @@ pub struct Target {
 pub struct Cell {
     /// Plan position.
     pub index: usize,
-    /// Client profile.
-    pub client: Profile,
-    /// Key tool.
-    pub key_tool: KeyTool,
+    /// Client profile (shared by every cell of that client).
+    pub client: std::sync::Arc<Profile>,
+    /// Key tool (shared by every cell of that tool).
+    pub key_tool: std::sync::Arc<KeyTool>,
     /// Key.
     pub key: KeySpec,
     /// Passphrase set.
@@ -461,6 +464,9 @@ pub struct Cell {
     pub row: Vec<String>,
     /// Column label path.
     pub column: Vec<String>,
+    /// Digest of everything that decides the cell's verdict (see [`crate::digest`]); a stored
+    /// result is reused only for a cell with the same identity and digest.
+    pub digest: crate::digest::Digest,
 }
 
 /// Run settings from the matrix's `[run]` table.
@@ -1120,6 +1126,10 @@ pub fn plan(
 
     // Expand. Each axis value has an order index (declaration order; pairs keep their order).
     let mut cells = Vec::new();
+    let pairs: Vec<(std::sync::Arc<Profile>, std::sync::Arc<KeyTool>)> = pairs
+        .into_iter()
+        .map(|(c, t)| (std::sync::Arc::new(c), std::sync::Arc::new(t)))
+        .collect();
     for (pi, (client, tool)) in pairs.iter().enumerate() {
         for (ki, key) in keys.iter().enumerate() {
             for (si, pass) in passphrases.iter().enumerate() {
@@ -1170,6 +1180,7 @@ pub fn plan(
                                     user: user.clone(),
                                     row: rows.iter().flat_map(|a| label(a)).collect(),
                                     column: columns.iter().flat_map(|a| label(a)).collect(),
+                                    digest: Default::default(),
                                 },
                             ));
                         }
@@ -1232,7 +1243,7 @@ pub fn plan(
             }
         }
     };
-    Ok(Plan {
+    let mut plan = Plan {
         file: file.to_string(),
         title: raw.title.clone().unwrap_or_else(|| file.to_string()),
         source: raw.source.clone(),
@@ -1258,5 +1269,15 @@ pub fn plan(
             server_log_level: log_level,
         },
         expect,
-    })
+    };
+    crate::validate::run_settings(
+        file,
+        text,
+        plan.run.jobs,
+        plan.run.timeout_secs,
+        crate::MAX_JOBS,
+    )?;
+    crate::validate::check(file, text, &plan, run.is_some_and(|r| r.trust_sshd_lines))?;
+    crate::digest::stamp(&mut plan);
+    Ok(plan)
 }

@@ -100,7 +100,7 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
         return predict(cell, target, &effective[cell.target]);
     };
     let mut hop = cell.clone();
-    hop.client = ssh.clone();
+    hop.client = std::sync::Arc::new(ssh.clone());
     predict(&hop, target, &effective[cell.target])
 }
 

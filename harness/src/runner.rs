@@ -30,12 +30,71 @@ pub enum RunError {
     /// Bad input discovered while preparing (exit code 2).
     #[error("{0}")]
     Input(String),
+    /// A stop (Ctrl-C, SIGTERM) arrived before any cell ran (exit code 130); says what was
+    /// being prepared.
+    #[error("interrupted while {0}: nothing was run")]
+    Interrupted(String),
+    /// The result stream could not be written (exit code 3): the run stopped scheduling; the
+    /// report holds every cell measured, for the caller to keep.
+    #[error("{0}")]
+    Stream(String, Box<Report>),
+}
+
+/// Stop requests, shared by the signal handler and the runner. The first stops scheduling
+/// (cells in flight finish with their real verdicts: every child process runs in its own
+/// process group, so a terminal's Ctrl-C reaches only sshmatrix); the second abandons the cells
+/// in flight, which are then reported as `interrupted` and never written to the stream.
+#[derive(Debug, Default)]
+pub struct Stop {
+    stop: std::sync::atomic::AtomicBool,
+    abandon: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    /// Stops scheduling new cells.
+    pub fn request(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Abandons the cells in flight as well.
+    pub fn abandon(&self) {
+        self.request();
+        self.abandon.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether a stop was requested.
+    pub fn requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Returns once the cells in flight are to be abandoned.
+    pub async fn abandoned(&self) {
+        loop {
+            let woken = self.notify.notified();
+            if self.abandon.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// `Err(Interrupted)` naming `what` when a stop was requested.
+    pub fn check(&self, what: &str) -> Result<(), RunError> {
+        match self.requested() {
+            true => Err(RunError::Interrupted(what.into())),
+            false => Ok(()),
+        }
+    }
 }
 
 impl From<TargetError> for RunError {
     fn from(e: TargetError) -> Self {
         match e {
-            TargetError::BadConfig { .. } => RunError::Input(e.to_string()),
+            TargetError::BadConfig { .. } | TargetError::NotSshd(_) => {
+                RunError::Input(e.to_string())
+            }
             other => RunError::Environment(other.to_string()),
         }
     }
@@ -60,8 +119,8 @@ pub struct Options {
     pub stream: Option<PathBuf>,
     /// Print a line per finished cell on stderr.
     pub progress: bool,
-    /// Set to stop scheduling cells (Ctrl-C): cells in flight finish, the rest are skipped.
-    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Stop requests (Ctrl-C): see [`Stop`].
+    pub stop: Arc<Stop>,
 }
 
 impl Options {
@@ -73,68 +132,90 @@ impl Options {
             work_dir,
             stream: None,
             progress: false,
-            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            stop: Arc::default(),
         }
     }
 
     /// Whether a stop was requested.
     pub fn stopping(&self) -> bool {
-        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+        self.stop.requested()
     }
 }
 
 /// A private run directory under `work_dir/runs` (0700, removed on drop, Ctrl-C included via the
-/// caller's drop), with this process's pid so later runs can sweep it if the process dies.
+/// caller's drop), marked with this process's owner identity so later runs can sweep it once
+/// this process is provably gone (never while it lives, whatever its pid namespace).
 fn new_run_dir(work_dir: &std::path::Path, prefix: &str) -> Result<tempfile::TempDir, RunError> {
-    let env = |e: std::io::Error| RunError::Environment(format!("run directory: {e}"));
     let runs = work_dir.join("runs");
+    let env = |e: std::io::Error| RunError::Environment(format!("run directory {}: {e}", runs.display()));
+    take_lease(work_dir)?;
     private_dir(&runs).map_err(env)?;
-    sweep_stale_runs(&runs);
+    sshmatrix_servers::owner::sweep_dirs(&runs, "");
     let dir = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir_in(&runs)
         .map_err(env)?;
-    std::fs::write(dir.path().join("pid"), std::process::id().to_string()).map_err(env)?;
+    sshmatrix_servers::owner::mark(dir.path()).map_err(env)?;
     Ok(dir)
 }
 
-/// Removes run directories left by runs that died without cleaning up (their pid is gone).
-fn sweep_stale_runs(runs: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(runs) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let dir = e.path();
-        let alive = std::fs::read_to_string(dir.join("pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok())
-            .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-        let young = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age < Duration::from_secs(60));
-        if !alive && !young && dir.is_dir() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
+/// Takes this process's lease (the lock that proves it alive to sweeps) under `work_dir`.
+pub fn take_lease(work_dir: &std::path::Path) -> Result<(), RunError> {
+    let leases = work_dir.join("leases");
+    sshmatrix_servers::owner::take_lease(&leases)
+        .map_err(|e| RunError::Environment(format!("lease file under {}: {e}", leases.display())))
+}
+
+/// The key factory of a work directory: builds marked with this process's identity, and the
+/// builds left by dead processes (a passphrase file and an encrypted key each) removed.
+pub fn key_factory(work_dir: &std::path::Path) -> Result<KeyFactory, RunError> {
+    take_lease(work_dir)?;
+    let root = work_dir.join("keys");
+    let factory = KeyFactory::new(&root)
+        .map_err(|e| RunError::Environment(format!("key cache {}: {e}", root.display())))?
+        .with_build_marker(sshmatrix_servers::owner::mark);
+    sshmatrix_servers::owner::sweep_dirs(&root, sshmatrix_clients::factory::BUILD_PREFIX);
+    Ok(factory)
 }
 
 /// The default work directory: `$SSHMATRIX_HOME`, else `$XDG_CACHE_HOME/sshmatrix`, else
-/// `~/.cache/sshmatrix`. It must not sit under a world-writable directory such as /tmp: sshd's
+/// `~/.cache/sshmatrix` (HOME, or the passwd entry when HOME is unset or empty; never the
+/// current directory). It must not sit under a world-writable directory such as /tmp: sshd's
 /// StrictModes refuses authorized keys below one.
 pub fn default_work_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("SSHMATRIX_HOME") {
-        return PathBuf::from(h);
+    default_work_dir_checked().unwrap_or_else(|_| PathBuf::from("/nonexistent/sshmatrix"))
+}
+
+/// [`default_work_dir`], or an environment error when no home directory can be found.
+pub fn default_work_dir_checked() -> Result<PathBuf, RunError> {
+    let set = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
+    if let Some(h) = set("SSHMATRIX_HOME") {
+        return Ok(PathBuf::from(h));
     }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("sshmatrix");
+    if let Some(x) = set("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(x).join("sshmatrix"));
     }
-    let home = std::env::var_os("HOME")
+    let home = set("HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("sshmatrix")
+        .or_else(passwd_home)
+        .ok_or_else(|| {
+            RunError::Environment(
+                "no home directory: HOME is unset or empty and the passwd database has no entry for this user; give --work-dir DIR (or set SSHMATRIX_HOME)".into(),
+            )
+        })?;
+    Ok(home.join(".cache").join("sshmatrix"))
+}
+
+/// The home directory of the current user from /etc/passwd.
+fn passwd_home() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid) && f[5].starts_with('/'))
+            .then(|| PathBuf::from(f[5]))
+    })
 }
 
 /// Checks that sshd's StrictModes will accept files under `dir`: every existing ancestor must be
@@ -144,8 +225,14 @@ pub fn check_work_dir(dir: &std::path::Path) -> Result<(), RunError> {
     let me = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(0);
+    // The real path: a symlink must not hide a group/world-writable directory (sshd checks
+    // the resolved path). The deepest existing ancestor is resolved; the rest is created later.
     let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    for anc in abs.ancestors() {
+    let existing = abs.ancestors().find(|a| a.exists()).unwrap_or(&abs);
+    let real = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    for anc in real.ancestors() {
         let Ok(m) = std::fs::metadata(anc) else {
             continue;
         };
@@ -221,7 +308,10 @@ struct Shared {
     /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
     agents: HashMap<(String, String, bool), PathBuf>,
     timeout: Duration,
-    stream: Option<Mutex<std::fs::File>>,
+    stream: Option<(PathBuf, Mutex<std::fs::File>)>,
+    /// The first stream write error (the run stops scheduling on it).
+    stream_error: Mutex<Option<String>>,
+    stop: Arc<Stop>,
     progress: bool,
     done: Mutex<usize>,
 }
@@ -231,6 +321,7 @@ pub async fn make_keys(
     plan: &Plan,
     factory: &KeyFactory,
     jobs: usize,
+    stop: &Arc<Stop>,
 ) -> Result<HashMap<(String, String, bool), KeyFile>, RunError> {
     let mut wanted: Vec<(sshmatrix_clients::KeySpec, sshmatrix_clients::KeyTool, bool)> =
         Vec::new();
@@ -239,7 +330,7 @@ pub async fn make_keys(
             .iter()
             .any(|(k, t, p)| *k == c.key && t.id == c.key_tool.id && *p == c.passphrase)
         {
-            wanted.push((c.key, c.key_tool.clone(), c.passphrase));
+            wanted.push((c.key, (*c.key_tool).clone(), c.passphrase));
         }
     }
     let sem = Arc::new(Semaphore::new(jobs.max(1)));
@@ -247,19 +338,34 @@ pub async fn make_keys(
     for (spec, tool, pass) in wanted {
         let factory = factory.clone();
         let sem = sem.clone();
+        let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore");
+            stop.check("making keys")?;
             tokio::task::spawn_blocking(move || factory.get(spec, &tool, pass))
                 .await
                 .expect("key task")
+                .map_err(RunError::from)
         }));
     }
+    // Every build is awaited (a stop lets the ones under way finish, so no half-built key
+    // directory is left behind), then the first error is returned.
     let mut out = HashMap::new();
+    let mut first_error = None;
     for t in tasks {
-        let kf = t.await.expect("key task")?;
-        out.insert((kf.spec.to_string(), kf.tool_id.clone(), kf.encrypted), kf);
+        match t.await.expect("key task") {
+            Ok(kf) => {
+                out.insert((kf.spec.to_string(), kf.tool_id.clone(), kf.encrypted), kf);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(out)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// A prepared run: keys made, targets written and probed, nothing run yet. Dropping it removes
@@ -268,7 +374,7 @@ pub struct Prepared {
     shared: Arc<Shared>,
     notes: Vec<String>,
     jobs: usize,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<Stop>,
     containers: Vec<sshmatrix_servers::container::Container>,
     /// The target id of each of the first containers (target containers come first).
     target_containers: Vec<String>,
@@ -282,8 +388,12 @@ pub async fn run(plan: Plan, opts: &Options) -> Result<Report, RunError> {
     let prepared = prepare(plan, opts).await?;
     let cells = prepared.execute().await;
     let report = prepared.report(cells);
+    let stream_error = prepared.shared.stream_error.lock().expect("lock").take();
     prepared.close().await;
-    Ok(report)
+    match stream_error {
+        Some(e) => Err(RunError::Stream(e, Box::new(report))),
+        None => Ok(report),
+    }
 }
 
 /// Makes the images of the plan's container targets that are missing (built once, cached by
@@ -313,7 +423,7 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
 
 /// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
 pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
-    let sshd = find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
+    let sshd = find_sshd()?;
     check_work_dir(&opts.work_dir)?;
     private_dir(&opts.work_dir).map_err(|e| {
         RunError::Environment(format!(
@@ -321,12 +431,13 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             opts.work_dir.display()
         ))
     })?;
-    let factory = KeyFactory::new(opts.work_dir.join("keys"))
-        .map_err(|e| RunError::Environment(format!("key cache: {e}")))?;
+    let factory = key_factory(&opts.work_dir)?;
     let host_keys = HostKeyStore::new(opts.work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
-    let keys = make_keys(&plan, &factory, opts.jobs).await?;
+    let keys = make_keys(&plan, &factory, opts.jobs, &opts.stop).await?;
+    opts.stop.check("making keys")?;
     prepare_images(&plan, &opts.work_dir)?;
+    opts.stop.check("preparing container images")?;
 
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = run_dir
@@ -348,6 +459,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let mut hellos = Vec::new();
     let mut extras = Vec::new();
     for (ti, t) in plan.targets.iter().enumerate() {
+        opts.stop.check(&format!("starting target `{}`", t.id))?;
         let sc = &t.scenario;
         let public_of = |user: Option<&str>| -> Result<Vec<String>, RunError> {
             let mut lines = match sc.authorized_keys {
@@ -469,14 +581,17 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
 
     let stream = match &opts.stream {
         None => None,
-        Some(p) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| {
-                    RunError::Environment(format!("result stream {}: {e}", p.display()))
-                })?,
+        Some(p) => Some((
+            p.clone(),
+            Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| {
+                        RunError::Environment(format!("result stream {}: {e}", p.display()))
+                    })?,
+            ),
         )),
     };
     let login = current_user();
@@ -521,6 +636,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let mut agents = HashMap::new();
     let mut agent_procs = Vec::new();
     for c in plan.cells.iter().filter(|c| c.holder.uses_agent()) {
+        opts.stop.check("starting ssh-agents")?;
         let id = key_id(c);
         if agents.contains_key(&id) {
             continue;
@@ -545,6 +661,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     // directory (keys, askpass script, passphrase files) mounted read-only at the same path.
     let mut client_containers = HashMap::new();
     for image in &plan.client_images {
+        opts.stop.check("starting client containers")?;
         let c = sshmatrix_servers::container::Container::start(
             &format!("client image {}", image.name),
             image,
@@ -563,6 +680,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         client_containers.insert(image.name.to_string(), c.exec_prefix());
         containers.push(c);
     }
+    opts.stop.check("preparing the run")?;
     let shared = Arc::new(Shared {
         plan,
         extras,
@@ -585,6 +703,8 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         wrong_password,
         timeout: opts.timeout,
         stream,
+        stream_error: Mutex::new(None),
+        stop: opts.stop.clone(),
         progress: opts.progress,
         done: Mutex::new(0),
     });
@@ -616,14 +736,17 @@ impl Prepared {
             workers.push(tokio::spawn(async move {
                 let mut done = Vec::new();
                 loop {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if stop.requested() {
                         break;
                     }
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if i >= shared.plan.cells.len() {
                         break;
                     }
-                    let result = run_cell(&shared, i).await;
+                    let result = tokio::select! {
+                        r = run_cell(&shared, i) => r,
+                        () = stop.abandoned() => interrupted(&shared, i),
+                    };
                     shared.record(&result);
                     done.push(result);
                 }
@@ -692,6 +815,9 @@ impl Prepared {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             matrix: plan.file.clone(),
             title: plan.title.clone(),
+            matrix_digest: crate::digest::plan_digest(plan),
+            plan_cells: plan.cells.len(),
+            shard: None,
             row_axes: plan.row_axes.clone(),
             column_axes: plan.column_axes.clone(),
             notes: self.notes.clone(),
@@ -849,11 +975,22 @@ fn key_id(c: &Cell) -> (String, String, bool) {
 
 impl Shared {
     fn record(&self, r: &CellResult) {
-        if let Some(s) = &self.stream {
-            let line = serde_json::to_string(r).expect("cell serializes");
-            let mut f = s.lock().expect("stream lock");
-            let _ = writeln!(f, "{line}");
-            let _ = f.flush();
+        if let (Some((path, s)), true) = (&self.stream, r.verdict.is_measured()) {
+            // The line and its newline in one write: a reader never sees half a result
+            // followed by the next one.
+            let mut line = serde_json::to_vec(r).expect("cell serializes");
+            line.push(b'\n');
+            let written = s.lock().expect("stream lock").write_all(&line);
+            if let Err(e) = written {
+                let mut first = self.stream_error.lock().expect("lock");
+                if first.is_none() {
+                    *first = Some(format!(
+                        "result stream {}: cannot write: {e}; the run stopped scheduling cells (results of the cells measured are in the report)",
+                        path.display()
+                    ));
+                }
+                self.stop.request();
+            }
         }
         let mut done = self.done.lock().expect("lock");
         *done += 1;
@@ -1160,6 +1297,15 @@ async fn refused_connect() -> ClientOutcome {
     ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, reason)
 }
 
+/// A cell abandoned in flight: not measured, so no verdict (and never in the stream).
+fn interrupted(shared: &Shared, i: usize) -> CellResult {
+    let mut r = blank_result(&shared.plan, &shared.plan.cells[i]);
+    r.verdict = Verdict::Interrupted;
+    r.stage = "interrupted".into();
+    r.reason = "abandoned in flight by a second stop signal; not measured (--resume runs it)".into();
+    r
+}
+
 /// A cell's result before anything is known: identity, key file format and labels.
 fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
     let target = &plan.targets[cell.target];
@@ -1196,6 +1342,7 @@ fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         predicted_verdict: None,
         predicted_code: None,
         advice: Vec::new(),
+        digest: cell.digest.to_string(),
         row: cell.row.clone(),
         column: cell.column.clone(),
     }
@@ -1418,7 +1565,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
 /// Predicts every cell of a plan without connecting: targets are rendered and read back with
 /// `sshd -T`, no key is made.
 pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, RunError> {
-    let sshd = find_sshd().map_err(|e| RunError::Environment(e.to_string()))?;
+    let sshd = find_sshd()?;
     private_dir(work_dir).map_err(|e| RunError::Environment(e.to_string()))?;
     let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
@@ -1456,6 +1603,9 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         matrix: plan.file.clone(),
         title: format!("{} (predicted)", plan.title),
+        matrix_digest: crate::digest::plan_digest(plan),
+        plan_cells: plan.cells.len(),
+        shard: None,
         row_axes: plan.row_axes.clone(),
         column_axes: plan.column_axes.clone(),
         notes: vec![

@@ -45,24 +45,41 @@ pub fn shard(plan: &mut Plan, k: usize, n: usize) {
     plan.cells.retain(|c| c.index % n == k);
 }
 
-/// Reads a result stream. A last line cut short by a kill is ignored; any other bad line is an
-/// error naming its line number.
-pub fn read_stream(path: &Path) -> Result<Vec<CellResult>, String> {
+/// A result stream read back.
+#[derive(Debug, Default)]
+pub struct StreamRead {
+    /// The complete result lines (interrupted cells, which are never final, left out).
+    pub results: Vec<CellResult>,
+    /// Where a last line cut short by a kill begins (the file should be cut back to it before
+    /// appending, so the next result is not glued to it).
+    pub torn_at: Option<u64>,
+}
+
+/// Reads a result stream. A last line cut short by a kill is reported in `torn_at`; any other
+/// bad line is an error naming its line number.
+pub fn read_stream(path: &Path) -> Result<StreamRead, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StreamRead::default()),
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
     };
-    let lines: Vec<&str> = text.lines().collect();
-    let complete = text.ends_with('\n');
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
+    let mut out = StreamRead::default();
+    let mut offset = 0u64;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len() as u64;
         if line.trim().is_empty() {
             continue;
         }
+        // Each result is written as one line with its newline in a single write: a line
+        // without one (only ever the last) was cut short by a kill or a full disk.
+        if !line.ends_with('\n') {
+            out.torn_at = Some(start);
+            break;
+        }
         match serde_json::from_str::<CellResult>(line) {
-            Ok(c) => out.push(c),
-            Err(_) if i + 1 == lines.len() && !complete => {}
+            Ok(c) if c.verdict.is_measured() => out.results.push(c),
+            Ok(_) => {}
             Err(e) => {
                 return Err(format!(
                     "{}:{}: not a result line: {e}",
@@ -75,44 +92,75 @@ pub fn read_stream(path: &Path) -> Result<Vec<CellResult>, String> {
     Ok(out)
 }
 
-/// Removes from `plan` the cells already in `done`, returning the done results re-indexed to the
-/// plan (results of cells the plan does not have, and repeats, are dropped).
-pub fn skip_done(plan: &mut Plan, done: Vec<CellResult>) -> Vec<CellResult> {
-    let index_of: std::collections::HashMap<String, usize> = plan
-        .cells
+/// What `--resume` keeps from a stream.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// Results reused as they are, re-indexed to the plan.
+    pub kept: Vec<CellResult>,
+    /// Stream lines of plan cells whose digest differs (the matrix changed): rerun.
+    pub stale: usize,
+    /// Stream lines of cells the plan does not have.
+    pub foreign: usize,
+}
+
+/// Removes from `plan` the cells already in `done` with the same identity and digest, and
+/// returns those results re-indexed to the plan. A line whose digest differs from its cell's
+/// (profile, key tool, policy, sshd lines, scenario, image … changed) is not reused.
+pub fn skip_done(plan: &mut Plan, done: Vec<CellResult>) -> Resumed {
+    let ids: Vec<String> = plan.cells.iter().map(|c| cell_identity(plan, c)).collect();
+    let index_of: std::collections::HashMap<&str, usize> = ids
         .iter()
-        .map(|c| (cell_identity(plan, c), c.index))
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
         .collect();
-    let mut seen = HashSet::new();
-    let mut kept = Vec::new();
+    let mut out = Resumed::default();
+    let mut reused = vec![false; plan.cells.len()];
     for mut r in done {
-        let id = identity(&r);
-        if let Some(i) = index_of.get(&id) {
-            if seen.insert(id) {
-                r.index = *i;
-                kept.push(r);
-            }
+        let Some(&i) = index_of.get(identity(&r).as_str()) else {
+            out.foreign += 1;
+            continue;
+        };
+        if r.digest != plan.cells[i].digest.to_string() {
+            out.stale += 1;
+            continue;
+        }
+        if !reused[i] {
+            reused[i] = true;
+            r.index = plan.cells[i].index;
+            out.kept.push(r);
         }
     }
-    let ids: Vec<String> = plan.cells.iter().map(|c| cell_identity(plan, c)).collect();
     let mut n = 0;
     plan.cells.retain(|_| {
         n += 1;
-        !seen.contains(&ids[n - 1])
+        !reused[n - 1]
     });
-    kept
+    out
 }
 
-/// Merges shard reports of one matrix into one report, cells in plan order.
-pub fn merge(mut reports: Vec<Report>) -> Result<Report, String> {
+/// Merges shard reports of one matrix into one report, cells in plan order. Reports of
+/// different matrices (plan digests) are refused; so is a merge with cells missing (naming the
+/// missing shards), unless `partial`.
+pub fn merge(mut reports: Vec<Report>, partial: bool) -> Result<Report, String> {
     let mut first = reports.pop().ok_or("nothing to merge")?;
+    let mut shards: Vec<Option<String>> = vec![first.shard.clone()];
     for r in reports {
-        if r.matrix != first.matrix || r.title != first.title {
+        let other_plan = !r.matrix_digest.is_empty()
+            && !first.matrix_digest.is_empty()
+            && r.matrix_digest != first.matrix_digest;
+        if r.matrix != first.matrix || r.title != first.title || other_plan {
             return Err(format!(
-                "cannot merge reports of different matrices: `{}` and `{}`",
-                r.matrix, first.matrix
+                "cannot merge reports of different matrices: `{}` and `{}`{}",
+                r.matrix,
+                first.matrix,
+                if other_plan {
+                    " (their plan digests differ: the matrix, a profile or a policy changed between the runs)"
+                } else {
+                    ""
+                }
             ));
         }
+        shards.push(r.shard.clone());
         for c in r.cells {
             if let Some(old) = first.cells.iter().find(|o| identity(o) == identity(&c)) {
                 if old.verdict != c.verdict || old.code != c.code {
@@ -132,5 +180,39 @@ pub fn merge(mut reports: Vec<Report>) -> Result<Report, String> {
         }
     }
     first.cells.sort_by_key(|c| c.index);
+    first.shard = None;
+    let missing = missing_cells(&first);
+    if missing > 0 && !partial {
+        return Err(format!(
+            "{missing} of {} cells are missing from the merge{}; merge every shard, or pass --partial to accept an incomplete report",
+            first.plan_cells,
+            missing_shards(&shards)
+        ));
+    }
     Ok(first)
+}
+
+/// How many plan cells a report lacks (0 when the plan size is unknown).
+fn missing_cells(r: &Report) -> usize {
+    let present: HashSet<usize> = r.cells.iter().map(|c| c.index).collect();
+    (0..r.plan_cells).filter(|i| !present.contains(i)).count()
+}
+
+/// ` (shards 1/4, 3/4 not given)` when the given reports name their shards.
+fn missing_shards(given: &[Option<String>]) -> String {
+    let parsed: Vec<(usize, usize)> = given
+        .iter()
+        .filter_map(|s| s.as_deref().and_then(|s| parse_shard(s).ok()))
+        .collect();
+    let Some(&(_, n)) = parsed.first() else {
+        return String::new();
+    };
+    let absent: Vec<String> = (0..n)
+        .filter(|k| !parsed.contains(&(*k, n)))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    match absent.is_empty() {
+        true => String::new(),
+        false => format!(" (shards {} not given)", absent.join(", ")),
+    }
 }

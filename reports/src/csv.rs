@@ -1,4 +1,5 @@
-//! CSV: one row per cell.
+//! CSV: one row per cell. Columns are only ever appended (`holder` came last), so scripts that
+//! read columns by position keep working.
 
 use crate::schema::Report;
 
@@ -25,6 +26,7 @@ pub const COLUMNS: &[&str] = &[
     "mac",
     "signature",
     "duration_ms",
+    "holder",
 ];
 
 /// Renders the report as CSV.
@@ -55,6 +57,7 @@ pub fn render(report: &Report) -> String {
             opt(&c.mac),
             opt(&c.signature),
             c.duration_ms.to_string(),
+            c.holder.clone(),
         ])
         .expect("in-memory write");
     }

@@ -156,6 +156,17 @@ pub fn render(changes: &[Change]) -> String {
     out
 }
 
+/// Whether a CI gate should fail: a regression, or a cell present on one side only (a cell
+/// that vanished is as unknown as one that regressed).
+pub fn fails_gate(changes: &[Change]) -> bool {
+    changes.iter().any(|c| {
+        matches!(
+            c.kind,
+            ChangeKind::Regression | ChangeKind::Added | ChangeKind::Removed
+        )
+    })
+}
+
 /// Whether any change is a regression.
 pub fn has_regressions(changes: &[Change]) -> bool {
     changes.iter().any(|c| c.kind == ChangeKind::Regression)

@@ -67,6 +67,7 @@ pub fn render(report: &Report) -> String {
                         Verdict::Ok => "ok",
                         Verdict::Fail => "fail",
                         Verdict::Error => "error",
+                        Verdict::Interrupted => "interrupted",
                     };
                     let hover = if cell.verdict == Verdict::Ok {
                         cell.reason.clone()

@@ -39,6 +39,7 @@ pub fn render(report: &Report) -> String {
             }
             Verdict::Fail => "failure",
             Verdict::Error => "error",
+            Verdict::Interrupted => "skipped",
         };
         out.push_str(&format!(
             ">\n    <{tag} type=\"{}\" message=\"{}: {}\">{}</{tag}>\n  </testcase>\n",

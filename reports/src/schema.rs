@@ -17,6 +17,9 @@ pub enum Verdict {
     Fail,
     /// Not decided: timeout, engine limit, broken target (!).
     Error,
+    /// Cut short by a stop (Ctrl-C): not measured, never a verdict. Such cells are kept out
+    /// of the result stream, so `--resume` runs them again (?).
+    Interrupted,
 }
 
 impl Verdict {
@@ -26,15 +29,22 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Fail => "fail",
             Verdict::Error => "error",
+            Verdict::Interrupted => "interrupted",
         }
     }
 
-    /// The table mark: ○, × or !.
+    /// Whether this is a measured outcome (ok, fail or error), not an interruption.
+    pub fn is_measured(&self) -> bool {
+        *self != Verdict::Interrupted
+    }
+
+    /// The table mark: ○, ×, ! or ? (interrupted).
     pub fn mark(&self) -> &'static str {
         match self {
             Verdict::Ok => "○",
             Verdict::Fail => "×",
             Verdict::Error => "!",
+            Verdict::Interrupted => "?",
         }
     }
 }
@@ -158,6 +168,11 @@ pub struct CellResult {
     /// Fixes for a failed cell (with `run --advise`), verified by rerunning the cell.
     #[serde(default)]
     pub advice: Vec<Advice>,
+    /// Digest of everything that decided this cell's verdict (profile and key-tool content,
+    /// key, passphrase, holder, user, target policy, sshd lines, scenario, image or remote):
+    /// `--resume` and `merge` reuse a result only for a cell with the same digest.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
     /// Row label path in the table.
     pub row: Vec<String>,
     /// Column label path in the table.
@@ -175,6 +190,15 @@ pub struct Report {
     pub matrix: String,
     /// Matrix title.
     pub title: String,
+    /// Digest of the whole plan (of every cell's digest); shards of one matrix share it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub matrix_digest: String,
+    /// How many cells the whole plan has (all shards together; 0 in reports written before).
+    #[serde(default)]
+    pub plan_cells: usize,
+    /// The shard this report holds (`K/N`), when run with `--shard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// Names of the row axes, outermost first (table corner headers).
     pub row_axes: Vec<String>,
     /// Names of the column axes, outermost first.
@@ -188,6 +212,9 @@ pub struct Report {
 impl CellResult {
     /// Whether a prediction exists and the measurement differs from it (verdict or code).
     pub fn disagrees_with_prediction(&self) -> bool {
+        if !self.verdict.is_measured() {
+            return false;
+        }
         match (&self.predicted_verdict, &self.predicted_code) {
             (Some(v), Some(c)) => *v != self.verdict || *c != self.code,
             _ => false,
@@ -196,6 +223,11 @@ impl CellResult {
 }
 
 impl Report {
+    /// How many cells were cut short by a stop (not measured).
+    pub fn interrupted(&self) -> usize {
+        self.cells.iter().filter(|c| !c.verdict.is_measured()).count()
+    }
+
     /// Counts of ok / fail / error cells.
     pub fn counts(&self) -> (usize, usize, usize) {
         let n = |v: Verdict| self.cells.iter().filter(|c| c.verdict == v).count();

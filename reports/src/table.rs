@@ -62,7 +62,11 @@ pub fn render(report: &Report) -> String {
 
     let (ok, fail, err) = report.counts();
     let mut out = format!("{}\n{}\n", report.title, t);
-    out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}\n"));
+    out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}"));
+    match report.interrupted() {
+        0 => out.push('\n'),
+        n => out.push_str(&format!("   ? interrupted {n} (not measured; --resume runs them)\n")),
+    }
     for (label, text, count) in g.legend_lines() {
         out.push_str(&format!("{label}  {text}  ({count} cells)\n"));
         for (mark, side, fix, cost) in g.legend_advice(&text) {

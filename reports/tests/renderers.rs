@@ -54,6 +54,7 @@ fn cell(
         predicted_verdict: Some(verdict),
         predicted_code: Some(code.into()),
         advice: vec![],
+        digest: String::new(),
         row: vec![client.into(), key.into()],
         column: vec!["AOS 7.0".into(), target.into(), user.into()],
     }
@@ -81,6 +82,9 @@ fn report() -> Report {
         tool_version: "test".into(),
         matrix: "m.toml".into(),
         title: "T".into(),
+        matrix_digest: String::new(),
+        plan_cells: 9,
+        shard: None,
         row_axes: vec!["Client".into(), "Key".into()],
         column_axes: vec!["Target".into(), String::new(), "User".into()],
         notes: vec!["a note".into()],

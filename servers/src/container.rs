@@ -2,13 +2,15 @@
 //! (`debootstrap` + `docker import`, cached by tag) or, where a registry is reachable, from the
 //! Dockerfiles shipped in `servers/images/`. Containers are started through testcontainers with
 //! host networking; each one carries the labels [`LABEL_OWNER`] (the pid of the sshmatrix
-//! process) and [`LABEL_RUN`], is removed when the run ends, and containers of a run that was
-//! killed are swept by the next one ([`sweep_stale`]).
+//! process), [`LABEL_IDENTITY`] (its proof-of-life identity) and [`LABEL_RUN`], is removed when
+//! the run ends, and containers of a run that was killed are swept by the next one
+//! ([`sweep_stale`]) once its owner is provably dead.
 //!
 //! A target container runs the release's own sshd in inetd mode through `docker exec -i`, one
 //! process per connection, exactly like the local backend ([`crate::sshd`]); the matrix users are
 //! real accounts in it, each with their own `~/.ssh/authorized_keys`.
 
+use std::os::unix::process::CommandExt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,8 +23,11 @@ use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
 use crate::sshd::{render_config, sh_quote, target_dir, ConfigPaths, SshdTarget, TargetSpec};
 use crate::HostKeyStore;
 
-/// Label holding the pid of the sshmatrix process that owns a container.
+/// Label holding the pid of the sshmatrix process that owns a container (for filtering; its
+/// liveness is judged by [`LABEL_IDENTITY`]).
 pub const LABEL_OWNER: &str = "sshmatrix.owner-pid";
+/// Label holding the owner's full identity ([`crate::owner::Owner::label`]).
+pub const LABEL_IDENTITY: &str = "sshmatrix.owner";
 /// Label holding the run directory name of the run that started a container.
 pub const LABEL_RUN: &str = "sshmatrix.run";
 /// Repository of the images sshmatrix builds.
@@ -180,7 +185,7 @@ pub fn docker_cli() -> String {
 }
 
 fn docker(args: &[&str]) -> Result<std::process::Output, ContainerError> {
-    Command::new(docker_cli())
+    Command::new(docker_cli()).process_group(0)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -268,7 +273,7 @@ pub fn build_image(
                 .prefix(&format!("image-{suite}-"))
                 .tempdir_in(scratch)
                 .map_err(|e| fail(e.to_string()))?;
-            let out = Command::new("debootstrap")
+            let out = Command::new("debootstrap").process_group(0)
                 .args(["--variant=minbase", &format!("--include={PACKAGES}"), suite])
                 .arg(root.path())
                 .arg(&mirror)
@@ -293,7 +298,7 @@ pub fn build_image(
                 sh_quote(&docker_cli()),
                 sh_quote(&tag)
             );
-            let out = Command::new("sh")
+            let out = Command::new("sh").process_group(0)
                 .args(["-c", &script])
                 .stdin(Stdio::null())
                 .output()
@@ -314,7 +319,7 @@ pub fn build_image(
                 log,
                 "building {tag} from servers/images/{file} (its base image comes from a registry)"
             );
-            let mut child = Command::new(docker_cli())
+            let mut child = Command::new(docker_cli()).process_group(0)
                 .args([
                     "build",
                     "--build-arg",
@@ -348,24 +353,26 @@ pub fn build_image(
     Ok(())
 }
 
-/// Removes containers whose owning sshmatrix process is gone (a killed run); returns how many.
+/// Removes containers whose owning sshmatrix process is provably gone (a killed run; see
+/// [`crate::owner`]): never those of a live run, whatever pid namespace it runs in. Returns how
+/// many were removed.
 pub fn sweep_stale() -> usize {
     let Ok(out) = docker(&[
         "ps",
         "-a",
         "--filter",
-        &format!("label={LABEL_OWNER}"),
+        &format!("label={LABEL_IDENTITY}"),
         "--format",
-        &format!("{{{{.ID}}}} {{{{.Label \"{LABEL_OWNER}\"}}}}"),
+        &format!("{{{{.ID}}}} {{{{.Label \"{LABEL_IDENTITY}\"}}}}"),
     ]) else {
         return 0;
     };
     let stale: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
-            let (id, pid) = l.split_once(' ')?;
-            let alive = Path::new("/proc").join(pid.trim()).exists();
-            (!alive).then(|| id.to_string())
+            let (id, label) = l.split_once(' ')?;
+            let dead = crate::owner::Owner::parse(label)?.liveness() == crate::owner::Liveness::Dead;
+            dead.then(|| id.to_string())
         })
         .collect();
     if stale.is_empty() {
@@ -434,6 +441,7 @@ impl Container {
             .with_cmd(["-c", "echo SSHMATRIX-READY; exec sleep infinity"])
             .with_network("host")
             .with_label(LABEL_OWNER, std::process::id().to_string())
+            .with_label(LABEL_IDENTITY, crate::owner::Owner::current().label())
             .with_label(LABEL_RUN, run)
             .with_startup_timeout(Duration::from_secs(60));
         for f in files {

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod log;
+pub mod owner;
 pub mod policy;
 pub mod relay;
 pub mod sshd;

@@ -7,6 +7,7 @@
 //! With the local backend every matrix user is served by the OS user running sshmatrix: the
 //! login name in the report is a label, the account is the current one.
 
+use std::os::unix::process::CommandExt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,6 +28,9 @@ pub enum TargetError {
     /// ssh-keygen missing or failing while making host keys.
     #[error("cannot make host keys with ssh-keygen: {0}; install openssh-client")]
     HostKeys(String),
+    /// `SSHMATRIX_SSHD` names something that is not an OpenSSH sshd.
+    #[error("{0}; unset it to use /usr/sbin/sshd, or point it at an OpenSSH sshd binary")]
+    NotSshd(String),
     /// The rendered configuration is rejected by sshd.
     #[error("sshd rejects the configuration of target `{target}` ({config}): {message}")]
     BadConfig {
@@ -46,11 +50,20 @@ pub enum TargetError {
 pub fn find_sshd() -> Result<PathBuf, TargetError> {
     if let Some(p) = std::env::var_os("SSHMATRIX_SSHD") {
         let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(TargetError::NoSshd)
-        };
+        if !p.is_file() {
+            return Err(TargetError::NotSshd(format!(
+                "SSHMATRIX_SSHD={} is not a file",
+                p.display()
+            )));
+        }
+        if sshd_version(&p).is_empty() {
+            return Err(TargetError::NotSshd(format!(
+                "SSHMATRIX_SSHD={} is not OpenSSH's sshd (`{} -V` prints no OpenSSH version)",
+                p.display(),
+                p.display()
+            )));
+        }
+        return Ok(p);
     }
     let mut candidates = vec![PathBuf::from("/usr/sbin/sshd")];
     if let Some(path) = std::env::var_os("PATH") {
@@ -64,7 +77,7 @@ pub fn find_sshd() -> Result<PathBuf, TargetError> {
 
 /// The version banner of an sshd binary (`OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL ...`).
 pub fn sshd_version(sshd: &Path) -> String {
-    std::process::Command::new(sshd)
+    std::process::Command::new(sshd).process_group(0)
         .arg("-V")
         .output()
         .map(|o| {
@@ -107,6 +120,7 @@ impl HostKeyStore {
         let _ = fs::remove_file(&tmp);
         let _ = fs::remove_file(&tmp_pub);
         let mut cmd = std::process::Command::new("ssh-keygen");
+        cmd.process_group(0);
         cmd.args(["-q", "-N", "", "-C", "sshmatrix host key", "-t", kind, "-f"])
             .arg(&tmp);
         match kind {
@@ -331,6 +345,7 @@ impl SshdTarget {
 
     fn sshd(&self) -> Command {
         let mut cmd = Command::new(&self.launcher[0]);
+        cmd.process_group(0);
         cmd.args(&self.launcher[1..]);
         cmd
     }
@@ -338,7 +353,7 @@ impl SshdTarget {
     /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
     pub fn effective_config(&self) -> Result<String, TargetError> {
         ensure_privsep_dir();
-        let out = std::process::Command::new(&self.launcher[0])
+        let out = std::process::Command::new(&self.launcher[0]).process_group(0)
             .args(&self.launcher[1..])
             .arg("-T")
             .arg("-f")
@@ -352,7 +367,10 @@ impl SshdTarget {
             Err(TargetError::BadConfig {
                 target: self.id.clone(),
                 config: self.config.display().to_string(),
-                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                message: scrub_config_errors(
+                    &String::from_utf8_lossy(&out.stderr),
+                    &self.config.display().to_string(),
+                ),
             })
         }
     }
@@ -479,5 +497,22 @@ impl Effective {
             agent_forwarding: one("allowagentforwarding") == "yes",
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
         }
+    }
+}
+
+/// sshd's complaints about a configuration, without anything quoted from other files: only
+/// lines about the rendered config itself are kept (each at most 300 characters), so a
+/// directive pointing at a secret file never echoes its contents.
+pub fn scrub_config_errors(stderr: &str, config: &str) -> String {
+    let kept: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains(config) || !l.contains('/'))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.chars().take(300).collect())
+        .take(10)
+        .collect();
+    match kept.is_empty() {
+        true => "sshd refused the configuration (its messages referred to other files and are not shown)".into(),
+        false => kept.join("\n"),
     }
 }

@@ -1,0 +1,341 @@
+//! `sshmatrix run`: every destination checked before any cell runs, results streamed as cells
+//! finish, `--resume` reusing only results whose cell digest still matches, and a report that
+//! is never lost (a failing destination leaves it in the work directory's `rescued/`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sshmatrix::matrix::Plan;
+use sshmatrix::runner::{self, Options, RunError};
+use sshmatrix::{advice, expect, scale, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT};
+use sshmatrix::{EXIT_INTERRUPTED, EXIT_OK, MAX_JOBS};
+use sshmatrix_reports::{diff, render, Format, Report};
+
+use super::output::{check_stream, cut_stream, rescue, Destination};
+use super::Signals;
+use crate::OutFormat;
+
+/// Arguments of `sshmatrix run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The matrix file (TOML).
+    matrix: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Cells run at once (default: 4 per core, or the matrix's [run] jobs; at most 1024).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Seconds a cell may take (default 20, or the matrix's [run] timeout_secs; at least 1).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Work directory for the key cache and run files (default ~/.cache/sshmatrix).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Append each finished cell as a JSON line to this file.
+    #[arg(long)]
+    stream: Option<PathBuf>,
+    /// No per-cell progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Resume an interrupted run from its result stream: run only the cells missing from it, or
+    /// whose digest no longer matches the matrix (the stream keeps growing).
+    #[arg(long, conflicts_with = "stream")]
+    resume: Option<PathBuf>,
+    /// Run only shard K of N (0 <= K < N; cells whose index % N == K), e.g. 0/4.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).
+    #[arg(long)]
+    advise: bool,
+    /// Compare with this earlier JSON report; exit 1 on regressions or cells on one side only.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Write this run's JSON report to the --baseline path (accept the new state).
+    #[arg(long, requires = "baseline")]
+    accept: bool,
+}
+
+fn input_error(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_INPUT as u8)
+}
+
+fn environment_error(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_ENVIRONMENT as u8)
+}
+
+/// The runner options from flags, the matrix's `[run]` table and defaults; bad values are
+/// input errors.
+fn options(a: &RunArgs, plan: &Plan, work_dir: PathBuf) -> Result<Options, String> {
+    let jobs = a.jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
+    if jobs == 0 || jobs > MAX_JOBS {
+        return Err(format!(
+            "--jobs {jobs} is out of range: give 1 to {MAX_JOBS} (the default is 4 per core: {})",
+            runner::default_jobs()
+        ));
+    }
+    let timeout = a.timeout.or(plan.run.timeout_secs).unwrap_or(20);
+    if timeout == 0 {
+        return Err(
+            "--timeout 0 would give every cell a timeout before it starts: give at least 1 second (default 20)"
+                .into(),
+        );
+    }
+    let mut opts = Options::new(work_dir);
+    opts.jobs = jobs;
+    opts.timeout = Duration::from_secs(timeout);
+    opts.stream = a.stream.clone().or(a.resume.clone());
+    opts.progress = !a.quiet;
+    Ok(opts)
+}
+
+/// Reads the stream to resume from (cutting back a torn last line) and removes the cells it
+/// already holds from `todo`; returns the results kept.
+fn resume(path: &Path, todo: &mut Plan) -> Result<Vec<sshmatrix_reports::CellResult>, ExitCode> {
+    let read = scale::read_stream(path).map_err(|e| {
+        input_error(format!("{e}\n  hint: --resume takes the file given to --stream"))
+    })?;
+    if let Some(at) = read.torn_at {
+        cut_stream(path, at).map_err(environment_error)?;
+        eprintln!(
+            "note: {}: dropped a last line cut short (byte {at} on); that cell runs again",
+            path.display()
+        );
+    }
+    let r = scale::skip_done(todo, read.results);
+    eprintln!(
+        "resuming: {} cells kept from the stream, {} rerun because the matrix changed since (digest differs), {} to run",
+        r.kept.len(),
+        r.stale,
+        todo.cells.len()
+    );
+    if r.foreign > 0 {
+        eprintln!(
+            "note: {} stream lines name cells this matrix does not have (ignored)",
+            r.foreign
+        );
+    }
+    Ok(r.kept)
+}
+
+/// Runs the plan (with advice), handling stop signals: see [`runner::Stop`].
+fn execute(
+    plan: Plan,
+    full: &Plan,
+    opts: &Options,
+    advise: bool,
+) -> Option<Result<Report, RunError>> {
+    let rt = crate::runtime();
+    let (profiles, tools, policies) = crate::catalog_parts();
+    let outcome = rt.block_on(async {
+        let mut sig = Signals::install();
+        if opts.progress {
+            eprintln!(
+                "preparing {} cells on {} targets (keys, targets, agents)",
+                plan.cells.len(),
+                plan.targets.len()
+            );
+        }
+        let work = async {
+            let mut report = runner::run(plan, opts).await?;
+            if advise && !opts.stopping() {
+                let quiet = Options {
+                    progress: false,
+                    stream: None,
+                    ..opts.clone()
+                };
+                advice::advise(full, &mut report, &quiet, &profiles, &tools, &policies).await?;
+                if opts.stopping() {
+                    // Advice cut short rests on unmeasured reruns: drop it all.
+                    report.cells.iter_mut().for_each(|c| c.advice.clear());
+                }
+            }
+            Ok::<_, RunError>(report)
+        };
+        // First signal: stop scheduling; cells in flight finish (their processes are in
+        // process groups of their own, so a terminal's Ctrl-C did not reach them). Second:
+        // abandon them (reported as interrupted, kept out of the stream). Third: leave.
+        let stop = opts.stop.clone();
+        let signals = async move {
+            sig.next().await;
+            stop.request();
+            eprintln!("interrupted: finishing the cells in flight (signal again to abandon them)");
+            sig.next().await;
+            stop.abandon();
+            eprintln!(
+                "abandoning the cells in flight: they are reported as interrupted, not measured"
+            );
+            sig.next().await;
+        };
+        tokio::select! {
+            r = work => Some(r),
+            _ = signals => None,
+        }
+    });
+    // Dropping the runtime kills every sshd child (kill_on_drop) and removes the run dir.
+    drop(rt);
+    outcome
+}
+
+/// Writes the report; when the destination fails, keeps it under the work directory.
+fn write_report(report: &Report, format: Format, dest: Destination, work_dir: &Path) -> bool {
+    match dest.write(&render(report, format)) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match rescue(work_dir, &render(report, Format::Json)) {
+                Ok(p) => eprintln!("  the report (JSON) was saved to {} instead", p.display()),
+                Err(e2) => eprintln!("  and it could not be saved elsewhere either: {e2}"),
+            }
+            false
+        }
+    }
+}
+
+/// `sshmatrix run`.
+pub fn command(a: RunArgs) -> ExitCode {
+    let (mut plan, mut expected) = match crate::load_plan(&a.matrix) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (plan_cells, matrix_digest) = (plan.cells.len(), sshmatrix::digest::plan_digest(&plan));
+    if let Some(s) = &a.shard {
+        match scale::parse_shard(s) {
+            Ok((k, n)) => {
+                scale::shard(&mut plan, k, n);
+                // Expectations are checked on the merged report, not on a shard.
+                expected = None;
+            }
+            Err(e) => return input_error(e),
+        }
+    }
+    let work_dir = match a.work_dir.clone() {
+        Some(w) => w,
+        None => match runner::default_work_dir_checked() {
+            Ok(w) => w,
+            Err(e) => return crate::fail_run(e),
+        },
+    };
+    let opts = match options(&a, &plan, work_dir) {
+        Ok(o) => o,
+        Err(e) => return input_error(e),
+    };
+    let dest = match Destination::open(a.output.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return environment_error(e),
+    };
+    if let Some(e) = opts.stream.as_deref().and_then(|p| check_stream(p).err()) {
+        dest.discard();
+        return environment_error(e);
+    }
+    let mut todo = plan.clone();
+    let kept = match &a.resume {
+        None => Vec::new(),
+        Some(p) => match resume(p, &mut todo) {
+            Ok(k) => k,
+            Err(code) => {
+                dest.discard();
+                return code;
+            }
+        },
+    };
+    let (mut report, stream_error) = match execute(todo, &plan, &opts, a.advise) {
+        None => {
+            dest.discard();
+            eprintln!("abandoned: finished cells are in the result stream (--stream); processes and the run directory were cleaned up");
+            return ExitCode::from(EXIT_INTERRUPTED as u8);
+        }
+        Some(Err(RunError::Stream(e, report))) => (*report, Some(e)),
+        Some(Err(e)) => {
+            dest.discard();
+            return crate::fail_run(e);
+        }
+        Some(Ok(r)) => (r, None),
+    };
+    report.cells.extend(kept);
+    report.cells.sort_by_key(|c| c.index);
+    report.matrix_digest = matrix_digest;
+    report.plan_cells = plan_cells;
+    report.shard = a.shard.clone();
+    let written = write_report(&report, a.format.into(), dest, &opts.work_dir);
+    if let Some(e) = stream_error {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_ENVIRONMENT as u8);
+    }
+    if !written {
+        return ExitCode::from(EXIT_ENVIRONMENT as u8);
+    }
+    if opts.stopping() {
+        eprintln!(
+            "interrupted: partial report of {} measured cells written ({} abandoned in flight, reported as interrupted); processes and the run directory were cleaned up",
+            report.cells.len() - report.interrupted(),
+            report.interrupted()
+        );
+        return ExitCode::from(EXIT_INTERRUPTED as u8);
+    }
+    let mut code = check_expectations(&report, expected.as_deref());
+    match check_baseline(&report, a.baseline.as_deref(), a.accept) {
+        Ok(c) => code = code.max(c),
+        Err(exit) => return exit,
+    }
+    ExitCode::from(code as u8)
+}
+
+/// Compares the report with the matrix's expectations; returns the exit code they give.
+fn check_expectations(report: &Report, expected: Option<&[expect::Rule]>) -> i32 {
+    let Some(exp) = expected else {
+        return EXIT_OK;
+    };
+    let misses = expect::compare(report, exp);
+    if misses.is_empty() {
+        eprintln!("all {} expectations met", exp.len());
+        return EXIT_OK;
+    }
+    eprintln!("{} of {} expectations not met:", misses.len(), exp.len());
+    for m in &misses {
+        eprintln!("  {m}");
+    }
+    EXIT_EXPECTATIONS
+}
+
+/// Compares the report with a baseline (and accepts it when asked); returns the exit code.
+fn check_baseline(report: &Report, path: Option<&Path>, accept: bool) -> Result<i32, ExitCode> {
+    let Some(path) = path else {
+        return Ok(EXIT_OK);
+    };
+    let mut code = EXIT_OK;
+    if path.exists() {
+        let old = crate::read_report(path)?;
+        let changes = diff::diff(&old, report);
+        eprint!(
+            "against baseline {}:\n{}",
+            path.display(),
+            diff::render(&changes)
+        );
+        if diff::fails_gate(&changes) && !accept {
+            code = EXIT_EXPECTATIONS;
+        }
+    } else if !accept {
+        return Err(input_error(format!(
+            "baseline {} does not exist\n  hint: create it with --accept",
+            path.display()
+        )));
+    }
+    if accept {
+        let json = render(report, Format::Json);
+        if let Err(e) = std::fs::write(path, json) {
+            return Err(environment_error(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )));
+        }
+        eprintln!("baseline {} updated", path.display());
+    }
+    Ok(code)
+}

@@ -1,0 +1,210 @@
+//! Checks on a planned matrix that the parser cannot make alone: combinations the runner
+//! cannot run (refused at `check`, not discovered as `error` cells), sshd lines that would read
+//! files or run commands as the invoking user, container account names, run settings and the
+//! codes expectation rules name. Each refusal names the file, a line and column, and a fix.
+
+use crate::matrix::{Cell, Expectation, Holder, InputError, Plan};
+
+/// sshd directives that read arbitrary files, write files or run commands. A matrix's `sshd`
+/// lines run as the invoking user (often root), so these are refused unless the matrix says
+/// `[run] trust_sshd_lines = true`.
+pub const UNSAFE_SSHD: &[&str] = &[
+    "include",
+    "authorizedkeyscommand",
+    "authorizedkeyscommanduser",
+    "authorizedprincipalscommand",
+    "authorizedprincipalscommanduser",
+    "authorizedkeysfile",
+    "authorizedprincipalsfile",
+    "forcecommand",
+    "subsystem",
+    "chrootdirectory",
+    "pidfile",
+    "banner",
+    "hostkey",
+    "hostcertificate",
+    "hostkeyagent",
+    "revokedkeys",
+    "trustedusercakeys",
+    "securitykeyprovider",
+    "modulifile",
+    "xauthlocation",
+    "sshdsessionpath",
+    "sshdauthpath",
+    "authorizedkeysfile2",
+    "permituserenvironment",
+];
+
+/// The most characters a container account name may have (Debian's useradd).
+const MAX_USER: usize = 32;
+
+/// Where `needle` first appears in `text` (1-based line and column), for messages.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    let at = text.find(needle)?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn err(&self, needle: &str, message: String, hint: &str) -> InputError {
+        InputError {
+            file: self.file.to_string(),
+            position: locate(self.text, needle),
+            message,
+            hint: Some(hint.to_string()),
+        }
+    }
+}
+
+/// Runs every check; `trust_sshd` is the matrix's opt-in for unsafe sshd directives.
+pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<(), InputError> {
+    let c = Checker { file, text };
+    for t in &plan.targets {
+        if !trust_sshd {
+            sshd_lines(&c, &t.id, &t.sshd)?;
+        }
+        if t.image.is_some() {
+            container_users(&c, &t.id, &t.users)?;
+        }
+    }
+    if plan.cells.is_empty() {
+        return Err(c.err(
+            "agent-forwarded",
+            "the matrix expands to no cells".into(),
+            "`agent-forwarded` cells need a target with `via = \"JUMP-HOST\"`; add one, or another holder",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for cell in &plan.cells {
+        let t = &plan.targets[cell.target];
+        if seen.insert((cell.client.id.as_str(), cell.holder, cell.target)) {
+            runnable(&c, plan, cell, &t.id)?;
+        }
+    }
+    if let Some(Expectation::Rules(rules)) = &plan.expect {
+        expect_codes(&c, rules)?;
+    }
+    Ok(())
+}
+
+fn sshd_lines(c: &Checker, target: &str, lines: &[String]) -> Result<(), InputError> {
+    for l in lines {
+        let word = l.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        if UNSAFE_SSHD.contains(&word.as_str()) {
+            return Err(c.err(
+                l,
+                format!(
+                    "target `{target}`: sshd line `{}` reads files or runs commands as the user running sshmatrix; refused",
+                    l.split_whitespace().next().unwrap_or("")
+                ),
+                "drop the line, or set `[run] trust_sshd_lines = true` if you trust this matrix file (README, Security)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn container_users(c: &Checker, target: &str, users: &[String]) -> Result<(), InputError> {
+    for u in users {
+        let first_ok = u.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '_');
+        let rest_ok = u
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "_-".contains(ch));
+        if u.len() > MAX_USER || !first_ok || !rest_ok {
+            return Err(c.err(
+                &format!("\"{u}\""),
+                format!(
+                    "container target `{target}`: user `{u}` cannot be an account there (at most {MAX_USER} characters: lower-case letters, digits, '_' and '-', starting with a letter or '_')"
+                ),
+                "e.g. users = [\"nutanix\", \"admin\"]",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the runner can run this client with this holder against this target.
+fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), InputError> {
+    let t = &plan.targets[cell.target];
+    let client = &cell.client.id;
+    let Some(driver) = cell.client.driver.as_deref() else {
+        return Ok(());
+    };
+    let problem = if driver == "dbclient" && (cell.holder != Holder::File || t.via.is_some()) {
+        Some(format!(
+            "the dbclient driver (`{client}`) runs key-file cells without jump hosts only, not holder `{}`{}",
+            cell.holder.as_str(),
+            if t.via.is_some() { " or `via` targets" } else { "" }
+        ))
+    } else if t.remote.is_some() {
+        Some(format!(
+            "real client `{client}` runs against local and container targets, not the remote target `{target}`"
+        ))
+    } else if t.scenario != crate::matrix::Scenario::default() {
+        Some(format!(
+            "real client `{client}` runs against plain targets only; target `{target}` has a troubleshooting or hostile-server scenario"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(c.err(
+            &format!("\"{client}\""),
+            p,
+            "use an emulated profile of the same client for these cells (see `sshmatrix profiles`), or split the matrix",
+        )),
+    }
+}
+
+fn expect_codes(c: &Checker, rules: &[crate::expect::Rule]) -> Result<(), InputError> {
+    for r in rules {
+        let Some(code) = &r.code else { continue };
+        if !code.is_empty() && sshmatrix_reports::schema::describe(code).is_none() {
+            let known: Vec<&str> = sshmatrix_reports::schema::CODES.iter().map(|(k, _)| *k).collect();
+            let hint = match crate::matrix::nearest(code, known.iter().copied()) {
+                Some(n) => format!("did you mean `{n}`? (README, Failure codes)"),
+                None => "see README, Failure codes".into(),
+            };
+            return Err(c.err(
+                &format!("\"{code}\""),
+                format!("expect rule names unknown code `{code}`"),
+                &hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `[run]` numbers: a timeout of 0 and jobs outside 1..=`max_jobs` are refused.
+pub fn run_settings(
+    file: &str,
+    text: &str,
+    jobs: Option<usize>,
+    timeout: Option<u64>,
+    max_jobs: usize,
+) -> Result<(), InputError> {
+    let c = Checker { file, text };
+    if timeout == Some(0) {
+        return Err(c.err(
+            "timeout_secs",
+            "timeout_secs = 0 would time every cell out before it starts".into(),
+            "give at least 1 (the default is 20)",
+        ));
+    }
+    if let Some(j) = jobs.filter(|j| *j == 0 || *j > max_jobs) {
+        return Err(c.err(
+            "jobs",
+            format!("jobs = {j} is out of range"),
+            &format!("give 1 to {max_jobs} (the default is 4 per core)"),
+        ));
+    }
+    Ok(())
+}

@@ -4,10 +4,10 @@
 //! Private keys are written 0600 in 0700 directories. Passphrases are random, stored 0600 next to
 //! the key, and handed to other programs only through files or environment, never argv.
 
-use std::os::unix::process::CommandExt;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -48,6 +48,38 @@ pub enum FactoryError {
     /// The requested format cannot hold this key type.
     #[error("{0}")]
     Unsupported(String),
+    /// A filesystem error under a known path (the key cache).
+    #[error("{path}: {source}")]
+    IoAt {
+        /// Where it happened.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl FactoryError {
+    /// Names `path` in a bare I/O error (other errors name their own cause).
+    pub fn at(self, path: &Path) -> Self {
+        match self {
+            FactoryError::Io(source) => FactoryError::IoAt {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// A tool's spawn error: missing (not installed) or another failure with its cause.
+fn spawn_error(program: &str, package: &str, e: std::io::Error) -> FactoryError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => FactoryError::MissingTool {
+            program: program.into(),
+            fix: format!("install {package} (apt-get install {package})"),
+        },
+        _ => FactoryError::Unsupported(format!("cannot run {program}: {e}")),
+    }
 }
 
 /// A generated key file in the cache.
@@ -148,7 +180,18 @@ impl KeyFactory {
     }
 
     /// Returns the cached key file for (spec, tool, passphrase), generating it on first use.
+    /// File-system errors name the key cache.
     pub fn get(
+        &self,
+        spec: KeySpec,
+        tool: &KeyTool,
+        passphrase: bool,
+    ) -> Result<KeyFile, FactoryError> {
+        self.get_or_build(spec, tool, passphrase)
+            .map_err(|e| e.at(&self.root))
+    }
+
+    fn get_or_build(
         &self,
         spec: KeySpec,
         tool: &KeyTool,
@@ -269,10 +312,9 @@ impl KeyFactory {
                 .arg("--new-passphrase")
                 .arg(pf);
         }
-        let out = cmd.output().map_err(|e| FactoryError::MissingTool {
-            program: "puttygen".into(),
-            fix: format!("install putty-tools ({e})"),
-        })?;
+        let out = cmd
+            .output()
+            .map_err(|e| spawn_error("puttygen", "putty-tools", e))?;
         if !out.status.success() {
             return Err(FactoryError::Unsupported(format!(
                 "puttygen failed: {}",
@@ -294,16 +336,14 @@ impl KeyFactory {
         }
         let source = self.openssh_copy(kf)?;
         let tmp = temp_sibling(&kf.path, "id.dropbear");
-        let out = Command::new("dropbearconvert").process_group(0)
+        let out = Command::new("dropbearconvert")
+            .process_group(0)
             .args(["openssh", "dropbear"])
             .arg(&source)
             .arg(&tmp)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| FactoryError::MissingTool {
-                program: "dropbearconvert".into(),
-                fix: format!("install dropbear-bin ({e})"),
-            })?;
+            .map_err(|e| spawn_error("dropbearconvert", "dropbear-bin", e))?;
         if !out.status.success() {
             return Err(FactoryError::Unsupported(format!(
                 "dropbearconvert failed: {}",
@@ -562,13 +602,9 @@ fn puttygen_convert(
             .arg("--new-passphrase")
             .arg(&passfile);
     }
-    let output = cmd.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => FactoryError::MissingTool {
-            program: "puttygen".into(),
-            fix: "install putty-tools (apt-get install putty-tools)".into(),
-        },
-        _ => e.into(),
-    })?;
+    let output = cmd
+        .output()
+        .map_err(|e| spawn_error("puttygen", "putty-tools", e))?;
     let _ = fs::remove_file(&src);
     let _ = fs::remove_file(&passfile);
     if !output.status.success() {

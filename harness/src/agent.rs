@@ -19,7 +19,8 @@ pub async fn start(
     askpass: &Path,
 ) -> Result<tokio::process::Child, String> {
     let missing = |e: std::io::Error| format!("cannot run ssh-agent: {e} (install openssh-client)");
-    let mut agent = tokio::process::Command::new("sh").process_group(0)
+    let mut agent = tokio::process::Command::new("sh")
+        .process_group(0)
         .arg("-c")
         .arg("ssh-agent -D -a \"$1\" </dev/null & read _; kill $!; wait $!")
         .arg("sh")

@@ -82,7 +82,9 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
 /// Prints a run error and gives its exit code (2 bad input, 3 environment).
 fn fail_run(e: RunError) -> ExitCode {
     if let RunError::Interrupted(_) = e {
-        eprintln!("{e}; keys made so far stay cached, processes and the run directory were cleaned up");
+        eprintln!(
+            "{e}; keys made so far stay cached, processes and the run directory were cleaned up"
+        );
         return ExitCode::from(EXIT_INTERRUPTED as u8);
     }
     eprintln!("error: {e}");
@@ -173,6 +175,10 @@ enum Command {
         /// (empty key cache) then warm; prints cells/s and peak RSS.
         #[arg(long, value_name = "USERS")]
         synthetic: Option<usize>,
+        /// With --synthetic: only plan the matrix (what `check` does) and print the peak RSS
+        /// (target: 100,000 cells, `--synthetic 250`, within 100 MB).
+        #[arg(long, requires = "synthetic")]
+        plan_only: bool,
         /// Cells run at once by the emulator (default: 4 per core).
         #[arg(long, short)]
         jobs: Option<usize>,
@@ -402,12 +408,7 @@ fn main() -> ExitCode {
             names,
             force,
             work_dir,
-        } => images(
-            &action,
-            &names,
-            force,
-            work_dir!(work_dir),
-        ),
+        } => images(&action, &names, force, work_dir!(work_dir)),
         Command::Profiles => {
             let (profiles, tools, _) = catalog_parts();
             println!("Client profiles ({}):", profiles.len());
@@ -455,10 +456,12 @@ fn main() -> ExitCode {
         Command::Bench {
             matrix,
             synthetic,
+            plan_only,
             jobs,
             work_dir,
         } => {
             if let Some(users) = synthetic {
+                let t = std::time::Instant::now();
                 let plan = match plan_generated(
                     "synthetic.toml",
                     &sshmatrix::bench::synthetic_matrix(users),
@@ -466,6 +469,15 @@ fn main() -> ExitCode {
                     Ok(p) => p,
                     Err(code) => return code,
                 };
+                if plan_only {
+                    println!("synthetic cells:     {}", plan.cells.len());
+                    println!("planned in:          {:.2} s", t.elapsed().as_secs_f64());
+                    println!(
+                        "peak RSS:            {:.1} MiB",
+                        sshmatrix::bench::peak_rss_mib()
+                    );
+                    return ExitCode::from(EXIT_OK as u8);
+                }
                 let mut opts = Options::new(work_dir!(work_dir));
                 if let Some(j) = jobs {
                     opts.jobs = j;
@@ -672,7 +684,9 @@ fn main() -> ExitCode {
                 Ok(f) => f,
                 Err(e) => return fail_run(e),
             };
-            let keys = match runtime().block_on(runner::make_keys(&plan, &factory, opts.jobs, &opts.stop)) {
+            let keys = match runtime()
+                .block_on(runner::make_keys(&plan, &factory, opts.jobs, &opts.stop))
+            {
                 Ok(k) => k,
                 Err(e) => return fail_run(e),
             };
@@ -740,11 +754,7 @@ fn main() -> ExitCode {
                 true => diff::has_regressions(&changes),
                 false => diff::fails_gate(&changes),
             };
-            ExitCode::from(if fails {
-                EXIT_EXPECTATIONS
-            } else {
-                EXIT_OK
-            } as u8)
+            ExitCode::from(if fails { EXIT_EXPECTATIONS } else { EXIT_OK } as u8)
         }
         Command::Check { matrix } => match load_plan(&matrix) {
             Err(code) => code,
@@ -770,4 +780,3 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::command(*args),
     }
 }
-

@@ -60,7 +60,8 @@ impl Stop {
     /// Abandons the cells in flight as well.
     pub fn abandon(&self) {
         self.request();
-        self.abandon.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.abandon
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.notify.notify_waiters();
     }
 
@@ -147,7 +148,8 @@ impl Options {
 /// this process is provably gone (never while it lives, whatever its pid namespace).
 fn new_run_dir(work_dir: &std::path::Path, prefix: &str) -> Result<tempfile::TempDir, RunError> {
     let runs = work_dir.join("runs");
-    let env = |e: std::io::Error| RunError::Environment(format!("run directory {}: {e}", runs.display()));
+    let env =
+        |e: std::io::Error| RunError::Environment(format!("run directory {}: {e}", runs.display()));
     take_lease(work_dir)?;
     private_dir(&runs).map_err(env)?;
     sshmatrix_servers::owner::sweep_dirs(&runs, "");
@@ -1302,7 +1304,8 @@ fn interrupted(shared: &Shared, i: usize) -> CellResult {
     let mut r = blank_result(&shared.plan, &shared.plan.cells[i]);
     r.verdict = Verdict::Interrupted;
     r.stage = "interrupted".into();
-    r.reason = "abandoned in flight by a second stop signal; not measured (--resume runs it)".into();
+    r.reason =
+        "abandoned in flight by a second stop signal; not measured (--resume runs it)".into();
     r
 }
 

@@ -96,7 +96,11 @@ pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<()
 
 fn sshd_lines(c: &Checker, target: &str, lines: &[String]) -> Result<(), InputError> {
     for l in lines {
-        let word = l.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let word = l
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if UNSAFE_SSHD.contains(&word.as_str()) {
             return Err(c.err(
                 l,
@@ -168,7 +172,10 @@ fn expect_codes(c: &Checker, rules: &[crate::expect::Rule]) -> Result<(), InputE
     for r in rules {
         let Some(code) = &r.code else { continue };
         if !code.is_empty() && sshmatrix_reports::schema::describe(code).is_none() {
-            let known: Vec<&str> = sshmatrix_reports::schema::CODES.iter().map(|(k, _)| *k).collect();
+            let known: Vec<&str> = sshmatrix_reports::schema::CODES
+                .iter()
+                .map(|(k, _)| *k)
+                .collect();
             let hint = match crate::matrix::nearest(code, known.iter().copied()) {
                 Some(n) => format!("did you mean `{n}`? (README, Failure codes)"),
                 None => "see README, Failure codes".into(),

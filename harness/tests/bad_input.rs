@@ -139,6 +139,48 @@ fn check(path: &Path) -> (i32, String) {
     "layout does not place axis `holder`",
     "add \"holder\""
 )]
+#[case("timeout-zero.toml", "11:1: timeout_secs = 0", "at least 1")]
+#[case(
+    "jobs-too-many.toml",
+    "11:1: jobs = 400000 is out of range",
+    "1 to 1024"
+)]
+#[case(
+    "container-user-upper.toml",
+    "9:10: container target `t`: user `Admin` cannot be an account there",
+    "users ="
+)]
+#[case(
+    "container-user-long.toml",
+    "user `abcdefghijklmnopqrstuvwxyz0123456789` cannot be an account there (at most 32",
+    ""
+)]
+#[case(
+    "dbclient-agent.toml",
+    "3:12: the dbclient driver (`real-dropbear-2022.83`) runs key-file cells without jump hosts only, not holder `agent`",
+    "emulated profile"
+)]
+#[case(
+    "real-client-hostile.toml",
+    "3:12: real client `real-openssh-9.2` runs against plain targets only",
+    "emulated profile"
+)]
+#[case(
+    "agent-forwarded-no-via.toml",
+    "5:13: the matrix expands to no cells",
+    "via = \"JUMP-HOST\""
+)]
+#[case(
+    "sshd-include.toml",
+    "10:47: target `t`: sshd line `Include` reads files or runs commands",
+    "trust_sshd_lines"
+)]
+#[case(
+    "unknown-expect-code.toml",
+    "1:38: expect rule names unknown code `auth-signature-rejectd`",
+    "did you mean `auth-signature-rejected`"
+)]
+#[case("expect-directory.toml", "not a regular file", "CSV file")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,
     #[case] message: &str,
@@ -197,4 +239,168 @@ fn missing_sshd_is_an_environment_problem() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("install openssh-server"), "{stderr}");
+}
+
+fn sshmatrix(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A matrix in a scratch directory whose `expect` names `expect`.
+fn matrix_expecting(dir: &Path, expect: &str) -> PathBuf {
+    let m = dir.join("m.toml");
+    std::fs::write(
+        &m,
+        format!(
+            "expect = \"{expect}\"\n[axes]\nkeys = [\"ed25519\"]\nclients = [\"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\n"
+        ),
+    )
+    .unwrap();
+    m
+}
+
+#[test]
+fn an_expect_file_must_be_a_regular_file_of_bounded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.csv");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (expect, message) in [
+        (fifo.to_str().unwrap(), "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+    ] {
+        let m = matrix_expecting(dir.path(), expect);
+        let (code, err) = sshmatrix(&["check", m.to_str().unwrap()]);
+        assert_eq!(code, 2, "{expect}: {err}");
+        assert!(err.contains(message), "{expect}: {err}");
+    }
+    let big = dir.path().join("big.csv");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(sshmatrix::expect::MAX_EXPECT_BYTES + 1).unwrap();
+    let m = matrix_expecting(dir.path(), big.to_str().unwrap());
+    let (code, err) = sshmatrix(&["check", m.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("more than the 16777216 an expectations file may have"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_flags_out_of_range_are_bad_input() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let m = m.to_str().unwrap();
+    for (flags, message) in [
+        (
+            &["--timeout", "0"][..],
+            "--timeout 0 would give every cell a timeout",
+        ),
+        (
+            &["--jobs", "400000"][..],
+            "--jobs 400000 is out of range: give 1 to 1024",
+        ),
+        (&["--jobs", "0"][..], "--jobs 0 is out of range"),
+    ] {
+        let mut args = vec!["run", m, "-q"];
+        args.extend(flags);
+        let (code, err) = sshmatrix(&args);
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains(message), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn sshmatrix_sshd_that_is_not_sshd_is_named() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", "-q"])
+        .arg(&m)
+        .env("SSHMATRIX_SSHD", "/bin/true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("SSHMATRIX_SSHD=/bin/true is not OpenSSH's sshd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_work_dir_symlink_into_a_world_writable_directory_is_refused_up_front() {
+    let home = sshmatrix::runner::default_work_dir().with_file_name("sshmatrix-tests");
+    std::fs::create_dir_all(&home).unwrap();
+    let link = home.join(format!("link-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    let target = tempfile::tempdir_in("/tmp").unwrap();
+    std::os::unix::fs::symlink(target.path(), &link).unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", "-q"])
+        .arg(&m)
+        .arg("--work-dir")
+        .arg(&link)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&link);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("lies below /tmp, which is group/world-writable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_home_the_work_dir_comes_from_passwd_never_the_current_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    for home in [None, Some("")] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sshmatrix"));
+        c.args(["run", "-q"]).arg(&m).current_dir(cwd.path());
+        c.env_remove("SSHMATRIX_HOME").env_remove("XDG_CACHE_HOME");
+        match home {
+            None => c.env_remove("HOME"),
+            Some(h) => c.env("HOME", h),
+        };
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{home:?}: {err}");
+        assert!(
+            !cwd.path().join(".cache").exists(),
+            "{home:?}: used the current directory"
+        );
+    }
+}
+
+#[test]
+fn sshd_errors_never_echo_the_contents_of_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "root:$6$SECRET-HASH-LINE:19000:0:99999:7:::\n").unwrap();
+    let m = dir.path().join("m.toml");
+    std::fs::write(
+        &m,
+        format!(
+            "[run]\ntrust_sshd_lines = true\n[axes]\nkeys = [\"ed25519\"]\nclients = [\"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\nsshd = [\"Include {}\"]\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let (code, err) = sshmatrix(&["predict", m.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("sshd rejects the configuration of target `t`"),
+        "{err}"
+    );
+    assert!(!err.contains("SECRET-HASH-LINE"), "{err}");
 }

@@ -128,7 +128,7 @@ fn a_killed_run_resumes_to_the_same_report() {
         serde_json::from_str(&std::fs::read_to_string(&resumed).unwrap()).unwrap();
     assert_eq!(outcomes(&resumed), outcomes(&full));
     // The stream now holds every cell exactly once.
-    let lines = sshmatrix::scale::read_stream(&stream).unwrap();
+    let lines = sshmatrix::scale::read_stream(&stream).unwrap().results;
     assert_eq!(lines.len(), 144);
 }
 
@@ -166,7 +166,7 @@ fn sigint_stops_scheduling_writes_the_partial_report_and_leaves_nothing_behind()
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let report: Report = serde_json::from_str(&std::fs::read_to_string(&partial).unwrap()).unwrap();
-    let streamed = sshmatrix::scale::read_stream(&stream).unwrap();
+    let streamed = sshmatrix::scale::read_stream(&stream).unwrap().results;
     assert!(
         report.cells.len() >= 20 && report.cells.len() < 144,
         "{}",

@@ -225,7 +225,10 @@ impl CellResult {
 impl Report {
     /// How many cells were cut short by a stop (not measured).
     pub fn interrupted(&self) -> usize {
-        self.cells.iter().filter(|c| !c.verdict.is_measured()).count()
+        self.cells
+            .iter()
+            .filter(|c| !c.verdict.is_measured())
+            .count()
     }
 
     /// Counts of ok / fail / error cells.

@@ -65,7 +65,9 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}"));
     match report.interrupted() {
         0 => out.push('\n'),
-        n => out.push_str(&format!("   ? interrupted {n} (not measured; --resume runs them)\n")),
+        n => out.push_str(&format!(
+            "   ? interrupted {n} (not measured; --resume runs them)\n"
+        )),
     }
     for (label, text, count) in g.legend_lines() {
         out.push_str(&format!("{label}  {text}  ({count} cells)\n"));

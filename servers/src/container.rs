@@ -10,8 +10,8 @@
 //! process per connection, exactly like the local backend ([`crate::sshd`]); the matrix users are
 //! real accounts in it, each with their own `~/.ssh/authorized_keys`.
 
-use std::os::unix::process::CommandExt;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -185,7 +185,8 @@ pub fn docker_cli() -> String {
 }
 
 fn docker(args: &[&str]) -> Result<std::process::Output, ContainerError> {
-    Command::new(docker_cli()).process_group(0)
+    Command::new(docker_cli())
+        .process_group(0)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -298,7 +299,8 @@ pub fn build_image(
                 sh_quote(&docker_cli()),
                 sh_quote(&tag)
             );
-            let out = Command::new("sh").process_group(0)
+            let out = Command::new("sh")
+                .process_group(0)
                 .args(["-c", &script])
                 .stdin(Stdio::null())
                 .output()
@@ -319,7 +321,8 @@ pub fn build_image(
                 log,
                 "building {tag} from servers/images/{file} (its base image comes from a registry)"
             );
-            let mut child = Command::new(docker_cli()).process_group(0)
+            let mut child = Command::new(docker_cli())
+                .process_group(0)
                 .args([
                     "build",
                     "--build-arg",
@@ -371,7 +374,8 @@ pub fn sweep_stale() -> usize {
         .lines()
         .filter_map(|l| {
             let (id, label) = l.split_once(' ')?;
-            let dead = crate::owner::Owner::parse(label)?.liveness() == crate::owner::Liveness::Dead;
+            let dead =
+                crate::owner::Owner::parse(label)?.liveness() == crate::owner::Liveness::Dead;
             dead.then(|| id.to_string())
         })
         .collect();

@@ -229,7 +229,11 @@ mod tests {
             ..me()
         };
         assert_eq!(Owner::parse(&o.label()), Some(o));
-        assert_eq!(Owner::parse("1234"), None, "old pid-only labels are not owners");
+        assert_eq!(
+            Owner::parse("1234"),
+            None,
+            "old pid-only labels are not owners"
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub async fn serve_once(command: String, wait: Duration) -> io::Result<OneShot> 
         let out = fd.try_clone()?;
         // The Command (and its copies of the socket) is dropped once spawned, so the socket
         // closes when the command exits.
-        let mut child = tokio::process::Command::new("sh").process_group(0)
+        let mut child = tokio::process::Command::new("sh")
+            .process_group(0)
             .arg("-c")
             .arg(&command)
             .stdin(Stdio::from(fd))

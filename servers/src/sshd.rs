@@ -7,8 +7,8 @@
 //! With the local backend every matrix user is served by the OS user running sshmatrix: the
 //! login name in the report is a label, the account is the current one.
 
-use std::os::unix::process::CommandExt;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -51,10 +51,7 @@ pub fn find_sshd() -> Result<PathBuf, TargetError> {
     if let Some(p) = std::env::var_os("SSHMATRIX_SSHD") {
         let p = PathBuf::from(p);
         if !p.is_file() {
-            return Err(TargetError::NotSshd(format!(
-                "SSHMATRIX_SSHD={} is not a file",
-                p.display()
-            )));
+            return Err(TargetError::NoSshd);
         }
         if sshd_version(&p).is_empty() {
             return Err(TargetError::NotSshd(format!(
@@ -77,7 +74,8 @@ pub fn find_sshd() -> Result<PathBuf, TargetError> {
 
 /// The version banner of an sshd binary (`OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL ...`).
 pub fn sshd_version(sshd: &Path) -> String {
-    std::process::Command::new(sshd).process_group(0)
+    std::process::Command::new(sshd)
+        .process_group(0)
         .arg("-V")
         .output()
         .map(|o| {
@@ -353,7 +351,8 @@ impl SshdTarget {
     /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
     pub fn effective_config(&self) -> Result<String, TargetError> {
         ensure_privsep_dir();
-        let out = std::process::Command::new(&self.launcher[0]).process_group(0)
+        let out = std::process::Command::new(&self.launcher[0])
+            .process_group(0)
             .args(&self.launcher[1..])
             .arg("-T")
             .arg("-f")

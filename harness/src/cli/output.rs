@@ -81,7 +81,9 @@ impl Destination {
                     file.set_len(0).map_err(fail)?;
                 }
                 file.write_all(text.as_bytes()).map_err(fail)?;
-                file.sync_all().or_else(|e| if regular { Err(e) } else { Ok(()) }).map_err(fail)
+                file.sync_all()
+                    .or_else(|e| if regular { Err(e) } else { Ok(()) })
+                    .map_err(fail)
             }
         }
     }
@@ -112,7 +114,12 @@ pub fn cut_stream(path: &Path, len: u64) -> Result<(), String> {
         .write(true)
         .open(path)
         .and_then(|f| f.set_len(len))
-        .map_err(|e| format!("{}: cannot drop the cut-short last line: {e}", path.display()))
+        .map_err(|e| {
+            format!(
+                "{}: cannot drop the cut-short last line: {e}",
+                path.display()
+            )
+        })
 }
 
 /// Saves a report whose destination failed under `work_dir/rescued/`; returns the file.

@@ -73,7 +73,10 @@ fn environment_error(message: String) -> ExitCode {
 /// The runner options from flags, the matrix's `[run]` table and defaults; bad values are
 /// input errors.
 fn options(a: &RunArgs, plan: &Plan, work_dir: PathBuf) -> Result<Options, String> {
-    let jobs = a.jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
+    let jobs = a
+        .jobs
+        .or(plan.run.jobs)
+        .unwrap_or_else(runner::default_jobs);
     if jobs == 0 || jobs > MAX_JOBS {
         return Err(format!(
             "--jobs {jobs} is out of range: give 1 to {MAX_JOBS} (the default is 4 per core: {})",
@@ -99,7 +102,9 @@ fn options(a: &RunArgs, plan: &Plan, work_dir: PathBuf) -> Result<Options, Strin
 /// already holds from `todo`; returns the results kept.
 fn resume(path: &Path, todo: &mut Plan) -> Result<Vec<sshmatrix_reports::CellResult>, ExitCode> {
     let read = scale::read_stream(path).map_err(|e| {
-        input_error(format!("{e}\n  hint: --resume takes the file given to --stream"))
+        input_error(format!(
+            "{e}\n  hint: --resume takes the file given to --stream"
+        ))
     })?;
     if let Some(at) = read.torn_at {
         cut_stream(path, at).map_err(environment_error)?;
@@ -110,7 +115,7 @@ fn resume(path: &Path, todo: &mut Plan) -> Result<Vec<sshmatrix_reports::CellRes
     }
     let r = scale::skip_done(todo, read.results);
     eprintln!(
-        "resuming: {} cells kept from the stream, {} rerun because the matrix changed since (digest differs), {} to run",
+        "resuming: {} cells already in the stream, {} rerun because the matrix changed since (digest differs), {} to run",
         r.kept.len(),
         r.stale,
         todo.cells.len()

@@ -124,13 +124,9 @@ pub fn variant(
         }
         Some(Change::HostKeys(h)) => t.host_keys = h.clone(),
     }
-    c.index = 0;
-    c.target = 0;
-    let mut p = plan.clone();
-    p.cells = vec![c];
-    p.targets = vec![t];
-    p.expect = None;
-    Ok(p)
+    let mut targets = plan.targets.clone();
+    targets[cell.target] = t;
+    Ok(plan.subset(targets, vec![c]))
 }
 
 /// Computes the candidate fixes of a failed cell, most direct first. `eff` is the target's
@@ -269,6 +265,8 @@ pub struct Tried {
 pub struct Explanation {
     /// The cell as measured.
     pub result: CellResult,
+    /// The way the client reached the target (through its jump host, if any).
+    pub route: String,
     /// Fixes, computed and user-proposed, with their verification when tried.
     pub fixes: Vec<Tried>,
 }
@@ -304,6 +302,7 @@ pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
                 "passphrase" => (if c.passphrase { "yes" } else { "no" }) == v,
                 "target" => &plan.targets[c.target].id == v,
                 "user" => &c.user == v,
+                "holder" => c.holder.as_str() == v,
                 _ => false,
             })
         })
@@ -312,7 +311,7 @@ pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
     match matches.len() {
         1 => Ok(matches[0]),
         0 => Err(format!(
-            "no cell matches `{spec}` (keys: client, key_tool, key, passphrase, target, user)"
+            "no cell matches `{spec}` (keys: client, key_tool, key, passphrase, holder, target, user)"
         )),
         n => Err(format!(
             "{n} cells match `{spec}`: add key=value pairs to pick one"
@@ -339,12 +338,21 @@ pub async fn explain(
     let prepared = prepare(base, opts).await?;
     let mut result = prepared.execute().await.remove(0);
     result.index = index;
+    // The one-cell plan keeps the cell's jump host: the cell's target is not always first.
+    let at = prepared.plan().cells[0].target;
+    let route = match plan.targets[cell.target].via {
+        Some(v) => format!(
+            "client -> jump host `{}` -> target `{}`",
+            plan.targets[v].id, plan.targets[cell.target].id
+        ),
+        None => format!("client -> target `{}`", plan.targets[cell.target].id),
+    };
     let policy = &plan.targets[cell.target].policy;
     let mut list = fixes(
         cell,
         &plan.targets[cell.target],
         &result,
-        prepared.effective(0),
+        prepared.effective(at),
         policy,
         profiles,
         tools,
@@ -368,7 +376,11 @@ pub async fn explain(
         };
         out.push(Tried { fix, result: tried });
     }
-    Ok(Explanation { result, fixes: out })
+    Ok(Explanation {
+        result,
+        route,
+        fixes: out,
+    })
 }
 
 /// Renders an explanation as text.
@@ -388,6 +400,7 @@ pub fn render(e: &Explanation) -> String {
             s.push_str(&format!("\nmeaning: {d}"));
         }
     }
+    s.push_str(&format!("\n  route: {}", e.route));
     s.push_str(&format!("\n  client: {}", r.client_reason));
     if let Some(sr) = &r.server_reason {
         s.push_str(&format!("\n  server: {sr}"));
@@ -452,21 +465,33 @@ pub async fn advise(
     let group = |c: &CellResult| {
         let cell = &plan.cells[c.index];
         let t = &plan.targets[cell.target];
+        let via = t.via.map(|v| plan.targets[v].id.as_str()).unwrap_or("");
         format!(
-            "{}|{}|{}|{}|{}|{:?}|{}",
-            c.client, c.key_tool, cell.key, c.passphrase, t.policy.id, t.scenario, c.code
+            "{}|{}|{}|{}|{}|{:?}|{}|{}|{via}",
+            c.client,
+            c.key_tool,
+            cell.key,
+            c.passphrase,
+            t.policy.id,
+            t.scenario,
+            c.code,
+            cell.holder.as_str()
         )
     };
     let mut done: Vec<(String, Vec<sshmatrix_reports::Advice>)> = Vec::new();
     for i in 0..report.cells.len() {
-        if report.cells[i].verdict == Verdict::Ok {
+        if opts.stopping() {
+            // A stop leaves the rest without advice (the caller drops partial advice).
+            break;
+        }
+        if matches!(report.cells[i].verdict, Verdict::Ok | Verdict::Interrupted) {
             continue;
         }
         let key = group(&report.cells[i]);
         let advice = match done.iter().find(|(k, _)| *k == key) {
             Some((_, a)) => a.clone(),
             None => {
-                let e = explain(
+                let e = match explain(
                     plan,
                     report.cells[i].index,
                     &[],
@@ -476,7 +501,11 @@ pub async fn advise(
                     tools,
                     policies,
                 )
-                .await?;
+                .await
+                {
+                    Err(crate::runner::RunError::Interrupted(_)) => break,
+                    other => other?,
+                };
                 let a: Vec<_> = e
                     .fixes
                     .into_iter()

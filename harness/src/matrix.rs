@@ -505,6 +505,53 @@ pub struct Plan {
     pub client_images: Vec<sshmatrix_servers::container::ImageRecipe>,
 }
 
+impl Plan {
+    /// A plan of just `cells` (re-indexed from 0) over `targets` (this plan's, possibly
+    /// changed): only the targets the cells use and their jump hosts are kept, renumbered, with
+    /// every `via` pointing at its jump host's new position. No expectations.
+    pub fn subset(&self, targets: Vec<Target>, mut cells: Vec<Cell>) -> Plan {
+        let mut keep: Vec<usize> = Vec::new();
+        for c in &cells {
+            for t in [Some(c.target), targets[c.target].via]
+                .into_iter()
+                .flatten()
+            {
+                if !keep.contains(&t) {
+                    keep.push(t);
+                }
+            }
+        }
+        keep.sort_unstable();
+        let new_index = |old: usize| keep.iter().position(|k| *k == old);
+        let kept: Vec<Target> = keep
+            .iter()
+            .map(|&i| {
+                let mut t = targets[i].clone();
+                t.via = t.via.and_then(new_index);
+                t
+            })
+            .collect();
+        for (i, c) in cells.iter_mut().enumerate() {
+            c.index = i;
+            c.target = new_index(c.target).expect("kept target");
+        }
+        let mut p = Plan {
+            file: self.file.clone(),
+            title: self.title.clone(),
+            source: self.source.clone(),
+            targets: kept,
+            cells,
+            row_axes: self.row_axes.clone(),
+            column_axes: self.column_axes.clone(),
+            run: self.run.clone(),
+            expect: None,
+            client_images: self.client_images.clone(),
+        };
+        crate::digest::stamp(&mut p);
+        p
+    }
+}
+
 /// What the planner validates names against.
 pub struct Catalog<'a> {
     /// Client profiles.

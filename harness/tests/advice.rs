@@ -170,3 +170,61 @@ async fn every_failure_in_the_field_report_matrices_carries_verified_advice() {
             .all(|c| c.advice.is_empty()));
     }
 }
+
+/// A matrix whose AHV target sits behind a local bastion, the bastion listed `first` or last.
+fn jump_matrix(first: bool) -> sshmatrix::matrix::Plan {
+    let bastion = "[[targets]]\nid = \"bastion\"\npolicy = \"rhel9-default\"\nsshd = [\"PubkeyAcceptedAlgorithms +ssh-rsa\"]\nusers = [\"jump\"]\n";
+    let ahv = "[[targets]]\nid = \"ahv\"\npolicy = \"nutanix-ahv-lockdown\"\nvia = \"bastion\"\nusers = [\"nutanix\"]\n";
+    let text = format!(
+        "title = \"jump\"\n[axes]\nkeys = [\"rsa-2048\"]\nclients = [\"teraterm-4.106\"]\nkey_tools = [\"ssh-keygen\"]\n{}{}",
+        if first { bastion } else { ahv },
+        if first { ahv } else { bastion }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("jump-{first}.toml"));
+    std::fs::write(&path, text).unwrap();
+    common::plan(&path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_and_advise_keep_the_jump_host_wherever_it_is_listed() {
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    for first in [true, false] {
+        let plan = jump_matrix(first);
+        let i = select(&plan, "target=ahv").unwrap();
+        let e = explain(&plan, i, &[], true, &opts(), &profiles, &tools, &policies)
+            .await
+            .unwrap();
+        assert_eq!(e.route, "client -> jump host `bastion` -> target `ahv`");
+        assert_eq!(e.result.target, "ahv");
+        assert_eq!(
+            (e.result.verdict, e.result.code.as_str()),
+            (Verdict::Fail, "auth-signature-rejected"),
+            "first={first}: {}",
+            e.result.reason
+        );
+        let works: Vec<&str> = e
+            .fixes
+            .iter()
+            .filter(|t| t.result.as_ref().is_some_and(|r| r.verdict == Verdict::Ok))
+            .map(|t| t.fix.text.as_str())
+            .collect();
+        assert!(!works.is_empty(), "first={first}: no fix verified");
+        // run --advise goes through the same code.
+        let mut report = common::run(plan.clone()).await;
+        sshmatrix::advice::advise(&plan, &mut report, &opts(), &profiles, &tools, &policies)
+            .await
+            .unwrap();
+        let cell = report.cells.iter().find(|c| c.target == "ahv").unwrap();
+        assert_eq!(cell.code, "auth-signature-rejected");
+        assert!(
+            cell.advice.iter().any(|a| a.works == Some(true)),
+            "{:?}",
+            cell.advice
+        );
+    }
+}

@@ -216,6 +216,10 @@ impl KeyFactory {
         if let Some(done) = read_cached(&dir, file(&dir)) {
             return Ok(done);
         }
+        // A cache entry of another format (the tool's data changed): made again.
+        if dir.exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
         // Build in a private scratch directory, then rename into place (atomic for concurrent
         // runs sharing the cache).
         let scratch = tempfile::Builder::new()
@@ -239,6 +243,7 @@ impl KeyFactory {
             .to_openssh()
             .map_err(|e| FactoryError::SshKey(e.to_string()))?;
         fs::write(scratch.path().join("id.pub"), format!("{public}\n"))?;
+        fs::write(scratch.path().join("format"), format.to_string())?;
         let scratch = scratch.keep();
         match fs::rename(&scratch, &dir) {
             Ok(()) => {}
@@ -358,6 +363,10 @@ impl KeyFactory {
 fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {
     let public = fs::read_to_string(dir.join("id.pub")).ok()?;
     if !file.path.exists() || file.passphrase_file.as_ref().is_some_and(|p| !p.exists()) {
+        return None;
+    }
+    // The entry records the format it was written in; another one is stale.
+    if fs::read_to_string(dir.join("format")).ok()? != file.format.to_string() {
         return None;
     }
     let key = russh::keys::ssh_key::PublicKey::from_openssh(public.trim()).ok()?;

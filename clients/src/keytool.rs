@@ -185,12 +185,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_file_parses_and_teraterm_writes_pem() {
+    fn data_file_parses_and_teraterm_writes_openssh_by_default_pem_unticked() {
         let tools = key_tools();
         let tt = tools.iter().find(|t| t.id == "teraterm-4.106").unwrap();
-        assert_eq!(tt.format_for(&KeySpec::Rsa(2048)).container, Container::Pem);
         assert_eq!(
-            tt.format_for(&KeySpec::Ed25519).container,
+            tt.format_for(&KeySpec::Rsa(2048)).container,
+            Container::OpensshV1
+        );
+        let pem = tools.iter().find(|t| t.id == "teraterm-4.106-pem").unwrap();
+        assert_eq!(pem.format_for(&KeySpec::Rsa(2048)).container, Container::Pem);
+        assert_eq!(
+            pem.format_for(&KeySpec::Ed25519).container,
             Container::OpensshV1
         );
     }

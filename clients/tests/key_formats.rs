@@ -208,7 +208,7 @@ fn a_client_that_does_not_read_a_container_says_so() {
     let factory = KeyFactory::new(work().join("keys")).unwrap();
     let tool = key_tools()
         .into_iter()
-        .find(|t| t.id == "teraterm-4.106")
+        .find(|t| t.id == "teraterm-4.106-pem")
         .unwrap();
     let kf = factory.get(KeySpec::Ecdsa(256), &tool, false).unwrap();
     let text = std::fs::read_to_string(&kf.path).unwrap();

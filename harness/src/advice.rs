@@ -267,6 +267,9 @@ pub struct Explanation {
     pub result: CellResult,
     /// The way the client reached the target (through its jump host, if any).
     pub route: String,
+    /// What the verdict rests on that the user should check (e.g. an order a real install may
+    /// have changed).
+    pub caveats: Vec<String>,
     /// Fixes, computed and user-proposed, with their verification when tried.
     pub fixes: Vec<Tried>,
 }
@@ -376,9 +379,11 @@ pub async fn explain(
         };
         out.push(Tried { fix, result: tried });
     }
+    let caveats = order_caveat(cell, &result).into_iter().collect();
     Ok(Explanation {
         result,
         route,
+        caveats,
         fixes: out,
     })
 }
@@ -401,6 +406,9 @@ pub fn render(e: &Explanation) -> String {
         }
     }
     s.push_str(&format!("\n  route: {}", e.route));
+    for c in &e.caveats {
+        s.push_str(&format!("\n  caveat: {c}"));
+    }
     s.push_str(&format!("\n  client: {}", r.client_reason));
     if let Some(sr) = &r.server_reason {
         s.push_str(&format!("\n  server: {sr}"));
@@ -449,6 +457,22 @@ pub fn render(e: &Explanation) -> String {
         }
     }
     s
+}
+
+/// Where a Tera Term verdict rests on algorithm order (negotiation stages, a known host key of
+/// another type), a fresh install's order may not be the user's: an upgraded 4.x keeps its old
+/// TERATERM.INI.
+fn order_caveat(cell: &Cell, r: &CellResult) -> Option<String> {
+    let order_matters = matches!(
+        r.stage.as_str(),
+        "kex" | "hostkey" | "cipher" | "mac" | "compression"
+    ) || r.code == "hostkey-changed";
+    (cell.client.name == "Tera Term" && order_matters).then(|| {
+        format!(
+            "{} is modelled as a fresh install; an upgraded 4.x install keeps its old TERATERM.INI (installer/teraterm.iss onlyifdoesntexist), whose KexOrder / HostKeyOrder / CipherOrder may differ: check the user's TERATERM.INI",
+            cell.client.display_name()
+        )
+    })
 }
 
 /// Attaches verified advice to every failed cell of a report: cells are grouped by client, key,

@@ -41,8 +41,8 @@ pub fn server_hello(eff: &Effective) -> ServerHello {
     }
 }
 
-/// The RSA entries of OpenSSH's server-sig-algs (>= 7.5 lists every algorithm it implements,
-/// whatever PubkeyAcceptedAlgorithms says).
+/// The RSA entries of OpenSSH's server-sig-algs (7.5 to 9.5 list every algorithm they
+/// implement, whatever PubkeyAcceptedAlgorithms says; 9.6 and later only the accepted ones).
 const SERVER_SIG_ALGS: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 
 fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
@@ -252,7 +252,13 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                 format!("client RequiredRSASize {min}"),
             );
         }
-        let list: Vec<String> = SERVER_SIG_ALGS.iter().map(|s| s.to_string()).collect();
+        let list: Vec<String> = SERVER_SIG_ALGS
+            .iter()
+            .filter(|a| {
+                !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a)
+            })
+            .map(|s| s.to_string())
+            .collect();
         match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
             RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => "ssh-rsa".to_string(),
             RsaChoice::Sign(a) => a,

@@ -534,7 +534,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         } else {
             SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?
         };
-        effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
+        effective.push(target.effective(&t.host_keys)?);
         if let (Some(mode), None) = (&sc.authorized_keys_mode, &t.image) {
             use std::os::unix::fs::PermissionsExt;
             let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
@@ -1583,7 +1583,7 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
             log_level: "VERBOSE".into(),
         };
         let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
-        effective.push(Effective::parse(&target.effective_config()?, &t.host_keys));
+        effective.push(target.effective(&t.host_keys)?);
     }
     let cells = plan
         .cells

@@ -186,3 +186,29 @@ fn unknown_image_and_missing_docker_get_one_clear_message() {
     assert!(err.contains("docker is not usable"), "{err}");
     assert!(err.contains("install docker.io"), "{err}");
 }
+
+/// OpenSSH before 9.6 lists rsa-sha2-512 in server-sig-algs even when only rsa-sha2-256 is
+/// accepted (clients that pick 512 are refused); 10.0 lists only what it accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_sig_algs_are_filtered_from_openssh_9_6_on_and_prediction_knows_it() {
+    let plan = common::plan(&common::matrices().join("server-sig-algs.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let report = common::run(plan).await;
+    common::assert_expected_and_predicted(&report, &rules);
+    for c in &report.cells {
+        match c.target.as_str() {
+            "openssh-9.2" => {
+                if let Some(sig) = &c.signature {
+                    assert_eq!(sig, "rsa-sha2-512", "{}", c.client);
+                }
+                assert_eq!(
+                    c.server_reason.as_deref(),
+                    Some("signature algorithm rsa-sha2-512 not in PubkeyAcceptedAlgorithms"),
+                    "{}",
+                    c.client
+                );
+            }
+            _ => assert_eq!(c.verdict, sshmatrix_reports::Verdict::Ok, "{}", c.client),
+        }
+    }
+}

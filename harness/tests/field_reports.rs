@@ -87,7 +87,7 @@ async fn nutanix_lockdown_matches_the_published_table_cell_by_cell() {
     };
     assert_eq!(
         fmt("teraterm-4.106", "teraterm-4.106", "rsa", true),
-        "pem/aes-128-cbc"
+        "openssh-v1/aes256-cbc"
     );
     assert_eq!(
         fmt("putty-0.83", "puttygen-0.83", "ecdsa", true),
@@ -203,4 +203,34 @@ async fn troubleshooting_causes_each_yield_their_own_code() {
         report.cells.iter().all(|c| !c.disagrees_with_prediction()),
         "prediction disagrees"
     );
+}
+
+/// Tera Term's key generator writes the OpenSSH format by default (the "bcrypt KDF format" box is
+/// ticked when the dialog opens): Dropbear's client reads such an unencrypted RSA key, but not
+/// the PEM file the unticked box gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn dropbear_reads_an_unencrypted_tera_term_key_in_its_default_format_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.toml");
+    std::fs::write(
+        &m,
+        "[axes]\nkeys = [\"rsa-2048\", \"ecdsa-256\"]\npassphrase = [\"no\"]\nclients = [\"dropbear-2022.83\"]\nkey_tools = [\"teraterm-4.106\", \"teraterm-4.106-pem\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-legacy\"\nusers = [\"u\"]\n",
+    )
+    .unwrap();
+    let report = common::run(common::plan(&m)).await;
+    for c in &report.cells {
+        let (verdict, code) = match c.key_tool.as_str() {
+            "teraterm-4.106" => (Verdict::Ok, ""),
+            _ => (Verdict::Fail, "key-load-failed"),
+        };
+        assert_eq!(
+            (c.verdict, c.code.as_str()),
+            (verdict, code),
+            "{}: {}",
+            c.key_tool,
+            c.reason
+        );
+        assert!(!c.disagrees_with_prediction(), "{}", c.key_tool);
+    }
+    assert_eq!(report.cells[0].key_format, "openssh-v1");
 }

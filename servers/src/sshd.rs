@@ -374,6 +374,26 @@ impl SshdTarget {
         }
     }
 
+    /// The effective settings ([`Effective::parse`] of `sshd -T`) with what depends on the
+    /// server's release (from `sshd -V`) filled in.
+    pub fn effective(&self, host_key_types: &[String]) -> Result<Effective, TargetError> {
+        let mut e = Effective::parse(&self.effective_config()?, host_key_types);
+        e.release = self.release();
+        Ok(e)
+    }
+
+    /// The OpenSSH release (major, minor) of this target's sshd, from `sshd -V`.
+    pub fn release(&self) -> Option<(u32, u32)> {
+        let out = std::process::Command::new(&self.launcher[0])
+            .process_group(0)
+            .args(&self.launcher[1..])
+            .arg("-V")
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        parse_release(&String::from_utf8_lossy(&out.stderr))
+    }
+
     /// Starts one `sshd -i` connection.
     pub fn connect(&self) -> Result<(ServerStream, ServerSession), TargetError> {
         ensure_privsep_dir();
@@ -448,14 +468,37 @@ pub struct Effective {
     pub agent_forwarding: bool,
     /// MaxAuthTries.
     pub max_auth_tries: u32,
+    /// The OpenSSH release, when known (`sshd -V`).
+    pub release: Option<(u32, u32)>,
+}
+
+/// `(9, 2)` from a version banner such as `OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0`.
+pub fn parse_release(banner: &str) -> Option<(u32, u32)> {
+    let v = banner.split("OpenSSH_").nth(1)?;
+    let (major, rest) = v.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+impl Effective {
+    /// Whether the server's ext-info `server-sig-algs` lists only the algorithms
+    /// PubkeyAcceptedAlgorithms allows: OpenSSH 9.6 and later (kex.c); before, it lists every
+    /// algorithm it implements, so a client may pick one the server then refuses.
+    pub fn filters_server_sig_algs(&self) -> bool {
+        self.release.is_some_and(|r| r >= (9, 6))
+    }
 }
 
 impl Effective {
     /// Parses `sshd -T` output for a target with host keys of `host_key_types`.
     pub fn parse(dump: &str, host_key_types: &[String]) -> Self {
+        // Keywords are matched case-insensitively: `sshd -T` prints CamelCase from 10.4 on.
         let get = |k: &str| -> Vec<String> {
             dump.lines()
-                .filter_map(|l| l.strip_prefix(&format!("{k} ")))
+                .filter_map(|l| {
+                    let (key, value) = l.split_once(' ')?;
+                    key.eq_ignore_ascii_case(k).then_some(value)
+                })
                 .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
                 .collect()
         };
@@ -495,6 +538,7 @@ impl Effective {
             password_auth: one("passwordauthentication") == "yes",
             agent_forwarding: one("allowagentforwarding") == "yes",
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
+            release: None,
         }
     }
 }

@@ -100,3 +100,28 @@ fn effective_values_match_the_sources() {
     );
     assert!(values(&al_rsa, "hostkey").iter().any(|h| h.contains("rsa")));
 }
+
+#[test]
+fn sshd_t_keywords_are_read_whatever_their_case_and_releases_parse() {
+    use sshmatrix_servers::sshd::{parse_release, Effective};
+    // OpenSSH 10.4 prints CamelCase keywords; older releases lower case.
+    let camel = "PubkeyAcceptedAlgorithms rsa-sha2-256,ssh-ed25519\nRequiredRSASize 3072\nPasswordAuthentication yes\n";
+    let lower = camel.to_ascii_lowercase();
+    for dump in [camel, lower.as_str()] {
+        let e = Effective::parse(dump, &["ed25519".to_string()]);
+        assert_eq!(e.pubkey_accepted, ["rsa-sha2-256", "ssh-ed25519"]);
+        assert_eq!(e.required_rsa_size, 3072);
+        assert!(e.password_auth);
+    }
+    assert_eq!(
+        parse_release("OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0.15"),
+        Some((9, 2))
+    );
+    assert_eq!(parse_release("OpenSSH_10.0p2 Debian-7"), Some((10, 0)));
+    assert_eq!(parse_release("dropbear"), None);
+    let mut e = Effective::parse("", &[]);
+    e.release = Some((9, 5));
+    assert!(!e.filters_server_sig_algs());
+    e.release = Some((9, 6));
+    assert!(e.filters_server_sig_algs());
+}

@@ -193,7 +193,10 @@ mod tests {
             Container::OpensshV1
         );
         let pem = tools.iter().find(|t| t.id == "teraterm-4.106-pem").unwrap();
-        assert_eq!(pem.format_for(&KeySpec::Rsa(2048)).container, Container::Pem);
+        assert_eq!(
+            pem.format_for(&KeySpec::Rsa(2048)).container,
+            Container::Pem
+        );
         assert_eq!(
             pem.format_for(&KeySpec::Ed25519).container,
             Container::OpensshV1

@@ -294,6 +294,10 @@ pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
             .ok_or_else(|| format!("cell selector part `{part}` must be key=value"))?;
         pairs.push((k.trim().to_string(), v.trim().to_string()));
     }
+    // No holder named: the key file (as in cell names, which name only other holders).
+    if !pairs.iter().any(|(k, _)| k == "holder") {
+        pairs.push(("holder".into(), "file".into()));
+    }
     let matches: Vec<usize> = plan
         .cells
         .iter()
@@ -392,10 +396,11 @@ pub async fn explain(
 pub fn render(e: &Explanation) -> String {
     let r = &e.result;
     let mut s = format!(
-        "cell #{}: {} | {}\nverdict: {} {}",
+        "cell #{}: {} | {}\nselector: {}\nverdict: {} {}",
         r.index,
         r.row.join(" / "),
         r.column.join(" / "),
+        r.selector(),
         r.verdict.mark(),
         r.verdict.as_str()
     );

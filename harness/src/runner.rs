@@ -997,27 +997,20 @@ impl Shared {
         let mut done = self.done.lock().expect("lock");
         *done += 1;
         if self.progress {
+            // `#index` is the plan index `explain MATRIX INDEX` takes; the selector is what
+            // `explain MATRIX SELECTOR` takes.
+            let why = match r.verdict {
+                Verdict::Ok => String::new(),
+                _ => format!(" ({})", r.reason),
+            };
             eprintln!(
-                "[{}/{}] {} {} {} {} -> {}@{}: {}{}",
+                "[{}/{}] #{} {} {}: {}{why}",
                 *done,
                 self.plan.cells.len(),
+                r.index,
                 r.verdict.mark(),
-                r.client,
-                r.key_tool,
-                format_args!(
-                    "{}-{}{}",
-                    r.key_type,
-                    r.key_bits,
-                    if r.passphrase { "+pp" } else { "" }
-                ),
-                r.user,
-                r.target,
+                r.selector(),
                 r.stage,
-                if r.verdict == Verdict::Ok {
-                    String::new()
-                } else {
-                    format!(" ({})", r.reason)
-                }
             );
         }
     }

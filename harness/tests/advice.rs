@@ -228,3 +228,60 @@ async fn explain_and_advise_keep_the_jump_host_wherever_it_is_listed() {
         );
     }
 }
+
+/// One name per cell: the selector in progress lines, `explain` and JUnit picks exactly that
+/// cell, holders included, and no two JUnit test cases share a name.
+#[test]
+fn every_cells_selector_selects_it_and_junit_names_are_unique() {
+    let plan = common::plan(&common::matrices().join("multi-hop-agent.toml"));
+    let report = sshmatrix::runner::predict_plan(&plan, &common::work_dir()).unwrap();
+    assert_eq!(report.cells.len(), 576);
+    for c in &report.cells {
+        assert_eq!(
+            select(&plan, &c.selector()),
+            Ok(c.index),
+            "{}",
+            c.selector()
+        );
+    }
+    assert!(report.cells.iter().any(|c| c.key_spec() == "ed25519"));
+    let junit = sshmatrix_reports::render(&report, sshmatrix_reports::Format::Junit);
+    let names: std::collections::HashSet<&str> = junit
+        .split("<testcase ")
+        .skip(1)
+        .map(|t| {
+            let class = t
+                .split("classname=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let name = t
+                .split(" name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let _ = class;
+            name
+        })
+        .collect();
+    let per_client = report.cells.len() / 6;
+    assert!(names.len() >= per_client, "{} distinct names", names.len());
+    let full: std::collections::HashSet<String> = junit
+        .split("<testcase ")
+        .skip(1)
+        .map(|t| {
+            t.split('>')
+                .next()
+                .unwrap()
+                .split(" time=")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(full.len(), report.cells.len(), "JUnit test cases repeat");
+}

@@ -80,7 +80,8 @@ pub fn identity_of(
     target: &str,
 ) -> String {
     format!(
-        "{client} / {key_tool} / {key_type}-{key_bits} passphrase={} -> {user}@{target}",
+        "{client} / {key_tool} / {} passphrase={} -> {user}@{target}",
+        crate::schema::key_spelling(key_type, key_bits),
         if passphrase { "yes" } else { "no" }
     )
 }

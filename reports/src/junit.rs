@@ -17,15 +17,11 @@ pub fn render(report: &Report) -> String {
         total_ms as f64 / 1000.0
     );
     for c in &report.cells {
-        let name = format!(
-            "{} {}-{} passphrase={} -> {}@{}",
-            c.key_tool,
-            c.key_type,
-            c.key_bits,
-            if c.passphrase { "yes" } else { "no" },
-            c.user,
-            c.target
-        );
+        // The cell's selector without the client (the classname): unique per cell, holder
+        // included, and what `explain` accepts.
+        let name = c
+            .selector()
+            .replacen(&format!("client={},", c.client), "", 1);
         out.push_str(&format!(
             "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
             esc(&c.client),

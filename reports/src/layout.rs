@@ -34,6 +34,13 @@ pub fn legend_text(c: &CellResult) -> String {
     format!("[{}] {}: {}", c.code, c.stage, c.reason)
 }
 
+/// What puts two non-ok cells under one legend entry: the same text and the same advice (cells
+/// with the same reason but different fixes get entries of their own, so every cell shows its
+/// own fixes).
+fn legend_key(c: &CellResult) -> (String, Vec<crate::schema::Advice>) {
+    (legend_text(c), c.advice.clone())
+}
+
 /// The laid-out grid of a report.
 pub struct Grid<'a> {
     /// The report.
@@ -46,8 +53,8 @@ pub struct Grid<'a> {
     pub depth: usize,
     /// Number of row label columns.
     pub width: usize,
-    /// Distinct legend texts of non-ok cells, in first-seen order.
-    pub legend: Vec<String>,
+    /// Distinct legend entries of non-ok cells (text and advice), in first-seen order.
+    pub legend: Vec<(String, Vec<crate::schema::Advice>)>,
 }
 
 impl<'a> Grid<'a> {
@@ -63,7 +70,7 @@ impl<'a> Grid<'a> {
                     .cells
                     .iter()
                     .filter(|c| c.verdict != Verdict::Ok)
-                    .map(legend_text),
+                    .map(legend_key),
             ),
             rows,
             cols,
@@ -94,11 +101,8 @@ impl<'a> Grid<'a> {
             None => "-".into(),
             Some(c) if c.verdict == Verdict::Ok => "○".into(),
             Some(c) => {
-                let n = self
-                    .legend
-                    .iter()
-                    .position(|t| *t == legend_text(c))
-                    .unwrap_or(0);
+                let key = legend_key(c);
+                let n = self.legend.iter().position(|t| *t == key).unwrap_or(0);
                 self.label(n, c.verdict)
             }
         }
@@ -129,27 +133,26 @@ impl<'a> Grid<'a> {
         self.legend
             .iter()
             .enumerate()
-            .map(|(i, text)| {
+            .map(|(i, key)| {
                 let cells: Vec<&CellResult> = self
                     .report
                     .cells
                     .iter()
-                    .filter(|c| c.verdict != Verdict::Ok && legend_text(c) == *text)
+                    .filter(|c| c.verdict != Verdict::Ok && legend_key(c) == *key)
                     .collect();
                 let verdict = cells.first().map(|c| c.verdict).unwrap_or(Verdict::Fail);
-                (self.label(i, verdict), text.clone(), cells.len())
+                (self.label(i, verdict), key.0.clone(), cells.len())
             })
             .collect()
     }
 
-    /// The advice lines of the first cell of each legend entry: (mark, side, text, cost).
-    pub fn legend_advice(&self, text: &str) -> Vec<(String, String, String, Option<String>)> {
-        self.report
-            .cells
-            .iter()
-            .find(|c| c.verdict != Verdict::Ok && legend_text(c) == text)
-            .map(|c| {
-                c.advice
+    /// The advice of legend entry `index` (every cell of an entry has the same): (mark, side,
+    /// text, cost).
+    pub fn legend_advice(&self, index: usize) -> Vec<(String, String, String, Option<String>)> {
+        self.legend
+            .get(index)
+            .map(|(_, advice)| {
+                advice
                     .iter()
                     .map(|a| {
                         let mark = match a.works {

@@ -61,9 +61,9 @@ pub fn render(report: &Report) -> String {
     let (ok, fail, err) = report.counts();
     let mut out = format!("### {}\n\n{}\n\n", esc(&report.title), lines.join("\n"));
     out.push_str(&format!("○ ok {ok} · × fail {fail} · ! error {err}\n\n"));
-    for (label, text, count) in g.legend_lines() {
+    for (i, (label, text, count)) in g.legend_lines().into_iter().enumerate() {
         out.push_str(&format!("- **{label}** {} ({count} cells)\n", esc(&text)));
-        for (mark, side, fix, cost) in g.legend_advice(&text) {
+        for (mark, side, fix, cost) in g.legend_advice(i) {
             let cost = cost
                 .map(|c| format!(" — cost: {}", esc(&c)))
                 .unwrap_or_default();

@@ -209,7 +209,39 @@ pub struct Report {
     pub cells: Vec<CellResult>,
 }
 
+/// A key as matrix files and `explain` spell it: `rsa-2048`, `ecdsa-256`, `ed25519`.
+pub fn key_spelling(key_type: &str, key_bits: u32) -> String {
+    match key_type {
+        "ed25519" => "ed25519".into(),
+        other => format!("{other}-{key_bits}"),
+    }
+}
+
 impl CellResult {
+    /// The key as matrix files and `explain` spell it.
+    pub fn key_spec(&self) -> String {
+        key_spelling(&self.key_type, self.key_bits)
+    }
+
+    /// The cell as an `explain` selector (`client=…,key_tool=…,key=…,passphrase=…,holder=…,
+    /// target=…,user=…`; `holder` only when not `file`): one name for the cell in progress
+    /// lines, JUnit and `explain`, which accepts it as it is.
+    pub fn selector(&self) -> String {
+        let holder = match self.holder.as_str() {
+            "" | "file" => String::new(),
+            h => format!(",holder={h}"),
+        };
+        format!(
+            "client={},key_tool={},key={},passphrase={}{holder},target={},user={}",
+            self.client,
+            self.key_tool,
+            self.key_spec(),
+            if self.passphrase { "yes" } else { "no" },
+            self.target,
+            self.user
+        )
+    }
+
     /// Whether a prediction exists and the measurement differs from it (verdict or code).
     pub fn disagrees_with_prediction(&self) -> bool {
         if !self.verdict.is_measured() {

@@ -69,9 +69,9 @@ pub fn render(report: &Report) -> String {
             "   ? interrupted {n} (not measured; --resume runs them)\n"
         )),
     }
-    for (label, text, count) in g.legend_lines() {
+    for (i, (label, text, count)) in g.legend_lines().into_iter().enumerate() {
         out.push_str(&format!("{label}  {text}  ({count} cells)\n"));
-        for (mark, side, fix, cost) in g.legend_advice(&text) {
+        for (mark, side, fix, cost) in g.legend_advice(i) {
             out.push_str(&format!("      fix {mark:<8} {side}: {fix}\n"));
             if let Some(c) = cost {
                 out.push_str(&format!("               cost: {c}\n"));

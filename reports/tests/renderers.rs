@@ -181,3 +181,49 @@ fn diff_classifies_regressions_fixes_and_reason_changes() {
     assert!(has_regressions(&changes));
     assert!(diff(&old, &old).is_empty());
 }
+
+/// Cells with the same reason but different fixes each show their own fixes (run --advise).
+#[test]
+fn every_renderer_shows_each_cells_own_fixes() {
+    let mut r = report();
+    let advice = |text: &str| sshmatrix_reports::Advice {
+        side: "client".into(),
+        text: text.into(),
+        cost: None,
+        works: Some(true),
+    };
+    let failing: Vec<usize> = r
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.verdict == Verdict::Fail)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failing.len(), 2);
+    r.cells[failing[0]].advice = vec![advice("upgrade to Tera Term 4.107")];
+    r.cells[failing[1]].advice = vec![advice("use an Ed25519 key")];
+    for format in [Format::Table, Format::Markdown] {
+        let text = render(&r, format);
+        for fix in ["upgrade to Tera Term 4.107", "use an Ed25519 key"] {
+            assert_eq!(text.matches(fix).count(), 1, "{format:?}: {text}");
+        }
+        // Two legend entries (×1, ×2), one per list of fixes.
+        assert!(
+            text.contains("×1") && text.contains("×2"),
+            "{format:?}: {text}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        for (mark, fix) in [("×1", "Tera Term 4.107"), ("×2", "Ed25519 key")] {
+            let at = lines
+                .iter()
+                .position(|l| {
+                    l.starts_with(&format!("{mark}  [")) || l.starts_with(&format!("- **{mark}**"))
+                })
+                .unwrap_or_else(|| panic!("{format:?}: no legend line {mark}: {text}"));
+            assert!(
+                lines[at + 1].contains(fix),
+                "{format:?}: {mark} lacks its fix: {text}"
+            );
+        }
+    }
+}

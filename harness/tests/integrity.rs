@@ -163,6 +163,7 @@ fn a_group_ctrl_c_at_any_point_never_records_a_verdict() {
     for after in [1, 30, 100] {
         interrupt_and_resume(&nutanix(), &work, after, &base, &format!("nutanix-{after}"));
     }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -206,6 +207,7 @@ users = ["nutanix"]
     for after in [2, 9] {
         interrupt_and_resume(&matrix, &work, after, &base, &format!("ctr-{after}"));
     }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -387,7 +389,7 @@ impl SmallFs {
     fn mount(dir: &Path) -> SmallFs {
         std::fs::create_dir_all(dir).unwrap();
         let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
             .arg(dir)
             .status()
             .unwrap();
@@ -482,5 +484,110 @@ fn a_torn_last_line_is_dropped_and_resumes_keep_working() {
             .len(),
         8
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+const TWO_CONTAINERS: &str = r#"title = "two containers"
+expect = [{ verdict = "ok" }]
+[axes]
+clients = ["teraterm-5.3", "teraterm-4.108"]
+key_tools = ["ssh-keygen"]
+keys = ["ed25519", "ecdsa-256"]
+passphrase = ["no", "yes"]
+[[targets]]
+id = "a"
+kind = "container"
+image = "bookworm"
+policy = "as-shipped"
+users = ["u1", "u2"]
+[[targets]]
+id = "b"
+kind = "container"
+image = "trixie"
+policy = "as-shipped"
+users = ["u1"]
+"#;
+
+/// A run in another pid namespace (a CI job or a pod sharing the docker daemon) is alive: the
+/// sweep of a run started here must not remove its containers or its run directory.
+#[test]
+fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
+    let work = common::work_dir();
+    let dir = scratch("pidns");
+    let victim_m = dir.join("victim.toml");
+    // Slow enough to be mid-run when the other run sweeps: one cell at a time.
+    std::fs::write(
+        &victim_m,
+        TWO_CONTAINERS.replace("[axes]", "[run]\njobs = 1\n[axes]"),
+    )
+    .unwrap();
+    let stream = dir.join("victim.jsonl");
+    // Its pid there (3999991) cannot exist here (beyond this namespace's pid_max): a sweep that
+    // judged owners by `/proc/PID` alone would take it for dead.
+    let victim = Command::new("unshare")
+        .args(["-p", "-f", "--mount-proc", "sh", "-c"])
+        .arg("echo 3999990 > /proc/sys/kernel/ns_last_pid; \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", "-q", "-o", "/dev/null", "--stream"])
+        .arg(&stream)
+        .arg(&victim_m)
+        .arg("--work-dir")
+        .arg(&work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        common::wait_for_lines(&stream, 2) >= 2,
+        "the victim never ran"
+    );
+    // Another run here (it sweeps stale containers and run directories first).
+    let other = dir.join("other.toml");
+    std::fs::write(&other, TWO_CONTAINERS).unwrap();
+    let out = bin()
+        .args(["run", "-q", "-o", "/dev/null"])
+        .arg(&other)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, err) = finish(victim, None);
+    assert_eq!(
+        code, 0,
+        "the victim lost its containers or run directory: {err}"
+    );
+    assert!(err.contains("all 1 expectations met"), "{err}");
+    let lines = std::fs::read_to_string(&stream).unwrap();
+    assert_eq!(lines.lines().count(), 24);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_full_key_cache_names_its_path() {
+    let dir = scratch("fullkeys");
+    let fs = SmallFs::mount(&dir.join("w"));
+    let m = common::matrices().join("troubleshooting.toml");
+    let out = bin()
+        .args(["run", "-q"])
+        .arg(&m)
+        .arg("--work-dir")
+        .arg(&fs.0)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{}", fs.0.display())),
+        "no path in: {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("install openssh-client"), "{err}");
+    drop(fs);
     let _ = std::fs::remove_dir_all(dir);
 }

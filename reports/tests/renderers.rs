@@ -155,6 +155,11 @@ fn csv_and_json_round_trip() {
     let csv = render(&r, Format::Csv);
     assert_eq!(csv.lines().count(), 10);
     assert!(csv.lines().next().unwrap().starts_with("client,key_tool,key_type,key_bits,passphrase,key_format,target,policy,user,verdict,code,stage,reason"));
+    assert!(
+        csv.lines().next().unwrap().ends_with(",duration_ms,holder"),
+        "{csv}"
+    );
+    assert!(csv.lines().nth(1).unwrap().ends_with(",file"), "{csv}");
 }
 
 #[test]

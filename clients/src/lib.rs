@@ -2,6 +2,7 @@
 //! passphrases), key tools and client profiles as data (`keytools.toml`, `profiles/*.toml`),
 //! RFC 4253 negotiation and the server KEXINIT probe, and the russh-based client emulator.
 
+pub mod driver;
 pub mod emulator;
 pub mod factory;
 pub mod keyspec;
@@ -12,6 +13,7 @@ pub mod profile;
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
+pub use driver::Driver;
 pub use emulator::{ClientOutcome, Stage, Verdict};
 pub use factory::{KeyFactory, KeyFile};
 pub use keyspec::KeySpec;

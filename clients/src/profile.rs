@@ -142,7 +142,7 @@ pub struct Profile {
     /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;
     /// the rest of the profile (from its `base`) describes what that binary does.
     #[serde(default)]
-    pub driver: Option<String>,
+    pub driver: Option<crate::Driver>,
     /// For a real client: the sshmatrix image it runs in (`bullseye`, `trixie`), when it is not
     /// the binary installed on this host.
     #[serde(default)]

@@ -49,7 +49,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
     let (login, logs, askpass) = prepared.real_client_env();
     let ssh = sshmatrix_clients::builtin_profiles()
         .into_iter()
-        .find(|p| p.driver.as_deref() == Some("ssh") && p.image.is_none())
+        .find(|p| p.driver == Some(sshmatrix_clients::Driver::Ssh) && p.image.is_none())
         .ok_or_else(|| RunError::Environment("no profile for the installed ssh".into()))?;
     let t = Instant::now();
     let (mut ok, mut fail) = (0, 0);

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Route};
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
-use sshmatrix_clients::{Container, KeyFactory, KeyFile, Profile};
+use sshmatrix_clients::{Driver, KeyFactory, KeyFile, Profile};
 use sshmatrix_servers::relay::OneShot;
-use sshmatrix_servers::sshd::sh_quote;
 use tokio::io::AsyncWriteExt;
 
 /// How a real client reaches the server end of its cell.
@@ -55,20 +55,7 @@ pub struct Jump {
     pub host_key_pubs: Vec<PathBuf>,
 }
 
-/// What the jump host's shell prints when no agent was forwarded to it.
-pub const NO_FORWARDED_AGENT: &str = "sshmatrix: no forwarded agent on the jump host";
-
-/// The command run on a jump host for a forwarded-agent cell: its own OpenSSH client to the
-/// target's one-shot port, with only the forwarded agent's keys (no key file is read there).
-pub fn second_hop_command(port: u16, login: &str) -> String {
-    format!(
-        "[ -n \"$SSH_AUTH_SOCK\" ] || echo '{NO_FORWARDED_AGENT}' >&2; \
-         ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
-         -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
-         -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
-         -p {port} {login}@127.0.0.1 true"
-    )
-}
+pub use sshmatrix_clients::driver::{second_hop_command, NO_FORWARDED_AGENT};
 
 /// What a driver needs for one cell.
 pub struct RealCell<'a> {
@@ -142,14 +129,73 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
     }
 }
 
+/// The route a real client takes to its cell's server.
+fn route(c: &RealCell) -> Route {
+    match (&c.jump, &c.server) {
+        (Some(j), ServerEnd::Port(one)) => Route::Jump {
+            port: one.port,
+            jump: JumpHop {
+                port: j.server.port,
+                login: j.login.clone(),
+                forward: j.forward,
+                pins: j
+                    .host_key_pubs
+                    .iter()
+                    .filter_map(|p| fingerprint(p))
+                    .collect(),
+            },
+        },
+        (_, ServerEnd::Proxy(p)) => Route::Proxy(p.clone()),
+        (_, ServerEnd::Port(one)) => Route::Port(one.port),
+    }
+}
+
+/// The command for an invocation: the client on this host, or inside its image's container
+/// (`docker exec -e K=V … ID argv`; environment values are paths, never secrets).
+fn command(c: &RealCell, inv: &Invocation) -> tokio::process::Command {
+    let mut cmd = match c.inside {
+        Some(prefix) => {
+            let mut cmd = tokio::process::Command::new(&prefix[0]);
+            cmd.args(&prefix[1..prefix.len() - 1]);
+            for (k, v) in &inv.env {
+                cmd.arg("-e").arg(format!("{k}={v}"));
+            }
+            cmd.arg(&prefix[prefix.len() - 1]).args(&inv.argv);
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new(&inv.argv[0]);
+            cmd.args(&inv.argv[1..])
+                .envs(inv.env.iter().map(|(k, v)| (k, v)));
+            cmd
+        }
+    };
+    let stdin = match inv.stdin_piped {
+        true => Stdio::piped(),
+        false => Stdio::null(),
+    };
+    cmd.process_group(0)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
-    // The conversion tool of the client's own family refusing a key is the client's verdict.
-    let refuse = |reason: String| ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason);
-    let driver = c.profile.driver.as_deref().unwrap_or("");
+    let Some(driver) = c.profile.driver else {
+        return (
+            fail(
+                Stage::Connect,
+                format!("profile `{}` has no driver", c.profile.id),
+            ),
+            String::new(),
+        );
+    };
     let passphrase = c.key.passphrase();
-    // What plink is given at its prompt: the password of a password cell, else the key's
+    // What is typed at a prompt (plink): the password of a password cell, else the key's
     // passphrase (none when an agent holds the key).
     let typed = match (c.agent, c.password) {
         (Some(_), _) => None,
@@ -158,282 +204,39 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             .map(|t| t.trim_end().to_string()),
         _ => passphrase.clone(),
     };
-    // Where the client connects: its proxy command, or the one-shot port.
-    let (proxy, port) = match &c.server {
-        ServerEnd::Proxy(p) => (Some(p.clone()), None),
-        ServerEnd::Port(one) => (None, Some(one.port.to_string())),
+    // The conversion tool of the client's own family refusing a key is the client's verdict.
+    let needs_key = driver != Driver::Plink || (c.agent.is_none() && c.password.is_none());
+    let key = match needs_key {
+        true => match driver.prepare_key(factory, c.profile, c.key) {
+            Ok(k) => k,
+            Err(reason) => {
+                return (
+                    ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason),
+                    String::new(),
+                )
+            }
+        },
+        false => c.key.path.clone(),
     };
-    let host = if port.is_some() {
-        "127.0.0.1"
-    } else {
-        "sshmatrix-target"
-    };
-    let mut env: Vec<(&str, String)> = Vec::new();
-    let argv: Vec<String> = match driver {
-        "ssh" => {
-            let key = match factory.openssh_copy(c.key) {
-                Ok(k) => k,
-                Err(e) => {
-                    return (
-                        refuse(format!("cannot convert the key for ssh: {e}")),
-                        String::new(),
-                    )
-                }
-            };
-            // With an agent, the public key selects the agent's key (IdentitiesOnly).
-            let identity = match c.agent {
-                Some(_) => c.key.path.with_file_name("id.pub"),
-                None => key,
-            }
-            .display()
-            .to_string();
-            let agent = c
-                .agent
-                .map_or("none".to_string(), |p| p.display().to_string());
-            let mut base: Vec<String> = [
-                "-F",
-                "none",
-                "-T",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "GlobalKnownHostsFile=/dev/null",
-                "-o",
-                "KbdInteractiveAuthentication=no",
-                "-o",
-                "LogLevel=VERBOSE",
-            ]
-            .map(String::from)
-            .to_vec();
-            if c.password.is_some() {
-                base.extend(
-                    [
-                        "-o",
-                        "PubkeyAuthentication=no",
-                        "-o",
-                        "IdentityAgent=none",
-                        "-o",
-                        "PasswordAuthentication=yes",
-                        "-o",
-                        "PreferredAuthentications=password",
-                        "-o",
-                        "NumberOfPasswordPrompts=1",
-                    ]
-                    .map(String::from),
-                );
-            } else {
-                base.extend([
-                    "-o".into(),
-                    "PasswordAuthentication=no".into(),
-                    "-o".into(),
-                    format!("IdentityAgent={agent}"),
-                    "-i".into(),
-                    identity,
-                ]);
-            }
-            let mut a = vec!["ssh".to_string()];
-            a.extend(base.iter().cloned());
-            match (&c.jump, &proxy, &port) {
-                (Some(j), _, Some(p)) if j.forward => a.extend([
-                    "-A".into(),
-                    "-p".into(),
-                    j.server.port.to_string(),
-                    format!("{}@127.0.0.1", j.login),
-                    second_hop_command(p.parse().unwrap_or(0), c.login),
-                ]),
-                (Some(j), _, Some(p)) => {
-                    // ProxyJump, spelled out so the hop to the jump host uses the same key.
-                    let mut inner = vec!["ssh".to_string()];
-                    inner.extend(base.iter().map(|w| sh_quote(w)));
-                    inner.extend([
-                        "-p".into(),
-                        j.server.port.to_string(),
-                        "-W".into(),
-                        "%h:%p".into(),
-                        format!("{}@127.0.0.1", sh_quote(&j.login)),
-                    ]);
-                    a.extend([
-                        "-o".into(),
-                        format!("ProxyCommand={}", inner.join(" ")),
-                        "-p".into(),
-                        p.clone(),
-                        format!("{}@127.0.0.1", c.login),
-                        "true".into(),
-                    ]);
-                }
-                (_, Some(px), _) => {
-                    a.extend(["-o".into(), format!("ProxyCommand={px}")]);
-                    a.extend([format!("{}@{host}", c.login), "true".into()]);
-                }
-                (_, _, Some(p)) => {
-                    a.extend(["-p".into(), p.clone()]);
-                    a.extend([format!("{}@{host}", c.login), "true".into()]);
-                }
-                _ => {}
-            }
-            env.push(("SSH_ASKPASS", c.askpass.display().to_string()));
-            env.push(("SSH_ASKPASS_REQUIRE", "force".into()));
-            env.push(("DISPLAY", ":0".into()));
-            if let Some(sock) = c.agent {
-                // -A forwards $SSH_AUTH_SOCK.
-                env.push(("SSH_AUTH_SOCK", sock.display().to_string()));
-            }
-            if let Some(pw) = c.password {
-                env.push(("SSHMATRIX_PASSFILE", pw.display().to_string()));
-            } else if let Some(pf) = &c.key.passphrase_file {
-                env.push(("SSHMATRIX_PASSFILE", pf.display().to_string()));
-            }
-            a
-        }
-        "plink" => {
-            let version = if c.profile.reads.contains(&Container::PpkV3) {
-                3
-            } else {
-                2
-            };
-            // An agent cell lets plink use $SSH_AUTH_SOCK; a password cell offers no key.
-            let auth = match (c.agent, c.password) {
-                (Some(_), _) => String::new(),
-                (_, Some(_)) => " -noagent".to_string(),
-                _ => match factory.ppk_copy(c.key, version) {
-                    Ok(k) => format!(" -noagent -i {}", sh_quote(&k.display().to_string())),
-                    Err(e) => {
-                        return (
-                            refuse(format!("cannot convert the key for plink: {e}")),
-                            String::new(),
-                        )
-                    }
-                },
-            };
-            let pins = |pubs: &[PathBuf]| -> String {
-                pubs.iter()
-                    .filter_map(|p| fingerprint(p))
-                    .map(|fp| format!(" -hostkey {}", sh_quote(&fp)))
-                    .collect()
-            };
-            let batch = if typed.is_none() { " -batch" } else { "" };
-            let base = format!("plink -ssh{auth}{batch}");
-            let line = match (&c.jump, &proxy, &port) {
-                (Some(j), _, Some(_)) if j.forward => format!(
-                    "exec {base} -A{} -P {} -l {} 127.0.0.1 {}",
-                    pins(&j.host_key_pubs),
-                    j.server.port,
-                    sh_quote(&j.login),
-                    sh_quote(&second_hop_command(
-                        port.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
-                        c.login
-                    ))
-                ),
-                (Some(j), _, Some(p)) => {
-                    // ProxyJump: an inner plink to the jump host, -nc to the target's port.
-                    let inner = format!(
-                        "{base}{} -P {} -l {} -nc 127.0.0.1:{p} 127.0.0.1",
-                        pins(&j.host_key_pubs),
-                        j.server.port,
-                        sh_quote(&j.login)
-                    );
-                    // PuTTY never proxies connections to localhost: name the target otherwise
-                    // (the name only reaches the proxy command, which ignores it).
-                    format!(
-                        "exec {base}{} -proxycmd {} -l {} sshmatrix-target true",
-                        pins(&c.host_key_pubs),
-                        sh_quote(&inner),
-                        sh_quote(c.login)
-                    )
-                }
-                (_, Some(px), _) => format!(
-                    "exec {base}{} -proxycmd {} -l {} {host} true",
-                    pins(&c.host_key_pubs),
-                    sh_quote(px),
-                    sh_quote(c.login)
-                ),
-                (_, _, Some(p)) => format!(
-                    "exec {base}{} -P {p} -l {} {host} true",
-                    pins(&c.host_key_pubs),
-                    sh_quote(c.login)
-                ),
-                _ => String::new(),
-            };
-            if let Some(sock) = c.agent {
-                env.push(("SSH_AUTH_SOCK", sock.display().to_string()));
-            }
-            ["script", "-qec", &line, "/dev/null"]
-                .map(String::from)
-                .to_vec()
-        }
-        "dbclient" => {
-            if c.key.encrypted {
-                let mut o = fail(
-                    Stage::KeyLoad,
-                    "dbclient cannot use encrypted key files (Dropbear has no passphrase support)"
-                        .into(),
-                );
-                o.verdict = Verdict::Fail;
-                return (o, String::new());
-            }
-            let key = match factory.dropbear_copy(c.key) {
-                Ok(k) => k,
-                Err(e) => {
-                    return (
-                        refuse(format!("cannot convert the key for dbclient: {e}")),
-                        String::new(),
-                    )
-                }
-            };
-            let mut a: Vec<String> = vec![
-                "dbclient".into(),
-                "-y".into(),
-                "-y".into(),
-                "-i".into(),
-                key.display().to_string(),
-            ];
-            match (&proxy, &port) {
-                (Some(p), _) => a.extend(["-J".into(), p.clone()]),
-                (_, Some(p)) => a.extend(["-p".into(), p.clone()]),
-                _ => {}
-            }
-            a.extend([format!("{}@{host}", c.login), "true".into()]);
-            a
-        }
-        other => {
-            return (
-                fail(Stage::Connect, format!("unknown driver `{other}`")),
-                String::new(),
-            )
-        }
-    };
-    // Environment values are paths (never secrets), so they may appear in docker's argv.
-    let mut cmd = match c.inside {
-        Some(prefix) => {
-            let mut cmd = tokio::process::Command::new(&prefix[0]);
-            cmd.process_group(0);
-            cmd.args(&prefix[1..prefix.len() - 1]);
-            for (k, v) in &env {
-                cmd.arg("-e").arg(format!("{k}={v}"));
-            }
-            cmd.arg(&prefix[prefix.len() - 1]).args(&argv);
-            cmd
-        }
-        None => {
-            let mut cmd = tokio::process::Command::new(&argv[0]);
-            cmd.process_group(0);
-            cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v)));
-            cmd
-        }
-    };
-    let stdin = if driver == "plink" {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    };
-    cmd.stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let public_key = c.key.path.with_file_name("id.pub");
+    let inv = driver.invocation(&DriverCell {
+        key: &key,
+        public_key: &public_key,
+        passphrase_file: c.key.passphrase_file.as_deref(),
+        agent: c.agent,
+        password_file: c.password,
+        askpass: c.askpass,
+        login: c.login,
+        route: route(&c),
+        pins: c
+            .host_key_pubs
+            .iter()
+            .filter_map(|p| fingerprint(p))
+            .collect(),
+        typed: typed.is_some(),
+    });
+    let driver = driver.name();
+    let mut cmd = command(&c, &inv);
     let mut child = match cmd.spawn() {
         Ok(ch) => ch,
         Err(e) => {
@@ -447,13 +250,8 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         // plink reads the passphrase from the pty (type-ahead); EOF ends any further prompt.
         // Through a jump host the inner plink (the proxy) asks first, then the outer one.
         if let Some(p) = &typed {
-            let times = if c.jump.as_ref().is_some_and(|j| !j.forward) {
-                2
-            } else {
-                1
-            };
             let _ = stdin
-                .write_all(format!("{p}\n").repeat(times).as_bytes())
+                .write_all(format!("{p}\n").repeat(inv.typed_times).as_bytes())
                 .await;
         }
         drop(stdin);

@@ -9,9 +9,12 @@ use sshmatrix_servers::Policy;
 
 /// A key tool whose files the client reads natively (PuTTY before 0.75 reads only PPK v2).
 fn key_tool(p: &Profile) -> &'static str {
-    match p.driver.as_deref() {
-        Some("plink") if p.reads.contains(&sshmatrix_clients::Container::PpkV3) => "puttygen-0.78",
-        Some("plink") => "puttygen-0.74",
+    use sshmatrix_clients::Driver;
+    match p.driver {
+        Some(Driver::Plink) if p.reads.contains(&sshmatrix_clients::Container::PpkV3) => {
+            "puttygen-0.78"
+        }
+        Some(Driver::Plink) => "puttygen-0.74",
         _ => "ssh-keygen",
     }
 }

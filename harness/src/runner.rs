@@ -1352,23 +1352,20 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = file.fingerprint.clone();
     let work = async {
-        if cell.client.driver.is_some() {
-            let driver = cell.client.driver.as_deref().unwrap_or("");
-            if (target.via.is_some() || cell.holder != crate::matrix::Holder::File)
-                && driver == "dbclient"
-            {
+        if let Some(driver) = cell.client.driver {
+            // `check` refuses these; plans derived by `explain --fix` are not checked again.
+            let jumps_or_holders =
+                target.via.is_some() || cell.holder != crate::matrix::Holder::File;
+            let unplain =
+                target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
+            if (jumps_or_holders && !driver.supports_holders_and_jumps()) || unplain {
                 let o = ClientOutcome::new(
                     emulator::Verdict::Error,
                     emulator::Stage::Connect,
-                    format!("the {driver} driver runs key-file cells without jump hosts only (agents and jump hosts: the ssh and plink drivers and emulated clients)"),
-                );
-                return (o, None);
-            }
-            if target.remote.is_some() || target.scenario != crate::matrix::Scenario::default() {
-                let o = ClientOutcome::new(
-                    emulator::Verdict::Error,
-                    emulator::Stage::Connect,
-                    "real client drivers run against plain local targets only",
+                    format!(
+                        "the {} driver cannot run this cell (see `sshmatrix check`)",
+                        driver.name()
+                    ),
                 );
                 return (o, None);
             }

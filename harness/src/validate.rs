@@ -138,12 +138,14 @@ fn container_users(c: &Checker, target: &str, users: &[String]) -> Result<(), In
 fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), InputError> {
     let t = &plan.targets[cell.target];
     let client = &cell.client.id;
-    let Some(driver) = cell.client.driver.as_deref() else {
+    let Some(driver) = cell.client.driver else {
         return Ok(());
     };
-    let problem = if driver == "dbclient" && (cell.holder != Holder::File || t.via.is_some()) {
+    let jumps_or_holders = cell.holder != Holder::File || t.via.is_some();
+    let problem = if jumps_or_holders && !driver.supports_holders_and_jumps() {
         Some(format!(
-            "the dbclient driver (`{client}`) runs key-file cells without jump hosts only, not holder `{}`{}",
+            "the {} driver (`{client}`) runs key-file cells without jump hosts only, not holder `{}`{}",
+            driver.name(),
             cell.holder.as_str(),
             if t.via.is_some() { " or `via` targets" } else { "" }
         ))

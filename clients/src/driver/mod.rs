@@ -1,0 +1,167 @@
+//! Real client drivers: which program a real-client profile runs (`driver = "ssh"` in its data;
+//! an unknown name is a load error of that profile), how its key is made ready, and — for one
+//! cell and network route — the exact command line, environment and typed input, computed
+//! without side effects (snapshot-tested). Spawning, log collection and classification live in
+//! the harness. One file per driver: adding a client means a file here, its profiles, its tests.
+
+mod dbclient;
+mod plink;
+mod ssh;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{KeyFactory, KeyFile, Profile};
+
+/// A real client program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// OpenSSH `ssh`.
+    Ssh,
+    /// PuTTY `plink`.
+    Plink,
+    /// Dropbear `dbclient`.
+    Dbclient,
+}
+
+/// A jump host hop: the jump host's one-shot port, the name to log in as, whether the agent is
+/// forwarded (the jump host's own ssh then makes the last hop) and its host key pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpHop {
+    /// The jump host's one-shot 127.0.0.1 port.
+    pub port: u16,
+    /// The account on the jump host.
+    pub login: String,
+    /// Forward the agent and run the jump host's ssh to the target (else ProxyJump).
+    pub forward: bool,
+    /// The jump host's host key fingerprints (plink pins them).
+    pub pins: Vec<String>,
+}
+
+/// How the client reaches the cell's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A proxy command the client runs (a client on this host).
+    Proxy(String),
+    /// A one-shot 127.0.0.1 port (a client in a container).
+    Port(u16),
+    /// Through a jump host to the target's one-shot port.
+    Jump {
+        /// The target's one-shot port.
+        port: u16,
+        /// The hop to the jump host.
+        jump: JumpHop,
+    },
+}
+
+impl Route {
+    /// The host name the client is given.
+    fn host(&self) -> &'static str {
+        match self {
+            Route::Proxy(_) => "sshmatrix-target",
+            _ => "127.0.0.1",
+        }
+    }
+}
+
+/// What a driver needs for one cell: paths and names only, never a secret.
+#[derive(Debug, Clone)]
+pub struct DriverCell<'a> {
+    /// The key file in the client's own format (from [`Driver::prepare_key`]).
+    pub key: &'a Path,
+    /// The public key (selects the agent's key with IdentitiesOnly).
+    pub public_key: &'a Path,
+    /// The file holding the key's passphrase.
+    pub passphrase_file: Option<&'a Path>,
+    /// The ssh-agent socket, for agent holders.
+    pub agent: Option<&'a Path>,
+    /// The file holding the password, for password holders.
+    pub password_file: Option<&'a Path>,
+    /// A script printing `$SSHMATRIX_PASSFILE` (SSH_ASKPASS).
+    pub askpass: &'a Path,
+    /// The account to log in to.
+    pub login: &'a str,
+    /// How the server is reached.
+    pub route: Route,
+    /// The target's host key fingerprints (plink pins them).
+    pub pins: Vec<String>,
+    /// Whether a secret is typed at the client's prompt (plink: passphrase or password).
+    pub typed: bool,
+}
+
+/// A command to run for a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Environment variables added (paths only).
+    pub env: Vec<(String, String)>,
+    /// Whether stdin is a pipe (else /dev/null).
+    pub stdin_piped: bool,
+    /// How many times the typed secret is written to stdin, one line each.
+    pub typed_times: usize,
+}
+
+/// What the jump host's shell prints when no agent was forwarded to it.
+pub const NO_FORWARDED_AGENT: &str = "sshmatrix: no forwarded agent on the jump host";
+
+/// The command run on a jump host for a forwarded-agent cell: its own OpenSSH client to the
+/// target's one-shot port, with only the forwarded agent's keys (no key file is read there).
+pub fn second_hop_command(port: u16, login: &str) -> String {
+    format!(
+        "[ -n \"$SSH_AUTH_SOCK\" ] || echo '{NO_FORWARDED_AGENT}' >&2; \
+         ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+         -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
+         -p {port} {login}@127.0.0.1 true"
+    )
+}
+
+/// A single-quoted shell word.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+impl Driver {
+    /// The program name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Ssh => "ssh",
+            Driver::Plink => "plink",
+            Driver::Dbclient => "dbclient",
+        }
+    }
+
+    /// Whether the driver runs cells held by an agent or a password, and through jump hosts.
+    pub fn supports_holders_and_jumps(self) -> bool {
+        self != Driver::Dbclient
+    }
+
+    /// The key file in the client's own format (a converted copy in the key cache), or the
+    /// reason the client cannot use the key at all (its own tool refuses it).
+    pub fn prepare_key(
+        self,
+        factory: &KeyFactory,
+        profile: &Profile,
+        key: &KeyFile,
+    ) -> Result<PathBuf, String> {
+        match self {
+            Driver::Ssh => factory
+                .openssh_copy(key)
+                .map_err(|e| format!("cannot convert the key for ssh: {e}")),
+            Driver::Plink => plink::prepare_key(factory, profile, key),
+            Driver::Dbclient => dbclient::prepare_key(factory, key),
+        }
+    }
+
+    /// The command line, environment and typed input for one cell.
+    pub fn invocation(self, cell: &DriverCell) -> Invocation {
+        match self {
+            Driver::Ssh => ssh::invocation(cell),
+            Driver::Plink => plink::invocation(cell),
+            Driver::Dbclient => dbclient::invocation(cell),
+        }
+    }
+}

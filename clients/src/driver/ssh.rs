@@ -1,0 +1,130 @@
+//! OpenSSH `ssh`: keys as openssh-key-v1 copies, passphrases and passwords through SSH_ASKPASS
+//! (a file path in the environment, never the secret), agents through IdentityAgent with the
+//! public key selecting the agent's key, jump hosts as a spelled-out ProxyJump (the same key on
+//! both hops) or `-A` with the jump host's own ssh making the last hop.
+
+use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route};
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// The options both hops share: no config, no host key checks, the cell's credential only.
+fn base_options(c: &DriverCell) -> Vec<String> {
+    let mut base = strings(&[
+        "-F",
+        "none",
+        "-T",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "KbdInteractiveAuthentication=no",
+        "-o",
+        "LogLevel=VERBOSE",
+    ]);
+    if c.password_file.is_some() {
+        base.extend(strings(&[
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "PasswordAuthentication=yes",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+        ]));
+        return base;
+    }
+    let agent = c.agent.map_or("none".into(), |p| p.display().to_string());
+    let identity = match c.agent {
+        Some(_) => c.public_key,
+        None => c.key,
+    };
+    base.extend([
+        "-o".into(),
+        "PasswordAuthentication=no".into(),
+        "-o".into(),
+        format!("IdentityAgent={agent}"),
+        "-i".into(),
+        identity.display().to_string(),
+    ]);
+    base
+}
+
+/// The destination arguments for the route.
+fn destination(c: &DriverCell, base: &[String]) -> Vec<String> {
+    match &c.route {
+        Route::Jump { port, jump } if jump.forward => vec![
+            "-A".into(),
+            "-p".into(),
+            jump.port.to_string(),
+            format!("{}@127.0.0.1", jump.login),
+            second_hop_command(*port, c.login),
+        ],
+        Route::Jump { port, jump } => {
+            // ProxyJump, spelled out so the hop to the jump host uses the same key.
+            let mut inner = vec!["ssh".to_string()];
+            inner.extend(base.iter().map(|w| sh_quote(w)));
+            inner.extend([
+                "-p".into(),
+                jump.port.to_string(),
+                "-W".into(),
+                "%h:%p".into(),
+                format!("{}@127.0.0.1", sh_quote(&jump.login)),
+            ]);
+            vec![
+                "-o".into(),
+                format!("ProxyCommand={}", inner.join(" ")),
+                "-p".into(),
+                port.to_string(),
+                format!("{}@127.0.0.1", c.login),
+                "true".into(),
+            ]
+        }
+        Route::Proxy(px) => vec![
+            "-o".into(),
+            format!("ProxyCommand={px}"),
+            format!("{}@{}", c.login, c.route.host()),
+            "true".into(),
+        ],
+        Route::Port(p) => vec![
+            "-p".into(),
+            p.to_string(),
+            format!("{}@{}", c.login, c.route.host()),
+            "true".into(),
+        ],
+    }
+}
+
+pub(super) fn invocation(c: &DriverCell) -> Invocation {
+    let base = base_options(c);
+    let mut argv = vec!["ssh".to_string()];
+    argv.extend(base.iter().cloned());
+    argv.extend(destination(c, &base));
+    let mut env = vec![
+        ("SSH_ASKPASS".to_string(), c.askpass.display().to_string()),
+        ("SSH_ASKPASS_REQUIRE".to_string(), "force".to_string()),
+        ("DISPLAY".to_string(), ":0".to_string()),
+    ];
+    if let Some(sock) = c.agent {
+        // -A forwards $SSH_AUTH_SOCK.
+        env.push(("SSH_AUTH_SOCK".into(), sock.display().to_string()));
+    }
+    if let Some(pw) = c.password_file.or(c.passphrase_file) {
+        env.push(("SSHMATRIX_PASSFILE".into(), pw.display().to_string()));
+    }
+    Invocation {
+        argv,
+        env,
+        stdin_piped: false,
+        typed_times: 0,
+    }
+}

@@ -1,0 +1,129 @@
+//! Snapshot of every real client's exact command line, environment and typed input for each
+//! holder and network route it supports. The snapshot is `tests/snapshots/driver_invocations.txt`;
+//! after an intended change, regenerate it with `UPDATE_SNAPSHOTS=1 cargo test -p
+//! sshmatrix-clients --test driver_invocations` and review the diff.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use sshmatrix_clients::driver::{DriverCell, JumpHop, Route};
+use sshmatrix_clients::{builtin_profiles, Driver};
+
+const HOLDERS: &[&str] = &["file", "agent", "password"];
+
+fn routes() -> Vec<(&'static str, Route)> {
+    let jump = |forward| JumpHop {
+        port: 40001,
+        login: "jump".into(),
+        forward,
+        pins: vec!["aa:bb:cc".into()],
+    };
+    vec![
+        (
+            "proxy",
+            Route::Proxy("exec sshd -i -f /run/t/sshd_config".into()),
+        ),
+        ("port", Route::Port(40000)),
+        (
+            "jump",
+            Route::Jump {
+                port: 40000,
+                jump: jump(false),
+            },
+        ),
+        (
+            "jump-forwarded",
+            Route::Jump {
+                port: 40000,
+                jump: jump(true),
+            },
+        ),
+    ]
+}
+
+fn render() -> String {
+    let mut out = String::new();
+    for p in builtin_profiles() {
+        let Some(driver) = p.driver else { continue };
+        for holder in HOLDERS {
+            for (name, route) in routes() {
+                let jumps = matches!(route, Route::Jump { .. });
+                let forwarded = matches!(&route, Route::Jump { jump, .. } if jump.forward);
+                if (*holder != "file" || jumps) && !driver.supports_holders_and_jumps() {
+                    continue;
+                }
+                if forwarded && *holder != "agent" {
+                    continue;
+                }
+                let cell = DriverCell {
+                    key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.client"),
+                    public_key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.pub"),
+                    passphrase_file: Some(Path::new("/w/keys/rsa-2048_ssh-keygen_pp/passphrase")),
+                    agent: (*holder == "agent").then_some(Path::new("/w/runs/r/agent-0.sock")),
+                    password_file: (*holder == "password")
+                        .then_some(Path::new("/w/runs/r/password")),
+                    askpass: Path::new("/w/runs/r/askpass.sh"),
+                    login: "nutanix",
+                    route,
+                    pins: vec!["11:22:33".into()],
+                    typed: *holder != "agent",
+                };
+                let inv = driver.invocation(&cell);
+                let _ = writeln!(out, "== {} holder={holder} route={name}", p.id);
+                let _ = writeln!(out, "argv: {:?}", inv.argv);
+                let _ = writeln!(out, "env: {:?}", inv.env);
+                let _ = writeln!(
+                    out,
+                    "stdin: {} typed x{}",
+                    if inv.stdin_piped { "pipe" } else { "null" },
+                    inv.typed_times
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_real_client_invocation_matches_its_snapshot() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/driver_invocations.txt");
+    let now = render();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    if want != now {
+        let first = want
+            .lines()
+            .zip(now.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(now.lines().count()));
+        panic!(
+            "driver invocations differ from {} at line {}:\n  snapshot: {}\n  now:      {}\n(regenerate with UPDATE_SNAPSHOTS=1 after reviewing)",
+            path.display(),
+            first + 1,
+            want.lines().nth(first).unwrap_or("<end>"),
+            now.lines().nth(first).unwrap_or("<end>")
+        );
+    }
+    // Nine real clients, each with at least its key-file cells.
+    assert_eq!(now.matches(" holder=file route=proxy").count(), 9, "{now}");
+    // Secrets reach clients through files named in the environment or typed at a prompt, never
+    // in argv (not even the passphrase file's path).
+    for argv in now.lines().filter(|l| l.starts_with("argv:")) {
+        assert!(
+            !argv.contains("/passphrase") && !argv.contains("/password"),
+            "{argv}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_driver_is_a_load_error_of_its_profile() {
+    let bad: Result<Driver, _> =
+        toml::from_str::<std::collections::BTreeMap<String, Driver>>("driver = \"sssh\"")
+            .map(|m| m["driver"]);
+    let e = bad.unwrap_err().to_string();
+    assert!(e.contains("unknown variant `sssh`"), "{e}");
+    assert!(e.contains("line 1"), "{e}");
+}

@@ -11,65 +11,20 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use openssl::bn::BigNumRef;
 use openssl::dsa::Dsa;
-use openssl::ec::{EcGroup, EcKey, PointConversionForm};
+use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::symm::Cipher as SslCipher;
-use russh::keys::ssh_encoding::Decode;
-use russh::keys::ssh_key::private::{KeypairData, PrivateKey};
+use russh::keys::ssh_key::private::PrivateKey;
 use russh::keys::ssh_key::{Cipher, Kdf, LineEnding};
 
 use crate::keyspec::KeySpec;
 use crate::keytool::{Container, KeyFormat, KeyTool};
 
-/// Errors of the key factory.
-#[derive(Debug, thiserror::Error)]
-pub enum FactoryError {
-    /// A filesystem or process error.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// OpenSSL refused to generate or write the key.
-    #[error("openssl: {0}")]
-    Ssl(#[from] openssl::error::ErrorStack),
-    /// ssh-key refused to encode the key.
-    #[error("ssh-key: {0}")]
-    SshKey(String),
-    /// A required external program is missing.
-    #[error("`{program}` is not installed: {fix}")]
-    MissingTool {
-        /// The program name.
-        program: String,
-        /// How to get it.
-        fix: String,
-    },
-    /// The requested format cannot hold this key type.
-    #[error("{0}")]
-    Unsupported(String),
-    /// A filesystem error under a known path (the key cache).
-    #[error("{path}: {source}")]
-    IoAt {
-        /// Where it happened.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-impl FactoryError {
-    /// Names `path` in a bare I/O error (other errors name their own cause).
-    pub fn at(self, path: &Path) -> Self {
-        match self {
-            FactoryError::Io(source) => FactoryError::IoAt {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => other,
-        }
-    }
-}
+pub use crate::error::FactoryError;
+pub use crate::material::to_ssh_key;
 
 /// A tool's spawn error: missing (not installed) or another failure with its cause.
 fn spawn_error(program: &str, package: &str, e: std::io::Error) -> FactoryError {
@@ -402,93 +357,6 @@ fn curve_nid(bits: u32) -> Nid {
         384 => Nid::SECP384R1,
         _ => Nid::SECP521R1,
     }
-}
-
-fn put_string(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-fn put_mpint(out: &mut Vec<u8>, n: &BigNumRef) {
-    let mut v = n.to_vec();
-    if v.first().is_some_and(|b| b & 0x80 != 0) {
-        v.insert(0, 0);
-    }
-    put_string(out, &v);
-}
-
-/// Converts OpenSSL key material into an ssh-key private key (via the OpenSSH wire encoding).
-pub fn to_ssh_key(pkey: &PKey<Private>, comment: &str) -> Result<PrivateKey, FactoryError> {
-    let mut w = Vec::new();
-    match pkey.id() {
-        Id::RSA => {
-            let r = pkey.rsa()?;
-            put_string(&mut w, b"ssh-rsa");
-            put_mpint(&mut w, r.n());
-            put_mpint(&mut w, r.e());
-            put_mpint(&mut w, r.d());
-            let iqmp = r
-                .iqmp()
-                .ok_or_else(|| FactoryError::Unsupported("RSA key without CRT values".into()))?;
-            put_mpint(&mut w, iqmp);
-            put_mpint(&mut w, r.p().expect("p"));
-            put_mpint(&mut w, r.q().expect("q"));
-        }
-        Id::EC => {
-            let ec = pkey.ec_key()?;
-            let (name, size) = match ec.group().curve_name() {
-                Some(Nid::X9_62_PRIME256V1) => ("nistp256", 32),
-                Some(Nid::SECP384R1) => ("nistp384", 48),
-                Some(Nid::SECP521R1) => ("nistp521", 66),
-                other => {
-                    return Err(FactoryError::Unsupported(format!(
-                        "EC curve {other:?} has no SSH name"
-                    )))
-                }
-            };
-            put_string(&mut w, format!("ecdsa-sha2-{name}").as_bytes());
-            put_string(&mut w, name.as_bytes());
-            let mut ctx = openssl::bn::BigNumContext::new()?;
-            let point = ec.public_key().to_bytes(
-                ec.group(),
-                PointConversionForm::UNCOMPRESSED,
-                &mut ctx,
-            )?;
-            put_string(&mut w, &point);
-            // Fixed-width scalar (ssh-key rejects short encodings), with a sign byte if needed.
-            let mut d = ec.private_key().to_vec_padded(size)?;
-            if d[0] & 0x80 != 0 {
-                d.insert(0, 0);
-            }
-            put_string(&mut w, &d);
-        }
-        Id::ED25519 => {
-            let sk = pkey.raw_private_key()?;
-            let pk = pkey.raw_public_key()?;
-            put_string(&mut w, b"ssh-ed25519");
-            put_string(&mut w, &pk);
-            let mut both = sk.clone();
-            both.extend_from_slice(&pk);
-            put_string(&mut w, &both);
-        }
-        Id::DSA => {
-            let d = pkey.dsa()?;
-            put_string(&mut w, b"ssh-dss");
-            put_mpint(&mut w, d.p());
-            put_mpint(&mut w, d.q());
-            put_mpint(&mut w, d.g());
-            put_mpint(&mut w, d.pub_key());
-            put_mpint(&mut w, d.priv_key());
-        }
-        other => {
-            return Err(FactoryError::Unsupported(format!(
-                "key type {other:?} has no SSH form"
-            )))
-        }
-    }
-    let data = KeypairData::decode(&mut w.as_slice())
-        .map_err(|e| FactoryError::SshKey(format!("decode keypair: {e}")))?;
-    PrivateKey::new(data, comment).map_err(|e| FactoryError::SshKey(e.to_string()))
 }
 
 /// Writes the key in `format`, encrypted with `pass` when given.

@@ -2,12 +2,16 @@
 //! passphrases), key tools and client profiles as data (`keytools.toml`, `profiles/*.toml`),
 //! RFC 4253 negotiation and the server KEXINIT probe, and the russh-based client emulator.
 
+#![warn(missing_docs)]
+
 pub mod driver;
 pub mod emulator;
+pub mod error;
 pub mod factory;
 pub mod keyspec;
 pub mod keytool;
 pub mod load;
+pub mod material;
 pub mod negotiate;
 pub mod profile;
 

@@ -4,8 +4,8 @@
 use openssl::pkey::PKey;
 use russh::keys::ssh_key::PrivateKey;
 
-use crate::factory::to_ssh_key;
 use crate::keytool::Container;
+use crate::material::to_ssh_key;
 
 /// Why a client could not load a key file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -206,9 +206,18 @@ pub fn compare(report: &Report, rules: &[Rule]) -> Vec<String> {
 }
 
 /// The rules of a matrix's expectation, reading the CSV when it names one.
-pub fn load(e: &crate::matrix::Expectation) -> Result<Vec<Rule>, String> {
+pub fn load(e: &Expectation) -> Result<Vec<Rule>, String> {
     match e {
-        crate::matrix::Expectation::File(p) => read(p),
-        crate::matrix::Expectation::Rules(r) => Ok(r.clone()),
+        Expectation::File(p) => read(p),
+        Expectation::Rules(r) => Ok(r.clone()),
     }
+}
+
+/// Where a matrix's expectations come from.
+#[derive(Debug, Clone)]
+pub enum Expectation {
+    /// A CSV file, resolved against the matrix file.
+    File(std::path::PathBuf),
+    /// Inline rules.
+    Rules(Vec<Rule>),
 }

@@ -2,6 +2,8 @@
 //! The `sshmatrix` binary is a thin CLI over this library and the clients, servers and reports
 //! crates.
 
+#![warn(missing_docs)]
+
 pub mod advice;
 pub mod agent;
 pub mod bench;

@@ -2,19 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
-mod cli;
 use sshmatrix::matrix::{self, Catalog};
-use sshmatrix::runner::{self, Options, RunError};
-use sshmatrix::{
-    advice, expect, scale, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED,
-    EXIT_OK,
-};
+use sshmatrix::runner::{self, RunError};
+use sshmatrix::{expect, EXIT_ENVIRONMENT, EXIT_INPUT};
 use sshmatrix_clients::{builtin_profiles, key_tools};
-use sshmatrix_reports::{diff, render, Format, Report};
+use sshmatrix_reports::{Format, Report};
 use sshmatrix_servers::builtin_policies;
 
 #[derive(Parser)]
@@ -65,6 +59,8 @@ macro_rules! work_dir {
     };
 }
 
+mod cli;
+
 /// Writes rendered output to a file, or standard output.
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
     match output {
@@ -81,19 +77,13 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
 
 /// Prints a run error and gives its exit code (2 bad input, 3 environment).
 fn fail_run(e: RunError) -> ExitCode {
-    if let RunError::Interrupted(_) = e {
-        eprintln!(
+    match e {
+        RunError::Interrupted(_) => eprintln!(
             "{e}; keys made so far stay cached, processes and the run directory were cleaned up"
-        );
-        return ExitCode::from(EXIT_INTERRUPTED as u8);
+        ),
+        _ => eprintln!("error: {e}"),
     }
-    eprintln!("error: {e}");
-    ExitCode::from(match e {
-        RunError::Input(_) => EXIT_INPUT,
-        RunError::Environment(_) | RunError::Interrupted(_) | RunError::Stream(..) => {
-            EXIT_ENVIRONMENT
-        }
-    } as u8)
+    ExitCode::from(e.exit_code() as u8)
 }
 
 #[derive(Subcommand)]
@@ -223,87 +213,6 @@ enum Command {
     },
 }
 
-/// `sshmatrix images list|build`.
-fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) -> ExitCode {
-    use sshmatrix_servers::container;
-    if action == "list" {
-        for r in container::recipes() {
-            let state = if container::image_present(&r) {
-                "built"
-            } else {
-                "not built"
-            };
-            println!(
-                "{:<16} {:<28} {:<10} {}",
-                r.name,
-                r.tag(),
-                state,
-                r.contents
-            );
-        }
-        return ExitCode::SUCCESS;
-    }
-    let wanted: Vec<String> = if names.is_empty() {
-        container::recipes()
-            .iter()
-            .filter(|r| matches!(r.recipe, container::Recipe::Debootstrap { .. }))
-            .map(|r| r.name.to_string())
-            .collect()
-    } else {
-        names.to_vec()
-    };
-    // Unknown names first, then the builds side by side (debootstrap is mostly download).
-    let recipes = match wanted
-        .iter()
-        .map(|n| container::recipe(n))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_INPUT as u8);
-        }
-    };
-    let scratch = work_dir.join("images");
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = recipes
-            .iter()
-            .map(|r| {
-                let scratch = &scratch;
-                s.spawn(move || {
-                    if force {
-                        container::build_image(r, scratch, &mut std::io::stderr()).map(|()| true)
-                    } else {
-                        container::ensure_image(r, scratch, &mut std::io::stderr())
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("image build thread"))
-            .collect()
-    });
-    let mut failed = false;
-    for (r, result) in recipes.iter().zip(results) {
-        match result {
-            Ok(built) => println!(
-                "{} {}",
-                r.tag(),
-                if built { "built" } else { "present (cached)" }
-            ),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        return ExitCode::from(EXIT_ENVIRONMENT as u8);
-    }
-    ExitCode::SUCCESS
-}
-
 fn catalog_parts() -> (
     Vec<sshmatrix_clients::Profile>,
     Vec<sshmatrix_clients::KeyTool>,
@@ -408,375 +317,45 @@ fn main() -> ExitCode {
             names,
             force,
             work_dir,
-        } => images(&action, &names, force, work_dir!(work_dir)),
-        Command::Profiles => {
-            let (profiles, tools, _) = catalog_parts();
-            println!("Client profiles ({}):", profiles.len());
-            for p in &profiles {
-                println!("  {:<30} {} — {}", p.id, p.display_name(), p.ident);
-                for (fact, src) in &p.sources {
-                    println!("      {fact}: {src}");
-                }
-                for n in &p.notes {
-                    println!("      note: {n}");
-                }
-            }
-            println!("\nKey tools ({}):", tools.len());
-            for t in &tools {
-                println!(
-                    "  {:<30} {} {} — writes {}",
-                    t.id, t.name, t.version, t.format
-                );
-                for (fam, f) in &t.by_family {
-                    println!("      {fam} keys: {f}");
-                }
-                println!("      source: {}", t.source);
-            }
-            ExitCode::from(EXIT_OK as u8)
-        }
-        Command::Policies => {
-            for p in builtin_policies() {
-                println!(
-                    "  {:<24} {} — {} (OpenSSH {}), host keys: {}",
-                    p.id,
-                    p.name,
-                    p.platform,
-                    p.openssh,
-                    p.host_keys.join(",")
-                );
-                for (fact, src) in &p.sources {
-                    println!("      {fact}: {src}");
-                }
-                for n in &p.notes {
-                    println!("      note: {n}");
-                }
-            }
-            ExitCode::from(EXIT_OK as u8)
-        }
+        } => cli::inspect::images(&action, &names, force, work_dir!(work_dir)),
+        Command::Profiles => cli::inspect::profiles(),
+        Command::Policies => cli::inspect::policies(),
         Command::Bench {
             matrix,
             synthetic,
             plan_only,
             jobs,
             work_dir,
-        } => {
-            if let Some(users) = synthetic {
-                let t = std::time::Instant::now();
-                let plan = match plan_generated(
-                    "synthetic.toml",
-                    &sshmatrix::bench::synthetic_matrix(users),
-                ) {
-                    Ok(p) => p,
-                    Err(code) => return code,
-                };
-                if plan_only {
-                    println!("synthetic cells:     {}", plan.cells.len());
-                    println!("planned in:          {:.2} s", t.elapsed().as_secs_f64());
-                    println!(
-                        "peak RSS:            {:.1} MiB",
-                        sshmatrix::bench::peak_rss_mib()
-                    );
-                    return ExitCode::from(EXIT_OK as u8);
-                }
-                let mut opts = Options::new(work_dir!(work_dir));
-                if let Some(j) = jobs {
-                    opts.jobs = j;
-                }
-                let rt = runtime();
-                return match rt.block_on(sshmatrix::bench::synthetic(plan, &opts)) {
-                    Err(e) => fail_run(e),
-                    Ok(b) => {
-                        println!("synthetic cells:     {}", b.cells);
-                        println!("cold key cache:      {:.2} s", b.cold.as_secs_f64());
-                        println!(
-                            "warm key cache:      {:.2} s  ({:.1} cells/s, {} jobs)",
-                            b.warm.as_secs_f64(),
-                            b.cells_per_sec,
-                            b.jobs
-                        );
-                        println!("peak RSS:            {:.1} MiB", b.peak_rss_mib);
-                        ExitCode::from(EXIT_OK as u8)
-                    }
-                };
-            }
-            let Some(matrix) = matrix else {
-                return ExitCode::from(EXIT_INPUT as u8);
-            };
-            let (plan, _) = match load_plan(&matrix) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let mut opts = Options::new(work_dir!(work_dir));
-            opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
-            opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
-            let rt = runtime();
-            match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
-                Err(e) => fail_run(e),
-                Ok(b) => {
-                    println!("cells:               {}", b.cells);
-                    println!(
-                        "emulator ({} jobs):   {:.2} s  ({:.1} cells/s; ok {} fail {} error {})",
-                        b.jobs,
-                        b.emulator.as_secs_f64(),
-                        b.cells_per_sec,
-                        b.emulator_verdicts.0,
-                        b.emulator_verdicts.1,
-                        b.emulator_verdicts.2
-                    );
-                    println!(
-                        "OpenSSH client loop: {:.2} s  (sequential; logged in {} refused {})",
-                        b.openssh_loop.as_secs_f64(),
-                        b.openssh_verdicts.0,
-                        b.openssh_verdicts.1
-                    );
-                    println!("speed-up:            {:.1}x", b.speedup);
-                    ExitCode::from(EXIT_OK as u8)
-                }
-            }
-        }
+        } => cli::bench::command(matrix, synthetic, plan_only, jobs, work_dir),
         Command::Predict {
             matrix,
             format,
             work_dir,
-        } => {
-            let (plan, _) = match load_plan(&matrix) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            match runner::predict_plan(&plan, &work_dir!(work_dir)) {
-                Ok(report) => {
-                    print!("{}", render(&report, format.into()));
-                    ExitCode::from(EXIT_OK as u8)
-                }
-                Err(e) => fail_run(e),
-            }
-        }
+        } => cli::explain::predict(matrix, format, work_dir),
         Command::Explain {
             matrix,
             cell,
             try_fixes,
             fixes,
             work_dir,
-        } => {
-            let (plan, _) = match load_plan(&matrix) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let bad = |e: String| {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_INPUT as u8)
-            };
-            let index = match advice::select(&plan, &cell) {
-                Ok(i) => i,
-                Err(e) => return bad(e),
-            };
-            let changes: Vec<advice::Change> =
-                match fixes.iter().map(|f| advice::parse_change(f)).collect() {
-                    Ok(c) => c,
-                    Err(e) => return bad(e),
-                };
-            let (profiles, tools, policies) = catalog_parts();
-            let mut opts = Options::new(work_dir!(work_dir));
-            opts.jobs = 1;
-            opts.timeout = Duration::from_secs(plan.run.timeout_secs.unwrap_or(20));
-            let rt = runtime();
-            match rt.block_on(advice::explain(
-                &plan, index, &changes, try_fixes, &opts, &profiles, &tools, &policies,
-            )) {
-                Ok(e) => {
-                    print!("{}", advice::render(&e));
-                    ExitCode::from(EXIT_OK as u8)
-                }
-                Err(e) => fail_run(e),
-            }
-        }
-        Command::VerifyProfiles { work_dir } => {
-            let (profiles, tools, policies) = catalog_parts();
-            let plan = match plan_generated(
-                "verify-profiles.toml",
-                &sshmatrix::fidelity::matrix(&profiles, &policies),
-            ) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let opts = Options::new(work_dir!(work_dir));
-            let report = match runtime().block_on(runner::run(plan, &opts)) {
-                Ok(r) => r,
-                Err(e) => return fail_run(e),
-            };
-            let pairs = sshmatrix::fidelity::pairs(&report, &profiles);
-            print!("{}", sshmatrix::fidelity::render(&pairs));
-            let mut bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
-            // The KEXINIT each real client sends, against its profile's lists.
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sshmatrix"));
-            let factory = match runner::key_factory(&opts.work_dir) {
-                Ok(f) => f,
-                Err(e) => return fail_run(e),
-            };
-            let tool = tools
-                .iter()
-                .find(|t| t.id == "ssh-keygen")
-                .expect("ssh-keygen key tool");
-            let key = match factory.get(sshmatrix_clients::KeySpec::Ed25519, tool, false) {
-                Ok(k) => k,
-                Err(e) => return fail_run(RunError::Environment(e.to_string())),
-            };
-            let captured = match runtime().block_on(sshmatrix::fidelity::capture_all(
-                &profiles,
-                &exe,
-                &opts.work_dir,
-                &key,
-                &factory,
-            )) {
-                Ok(c) => c,
-                Err(e) => return fail_run(RunError::Environment(e)),
-            };
-            for (id, sent) in captured {
-                let p = profiles
-                    .iter()
-                    .find(|p| p.id == id)
-                    .expect("captured profile");
-                match sent {
-                    Err(e) => {
-                        bad = true;
-                        println!("{id}: KEXINIT capture failed: {e}");
-                    }
-                    Ok(sent) => {
-                        let diffs = sshmatrix::fidelity::compare_kexinit(p, &sent);
-                        if diffs.is_empty() {
-                            println!("{id}: captured identification and KEXINIT match the profile");
-                        } else {
-                            bad = true;
-                            println!("{id}: captured KEXINIT differs from the profile:");
-                            for d in diffs {
-                                println!("    {d}");
-                            }
-                        }
-                    }
-                }
-            }
-            ExitCode::from(if bad { EXIT_EXPECTATIONS } else { EXIT_OK } as u8)
-        }
-        Command::CaptureKexinit { out } => {
-            let captured = runtime().block_on(async {
-                let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-                sshmatrix_clients::probe(stream, "SSH-2.0-sshmatrix_capture").await
-            });
-            match captured {
-                Ok(hello) => {
-                    let _ =
-                        std::fs::write(&out, serde_json::to_string_pretty(&hello).expect("json"));
-                    ExitCode::from(EXIT_OK as u8)
-                }
-                Err(e) => {
-                    eprintln!("capture-kexinit: {e}");
-                    ExitCode::from(EXIT_ENVIRONMENT as u8)
-                }
-            }
-        }
+        } => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
+        Command::VerifyProfiles { work_dir } => cli::verify::verify_profiles(work_dir),
+        Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
         Command::AuthorizedKeys { matrix, work_dir } => {
-            let (plan, _) = match load_plan(&matrix) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let opts = Options::new(work_dir!(work_dir));
-            let factory = match runner::key_factory(&opts.work_dir) {
-                Ok(f) => f,
-                Err(e) => return fail_run(e),
-            };
-            let keys = match runtime()
-                .block_on(runner::make_keys(&plan, &factory, opts.jobs, &opts.stop))
-            {
-                Ok(k) => k,
-                Err(e) => return fail_run(e),
-            };
-            for (ti, t) in plan.targets.iter().enumerate() {
-                for user in &t.users {
-                    let place = match &t.remote {
-                        Some(r) => format!("{}:{}", r.host, r.port),
-                        None => "local".into(),
-                    };
-                    println!("# target {} ({place}), user {user}: append to ~{user}/.ssh/authorized_keys", t.id);
-                    let mut seen = std::collections::HashSet::new();
-                    for c in plan
-                        .cells
-                        .iter()
-                        .filter(|c| c.target == ti && &c.user == user)
-                    {
-                        let line = &keys[&(c.key.to_string(), c.key_tool.id.clone(), c.passphrase)]
-                            .public_line;
-                        if seen.insert(line.clone()) {
-                            println!("{line}");
-                        }
-                    }
-                }
-            }
-            ExitCode::from(EXIT_OK as u8)
+            cli::explain::authorized_keys(matrix, work_dir)
         }
         Command::Merge {
             reports,
             format,
             output,
             partial,
-        } => {
-            let mut all = Vec::new();
-            for p in &reports {
-                match read_report(p) {
-                    Ok(r) => all.push(r),
-                    Err(code) => return code,
-                }
-            }
-            let merged = match scale::merge(all, partial) {
-                Ok(m) => m,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_INPUT as u8);
-                }
-            };
-            let text = render(&merged, format.into());
-            if let Err(code) = emit(&text, output.as_deref()) {
-                return code;
-            }
-            ExitCode::from(EXIT_OK as u8)
-        }
+        } => cli::compare::merge(reports, format, output, partial),
         Command::Diff {
             old,
             new,
             allow_added_removed,
-        } => {
-            let (old, new) = match (read_report(&old), read_report(&new)) {
-                (Ok(o), Ok(n)) => (o, n),
-                (Err(code), _) | (_, Err(code)) => return code,
-            };
-            let changes = diff::diff(&old, &new);
-            print!("{}", diff::render(&changes));
-            let fails = match allow_added_removed {
-                true => diff::has_regressions(&changes),
-                false => diff::fails_gate(&changes),
-            };
-            ExitCode::from(if fails { EXIT_EXPECTATIONS } else { EXIT_OK } as u8)
-        }
-        Command::Check { matrix } => match load_plan(&matrix) {
-            Err(code) => code,
-            Ok((plan, _)) => {
-                println!(
-                    "{}: {} cells, {} targets",
-                    plan.file,
-                    plan.cells.len(),
-                    plan.targets.len()
-                );
-                for t in &plan.targets {
-                    println!(
-                        "  target {} [{}] policy {} users {}",
-                        t.id,
-                        t.label.join(" / "),
-                        t.policy.id,
-                        t.users.join(",")
-                    );
-                }
-                ExitCode::from(EXIT_OK as u8)
-            }
-        },
+        } => cli::compare::diff(old, new, allow_added_removed),
+        Command::Check { matrix } => cli::inspect::check(matrix),
         Command::Run(args) => cli::run::command(*args),
     }
 }

@@ -405,14 +405,7 @@ struct RawMatrix {
     expect: Option<Spanned<toml::Value>>,
 }
 
-/// Where a matrix's expectations come from.
-#[derive(Debug, Clone)]
-pub enum Expectation {
-    /// A CSV file, resolved against the matrix file.
-    File(std::path::PathBuf),
-    /// Inline rules.
-    Rules(Vec<crate::expect::Rule>),
-}
+pub use crate::expect::Expectation;
 
 /// A validated target.
 #[derive(Debug, Clone)]

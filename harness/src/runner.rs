@@ -90,6 +90,18 @@ impl Stop {
     }
 }
 
+impl RunError {
+    /// The documented exit code (README, "Exit codes"): 2 bad input, 3 environment (a stream
+    /// that cannot be written included), 130 interrupted.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Input(_) => crate::EXIT_INPUT,
+            RunError::Environment(_) | RunError::Stream(..) => crate::EXIT_ENVIRONMENT,
+            RunError::Interrupted(_) => crate::EXIT_INTERRUPTED,
+        }
+    }
+}
+
 impl From<TargetError> for RunError {
     fn from(e: TargetError) -> Self {
         match e {
@@ -106,6 +118,9 @@ impl From<FactoryError> for RunError {
         RunError::Environment(format!("key factory: {e}"))
     }
 }
+
+/// Seconds a cell may take unless the matrix or `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 20;
 
 /// Runner options.
 #[derive(Debug, Clone)]
@@ -129,7 +144,7 @@ impl Options {
     pub fn new(work_dir: PathBuf) -> Self {
         Options {
             jobs: default_jobs(),
-            timeout: Duration::from_secs(20),
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             work_dir,
             stream: None,
             progress: false,

@@ -1,6 +1,8 @@
 //! Reports: the documented result schema and every renderer (○/× table, CSV, JSON, Markdown,
 //! HTML, JUnit) over one shared grid layout.
 
+#![warn(missing_docs)]
+
 pub mod csv;
 pub mod diff;
 pub mod html;

@@ -2,6 +2,8 @@
 //! source), OpenSSH sshd targets in inetd mode (one process per connection) on this host or in
 //! containers (images built offline, Dockerfiles in `images/`), and server log analysis.
 
+#![warn(missing_docs)]
+
 pub mod container;
 pub mod log;
 pub mod owner;

@@ -1,7 +1,12 @@
 //! Subcommands of the `sshmatrix` binary that need more than a few lines, one module each.
 
+pub mod bench;
+pub mod compare;
+pub mod explain;
+pub mod inspect;
 pub mod output;
 pub mod run;
+pub mod verify;
 
 /// SIGINT and SIGTERM, installed before any work starts (so no early signal kills the process
 /// without cleanup).

@@ -83,7 +83,10 @@ fn options(a: &RunArgs, plan: &Plan, work_dir: PathBuf) -> Result<Options, Strin
             runner::default_jobs()
         ));
     }
-    let timeout = a.timeout.or(plan.run.timeout_secs).unwrap_or(20);
+    let timeout = a
+        .timeout
+        .or(plan.run.timeout_secs)
+        .unwrap_or(sshmatrix::runner::DEFAULT_TIMEOUT_SECS);
     if timeout == 0 {
         return Err(
             "--timeout 0 would give every cell a timeout before it starts: give at least 1 second (default 20)"

@@ -1,0 +1,95 @@
+//! `bench`: the emulator against a real-client loop, and the synthetic memory/speed runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sshmatrix::runner::{self, Options};
+use sshmatrix::{EXIT_INPUT, EXIT_OK};
+
+use crate::{fail_run, load_plan, plan_generated, runtime};
+
+/// `sshmatrix bench`.
+pub fn command(
+    matrix: Option<PathBuf>,
+    synthetic: Option<usize>,
+    plan_only: bool,
+    jobs: Option<usize>,
+    work_dir: Option<PathBuf>,
+) -> ExitCode {
+    if let Some(users) = synthetic {
+        let t = std::time::Instant::now();
+        let plan =
+            match plan_generated("synthetic.toml", &sshmatrix::bench::synthetic_matrix(users)) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+        if plan_only {
+            println!("synthetic cells:     {}", plan.cells.len());
+            println!("planned in:          {:.2} s", t.elapsed().as_secs_f64());
+            println!(
+                "peak RSS:            {:.1} MiB",
+                sshmatrix::bench::peak_rss_mib()
+            );
+            return ExitCode::from(EXIT_OK as u8);
+        }
+        let mut opts = Options::new(work_dir!(work_dir));
+        if let Some(j) = jobs {
+            opts.jobs = j;
+        }
+        let rt = runtime();
+        return match rt.block_on(sshmatrix::bench::synthetic(plan, &opts)) {
+            Err(e) => fail_run(e),
+            Ok(b) => {
+                println!("synthetic cells:     {}", b.cells);
+                println!("cold key cache:      {:.2} s", b.cold.as_secs_f64());
+                println!(
+                    "warm key cache:      {:.2} s  ({:.1} cells/s, {} jobs)",
+                    b.warm.as_secs_f64(),
+                    b.cells_per_sec,
+                    b.jobs
+                );
+                println!("peak RSS:            {:.1} MiB", b.peak_rss_mib);
+                ExitCode::from(EXIT_OK as u8)
+            }
+        };
+    }
+    let Some(matrix) = matrix else {
+        return ExitCode::from(EXIT_INPUT as u8);
+    };
+    let (plan, _) = match load_plan(&matrix) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut opts = Options::new(work_dir!(work_dir));
+    opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
+    opts.timeout = Duration::from_secs(
+        plan.run
+            .timeout_secs
+            .unwrap_or(sshmatrix::runner::DEFAULT_TIMEOUT_SECS),
+    );
+    let rt = runtime();
+    match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
+        Err(e) => fail_run(e),
+        Ok(b) => {
+            println!("cells:               {}", b.cells);
+            println!(
+                "emulator ({} jobs):   {:.2} s  ({:.1} cells/s; ok {} fail {} error {})",
+                b.jobs,
+                b.emulator.as_secs_f64(),
+                b.cells_per_sec,
+                b.emulator_verdicts.0,
+                b.emulator_verdicts.1,
+                b.emulator_verdicts.2
+            );
+            println!(
+                "OpenSSH client loop: {:.2} s  (sequential; logged in {} refused {})",
+                b.openssh_loop.as_secs_f64(),
+                b.openssh_verdicts.0,
+                b.openssh_verdicts.1
+            );
+            println!("speed-up:            {:.1}x", b.speedup);
+            ExitCode::from(EXIT_OK as u8)
+        }
+    }
+}

@@ -636,7 +636,10 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
     plan(&file, &text, path.parent(), catalog)
 }
 
-/// Plans a matrix from its text (`dir` resolves relative paths such as `expect`).
+/// Plans a matrix from its text (`dir` resolves relative paths such as `expect`): each part of
+/// the raw file is converted on its own (axes, targets, jump hosts, layout, limits, expansion,
+/// expectations), then the plan is checked as a whole ([`crate::validate`]) and stamped with
+/// cell digests.
 pub fn plan(
     file: &str,
     text: &str,
@@ -650,10 +653,76 @@ pub fn plan(
         message: e.message().trim().to_string(),
         hint: Some("see the matrix format in README.md (\"Matrix files\")".into()),
     })?;
+    let keys = keys(&ctx, &raw.axes)?;
+    let passphrases = passphrases(&ctx, &raw.axes)?;
+    let holders = holders(&ctx, &raw.axes)?;
+    let pairs = pairs(&ctx, &raw.axes, catalog)?;
+    let mut targets = targets(&ctx, &raw, catalog, dir)?;
+    jump_hosts(&ctx, &raw, &mut targets)?;
+    let (rows, columns) = layout(&ctx, &raw)?;
+    let log_level = limits(
+        &ctx,
+        &raw,
+        pairs.len(),
+        keys.len(),
+        passphrases.len(),
+        holders.len(),
+        &targets,
+    )?;
+    let cells = expand(
+        pairs,
+        &keys,
+        &passphrases,
+        &holders,
+        &targets,
+        &rows,
+        &columns,
+    );
+    let expect = expectation(&ctx, &raw, dir)?;
+    let run = raw.run.as_ref();
+    let axis_title = |a: &str| axis_title(a, &targets);
+    let mut plan = Plan {
+        file: file.to_string(),
+        title: raw.title.clone().unwrap_or_else(|| file.to_string()),
+        source: raw.source.clone(),
+        row_axes: rows.iter().flat_map(|a| axis_title(a)).collect(),
+        column_axes: columns.iter().flat_map(|a| axis_title(a)).collect(),
+        client_images: {
+            let mut names: Vec<&str> = cells
+                .iter()
+                .filter_map(|c| c.client.image.as_deref())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .filter_map(|n| sshmatrix_servers::container::recipe(n).ok())
+                .collect()
+        },
+        targets,
+        cells,
+        run: RunSettings {
+            jobs: run.and_then(|r| r.jobs),
+            timeout_secs: run.and_then(|r| r.timeout_secs),
+            server_log_level: log_level,
+        },
+        expect,
+    };
+    crate::validate::run_settings(
+        file,
+        text,
+        plan.run.jobs,
+        plan.run.timeout_secs,
+        crate::MAX_JOBS,
+    )?;
+    crate::validate::check(file, text, &plan, run.is_some_and(|r| r.trust_sshd_lines))?;
+    crate::digest::stamp(&mut plan);
+    Ok(plan)
+}
 
-    // Keys.
+fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
     let mut keys = Vec::new();
-    for k in raw.axes.keys.get_ref() {
+    for k in axes.keys.get_ref() {
         let spec: KeySpec =
             k.get_ref()
                 .parse()
@@ -675,15 +744,18 @@ pub fn plan(
     }
     if keys.is_empty() {
         return Err(ctx.err(
-            raw.axes.keys.span(),
+            axes.keys.span(),
             "the keys axis is empty",
             Some("list at least one key, e.g. keys = [\"rsa-2048\"]".into()),
         ));
     }
 
-    // Passphrase.
+    Ok(keys)
+}
+
+fn passphrases(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<bool>, InputError> {
     let mut passphrases = Vec::new();
-    match &raw.axes.passphrase {
+    match &axes.passphrase {
         None => passphrases.push(false),
         Some(list) => {
             for p in list.get_ref() {
@@ -718,9 +790,12 @@ pub fn plan(
         }
     }
 
-    // How the client holds its key.
+    Ok(passphrases)
+}
+
+fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
     let mut holders = Vec::new();
-    match &raw.axes.holders {
+    match &axes.holders {
         None => holders.push(Holder::File),
         Some(list) => {
             for h in list.get_ref() {
@@ -751,7 +826,14 @@ pub fn plan(
         }
     }
 
-    // Client / key tool pairs.
+    Ok(holders)
+}
+
+fn pairs(
+    ctx: &Ctx,
+    axes: &RawAxes,
+    catalog: &Catalog,
+) -> Result<Vec<(Profile, KeyTool)>, InputError> {
     let profile_ids = || catalog.profiles.iter().map(|p| p.id.as_str());
     let tool_ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
     let find_client = |n: &Spanned<String>| {
@@ -781,7 +863,7 @@ pub fn plan(
             .ok_or_else(|| ctx.unknown("key tool", n, tool_ids(), "`sshmatrix profiles`"))
     };
     let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
-    match (&raw.axes.pairs, &raw.axes.clients, &raw.axes.key_tools) {
+    match (&axes.pairs, &axes.clients, &axes.key_tools) {
         (Some(p), None, None) => {
             for pair in p.get_ref() {
                 let c = find_client(&pair.client)?;
@@ -822,15 +904,23 @@ pub fn plan(
         }
         _ => {
             return Err(InputError {
-                file: file.to_string(),
-                position: Some(position(text, raw.axes.keys.span().start)),
+                file: ctx.file.to_string(),
+                position: Some(position(ctx.text, axes.keys.span().start)),
                 message: "the [axes] table needs `pairs`, or both `clients` and `key_tools`".into(),
                 hint: Some("e.g. clients = [\"putty-0.83\"] and key_tools = [\"puttygen-0.83\"]".into()),
             })
         }
     }
 
-    // Targets.
+    Ok(pairs)
+}
+
+fn targets(
+    ctx: &Ctx,
+    raw: &RawMatrix,
+    catalog: &Catalog,
+    dir: Option<&Path>,
+) -> Result<Vec<Target>, InputError> {
     let policy_ids = || catalog.policies.iter().map(|p| p.id.as_str());
     let mut targets: Vec<Target> = Vec::new();
     for t in raw.targets.get_ref() {
@@ -861,61 +951,8 @@ pub fn plan(
             .ok_or_else(|| {
                 ctx.unknown("policy", &t.policy, policy_ids(), "`sshmatrix policies`")
             })?;
-        let mut users: Vec<String> = Vec::new();
-        for u in t.users.get_ref() {
-            let name = u.get_ref();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            {
-                return Err(ctx.err(
-                    u.span(),
-                    format!("user name `{name}` must be letters, digits, '.', '_' or '-'"),
-                    Some("e.g. users = [\"nutanix\", \"admin\"]".into()),
-                ));
-            }
-            if users.contains(name) {
-                return Err(ctx.err(
-                    u.span(),
-                    format!("user `{name}` is listed twice"),
-                    Some("remove the duplicate".into()),
-                ));
-            }
-            users.push(name.clone());
-        }
-        if users.is_empty() {
-            return Err(ctx.err(
-                t.users.span(),
-                format!("target `{id}` has no users"),
-                Some("e.g. users = [\"nutanix\"]".into()),
-            ));
-        }
-        let host_keys = match &t.host_keys {
-            None => policy.host_keys.clone(),
-            Some(list) => {
-                let mut out = Vec::new();
-                for h in list.get_ref() {
-                    if !sshmatrix_servers::policy::HOST_KEY_TYPES.contains(&h.get_ref().as_str()) {
-                        return Err(ctx.unknown(
-                            "host key type",
-                            h,
-                            sshmatrix_servers::policy::HOST_KEY_TYPES.iter().copied(),
-                            "README: ed25519, ecdsa, rsa",
-                        ));
-                    }
-                    out.push(h.get_ref().clone());
-                }
-                if out.is_empty() {
-                    return Err(ctx.err(
-                        list.span(),
-                        "a target needs at least one host key",
-                        Some("e.g. host_keys = [\"ed25519\", \"ecdsa\"]".into()),
-                    ));
-                }
-                out
-            }
-        };
+        let users = users(ctx, t, &id)?;
+        let host_keys = host_keys(ctx, t, &policy)?;
         let scenario = t
             .scenario
             .as_ref()
@@ -930,96 +967,8 @@ pub fn plan(
                 ));
             }
         }
-        let image = match (&t.kind, &t.image) {
-            (Some(k), Some(img)) if k.get_ref() == "container" => {
-                match sshmatrix_servers::container::recipe(img.get_ref()) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        let known: Vec<&str> = sshmatrix_servers::container::recipes()
-                            .iter()
-                            .map(|r| r.name)
-                            .collect();
-                        let hint = nearest(img.get_ref(), known.iter().copied())
-                            .map(|n| format!("did you mean `{n}`?"))
-                            .unwrap_or_else(|| format!("known images: {}", known.join(", ")));
-                        return Err(ctx.err(img.span(), e.to_string(), Some(hint)));
-                    }
-                }
-            }
-            (Some(k), None) if k.get_ref() == "container" => {
-                return Err(ctx.err(
-                    k.span(),
-                    format!("container target `{id}` needs an image"),
-                    Some("image = \"bookworm\" (see `sshmatrix images list`)".into()),
-                ))
-            }
-            (_, Some(img)) => {
-                return Err(ctx.err(
-                    img.span(),
-                    format!("`image` needs kind = \"container\" (target `{id}`)"),
-                    Some("add kind = \"container\"".into()),
-                ))
-            }
-            _ => None,
-        };
-        let remote = match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
-            None | Some(("local", _)) | Some(("container", _)) => None,
-            Some(("remote", span)) => {
-                let Some(host) = &t.host else {
-                    return Err(ctx.err(
-                        span,
-                        format!("remote target `{id}` needs a host"),
-                        Some("host = \"10.0.0.5\"".into()),
-                    ));
-                };
-                let port = t.port.unwrap_or(22);
-                let pin = match (&t.host_key, &t.known_hosts) {
-                    (Some(p), None) => p.clone(),
-                    (None, Some(kh)) => {
-                        let path = dir.unwrap_or(Path::new(".")).join(kh);
-                        known_hosts_pin(&path, host, port).map_err(|m| ctx.err(span.clone(), format!("remote target `{id}`: {m}"), Some("pin with host_key = \"SHA256:…\" (ssh-keyscan HOST | ssh-keygen -lf -) or a plain known_hosts entry".into())))?
-                    }
-                    _ => {
-                        return Err(ctx.err(span, format!("remote target `{id}` needs exactly one of host_key and known_hosts"), Some("host_key is the pinned SHA256 fingerprint: ssh-keyscan HOST | ssh-keygen -lf -".into())))
-                    }
-                };
-                let pin = &pin;
-                if !pin.starts_with("SHA256:") {
-                    return Err(ctx.err(
-                        span,
-                        format!("host_key of `{id}` must be a SHA256:… fingerprint"),
-                        Some("ssh-keyscan HOST | ssh-keygen -lf - prints it".into()),
-                    ));
-                }
-                Some(Remote {
-                    host: host.clone(),
-                    port,
-                    host_key: pin.clone(),
-                    auth_budget: t.auth_budget.unwrap_or(2),
-                    budget_window_secs: t.budget_window_secs.unwrap_or(900),
-                    password_env: t.password_env.clone(),
-                    password_file: t
-                        .password_file
-                        .as_ref()
-                        .map(|f| dir.unwrap_or(Path::new(".")).join(f)),
-                    deploy: t.deploy.as_ref().map(|d| Deploy {
-                        user: d.user.clone(),
-                        key: dir.unwrap_or(Path::new(".")).join(&d.key),
-                        file: d
-                            .file
-                            .clone()
-                            .unwrap_or_else(|| "%h/.ssh/authorized_keys".into()),
-                    }),
-                })
-            }
-            Some((other, span)) => {
-                return Err(ctx.err(
-                    span,
-                    format!("unknown target kind `{other}`"),
-                    Some("kind = \"local\" (default), \"container\" or \"remote\"".into()),
-                ))
-            }
-        };
+        let image = image(ctx, t, &id)?;
+        let remote = remote(ctx, t, &id, dir)?;
         targets.push(Target {
             remote,
             image,
@@ -1037,7 +986,184 @@ pub fn plan(
             sshd: t.sshd.clone(),
         });
     }
-    // Jump hosts: `via` names another target, itself reached directly.
+    Ok(targets)
+}
+
+/// The users of a target: safe names, none twice, at least one.
+fn users(ctx: &Ctx, t: &RawTarget, id: &str) -> Result<Vec<String>, InputError> {
+    let mut users: Vec<String> = Vec::new();
+    for u in t.users.get_ref() {
+        let name = u.get_ref();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(ctx.err(
+                u.span(),
+                format!("user name `{name}` must be letters, digits, '.', '_' or '-'"),
+                Some("e.g. users = [\"nutanix\", \"admin\"]".into()),
+            ));
+        }
+        if users.contains(name) {
+            return Err(ctx.err(
+                u.span(),
+                format!("user `{name}` is listed twice"),
+                Some("remove the duplicate".into()),
+            ));
+        }
+        users.push(name.clone());
+    }
+    if users.is_empty() {
+        return Err(ctx.err(
+            t.users.span(),
+            format!("target `{id}` has no users"),
+            Some("e.g. users = [\"nutanix\"]".into()),
+        ));
+    }
+    Ok(users)
+}
+
+/// The host key types of a target (the policy's unless given).
+fn host_keys(ctx: &Ctx, t: &RawTarget, policy: &Policy) -> Result<Vec<String>, InputError> {
+    let host_keys = match &t.host_keys {
+        None => policy.host_keys.clone(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for h in list.get_ref() {
+                if !sshmatrix_servers::policy::HOST_KEY_TYPES.contains(&h.get_ref().as_str()) {
+                    return Err(ctx.unknown(
+                        "host key type",
+                        h,
+                        sshmatrix_servers::policy::HOST_KEY_TYPES.iter().copied(),
+                        "README: ed25519, ecdsa, rsa",
+                    ));
+                }
+                out.push(h.get_ref().clone());
+            }
+            if out.is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "a target needs at least one host key",
+                    Some("e.g. host_keys = [\"ed25519\", \"ecdsa\"]".into()),
+                ));
+            }
+            out
+        }
+    };
+    Ok(host_keys)
+}
+
+/// The image of a container target (`kind = "container"`).
+fn image(
+    ctx: &Ctx,
+    t: &RawTarget,
+    id: &str,
+) -> Result<Option<sshmatrix_servers::container::ImageRecipe>, InputError> {
+    let image = match (&t.kind, &t.image) {
+        (Some(k), Some(img)) if k.get_ref() == "container" => {
+            match sshmatrix_servers::container::recipe(img.get_ref()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let known: Vec<&str> = sshmatrix_servers::container::recipes()
+                        .iter()
+                        .map(|r| r.name)
+                        .collect();
+                    let hint = nearest(img.get_ref(), known.iter().copied())
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .unwrap_or_else(|| format!("known images: {}", known.join(", ")));
+                    return Err(ctx.err(img.span(), e.to_string(), Some(hint)));
+                }
+            }
+        }
+        (Some(k), None) if k.get_ref() == "container" => {
+            return Err(ctx.err(
+                k.span(),
+                format!("container target `{id}` needs an image"),
+                Some("image = \"bookworm\" (see `sshmatrix images list`)".into()),
+            ))
+        }
+        (_, Some(img)) => {
+            return Err(ctx.err(
+                img.span(),
+                format!("`image` needs kind = \"container\" (target `{id}`)"),
+                Some("add kind = \"container\"".into()),
+            ))
+        }
+        _ => None,
+    };
+    Ok(image)
+}
+
+/// The host of a remote target (`kind = "remote"`), its pinned host key and budget.
+fn remote(
+    ctx: &Ctx,
+    t: &RawTarget,
+    id: &str,
+    dir: Option<&Path>,
+) -> Result<Option<Remote>, InputError> {
+    let remote = match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
+        None | Some(("local", _)) | Some(("container", _)) => None,
+        Some(("remote", span)) => {
+            let Some(host) = &t.host else {
+                return Err(ctx.err(
+                    span,
+                    format!("remote target `{id}` needs a host"),
+                    Some("host = \"10.0.0.5\"".into()),
+                ));
+            };
+            let port = t.port.unwrap_or(22);
+            let pin = match (&t.host_key, &t.known_hosts) {
+                (Some(p), None) => p.clone(),
+                (None, Some(kh)) => {
+                    let path = dir.unwrap_or(Path::new(".")).join(kh);
+                    known_hosts_pin(&path, host, port).map_err(|m| ctx.err(span.clone(), format!("remote target `{id}`: {m}"), Some("pin with host_key = \"SHA256:…\" (ssh-keyscan HOST | ssh-keygen -lf -) or a plain known_hosts entry".into())))?
+                }
+                _ => {
+                    return Err(ctx.err(span, format!("remote target `{id}` needs exactly one of host_key and known_hosts"), Some("host_key is the pinned SHA256 fingerprint: ssh-keyscan HOST | ssh-keygen -lf -".into())))
+                }
+            };
+            let pin = &pin;
+            if !pin.starts_with("SHA256:") {
+                return Err(ctx.err(
+                    span,
+                    format!("host_key of `{id}` must be a SHA256:… fingerprint"),
+                    Some("ssh-keyscan HOST | ssh-keygen -lf - prints it".into()),
+                ));
+            }
+            Some(Remote {
+                host: host.clone(),
+                port,
+                host_key: pin.clone(),
+                auth_budget: t.auth_budget.unwrap_or(2),
+                budget_window_secs: t.budget_window_secs.unwrap_or(900),
+                password_env: t.password_env.clone(),
+                password_file: t
+                    .password_file
+                    .as_ref()
+                    .map(|f| dir.unwrap_or(Path::new(".")).join(f)),
+                deploy: t.deploy.as_ref().map(|d| Deploy {
+                    user: d.user.clone(),
+                    key: dir.unwrap_or(Path::new(".")).join(&d.key),
+                    file: d
+                        .file
+                        .clone()
+                        .unwrap_or_else(|| "%h/.ssh/authorized_keys".into()),
+                }),
+            })
+        }
+        Some((other, span)) => {
+            return Err(ctx.err(
+                span,
+                format!("unknown target kind `{other}`"),
+                Some("kind = \"local\" (default), \"container\" or \"remote\"".into()),
+            ))
+        }
+    };
+    Ok(remote)
+}
+
+fn jump_hosts(ctx: &Ctx, raw: &RawMatrix, targets: &mut [Target]) -> Result<(), InputError> {
     for (ti, t) in raw.targets.get_ref().iter().enumerate() {
         let Some(via) = &t.via else { continue };
         let Some(vi) = targets.iter().position(|x| &x.id == via.get_ref()) else {
@@ -1078,7 +1204,10 @@ pub fn plan(
         ));
     }
 
-    // Layout.
+    Ok(())
+}
+
+fn layout(ctx: &Ctx, raw: &RawMatrix) -> Result<(Vec<String>, Vec<String>), InputError> {
     let (rows, columns) = match &raw.layout {
         None => {
             let mut rows = vec![
@@ -1136,17 +1265,28 @@ pub fn plan(
         }
     };
 
+    Ok((rows, columns))
+}
+
+/// Refuses a cross product beyond `[run] max_cells`; returns the server log level.
+#[allow(clippy::too_many_arguments)]
+fn limits(
+    ctx: &Ctx,
+    raw: &RawMatrix,
+    pairs: usize,
+    keys: usize,
+    passphrases: usize,
+    holders: usize,
+    targets: &[Target],
+) -> Result<Option<String>, InputError> {
     let run = raw.run.as_ref();
     let max_cells = run.and_then(|r| r.max_cells).unwrap_or(DEFAULT_MAX_CELLS);
-    let total: usize = pairs.len()
-        * keys.len()
-        * passphrases.len()
-        * holders.len()
-        * targets.iter().map(|t| t.users.len()).sum::<usize>();
+    let total: usize =
+        pairs * keys * passphrases * holders * targets.iter().map(|t| t.users.len()).sum::<usize>();
     if total > max_cells {
         return Err(InputError {
-            file: file.to_string(),
-            position: Some(position(text, raw.axes.keys.span().start)),
+            file: ctx.file.to_string(),
+            position: Some(position(ctx.text, raw.axes.keys.span().start)),
             message: format!(
                 "the matrix expands to {total} cells, more than the limit of {max_cells}"
             ),
@@ -1164,7 +1304,20 @@ pub fn plan(
         }
     };
 
-    // Expand. Each axis value has an order index (declaration order; pairs keep their order).
+    Ok(log_level)
+}
+
+/// Expands the axes into cells, in table order (each axis value has an order index:
+/// declaration order; pairs keep their order).
+fn expand(
+    pairs: Vec<(Profile, KeyTool)>,
+    keys: &[KeySpec],
+    passphrases: &[bool],
+    holders: &[Holder],
+    targets: &[Target],
+    rows: &[String],
+    columns: &[String],
+) -> Vec<Cell> {
     let mut cells = Vec::new();
     let pairs: Vec<(std::sync::Arc<Profile>, std::sync::Arc<KeyTool>)> = pairs
         .into_iter()
@@ -1238,6 +1391,14 @@ pub fn plan(
             c
         })
         .collect();
+    cells
+}
+
+fn expectation(
+    ctx: &Ctx,
+    raw: &RawMatrix,
+    dir: Option<&Path>,
+) -> Result<Option<Expectation>, InputError> {
     let expect = match &raw.expect {
         None => None,
         Some(e) => Some(match e.get_ref() {
@@ -1260,64 +1421,30 @@ pub fn plan(
             }
         }),
     };
-    let axis_title = |a: &str| -> Vec<String> {
-        match a {
-            "target" => {
-                let depth = targets.iter().map(|t| t.label.len()).max().unwrap_or(1);
-                (0..depth)
-                    .map(|i| {
-                        if i == 0 {
-                            "Target".to_string()
-                        } else {
-                            String::new()
-                        }
-                    })
-                    .collect()
-            }
-            "key_tool" => vec!["Key tool".into()],
-            "passphrase" => vec!["Passphrase".into()],
-            other => {
-                let mut s = other.to_string();
-                s[..1].make_ascii_uppercase();
-                vec![s]
-            }
-        }
-    };
-    let mut plan = Plan {
-        file: file.to_string(),
-        title: raw.title.clone().unwrap_or_else(|| file.to_string()),
-        source: raw.source.clone(),
-        row_axes: rows.iter().flat_map(|a| axis_title(a)).collect(),
-        column_axes: columns.iter().flat_map(|a| axis_title(a)).collect(),
-        client_images: {
-            let mut names: Vec<&str> = cells
-                .iter()
-                .filter_map(|c| c.client.image.as_deref())
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-                .into_iter()
-                .filter_map(|n| sshmatrix_servers::container::recipe(n).ok())
+    Ok(expect)
+}
+
+/// The corner header(s) of an axis.
+fn axis_title(a: &str, targets: &[Target]) -> Vec<String> {
+    match a {
+        "target" => {
+            let depth = targets.iter().map(|t| t.label.len()).max().unwrap_or(1);
+            (0..depth)
+                .map(|i| {
+                    if i == 0 {
+                        "Target".to_string()
+                    } else {
+                        String::new()
+                    }
+                })
                 .collect()
-        },
-        targets,
-        cells,
-        run: RunSettings {
-            jobs: run.and_then(|r| r.jobs),
-            timeout_secs: run.and_then(|r| r.timeout_secs),
-            server_log_level: log_level,
-        },
-        expect,
-    };
-    crate::validate::run_settings(
-        file,
-        text,
-        plan.run.jobs,
-        plan.run.timeout_secs,
-        crate::MAX_JOBS,
-    )?;
-    crate::validate::check(file, text, &plan, run.is_some_and(|r| r.trust_sshd_lines))?;
-    crate::digest::stamp(&mut plan);
-    Ok(plan)
+        }
+        "key_tool" => vec!["Key tool".into()],
+        "passphrase" => vec!["Passphrase".into()],
+        other => {
+            let mut s = other.to_string();
+            s[..1].make_ascii_uppercase();
+            vec![s]
+        }
+    }
 }

@@ -462,176 +462,44 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut containers = Vec::new();
-    let mut target_containers = Vec::new();
-
     let log_level = plan
         .run
         .server_log_level
         .clone()
         .unwrap_or_else(|| "VERBOSE".into());
-    let mut notes: Vec<String> = Vec::new();
-    let mut targets = Vec::new();
-    let mut effective = Vec::new();
-    let mut hellos = Vec::new();
-    let mut extras = Vec::new();
-    for (ti, t) in plan.targets.iter().enumerate() {
-        opts.stop.check(&format!("starting target `{}`", t.id))?;
-        let sc = &t.scenario;
-        let public_of = |user: Option<&str>| -> Result<Vec<String>, RunError> {
-            let mut lines = match sc.authorized_keys {
-                // The target's own cells, and — for its first user, as whom a jump host is
-                // entered — the cells that go through it.
-                Registered::Matrix => plan
-                    .cells
-                    .iter()
-                    .filter(|c| {
-                        (c.target == ti && user.is_none_or(|u| c.user == u))
-                            || (plan.targets[c.target].via == Some(ti)
-                                && user
-                                    .is_none_or(|u| Some(u) == t.users.first().map(|x| x.as_str())))
-                    })
-                    .map(|c| keys[&key_id(c)].public_line.clone())
-                    .collect(),
-                Registered::Other => vec![decoy_key()?
-                    .public_key()
-                    .to_openssh()
-                    .map_err(|e| RunError::Environment(e.to_string()))?],
-                Registered::None => Vec::new(),
-            };
-            lines.sort();
-            lines.dedup();
-            Ok(lines)
-        };
-        let public = public_of(None)?;
-        let mut extra = Extras::default();
-        if sc.known_host_key.is_some() {
-            extra.known_host_key = Some(decoy_key()?.public_key().clone());
-        }
-        for _ in 0..sc.other_keys_first {
-            extra.decoys.push(Arc::new(decoy_key()?));
-        }
-        extras.push(extra);
-        let spec = TargetSpec {
-            id: t.id.clone(),
-            policy: t.policy.clone(),
-            host_keys: t.host_keys.clone(),
-            extra: t.sshd.clone(),
-            log_level: log_level.clone(),
-        };
-        let target = if let Some(image) = &t.image {
-            let users = t
-                .users
-                .iter()
-                .map(|u| Ok((u.clone(), public_of(Some(u))?)))
-                .collect::<Result<Vec<_>, RunError>>()?;
-            let (container, target) = sshmatrix_servers::container::start_target(
-                run_dir.path(),
-                &spec,
-                image,
-                &host_keys,
-                &users,
-                sc.authorized_keys_mode.as_deref(),
-                &run_name,
-            )
-            .await
-            .map_err(|e| RunError::Environment(e.to_string()))?;
-            notes.push(format!(
-                "container target `{}`: {} ({}), container {}, sshd -i per cell through docker exec; the matrix users are real accounts",
-                t.id,
-                image.tag(),
-                image.contents,
-                &container.id[..12.min(container.id.len())]
-            ));
-            containers.push(container);
-            target_containers.push(t.id.clone());
-            target
-        } else {
-            SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &public)?
-        };
-        effective.push(target.effective(&t.host_keys)?);
-        if let (Some(mode), None) = (&sc.authorized_keys_mode, &t.image) {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
-            std::fs::set_permissions(
-                &target.authorized_keys,
-                std::fs::Permissions::from_mode(mode),
-            )
-            .map_err(|e| RunError::Environment(e.to_string()))?;
-        }
-        if let Some(r) = &t.remote {
-            hellos.push(preflight(&t.id, r, opts.timeout).await?);
-            if let Some(d) = &r.deploy {
-                deploy_keys(&t.id, r, d, &t.users, &plan, ti, &keys, opts.timeout).await?;
-            }
-            notes.push(format!(
-                "remote target `{}` ({}:{}): host key pinned; logs in as the matrix users; the server log is not available, reasons are the client's; at most {} failed logins per account per {} s",
-                t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
-            ));
-            targets.push(target);
-            continue;
-        }
-        if !sc.reachable || sc.server.is_some() {
-            targets.push(target);
-            hellos.push(ServerHello::default());
-            continue;
-        }
-        let (stream, session) = target.connect()?;
-        let hello = tokio::time::timeout(
-            opts.timeout,
-            negotiate::probe(stream, "SSH-2.0-sshmatrix_probe"),
-        )
-        .await
-        .map_err(|_| {
-            RunError::Environment(format!(
-                "target `{}`: sshd did not send its KEXINIT in time",
-                t.id
-            ))
-        })?
-        .map_err(|e| {
-            RunError::Environment(format!("target `{}`: probing sshd failed: {e}", t.id))
-        })?;
-        let _ = session.finish(Duration::from_secs(2)).await;
-        targets.push(target);
-        hellos.push(hello);
-    }
-
-    let stream = match &opts.stream {
-        None => None,
-        Some(p) => Some((
-            p.clone(),
-            Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| {
-                        RunError::Environment(format!("result stream {}: {e}", p.display()))
-                    })?,
-            ),
-        )),
+    let env = TargetEnv {
+        plan: &plan,
+        keys: &keys,
+        opts,
+        run_dir: run_dir.path(),
+        run_name: &run_name,
+        host_keys: &host_keys,
+        sshd: &sshd,
+        log_level,
     };
+    let mut notes: Vec<String> = Vec::new();
+    let (mut targets, mut effective, mut hellos, mut extras) = (vec![], vec![], vec![], vec![]);
+    let (mut containers, mut target_containers) = (Vec::new(), Vec::new());
+    for ti in 0..plan.targets.len() {
+        opts.stop
+            .check(&format!("starting target `{}`", plan.targets[ti].id))?;
+        let t = prepare_target(&env, ti).await?;
+        if let Some(c) = t.container {
+            target_containers.push(plan.targets[ti].id.clone());
+            containers.push(c);
+        }
+        notes.extend(t.notes);
+        targets.push(t.target);
+        effective.push(t.effective);
+        hellos.push(t.hello);
+        extras.push(t.extras);
+    }
+    let stream = open_stream(opts.stream.as_deref())?;
     let login = current_user();
-    let askpass = run_dir.path().join("askpass.sh");
-    std::fs::write(&askpass, "#!/bin/sh\nexec cat \"$SSHMATRIX_PASSFILE\"\n")
-        .and_then(|_| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
-        })
-        .map_err(|e| RunError::Environment(e.to_string()))?;
+    let askpass = write_private_file(run_dir.path(), "askpass.sh", ASKPASS, 0o700)?;
     let logs = run_dir.path().join("logs");
-    private_dir(&logs).map_err(|e| RunError::Environment(e.to_string()))?;
-    let host_key_pubs: Vec<Vec<PathBuf>> = plan
-        .targets
-        .iter()
-        .map(|t| {
-            t.host_keys
-                .iter()
-                .filter_map(|k| host_keys.get(k).ok())
-                .map(|p| PathBuf::from(format!("{}.pub", p.display())))
-                .collect()
-        })
-        .collect();
+    private_dir(&logs).map_err(|e| RunError::Environment(format!("{}: {e}", logs.display())))?;
+    let host_key_pubs = host_key_pubs(&plan, &host_keys);
     if plan
         .targets
         .iter()
@@ -645,26 +513,14 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
         ));
     }
-    let wrong_password = run_dir.path().join("password");
-    std::fs::write(&wrong_password, format!("{WRONG_PASSWORD}\n"))
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-    // One real ssh-agent per key that agent-holder cells use (one key each, so a next-hop
-    // client that offers every agent key still offers only the cell's key).
-    let mut agents = HashMap::new();
-    let mut agent_procs = Vec::new();
-    for c in plan.cells.iter().filter(|c| c.holder.uses_agent()) {
-        opts.stop.check("starting ssh-agents")?;
-        let id = key_id(c);
-        if agents.contains_key(&id) {
-            continue;
-        }
-        let sock = run_dir.path().join(format!("agent-{}.sock", agents.len()));
-        let proc = crate::agent::start(&sock, &keys[&id], &factory, &askpass)
-            .await
-            .map_err(RunError::Environment)?;
-        agent_procs.push(proc);
-        agents.insert(id, sock);
-    }
+    let wrong_password = write_private_file(
+        run_dir.path(),
+        "password",
+        &format!("{WRONG_PASSWORD}\n"),
+        0o600,
+    )?;
+    let (agents, agent_procs) =
+        start_agents(&plan, &keys, &factory, &askpass, run_dir.path(), opts).await?;
     if !agents.is_empty() {
         notes.push(format!(
             "agent cells: {} real ssh-agent process(es), one per key, sockets in the run's private directory; keys added with ssh-add through SSH_ASKPASS",
@@ -674,29 +530,9 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     if plan.targets.iter().any(|t| t.via.is_some()) {
         notes.push("jump hosts: the client logs in to the jump host (as its first user), then reaches the target through a direct-tcpip channel (ProxyJump); with a forwarded agent, the jump host's own ssh makes the last hop; each target's sshd -i is served on a one-shot 127.0.0.1 port".into());
     }
-    // One idle container per image the plan's in-image clients run in, with the work
-    // directory (keys, askpass script, passphrase files) mounted read-only at the same path.
-    let mut client_containers = HashMap::new();
-    for image in &plan.client_images {
-        opts.stop.check("starting client containers")?;
-        let c = sshmatrix_servers::container::Container::start(
-            &format!("client image {}", image.name),
-            image,
-            &run_name,
-            Vec::new(),
-            std::slice::from_ref(&opts.work_dir),
-        )
-        .await
-        .map_err(|e| RunError::Environment(e.to_string()))?;
-        notes.push(format!(
-            "in-image clients: {} ({}), container {}, each client connecting to a one-shot 127.0.0.1 port serving the cell's sshd -i",
-            image.tag(),
-            image.contents,
-            &c.id[..12.min(c.id.len())]
-        ));
-        client_containers.insert(image.name.to_string(), c.exec_prefix());
-        containers.push(c);
-    }
+    let (client_containers, more) =
+        start_client_containers(&plan, &run_name, opts, &mut notes).await?;
+    containers.extend(more);
     opts.stop.check("preparing the run")?;
     let shared = Arc::new(Shared {
         plan,
@@ -736,6 +572,314 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         agents: agent_procs,
         _run_dir: run_dir,
     })
+}
+
+/// What preparing one target needs.
+struct TargetEnv<'a> {
+    plan: &'a Plan,
+    keys: &'a HashMap<(String, String, bool), KeyFile>,
+    opts: &'a Options,
+    run_dir: &'a std::path::Path,
+    run_name: &'a str,
+    host_keys: &'a HostKeyStore,
+    sshd: &'a std::path::Path,
+    log_level: String,
+}
+
+/// One prepared target: its sshd (local or in a container), effective settings, KEXINIT,
+/// scenario material and notes.
+struct PreparedTarget {
+    target: SshdTarget,
+    effective: Effective,
+    hello: ServerHello,
+    extras: Extras,
+    container: Option<sshmatrix_servers::container::Container>,
+    notes: Vec<String>,
+}
+
+/// The authorized_keys lines of target `ti` (for `user`, or all its users): the public keys of
+/// its own cells, and — for its first user, as whom a jump host is entered — those of the cells
+/// that go through it. The one answer to "which keys go where", for every backend.
+pub fn authorized_lines(
+    plan: &Plan,
+    keys: &HashMap<(String, String, bool), KeyFile>,
+    ti: usize,
+    user: Option<&str>,
+) -> Vec<String> {
+    let first = plan.targets[ti].users.first().map(String::as_str);
+    let mut lines: Vec<String> = plan
+        .cells
+        .iter()
+        .filter(|c| {
+            (c.target == ti && user.is_none_or(|u| c.user == u))
+                || (plan.targets[c.target].via == Some(ti) && user.is_none_or(|u| Some(u) == first))
+        })
+        .map(|c| keys[&key_id(c)].public_line.clone())
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// The keys a target registers under its scenario: the matrix's, another key, or none.
+fn registered(env: &TargetEnv, ti: usize, user: Option<&str>) -> Result<Vec<String>, RunError> {
+    Ok(match env.plan.targets[ti].scenario.authorized_keys {
+        Registered::Matrix => authorized_lines(env.plan, env.keys, ti, user),
+        Registered::Other => vec![decoy_key()?
+            .public_key()
+            .to_openssh()
+            .map_err(|e| RunError::Environment(e.to_string()))?],
+        Registered::None => Vec::new(),
+    })
+}
+
+/// The scenario material of a target: a different "known" host key, decoy keys offered first.
+fn extras(t: &crate::matrix::Target) -> Result<Extras, RunError> {
+    let mut extra = Extras::default();
+    if t.scenario.known_host_key.is_some() {
+        extra.known_host_key = Some(decoy_key()?.public_key().clone());
+    }
+    for _ in 0..t.scenario.other_keys_first {
+        extra.decoys.push(Arc::new(decoy_key()?));
+    }
+    Ok(extra)
+}
+
+/// Starts target `ti`'s server: a container with real accounts, or a local sshd.
+async fn start_backend(
+    env: &TargetEnv<'_>,
+    ti: usize,
+) -> Result<(SshdTarget, Option<sshmatrix_servers::container::Container>), RunError> {
+    let t = &env.plan.targets[ti];
+    let spec = TargetSpec {
+        id: t.id.clone(),
+        policy: t.policy.clone(),
+        host_keys: t.host_keys.clone(),
+        extra: t.sshd.clone(),
+        log_level: env.log_level.clone(),
+    };
+    let Some(image) = &t.image else {
+        let public = registered(env, ti, None)?;
+        let target = SshdTarget::create(env.run_dir, &spec, env.host_keys, env.sshd, &public)?;
+        if let Some(mode) = &t.scenario.authorized_keys_mode {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
+            std::fs::set_permissions(
+                &target.authorized_keys,
+                std::fs::Permissions::from_mode(mode),
+            )
+            .map_err(|e| {
+                RunError::Environment(format!("{}: {e}", target.authorized_keys.display()))
+            })?;
+        }
+        return Ok((target, None));
+    };
+    let users = t
+        .users
+        .iter()
+        .map(|u| Ok((u.clone(), registered(env, ti, Some(u))?)))
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let (container, target) = sshmatrix_servers::container::start_target(
+        env.run_dir,
+        &spec,
+        image,
+        env.host_keys,
+        &users,
+        t.scenario.authorized_keys_mode.as_deref(),
+        env.run_name,
+    )
+    .await
+    .map_err(|e| RunError::Environment(e.to_string()))?;
+    Ok((target, Some(container)))
+}
+
+/// Reads a target's KEXINIT once (with the cell timeout).
+async fn probe_target(
+    target: &SshdTarget,
+    id: &str,
+    timeout: Duration,
+) -> Result<ServerHello, RunError> {
+    let (stream, session) = target.connect()?;
+    let hello = tokio::time::timeout(timeout, negotiate::probe(stream, "SSH-2.0-sshmatrix_probe"))
+        .await
+        .map_err(|_| {
+            RunError::Environment(format!(
+                "target `{id}`: sshd did not send its KEXINIT in time"
+            ))
+        })?
+        .map_err(|e| RunError::Environment(format!("target `{id}`: probing sshd failed: {e}")))?;
+    let _ = session.finish(Duration::from_secs(2)).await;
+    Ok(hello)
+}
+
+/// Prepares target `ti`: its server, effective settings, scenario material and KEXINIT (a
+/// remote target's after its host key pin is checked and, if asked, the keys are deployed).
+async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget, RunError> {
+    let t = &env.plan.targets[ti];
+    let extras = extras(t)?;
+    let (target, container) = start_backend(env, ti).await?;
+    let mut notes = Vec::new();
+    if let (Some(c), Some(image)) = (&container, &t.image) {
+        notes.push(format!(
+            "container target `{}`: {} ({}), container {}, sshd -i per cell through docker exec; the matrix users are real accounts",
+            t.id,
+            image.tag(),
+            image.contents,
+            &c.id[..12.min(c.id.len())]
+        ));
+    }
+    let effective = target.effective(&t.host_keys)?;
+    let hello = if let Some(r) = &t.remote {
+        let hello = preflight(&t.id, r, env.opts.timeout).await?;
+        if let Some(d) = &r.deploy {
+            deploy_keys(
+                &t.id,
+                r,
+                d,
+                &t.users,
+                env.plan,
+                ti,
+                env.keys,
+                env.opts.timeout,
+            )
+            .await?;
+        }
+        notes.push(format!(
+            "remote target `{}` ({}:{}): host key pinned; logs in as the matrix users; the server log is not available, reasons are the client's; at most {} failed logins per account per {} s",
+            t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
+        ));
+        hello
+    } else if !t.scenario.reachable || t.scenario.server.is_some() {
+        ServerHello::default()
+    } else {
+        probe_target(&target, &t.id, env.opts.timeout).await?
+    };
+    Ok(PreparedTarget {
+        target,
+        effective,
+        hello,
+        extras,
+        container,
+        notes,
+    })
+}
+
+/// The script real clients run as SSH_ASKPASS: prints the file `$SSHMATRIX_PASSFILE` names.
+const ASKPASS: &str = "#!/bin/sh\nexec cat \"$SSHMATRIX_PASSFILE\"\n";
+
+/// Writes `name` in the run directory with `mode`; returns its path.
+fn write_private_file(
+    dir: &std::path::Path,
+    name: &str,
+    text: &str,
+    mode: u32,
+) -> Result<PathBuf, RunError> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text)
+        .and_then(|_| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
+        .map_err(|e| RunError::Environment(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// The result stream, opened for appending.
+fn open_stream(
+    path: Option<&std::path::Path>,
+) -> Result<Option<(PathBuf, Mutex<std::fs::File>)>, RunError> {
+    let Some(p) = path else { return Ok(None) };
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .map_err(|e| RunError::Environment(format!("result stream {}: {e}", p.display())))?;
+    Ok(Some((p.to_path_buf(), Mutex::new(f))))
+}
+
+/// Each target's host key public files (plink pins them).
+fn host_key_pubs(plan: &Plan, host_keys: &HostKeyStore) -> Vec<Vec<PathBuf>> {
+    plan.targets
+        .iter()
+        .map(|t| {
+            t.host_keys
+                .iter()
+                .filter_map(|k| host_keys.get(k).ok())
+                .map(|p| PathBuf::from(format!("{}.pub", p.display())))
+                .collect()
+        })
+        .collect()
+}
+
+/// Agent sockets by key, and the agent processes.
+type Agents = (
+    HashMap<(String, String, bool), PathBuf>,
+    Vec<tokio::process::Child>,
+);
+
+/// One real ssh-agent per key that agent-holder cells use (one key each, so a next-hop client
+/// that offers every agent key still offers only the cell's key).
+async fn start_agents(
+    plan: &Plan,
+    keys: &HashMap<(String, String, bool), KeyFile>,
+    factory: &KeyFactory,
+    askpass: &std::path::Path,
+    run_dir: &std::path::Path,
+    opts: &Options,
+) -> Result<Agents, RunError> {
+    let mut agents = HashMap::new();
+    let mut procs = Vec::new();
+    for c in plan.cells.iter().filter(|c| c.holder.uses_agent()) {
+        opts.stop.check("starting ssh-agents")?;
+        let id = key_id(c);
+        if agents.contains_key(&id) {
+            continue;
+        }
+        let sock = run_dir.join(format!("agent-{}.sock", agents.len()));
+        let proc = crate::agent::start(&sock, &keys[&id], factory, askpass)
+            .await
+            .map_err(RunError::Environment)?;
+        procs.push(proc);
+        agents.insert(id, sock);
+    }
+    Ok((agents, procs))
+}
+
+/// One idle container per image the plan's in-image clients run in, with the work directory
+/// (keys, askpass script, passphrase files) mounted read-only at the same path.
+async fn start_client_containers(
+    plan: &Plan,
+    run_name: &str,
+    opts: &Options,
+    notes: &mut Vec<String>,
+) -> Result<
+    (
+        HashMap<String, Vec<String>>,
+        Vec<sshmatrix_servers::container::Container>,
+    ),
+    RunError,
+> {
+    let mut prefixes = HashMap::new();
+    let mut containers = Vec::new();
+    for image in &plan.client_images {
+        opts.stop.check("starting client containers")?;
+        let c = sshmatrix_servers::container::Container::start(
+            &format!("client image {}", image.name),
+            image,
+            run_name,
+            Vec::new(),
+            std::slice::from_ref(&opts.work_dir),
+        )
+        .await
+        .map_err(|e| RunError::Environment(e.to_string()))?;
+        notes.push(format!(
+            "in-image clients: {} ({}), container {}, each client connecting to a one-shot 127.0.0.1 port serving the cell's sshd -i",
+            image.tag(),
+            image.contents,
+            &c.id[..12.min(c.id.len())]
+        ));
+        prefixes.insert(image.name.to_string(), c.exec_prefix());
+        containers.push(c);
+    }
+    Ok((prefixes, containers))
 }
 
 impl Prepared {
@@ -1172,17 +1316,7 @@ async fn deploy_keys(
             .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?,
     );
     for user in users {
-        let mut lines: Vec<String> = Vec::new();
-        for c in plan
-            .cells
-            .iter()
-            .filter(|c| c.target == ti && &c.user == user)
-        {
-            let l = keys[&key_id(c)].public_line.clone();
-            if !lines.contains(&l) {
-                lines.push(l);
-            }
-        }
+        let lines = authorized_lines(plan, keys, ti, Some(user));
         let stream = connect_remote(r, timeout).await.map_err(env)?;
         let input = lines.join("\n") + "\n";
         let (status, out) = tokio::time::timeout(

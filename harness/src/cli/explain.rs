@@ -95,17 +95,8 @@ pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>) -> ExitCode {
                 "# target {} ({place}), user {user}: append to ~{user}/.ssh/authorized_keys",
                 t.id
             );
-            let mut seen = std::collections::HashSet::new();
-            for c in plan
-                .cells
-                .iter()
-                .filter(|c| c.target == ti && &c.user == user)
-            {
-                let line =
-                    &keys[&(c.key.to_string(), c.key_tool.id.clone(), c.passphrase)].public_line;
-                if seen.insert(line.clone()) {
-                    println!("{line}");
-                }
+            for line in runner::authorized_lines(&plan, &keys, ti, Some(user)) {
+                println!("{line}");
             }
         }
     }

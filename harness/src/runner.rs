@@ -1493,168 +1493,221 @@ fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
     }
 }
 
-async fn run_cell(shared: &Shared, i: usize) -> CellResult {
-    let cell = &shared.plan.cells[i];
+/// A cell of a real client (a driver): its server end (and jump host) on this host or a
+/// one-shot port, then the driver; the verdict comes from the server's log.
+async fn run_real(
+    shared: &Shared,
+    cell: &Cell,
+    driver: sshmatrix_clients::Driver,
+) -> (ClientOutcome, Option<String>) {
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
-    let started = Instant::now();
-    let mut result = blank_result(&shared.plan, cell);
-    result.key_fingerprint = file.fingerprint.clone();
-    let work = async {
-        if let Some(driver) = cell.client.driver {
-            // `check` refuses these; plans derived by `explain --fix` are not checked again.
-            let jumps_or_holders =
-                target.via.is_some() || cell.holder != crate::matrix::Holder::File;
-            let unplain =
-                target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
-            if (jumps_or_holders && !driver.supports_holders_and_jumps()) || unplain {
-                let o = ClientOutcome::new(
-                    emulator::Verdict::Error,
-                    emulator::Stage::Connect,
-                    format!(
-                        "the {} driver cannot run this cell (see `sshmatrix check`)",
-                        driver.name()
-                    ),
-                );
-                return (o, None);
-            }
-            let log = shared.logs.join(format!("cell-{}.log", cell.index));
-            let inside = cell
-                .client
-                .image
-                .as_ref()
-                .and_then(|i| shared.client_containers.get(i))
-                .map(Vec::as_slice);
-            let jump = match target.via {
-                None => None,
-                Some(vi) => {
-                    let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
-                    match sshmatrix_servers::relay::serve_once(
-                        shared.targets[vi].inetd_command(&jlog),
-                        shared.timeout,
-                    )
-                    .await
-                    {
-                        Ok(server) => Some(crate::drivers::Jump {
-                            server,
-                            login: jump_login(shared, vi).to_string(),
-                            log: jlog,
-                            forward: cell.holder == crate::matrix::Holder::AgentForwarded,
-                            host_key_pubs: shared.host_key_pubs[vi].clone(),
-                        }),
-                        Err(e) => {
-                            let o = ClientOutcome::new(
-                                emulator::Verdict::Error,
-                                emulator::Stage::Connect,
-                                format!("cannot open a port for the jump host: {e}"),
-                            );
-                            return (o, None);
-                        }
-                    }
-                }
-            };
-            let server = match crate::drivers::ServerEnd::for_client(
-                shared.targets[cell.target].inetd_command(&log),
-                // A container target's log comes through `docker exec`: a one-shot port lets the
-                // run wait for that process, so the log is complete when it is read.
-                inside.is_some() || jump.is_some() || target.image.is_some(),
+    // `check` refuses these; plans derived by `explain --fix` are not checked again.
+    let jumps_or_holders = target.via.is_some() || cell.holder != crate::matrix::Holder::File;
+    let unplain = target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
+    if (jumps_or_holders && !driver.supports_holders_and_jumps()) || unplain {
+        let o = ClientOutcome::new(
+            emulator::Verdict::Error,
+            emulator::Stage::Connect,
+            format!(
+                "the {} driver cannot run this cell (see `sshmatrix check`)",
+                driver.name()
+            ),
+        );
+        return (o, None);
+    }
+    let log = shared.logs.join(format!("cell-{}.log", cell.index));
+    let inside = cell
+        .client
+        .image
+        .as_ref()
+        .and_then(|i| shared.client_containers.get(i))
+        .map(Vec::as_slice);
+    let jump = match target.via {
+        None => None,
+        Some(vi) => {
+            let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
+            match sshmatrix_servers::relay::serve_once(
+                shared.targets[vi].inetd_command(&jlog),
                 shared.timeout,
             )
             .await
             {
-                Ok(s) => s,
+                Ok(server) => Some(crate::drivers::Jump {
+                    server,
+                    login: jump_login(shared, vi).to_string(),
+                    log: jlog,
+                    forward: cell.holder == crate::matrix::Holder::AgentForwarded,
+                    host_key_pubs: shared.host_key_pubs[vi].clone(),
+                }),
                 Err(e) => {
                     let o = ClientOutcome::new(
                         emulator::Verdict::Error,
                         emulator::Stage::Connect,
-                        format!("cannot open a port for the client container: {e}"),
+                        format!("cannot open a port for the jump host: {e}"),
                     );
                     return (o, None);
                 }
-            };
-            let real = crate::drivers::RealCell {
-                profile: &cell.client,
-                server,
-                host_key_pubs: shared.host_key_pubs[cell.target].clone(),
-                key: file,
-                login: shared.login_for(cell),
-                log,
-                askpass: &shared.askpass,
-                inside,
-                agent: cell
-                    .holder
-                    .uses_agent()
-                    .then(|| shared.agents.get(&key_id(cell)).map(PathBuf::as_path))
-                    .flatten(),
-                jump,
-                password: (cell.holder == crate::matrix::Holder::Password)
-                    .then_some(shared.wrong_password.as_path()),
-                timeout: shared.timeout,
-            };
-            let (o, log) = crate::drivers::run(real, &shared.factory).await;
-            return (o, Some(log));
-        }
-        let key = match shared.load(cell, file).await {
-            Ok(k) => k,
-            Err(e) => {
-                let o = ClientOutcome::new(
-                    emulator::Verdict::Fail,
-                    emulator::Stage::KeyLoad,
-                    format!("{} {e}", cell.client.display_name()),
-                );
-                return (o, None);
             }
-        };
-        if let Some(r) = &target.remote {
-            return (run_remote(shared, cell, r, key).await, None);
         }
-        if !target.scenario.reachable {
-            return (refused_connect().await, None);
+    };
+    let server = match crate::drivers::ServerEnd::for_client(
+        shared.targets[cell.target].inetd_command(&log),
+        // A container target's log comes through `docker exec`: a one-shot port lets the
+        // run wait for that process, so the log is complete when it is read.
+        inside.is_some() || jump.is_some() || target.image.is_some(),
+        shared.timeout,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let o = ClientOutcome::new(
+                emulator::Verdict::Error,
+                emulator::Stage::Connect,
+                format!("cannot open a port for the client container: {e}"),
+            );
+            return (o, None);
         }
-        // The cell's client side, whatever the server end is.
-        let attempt = Attempt {
-            profile: &cell.client,
-            server: &shared.hellos[cell.target],
-            key,
-            user: shared.login_for(cell),
-            timeout: shared.timeout,
-            known_host_key: shared.extras[cell.target].known_host_key.clone(),
-            host_key_pin: None,
-            other_keys_first: shared.extras[cell.target].decoys.clone(),
-            password: (target.scenario.method == Method::Password
-                || cell.holder == crate::matrix::Holder::Password)
-                .then(|| WRONG_PASSWORD.to_string()),
-            agent: cell
-                .holder
-                .uses_agent()
-                .then(|| shared.agents.get(&key_id(cell)).cloned())
-                .flatten(),
-        };
-        if let Some(vi) = target.via {
-            return run_via(shared, cell, attempt, vi).await;
+    };
+    let real = crate::drivers::RealCell {
+        profile: &cell.client,
+        server,
+        host_key_pubs: shared.host_key_pubs[cell.target].clone(),
+        key: file,
+        login: shared.login_for(cell),
+        log,
+        askpass: &shared.askpass,
+        inside,
+        agent: cell
+            .holder
+            .uses_agent()
+            .then(|| shared.agents.get(&key_id(cell)).map(PathBuf::as_path))
+            .flatten(),
+        jump,
+        password: (cell.holder == crate::matrix::Holder::Password)
+            .then_some(shared.wrong_password.as_path()),
+        timeout: shared.timeout,
+    };
+    let (o, log) = crate::drivers::run(real, &shared.factory).await;
+    (o, Some(log))
+}
+
+/// A cell of an emulated client: the key as the client reads it, then the server end its
+/// target has (remote host, refused port, jump host, hostile stub or a local/container sshd).
+async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<String>) {
+    let target = &shared.plan.targets[cell.target];
+    let file = &shared.keys[&key_id(cell)];
+    let key = match shared.load(cell, file).await {
+        Ok(k) => k,
+        Err(e) => {
+            let o = ClientOutcome::new(
+                emulator::Verdict::Fail,
+                emulator::Stage::KeyLoad,
+                format!("{} {e}", cell.client.display_name()),
+            );
+            return (o, None);
         }
-        if let Some(kind) = target.scenario.server {
-            let (client_end, server_end) = tokio::io::duplex(64 * 1024);
-            let eff = shared.effective[cell.target].clone();
-            let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));
-            let outcome = emulator::attempt(attempt, client_end).await;
-            stub.abort();
-            return (outcome, None);
+    };
+    if let Some(r) = &target.remote {
+        return (run_remote(shared, cell, r, key).await, None);
+    }
+    if !target.scenario.reachable {
+        return (refused_connect().await, None);
+    }
+    // The cell's client side, whatever the server end is.
+    let attempt = Attempt {
+        profile: &cell.client,
+        server: &shared.hellos[cell.target],
+        key,
+        user: shared.login_for(cell),
+        timeout: shared.timeout,
+        known_host_key: shared.extras[cell.target].known_host_key.clone(),
+        host_key_pin: None,
+        other_keys_first: shared.extras[cell.target].decoys.clone(),
+        password: (target.scenario.method == Method::Password
+            || cell.holder == crate::matrix::Holder::Password)
+            .then(|| WRONG_PASSWORD.to_string()),
+        agent: cell
+            .holder
+            .uses_agent()
+            .then(|| shared.agents.get(&key_id(cell)).cloned())
+            .flatten(),
+    };
+    if let Some(vi) = target.via {
+        return run_via(shared, cell, attempt, vi).await;
+    }
+    if let Some(kind) = target.scenario.server {
+        let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+        let eff = shared.effective[cell.target].clone();
+        let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));
+        let outcome = emulator::attempt(attempt, client_end).await;
+        stub.abort();
+        return (outcome, None);
+    }
+    let (stream, session) = match shared.targets[cell.target].connect() {
+        Ok(x) => x,
+        Err(e) => {
+            let o = ClientOutcome::new(
+                emulator::Verdict::Error,
+                emulator::Stage::Connect,
+                format!("cannot start sshd: {e}"),
+            );
+            return (o, None);
         }
-        let (stream, session) = match shared.targets[cell.target].connect() {
-            Ok(x) => x,
-            Err(e) => {
-                let o = ClientOutcome::new(
-                    emulator::Verdict::Error,
-                    emulator::Stage::Connect,
-                    format!("cannot start sshd: {e}"),
-                );
-                return (o, None);
-            }
-        };
-        let outcome = emulator::attempt(attempt, stream).await;
-        let log = session.finish(Duration::from_secs(3)).await;
-        (outcome, Some(log))
+    };
+    let outcome = emulator::attempt(attempt, stream).await;
+    let log = session.finish(Duration::from_secs(3)).await;
+    (outcome, Some(log))
+}
+
+/// Fills a result from the client's outcome and the server log: verdict, stage, code (both
+/// sides' evidence), reasons, negotiated algorithms and notes.
+fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<String>) {
+    let view = log.as_deref().map(analyse).unwrap_or_default();
+    result.verdict = match outcome.verdict {
+        emulator::Verdict::Ok => Verdict::Ok,
+        emulator::Verdict::Fail => Verdict::Fail,
+        emulator::Verdict::Error => Verdict::Error,
+    };
+    result.stage = outcome.stage.to_string();
+    result.code = crate::diagnose::code(&outcome, &view).to_string();
+    result.client_reason = outcome.reason.clone();
+    result.server_reason = view.reason.clone();
+    result.server_evidence = view.evidence;
+    result.reason = match (&result.verdict, &view.reason) {
+        (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
+        (_, Some(s)) if outcome.stage == emulator::Stage::Jump => {
+            format!("jump host's server: {s}")
+        }
+        (_, Some(s)) => format!("server: {s}"),
+    };
+    if let Some(n) = &outcome.negotiated {
+        result.kex = Some(n.kex.clone());
+        result.hostkey = Some(n.hostkey.clone());
+        result.cipher = Some(n.cipher.clone());
+        result.mac = Some(n.mac.clone().unwrap_or_else(|| "implicit".into()));
+    }
+    result.signature = outcome.signature.clone();
+    result.notes = outcome.notes.clone();
+    if outcome.verdict == emulator::Verdict::Ok && !view.accepted && log.is_some() {
+        result
+            .notes
+            .push("client saw success but the server log has no Accepted line".into());
+    }
+}
+
+/// Runs cell `i` within its timeout and attaches its static prediction.
+async fn run_cell(shared: &Shared, i: usize) -> CellResult {
+    let cell = &shared.plan.cells[i];
+    let started = Instant::now();
+    let mut result = blank_result(&shared.plan, cell);
+    result.key_fingerprint = shared.keys[&key_id(cell)].fingerprint.clone();
+    let work = async {
+        match cell.client.driver {
+            Some(driver) => run_real(shared, cell, driver).await,
+            None => run_emulated(shared, cell).await,
+        }
     };
     match tokio::time::timeout(shared.timeout, work).await {
         Err(_) => {
@@ -1663,39 +1716,7 @@ async fn run_cell(shared: &Shared, i: usize) -> CellResult {
             result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
             result.client_reason = result.reason.clone();
         }
-        Ok((outcome, log)) => {
-            let view = log.as_deref().map(analyse).unwrap_or_default();
-            result.verdict = match outcome.verdict {
-                emulator::Verdict::Ok => Verdict::Ok,
-                emulator::Verdict::Fail => Verdict::Fail,
-                emulator::Verdict::Error => Verdict::Error,
-            };
-            result.stage = outcome.stage.to_string();
-            result.code = crate::diagnose::code(&outcome, &view).to_string();
-            result.client_reason = outcome.reason.clone();
-            result.server_reason = view.reason.clone();
-            result.server_evidence = view.evidence;
-            result.reason = match (&result.verdict, &view.reason) {
-                (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
-                (_, Some(s)) if outcome.stage == emulator::Stage::Jump => {
-                    format!("jump host's server: {s}")
-                }
-                (_, Some(s)) => format!("server: {s}"),
-            };
-            if let Some(n) = &outcome.negotiated {
-                result.kex = Some(n.kex.clone());
-                result.hostkey = Some(n.hostkey.clone());
-                result.cipher = Some(n.cipher.clone());
-                result.mac = Some(n.mac.clone().unwrap_or_else(|| "implicit".into()));
-            }
-            result.signature = outcome.signature.clone();
-            result.notes = outcome.notes.clone();
-            if outcome.verdict == emulator::Verdict::Ok && !view.accepted && log.is_some() {
-                result
-                    .notes
-                    .push("client saw success but the server log has no Accepted line".into());
-            }
-        }
+        Ok((outcome, log)) => fill_result(&mut result, outcome, log),
     }
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);

@@ -236,47 +236,9 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         typed: typed.is_some(),
     });
     let driver = driver.name();
-    let mut cmd = command(&c, &inv);
-    let mut child = match cmd.spawn() {
-        Ok(ch) => ch,
-        Err(e) => {
-            return (
-                fail(Stage::Connect, format!("cannot start {driver}: {e}")),
-                String::new(),
-            )
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // plink reads the passphrase from the pty (type-ahead); EOF ends any further prompt.
-        // Through a jump host the inner plink (the proxy) asks first, then the outer one.
-        if let Some(p) = &typed {
-            let _ = stdin
-                .write_all(format!("{p}\n").repeat(inv.typed_times).as_bytes())
-                .await;
-        }
-        drop(stdin);
-    }
-    let out = match tokio::time::timeout(c.timeout, child.wait_with_output()).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => {
-            return (
-                fail(Stage::Connect, format!("{}: {e}", driver)),
-                String::new(),
-            )
-        }
-        Err(_) => {
-            return (
-                fail(
-                    Stage::Timeout,
-                    format!(
-                        "{} gave no verdict within {} s",
-                        driver,
-                        c.timeout.as_secs()
-                    ),
-                ),
-                String::new(),
-            )
-        }
+    let out = match execute(&c, &inv, driver, typed.as_deref()).await {
+        Ok(o) => o,
+        Err(o) => return (o, String::new()),
     };
     let scrub = |t: String| {
         [&passphrase, &typed]
@@ -289,14 +251,65 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     ));
-    if let ServerEnd::Port(one) = c.server {
+    let status = out.status.code().unwrap_or(-1);
+    let (log, jump_refused) = collect_logs(c.server, c.jump, &c.log).await;
+    let seen = Seen {
+        driver,
+        client: &client,
+        log: &log,
+        password: c.password.is_some(),
+        family: c.key.spec.family(),
+        status,
+    };
+    (classify(&seen, jump_refused), log)
+}
+
+/// Spawns the client, types its secret (plink), and waits for it within the cell timeout.
+async fn execute(
+    c: &RealCell<'_>,
+    inv: &Invocation,
+    driver: &str,
+    typed: Option<&str>,
+) -> Result<std::process::Output, ClientOutcome> {
+    let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
+    let mut child = command(c, inv)
+        .spawn()
+        .map_err(|e| fail(Stage::Connect, format!("cannot start {driver}: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // plink reads the passphrase from the pty (type-ahead); EOF ends any further prompt.
+        // Through a jump host the inner plink (the proxy) asks first, then the outer one.
+        if let Some(p) = typed {
+            let _ = stdin
+                .write_all(format!("{p}\n").repeat(inv.typed_times).as_bytes())
+                .await;
+        }
+        drop(stdin);
+    }
+    match tokio::time::timeout(c.timeout, child.wait_with_output()).await {
+        Ok(Ok(o)) => Ok(o),
+        Ok(Err(e)) => Err(fail(Stage::Connect, format!("{driver}: {e}"))),
+        Err(_) => Err(fail(
+            Stage::Timeout,
+            format!("{driver} gave no verdict within {} s", c.timeout.as_secs()),
+        )),
+    }
+}
+
+/// The cell's server log once its server has ended (the jump host's instead when the target
+/// never heard from the client), and the jump host login that refused it, if one did.
+async fn collect_logs(
+    server: ServerEnd,
+    jump: Option<Jump>,
+    log_path: &Path,
+) -> (String, Option<String>) {
+    if let ServerEnd::Port(one) = server {
         // The client has exited; its server process ends at EOF and completes the log.
         one.finish(Duration::from_secs(5)).await;
     }
-    let mut log = std::fs::read_to_string(&c.log).unwrap_or_default();
-    let _ = std::fs::remove_file(&c.log);
+    let mut log = std::fs::read_to_string(log_path).unwrap_or_default();
+    let _ = std::fs::remove_file(log_path);
     let mut jump_refused = None;
-    if let Some(j) = c.jump {
+    if let Some(j) = jump {
         j.server.finish(Duration::from_secs(5)).await;
         let jump_log = std::fs::read_to_string(&j.log).unwrap_or_default();
         let _ = std::fs::remove_file(&j.log);
@@ -309,7 +322,24 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             jump_refused = Some(j.login);
         }
     }
-    let view = sshmatrix_servers::analyse(&log);
+    (log, jump_refused)
+}
+
+/// What a finished real client left: its output (secrets scrubbed) and the server log.
+struct Seen<'a> {
+    driver: &'a str,
+    client: &'a str,
+    log: &'a str,
+    password: bool,
+    family: &'a str,
+    status: i32,
+}
+
+/// The outcome of a real client's cell from what it and the server said: ○ only when sshd
+/// logged the login.
+fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
+    let (driver, client, log) = (s.driver, s.client, s.log);
+    let view = sshmatrix_servers::analyse(log);
     let last = client
         .lines()
         .rev()
@@ -323,7 +353,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         })
         .unwrap_or("")
         .to_string();
-    let outcome = if let Some(login) = jump_refused {
+    if let Some(login) = jump_refused {
         ClientOutcome::new(
             Verdict::Fail,
             Stage::Jump,
@@ -335,7 +365,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             Stage::Auth,
             format!("{driver}: agent forwarding refused by the jump host (its ssh found no key): {last}"),
         )
-    } else if c.password.is_some() && !view.accepted {
+    } else if s.password && !view.accepted {
         let reason = if log.contains("Failed password") {
             "server refused the password".to_string()
         } else {
@@ -352,14 +382,10 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         ClientOutcome::new(
             Verdict::Ok,
             Stage::Login,
-            format!(
-                "logged in ({} exit {})",
-                driver,
-                out.status.code().unwrap_or(-1)
-            ),
+            format!("logged in ({} exit {})", driver, s.status),
         )
     } else {
-        let stage = stage_of(&client, &log);
+        let stage = stage_of(client, log);
         // sshd logs every public key it is shown (accepted, failed or refused by type); a
         // connection that reached authentication without one means the client kept the key.
         let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
@@ -369,12 +395,11 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             format!(
                 "{}: client does not offer the {} key (no publickey attempt in the server log): {last}",
                 driver,
-                c.key.spec.family()
+                s.family
             )
         } else {
             format!("{}: {last}", driver)
         };
         ClientOutcome::new(Verdict::Fail, stage, reason)
-    };
-    (outcome, log)
+    }
 }

@@ -104,14 +104,27 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
     predict(&hop, target, &effective[cell.target])
 }
 
-/// Predicts one cell against a target's effective settings and troubleshooting scenario.
+/// Predicts one cell against a target's effective settings and troubleshooting scenario: the
+/// first stage that stops the client decides (client side, transport, password, public key).
 pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
+    client_side(cell, target)
+        .or_else(|| transport(cell, target, eff))
+        .or_else(|| password(cell, target, eff))
+        .unwrap_or_else(|| public_key(cell, target, eff))
+}
+
+/// Before any packet: a refused port, a hostile server, a key file the client cannot read.
+fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let p = &cell.client;
     // An agent holds the key: the client's own key-file reading does not matter.
     let agent = cell.holder.uses_agent();
     let sc = &target.scenario;
     if !sc.reachable {
-        return fail("connect", "connection-refused", "nothing listens".into());
+        return Some(fail(
+            "connect",
+            "connection-refused",
+            "nothing listens".into(),
+        ));
     }
     if let Some(kind) = sc.server {
         use crate::hostile::Hostile;
@@ -120,18 +133,18 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
             Hostile::Garbage => ("connect", "protocol-error"),
             Hostile::Dies => ("connect", "connection-closed"),
         };
-        return Prediction {
+        return Some(Prediction {
             verdict: Verdict::Error,
             stage,
             code,
             reason: format!("hostile server: {kind:?}"),
             signature: None,
-        };
+        });
     }
     let format = cell.key_tool.format_for(&cell.key);
     // A real client's driver converts the key to the client's own format first.
     if !agent && p.driver.is_none() && !p.reads.contains(&format.container) {
-        return fail(
+        return Some(fail(
             "key-load",
             "key-load-failed",
             format!(
@@ -139,22 +152,29 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                 p.display_name(),
                 format.container.name()
             ),
-        );
+        ));
     }
     if !agent && cell.passphrase && !p.reads_encrypted {
-        return fail(
+        return Some(fail(
             "key-load",
             "key-load-failed",
             format!("{} cannot use encrypted key files", p.display_name()),
-        );
+        ));
     }
     if cell.passphrase && sc.passphrase == GivenPassphrase::Wrong {
-        return fail(
+        return Some(fail(
             "key-load",
             "wrong-passphrase",
             "the client is given a wrong passphrase".into(),
-        );
+        ));
     }
+    None
+}
+
+/// Key exchange: algorithms in common, and a host key the client knows otherwise.
+fn transport(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction> {
+    let p = &cell.client;
+    let sc = &target.scenario;
     let hello = server_hello(eff);
     match negotiate(&p.kexinit, &hello) {
         Err(nc) => {
@@ -165,13 +185,13 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                 negotiate::Category::Mac => ("mac", "mac-no-common"),
                 negotiate::Category::Compression => ("compression", "compression-no-common"),
             };
-            return fail(stage, code, nc.to_string());
+            return Some(fail(stage, code, nc.to_string()));
         }
         Ok(n) => {
             let missing = unsupported(&n);
             // Only the emulator has limits; a real client speaks what it negotiates.
             if !missing.is_empty() && p.driver.is_none() {
-                return Prediction {
+                return Some(Prediction {
                     verdict: Verdict::Error,
                     stage: "emulation",
                     code: "emulation-limit",
@@ -184,19 +204,25 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                             .join(", ")
                     ),
                     signature: None,
-                };
+                });
             }
         }
     }
     if sc.known_host_key.is_some() {
-        return fail(
+        return Some(fail(
             "hostkey",
             "hostkey-changed",
             "the client knows a different host key".into(),
-        );
+        ));
     }
+    None
+}
+
+/// Password cells: the method offered or not, and the (wrong) password refused.
+fn password(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction> {
+    let sc = &target.scenario;
     if sc.method == Method::Password || cell.holder == Holder::Password {
-        return match eff.password_auth {
+        return Some(match eff.password_auth {
             false => fail(
                 "auth",
                 "auth-method-disabled",
@@ -207,8 +233,45 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                 "auth-password-rejected",
                 "the password is wrong".into(),
             ),
-        };
+        });
     }
+    None
+}
+
+/// The signature algorithm the client signs the key with (RSA: chosen from the server's
+/// server-sig-algs as that server release sends them), or why it signs none.
+fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Prediction> {
+    let p = &cell.client;
+    if cell.key.family() != "rsa" {
+        return Ok(cell.key.ssh_key_type());
+    }
+    if let Some(min) = p.min_rsa_bits.filter(|m| cell.key.bits() < *m) {
+        return Err(fail(
+            "auth",
+            "auth-key-too-small",
+            format!("client RequiredRSASize {min}"),
+        ));
+    }
+    let list: Vec<String> = SERVER_SIG_ALGS
+        .iter()
+        .filter(|a| !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a))
+        .map(|s| s.to_string())
+        .collect();
+    match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
+        RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
+        RsaChoice::Sign(a) => Ok(a),
+        RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
+            Err(fail("auth", "auth-no-signature-algorithm", why))
+        }
+    }
+}
+
+/// Public-key authentication: MaxAuthTries, key family and signature algorithm, RSA size,
+/// registered keys and StrictModes.
+fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
+    let p = &cell.client;
+    let agent = cell.holder.uses_agent();
+    let sc = &target.scenario;
     if sc.other_keys_first >= eff.max_auth_tries as usize {
         return fail(
             "auth",
@@ -244,30 +307,9 @@ pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
             ),
         );
     }
-    let signature = if family == "rsa" {
-        if let Some(min) = p.min_rsa_bits.filter(|m| cell.key.bits() < *m) {
-            return fail(
-                "auth",
-                "auth-key-too-small",
-                format!("client RequiredRSASize {min}"),
-            );
-        }
-        let list: Vec<String> = SERVER_SIG_ALGS
-            .iter()
-            .filter(|a| {
-                !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a)
-            })
-            .map(|s| s.to_string())
-            .collect();
-        match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
-            RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => "ssh-rsa".to_string(),
-            RsaChoice::Sign(a) => a,
-            RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
-                return fail("auth", "auth-no-signature-algorithm", why)
-            }
-        }
-    } else {
-        cell.key.ssh_key_type()
+    let signature = match signature(cell, eff, agent) {
+        Ok(s) => s,
+        Err(refused) => return refused,
     };
     if !eff.pubkey_accepted.contains(&signature) {
         let mut f = fail(

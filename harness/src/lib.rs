@@ -11,6 +11,7 @@ pub mod budget;
 pub mod diagnose;
 pub mod digest;
 pub mod drivers;
+pub mod events;
 pub mod expect;
 pub mod fidelity;
 pub mod hostile;

@@ -2,7 +2,6 @@
 //! cells concurrently with a timeout each, and streams every finished cell as a JSON line.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -325,11 +324,11 @@ struct Shared {
     /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
     agents: HashMap<(String, String, bool), PathBuf>,
     timeout: Duration,
-    stream: Option<(PathBuf, Mutex<std::fs::File>)>,
-    /// The first stream write error (the run stops scheduling on it).
+    /// The stream and progress reporters (see [`crate::events`]).
+    reporters: Vec<Box<dyn crate::events::Reporter>>,
+    /// The first reporter error (the run stops scheduling on it).
     stream_error: Mutex<Option<String>>,
     stop: Arc<Stop>,
-    progress: bool,
     done: Mutex<usize>,
 }
 
@@ -494,7 +493,6 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         hellos.push(t.hello);
         extras.push(t.extras);
     }
-    let stream = open_stream(opts.stream.as_deref())?;
     let login = current_user();
     let askpass = write_private_file(run_dir.path(), "askpass.sh", ASKPASS, 0o700)?;
     let logs = run_dir.path().join("logs");
@@ -555,10 +553,9 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         agents,
         wrong_password,
         timeout: opts.timeout,
-        stream,
+        reporters: reporters(opts)?,
         stream_error: Mutex::new(None),
         stop: opts.stop.clone(),
-        progress: opts.progress,
         done: Mutex::new(0),
     });
 
@@ -782,17 +779,18 @@ fn write_private_file(
     Ok(path)
 }
 
-/// The result stream, opened for appending.
-fn open_stream(
-    path: Option<&std::path::Path>,
-) -> Result<Option<(PathBuf, Mutex<std::fs::File>)>, RunError> {
-    let Some(p) = path else { return Ok(None) };
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .map_err(|e| RunError::Environment(format!("result stream {}: {e}", p.display())))?;
-    Ok(Some((p.to_path_buf(), Mutex::new(f))))
+/// The run's reporters: the result stream (when asked for) and progress lines (unless quiet).
+fn reporters(opts: &Options) -> Result<Vec<Box<dyn crate::events::Reporter>>, RunError> {
+    let mut out: Vec<Box<dyn crate::events::Reporter>> = Vec::new();
+    if let Some(p) = &opts.stream {
+        let s = crate::events::StreamReporter::open(p)
+            .map_err(|e| RunError::Environment(format!("result stream {}: {e}", p.display())))?;
+        out.push(Box::new(s));
+    }
+    if opts.progress {
+        out.push(Box::new(crate::events::ProgressLines));
+    }
+    Ok(out)
 }
 
 /// Each target's host key public files (plink pins them).
@@ -1136,41 +1134,21 @@ fn key_id(c: &Cell) -> (String, String, bool) {
 
 impl Shared {
     fn record(&self, r: &CellResult) {
-        if let (Some((path, s)), true) = (&self.stream, r.verdict.is_measured()) {
-            // The line and its newline in one write: a reader never sees half a result
-            // followed by the next one.
-            let mut line = serde_json::to_vec(r).expect("cell serializes");
-            line.push(b'\n');
-            let written = s.lock().expect("stream lock").write_all(&line);
-            if let Err(e) = written {
-                let mut first = self.stream_error.lock().expect("lock");
-                if first.is_none() {
-                    *first = Some(format!(
-                        "result stream {}: cannot write: {e}; the run stopped scheduling cells (results of the cells measured are in the report)",
-                        path.display()
-                    ));
-                }
+        let done = {
+            let mut done = self.done.lock().expect("lock");
+            *done += 1;
+            *done
+        };
+        let e = crate::events::Event::CellFinished {
+            result: r,
+            done,
+            total: self.plan.cells.len(),
+        };
+        for rep in &self.reporters {
+            if let Err(msg) = rep.event(&e) {
+                self.stream_error.lock().expect("lock").get_or_insert(msg);
                 self.stop.request();
             }
-        }
-        let mut done = self.done.lock().expect("lock");
-        *done += 1;
-        if self.progress {
-            // `#index` is the plan index `explain MATRIX INDEX` takes; the selector is what
-            // `explain MATRIX SELECTOR` takes.
-            let why = match r.verdict {
-                Verdict::Ok => String::new(),
-                _ => format!(" ({})", r.reason),
-            };
-            eprintln!(
-                "[{}/{}] #{} {} {}: {}{why}",
-                *done,
-                self.plan.cells.len(),
-                r.index,
-                r.verdict.mark(),
-                r.selector(),
-                r.stage,
-            );
         }
     }
 

@@ -46,6 +46,7 @@ pub enum RunError {
 #[derive(Debug, Default)]
 pub struct Stop {
     stop: std::sync::atomic::AtomicBool,
+    signalled: std::sync::atomic::AtomicBool,
     abandon: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
 }
@@ -56,9 +57,23 @@ impl Stop {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Stops scheduling because of a signal (Ctrl-C, SIGTERM). A signal sent to the whole
+    /// process group can reach a child in the instant it is being started, before it has left
+    /// the group: cells in flight that did not log in are then reported as interrupted.
+    pub fn request_by_signal(&self) {
+        self.signalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.request();
+    }
+
+    /// Whether a signal stopped the run.
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Abandons the cells in flight as well.
     pub fn abandon(&self) {
-        self.request();
+        self.request_by_signal();
         self.abandon
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.notify.notify_waiters();
@@ -902,10 +917,15 @@ impl Prepared {
                     if i >= shared.plan.cells.len() {
                         break;
                     }
-                    let result = tokio::select! {
+                    let mut result = tokio::select! {
                         r = run_cell(&shared, i) => r,
-                        () = stop.abandoned() => interrupted(&shared, i),
+                        () = stop.abandoned() => interrupted(&shared, i, ABANDONED),
                     };
+                    // In flight when a signal came: only a login the server logged is
+                    // certain; anything else may be the signal's doing.
+                    if stop.signalled() && result.verdict != Verdict::Ok {
+                        result = interrupted(&shared, i, CUT_SHORT);
+                    }
                     shared.record(&result);
                     done.push(result);
                 }
@@ -967,8 +987,19 @@ impl Prepared {
     }
 
     /// Wraps finished cells into a report.
+    /// Cells cut short by a stop have no verdict: they are left out (and counted in a note),
+    /// so the report holds exactly what the stream holds.
     pub fn report(&self, cells: Vec<CellResult>) -> Report {
         let plan = &self.shared.plan;
+        let (cells, cut): (Vec<CellResult>, Vec<CellResult>) =
+            cells.into_iter().partition(|c| c.verdict.is_measured());
+        let mut notes = self.notes.clone();
+        if !cut.is_empty() {
+            notes.push(format!(
+                "{} cells in flight when the run was stopped are not recorded (no verdict); --resume runs them",
+                cut.len()
+            ));
+        }
         Report {
             schema_version: SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -979,7 +1010,7 @@ impl Prepared {
             shard: None,
             row_axes: plan.row_axes.clone(),
             column_axes: plan.column_axes.clone(),
-            notes: self.notes.clone(),
+            notes,
             cells,
         }
     }
@@ -1419,13 +1450,18 @@ async fn refused_connect() -> ClientOutcome {
     ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, reason)
 }
 
-/// A cell abandoned in flight: not measured, so no verdict (and never in the stream).
-fn interrupted(shared: &Shared, i: usize) -> CellResult {
+/// Why a cell abandoned by a second signal has no verdict.
+const ABANDONED: &str =
+    "abandoned in flight by a second stop signal; not measured (--resume runs it)";
+/// Why a cell in flight at a stop signal that did not log in has no verdict.
+const CUT_SHORT: &str = "in flight when a signal stopped the run and not logged in: not recorded as a verdict (--resume runs it)";
+
+/// A cell cut short by a stop: not measured, so no verdict (and never in the stream).
+fn interrupted(shared: &Shared, i: usize, why: &str) -> CellResult {
     let mut r = blank_result(&shared.plan, &shared.plan.cells[i]);
     r.verdict = Verdict::Interrupted;
     r.stage = "interrupted".into();
-    r.reason =
-        "abandoned in flight by a second stop signal; not measured (--resume runs it)".into();
+    r.reason = why.into();
     r
 }
 

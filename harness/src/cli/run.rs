@@ -172,13 +172,11 @@ fn execute(
         let stop = opts.stop.clone();
         let signals = async move {
             sig.next().await;
-            stop.request();
+            stop.request_by_signal();
             eprintln!("interrupted: finishing the cells in flight (signal again to abandon them)");
             sig.next().await;
             stop.abandon();
-            eprintln!(
-                "abandoning the cells in flight: they are reported as interrupted, not measured"
-            );
+            eprintln!("abandoning the cells in flight: they are not recorded (no verdict)");
             sig.next().await;
         };
         tokio::select! {
@@ -281,9 +279,8 @@ pub fn command(a: RunArgs) -> ExitCode {
     }
     if opts.stopping() {
         eprintln!(
-            "interrupted: partial report of {} measured cells written ({} abandoned in flight, reported as interrupted); processes and the run directory were cleaned up",
-            report.cells.len() - report.interrupted(),
-            report.interrupted()
+            "interrupted: partial report of {} measured cells written (cells cut short are not recorded; --resume runs them); processes and the run directory were cleaned up",
+            report.cells.len()
         );
         return ExitCode::from(EXIT_INTERRUPTED as u8);
     }

@@ -452,8 +452,20 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
     Ok(())
 }
 
-/// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
-pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
+/// What every run needs from this machine: the sshd binary, a usable work directory, the key
+/// factory and host key store, every key of the plan, and the container images.
+async fn prepare_machine(
+    plan: &Plan,
+    opts: &Options,
+) -> Result<
+    (
+        PathBuf,
+        KeyFactory,
+        HostKeyStore,
+        HashMap<(String, String, bool), KeyFile>,
+    ),
+    RunError,
+> {
     let sshd = find_sshd()?;
     check_work_dir(&opts.work_dir)?;
     private_dir(&opts.work_dir).map_err(|e| {
@@ -465,11 +477,17 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let factory = key_factory(&opts.work_dir)?;
     let host_keys = HostKeyStore::new(opts.work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
-    let keys = make_keys(&plan, &factory, opts.jobs, &opts.stop).await?;
+    let keys = make_keys(plan, &factory, opts.jobs, &opts.stop).await?;
     opts.stop.check("making keys")?;
-    prepare_images(&plan, &opts.work_dir)?;
+    prepare_images(plan, &opts.work_dir)?;
     opts.stop.check("preparing container images")?;
 
+    Ok((sshd, factory, host_keys, keys))
+}
+
+/// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
+pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
+    let (sshd, factory, host_keys, keys) = prepare_machine(&plan, opts).await?;
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = run_dir
         .path()
@@ -1025,6 +1043,48 @@ fn jump_login(shared: &Shared, vi: usize) -> &str {
     }
 }
 
+/// The outcome of a forwarded-agent cell: the jump host's own ssh logged in to the target
+/// (the target's log says so), was refused forwarding, or was refused by the target.
+fn forwarded_outcome(jump: &str, f: &emulator::Forwarded, log_c: &str) -> ClientOutcome {
+    let last = f
+        .output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.contains("/dev/null"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let accepted = sshmatrix_servers::analyse(log_c).accepted;
+    if accepted && f.exit_status == Some(0) {
+        ClientOutcome::new(
+            emulator::Verdict::Ok,
+            emulator::Stage::Login,
+            format!(
+                "logged in from jump host `{}` by its ssh with the forwarded agent ({} agent channel(s))",
+                jump, f.agent_channels
+            ),
+        )
+    } else if !f.forwarding_accepted {
+        ClientOutcome::new(
+            emulator::Verdict::Fail,
+            emulator::Stage::Auth,
+            format!(
+                "agent forwarding refused by jump host `{}` (its ssh found no key): {last}",
+                jump
+            ),
+        )
+    } else {
+        ClientOutcome::new(
+            emulator::Verdict::Fail,
+            emulator::Stage::Auth,
+            format!(
+                "jump host `{}`'s ssh with the forwarded agent ({} agent channel(s)): {last}",
+                jump, f.agent_channels
+            ),
+        )
+    }
+}
+
 /// A cell whose target sits behind a jump host: log in to the jump host B with the cell's
 /// credential, then either tunnel to the target C (direct-tcpip, as ProxyJump) and log in
 /// there through the tunnel, or — agent forwarded — run B's own `ssh` to C with the forwarded
@@ -1104,43 +1164,7 @@ async fn run_via(
                 )
             }
         };
-        let last = f
-            .output
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty() && !l.contains("/dev/null"))
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let accepted = sshmatrix_servers::analyse(&log_c).accepted;
-        let o = if accepted && f.exit_status == Some(0) {
-            ClientOutcome::new(
-                emulator::Verdict::Ok,
-                emulator::Stage::Login,
-                format!(
-                    "logged in from jump host `{}` by its ssh with the forwarded agent ({} agent channel(s))",
-                    jump.id, f.agent_channels
-                ),
-            )
-        } else if !f.forwarding_accepted {
-            ClientOutcome::new(
-                emulator::Verdict::Fail,
-                emulator::Stage::Auth,
-                format!(
-                    "agent forwarding refused by jump host `{}` (its ssh found no key): {last}",
-                    jump.id
-                ),
-            )
-        } else {
-            ClientOutcome::new(
-                emulator::Verdict::Fail,
-                emulator::Stage::Auth,
-                format!(
-                    "jump host `{}`'s ssh with the forwarded agent ({} agent channel(s)): {last}",
-                    jump.id, f.agent_channels
-                ),
-            )
-        };
+        let o = forwarded_outcome(&jump.id, &f, &log_c);
         return (o, Some(log_c));
     } else {
         match sess.tunnel(relay.port).await {
@@ -1507,6 +1531,34 @@ fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
     }
 }
 
+/// The jump host of a real-client cell: its sshd -i on a one-shot port, its log, the login.
+async fn real_jump(
+    shared: &Shared,
+    cell: &Cell,
+    vi: usize,
+) -> Result<crate::drivers::Jump, ClientOutcome> {
+    let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
+    let server = sshmatrix_servers::relay::serve_once(
+        shared.targets[vi].inetd_command(&jlog),
+        shared.timeout,
+    )
+    .await
+    .map_err(|e| {
+        ClientOutcome::new(
+            emulator::Verdict::Error,
+            emulator::Stage::Connect,
+            format!("cannot open a port for the jump host: {e}"),
+        )
+    })?;
+    Ok(crate::drivers::Jump {
+        server,
+        login: jump_login(shared, vi).to_string(),
+        log: jlog,
+        forward: cell.holder == crate::matrix::Holder::AgentForwarded,
+        host_key_pubs: shared.host_key_pubs[vi].clone(),
+    })
+}
+
 /// A cell of a real client (a driver): its server end (and jump host) on this host or a
 /// one-shot port, then the driver; the verdict comes from the server's log.
 async fn run_real(
@@ -1539,31 +1591,10 @@ async fn run_real(
         .map(Vec::as_slice);
     let jump = match target.via {
         None => None,
-        Some(vi) => {
-            let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
-            match sshmatrix_servers::relay::serve_once(
-                shared.targets[vi].inetd_command(&jlog),
-                shared.timeout,
-            )
-            .await
-            {
-                Ok(server) => Some(crate::drivers::Jump {
-                    server,
-                    login: jump_login(shared, vi).to_string(),
-                    log: jlog,
-                    forward: cell.holder == crate::matrix::Holder::AgentForwarded,
-                    host_key_pubs: shared.host_key_pubs[vi].clone(),
-                }),
-                Err(e) => {
-                    let o = ClientOutcome::new(
-                        emulator::Verdict::Error,
-                        emulator::Stage::Connect,
-                        format!("cannot open a port for the jump host: {e}"),
-                    );
-                    return (o, None);
-                }
-            }
-        }
+        Some(vi) => match real_jump(shared, cell, vi).await {
+            Ok(j) => Some(j),
+            Err(o) => return (o, None),
+        },
     };
     let server = match crate::drivers::ServerEnd::for_client(
         shared.targets[cell.target].inetd_command(&log),

@@ -140,12 +140,33 @@ pub fn fixes(
     profiles: &[Profile],
     tools: &[KeyTool],
 ) -> Vec<Fix> {
-    let mut out = Vec::new();
     if result.verdict == Verdict::Ok {
-        return out;
+        return Vec::new();
     }
-    // 1. Newer versions of the same client that the predictor expects to log in: the first of
-    //    each major line.
+    let mut out = upgrades(cell, target, eff, profiles);
+    out.extend(other_keys(cell, target, eff, &result.code));
+    if result.code == "key-load-failed" {
+        out.extend(key_tool_fix(cell, tools));
+    }
+    out.extend(server_directive(&result.code, result.signature.as_deref()));
+    // Policy alternatives from the policy data.
+    out.extend(policy.alternatives.iter().map(|a| Fix {
+        side: "server",
+        text: format!("switch to policy {}: {}", a.policy, a.how),
+        cost: Some(a.cost.clone()),
+        change: Change::Policy(a.policy.clone()),
+    }));
+    out
+}
+
+/// Newer versions of the same client that the predictor expects to log in: the first of each
+/// major line.
+fn upgrades(
+    cell: &Cell,
+    target: &crate::matrix::Target,
+    eff: &Effective,
+    profiles: &[Profile],
+) -> Vec<Fix> {
     let mut upgrades: Vec<&Profile> = profiles
         .iter()
         .filter(|p| {
@@ -160,6 +181,7 @@ pub fn fixes(
         .collect();
     upgrades.sort_by_key(|p| version_key(&p.version));
     let mut majors = Vec::new();
+    let mut out = Vec::new();
     for p in upgrades {
         let major = version_key(&p.version).first().copied();
         if !majors.contains(&major) {
@@ -176,79 +198,79 @@ pub fn fixes(
             });
         }
     }
-    // 2. Another key type the client can use and the predictor expects to work.
-    let code = result.code.as_str();
+    out
+}
+
+/// Another key type the client can use and the predictor expects to work.
+fn other_keys(
+    cell: &Cell,
+    target: &crate::matrix::Target,
+    eff: &Effective,
+    code: &str,
+) -> Vec<Fix> {
     let keys: &[KeySpec] = match code {
         "auth-key-too-small" => &[KeySpec::Rsa(3072), KeySpec::Ecdsa(256), KeySpec::Ed25519],
         _ => &[KeySpec::Ed25519, KeySpec::Ecdsa(256)],
     };
-    for k in keys.iter().filter(|k| **k != cell.key) {
-        let mut c = cell.clone();
-        c.key = *k;
-        if predict(&c, target, eff).verdict == Verdict::Ok {
-            out.push(Fix {
-                side: "client",
-                text: format!("use an {} key instead of {}", k.label(), cell.key.label()),
-                cost: None,
-                change: Change::Key(*k),
-            });
-        }
-    }
-    // 3. A key tool whose format the client reads.
-    if code == "key-load-failed" {
-        if let Some(t) = tools.iter().find(|t| {
-            cell.client
-                .reads
-                .contains(&t.format_for(&cell.key).container)
-        }) {
-            out.push(Fix {
-                side: "client",
-                text: format!(
-                    "convert the key to {} ({} writes it)",
-                    t.format_for(&cell.key).container.name(),
-                    t.id
-                ),
-                cost: None,
-                change: Change::KeyTool(t.id.clone()),
-            });
-        }
-    }
-    // 4. Server-side directives.
-    let sig = result.signature.clone().unwrap_or_default();
-    match code {
-        "auth-signature-rejected" => out.push(Fix {
+    keys.iter()
+        .filter(|k| **k != cell.key)
+        .filter(|k| {
+            let mut c = cell.clone();
+            c.key = **k;
+            predict(&c, target, eff).verdict == Verdict::Ok
+        })
+        .map(|k| Fix {
+            side: "client",
+            text: format!("use an {} key instead of {}", k.label(), cell.key.label()),
+            cost: None,
+            change: Change::Key(*k),
+        })
+        .collect()
+}
+
+/// A key tool whose format the client reads.
+fn key_tool_fix(cell: &Cell, tools: &[KeyTool]) -> Option<Fix> {
+    let t = tools.iter().find(|t| {
+        cell.client
+            .reads
+            .contains(&t.format_for(&cell.key).container)
+    })?;
+    Some(Fix {
+        side: "client",
+        text: format!(
+            "convert the key to {} ({} writes it)",
+            t.format_for(&cell.key).container.name(),
+            t.id
+        ),
+        cost: None,
+        change: Change::KeyTool(t.id.clone()),
+    })
+}
+
+/// The sshd directive that answers a failure code, with its security cost.
+fn server_directive(code: &str, signature: Option<&str>) -> Option<Fix> {
+    let sig = signature.unwrap_or_default();
+    Some(match code {
+        "auth-signature-rejected" => Fix {
             side: "server",
             text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
             cost: Some(format!("the server accepts {sig} signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)")),
             change: Change::Sshd(vec![format!("PubkeyAcceptedAlgorithms +{sig}")]),
-        }),
-        "auth-key-too-small" => out.push(Fix {
+        },
+        "auth-key-too-small" => Fix {
             side: "server",
             text: "sshd_config: RequiredRSASize 1024".into(),
             cost: Some("accepts RSA keys below 2048 bits, which no longer meet NIST guidance".into()),
             change: Change::Sshd(vec!["RequiredRSASize 1024".into()]),
-        }),
-        "hostkey-no-common" => {
-            let missing: Vec<String> = ["ed25519", "ecdsa", "rsa"].iter().map(|s| s.to_string()).collect();
-            out.push(Fix {
-                side: "server",
-                text: "give the server Ed25519, ECDSA and RSA host keys".into(),
-                cost: None,
-                change: Change::HostKeys(missing),
-            });
-        }
-        _ => {}
-    }
-    // 5. Policy alternatives from the policy data.
-    for a in &policy.alternatives {
-        out.push(Fix {
+        },
+        "hostkey-no-common" => Fix {
             side: "server",
-            text: format!("switch to policy {}: {}", a.policy, a.how),
-            cost: Some(a.cost.clone()),
-            change: Change::Policy(a.policy.clone()),
-        });
-    }
-    out
+            text: "give the server Ed25519, ECDSA and RSA host keys".into(),
+            cost: None,
+            change: Change::HostKeys(["ed25519", "ecdsa", "rsa"].iter().map(|s| s.to_string()).collect()),
+        },
+        _ => return None,
+    })
 }
 
 /// A fix and what rerunning the cell with it gave.

@@ -601,7 +601,6 @@ async fn authenticate(
     out: &mut ClientOutcome,
     seen: &Arc<Mutex<Seen>>,
 ) -> Result<(), russh::Error> {
-    let disconnect = || seen.lock().expect("lock").disconnect.clone();
     match handle.authenticate_none(a.user).await? {
         AuthResult::Success => {
             out.verdict = Verdict::Ok;
@@ -616,24 +615,62 @@ async fn authenticate(
         }
     }
     if let Some(pw) = &a.password {
-        if !out.methods.iter().any(|m| m == "password") {
-            out.reason = format!(
-                "server does not offer password authentication (offers: {})",
-                out.methods.join(",")
-            );
-            return Ok(());
-        }
-        out.signature = Some("password".into());
-        match handle.authenticate_password(a.user, pw).await? {
-            AuthResult::Success => {
-                out.verdict = Verdict::Ok;
-                out.stage = Stage::Login;
-                out.reason = "logged in with a password".into();
-            }
-            AuthResult::Failure { .. } => out.reason = "server refused the password".into(),
-        }
+        return password(a, handle, out, pw).await;
+    }
+    if !offer_others_first(a, handle, out, seen).await {
         return Ok(());
     }
+    if !out.methods.iter().any(|m| m == "publickey") {
+        out.reason = format!(
+            "server does not offer publickey authentication (offers: {})",
+            out.methods.join(",")
+        );
+        return Ok(());
+    }
+    let Some(signature) = signature(a, handle, out).await else {
+        return Ok(());
+    };
+    out.signature = Some(signature.clone());
+    let Some(result) = sign(a, handle, out, &signature).await? else {
+        return Ok(());
+    };
+    publickey_result(a, out, result, &signature, seen);
+    Ok(())
+}
+
+/// Password authentication (the method offered or not; the password refused or not).
+async fn password(
+    a: &Attempt<'_>,
+    handle: &mut client::Handle<Recorder>,
+    out: &mut ClientOutcome,
+    pw: &str,
+) -> Result<(), russh::Error> {
+    if !out.methods.iter().any(|m| m == "password") {
+        out.reason = format!(
+            "server does not offer password authentication (offers: {})",
+            out.methods.join(",")
+        );
+        return Ok(());
+    }
+    out.signature = Some("password".into());
+    match handle.authenticate_password(a.user, pw).await? {
+        AuthResult::Success => {
+            out.verdict = Verdict::Ok;
+            out.stage = Stage::Login;
+            out.reason = "logged in with a password".into();
+        }
+        AuthResult::Failure { .. } => out.reason = "server refused the password".into(),
+    }
+    Ok(())
+}
+
+/// Offers the scenario's other keys first (MaxAuthTries); false when the server gave up.
+async fn offer_others_first(
+    a: &Attempt<'_>,
+    handle: &mut client::Handle<Recorder>,
+    out: &mut ClientOutcome,
+    seen: &Arc<Mutex<Seen>>,
+) -> bool {
     for (i, other) in a.other_keys_first.iter().enumerate() {
         let hash = (key_family(other) == "rsa").then_some(HashAlg::Sha512);
         let offered = PrivateKeyWithHashAlg::new(other.clone(), hash);
@@ -643,91 +680,107 @@ async fn authenticate(
                 remaining_methods, ..
             }) if !remaining_methods.is_empty() => continue,
             _ => {
+                let why = seen.lock().expect("lock").disconnect.clone();
                 out.reason = format!(
                     "the client offered {} other keys first; {}",
                     i + 1,
-                    disconnect().unwrap_or_else(|| "the server closed the connection".into())
+                    why.unwrap_or_else(|| "the server closed the connection".into())
                 );
-                return Ok(());
+                return false;
             }
         }
     }
-    if !out.methods.iter().any(|m| m == "publickey") {
-        out.reason = format!(
-            "server does not offer publickey authentication (offers: {})",
-            out.methods.join(",")
-        );
-        return Ok(());
-    }
+    true
+}
+
+/// The signature algorithm the client signs with, or None (with the reason in `out`) when it
+/// does not offer the key at all.
+async fn signature(
+    a: &Attempt<'_>,
+    handle: &mut client::Handle<Recorder>,
+    out: &mut ClientOutcome,
+) -> Option<String> {
     let family = key_family(&a.key);
     if !a.profile.auth.key_families.iter().any(|f| f == family) {
         out.stage = Stage::KeyLoad;
         out.reason = format!("{} cannot use {family} keys", a.profile.display_name());
-        return Ok(());
+        return None;
     }
     if a.profile.auth.not_offered.iter().any(|f| f == family) {
         out.reason = format!("client does not offer the {family} key: {NOT_OFFERED}");
-        return Ok(());
+        return None;
     }
-    let signature = if family == "rsa" {
-        let bits = rsa_bits(&a.key);
-        if let Some(min) = a.profile.min_rsa_bits.filter(|m| bits < *m) {
-            out.reason =
-                format!("client refuses its {bits}-bit RSA key (client RequiredRSASize {min})");
-            return Ok(());
+    if family != "rsa" {
+        return Some(a.key.algorithm().as_str().to_string());
+    }
+    let bits = rsa_bits(&a.key);
+    if let Some(min) = a.profile.min_rsa_bits.filter(|m| bits < *m) {
+        out.reason =
+            format!("client refuses its {bits}-bit RSA key (client RequiredRSASize {min})");
+        return None;
+    }
+    let list = match a.profile.sends_ext_info() {
+        true => server_sig_algs(handle).await,
+        false => None,
+    };
+    match choose_rsa(a.profile, list.as_deref()) {
+        // An agent asked for no SHA-2 flag signs with SHA-1.
+        RsaChoice::Sign(_) if a.agent.is_some() && !a.profile.auth.agent_rsa_sha2 => {
+            Some("ssh-rsa".to_string())
         }
-        let list = if a.profile.sends_ext_info() {
-            server_sig_algs(handle).await
-        } else {
+        RsaChoice::Sign(alg) => Some(alg),
+        RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
+            out.reason = why;
             None
-        };
-        match choose_rsa(a.profile, list.as_deref()) {
-            RsaChoice::Sign(alg) => alg,
-            RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
-                out.reason = why;
-                return Ok(());
-            }
         }
-    } else {
-        a.key.algorithm().as_str().to_string()
+    }
+}
+
+/// Signs with the key file or through the agent and sends the request; None (with the reason
+/// in `out`) when the agent could not sign.
+async fn sign(
+    a: &Attempt<'_>,
+    handle: &mut client::Handle<Recorder>,
+    out: &mut ClientOutcome,
+    signature: &str,
+) -> Result<Option<AuthResult>, russh::Error> {
+    let Some(sock) = &a.agent else {
+        let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(signature));
+        return Ok(Some(handle.authenticate_publickey(a.user, key).await?));
     };
-    let signature = match &a.agent {
-        Some(_) if family == "rsa" && !a.profile.auth.agent_rsa_sha2 => "ssh-rsa".to_string(),
-        _ => signature,
+    let signed = match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
+        Ok(mut agent) => handle
+            .authenticate_publickey_with(
+                a.user,
+                a.key.public_key().clone(),
+                hash_of(signature),
+                &mut agent,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot reach the agent: {e}")),
     };
-    out.signature = Some(signature.clone());
-    let result = match &a.agent {
-        None => {
-            let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(&signature));
-            handle.authenticate_publickey(a.user, key).await?
+    match signed {
+        Ok(r) => Ok(Some(r)),
+        Err(e) => {
+            out.verdict = Verdict::Error;
+            out.reason = format!("agent signing failed: {e}");
+            Ok(None)
         }
-        Some(sock) => {
-            let signed = match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
-                Ok(mut agent) => handle
-                    .authenticate_publickey_with(
-                        a.user,
-                        a.key.public_key().clone(),
-                        hash_of(&signature),
-                        &mut agent,
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(format!("cannot reach the agent: {e}")),
-            };
-            match signed {
-                Ok(r) => r,
-                Err(e) => {
-                    out.verdict = Verdict::Error;
-                    out.reason = format!("agent signing failed: {e}");
-                    return Ok(());
-                }
-            }
-        }
-    };
-    let via_agent = if a.agent.is_some() {
-        " (signed by the agent)"
-    } else {
-        ""
+    }
+}
+
+/// Records what the server answered to the signed publickey request.
+fn publickey_result(
+    a: &Attempt<'_>,
+    out: &mut ClientOutcome,
+    result: AuthResult,
+    signature: &str,
+    seen: &Arc<Mutex<Seen>>,
+) {
+    let via_agent = match a.agent {
+        Some(_) => " (signed by the agent)",
+        None => "",
     };
     match result {
         AuthResult::Success => {
@@ -739,8 +792,9 @@ async fn authenticate(
             remaining_methods, ..
         } => {
             let left: Vec<String> = remaining_methods.iter().map(method_name).collect();
+            let disconnect = seen.lock().expect("lock").disconnect.clone();
             out.reason = if left.is_empty() {
-                match disconnect() {
+                match disconnect {
                     Some(d) => format!("publickey with {signature}{via_agent} refused; {d}"),
                     None => "server closed the session during publickey authentication".into(),
                 }
@@ -752,7 +806,6 @@ async fn authenticate(
             };
         }
     }
-    Ok(())
 }
 
 fn connect_error(

@@ -509,41 +509,21 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         sshd: &sshd,
         log_level,
     };
-    let mut notes: Vec<String> = Vec::new();
-    let (mut targets, mut effective, mut hellos, mut extras) = (vec![], vec![], vec![], vec![]);
-    let (mut containers, mut target_containers) = (Vec::new(), Vec::new());
-    for ti in 0..plan.targets.len() {
-        opts.stop
-            .check(&format!("starting target `{}`", plan.targets[ti].id))?;
-        let t = prepare_target(&env, ti).await?;
-        if let Some(c) = t.container {
-            target_containers.push(plan.targets[ti].id.clone());
-            containers.push(c);
-        }
-        notes.extend(t.notes);
-        targets.push(t.target);
-        effective.push(t.effective);
-        hellos.push(t.hello);
-        extras.push(t.extras);
-    }
+    let Targets {
+        mut notes,
+        targets,
+        effective,
+        hellos,
+        extras,
+        mut containers,
+        target_containers,
+    } = prepare_targets(&env).await?;
     let login = current_user();
     let askpass = write_private_file(run_dir.path(), "askpass.sh", ASKPASS, 0o700)?;
     let logs = run_dir.path().join("logs");
     private_dir(&logs).map_err(|e| RunError::Environment(format!("{}: {e}", logs.display())))?;
     let host_key_pubs = host_key_pubs(&plan, &host_keys);
-    if plan
-        .targets
-        .iter()
-        .any(|t| t.remote.is_none() && t.image.is_none())
-    {
-        notes.insert(0, format!(
-            "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
-            sshd_version(&sshd)
-        ));
-        notes.insert(1, format!(
-            "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
-        ));
-    }
+    notes.splice(0..0, local_notes(&plan, &sshd, &login));
     let wrong_password = write_private_file(
         run_dir.path(),
         "password",
@@ -552,15 +532,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     )?;
     let (agents, agent_procs) =
         start_agents(&plan, &keys, &factory, &askpass, run_dir.path(), opts).await?;
-    if !agents.is_empty() {
-        notes.push(format!(
-            "agent cells: {} real ssh-agent process(es), one per key, sockets in the run's private directory; keys added with ssh-add through SSH_ASKPASS",
-            agents.len()
-        ));
-    }
-    if plan.targets.iter().any(|t| t.via.is_some()) {
-        notes.push("jump hosts: the client logs in to the jump host (as its first user), then reaches the target through a direct-tcpip channel (ProxyJump); with a forwarded agent, the jump host's own ssh makes the last hop; each target's sshd -i is served on a one-shot 127.0.0.1 port".into());
-    }
+    notes.extend(hop_notes(&plan, agents.len()));
     let (client_containers, more) =
         start_client_containers(&plan, &run_name, opts, &mut notes).await?;
     containers.extend(more);
@@ -602,6 +574,80 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         agents: agent_procs,
         _run_dir: run_dir,
     })
+}
+
+/// What a reader must know about local targets: the sshd serving them, and who the users are.
+fn local_notes(plan: &Plan, sshd: &std::path::Path, login: &str) -> Vec<String> {
+    if !plan
+        .targets
+        .iter()
+        .any(|t| t.remote.is_none() && t.image.is_none())
+    {
+        return Vec::new();
+    }
+    vec![
+        format!(
+            "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
+            sshd_version(sshd)
+        ),
+        format!(
+            "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
+        ),
+    ]
+}
+
+/// What a reader must know about agents and jump hosts.
+fn hop_notes(plan: &Plan, agents: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if agents > 0 {
+        notes.push(format!(
+            "agent cells: {agents} real ssh-agent process(es), one per key, sockets in the run's private directory; keys added with ssh-add through SSH_ASKPASS"
+        ));
+    }
+    if plan.targets.iter().any(|t| t.via.is_some()) {
+        notes.push("jump hosts: the client logs in to the jump host (as its first user), then reaches the target through a direct-tcpip channel (ProxyJump); with a forwarded agent, the jump host's own ssh makes the last hop; each target's sshd -i is served on a one-shot 127.0.0.1 port".into());
+    }
+    notes
+}
+
+/// Every target of a plan, prepared (in plan order).
+struct Targets {
+    notes: Vec<String>,
+    targets: Vec<SshdTarget>,
+    effective: Vec<Effective>,
+    hellos: Vec<ServerHello>,
+    extras: Vec<Extras>,
+    containers: Vec<sshmatrix_servers::container::Container>,
+    /// The target id of each container in `containers`.
+    target_containers: Vec<String>,
+}
+
+/// Prepares every target in plan order (a stop request ends it between targets).
+async fn prepare_targets(env: &TargetEnv<'_>) -> Result<Targets, RunError> {
+    let mut all = Targets {
+        notes: Vec::new(),
+        targets: Vec::new(),
+        effective: Vec::new(),
+        hellos: Vec::new(),
+        extras: Vec::new(),
+        containers: Vec::new(),
+        target_containers: Vec::new(),
+    };
+    for ti in 0..env.plan.targets.len() {
+        let id = &env.plan.targets[ti].id;
+        env.opts.stop.check(&format!("starting target `{id}`"))?;
+        let t = prepare_target(env, ti).await?;
+        if let Some(c) = t.container {
+            all.target_containers.push(id.clone());
+            all.containers.push(c);
+        }
+        all.notes.extend(t.notes);
+        all.targets.push(t.target);
+        all.effective.push(t.effective);
+        all.hellos.push(t.hello);
+        all.extras.push(t.extras);
+    }
+    Ok(all)
 }
 
 /// What preparing one target needs.

@@ -2,7 +2,7 @@
 //! showing its code, stage and reason on hover and its full evidence on click.
 
 use crate::layout::Grid;
-use crate::schema::{Report, Verdict};
+use crate::schema::{CellResult, Report, Verdict};
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -18,12 +18,11 @@ td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{back
 td.ok{cursor:pointer}#detail{white-space:pre-wrap;font-family:monospace;border:1px solid #999;padding:.8em;margin-top:1em;background:#fafafa}";
 
 const SCRIPT: &str = "document.querySelectorAll('td[data-i]').forEach(function(td){td.addEventListener('click',function(){\
-var c=CELLS[td.dataset.i];var t='';for(var k in c){var v=c[k];if(Array.isArray(v))v=v.join('\\n    ');t+=k+': '+v+'\\n';}\
+var c=CELLS[td.dataset.i];var t='';for(var j=0;j<c.length;j++){var v=c[j][1];if(Array.isArray(v))v=v.join('\\n    ');t+=c[j][0]+': '+v+'\\n';}\
 document.getElementById('detail').textContent=t;});});";
 
-/// Renders the report as a self-contained HTML page.
-pub fn render(report: &Report) -> String {
-    let g = Grid::new(report);
+/// The header rows: the row-axis corner, then the column label levels with their spans.
+fn header(g: &Grid, report: &Report) -> String {
     let mut h = String::new();
     for level in 0..g.depth {
         h.push_str("<tr>");
@@ -42,74 +41,141 @@ pub fn render(report: &Report) -> String {
         }
         h.push_str("</tr>\n");
     }
-    let row_starts: Vec<Vec<(usize, usize)>> = (0..g.width).map(|l| g.row_runs(l)).collect();
-    let mut details = Vec::new();
-    for (ri, r) in g.rows.iter().enumerate() {
-        h.push_str("<tr>");
-        for (level, starts) in row_starts.iter().enumerate() {
-            if level + 1 == g.width {
-                h.push_str(&format!(
-                    "<th>{}</th>",
-                    esc(r.get(level).map(String::as_str).unwrap_or(""))
-                ));
-            } else if let Some((_, n)) = starts.iter().find(|(s, _)| *s == ri) {
-                h.push_str(&format!(
-                    "<th rowspan=\"{n}\">{}</th>",
-                    esc(r.get(level).map(String::as_str).unwrap_or(""))
-                ));
-            }
+    h
+}
+
+/// A cell's evidence panel, most important first: verdict, stage, code, reason, then both
+/// sides' evidence, the key, what was negotiated, fixes and notes.
+fn detail(cell: &CellResult) -> serde_json::Value {
+    let opt = |o: &Option<String>| o.as_deref().unwrap_or("-").to_string();
+    let advice: Vec<String> = cell
+        .advice
+        .iter()
+        .map(|a| {
+            let mark = match a.works {
+                Some(true) => "○ works",
+                Some(false) => "× no",
+                None => "?",
+            };
+            let cost = a
+                .cost
+                .as_ref()
+                .map(|c| format!(" (cost: {c})"))
+                .unwrap_or_default();
+            format!("{mark} {}: {}{cost}", a.side, a.text)
+        })
+        .collect();
+    serde_json::json!([
+        ["verdict", cell.verdict.as_str()],
+        ["stage", cell.stage],
+        ["code", cell.code],
+        ["reason", cell.reason],
+        ["client", cell.client_reason],
+        ["server", opt(&cell.server_reason)],
+        ["evidence", cell.server_evidence],
+        [
+            "cell",
+            format!("{} | {}", cell.row.join(" / "), cell.column.join(" / "))
+        ],
+        ["name", cell.selector()],
+        [
+            "key",
+            format!(
+                "{} {} {}",
+                cell.key_spec(),
+                cell.key_format,
+                cell.key_fingerprint
+            )
+        ],
+        [
+            "negotiated",
+            format!(
+                "{} / {} / {} / {}",
+                opt(&cell.kex),
+                opt(&cell.hostkey),
+                opt(&cell.cipher),
+                opt(&cell.mac)
+            )
+        ],
+        ["signature", opt(&cell.signature)],
+        ["fixes", advice],
+        ["notes", cell.notes],
+    ])
+}
+
+/// One `<td>`: the cell's mark, its reason on hover, its panel index.
+fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
+    let class = match cell.verdict {
+        Verdict::Ok => "ok",
+        Verdict::Fail => "fail",
+        Verdict::Error => "error",
+        Verdict::Interrupted => "interrupted",
+    };
+    let hover = if cell.verdict == Verdict::Ok {
+        cell.reason.clone()
+    } else {
+        format!("[{}] {}: {}", cell.code, cell.stage, cell.reason)
+    };
+    format!(
+        "<td class=\"{class}\" data-i=\"{i}\" title=\"{}\">{}</td>",
+        esc(&hover),
+        esc(&g.mark(Some(cell)))
+    )
+}
+
+/// The row label cells of row `ri` (spans for outer levels).
+fn row_labels(g: &Grid, starts: &[Vec<(usize, usize)>], ri: usize) -> String {
+    let r = &g.rows[ri];
+    let mut h = String::new();
+    for (level, runs) in starts.iter().enumerate() {
+        let label = esc(r.get(level).map(String::as_str).unwrap_or(""));
+        if level + 1 == g.width {
+            h.push_str(&format!("<th>{label}</th>"));
+        } else if let Some((_, n)) = runs.iter().find(|(s, _)| *s == ri) {
+            h.push_str(&format!("<th rowspan=\"{n}\">{label}</th>"));
         }
-        for c in &g.cols {
-            match g.cell(r, c) {
-                None => h.push_str("<td>-</td>"),
-                Some(cell) => {
-                    let class = match cell.verdict {
-                        Verdict::Ok => "ok",
-                        Verdict::Fail => "fail",
-                        Verdict::Error => "error",
-                        Verdict::Interrupted => "interrupted",
-                    };
-                    let hover = if cell.verdict == Verdict::Ok {
-                        cell.reason.clone()
-                    } else {
-                        format!("[{}] {}: {}", cell.code, cell.stage, cell.reason)
-                    };
-                    h.push_str(&format!(
-                        "<td class=\"{class}\" data-i=\"{}\" title=\"{}\">{}</td>",
-                        details.len(),
-                        esc(&hover),
-                        esc(&g.mark(Some(cell)))
-                    ));
-                    details.push(serde_json::json!({
-                        "cell": format!("{} | {}", cell.row.join(" / "), cell.column.join(" / ")),
-                        "verdict": cell.verdict.as_str(),
-                        "code": cell.code,
-                        "stage": cell.stage,
-                        "reason": cell.reason,
-                        "client": cell.client_reason,
-                        "server": cell.server_reason,
-                        "evidence": cell.server_evidence,
-                        "key": format!("{}-{} {} {}", cell.key_type, cell.key_bits, cell.key_format, cell.key_fingerprint),
-                        "negotiated": format!("{} / {} / {} / {}", cell.kex.as_deref().unwrap_or("-"), cell.hostkey.as_deref().unwrap_or("-"), cell.cipher.as_deref().unwrap_or("-"), cell.mac.as_deref().unwrap_or("-")),
-                        "signature": cell.signature,
-                        "notes": cell.notes,
-                        "advice": cell.advice.iter().map(|a| format!("{} {}: {}{}", match a.works { Some(true) => "○ works", Some(false) => "× no", None => "?" }, a.side, a.text, a.cost.as_ref().map(|c| format!(" (cost: {c})")).unwrap_or_default())).collect::<Vec<_>>(),
-                    }));
-                }
-            }
-        }
-        h.push_str("</tr>\n");
     }
-    let mut legend = String::new();
+    h
+}
+
+/// The legend (every symbol used) and the notes.
+fn legend(g: &Grid, report: &Report) -> String {
+    let mut legend = String::from(
+        "<li><b>○</b> logged in</li><li><b>×</b> refused</li><li><b>!</b> no verdict (error)</li><li><b>-</b> no such cell</li>",
+    );
     for (label, text, count) in g.legend_lines() {
+        let cells = if count == 1 { "cell" } else { "cells" };
         legend.push_str(&format!(
-            "<li><b>{}</b> {} ({count} cells)</li>",
+            "<li><b>{}</b> {} ({count} {cells})</li>",
             esc(&label),
             esc(&text)
         ));
     }
     for n in &report.notes {
         legend.push_str(&format!("<li>note: {}</li>", esc(n)));
+    }
+    legend
+}
+
+/// Renders the report as a self-contained HTML page.
+pub fn render(report: &Report) -> String {
+    let g = Grid::new(report);
+    let mut h = header(&g, report);
+    let starts: Vec<Vec<(usize, usize)>> = (0..g.width).map(|l| g.row_runs(l)).collect();
+    let mut details = Vec::new();
+    for (ri, r) in g.rows.iter().enumerate() {
+        h.push_str("<tr>");
+        h.push_str(&row_labels(&g, &starts, ri));
+        for c in &g.cols {
+            match g.cell(r, c) {
+                None => h.push_str("<td>-</td>"),
+                Some(cell) => {
+                    h.push_str(&cell_td(&g, cell, details.len()));
+                    details.push(detail(cell));
+                }
+            }
+        }
+        h.push_str("</tr>\n");
     }
     let data = serde_json::to_string(&details)
         .expect("json")
@@ -119,6 +185,7 @@ pub fn render(report: &Report) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head>\n\
          <body><h1>{title}</h1>\n<table>\n{h}</table>\n<p>○ ok {ok} · × fail {fail} · ! error {err} — click a cell for its evidence</p>\n\
          <ul>{legend}</ul>\n<div id=\"detail\">Click a cell.</div>\n<script>var CELLS={data};{SCRIPT}</script>\n</body></html>\n",
-        title = esc(&report.title)
+        title = esc(&report.title),
+        legend = legend(&g, report)
     )
 }

@@ -93,7 +93,7 @@ enum Command {
     Run(Box<cli::run::RunArgs>),
     /// Explain one cell: its verdict, code and evidence, and the fixes that would turn × into ○.
     Explain {
-        /// The matrix file (TOML).
+        /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
         /// The cell: its index, or key=value pairs (client, key_tool, key, passphrase, target, user).
         cell: String,
@@ -109,7 +109,7 @@ enum Command {
     },
     /// Print the authorized_keys lines to install for each target and user (makes the keys).
     AuthorizedKeys {
-        /// The matrix file (TOML).
+        /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
         /// Work directory (default ~/.cache/sshmatrix).
         #[arg(long)]
@@ -177,9 +177,16 @@ enum Command {
         #[arg(long)]
         work_dir: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output: `sshmatrix man | man -l -`.
+    Man,
     /// Predict every cell's verdict from profile and policy data alone, without connecting.
     Predict {
-        /// The matrix file (TOML).
+        /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
@@ -190,7 +197,7 @@ enum Command {
     },
     /// Validate a matrix file and print its plan, without running anything.
     Check {
-        /// The matrix file (TOML).
+        /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
     },
     /// List client profiles and key tools, with their sources.
@@ -358,5 +365,20 @@ fn main() -> ExitCode {
         } => cli::compare::diff(old, new, allow_added_removed),
         Command::Check { matrix } => cli::inspect::check(matrix),
         Command::Run(args) => cli::run::command(*args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "sshmatrix", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: standard output: {e}");
+                    ExitCode::from(EXIT_ENVIRONMENT as u8)
+                }
+            }
+        }
     }
 }

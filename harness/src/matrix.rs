@@ -615,7 +615,17 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
             "give the path of a .toml matrix file, e.g. matrices/nutanix-cluster-lockdown.toml",
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    // `-` reads the matrix from standard input (relative paths then resolve against the
+    // current directory).
+    let stdin = path == Path::new("-");
+    let bytes = match stdin {
+        true => {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map(|_| b)
+        }
+        false => std::fs::read(path),
+    }
+    .map_err(|e| {
         io_err(
             format!("cannot read: {e}"),
             "check the path; matrix files live in matrices/",
@@ -633,7 +643,11 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
             hint: Some("save the matrix file as UTF-8".into()),
         }
     })?;
-    plan(&file, &text, path.parent(), catalog)
+    let dir = match stdin {
+        true => Some(Path::new(".")),
+        false => path.parent(),
+    };
+    plan(&file, &text, dir, catalog)
 }
 
 /// Plans a matrix from its text (`dir` resolves relative paths such as `expect`): each part of

@@ -404,3 +404,45 @@ fn sshd_errors_never_echo_the_contents_of_other_files() {
     );
     assert!(!err.contains("SECRET-HASH-LINE"), "{err}");
 }
+
+#[test]
+fn a_matrix_can_come_from_standard_input() {
+    use std::io::Write;
+    let text = std::fs::read_to_string(corpus("unknown-client.toml")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: -:3:12: unknown client profile `putty-083`"),
+        "{err}"
+    );
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read_to_string(good).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-: 8 cells, 8 targets"));
+}

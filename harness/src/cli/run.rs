@@ -19,7 +19,7 @@ use crate::OutFormat;
 /// Arguments of `sshmatrix run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The matrix file (TOML).
+    /// The matrix file (TOML; `-` reads it from standard input).
     matrix: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -204,33 +204,50 @@ fn write_report(report: &Report, format: Format, dest: Destination, work_dir: &P
     }
 }
 
-/// `sshmatrix run`.
-pub fn command(a: RunArgs) -> ExitCode {
-    let (mut plan, mut expected) = match crate::load_plan(&a.matrix) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+/// A run's plan (its shard), expectations, whole-plan size and digest, and options.
+struct Planned {
+    plan: Plan,
+    expected: Option<Vec<expect::Rule>>,
+    plan_cells: usize,
+    matrix_digest: String,
+    opts: Options,
+}
+
+/// Loads and validates the matrix, cuts the shard, and settles the options.
+fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
+    let (mut plan, mut expected) = crate::load_plan(&a.matrix)?;
     let (plan_cells, matrix_digest) = (plan.cells.len(), sshmatrix::digest::plan_digest(&plan));
     if let Some(s) = &a.shard {
-        match scale::parse_shard(s) {
-            Ok((k, n)) => {
-                scale::shard(&mut plan, k, n);
-                // Expectations are checked on the merged report, not on a shard.
-                expected = None;
-            }
-            Err(e) => return input_error(e),
-        }
+        let (k, n) = scale::parse_shard(s).map_err(input_error)?;
+        scale::shard(&mut plan, k, n);
+        // Expectations are checked on the merged report, not on a shard.
+        expected = None;
     }
     let work_dir = match a.work_dir.clone() {
         Some(w) => w,
-        None => match runner::default_work_dir_checked() {
-            Ok(w) => w,
-            Err(e) => return crate::fail_run(e),
-        },
+        None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
     };
-    let opts = match options(&a, &plan, work_dir) {
-        Ok(o) => o,
-        Err(e) => return input_error(e),
+    let opts = options(a, &plan, work_dir).map_err(input_error)?;
+    Ok(Planned {
+        plan,
+        expected,
+        plan_cells,
+        matrix_digest,
+        opts,
+    })
+}
+
+/// `sshmatrix run`.
+pub fn command(a: RunArgs) -> ExitCode {
+    let Planned {
+        plan,
+        expected,
+        plan_cells,
+        matrix_digest,
+        opts,
+    } = match planned(&a) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let dest = match Destination::open(a.output.as_deref()) {
         Ok(d) => d,

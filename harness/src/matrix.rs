@@ -1,7 +1,6 @@
 //! The matrix file (TOML): model, validation with file:line:column messages and nearest-name
 //! hints, and the planner that expands it into cells.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
@@ -843,39 +842,43 @@ fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
     Ok(holders)
 }
 
+/// The client profile a matrix names (its image must exist).
+fn find_client(ctx: &Ctx, catalog: &Catalog, n: &Spanned<String>) -> Result<Profile, InputError> {
+    let ids = || catalog.profiles.iter().map(|p| p.id.as_str());
+    let p = catalog
+        .profiles
+        .iter()
+        .find(|p| &p.id == n.get_ref())
+        .cloned()
+        .ok_or_else(|| ctx.unknown("client profile", n, ids(), "`sshmatrix profiles`"))?;
+    match p.image.as_deref().map(sshmatrix_servers::container::recipe) {
+        Some(Err(e)) => Err(ctx.err(
+            n.span(),
+            format!("client profile `{}`: {e}", p.id),
+            Some("fix the profile's `image`".into()),
+        )),
+        _ => Ok(p),
+    }
+}
+
+/// The key tool a matrix names.
+fn find_tool(ctx: &Ctx, catalog: &Catalog, n: &Spanned<String>) -> Result<KeyTool, InputError> {
+    let ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
+    catalog
+        .key_tools
+        .iter()
+        .find(|t| &t.id == n.get_ref())
+        .cloned()
+        .ok_or_else(|| ctx.unknown("key tool", n, ids(), "`sshmatrix profiles`"))
+}
+
 fn pairs(
     ctx: &Ctx,
     axes: &RawAxes,
     catalog: &Catalog,
 ) -> Result<Vec<(Profile, KeyTool)>, InputError> {
-    let profile_ids = || catalog.profiles.iter().map(|p| p.id.as_str());
-    let tool_ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
-    let find_client = |n: &Spanned<String>| {
-        let p = catalog
-            .profiles
-            .iter()
-            .find(|p| &p.id == n.get_ref())
-            .cloned()
-            .ok_or_else(|| {
-                ctx.unknown("client profile", n, profile_ids(), "`sshmatrix profiles`")
-            })?;
-        match p.image.as_deref().map(sshmatrix_servers::container::recipe) {
-            Some(Err(e)) => Err(ctx.err(
-                n.span(),
-                format!("client profile `{}`: {e}", p.id),
-                Some("fix the profile's `image`".into()),
-            )),
-            _ => Ok(p),
-        }
-    };
-    let find_tool = |n: &Spanned<String>| {
-        catalog
-            .key_tools
-            .iter()
-            .find(|t| &t.id == n.get_ref())
-            .cloned()
-            .ok_or_else(|| ctx.unknown("key tool", n, tool_ids(), "`sshmatrix profiles`"))
-    };
+    let find_client = |n: &Spanned<String>| find_client(ctx, catalog, n);
+    let find_tool = |n: &Spanned<String>| find_tool(ctx, catalog, n);
     let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
     match (&axes.pairs, &axes.clients, &axes.key_tools) {
         (Some(p), None, None) => {
@@ -1332,11 +1335,18 @@ fn expand(
     rows: &[String],
     columns: &[String],
 ) -> Vec<Cell> {
-    let mut cells = Vec::new();
     let pairs: Vec<(std::sync::Arc<Profile>, std::sync::Arc<KeyTool>)> = pairs
         .into_iter()
         .map(|(c, t)| (std::sync::Arc::new(c), std::sync::Arc::new(t)))
         .collect();
+    // Each axis value's declaration index, in `AXES` order (pairs keep their order).
+    let sort_key = |order: [usize; 7]| -> Vec<usize> {
+        rows.iter()
+            .chain(columns.iter())
+            .map(|a| order[AXES.iter().position(|x| x == a).expect("layout axis")])
+            .collect()
+    };
+    let mut cells = Vec::new();
     for (pi, (client, tool)) in pairs.iter().enumerate() {
         for (ki, key) in keys.iter().enumerate() {
             for (si, pass) in passphrases.iter().enumerate() {
@@ -1347,49 +1357,20 @@ fn expand(
                             continue;
                         }
                         for (ui, user) in target.users.iter().enumerate() {
-                            let order: BTreeMap<&str, usize> = [
-                                ("client", pi),
-                                ("key_tool", pi),
-                                ("key", ki),
-                                ("passphrase", si),
-                                ("holder", hi),
-                                ("target", ti),
-                                ("user", ui),
-                            ]
-                            .into_iter()
-                            .collect();
-                            let label = |axis: &str| -> Vec<String> {
-                                match axis {
-                                    "client" => vec![client.display_name()],
-                                    "key_tool" => vec![format!("{} {}", tool.name, tool.version)],
-                                    "key" => vec![key.label()],
-                                    "passphrase" => vec![if *pass { "yes" } else { "no" }.into()],
-                                    "holder" => vec![holder.label().into()],
-                                    "target" => target.label.clone(),
-                                    _ => vec![user.clone()],
-                                }
+                            let cell = Cell {
+                                index: 0,
+                                client: client.clone(),
+                                key_tool: tool.clone(),
+                                key: *key,
+                                passphrase: *pass,
+                                holder: *holder,
+                                target: ti,
+                                user: user.clone(),
+                                row: Vec::new(),
+                                column: Vec::new(),
+                                digest: Default::default(),
                             };
-                            let sort: Vec<usize> = rows
-                                .iter()
-                                .chain(columns.iter())
-                                .map(|a| order[a.as_str()])
-                                .collect();
-                            cells.push((
-                                sort,
-                                Cell {
-                                    index: 0,
-                                    client: client.clone(),
-                                    key_tool: tool.clone(),
-                                    key: *key,
-                                    passphrase: *pass,
-                                    holder: *holder,
-                                    target: ti,
-                                    user: user.clone(),
-                                    row: rows.iter().flat_map(|a| label(a)).collect(),
-                                    column: columns.iter().flat_map(|a| label(a)).collect(),
-                                    digest: Default::default(),
-                                },
-                            ));
+                            cells.push((sort_key([pi, pi, ki, si, hi, ti, ui]), cell));
                         }
                     }
                 }
@@ -1397,15 +1378,30 @@ fn expand(
         }
     }
     cells.sort_by(|a, b| a.0.cmp(&b.0));
-    let cells: Vec<Cell> = cells
+    cells
         .into_iter()
         .enumerate()
         .map(|(i, (_, mut c))| {
+            let t = &targets[c.target];
             c.index = i;
+            c.row = rows.iter().flat_map(|a| cell_label(&c, t, a)).collect();
+            c.column = columns.iter().flat_map(|a| cell_label(&c, t, a)).collect();
             c
         })
-        .collect();
-    cells
+        .collect()
+}
+
+/// A cell's label(s) on one axis of the table.
+fn cell_label(c: &Cell, t: &Target, axis: &str) -> Vec<String> {
+    match axis {
+        "client" => vec![c.client.display_name()],
+        "key_tool" => vec![format!("{} {}", c.key_tool.name, c.key_tool.version)],
+        "key" => vec![c.key.label()],
+        "passphrase" => vec![if c.passphrase { "yes" } else { "no" }.into()],
+        "holder" => vec![c.holder.label().into()],
+        "target" => t.label.clone(),
+        _ => vec![c.user.clone()],
+    }
 }
 
 fn expectation(

@@ -1520,6 +1520,11 @@ async fn refused_connect() -> ClientOutcome {
     ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, reason)
 }
 
+/// A cell that could not be set up (no port, no sshd): no verdict, at the connect stage.
+fn no_verdict(reason: String) -> ClientOutcome {
+    ClientOutcome::new(emulator::Verdict::Error, emulator::Stage::Connect, reason)
+}
+
 /// Why a cell abandoned by a second signal has no verdict.
 const ABANDONED: &str =
     "abandoned in flight by a second stop signal; not measured (--resume runs it)";
@@ -1653,12 +1658,10 @@ async fn run_real(
     {
         Ok(s) => s,
         Err(e) => {
-            let o = ClientOutcome::new(
-                emulator::Verdict::Error,
-                emulator::Stage::Connect,
-                format!("cannot open a port for the client container: {e}"),
+            return (
+                no_verdict(format!("cannot open a port for the client container: {e}")),
+                None,
             );
-            return (o, None);
         }
     };
     let real = crate::drivers::RealCell {
@@ -1739,12 +1742,7 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     let (stream, session) = match shared.targets[cell.target].connect() {
         Ok(x) => x,
         Err(e) => {
-            let o = ClientOutcome::new(
-                emulator::Verdict::Error,
-                emulator::Stage::Connect,
-                format!("cannot start sshd: {e}"),
-            );
-            return (o, None);
+            return (no_verdict(format!("cannot start sshd: {e}")), None);
         }
     };
     let outcome = emulator::attempt(attempt, stream).await;

@@ -52,11 +52,7 @@ fn detail(cell: &CellResult) -> serde_json::Value {
         .advice
         .iter()
         .map(|a| {
-            let mark = match a.works {
-                Some(true) => "○ works",
-                Some(false) => "× no",
-                None => "?",
-            };
+            let mark = a.mark();
             let cost = a
                 .cost
                 .as_ref()

@@ -155,13 +155,8 @@ impl<'a> Grid<'a> {
                 advice
                     .iter()
                     .map(|a| {
-                        let mark = match a.works {
-                            Some(true) => "○ works",
-                            Some(false) => "× no",
-                            None => "?",
-                        };
                         (
-                            mark.to_string(),
+                            a.mark().to_string(),
                             a.side.clone(),
                             a.text.clone(),
                             a.cost.clone(),

@@ -96,6 +96,17 @@ pub struct Advice {
     pub works: Option<bool>,
 }
 
+impl Advice {
+    /// How the fix fared when the cell was rerun with it: `○ works`, `× no` or `?` (not tried).
+    pub fn mark(&self) -> &'static str {
+        match self.works {
+            Some(true) => "○ works",
+            Some(false) => "× no",
+            None => "?",
+        }
+    }
+}
+
 fn key_file() -> String {
     "file".into()
 }

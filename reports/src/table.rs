@@ -10,9 +10,8 @@ use tabled::settings::{Alignment, Modify, Span, Style};
 use crate::layout::Grid;
 use crate::schema::Report;
 
-/// Renders the grouped ○/× table and its legend.
-pub fn render(report: &Report) -> String {
-    let g = Grid::new(report);
+/// The grouped table itself: header rows, row labels and marks, with their spans.
+fn grid_table(g: &Grid, report: &Report) -> tabled::Table {
     let mut b = Builder::default();
     for level in 0..g.depth {
         let mut rec: Vec<String> = (0..g.width)
@@ -37,6 +36,15 @@ pub fn render(report: &Report) -> String {
     }
     let mut t = b.build();
     t.with(Style::modern());
+    spans(&mut t, g);
+    t.with(Modify::new(Segment::all()).with(Alignment::center()));
+    t.with(Modify::new(Segment::all()).with(Alignment::center_vertical()));
+    t.with(BorderCorrection::span());
+    t
+}
+
+/// Spans: the corner over the header rows, equal column labels across, equal row labels down.
+fn spans(t: &mut tabled::Table, g: &Grid) {
     if g.depth > 1 {
         for i in 0..g.width {
             t.modify((0, i), Span::row(g.depth as isize));
@@ -56,10 +64,12 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    t.with(Modify::new(Segment::all()).with(Alignment::center()));
-    t.with(Modify::new(Segment::all()).with(Alignment::center_vertical()));
-    t.with(BorderCorrection::span());
+}
 
+/// Renders the grouped ○/× table and its legend.
+pub fn render(report: &Report) -> String {
+    let g = Grid::new(report);
+    let t = grid_table(&g, report);
     let (ok, fail, err) = report.counts();
     let mut out = format!("{}\n{}\n", report.title, t);
     out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}"));

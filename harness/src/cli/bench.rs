@@ -17,47 +17,63 @@ pub fn command(
     jobs: Option<usize>,
     work_dir: Option<PathBuf>,
 ) -> ExitCode {
-    if let Some(users) = synthetic {
-        let t = std::time::Instant::now();
-        let plan =
-            match plan_generated("synthetic.toml", &sshmatrix::bench::synthetic_matrix(users)) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-        if plan_only {
-            println!("synthetic cells:     {}", plan.cells.len());
-            println!("planned in:          {:.2} s", t.elapsed().as_secs_f64());
-            println!(
-                "peak RSS:            {:.1} MiB",
-                sshmatrix::bench::peak_rss_mib()
-            );
-            return ExitCode::from(EXIT_OK as u8);
-        }
-        let mut opts = Options::new(work_dir!(work_dir));
-        if let Some(j) = jobs {
-            opts.jobs = j;
-        }
-        let rt = runtime();
-        return match rt.block_on(sshmatrix::bench::synthetic(plan, &opts)) {
-            Err(e) => fail_run(e),
-            Ok(b) => {
-                println!("synthetic cells:     {}", b.cells);
-                println!("cold key cache:      {:.2} s", b.cold.as_secs_f64());
-                println!(
-                    "warm key cache:      {:.2} s  ({:.1} cells/s, {} jobs)",
-                    b.warm.as_secs_f64(),
-                    b.cells_per_sec,
-                    b.jobs
-                );
-                println!("peak RSS:            {:.1} MiB", b.peak_rss_mib);
-                ExitCode::from(EXIT_OK as u8)
-            }
-        };
+    match (synthetic, matrix) {
+        (Some(users), _) => synthetic_bench(users, plan_only, jobs, work_dir),
+        (None, Some(m)) => matrix_bench(&m, jobs, work_dir),
+        (None, None) => ExitCode::from(EXIT_INPUT as u8),
     }
-    let Some(matrix) = matrix else {
-        return ExitCode::from(EXIT_INPUT as u8);
+}
+
+/// `bench --synthetic USERS`: 400 × USERS cells cold then warm, or planning alone.
+fn synthetic_bench(
+    users: usize,
+    plan_only: bool,
+    jobs: Option<usize>,
+    work_dir: Option<PathBuf>,
+) -> ExitCode {
+    let t = std::time::Instant::now();
+    let plan = match plan_generated("synthetic.toml", &sshmatrix::bench::synthetic_matrix(users)) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let (plan, _) = match load_plan(&matrix) {
+    if plan_only {
+        println!("synthetic cells:     {}", plan.cells.len());
+        println!("planned in:          {:.2} s", t.elapsed().as_secs_f64());
+        println!(
+            "peak RSS:            {:.1} MiB",
+            sshmatrix::bench::peak_rss_mib()
+        );
+        return ExitCode::from(EXIT_OK as u8);
+    }
+    let mut opts = Options::new(work_dir!(work_dir));
+    if let Some(j) = jobs {
+        opts.jobs = j;
+    }
+    let rt = runtime();
+    match rt.block_on(sshmatrix::bench::synthetic(plan, &opts)) {
+        Err(e) => fail_run(e),
+        Ok(b) => {
+            println!("synthetic cells:     {}", b.cells);
+            println!("cold key cache:      {:.2} s", b.cold.as_secs_f64());
+            println!(
+                "warm key cache:      {:.2} s  ({:.1} cells/s, {} jobs)",
+                b.warm.as_secs_f64(),
+                b.cells_per_sec,
+                b.jobs
+            );
+            println!("peak RSS:            {:.1} MiB", b.peak_rss_mib);
+            ExitCode::from(EXIT_OK as u8)
+        }
+    }
+}
+
+/// `bench MATRIX`: the emulator against a sequential loop of the real OpenSSH client.
+fn matrix_bench(
+    matrix: &std::path::Path,
+    jobs: Option<usize>,
+    work_dir: Option<PathBuf>,
+) -> ExitCode {
+    let (plan, _) = match load_plan(matrix) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -266,6 +266,49 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
     }
 }
 
+/// Why the server refuses a signed key, if it does: the signature algorithm, the RSA size,
+/// the key not registered, or StrictModes.
+fn server_refusal(
+    cell: &Cell,
+    target: &Target,
+    eff: &Effective,
+    signature: &str,
+) -> Option<(&'static str, String)> {
+    let sc = &target.scenario;
+    if !eff.pubkey_accepted.iter().any(|a| a == signature) {
+        return Some((
+            "auth-signature-rejected",
+            format!("signature algorithm {signature} not in PubkeyAcceptedAlgorithms"),
+        ));
+    }
+    if cell.key.family() == "rsa" && cell.key.bits() < eff.required_rsa_size {
+        return Some((
+            "auth-key-too-small",
+            format!(
+                "{}-bit RSA key below RequiredRSASize {}",
+                cell.key.bits(),
+                eff.required_rsa_size
+            ),
+        ));
+    }
+    if sc.authorized_keys != Registered::Matrix {
+        return Some((
+            "auth-key-not-authorized",
+            "the key is not registered".into(),
+        ));
+    }
+    let mode = sc
+        .authorized_keys_mode
+        .as_deref()
+        .and_then(|m| u32::from_str_radix(m, 8).ok());
+    mode.is_some_and(|m| m & 0o022 != 0).then(|| {
+        (
+            "strictmodes-permissions",
+            "authorized keys file is group/world-writable".to_string(),
+        )
+    })
+}
+
 /// Public-key authentication: MaxAuthTries, key family and signature algorithm, RSA size,
 /// registered keys and StrictModes.
 fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
@@ -311,48 +354,8 @@ fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
         Ok(s) => s,
         Err(refused) => return refused,
     };
-    if !eff.pubkey_accepted.contains(&signature) {
-        let mut f = fail(
-            "auth",
-            "auth-signature-rejected",
-            format!("signature algorithm {signature} not in PubkeyAcceptedAlgorithms"),
-        );
-        f.signature = Some(signature);
-        return f;
-    }
-    if family == "rsa" && cell.key.bits() < eff.required_rsa_size {
-        let mut f = fail(
-            "auth",
-            "auth-key-too-small",
-            format!(
-                "{}-bit RSA key below RequiredRSASize {}",
-                cell.key.bits(),
-                eff.required_rsa_size
-            ),
-        );
-        f.signature = Some(signature);
-        return f;
-    }
-    if sc.authorized_keys != Registered::Matrix {
-        let mut f = fail(
-            "auth",
-            "auth-key-not-authorized",
-            "the key is not registered".into(),
-        );
-        f.signature = Some(signature);
-        return f;
-    }
-    if sc
-        .authorized_keys_mode
-        .as_deref()
-        .and_then(|m| u32::from_str_radix(m, 8).ok())
-        .is_some_and(|m| m & 0o022 != 0)
-    {
-        let mut f = fail(
-            "auth",
-            "strictmodes-permissions",
-            "authorized keys file is group/world-writable".into(),
-        );
+    if let Some((code, reason)) = server_refusal(cell, target, eff, &signature) {
+        let mut f = fail("auth", code, reason);
         f.signature = Some(signature);
         return f;
     }

@@ -1131,6 +1131,47 @@ fn forwarded_outcome(jump: &str, f: &emulator::Forwarded, log_c: &str) -> Client
     }
 }
 
+/// Logs in to jump host `vi` with the cell's credential; the refusal (stage `jump`, unless it
+/// is a timeout or an emulation limit) when the jump host does not let the client in.
+async fn login_to_jump(
+    shared: &Shared,
+    attempt: &Attempt<'_>,
+    vi: usize,
+    stream: sshmatrix_servers::ServerStream,
+) -> Result<emulator::Session, ClientOutcome> {
+    let to_b = Attempt {
+        profile: attempt.profile,
+        server: &shared.hellos[vi],
+        key: attempt.key.clone(),
+        user: jump_login(shared, vi),
+        timeout: attempt.timeout,
+        known_host_key: None,
+        host_key_pin: None,
+        other_keys_first: Vec::new(),
+        password: attempt.password.clone(),
+        agent: attempt.agent.clone(),
+    };
+    let (out_b, sess) = emulator::login(to_b, stream).await;
+    match sess {
+        Some(s) if out_b.verdict == emulator::Verdict::Ok => Ok(s),
+        other => {
+            if let Some(s) = other {
+                s.close().await;
+            }
+            let mut o = out_b;
+            o.reason = format!("jump host `{}`: {}", shared.plan.targets[vi].id, o.reason);
+            if !matches!(
+                o.stage,
+                emulator::Stage::Emulation | emulator::Stage::Timeout
+            ) {
+                o.verdict = emulator::Verdict::Fail;
+                o.stage = emulator::Stage::Jump;
+            }
+            Err(o)
+        }
+    }
+}
+
 /// A cell whose target sits behind a jump host: log in to the jump host B with the cell's
 /// credential, then either tunnel to the target C (direct-tcpip, as ProxyJump) and log in
 /// there through the tunnel, or — agent forwarded — run B's own `ssh` to C with the forwarded
@@ -1162,36 +1203,11 @@ async fn run_via(
         Ok(x) => x,
         Err(e) => return error(emulator::Stage::Connect, format!("cannot start sshd: {e}")),
     };
-    let to_b = Attempt {
-        profile: attempt.profile,
-        server: &shared.hellos[vi],
-        key: attempt.key.clone(),
-        user: jump_login(shared, vi),
-        timeout: attempt.timeout,
-        known_host_key: None,
-        host_key_pin: None,
-        other_keys_first: Vec::new(),
-        password: attempt.password.clone(),
-        agent: attempt.agent.clone(),
-    };
-    let (out_b, sess) = emulator::login(to_b, stream_b).await;
-    let sess = match sess {
-        Some(s) if out_b.verdict == emulator::Verdict::Ok => s,
-        other => {
-            if let Some(s) = other {
-                s.close().await;
-            }
+    let sess = match login_to_jump(shared, &attempt, vi, stream_b).await {
+        Ok(s) => s,
+        Err(refused) => {
             let log_b = session_b.finish(Duration::from_secs(3)).await;
-            let mut o = out_b;
-            o.reason = format!("jump host `{}`: {}", jump.id, o.reason);
-            if !matches!(
-                o.stage,
-                emulator::Stage::Emulation | emulator::Stage::Timeout
-            ) {
-                o.verdict = emulator::Verdict::Fail;
-                o.stage = emulator::Stage::Jump;
-            }
-            return (o, Some(log_b));
+            return (refused, Some(log_b));
         }
     };
     let outcome = if cell.holder == crate::matrix::Holder::AgentForwarded {

@@ -452,6 +452,20 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
     Ok(())
 }
 
+/// A 0700 directory `name` under `dir`.
+fn private_subdir(dir: &std::path::Path, name: &str) -> Result<PathBuf, RunError> {
+    let p = dir.join(name);
+    private_dir(&p).map_err(|e| RunError::Environment(format!("{}: {e}", p.display())))?;
+    Ok(p)
+}
+
+/// The last component of a path (the run directory's name labels its containers).
+fn dir_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
 /// What every run needs from this machine: the sshd binary, a usable work directory, the key
 /// factory and host key store, every key of the plan, and the container images.
 async fn prepare_machine(
@@ -489,16 +503,8 @@ async fn prepare_machine(
 pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let (sshd, factory, host_keys, keys) = prepare_machine(&plan, opts).await?;
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
-    let run_name = run_dir
-        .path()
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let log_level = plan
-        .run
-        .server_log_level
-        .clone()
-        .unwrap_or_else(|| "VERBOSE".into());
+    let run_name = dir_name(run_dir.path());
+    let log_level = plan.run.server_log_level.as_deref().unwrap_or("VERBOSE");
     let env = TargetEnv {
         plan: &plan,
         keys: &keys,
@@ -507,7 +513,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         run_name: &run_name,
         host_keys: &host_keys,
         sshd: &sshd,
-        log_level,
+        log_level: log_level.to_string(),
     };
     let Targets {
         mut notes,
@@ -520,8 +526,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     } = prepare_targets(&env).await?;
     let login = current_user();
     let askpass = write_private_file(run_dir.path(), "askpass.sh", ASKPASS, 0o700)?;
-    let logs = run_dir.path().join("logs");
-    private_dir(&logs).map_err(|e| RunError::Environment(format!("{}: {e}", logs.display())))?;
+    let logs = private_subdir(run_dir.path(), "logs")?;
     let host_key_pubs = host_key_pubs(&plan, &host_keys);
     notes.splice(0..0, local_notes(&plan, &sshd, &login));
     let wrong_password = write_private_file(

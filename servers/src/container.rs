@@ -262,97 +262,121 @@ pub fn build_image(
         message,
     };
     match &r.recipe {
-        Recipe::Debootstrap { suite } => {
-            let mirror = std::env::var("SSHMATRIX_DEBIAN_MIRROR")
-                .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
-            let _ = writeln!(
-                log,
-                "building {tag}: debootstrap {suite} from {mirror} (about a minute, once)"
-            );
-            std::fs::create_dir_all(scratch).map_err(|e| fail(e.to_string()))?;
-            let root = tempfile::Builder::new()
-                .prefix(&format!("image-{suite}-"))
-                .tempdir_in(scratch)
-                .map_err(|e| fail(e.to_string()))?;
-            let out = Command::new("debootstrap").process_group(0)
-                .args(["--variant=minbase", &format!("--include={PACKAGES}"), suite])
-                .arg(root.path())
-                .arg(&mirror)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| {
-                    fail(format!(
-                        "cannot run debootstrap: {e}; install it (apt-get install debootstrap) and run as root"
-                    ))
-                })?;
-            if !out.status.success() {
-                let text = String::from_utf8_lossy(&out.stderr);
-                let tail: Vec<&str> = text.lines().rev().take(5).collect();
-                return Err(fail(format!(
-                    "debootstrap {suite} failed: {}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                )));
-            }
-            let script = format!(
-                "tar -C {} --numeric-owner -c . | {} import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
-                sh_quote(&root.path().display().to_string()),
-                sh_quote(&docker_cli()),
-                sh_quote(&tag)
-            );
-            let out = Command::new("sh")
-                .process_group(0)
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| fail(e.to_string()))?;
-            if !out.status.success() {
-                return Err(fail(format!(
-                    "docker import: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
-        }
+        Recipe::Debootstrap { suite } => debootstrap_image(suite, &tag, scratch, log, &fail)?,
         Recipe::Dockerfile {
             file,
             text,
             crypto_policy,
-        } => {
-            let _ = writeln!(
-                log,
-                "building {tag} from servers/images/{file} (its base image comes from a registry)"
-            );
-            let mut child = Command::new(docker_cli())
-                .process_group(0)
-                .args([
-                    "build",
-                    "--build-arg",
-                    &format!("CRYPTO_POLICY={crypto_policy}"),
-                    "--label",
-                    &format!("sshmatrix.recipe={RECIPE_VERSION}"),
-                    "-t",
-                    &tag,
-                    "-",
-                ])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| ContainerError::NoDocker(e.to_string()))?;
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(text.as_bytes());
-            }
-            let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-            if !out.status.success() {
-                let text = String::from_utf8_lossy(&out.stderr);
-                let last = text.lines().rev().find(|l| !l.trim().is_empty());
-                return Err(fail(format!(
-                    "docker build: {} (no registry reachable? build it where one is, then `docker save`/`docker load` it here)",
-                    last.unwrap_or("failed")
-                )));
-            }
-        }
+        } => dockerfile_image(file, text, crypto_policy, &tag, log, &fail)?,
     }
     let _ = writeln!(log, "built {tag}");
+    Ok(())
+}
+
+/// Builds an image with debootstrap (minbase and the packages sshmatrix needs) and
+/// `docker import`.
+fn debootstrap_image(
+    suite: &str,
+    tag: &str,
+    scratch: &Path,
+    log: &mut dyn Write,
+    fail: &dyn Fn(String) -> ContainerError,
+) -> Result<(), ContainerError> {
+    let mirror = std::env::var("SSHMATRIX_DEBIAN_MIRROR")
+        .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+    let _ = writeln!(
+        log,
+        "building {tag}: debootstrap {suite} from {mirror} (about a minute, once)"
+    );
+    std::fs::create_dir_all(scratch).map_err(|e| fail(e.to_string()))?;
+    let root = tempfile::Builder::new()
+        .prefix(&format!("image-{suite}-"))
+        .tempdir_in(scratch)
+        .map_err(|e| fail(e.to_string()))?;
+    let missing = |e: std::io::Error| {
+        fail(format!(
+            "cannot run debootstrap: {e}; install it (apt-get install debootstrap) and run as root"
+        ))
+    };
+    let out = Command::new("debootstrap")
+        .process_group(0)
+        .args(["--variant=minbase", &format!("--include={PACKAGES}"), suite])
+        .arg(root.path())
+        .arg(&mirror)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(missing)?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        return Err(fail(format!(
+            "debootstrap {suite} failed: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    let script = format!(
+            "tar -C {} --numeric-owner -c . | {} import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
+            sh_quote(&root.path().display().to_string()),
+            sh_quote(&docker_cli()),
+            sh_quote(&tag)
+        );
+    let out = Command::new("sh")
+        .process_group(0)
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "docker import: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Builds an image from a shipped Dockerfile (its base image needs a registry).
+fn dockerfile_image(
+    file: &str,
+    text: &str,
+    crypto_policy: &str,
+    tag: &str,
+    log: &mut dyn Write,
+    fail: &dyn Fn(String) -> ContainerError,
+) -> Result<(), ContainerError> {
+    let _ = writeln!(
+        log,
+        "building {tag} from servers/images/{file} (its base image comes from a registry)"
+    );
+    let mut child = Command::new(docker_cli())
+        .process_group(0)
+        .args([
+            "build",
+            "--build-arg",
+            &format!("CRYPTO_POLICY={crypto_policy}"),
+            "--label",
+            &format!("sshmatrix.recipe={RECIPE_VERSION}"),
+            "-t",
+            &tag,
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| ContainerError::NoDocker(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let last = text.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(fail(format!(
+                "docker build: {} (no registry reachable? build it where one is, then `docker save`/`docker load` it here)",
+                last.unwrap_or("failed")
+            )));
+    }
     Ok(())
 }
 

@@ -318,7 +318,7 @@ fn debootstrap_image(
             "tar -C {} --numeric-owner -c . | {} import -c 'CMD [\"/bin/sh\"]' -c 'LABEL sshmatrix.recipe={RECIPE_VERSION}' - {}",
             sh_quote(&root.path().display().to_string()),
             sh_quote(&docker_cli()),
-            sh_quote(&tag)
+            sh_quote(tag)
         );
     let out = Command::new("sh")
         .process_group(0)
@@ -357,7 +357,7 @@ fn dockerfile_image(
             "--label",
             &format!("sshmatrix.recipe={RECIPE_VERSION}"),
             "-t",
-            &tag,
+            tag,
             "-",
         ])
         .stdin(Stdio::piped())
@@ -572,29 +572,7 @@ pub async fn start_target(
         data: config_text.into_bytes(),
         mode: 0o644,
     });
-    let mut script = String::from("set -e\nmkdir -p /run/sshd\n");
-    for (user, lines) in users {
-        if !valid_user(user) {
-            return Err(fail(format!(
-                "`{user}` is not a valid account name (letters, digits, _ and -, starting with a letter or _)"
-            )));
-        }
-        files.push(FileIn {
-            path: format!("/etc/sshmatrix/keys/{user}"),
-            data: (lines.join("\n") + "\n").into_bytes(),
-            mode: 0o600,
-        });
-        script.push_str(&format!(
-            "id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}\n\
-             [ {user} = root ] || usermod -p '*' {user}\n\
-             h=$(getent passwd {user} | cut -d: -f6); g=$(id -gn {user})\n\
-             install -d -m 0700 -o {user} -g \"$g\" \"$h/.ssh\"\n\
-             install -m {mode} -o {user} -g \"$g\" /etc/sshmatrix/keys/{user} \"$h/.ssh/{ak}\"\n",
-            mode = mode.unwrap_or("0600"),
-            ak = ak_name,
-        ));
-    }
-    script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+    let script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
     let container = Container::start(&spec.id, image, run, files, &[]).await?;
     let (code, out) = container.sh(&script).await?;
     if code != 0 {
@@ -613,6 +591,40 @@ pub async fn start_target(
     launcher.push("/usr/sbin/sshd".into());
     let target = SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN);
     Ok((container, target))
+}
+
+/// The script that makes each matrix user a real account with its authorized keys (files are
+/// added for each user's keys), then checks the config with the release's `sshd -t`.
+fn accounts_script(
+    users: &[(String, Vec<String>)],
+    mode: Option<&str>,
+    ak_name: &str,
+    files: &mut Vec<FileIn>,
+) -> Result<String, String> {
+    let mut script = String::from("set -e\nmkdir -p /run/sshd\n");
+    for (user, lines) in users {
+        if !valid_user(user) {
+            return Err(format!(
+                "`{user}` is not a valid account name (letters, digits, _ and -, starting with a letter or _)"
+            ));
+        }
+        files.push(FileIn {
+            path: format!("/etc/sshmatrix/keys/{user}"),
+            data: (lines.join("\n") + "\n").into_bytes(),
+            mode: 0o600,
+        });
+        script.push_str(&format!(
+            "id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}\n\
+             [ {user} = root ] || usermod -p '*' {user}\n\
+             h=$(getent passwd {user} | cut -d: -f6); g=$(id -gn {user})\n\
+             install -d -m 0700 -o {user} -g \"$g\" \"$h/.ssh\"\n\
+             install -m {mode} -o {user} -g \"$g\" /etc/sshmatrix/keys/{user} \"$h/.ssh/{ak}\"\n",
+            mode = mode.unwrap_or("0600"),
+            ak = ak_name,
+        ));
+    }
+    script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+    Ok(script)
 }
 
 fn valid_user(u: &str) -> bool {

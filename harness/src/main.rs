@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sshmatrix::matrix::{self, Catalog};
-use sshmatrix::runner::{self, RunError};
+use sshmatrix::runner::RunError;
 use sshmatrix::{expect, EXIT_ENVIRONMENT, EXIT_INPUT};
 use sshmatrix_clients::{builtin_profiles, key_tools};
 use sshmatrix_reports::{Format, Report};
@@ -52,10 +52,10 @@ macro_rules! work_dir {
     ($given:expr) => {
         match $given
             .map(Ok)
-            .unwrap_or_else(runner::default_work_dir_checked)
+            .unwrap_or_else(sshmatrix::runner::default_work_dir_checked)
         {
             Ok(w) => w,
-            Err(e) => return fail_run(e),
+            Err(e) => return $crate::fail_run(e),
         }
     };
 }
@@ -103,24 +103,21 @@ enum Command {
         /// Also try this fix: client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B.
         #[arg(long = "fix")]
         fixes: Vec<String>,
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(flatten)]
+        work: cli::WorkDir,
     },
     /// Print the authorized_keys lines to install for each target and user (makes the keys).
     AuthorizedKeys {
         /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(flatten)]
+        work: cli::WorkDir,
     },
     /// Run every real-client profile side by side with its emulation profile over all policies,
     /// key types and passphrases; print the agreement rate and every disagreement (exit 1 if any).
     VerifyProfiles {
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(flatten)]
+        work: cli::WorkDir,
     },
     /// Internal: act as a server stub on stdin/stdout, record the client's identification and
     /// KEXINIT as JSON in FILE (used by verify-profiles as a real client's proxy command).
@@ -173,9 +170,8 @@ enum Command {
         /// Cells run at once by the emulator (default: 4 per core).
         #[arg(long, short)]
         jobs: Option<usize>,
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(flatten)]
+        work: cli::WorkDir,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
     Completions {
@@ -191,9 +187,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(flatten)]
+        work: cli::WorkDir,
     },
     /// Validate a matrix file and print its plan, without running anything.
     Check {
@@ -207,17 +202,8 @@ enum Command {
     /// Container images: `list` shows what sshmatrix can make and what is built; `build`
     /// makes the named ones (all Debian releases when none is named).
     Images {
-        /// `list` or `build`.
-        #[arg(value_parser = ["list", "build"])]
-        action: String,
-        /// Image names (`bullseye`, `bookworm`, `trixie`, `al2023`, `rocky9`, …).
-        names: Vec<String>,
-        /// Rebuild even when the image exists.
-        #[arg(long)]
-        force: bool,
-        /// Work directory (default ~/.cache/sshmatrix).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: cli::inspect::ImagesAction,
     },
 }
 
@@ -320,12 +306,7 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     match cli.command {
-        Command::Images {
-            action,
-            names,
-            force,
-            work_dir,
-        } => cli::inspect::images(&action, &names, force, work_dir!(work_dir)),
+        Command::Images { action } => cli::inspect::images_command(action),
         Command::Profiles => cli::inspect::profiles(),
         Command::Policies => cli::inspect::policies(),
         Command::Bench {
@@ -333,25 +314,28 @@ fn main() -> ExitCode {
             synthetic,
             plan_only,
             jobs,
-            work_dir,
+            work: cli::WorkDir { work_dir },
         } => cli::bench::command(matrix, synthetic, plan_only, jobs, work_dir),
         Command::Predict {
             matrix,
             format,
-            work_dir,
+            work: cli::WorkDir { work_dir },
         } => cli::explain::predict(matrix, format, work_dir),
         Command::Explain {
             matrix,
             cell,
             try_fixes,
             fixes,
-            work_dir,
+            work: cli::WorkDir { work_dir },
         } => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
-        Command::VerifyProfiles { work_dir } => cli::verify::verify_profiles(work_dir),
+        Command::VerifyProfiles {
+            work: cli::WorkDir { work_dir },
+        } => cli::verify::verify_profiles(work_dir),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
-        Command::AuthorizedKeys { matrix, work_dir } => {
-            cli::explain::authorized_keys(matrix, work_dir)
-        }
+        Command::AuthorizedKeys {
+            matrix,
+            work: cli::WorkDir { work_dir },
+        } => cli::explain::authorized_keys(matrix, work_dir),
         Command::Merge {
             reports,
             format,

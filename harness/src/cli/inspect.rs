@@ -82,7 +82,36 @@ pub fn check(matrix: PathBuf) -> ExitCode {
     }
 }
 
+/// `sshmatrix images …`.
+#[derive(clap::Subcommand)]
+pub enum ImagesAction {
+    /// The container images sshmatrix can make, and which are built.
+    List {
+        #[command(flatten)]
+        work: super::WorkDir,
+    },
+    /// Builds the named images (all Debian releases when none is named), side by side.
+    Build {
+        /// Image names (`bullseye`, `bookworm`, `trixie`, `al2023`, `rocky9`, …).
+        names: Vec<String>,
+        /// Rebuild even when the image exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        work: super::WorkDir,
+    },
+}
+
 /// `sshmatrix images list|build`.
+pub fn images_command(action: ImagesAction) -> ExitCode {
+    let (name, names, force, work) = match action {
+        ImagesAction::List { work } => ("list", Vec::new(), false, work),
+        ImagesAction::Build { names, force, work } => ("build", names, force, work),
+    };
+    images(name, &names, force, work_dir!(work.work_dir))
+}
+
+/// The images subcommand's work.
 pub fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) -> ExitCode {
     use sshmatrix_servers::container;
     if action == "list" {

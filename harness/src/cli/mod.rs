@@ -8,6 +8,15 @@ pub mod output;
 pub mod run;
 pub mod verify;
 
+/// The `--work-dir` flag, declared once and shared by every command that touches the key cache.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct WorkDir {
+    /// Work directory: key cache, host keys, run files (default ~/.cache/sshmatrix; it must not
+    /// lie below a group- or world-writable directory).
+    #[arg(long = "work-dir", value_name = "DIR")]
+    pub work_dir: Option<std::path::PathBuf>,
+}
+
 /// SIGINT and SIGTERM, installed before any work starts (so no early signal kills the process
 /// without cleanup).
 pub struct Signals {

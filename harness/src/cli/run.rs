@@ -33,9 +33,8 @@ pub struct RunArgs {
     /// Seconds a cell may take (default 20, or the matrix's [run] timeout_secs; at least 1).
     #[arg(long)]
     timeout: Option<u64>,
-    /// Work directory for the key cache and run files (default ~/.cache/sshmatrix).
-    #[arg(long)]
-    work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    work: super::WorkDir,
     /// Append each finished cell as a JSON line to this file.
     #[arg(long)]
     stream: Option<PathBuf>,
@@ -223,7 +222,7 @@ fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
         // Expectations are checked on the merged report, not on a shard.
         expected = None;
     }
-    let work_dir = match a.work_dir.clone() {
+    let work_dir = match a.work.work_dir.clone() {
         Some(w) => w,
         None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
     };

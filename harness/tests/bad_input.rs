@@ -13,15 +13,7 @@ fn corpus(name: &str) -> PathBuf {
 }
 
 fn check(path: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .arg("check")
-        .arg(path)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    sshmatrix(&["check", path.to_str().unwrap()])
 }
 
 #[rstest]
@@ -241,9 +233,20 @@ fn missing_sshd_is_an_environment_problem() {
     assert!(stderr.contains("install openssh-server"), "{stderr}");
 }
 
+/// The shipped troubleshooting matrix (8 quick local cells).
+fn troubleshooting() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml")
+}
+
 fn sshmatrix(args: &[&str]) -> (i32, String) {
+    sshmatrix_env(args, &[])
+}
+
+/// Runs sshmatrix with `args` and extra environment; gives the exit code and stderr.
+fn sshmatrix_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -297,7 +300,7 @@ fn an_expect_file_must_be_a_regular_file_of_bounded_size() {
 
 #[test]
 fn run_flags_out_of_range_are_bad_input() {
-    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let m = troubleshooting();
     let m = m.to_str().unwrap();
     for (flags, message) in [
         (
@@ -320,15 +323,12 @@ fn run_flags_out_of_range_are_bad_input() {
 
 #[test]
 fn sshmatrix_sshd_that_is_not_sshd_is_named() {
-    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(["run", "-q"])
-        .arg(&m)
-        .env("SSHMATRIX_SSHD", "/bin/true")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let m = troubleshooting();
+    let (code, err) = sshmatrix_env(
+        &["run", "-q", m.to_str().unwrap()],
+        &[("SSHMATRIX_SSHD", "/bin/true")],
+    );
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("SSHMATRIX_SSHD=/bin/true is not OpenSSH's sshd"),
         "{err}"
@@ -343,17 +343,16 @@ fn a_work_dir_symlink_into_a_world_writable_directory_is_refused_up_front() {
     let _ = std::fs::remove_file(&link);
     let target = tempfile::tempdir_in("/tmp").unwrap();
     std::os::unix::fs::symlink(target.path(), &link).unwrap();
-    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(["run", "-q"])
-        .arg(&m)
-        .arg("--work-dir")
-        .arg(&link)
-        .output()
-        .unwrap();
+    let m = troubleshooting();
+    let (code, err) = sshmatrix(&[
+        "run",
+        "-q",
+        m.to_str().unwrap(),
+        "--work-dir",
+        link.to_str().unwrap(),
+    ]);
     let _ = std::fs::remove_file(&link);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("lies below /tmp, which is group/world-writable"),
         "{err}"
@@ -363,7 +362,7 @@ fn a_work_dir_symlink_into_a_world_writable_directory_is_refused_up_front() {
 #[test]
 fn without_home_the_work_dir_comes_from_passwd_never_the_current_directory() {
     let cwd = tempfile::tempdir().unwrap();
-    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
+    let m = troubleshooting();
     for home in [None, Some("")] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sshmatrix"));
         c.args(["run", "-q"]).arg(&m).current_dir(cwd.path());
@@ -405,44 +404,32 @@ fn sshd_errors_never_echo_the_contents_of_other_files() {
     assert!(!err.contains("SECRET-HASH-LINE"), "{err}");
 }
 
-#[test]
-fn a_matrix_can_come_from_standard_input() {
+/// `sshmatrix check -` fed `text` on standard input.
+fn check_stdin(text: &str) -> std::process::Output {
     use std::io::Write;
-    let text = std::fs::read_to_string(corpus("unknown-client.toml")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
         .args(["check", "-"])
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_matrix_can_come_from_standard_input() {
+    let out = check_stdin(&std::fs::read_to_string(corpus("unknown-client.toml")).unwrap());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.starts_with("error: -:3:12: unknown client profile `putty-083`"),
         "{err}"
     );
-    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/troubleshooting.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(["check", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let text = std::fs::read_to_string(good).unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = check_stdin(&std::fs::read_to_string(troubleshooting()).unwrap());
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("-: 8 cells, 8 targets"));
 }

@@ -171,29 +171,7 @@ fn a_group_ctrl_c_on_a_container_matrix_never_records_a_verdict() {
     let work = common::work_dir();
     let dir = scratch("ctr");
     let matrix = dir.join("m.toml");
-    std::fs::write(
-        &matrix,
-        r#"title = "container interrupt"
-[axes]
-clients = ["teraterm-4.106", "putty-0.83", "openssh-9.2"]
-key_tools = ["ssh-keygen"]
-keys = ["rsa-2048", "ed25519"]
-passphrase = ["no"]
-[[targets]]
-id = "bookworm"
-kind = "container"
-image = "bookworm"
-policy = "nutanix-ahv-lockdown"
-users = ["nutanix", "admin"]
-[[targets]]
-id = "trixie"
-kind = "container"
-image = "trixie"
-policy = "as-shipped"
-users = ["nutanix"]
-"#,
-    )
-    .unwrap();
+    std::fs::write(&matrix, CONTAINERS).unwrap();
     let base_path = dir.join("base.json");
     let out = run_json(&["run", matrix.to_str().unwrap()], &work, &base_path);
     assert_eq!(
@@ -487,25 +465,26 @@ fn a_torn_last_line_is_dropped_and_resumes_keep_working() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-const TWO_CONTAINERS: &str = r#"title = "two containers"
-expect = [{ verdict = "ok" }]
+/// Two container targets (Debian 12 under AHV lockdown, Debian 13 as shipped), three emulated
+/// clients, 18 cells with ○ and ×.
+const CONTAINERS: &str = r#"title = "container interrupt"
 [axes]
-clients = ["teraterm-5.3", "teraterm-4.108"]
+clients = ["teraterm-4.106", "putty-0.83", "openssh-9.2"]
 key_tools = ["ssh-keygen"]
-keys = ["ed25519", "ecdsa-256"]
-passphrase = ["no", "yes"]
+keys = ["rsa-2048", "ed25519"]
+passphrase = ["no"]
 [[targets]]
-id = "a"
+id = "bookworm"
 kind = "container"
 image = "bookworm"
-policy = "as-shipped"
-users = ["u1", "u2"]
+policy = "nutanix-ahv-lockdown"
+users = ["nutanix", "admin"]
 [[targets]]
-id = "b"
+id = "trixie"
 kind = "container"
 image = "trixie"
 policy = "as-shipped"
-users = ["u1"]
+users = ["nutanix"]
 "#;
 
 /// A run in another pid namespace (a CI job or a pod sharing the docker daemon) is alive: the
@@ -518,7 +497,7 @@ fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
     // Slow enough to be mid-run when the other run sweeps: one cell at a time.
     std::fs::write(
         &victim_m,
-        TWO_CONTAINERS.replace("[axes]", "[run]\njobs = 1\n[axes]"),
+        CONTAINERS.replace("[axes]", "[run]\njobs = 1\n[axes]"),
     )
     .unwrap();
     let stream = dir.join("victim.jsonl");
@@ -543,7 +522,7 @@ fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
     );
     // Another run here (it sweeps stale containers and run directories first).
     let other = dir.join("other.toml");
-    std::fs::write(&other, TWO_CONTAINERS).unwrap();
+    std::fs::write(&other, CONTAINERS).unwrap();
     let out = bin()
         .args(["run", "-q", "-o", "/dev/null"])
         .arg(&other)
@@ -562,9 +541,12 @@ fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
         code, 0,
         "the victim lost its containers or run directory: {err}"
     );
-    assert!(err.contains("all 1 expectations met"), "{err}");
     let lines = std::fs::read_to_string(&stream).unwrap();
-    assert_eq!(lines.lines().count(), 24);
+    assert_eq!(lines.lines().count(), 18);
+    assert!(
+        !lines.contains("connection-closed"),
+        "a cell lost its server: {lines}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

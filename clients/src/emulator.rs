@@ -353,6 +353,12 @@ pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaC
     let rule = &profile.auth.rsa;
     let fallback = |fb: RsaFallback, why: &str| match fb {
         RsaFallback::SshRsa => RsaChoice::Sign("ssh-rsa".into()),
+        RsaFallback::FirstPreferred => RsaChoice::Sign(
+            rule.order
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "ssh-rsa".into()),
+        ),
         RsaFallback::SkipKey => {
             RsaChoice::Skip(format!("client does not offer the RSA key: {why}"))
         }

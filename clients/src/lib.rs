@@ -8,6 +8,7 @@ pub mod driver;
 pub mod emulator;
 pub mod error;
 pub mod factory;
+pub mod install;
 pub mod keyspec;
 pub mod keytool;
 pub mod load;

@@ -24,6 +24,9 @@ pub enum LoadError {
     /// The file is encrypted but no passphrase was given.
     #[error("{0} key file is encrypted and no passphrase was given")]
     NeedPassphrase(String),
+    /// The client reads the container, but not for this key (a profile's `partial_reads`).
+    #[error("{0}")]
+    Partial(String),
     /// The file is not a key file sshmatrix recognises.
     #[error("unrecognised key file: {0}")]
     Unrecognised(String),

@@ -44,6 +44,9 @@ pub enum RsaFallback {
     SkipKey,
     /// Attempt and fail locally ("ssh-unknown", Tera Term 5.x).
     Fail,
+    /// Sign with the first algorithm of `order` anyway (paramiko 2.9+ with no
+    /// server-sig-algs).
+    FirstPreferred,
 }
 
 /// The RSA signature rule of a profile.
@@ -101,6 +104,20 @@ pub struct AuthRules {
     pub agent_rsa_sha2: bool,
 }
 
+/// A key file container a client reads only for some keys (`[[partial_reads]]`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartialRead {
+    /// The container (also listed in `reads`).
+    pub container: Container,
+    /// The key families read in it (empty: all).
+    #[serde(default)]
+    pub families: Vec<String>,
+    /// Only unencrypted files of it are read.
+    #[serde(default)]
+    pub plain_only: bool,
+}
+
 /// A client profile.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +148,9 @@ pub struct Profile {
     /// Whether the client can decrypt passphrase-protected key files.
     #[serde(default = "yes")]
     pub reads_encrypted: bool,
+    /// Containers of `reads` the client reads only for some keys.
+    #[serde(default)]
+    pub partial_reads: Vec<PartialRead>,
     /// The client refuses RSA user keys smaller than this (its own RequiredRSASize).
     #[serde(default)]
     pub min_rsa_bits: Option<u32>,
@@ -147,6 +167,9 @@ pub struct Profile {
     /// the binary installed on this host.
     #[serde(default)]
     pub image: Option<String>,
+    /// For a library driver (paramiko, JSch, …): what to install to run it.
+    #[serde(default)]
+    pub install: Option<crate::install::Install>,
 }
 
 impl Profile {
@@ -155,6 +178,28 @@ impl Profile {
         self.label
             .clone()
             .unwrap_or_else(|| format!("{} {}", self.name, self.version))
+    }
+
+    /// Why the client cannot read a key file of a container it lists in `reads` (a
+    /// `partial_reads` limit), or `None` when it can.
+    pub fn partial_refusal(
+        &self,
+        container: Container,
+        family: &str,
+        encrypted: bool,
+    ) -> Option<String> {
+        let p = self
+            .partial_reads
+            .iter()
+            .find(|p| p.container == container)?;
+        let name = container.name();
+        if !p.families.is_empty() && !p.families.iter().any(|f| f == family) {
+            return Some(format!(
+                "reads {name} key files only for {} keys",
+                p.families.join(", ")
+            ));
+        }
+        (p.plain_only && encrypted).then(|| format!("reads only unencrypted {name} key files"))
     }
 
     /// Whether the client sends `ext-info-c` (so the server will send `server-sig-algs`).
@@ -229,7 +274,7 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
             if chain.len() == 1 {
                 t.remove("base");
             }
-            for own in ["notes", "driver"] {
+            for own in ["notes", "driver", "install"] {
                 t.remove(own);
                 if let Some(n) = raw[id].1.get(own) {
                     t.insert(own.into(), n.clone());

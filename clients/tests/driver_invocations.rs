@@ -43,6 +43,7 @@ fn routes() -> Vec<(&'static str, Route)> {
 
 fn render() -> String {
     let mut out = String::new();
+    let program = ["/w/clients/x/python".to_string(), "login.py".to_string()];
     for p in builtin_profiles() {
         let Some(driver) = p.driver else { continue };
         for holder in HOLDERS {
@@ -53,6 +54,10 @@ fn render() -> String {
                     continue;
                 }
                 if forwarded && *holder != "agent" {
+                    continue;
+                }
+                // Libraries connect a socket themselves: a port, never a proxy command.
+                if driver.needs_port() && name != "port" {
                     continue;
                 }
                 let cell = DriverCell {
@@ -67,6 +72,9 @@ fn render() -> String {
                     route,
                     pins: vec!["11:22:33".into()],
                     typed: *holder != "agent",
+                    program: driver.needs_port().then_some(&program[..]),
+                    family: "rsa",
+                    timeout_secs: 20,
                 };
                 let inv = driver.invocation(&cell);
                 let _ = writeln!(out, "== {} holder={holder} route={name}", p.id);
@@ -106,8 +114,13 @@ fn every_real_client_invocation_matches_its_snapshot() {
             now.lines().nth(first).unwrap_or("<end>")
         );
     }
-    // Nine real clients, each with at least its key-file cells.
+    // Nine real binaries, each with at least its key-file cells, and 13 library clients.
     assert_eq!(now.matches(" holder=file route=proxy").count(), 9, "{now}");
+    assert_eq!(
+        now.matches(" holder=file route=port").count(),
+        9 + 13,
+        "{now}"
+    );
     // Secrets reach clients through files named in the environment or typed at a prompt, never
     // in argv (not even the passphrase file's path).
     for argv in now.lines().filter(|l| l.starts_with("argv:")) {

@@ -70,6 +70,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             password: None,
             jump: None,
             timeout: opts.timeout,
+            program: None,
         };
         match crate::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Route};
+use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Outcome, Route};
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
 use sshmatrix_clients::{Driver, KeyFactory, KeyFile, Profile};
 use sshmatrix_servers::relay::OneShot;
@@ -86,6 +86,8 @@ pub struct RealCell<'a> {
     pub jump: Option<Jump>,
     /// Cell timeout.
     pub timeout: Duration,
+    /// For a library driver: the argv prefix of its installed client program.
+    pub program: Option<&'a [String]>,
 }
 
 /// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
@@ -234,12 +236,19 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             .filter_map(|p| fingerprint(p))
             .collect(),
         typed: typed.is_some(),
+        program: c.program,
+        family: c.key.spec.family(),
+        timeout_secs: c.timeout.as_secs(),
     });
+    let library = driver.program().is_some();
     let driver = driver.name();
     let out = match execute(&c, &inv, driver, typed.as_deref()).await {
         Ok(o) => o,
         Err(o) => return (o, String::new()),
     };
+    if library {
+        return library_outcome(c, driver, &out, &[passphrase, typed]).await;
+    }
     let scrub = |t: String| {
         [&passphrase, &typed]
             .into_iter()
@@ -262,6 +271,70 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         status,
     };
     (classify(&seen, jump_refused), log)
+}
+
+/// The outcome of a library client's cell: its own result line gives the stage and the
+/// library's error text; the server log still decides ○.
+async fn library_outcome(
+    c: RealCell<'_>,
+    driver: &str,
+    out: &std::process::Output,
+    secrets: &[Option<String>],
+) -> (ClientOutcome, String) {
+    let scrub = |t: &str| {
+        secrets
+            .iter()
+            .flatten()
+            .fold(t.to_string(), |t, p| t.replace(p.as_str(), "********"))
+    };
+    let said = Outcome::parse(&scrub(&String::from_utf8_lossy(&out.stdout)));
+    if let Some(Some((stage, msg))) = &said.result {
+        if stage == "key-load" {
+            // The program never connected: its server end is dropped, not waited for.
+            let o = ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, format!("{driver}: {msg}"));
+            return (o, String::new());
+        }
+    }
+    let (log, _) = collect_logs(c.server, c.jump, &c.log).await;
+    let view = sshmatrix_servers::analyse(&log);
+    let mut o = match (&said.result, view.accepted) {
+        (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
+        (Some(Some((stage, msg))), false) => {
+            let reason = format!("{driver}: {msg}");
+            let stage = match stage.as_str() {
+                "connect" => Stage::Connect,
+                "auth" => Stage::Auth,
+                _ => stage_of(&reason, &log),
+            };
+            ClientOutcome::new(Verdict::Fail, stage, reason)
+        }
+        (_, false) => {
+            let stderr = scrub(&String::from_utf8_lossy(&out.stderr));
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            let status = out.status.code().unwrap_or(-1);
+            let reason = format!("{driver} client ended without a result (exit {status}): {last}");
+            ClientOutcome::new(Verdict::Error, Stage::Connect, reason)
+        }
+    };
+    o.negotiated = negotiated(&said);
+    (o, log)
+}
+
+/// The algorithms a library program saw negotiated (all three of kex, host key and cipher, or
+/// nothing).
+fn negotiated(said: &Outcome) -> Option<sshmatrix_clients::negotiate::Negotiated> {
+    Some(sshmatrix_clients::negotiate::Negotiated {
+        kex: said.negotiated("kex")?.to_string(),
+        hostkey: said.negotiated("hostkey")?.to_string(),
+        cipher: said.negotiated("cipher")?.to_string(),
+        mac: said.negotiated("mac").map(str::to_string),
+        // Not reported by the programs and not part of a cell's result.
+        compression: "none".to_string(),
+    })
 }
 
 /// Spawns the client, types its secret (plink), and waits for it within the cell timeout.

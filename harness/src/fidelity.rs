@@ -143,6 +143,7 @@ pub async fn capture(
     key: &sshmatrix_clients::KeyFile,
     factory: &sshmatrix_clients::KeyFactory,
     inside: Option<&[String]>,
+    program: Option<&[String]>,
 ) -> Result<sshmatrix_clients::ServerHello, String> {
     let out = dir.join(format!("kexinit-{}.json", profile.id));
     let _ = std::fs::remove_file(&out);
@@ -154,7 +155,7 @@ pub async fn capture(
             exe.display(),
             out.display()
         ),
-        inside.is_some(),
+        inside.is_some() || profile.driver.is_some_and(|d| d.needs_port()),
         timeout,
     )
     .await
@@ -172,6 +173,7 @@ pub async fn capture(
         password: None,
         jump: None,
         timeout,
+        program,
     };
     let _ = crate::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)
@@ -219,7 +221,25 @@ pub async fn capture_all(
                     .map(|(_, c)| c.exec_prefix())
             }
         };
-        let sent = capture(p, exe, dir.path(), key, factory, inside.as_deref()).await;
+        let program = match crate::libraries::library_profiles([p]).first() {
+            Some(lp) => Some(
+                crate::libraries::ensure_all(&[lp], work_dir, &mut |m| eprintln!("sshmatrix: {m}"))
+                    .map_err(|e| e.to_string())?
+                    .remove(&p.id)
+                    .unwrap_or_default(),
+            ),
+            None => None,
+        };
+        let sent = capture(
+            p,
+            exe,
+            dir.path(),
+            key,
+            factory,
+            inside.as_deref(),
+            program.as_deref(),
+        )
+        .await;
         out.push((p.id.clone(), sent));
     }
     for (_, c) in containers {

@@ -205,6 +205,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::inspect::ImagesAction,
     },
+    /// Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch): `list` shows
+    /// them and what is installed; `install` installs the named ones (all when none is named).
+    Clients {
+        #[command(subcommand)]
+        action: cli::clients::ClientsAction,
+    },
 }
 
 fn catalog_parts() -> (
@@ -307,6 +313,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Images { action } => cli::inspect::images_command(action),
+        Command::Clients { action } => cli::clients::clients_command(action),
         Command::Profiles => cli::inspect::profiles(),
         Command::Policies => cli::inspect::policies(),
         Command::Bench {

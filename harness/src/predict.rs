@@ -142,8 +142,10 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
         });
     }
     let format = cell.key_tool.format_for(&cell.key);
-    // A real client's driver converts the key to the client's own format first.
-    if !agent && p.driver.is_none() && !p.reads.contains(&format.container) {
+    // A real binary's driver converts the key to the client's own format first; a library
+    // reads the file as it is.
+    let reads_as_is = p.driver.is_none_or(|d| d.program().is_some());
+    if !agent && reads_as_is && !p.reads.contains(&format.container) {
         return Some(fail(
             "key-load",
             "key-load-failed",
@@ -152,6 +154,14 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
                 p.display_name(),
                 format.container.name()
             ),
+        ));
+    }
+    let partial = p.partial_refusal(format.container, cell.key.family(), cell.passphrase);
+    if let Some(why) = partial.filter(|_| !agent && reads_as_is) {
+        return Some(fail(
+            "key-load",
+            "key-load-failed",
+            format!("{} {why}", p.display_name()),
         ));
     }
     if !agent && cell.passphrase && !p.reads_encrypted {

@@ -10,7 +10,7 @@ use russh::keys::ssh_key::PrivateKey;
 use sshmatrix_clients::emulator::{self, Attempt, ClientOutcome};
 use sshmatrix_clients::factory::{private_dir, FactoryError};
 use sshmatrix_clients::load::{load_key, LoadError};
-use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, ServerHello};
+use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, Profile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
 use sshmatrix_servers::sshd::{current_user, sshd_version};
 use sshmatrix_servers::{
@@ -334,6 +334,8 @@ struct Shared {
     host_key_pubs: Vec<Vec<PathBuf>>,
     /// Image name → argv prefix running a command in that image's client container.
     client_containers: HashMap<String, Vec<String>>,
+    /// Library-driver profile id → argv prefix of its installed client program.
+    programs: HashMap<String, Vec<String>>,
     /// A file holding the (wrong) password real clients are given in password cells.
     wrong_password: PathBuf,
     /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
@@ -452,6 +454,29 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
     Ok(())
 }
 
+/// Installs the library clients the plan's cells run (off the async threads: pip and npm
+/// take seconds).
+async fn install_libraries(
+    plan: &Plan,
+    work_dir: &std::path::Path,
+) -> Result<HashMap<String, Vec<String>>, RunError> {
+    let profiles: Vec<Profile> =
+        crate::libraries::library_profiles(plan.cells.iter().map(|c| &*c.client))
+            .into_iter()
+            .cloned()
+            .collect();
+    if profiles.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let work_dir = work_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&Profile> = profiles.iter().collect();
+        crate::libraries::ensure_all(&refs, &work_dir, &mut |m| eprintln!("sshmatrix: {m}"))
+    })
+    .await
+    .map_err(|e| RunError::Environment(format!("installing library clients: {e}")))?
+}
+
 /// A 0700 directory `name` under `dir`.
 fn private_subdir(dir: &std::path::Path, name: &str) -> Result<PathBuf, RunError> {
     let p = dir.join(name);
@@ -502,6 +527,8 @@ async fn prepare_machine(
 /// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
 pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let (sshd, factory, host_keys, keys) = prepare_machine(&plan, opts).await?;
+    let programs = install_libraries(&plan, &opts.work_dir).await?;
+    opts.stop.check("installing library clients")?;
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = dir_name(run_dir.path());
     let log_level = plan.run.server_log_level.as_deref().unwrap_or("VERBOSE");
@@ -560,6 +587,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         logs,
         host_key_pubs,
         client_containers,
+        programs,
         agents,
         wrong_password,
         timeout: opts.timeout,
@@ -1297,6 +1325,10 @@ impl Shared {
             true => (sshmatrix_clients::Container::ALL.to_vec(), true),
             false => (p.reads.clone(), p.reads_encrypted),
         };
+        let partial = p.partial_refusal(file.format.container, file.spec.family(), file.encrypted);
+        if let Some(why) = partial.filter(|_| !agent) {
+            return Err(LoadError::Partial(why));
+        }
         let memo_key = (
             file.path.clone(),
             format!("{reads:?}{reads_encrypted}{wrong}"),
@@ -1671,8 +1703,9 @@ async fn run_real(
     let server = match crate::drivers::ServerEnd::for_client(
         shared.targets[cell.target].inetd_command(&log),
         // A container target's log comes through `docker exec`: a one-shot port lets the
-        // run wait for that process, so the log is complete when it is read.
-        inside.is_some() || jump.is_some() || target.image.is_some(),
+        // run wait for that process, so the log is complete when it is read. Libraries
+        // connect a socket themselves.
+        inside.is_some() || jump.is_some() || target.image.is_some() || driver.needs_port(),
         shared.timeout,
     )
     .await
@@ -1703,6 +1736,7 @@ async fn run_real(
         password: (cell.holder == crate::matrix::Holder::Password)
             .then_some(shared.wrong_password.as_path()),
         timeout: shared.timeout,
+        program: shared.programs.get(&cell.client.id).map(Vec::as_slice),
     };
     let (o, log) = crate::drivers::run(real, &shared.factory).await;
     (o, Some(log))

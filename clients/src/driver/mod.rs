@@ -5,8 +5,11 @@
 //! the harness. One file per driver: adding a client means a file here, its profiles, its tests.
 
 mod dbclient;
+mod library;
 mod plink;
 mod ssh;
+
+pub use library::{Outcome, Program, NEGOTIATED, RESULT};
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{KeyFactory, KeyFile, Profile};
 
-/// A real client program.
+/// A real client program: a binary, or a library run by a small client program of this
+/// repository (`clients/programs/`) installed with the profile's `[install]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {
@@ -24,6 +28,19 @@ pub enum Driver {
     Plink,
     /// Dropbear `dbclient`.
     Dbclient,
+    /// Python paramiko (Ansible's default, Fabric, many Python tools).
+    Paramiko,
+    /// Python AsyncSSH.
+    Asyncssh,
+    /// libssh2, through the ssh2-python binding that bundles it.
+    Libssh2,
+    /// libssh, through ansible-pylibssh (Ansible's libssh connection) that bundles it.
+    Libssh,
+    /// Node.js `ssh2`.
+    #[serde(rename = "node-ssh2")]
+    NodeSsh2,
+    /// Java JSch (Jenkins-era tooling, Eclipse).
+    Jsch,
 }
 
 /// A jump host hop: the jump host's one-shot port, the name to log in as, whether the agent is
@@ -89,6 +106,13 @@ pub struct DriverCell<'a> {
     pub pins: Vec<String>,
     /// Whether a secret is typed at the client's prompt (plink: passphrase or password).
     pub typed: bool,
+    /// For a library driver: the argv prefix of its installed program ([`crate::install`]).
+    pub program: Option<&'a [String]>,
+    /// The key's family (`rsa`, `ecdsa`, `ed25519`, `dsa`): library programs pick the key
+    /// class with it.
+    pub family: &'a str,
+    /// The cell timeout in seconds.
+    pub timeout_secs: u64,
 }
 
 /// A command to run for a cell.
@@ -125,18 +149,48 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 impl Driver {
-    /// The program name.
+    /// Every driver, in documentation order.
+    pub const ALL: [Driver; 9] = [
+        Driver::Ssh,
+        Driver::Plink,
+        Driver::Dbclient,
+        Driver::Paramiko,
+        Driver::Asyncssh,
+        Driver::Libssh2,
+        Driver::Libssh,
+        Driver::NodeSsh2,
+        Driver::Jsch,
+    ];
+
+    /// The program or library name.
     pub fn name(self) -> &'static str {
         match self {
             Driver::Ssh => "ssh",
             Driver::Plink => "plink",
             Driver::Dbclient => "dbclient",
+            Driver::Paramiko => "paramiko",
+            Driver::Asyncssh => "asyncssh",
+            Driver::Libssh2 => "libssh2",
+            Driver::Libssh => "libssh",
+            Driver::NodeSsh2 => "node-ssh2",
+            Driver::Jsch => "jsch",
         }
     }
 
     /// Whether the driver runs cells held by an agent or a password, and through jump hosts.
     pub fn supports_holders_and_jumps(self) -> bool {
-        self != Driver::Dbclient
+        matches!(self, Driver::Ssh | Driver::Plink)
+    }
+
+    /// The client program a library driver runs (None for the binaries).
+    pub fn program(self) -> Option<Program> {
+        library::program(self)
+    }
+
+    /// Whether the client must be given a TCP port (a library connects a socket itself; the
+    /// binaries can run a proxy command instead).
+    pub fn needs_port(self) -> bool {
+        self.program().is_some()
     }
 
     /// The key file in the client's own format (a converted copy in the key cache), or the
@@ -153,6 +207,8 @@ impl Driver {
                 .map_err(|e| format!("cannot convert the key for ssh: {e}")),
             Driver::Plink => plink::prepare_key(factory, profile, key),
             Driver::Dbclient => dbclient::prepare_key(factory, key),
+            // A library reads the key file as the key tool wrote it (or fails to: its verdict).
+            _ => Ok(key.path.clone()),
         }
     }
 
@@ -162,6 +218,7 @@ impl Driver {
             Driver::Ssh => ssh::invocation(cell),
             Driver::Plink => plink::invocation(cell),
             Driver::Dbclient => dbclient::invocation(cell),
+            _ => library::invocation(cell),
         }
     }
 }

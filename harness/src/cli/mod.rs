@@ -1,6 +1,7 @@
 //! Subcommands of the `sshmatrix` binary that need more than a few lines, one module each.
 
 pub mod bench;
+pub mod clients;
 pub mod compare;
 pub mod explain;
 pub mod inspect;

@@ -1,0 +1,365 @@
+//! Installed client libraries: a real-client profile whose driver is a library (paramiko,
+//! AsyncSSH, libssh2, libssh, Node ssh2, JSch) names what to install in its `[install]` table;
+//! [`ensure`] prepares it under the work directory's `clients/` folder — a Python virtual
+//! environment, an npm prefix or a compiled Java class — once per profile, side by side, never
+//! shared between versions. A directory counts as installed only when its marker holds the
+//! digest of what was asked for; a half-made one (interrupted, or asked for other packages) is
+//! built again from scratch in a `.build-*` folder and renamed into place.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::driver::Program;
+use crate::factory::{BuildMarker, BUILD_PREFIX};
+use crate::{Driver, Profile};
+
+/// The language runtime a library client runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// CPython (`python3 -m venv`, packages from PyPI).
+    Python,
+    /// Node.js (packages from the npm registry).
+    Node,
+    /// A Java runtime (jars from Debian packages, the client compiled with `javac`).
+    Java,
+}
+
+impl Runtime {
+    /// The programs this runtime needs on PATH, and the Debian packages that provide them.
+    fn tools(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Runtime::Python => &[("python3", "python3 python3-venv")],
+            Runtime::Node => &[("node", "nodejs"), ("npm", "npm")],
+            Runtime::Java => &[
+                ("java", "default-jre-headless"),
+                ("javac", "default-jdk-headless"),
+            ],
+        }
+    }
+}
+
+/// What a library client needs installed (a profile's `[install]` table).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    /// The runtime.
+    pub runtime: Runtime,
+    /// Exact package pins (`paramiko==2.8.1`, `ssh2@1.17.0`), dependencies included, so the
+    /// same versions install on every machine.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Jar files from Debian packages (Java), e.g. `/usr/share/java/jsch.jar`.
+    #[serde(default)]
+    pub jars: Vec<String>,
+    /// The Debian packages providing `jars`, named when one is missing.
+    #[serde(default)]
+    pub debian: Vec<String>,
+}
+
+/// Why a client could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A runtime program or a Debian-packaged file is missing on this machine.
+    #[error("{client}: {what} not found; install it with `apt-get install {packages}` (or run scripts/deps)")]
+    Missing {
+        /// The profile.
+        client: String,
+        /// The missing program or file.
+        what: String,
+        /// Debian packages that provide it.
+        packages: String,
+    },
+    /// The package manager or compiler failed.
+    #[error("{client}: `{step}` failed: {output}")]
+    Step {
+        /// The profile.
+        client: String,
+        /// The command that failed.
+        step: String,
+        /// Its last lines of output.
+        output: String,
+    },
+    /// A file-system error.
+    #[error("{client}: {path}: {source}")]
+    Io {
+        /// The profile.
+        client: String,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// An installed client: the argv prefix that runs its program (the cell's arguments follow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// Program and leading arguments.
+    pub argv: Vec<String>,
+    /// The installation directory.
+    pub dir: PathBuf,
+}
+
+const MARKER: &str = ".sshmatrix-installed";
+
+/// The digest an installation is recorded under: runtime, pins and jars. (The program is
+/// refreshed on its own when this sshmatrix carries another version of it.)
+fn digest(install: &Install) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{:?}\n", install.runtime));
+    for p in install.packages.iter().chain(&install.jars) {
+        h.update(format!("{p}\n"));
+    }
+    hex::encode(h.finalize())
+}
+
+/// Where a profile's client is installed under `root`.
+pub fn dir_of(root: &Path, profile: &Profile) -> PathBuf {
+    root.join(&profile.id)
+}
+
+/// Whether the profile's client is installed (its marker holds the current digest).
+pub fn is_installed(root: &Path, profile: &Profile) -> bool {
+    match (profile.driver.and_then(Driver::program), &profile.install) {
+        (Some(prog), Some(install)) => {
+            let dir = dir_of(root, profile);
+            marker_ok(&dir, install) && program_current(&dir, prog)
+        }
+        _ => false,
+    }
+}
+
+fn marker_ok(dir: &Path, install: &Install) -> bool {
+    std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|m| m.trim() == digest(install))
+}
+
+/// Whether the installed program is this sshmatrix's version of it.
+fn program_current(dir: &Path, prog: Program) -> bool {
+    std::fs::read_to_string(dir.join(prog.file)).is_ok_and(|t| t == prog.text)
+}
+
+/// The argv prefix that runs an installed program in `dir`.
+fn argv(install: &Install, dir: &Path, file: &str) -> Vec<String> {
+    let d = |p: &str| dir.join(p).display().to_string();
+    match install.runtime {
+        Runtime::Python => vec![d("venv/bin/python"), "-I".into(), d(file)],
+        Runtime::Node => vec!["node".into(), d(file)],
+        Runtime::Java => {
+            let mut cp = vec![dir.display().to_string()];
+            cp.extend(install.jars.iter().cloned());
+            let class = file.trim_end_matches(".java");
+            vec!["java".into(), "-cp".into(), cp.join(":"), class.into()]
+        }
+    }
+}
+
+/// Installs the profile's client under `root` unless it is there already, and returns how to
+/// run it. Concurrent callers (threads or processes) wait for one another on a lock file.
+pub fn ensure(
+    root: &Path,
+    profile: &Profile,
+    marker: Option<BuildMarker>,
+) -> Result<Installed, InstallError> {
+    let client = profile.id.clone();
+    let (Some(prog), Some(install)) = (profile.driver.and_then(Driver::program), &profile.install)
+    else {
+        return Err(InstallError::Step {
+            client,
+            step: "install".into(),
+            output: "the profile names no library driver and [install] table".into(),
+        });
+    };
+    let io = |path: &Path| {
+        let client = client.clone();
+        let path = path.to_path_buf();
+        move |source| InstallError::Io {
+            client,
+            path,
+            source,
+        }
+    };
+    let dir = dir_of(root, profile);
+    let installed = Installed {
+        argv: argv(install, &dir, prog.file),
+        dir: dir.clone(),
+    };
+    if marker_ok(&dir, install) && program_current(&dir, prog) {
+        return Ok(installed);
+    }
+    check_tools(&client, install)?;
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    let lock_path = root.join(format!(".lock-{}", profile.id));
+    let lock = File::create(&lock_path).map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
+    if marker_ok(&dir, install) {
+        if !program_current(&dir, prog) {
+            write_program(&client, install, &dir, prog)?;
+        }
+        return Ok(installed);
+    }
+    let build = tempfile::Builder::new()
+        .prefix(&format!("{BUILD_PREFIX}{}-", profile.id))
+        .tempdir_in(root)
+        .map_err(io(root))?;
+    if let Some(mark) = marker {
+        mark(build.path()).map_err(io(build.path()))?;
+    }
+    build_into(&client, install, build.path(), prog)?;
+    let m = build.path().join(MARKER);
+    std::fs::write(&m, digest(install)).map_err(io(&m))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::rename(build.keep(), &dir).map_err(io(&dir))?;
+    Ok(installed)
+}
+
+/// Refuses up front when a runtime program or jar is missing.
+fn check_tools(client: &str, install: &Install) -> Result<(), InstallError> {
+    for (tool, packages) in install.runtime.tools() {
+        if !on_path(tool) {
+            return Err(InstallError::Missing {
+                client: client.into(),
+                what: format!("`{tool}`"),
+                packages: packages.to_string(),
+            });
+        }
+    }
+    if let Some(jar) = install.jars.iter().find(|j| !Path::new(j).exists()) {
+        return Err(InstallError::Missing {
+            client: client.into(),
+            what: jar.clone(),
+            packages: install.debian.join(" "),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `tool` is an executable file in a PATH directory.
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            std::fs::metadata(d.join(tool)).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+        })
+    })
+}
+
+/// Writes (Java: and compiles) the program into `dir`; the source goes in last, under a
+/// temporary name first, so a half-written program never counts as current.
+fn write_program(
+    client: &str,
+    install: &Install,
+    dir: &Path,
+    prog: Program,
+) -> Result<(), InstallError> {
+    let file = dir.join(prog.file);
+    // javac wants a public class in a file of its own name: a folder of its own, not a name.
+    let scratch = dir.join(".program-new");
+    let tmp = scratch.join(prog.file);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io {
+            client: client.into(),
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+    std::fs::write(&tmp, prog.text).map_err(io(&tmp))?;
+    if install.runtime == Runtime::Java {
+        step(
+            client,
+            &[
+                "javac".into(),
+                "-nowarn".into(),
+                "-cp".into(),
+                install.jars.join(":"),
+                "-d".into(),
+                dir.display().to_string(),
+                tmp.display().to_string(),
+            ],
+        )?;
+    }
+    std::fs::rename(&tmp, &file).map_err(io(&file))?;
+    std::fs::remove_dir(&scratch).map_err(io(&scratch))
+}
+
+/// Makes the runtime environment and the program in `build`.
+fn build_into(
+    client: &str,
+    install: &Install,
+    build: &Path,
+    prog: Program,
+) -> Result<(), InstallError> {
+    let b = |p: &str| build.join(p).display().to_string();
+    let steps: Vec<Vec<String>> = match install.runtime {
+        Runtime::Python => vec![
+            vec!["python3".into(), "-m".into(), "venv".into(), b("venv")],
+            [
+                b("venv/bin/python"),
+                "-m".into(),
+                "pip".into(),
+                "install".into(),
+                "--disable-pip-version-check".into(),
+                "--no-input".into(),
+                "--quiet".into(),
+                "--only-binary=:all:".into(),
+            ]
+            .into_iter()
+            .chain(install.packages.iter().cloned())
+            .collect(),
+        ],
+        Runtime::Node => vec![[
+            "npm",
+            "install",
+            "--prefix",
+            &build.display().to_string(),
+            "--ignore-scripts",
+            "--omit=optional",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(install.packages.iter().cloned())
+        .collect()],
+        Runtime::Java => Vec::new(),
+    };
+    steps.iter().try_for_each(|s| step(client, s))?;
+    write_program(client, install, build, prog)
+}
+
+/// Runs one installation command in its own process group; its output is kept for the error.
+fn step(client: &str, argv: &[String]) -> Result<(), InstallError> {
+    use std::os::unix::process::CommandExt;
+    let fail = |output: String| InstallError::Step {
+        client: client.into(),
+        step: argv.join(" "),
+        output,
+    };
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| fail(e.to_string()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail: Vec<&str> = text.lines().rev().take(6).collect();
+    Err(fail(tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+}

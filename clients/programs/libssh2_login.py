@@ -24,8 +24,18 @@ def secret(path):
         return f.read().rstrip("\n")
 
 
+# ssh2-python raises most errors without a message: say what the libssh2 error code means.
+MEANING = {
+    "FileError": "libssh2 could not read or decrypt the key file (LIBSSH2_ERROR_FILE)",
+    "PublickeyUnverifiedError": "the server refused the key (LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)",
+    "AuthenticationError": "authentication failed (LIBSSH2_ERROR_AUTHENTICATION_FAILED)",
+    "KeyExchangeError": "key exchange failed (LIBSSH2_ERROR_KEX_FAILURE)",
+}
+
+
 def text(e):
-    return " ".join(str(a.decode() if isinstance(a, bytes) else a) for a in e.args) or str(e)
+    said = " ".join(str(a.decode() if isinstance(a, bytes) else a) for a in e.args) or str(e)
+    return said or MEANING.get(type(e).__name__, "no message")
 
 
 def negotiated(s):

@@ -27,7 +27,12 @@ def secret(path):
 
 
 def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+    said = v.decode() if isinstance(v, bytes) else str(v)
+    if isinstance(v, Exception) and not said:
+        # ssh-python raises some errors without a message.
+        return {"KeyImportError": "ssh_pki_import_privkey_file refused the key file"}.get(
+            type(v).__name__, "no message")
+    return said
 
 
 def session(host, port, user, timeout):

@@ -15,6 +15,8 @@ fn key_tool(p: &Profile) -> &'static str {
             "puttygen-0.78"
         }
         Some(Driver::Plink) => "puttygen-0.74",
+        // JSch 0.1.55 reads traditional PEM only.
+        Some(Driver::Jsch) => "ssh-keygen-pem",
         _ => "ssh-keygen",
     }
 }
@@ -181,13 +183,47 @@ pub async fn capture(
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
+/// The first of `keys` the client can load (its key families and file containers).
+fn key_for<'a>(
+    p: &Profile,
+    keys: &'a [sshmatrix_clients::KeyFile],
+) -> Option<&'a sshmatrix_clients::KeyFile> {
+    keys.iter().find(|k| {
+        p.auth.key_families.iter().any(|f| f == k.spec.family())
+            && p.reads.contains(&k.format.container)
+    })
+}
+
+/// The keys a capture needs: an Ed25519 key in openssh-key-v1 form, and an ECDSA P-256 key
+/// in traditional PEM for clients that read neither Ed25519 nor openssh-key-v1 (JSch 0.1.55).
+pub fn capture_keys(
+    factory: &sshmatrix_clients::KeyFactory,
+    tools: &[sshmatrix_clients::KeyTool],
+) -> Result<Vec<sshmatrix_clients::KeyFile>, String> {
+    use sshmatrix_clients::KeySpec;
+    [
+        (KeySpec::Ed25519, "ssh-keygen"),
+        (KeySpec::Ecdsa(256), "ssh-keygen-pem"),
+    ]
+    .into_iter()
+    .map(|(spec, id)| {
+        let tool = tools
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or(format!("no key tool {id}"))?;
+        factory.get(spec, tool, false).map_err(|e| e.to_string())
+    })
+    .collect()
+}
+
 /// Captures the KEXINIT of every real-client profile, starting one client container per image
-/// the in-image ones need (removed before returning).
+/// the in-image ones need (removed before returning). Each client is given the first of
+/// `keys` it can load.
 pub async fn capture_all(
     profiles: &[Profile],
     exe: &std::path::Path,
     work_dir: &std::path::Path,
-    key: &sshmatrix_clients::KeyFile,
+    keys: &[sshmatrix_clients::KeyFile],
     factory: &sshmatrix_clients::KeyFactory,
 ) -> Result<Vec<(String, Result<sshmatrix_clients::ServerHello, String>)>, String> {
     use sshmatrix_servers::container::{recipe, Container};
@@ -229,6 +265,13 @@ pub async fn capture_all(
                     .unwrap_or_default(),
             ),
             None => None,
+        };
+        let Some(key) = key_for(p, keys) else {
+            out.push((
+                p.id.clone(),
+                Err(format!("{}: no capture key it can load", p.id)),
+            ));
+            continue;
         };
         let sent = capture(
             p,

@@ -40,7 +40,7 @@ async fn real_clients_agree_with_their_profiles() {
     let pairs = fidelity::pairs(&report, &profiles);
     assert_eq!(
         pairs.len(),
-        9 * 3 * 2 * 5,
+        (9 + 13) * 3 * 2 * 5,
         "every real cell has its emulated twin"
     );
     let text = fidelity::render(&pairs);
@@ -60,8 +60,8 @@ async fn real_clients_agree_with_their_profiles() {
     assert!(pairs
         .iter()
         .any(|p| p.real.code == "auth-signature-rejected"));
-    // Nine real clients, each at 100% where emulation claims support.
-    assert_eq!(text.matches("(100.0%)").count(), 9, "{text}");
+    // Nine real binaries and thirteen libraries, each at 100% where emulation claims support.
+    assert_eq!(text.matches("(100.0%)").count(), 9 + 13, "{text}");
     // PuTTY 0.74 signs RSA with ssh-rsa only: refused by 9.2's defaults, as its profile says.
     assert!(pairs.iter().any(|p| p.real.client == "real-putty-0.74"
         && p.real.key_type == "rsa"
@@ -75,20 +75,14 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let factory = sshmatrix_clients::KeyFactory::new(common::work_dir().join("keys")).unwrap();
-    let tool = tools.iter().find(|t| t.id == "ssh-keygen").unwrap();
-    let key = factory
-        .get(sshmatrix_clients::KeySpec::Ed25519, tool, false)
-        .unwrap();
-    let dir = tempfile::Builder::new()
-        .prefix("capture-")
-        .tempdir_in(common::work_dir())
-        .unwrap();
+    let keys = fidelity::capture_keys(&factory, &tools).unwrap();
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sshmatrix"));
-    let captured = fidelity::capture_all(&profiles, exe, dir.path(), &key, &factory)
+    let captured = fidelity::capture_all(&profiles, exe, &common::work_dir(), &keys, &factory)
         .await
         .unwrap();
     let ids: Vec<&str> = captured.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids.len(), 9, "{ids:?}");
+    // Nine real binaries and thirteen library clients.
+    assert_eq!(ids.len(), 9 + 13, "{ids:?}");
     for (id, sent) in captured {
         let sent = sent.unwrap();
         let p = profiles.iter().find(|p| p.id == id).unwrap();
@@ -107,4 +101,9 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
     assert!(ident("real-openssh-10.0").starts_with("SSH-2.0-OpenSSH_10.0p2"));
     assert_eq!(ident("real-putty-0.74"), "SSH-2.0-PuTTY_Release_0.74");
     assert_eq!(ident("real-dropbear-2025.89"), "SSH-2.0-dropbear_2025.89");
+    // The libraries are the installed versions (JSch 0.1.55 still says 0.1.54).
+    assert_eq!(ident("real-paramiko-2.8.1"), "SSH-2.0-paramiko_2.8.1");
+    assert_eq!(ident("real-libssh2-1.10.0"), "SSH-2.0-libssh2_1.10.0");
+    assert_eq!(ident("real-node-ssh2-0.8.9"), "SSH-2.0-ssh2js0.4.10");
+    assert_eq!(ident("real-jsch-0.1.55"), "SSH-2.0-JSCH-0.1.54");
 }

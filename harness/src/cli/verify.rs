@@ -32,19 +32,15 @@ pub fn verify_profiles(work_dir: Option<PathBuf>) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail_run(e),
     };
-    let tool = tools
-        .iter()
-        .find(|t| t.id == "ssh-keygen")
-        .expect("ssh-keygen key tool");
-    let key = match factory.get(sshmatrix_clients::KeySpec::Ed25519, tool, false) {
+    let keys = match sshmatrix::fidelity::capture_keys(&factory, &tools) {
         Ok(k) => k,
-        Err(e) => return fail_run(RunError::Environment(e.to_string())),
+        Err(e) => return fail_run(RunError::Environment(e)),
     };
     let captured = match runtime().block_on(sshmatrix::fidelity::capture_all(
         &profiles,
         &exe,
         &opts.work_dir,
-        &key,
+        &keys,
         &factory,
     )) {
         Ok(c) => c,

@@ -184,6 +184,48 @@ fn command(c: &RealCell, inv: &Invocation) -> tokio::process::Command {
     cmd
 }
 
+/// `text` with every secret replaced by asterisks.
+fn scrub(text: &str, secrets: &[Option<String>]) -> String {
+    secrets
+        .iter()
+        .flatten()
+        .fold(text.to_string(), |t, p| t.replace(p.as_str(), "********"))
+}
+
+/// The key file the client is given: converted to its own format (the conversion tool of the
+/// client's own family refusing a key is the client's verdict), or the cell's file as it is.
+fn client_key(c: &RealCell<'_>, driver: Driver, factory: &KeyFactory) -> Result<PathBuf, String> {
+    let needs_key = driver != Driver::Plink || (c.agent.is_none() && c.password.is_none());
+    match needs_key {
+        true => driver.prepare_key(factory, c.profile, c.key),
+        false => Ok(c.key.path.clone()),
+    }
+}
+
+/// The driver's command line for the cell.
+fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invocation {
+    let public_key = c.key.path.with_file_name("id.pub");
+    driver.invocation(&DriverCell {
+        key,
+        public_key: &public_key,
+        passphrase_file: c.key.passphrase_file.as_deref(),
+        agent: c.agent,
+        password_file: c.password,
+        askpass: c.askpass,
+        login: c.login,
+        route: route(c),
+        pins: c
+            .host_key_pubs
+            .iter()
+            .filter_map(|p| fingerprint(p))
+            .collect(),
+        typed,
+        program: c.program,
+        family: c.key.spec.family(),
+        timeout_secs: c.timeout.as_secs(),
+    })
+}
+
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
@@ -206,60 +248,32 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
             .map(|t| t.trim_end().to_string()),
         _ => passphrase.clone(),
     };
-    // The conversion tool of the client's own family refusing a key is the client's verdict.
-    let needs_key = driver != Driver::Plink || (c.agent.is_none() && c.password.is_none());
-    let key = match needs_key {
-        true => match driver.prepare_key(factory, c.profile, c.key) {
-            Ok(k) => k,
-            Err(reason) => {
-                return (
-                    ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason),
-                    String::new(),
-                )
-            }
-        },
-        false => c.key.path.clone(),
+    let key = match client_key(&c, driver, factory) {
+        Ok(k) => k,
+        Err(reason) => {
+            let o = ClientOutcome::new(Verdict::Fail, Stage::KeyLoad, reason);
+            return (o, String::new());
+        }
     };
-    let public_key = c.key.path.with_file_name("id.pub");
-    let inv = driver.invocation(&DriverCell {
-        key: &key,
-        public_key: &public_key,
-        passphrase_file: c.key.passphrase_file.as_deref(),
-        agent: c.agent,
-        password_file: c.password,
-        askpass: c.askpass,
-        login: c.login,
-        route: route(&c),
-        pins: c
-            .host_key_pubs
-            .iter()
-            .filter_map(|p| fingerprint(p))
-            .collect(),
-        typed: typed.is_some(),
-        program: c.program,
-        family: c.key.spec.family(),
-        timeout_secs: c.timeout.as_secs(),
-    });
+    let inv = invocation(&c, driver, &key, typed.is_some());
     let library = driver.program().is_some();
     let driver = driver.name();
     let out = match execute(&c, &inv, driver, typed.as_deref()).await {
         Ok(o) => o,
         Err(o) => return (o, String::new()),
     };
+    let secrets = [passphrase, typed];
     if library {
-        return library_outcome(c, driver, &out, &[passphrase, typed]).await;
+        return library_outcome(c, driver, &out, &secrets).await;
     }
-    let scrub = |t: String| {
-        [&passphrase, &typed]
-            .into_iter()
-            .flatten()
-            .fold(t, |t, p| t.replace(p.as_str(), "********"))
-    };
-    let client = scrub(format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ));
+    let client = scrub(
+        &format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        &secrets,
+    );
     let status = out.status.code().unwrap_or(-1);
     let (log, jump_refused) = collect_logs(c.server, c.jump, &c.log).await;
     let seen = Seen {
@@ -281,13 +295,7 @@ async fn library_outcome(
     out: &std::process::Output,
     secrets: &[Option<String>],
 ) -> (ClientOutcome, String) {
-    let scrub = |t: &str| {
-        secrets
-            .iter()
-            .flatten()
-            .fold(t.to_string(), |t, p| t.replace(p.as_str(), "********"))
-    };
-    let said = Outcome::parse(&scrub(&String::from_utf8_lossy(&out.stdout)));
+    let said = Outcome::parse(&scrub(&String::from_utf8_lossy(&out.stdout), secrets));
     if let Some(Some((stage, msg))) = &said.result {
         if stage == "key-load" {
             // The program never connected: its server end is dropped, not waited for.
@@ -309,7 +317,7 @@ async fn library_outcome(
             ClientOutcome::new(Verdict::Fail, stage, reason)
         }
         (_, false) => {
-            let stderr = scrub(&String::from_utf8_lossy(&out.stderr));
+            let stderr = scrub(&String::from_utf8_lossy(&out.stderr), secrets);
             let last = stderr
                 .lines()
                 .rev()

@@ -454,11 +454,17 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
     Ok(())
 }
 
+/// The 0600 file holding the (wrong) password real clients are given in password cells.
+fn wrong_password_file(run_dir: &std::path::Path) -> Result<PathBuf, RunError> {
+    write_private_file(run_dir, "password", &format!("{WRONG_PASSWORD}\n"), 0o600)
+}
+
 /// Installs the library clients the plan's cells run (off the async threads: pip and npm
 /// take seconds).
 async fn install_libraries(
     plan: &Plan,
     work_dir: &std::path::Path,
+    stop: &Stop,
 ) -> Result<HashMap<String, Vec<String>>, RunError> {
     let profiles: Vec<Profile> =
         crate::libraries::library_profiles(plan.cells.iter().map(|c| &*c.client))
@@ -469,12 +475,14 @@ async fn install_libraries(
         return Ok(HashMap::new());
     }
     let work_dir = work_dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
+    let installed = tokio::task::spawn_blocking(move || {
         let refs: Vec<&Profile> = profiles.iter().collect();
         crate::libraries::ensure_all(&refs, &work_dir, &mut |m| eprintln!("sshmatrix: {m}"))
     })
     .await
-    .map_err(|e| RunError::Environment(format!("installing library clients: {e}")))?
+    .map_err(|e| RunError::Environment(format!("installing library clients: {e}")))?;
+    stop.check("installing library clients")?;
+    installed
 }
 
 /// A 0700 directory `name` under `dir`.
@@ -527,8 +535,7 @@ async fn prepare_machine(
 /// Makes the keys, writes and validates every target, and probes each target's KEXINIT.
 pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let (sshd, factory, host_keys, keys) = prepare_machine(&plan, opts).await?;
-    let programs = install_libraries(&plan, &opts.work_dir).await?;
-    opts.stop.check("installing library clients")?;
+    let programs = install_libraries(&plan, &opts.work_dir, &opts.stop).await?;
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = dir_name(run_dir.path());
     let log_level = plan.run.server_log_level.as_deref().unwrap_or("VERBOSE");
@@ -556,12 +563,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let logs = private_subdir(run_dir.path(), "logs")?;
     let host_key_pubs = host_key_pubs(&plan, &host_keys);
     notes.splice(0..0, local_notes(&plan, &sshd, &login));
-    let wrong_password = write_private_file(
-        run_dir.path(),
-        "password",
-        &format!("{WRONG_PASSWORD}\n"),
-        0o600,
-    )?;
+    let wrong_password = wrong_password_file(run_dir.path())?;
     let (agents, agent_procs) =
         start_agents(&plan, &keys, &factory, &askpass, run_dir.path(), opts).await?;
     notes.extend(hop_notes(&plan, agents.len()));

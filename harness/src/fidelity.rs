@@ -239,6 +239,13 @@ pub async fn capture_all(
             Some(image) => {
                 if !containers.iter().any(|(n, _)| n == image) {
                     let r = recipe(image).map_err(|e| e.to_string())?;
+                    let scratch = work_dir.join("images");
+                    sshmatrix_servers::container::ensure_image(
+                        &r,
+                        &scratch,
+                        &mut std::io::stderr(),
+                    )
+                    .map_err(|e| e.to_string())?;
                     let run = format!("capture-{}", std::process::id());
                     let c = Container::start(
                         "KEXINIT capture",

@@ -222,3 +222,11 @@ fn a_half_made_install_is_redone_and_a_missing_runtime_is_named() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+#[test]
+fn clients_and_servers_name_the_same_session_subsystem() {
+    assert_eq!(
+        sshmatrix_clients::driver::SESSION_SUBSYSTEM,
+        sshmatrix_servers::sshd::SESSION_SUBSYSTEM
+    );
+}

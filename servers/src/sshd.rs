@@ -185,13 +185,21 @@ pub struct ConfigPaths {
     pub root_reason: &'static str,
 }
 
+/// The subsystem real clients request to end a cell after the session starts: served by sshd
+/// itself (`internal-sftp`), so no login shell and none of the user's rc files ever run (the
+/// verdict must not depend on the invoking user's dotfiles). Clients name it through
+/// `sshmatrix_clients::driver::SESSION_SUBSYSTEM`; a harness test holds the two equal.
+pub const SESSION_SUBSYSTEM: &str = "sshmatrix-session";
+
 /// Renders a spec into an sshd_config: harness lines first (sshd keeps the first value of a
 /// keyword), then the matrix overrides, then the policy verbatim.
 pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
     let mut cfg = format!(
         "# Rendered by sshmatrix for target `{}` from policy `{}` ({}).\n\
          # Harness lines come first: sshd keeps the first value of each keyword.\n\
-         LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n",
+         LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n\
+         # A session served inside sshd ends each real client's cell: no shell, no rc files.\n\
+         Subsystem {SESSION_SUBSYSTEM} internal-sftp\n",
         spec.id, spec.policy.id, spec.policy.name, spec.log_level, paths.authorized_keys_file
     );
     if paths.root_login {

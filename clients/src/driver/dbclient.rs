@@ -30,7 +30,11 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         Route::Proxy(p) => argv.extend(["-J".into(), p.clone()]),
         Route::Port(p) | Route::Jump { port: p, .. } => argv.extend(["-p".into(), p.to_string()]),
     }
-    argv.extend([format!("{}@{}", c.login, c.route.host()), "true".into()]);
+    argv.extend([
+        "-s".into(),
+        format!("{}@{}", c.login, c.route.host()),
+        super::SESSION_SUBSYSTEM.into(),
+    ]);
     Invocation {
         argv,
         env: Vec::new(),

@@ -128,6 +128,10 @@ pub struct Invocation {
     pub typed_times: usize,
 }
 
+/// The subsystem every binary client requests once logged in (sshd serves it internally, so
+/// no login shell runs): the same name as `sshmatrix_servers::sshd::SESSION_SUBSYSTEM`.
+pub const SESSION_SUBSYSTEM: &str = "sshmatrix-session";
+
 /// What the jump host's shell prints when no agent was forwarded to it.
 pub const NO_FORWARDED_AGENT: &str = "sshmatrix: no forwarded agent on the jump host";
 
@@ -139,7 +143,7 @@ pub fn second_hop_command(port: u16, login: &str) -> String {
          ssh -F none -T -i /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
          -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
          -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o LogLevel=ERROR \
-         -p {port} {login}@127.0.0.1 true"
+         -p {port} -s {login}@127.0.0.1 {SESSION_SUBSYSTEM} </dev/null"
     )
 }
 

@@ -3,7 +3,7 @@
 //! public key selecting the agent's key, jump hosts as a spelled-out ProxyJump (the same key on
 //! both hops) or `-A` with the jump host's own ssh making the last hop.
 
-use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route};
+use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route, SESSION_SUBSYSTEM};
 
 fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
@@ -85,21 +85,24 @@ fn destination(c: &DriverCell, base: &[String]) -> Vec<String> {
                 format!("ProxyCommand={}", inner.join(" ")),
                 "-p".into(),
                 port.to_string(),
+                "-s".into(),
                 format!("{}@127.0.0.1", c.login),
-                "true".into(),
+                SESSION_SUBSYSTEM.into(),
             ]
         }
         Route::Proxy(px) => vec![
             "-o".into(),
             format!("ProxyCommand={px}"),
+            "-s".into(),
             format!("{}@{}", c.login, c.route.host()),
-            "true".into(),
+            SESSION_SUBSYSTEM.into(),
         ],
         Route::Port(p) => vec![
             "-p".into(),
             p.to_string(),
+            "-s".into(),
             format!("{}@{}", c.login, c.route.host()),
-            "true".into(),
+            SESSION_SUBSYSTEM.into(),
         ],
     }
 }

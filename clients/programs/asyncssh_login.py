@@ -1,40 +1,25 @@
-"""sshmatrix's AsyncSSH client: log in once with a key file (or a password) and report.
-
-argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv. No agent, no ~/.ssh/config, no known_hosts.
-Prints one `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
-"""
+"""sshmatrix's AsyncSSH client: log in once with a key file (or a password) and report
+(arguments, secrets and output: sshmatrix_cell.py). No agent, no ~/.ssh/config, no
+known_hosts."""
 import asyncio
 import inspect
-import os
-import sys
 import warnings
 
 warnings.simplefilter("ignore")
 
 import asyncssh  # noqa: E402
+from sshmatrix_cell import cell, result, secret  # noqa: E402
 
 
-def result(*words):
-    print("sshmatrix-result", *words, flush=True)
-
-
-def secret(path):
-    if not path:
-        return None
-    with open(path) as f:
-        return f.read().rstrip("\n")
-
-
-def options(user, key, pwfile):
-    opts = dict(username=user, known_hosts=None, agent_path=None)
-    if pwfile:
-        opts.update(client_keys=None, password=secret(pwfile))
+def options(c, key):
+    opts = dict(username=c.user, known_hosts=None, agent_path=None)
+    if c.pwfile:
+        opts.update(client_keys=None, password=secret(c.pwfile))
     else:
         opts.update(client_keys=[key], password=None)
     known = inspect.signature(asyncssh.SSHClientConnectionOptions.prepare).parameters
     if "preferred_auth" in known:
-        opts["preferred_auth"] = "password" if pwfile else "publickey"
+        opts["preferred_auth"] = "password" if c.pwfile else "publickey"
     # AsyncSSH 2.8+ reads ~/.ssh/config unless told not to.
     if "config" in known:
         opts["config"] = None
@@ -51,8 +36,8 @@ def stage_of(e):
     return "auth" if "auth" in str(e).lower() else "negotiate"
 
 
-async def login(host, port, opts, timeout):
-    conn = await asyncio.wait_for(asyncssh.connect(host, port, **opts), timeout)
+async def login(c, opts):
+    conn = await asyncio.wait_for(asyncssh.connect(c.host, c.port, **opts), c.timeout)
     try:
         chan, _ = await conn.create_session(asyncssh.SSHClientSession)
         chan.close()
@@ -61,17 +46,15 @@ async def login(host, port, opts, timeout):
 
 
 def main():
-    host, port, user, key, timeout, family = sys.argv[1:7]
-    passfile = os.environ.get("SSHMATRIX_PASSFILE", "")
-    pwfile = os.environ.get("SSHMATRIX_PASSWORD_FILE", "")
-    pkey = None
-    if key and not pwfile:
+    c = cell()
+    key = None
+    if c.key and not c.pwfile:
         try:
-            pkey = asyncssh.read_private_key(key, secret(passfile))
+            key = asyncssh.read_private_key(c.key, secret(c.passfile))
         except Exception as e:
             return result("fail", "key-load", f"{type(e).__name__}: {e}")
     try:
-        asyncio.run(login(host, int(port), options(user, pkey, pwfile), float(timeout)))
+        asyncio.run(login(c, options(c, key)))
     except Exception as e:
         return result("fail", stage_of(e), f"{type(e).__name__}: {e}")
     result("ok")

@@ -1,28 +1,9 @@
-"""sshmatrix's libssh2 client (the ssh2-python binding, which bundles libssh2): log in once.
-
-argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv. libssh2 reads the key file itself at
-authentication. Prints `sshmatrix-negotiated ...` and one `sshmatrix-result ok` or
-`sshmatrix-result fail STAGE MESSAGE` line.
-"""
-import socket
-import os
-import sys
-
+"""sshmatrix's libssh2 client (the ssh2-python binding, which bundles libssh2): log in once
+(arguments, secrets and output: sshmatrix_cell.py). libssh2 reads the key file itself at
+authentication."""
 from ssh2 import session as S
 from ssh2.session import Session
-
-
-def result(*words):
-    print("sshmatrix-result", *words, flush=True)
-
-
-def secret(path):
-    if not path:
-        return None
-    with open(path) as f:
-        return f.read().rstrip("\n")
-
+from sshmatrix_cell import cell, connect, negotiated, result, secret
 
 # ssh2-python raises most errors without a message: say what the libssh2 error code means.
 MEANING = {
@@ -38,36 +19,29 @@ def text(e):
     return said or MEANING.get(type(e).__name__, "no message")
 
 
-def negotiated(s):
-    words = []
-    for name, method in (("kex", S.LIBSSH2_METHOD_KEX), ("hostkey", S.LIBSSH2_METHOD_HOSTKEY),
-                         ("cipher", S.LIBSSH2_METHOD_CRYPT_CS), ("mac", S.LIBSSH2_METHOD_MAC_CS)):
-        v = s.methods(method)
-        if v:
-            words.append(f"{name}={v.decode() if isinstance(v, bytes) else v}")
-    print("sshmatrix-negotiated", *words, flush=True)
+def method(s, which):
+    v = s.methods(which)
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def main():
-    host, port, user, key, timeout, family = sys.argv[1:7]
-    passfile = os.environ.get("SSHMATRIX_PASSFILE", "")
-    pwfile = os.environ.get("SSHMATRIX_PASSWORD_FILE", "")
-    try:
-        sock = socket.create_connection((host, int(port)), timeout=float(timeout))
-    except OSError as e:
-        return result("fail", "connect", f"{type(e).__name__}: {e}")
+    c = cell()
+    sock = connect(c)
+    if sock is None:
+        return
     s = Session()
-    s.set_timeout(int(float(timeout) * 1000))
+    s.set_timeout(int(c.timeout * 1000))
     try:
         s.handshake(sock)
     except Exception as e:
         return result("fail", "negotiate", f"{type(e).__name__}: {text(e)}")
-    negotiated(s)
+    negotiated(kex=method(s, S.LIBSSH2_METHOD_KEX), hostkey=method(s, S.LIBSSH2_METHOD_HOSTKEY),
+               cipher=method(s, S.LIBSSH2_METHOD_CRYPT_CS), mac=method(s, S.LIBSSH2_METHOD_MAC_CS))
     try:
-        if pwfile:
-            s.userauth_password(user, secret(pwfile))
+        if c.pwfile:
+            s.userauth_password(c.user, secret(c.pwfile))
         else:
-            s.userauth_publickey_fromfile(user, key, passphrase=secret(passfile) or "")
+            s.userauth_publickey_fromfile(c.user, c.key, passphrase=secret(c.passfile) or "")
     except Exception as e:
         name = type(e).__name__
         # libssh2 names a key file it cannot read or decrypt with a FileError.

@@ -1,29 +1,9 @@
-"""sshmatrix's libssh client (the ssh-python binding, which bundles libssh): log in once.
-
-argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv;
-no ssh_config is read. Prints
-`sshmatrix-negotiated ...` and one `sshmatrix-result ok` or `sshmatrix-result fail STAGE
-MESSAGE` line.
-"""
-import os
-import socket
-import sys
-
+"""sshmatrix's libssh client (the ssh-python binding, which bundles libssh): log in once
+(arguments, secrets and output: sshmatrix_cell.py). No ssh_config is read."""
 from ssh import key as sshkey
 from ssh import options
 from ssh.session import Session
-
-
-def result(*words):
-    print("sshmatrix-result", *words, flush=True)
-
-
-def secret(path):
-    if not path:
-        return None
-    with open(path) as f:
-        return f.read().rstrip("\n")
+from sshmatrix_cell import cell, connect, negotiated, result, secret
 
 
 def text(v):
@@ -35,45 +15,38 @@ def text(v):
     return said
 
 
-def session(host, port, user, timeout):
+def session(c):
     s = Session()
-    s.options_set(options.HOST, host)
-    s.options_set_port(int(port))
-    s.options_set(options.USER, user)
+    s.options_set(options.HOST, c.host)
+    s.options_set_port(c.port)
+    s.options_set(options.USER, c.user)
     # A bool option: set through the int setter (a string would read as true).
     s.options_set_int_val(options.PROCESS_CONFIG, 0)
-    s.options_set(options.TIMEOUT, str(int(float(timeout))))
+    s.options_set(options.TIMEOUT, str(int(c.timeout)))
     return s
 
 
 def main():
-    host, port, user, key, timeout, family = sys.argv[1:7]
-    passfile = os.environ.get("SSHMATRIX_PASSFILE", "")
-    pwfile = os.environ.get("SSHMATRIX_PASSWORD_FILE", "")
+    c = cell()
     pkey = None
-    if key and not pwfile:
+    if c.key and not c.pwfile:
         try:
-            p = secret(passfile)
-            pkey = sshkey.import_privkey_file(key, passphrase=p.encode() if p else b"")
+            p = secret(c.passfile)
+            pkey = sshkey.import_privkey_file(c.key, passphrase=p.encode() if p else b"")
         except Exception as e:
             return result("fail", "key-load", f"{type(e).__name__}: {text(e)}")
-    try:
-        sock = socket.create_connection((host, int(port)), timeout=float(timeout))
-    except OSError as e:
-        return result("fail", "connect", f"{type(e).__name__}: {e}")
-    s = session(host, port, user, timeout)
+    sock = connect(c)
+    if sock is None:
+        return
+    s = session(c)
     s.set_socket(sock)
     try:
         s.connect()
     except Exception as e:
         return result("fail", "negotiate", f"{type(e).__name__}: {text(e)}")
-    print("sshmatrix-negotiated", f"kex={text(s.get_kex_algo())}",
-          f"cipher={text(s.get_cipher_out())}", flush=True)
+    negotiated(kex=text(s.get_kex_algo()), cipher=text(s.get_cipher_out()))
     try:
-        if pwfile:
-            rc = s.userauth_password(user, secret(pwfile))
-        else:
-            rc = s.userauth_publickey(pkey)
+        rc = s.userauth_password(c.user, secret(c.pwfile)) if c.pwfile else s.userauth_publickey(pkey)
         if rc != 0:
             return result("fail", "auth", f"authentication failed (rc {rc})")
         s.channel_new().open_session()

@@ -1,40 +1,18 @@
-"""sshmatrix's paramiko client: log in once with a key file (or a password) and report.
-
-argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv. Prints `sshmatrix-negotiated ...` when the
-transport is up and one `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
-"""
+"""sshmatrix's paramiko client: log in once with a key file (or a password) and report
+(arguments, secrets and output: sshmatrix_cell.py)."""
 import logging
-import socket
-import os
-import sys
 import warnings
 
 warnings.simplefilter("ignore")
 
 import paramiko  # noqa: E402
+from sshmatrix_cell import cell, connect, negotiated, result, secret  # noqa: E402
 
-CLASSES = {
-    "rsa": "RSAKey",
-    "ecdsa": "ECDSAKey",
-    "ed25519": "Ed25519Key",
-    "dsa": "DSSKey",
-}
-
-
-def result(*words):
-    print("sshmatrix-result", *words, flush=True)
-
-
-def secret(path):
-    if not path:
-        return None
-    with open(path) as f:
-        return f.read().rstrip("\n")
+CLASSES = {"rsa": "RSAKey", "ecdsa": "ECDSAKey", "ed25519": "Ed25519Key", "dsa": "DSSKey"}
 
 
 class Kex(logging.Handler):
-    """Remembers the key exchange paramiko's transport log names."""
+    """Remembers the key exchange paramiko's transport log names (2.x: "Kex agreed", 3+: "Kex")."""
 
     kex = None
 
@@ -42,7 +20,7 @@ class Kex(logging.Handler):
         msg = record.getMessage()
         for mark in ("Kex agreed: ", "Kex: "):
             if msg.startswith(mark) and Kex.kex is None:
-                Kex.kex = msg[len(mark):].strip().split(",")[0].strip("[]' ")
+                Kex.kex = msg[len(mark):].strip()
 
 
 def load_key(path, family, passphrase):
@@ -52,43 +30,32 @@ def load_key(path, family, passphrase):
     return cls.from_private_key_file(path, password=passphrase)
 
 
-def negotiated(t):
-    words = [f"hostkey={t.host_key_type}", f"cipher={t.local_cipher}", f"mac={t.local_mac}"]
-    if Kex.kex:
-        words.insert(0, f"kex={Kex.kex}")
-    print("sshmatrix-negotiated", *words, flush=True)
-
-
 def main():
-    host, port, user, key, timeout, family = sys.argv[1:7]
-    passfile = os.environ.get("SSHMATRIX_PASSFILE", "")
-    pwfile = os.environ.get("SSHMATRIX_PASSWORD_FILE", "")
-    timeout = float(timeout)
+    c = cell()
     log = logging.getLogger("paramiko.transport")
     log.setLevel(logging.DEBUG)
     log.addHandler(Kex())
     pkey = None
-    if key and not pwfile:
+    if c.key and not c.pwfile:
         try:
-            pkey = load_key(key, family, secret(passfile))
+            pkey = load_key(c.key, c.family, secret(c.passfile))
         except Exception as e:
             return result("fail", "key-load", f"{type(e).__name__}: {e}")
-    try:
-        sock = socket.create_connection((host, int(port)), timeout=timeout)
-    except OSError as e:
-        return result("fail", "connect", f"{type(e).__name__}: {e}")
+    sock = connect(c)
+    if sock is None:
+        return
     t = paramiko.Transport(sock)
     try:
-        t.start_client(timeout=timeout)
+        t.start_client(timeout=c.timeout)
     except Exception as e:
         return result("fail", "negotiate", f"{type(e).__name__}: {e}")
-    negotiated(t)
+    negotiated(kex=Kex.kex, hostkey=t.host_key_type, cipher=t.local_cipher, mac=t.local_mac)
     try:
-        if pwfile:
-            t.auth_password(user, secret(pwfile))
+        if c.pwfile:
+            t.auth_password(c.user, secret(c.pwfile))
         else:
-            t.auth_publickey(user, pkey)
-        t.open_session(timeout=timeout).close()
+            t.auth_publickey(c.user, pkey)
+        t.open_session(timeout=c.timeout).close()
     except Exception as e:
         return result("fail", "auth", f"{type(e).__name__}: {e}")
     finally:

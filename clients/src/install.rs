@@ -138,16 +138,20 @@ fn marker_ok(dir: &Path, install: &Install) -> bool {
     std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|m| m.trim() == digest(install))
 }
 
-/// Whether the installed program is this sshmatrix's version of it.
+/// Whether the installed program (and its helpers) is this sshmatrix's version of it.
 fn program_current(dir: &Path, prog: Program) -> bool {
-    std::fs::read_to_string(dir.join(prog.file)).is_ok_and(|t| t == prog.text)
+    let same =
+        |file: &str, text: &str| std::fs::read_to_string(dir.join(file)).is_ok_and(|t| t == text);
+    same(prog.file, prog.text) && prog.helpers.iter().all(|(f, t)| same(f, t))
 }
 
 /// The argv prefix that runs an installed program in `dir`.
 fn argv(install: &Install, dir: &Path, file: &str) -> Vec<String> {
     let d = |p: &str| dir.join(p).display().to_string();
     match install.runtime {
-        Runtime::Python => vec![d("venv/bin/python"), "-I".into(), d(file)],
+        // -E -s: no PYTHON* variables, no user site-packages (the script's folder, which holds
+        // its helpers, stays on the path).
+        Runtime::Python => vec![d("venv/bin/python"), "-E".into(), "-s".into(), d(file)],
         Runtime::Node => vec!["node".into(), d(file)],
         Runtime::Java => {
             let mut cp = vec![dir.display().to_string()];
@@ -273,6 +277,10 @@ fn write_program(
         }
     };
     std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+    for (name, text) in prog.helpers {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(&path))?;
+    }
     std::fs::write(&tmp, prog.text).map_err(io(&tmp))?;
     if install.runtime == Runtime::Java {
         step(

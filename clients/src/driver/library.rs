@@ -17,7 +17,15 @@ pub struct Program {
     pub file: &'static str,
     /// Its text.
     pub text: &'static str,
+    /// Modules it imports from beside it: (file name, text).
+    pub helpers: &'static [(&'static str, &'static str)],
 }
+
+/// What every Python program imports: the cell's arguments and secrets, the result line.
+const PYTHON_HELPERS: &[(&str, &str)] = &[(
+    "sshmatrix_cell.py",
+    include_str!("../../programs/sshmatrix_cell.py"),
+)];
 
 /// The line prefix of a program's outcome.
 pub const RESULT: &str = "sshmatrix-result ";
@@ -52,7 +60,15 @@ pub(super) fn program(driver: Driver) -> Option<Program> {
         ),
         Driver::Ssh | Driver::Plink | Driver::Dbclient => return None,
     };
-    Some(Program { file, text })
+    let helpers = match file.ends_with(".py") {
+        true => PYTHON_HELPERS,
+        false => &[],
+    };
+    Some(Program {
+        file,
+        text,
+        helpers,
+    })
 }
 
 pub(super) fn invocation(c: &DriverCell) -> Invocation {

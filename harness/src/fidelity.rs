@@ -183,14 +183,16 @@ pub async fn capture(
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
-/// The first of `keys` the client can load (its key families and file containers).
+/// The first of `keys` the client can load (its key families, and the file containers it
+/// reads where it reads the file as it is).
 fn key_for<'a>(
     p: &Profile,
     keys: &'a [sshmatrix_clients::KeyFile],
 ) -> Option<&'a sshmatrix_clients::KeyFile> {
+    let reads_as_is = p.driver.is_none_or(|d| d.reads_key_as_is());
     keys.iter().find(|k| {
         p.auth.key_families.iter().any(|f| f == k.spec.family())
-            && p.reads.contains(&k.format.container)
+            && (!reads_as_is || p.reads.contains(&k.format.container))
     })
 }
 

@@ -308,9 +308,49 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
+/// For commands that only print (no child process, container or run to clean up): a closed
+/// standard output (`sshmatrix profiles | head`) ends the process quietly, as for any Unix
+/// filter, instead of a "failed printing to stdout" panic (Rust ignores SIGPIPE by default).
+#[cfg(unix)]
+fn quiet_on_closed_stdout() {
+    extern "C" {
+        fn signal(signum: std::ffi::c_int, handler: usize) -> usize;
+    }
+    const SIGPIPE: std::ffi::c_int = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: restores the default disposition of one signal before any thread exists.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+/// Whether a command only prints what it reads (see [`quiet_on_closed_stdout`]).
+fn only_prints(command: &Command) -> bool {
+    use cli::clients::ClientsAction;
+    use cli::inspect::ImagesAction;
+    matches!(
+        command,
+        Command::Profiles
+            | Command::Policies
+            | Command::Check { .. }
+            | Command::Predict { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Images {
+                action: ImagesAction::List { .. }
+            }
+            | Command::Clients {
+                action: ClientsAction::List { .. }
+            }
+    )
+}
+
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    if only_prints(&cli.command) {
+        quiet_on_closed_stdout();
+    }
     match cli.command {
         Command::Images { action } => cli::inspect::images_command(action),
         Command::Clients { action } => cli::clients::clients_command(action),

@@ -35,3 +35,26 @@ fn version_help_completions_and_man_page() {
     assert!(man.contains(".TH sshmatrix"), "{man}");
     assert!(man.contains("authorized\\-keys"), "{man}");
 }
+
+#[test]
+fn listing_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    // `profiles` prints more than a pipe holds (74 KB against 64 KiB), so it is still writing
+    // when the reader goes, as with `| head -1`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .arg("profiles")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with("Client profiles"), "{first}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+}

@@ -230,3 +230,30 @@ fn clients_and_servers_name_the_same_session_subsystem() {
         sshmatrix_servers::sshd::SESSION_SUBSYSTEM
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_automation_matrix_meets_its_expectations() {
+    let plan = common::plan(&common::matrices().join("automation-clients.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let report = common::run(plan).await;
+    assert_eq!(report.cells.len(), 18 * 3 * 2 * 6);
+    common::assert_expected_and_predicted(&report, &rules);
+    // The SHA-1 signers get into upstream 8.7 and the CVM (+ssh-rsa) and nowhere else.
+    let rsa = |client: &str, target: &str| {
+        report
+            .cells
+            .iter()
+            .find(|c| c.client == client && c.key_type == "rsa" && c.target == target)
+            .map(|c| c.verdict)
+            .unwrap()
+    };
+    for c in [
+        "real-paramiko-2.8.1",
+        "real-libssh2-1.10.0",
+        "real-node-ssh2-0.8.9",
+    ] {
+        assert_eq!(rsa(c, "upstream-8.7"), Verdict::Ok, "{c}");
+        assert_eq!(rsa(c, "nutanix-cvm"), Verdict::Ok, "{c}");
+        assert_eq!(rsa(c, "rhel9-default"), Verdict::Fail, "{c}");
+    }
+}

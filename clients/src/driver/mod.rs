@@ -191,6 +191,12 @@ impl Driver {
         library::program(self)
     }
 
+    /// Whether the client reads the cell's key file as the key tool wrote it (a library);
+    /// the binaries get a copy converted to their own format first.
+    pub fn reads_key_as_is(self) -> bool {
+        self.program().is_some()
+    }
+
     /// Whether the client must be given a TCP port (a library connects a socket itself; the
     /// binaries can run a proxy command instead).
     pub fn needs_port(self) -> bool {

@@ -123,15 +123,34 @@ pub fn dir_of(root: &Path, profile: &Profile) -> PathBuf {
     root.join(&profile.id)
 }
 
-/// Whether the profile's client is installed (its marker holds the current digest).
-pub fn is_installed(root: &Path, profile: &Profile) -> bool {
-    match (profile.driver.and_then(Driver::program), &profile.install) {
-        (Some(prog), Some(install)) => {
-            let dir = dir_of(root, profile);
-            marker_ok(&dir, install) && program_current(&dir, prog)
-        }
-        _ => false,
+/// How far a profile's client is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Installed, with this sshmatrix's client program.
+    Installed,
+    /// The packages are installed; the client program is another version's.
+    ProgramOutdated,
+    /// Not installed (or half made, or with other pins).
+    Missing,
+}
+
+/// How far the profile's client is installed (its marker holds the digest of its pins).
+pub fn state(root: &Path, profile: &Profile) -> State {
+    let (Some(prog), Some(install)) = (profile.driver.and_then(Driver::program), &profile.install)
+    else {
+        return State::Missing;
+    };
+    let dir = dir_of(root, profile);
+    match (marker_ok(&dir, install), program_current(&dir, prog)) {
+        (true, true) => State::Installed,
+        (true, false) => State::ProgramOutdated,
+        _ => State::Missing,
     }
+}
+
+/// Whether the profile's client is installed and current.
+pub fn is_installed(root: &Path, profile: &Profile) -> bool {
+    state(root, profile) == State::Installed
 }
 
 fn marker_ok(dir: &Path, install: &Install) -> bool {
@@ -370,4 +389,50 @@ fn step(client: &str, argv: &[String]) -> Result<(), InstallError> {
     );
     let tail: Vec<&str> = text.lines().rev().take(6).collect();
     Err(fail(tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(id: &str) -> Profile {
+        crate::builtin_profiles()
+            .into_iter()
+            .find(|p| p.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn state_follows_the_marker_and_the_program() {
+        let root = tempfile::tempdir().unwrap();
+        let p = profile("real-node-ssh2-0.8.9");
+        let install = p.install.clone().unwrap();
+        let prog = p.driver.and_then(Driver::program).unwrap();
+        let dir = dir_of(root.path(), &p);
+        assert_eq!(state(root.path(), &p), State::Missing);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(prog.file), "an older program").unwrap();
+        // Half made: a program but no marker.
+        assert_eq!(state(root.path(), &p), State::Missing);
+        std::fs::write(dir.join(MARKER), digest(&install)).unwrap();
+        assert_eq!(state(root.path(), &p), State::ProgramOutdated);
+        std::fs::write(dir.join(prog.file), prog.text).unwrap();
+        assert_eq!(state(root.path(), &p), State::Installed);
+        // Other pins (another sshmatrix's profile): not this install.
+        std::fs::write(dir.join(MARKER), "0000").unwrap();
+        assert_eq!(state(root.path(), &p), State::Missing);
+    }
+
+    #[test]
+    fn python_programs_carry_their_helper_and_run_outside_isolated_mode() {
+        let p = profile("real-paramiko-2.8.1");
+        let prog = p.driver.and_then(Driver::program).unwrap();
+        assert_eq!(prog.helpers[0].0, "sshmatrix_cell.py");
+        assert!(prog.text.contains("from sshmatrix_cell import"));
+        let argv = argv(p.install.as_ref().unwrap(), Path::new("/c/x"), prog.file);
+        assert_eq!(
+            argv,
+            ["/c/x/venv/bin/python", "-E", "-s", "/c/x/paramiko_login.py"]
+        );
+    }
 }

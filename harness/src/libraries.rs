@@ -37,12 +37,19 @@ pub fn ensure_all(
     sshmatrix_servers::owner::sweep_dirs(&root, sshmatrix_clients::factory::BUILD_PREFIX);
     let mut out = HashMap::new();
     for p in profiles {
-        if !install::is_installed(&root, p) {
-            say(format!(
+        let dir = install::dir_of(&root, p);
+        match install::state(&root, p) {
+            install::State::Installed => {}
+            install::State::ProgramOutdated => say(format!(
+                "updating the client program of {} in {}",
+                p.display_name(),
+                dir.display()
+            )),
+            install::State::Missing => say(format!(
                 "installing {} into {}",
                 p.display_name(),
-                install::dir_of(&root, p).display()
-            ));
+                dir.display()
+            )),
         }
         let installed = install::ensure(&root, p, Some(sshmatrix_servers::owner::mark))
             .map_err(|e| match e {

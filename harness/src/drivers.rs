@@ -316,7 +316,12 @@ async fn library_outcome(
             };
             ClientOutcome::new(Verdict::Fail, stage, reason)
         }
-        (_, false) => {
+        (Some(None), false) => ClientOutcome::new(
+            Verdict::Error,
+            Stage::Login,
+            format!("{driver} reported a login the server log does not show"),
+        ),
+        (None, false) => {
             let stderr = scrub(&String::from_utf8_lossy(&out.stderr), secrets);
             let last = stderr
                 .lines()

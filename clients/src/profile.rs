@@ -180,6 +180,12 @@ impl Profile {
             .unwrap_or_else(|| format!("{} {}", self.name, self.version))
     }
 
+    /// Whether the client reads the cell's key file as the key tool wrote it: the emulator
+    /// and library drivers do; a real binary is given a copy converted to its own format.
+    pub fn reads_key_file_as_is(&self) -> bool {
+        self.driver.is_none_or(|d| d.reads_key_as_is())
+    }
+
     /// Why the client cannot read a key file of a container it lists in `reads` (a
     /// `partial_reads` limit), or `None` when it can.
     pub fn partial_refusal(

@@ -189,10 +189,9 @@ fn key_for<'a>(
     p: &Profile,
     keys: &'a [sshmatrix_clients::KeyFile],
 ) -> Option<&'a sshmatrix_clients::KeyFile> {
-    let reads_as_is = p.driver.is_none_or(|d| d.reads_key_as_is());
     keys.iter().find(|k| {
         p.auth.key_families.iter().any(|f| f == k.spec.family())
-            && (!reads_as_is || p.reads.contains(&k.format.container))
+            && (!p.reads_key_file_as_is() || p.reads.contains(&k.format.container))
     })
 }
 
@@ -233,6 +232,11 @@ pub async fn capture_all(
         .prefix("capture-")
         .tempdir_in(work_dir)
         .map_err(|e| e.to_string())?;
+    // The library clients, installed once for all their captures.
+    let libraries = crate::libraries::library_profiles(profiles);
+    let programs =
+        crate::libraries::ensure_all(&libraries, work_dir, &mut |m| eprintln!("sshmatrix: {m}"))
+            .map_err(|e| e.to_string())?;
     let mut containers: Vec<(String, Container)> = Vec::new();
     let mut out = Vec::new();
     for p in profiles.iter().filter(|p| p.driver.is_some()) {
@@ -266,15 +270,7 @@ pub async fn capture_all(
                     .map(|(_, c)| c.exec_prefix())
             }
         };
-        let program = match crate::libraries::library_profiles([p]).first() {
-            Some(lp) => Some(
-                crate::libraries::ensure_all(&[lp], work_dir, &mut |m| eprintln!("sshmatrix: {m}"))
-                    .map_err(|e| e.to_string())?
-                    .remove(&p.id)
-                    .unwrap_or_default(),
-            ),
-            None => None,
-        };
+        let program = programs.get(&p.id).map(Vec::as_slice);
         let Some(key) = key_for(p, keys) else {
             out.push((
                 p.id.clone(),
@@ -282,16 +278,7 @@ pub async fn capture_all(
             ));
             continue;
         };
-        let sent = capture(
-            p,
-            exe,
-            dir.path(),
-            key,
-            factory,
-            inside.as_deref(),
-            program.as_deref(),
-        )
-        .await;
+        let sent = capture(p, exe, dir.path(), key, factory, inside.as_deref(), program).await;
         out.push((p.id.clone(), sent));
     }
     for (_, c) in containers {

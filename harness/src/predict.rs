@@ -144,7 +144,7 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let format = cell.key_tool.format_for(&cell.key);
     // A real binary's driver converts the key to the client's own format first; a library
     // reads the file as it is.
-    let reads_as_is = p.driver.is_none_or(|d| d.reads_key_as_is());
+    let reads_as_is = p.reads_key_file_as_is();
     if !agent && reads_as_is && !p.reads.contains(&format.container) {
         return Some(fail(
             "key-load",

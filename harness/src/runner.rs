@@ -1017,7 +1017,7 @@ impl Prepared {
                         break;
                     }
                     let mut result = tokio::select! {
-                        r = run_cell(&shared, i) => r,
+                        r = run_cell(shared.clone(), i) => r,
                         () = stop.abandoned() => interrupted(&shared, i, ABANDONED),
                     };
                     // In flight when a signal came: only a login the server logged is
@@ -1843,26 +1843,39 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     }
 }
 
-/// Runs cell `i` within its timeout and attaches its static prediction.
-async fn run_cell(shared: &Shared, i: usize) -> CellResult {
+/// Runs cell `i` within its timeout and attaches its static prediction. The cell's work is a
+/// task of its own, so the timeout fires (and the task is aborted) even if that work holds
+/// its thread instead of yielding.
+async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
     let cell = &shared.plan.cells[i];
     let started = Instant::now();
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = shared.keys[&key_id(cell)].fingerprint.clone();
-    let work = async {
+    let inner = shared.clone();
+    let mut work = tokio::spawn(async move {
+        let cell = &inner.plan.cells[i];
         match cell.client.driver {
-            Some(driver) => run_real(shared, cell, driver).await,
-            None => run_emulated(shared, cell).await,
+            Some(driver) => run_real(&inner, cell, driver).await,
+            None => run_emulated(&inner, cell).await,
         }
-    };
-    match tokio::time::timeout(shared.timeout, work).await {
+    });
+    let joined = tokio::time::timeout(shared.timeout, &mut work).await;
+    if joined.is_err() {
+        work.abort();
+    }
+    match joined.map(|j| j.map_err(|e| e.to_string())) {
+        Ok(Err(panic)) => fill_result(
+            &mut result,
+            no_verdict(format!("the cell's task failed: {panic}")),
+            None,
+        ),
+        Ok(Ok(done)) => fill_result(&mut result, done.0, done.1),
         Err(_) => {
             result.stage = "timeout".into();
             result.code = "timeout".into();
             result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
             result.client_reason = result.reason.clone();
         }
-        Ok((outcome, log)) => fill_result(&mut result, outcome, log),
     }
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);

@@ -1843,6 +1843,15 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs cell `i` within its timeout and attaches its static prediction. The cell's work is a
 /// task of its own, so the timeout fires (and the task is aborted) even if that work holds
 /// its thread instead of yielding.
@@ -1859,10 +1868,9 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
             None => run_emulated(&inner, cell).await,
         }
     });
+    // Aborted however this future ends: timeout, or dropped when a stop abandons the cell.
+    let _abort = AbortOnDrop(work.abort_handle());
     let joined = tokio::time::timeout(shared.timeout, &mut work).await;
-    if joined.is_err() {
-        work.abort();
-    }
     match joined.map(|j| j.map_err(|e| e.to_string())) {
         Ok(Err(panic)) => fill_result(
             &mut result,

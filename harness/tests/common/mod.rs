@@ -31,19 +31,73 @@ pub fn plan(path: &Path) -> Plan {
     matrix::load(path, &catalog).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs a plan against real sshd.
+/// How long one test's run may take before [`Watchdog`] ends the test process.
+const WATCHDOG: Duration = Duration::from_secs(600);
+
+/// Runs a plan against real sshd (under a [`Watchdog`]).
 pub async fn run(plan: Plan) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("cells.jsonl");
+    let _watchdog = Watchdog::start(&plan, stream.clone());
     let opts = Options {
         jobs: runner::default_jobs(),
         timeout: Duration::from_secs(30),
         work_dir: work_dir(),
-        stream: None,
+        stream: Some(stream),
         progress: false,
         stop: Default::default(),
     };
     runner::run(plan, &opts)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Ends the test process, naming the matrix and the cells that have not finished, when a run
+/// outlives [`WATCHDOG`]: a hung run then fails in minutes instead of holding CI to its limit.
+/// Dropping it (the run returned) stops the watch.
+pub struct Watchdog(std::sync::mpsc::Sender<()>);
+
+impl Watchdog {
+    fn start(plan: &Plan, stream: PathBuf) -> Watchdog {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let file = plan.file.clone();
+        let cells: Vec<String> = plan.cells.iter().map(describe).collect();
+        std::thread::spawn(move || {
+            if rx.recv_timeout(WATCHDOG) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                let done = finished(&stream);
+                let open: Vec<&String> = (0..cells.len())
+                    .filter(|i| !done.contains(i))
+                    .map(|i| &cells[i])
+                    .collect();
+                eprintln!(
+                    "watchdog: {file} still running after {WATCHDOG:?}; {} of {} cells unfinished: {open:#?}",
+                    open.len(),
+                    cells.len()
+                );
+                std::process::exit(124);
+            }
+        });
+        Watchdog(tx)
+    }
+}
+
+fn describe(cell: &sshmatrix::matrix::Cell) -> String {
+    format!(
+        "#{} {} / {}",
+        cell.index,
+        cell.row.join(" "),
+        cell.column.join(" ")
+    )
+}
+
+/// Indices of the cells the stream file holds.
+fn finished(stream: &Path) -> Vec<usize> {
+    let text = std::fs::read_to_string(stream).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("index")?.as_u64())
+        .map(|i| i as usize)
+        .collect()
 }
 
 /// Starts the sshmatrix binary with `args` and `--work-dir work` (stdout discarded).

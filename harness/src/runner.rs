@@ -12,6 +12,7 @@ use sshmatrix_clients::factory::{private_dir, FactoryError};
 use sshmatrix_clients::load::{load_key, LoadError};
 use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, Profile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
+use sshmatrix_servers::dialect::Dialect;
 use sshmatrix_servers::sshd::{current_user, sshd_version};
 use sshmatrix_servers::{
     analyse, find_sshd, Effective, HostKeyStore, SshdTarget, TargetError, TargetSpec,
@@ -756,22 +757,45 @@ fn extras(t: &crate::matrix::Target) -> Result<Extras, RunError> {
     Ok(extra)
 }
 
-/// Starts target `ti`'s server: a container with real accounts, or a local sshd.
-async fn start_backend(
-    env: &TargetEnv<'_>,
-    ti: usize,
-) -> Result<(SshdTarget, Option<sshmatrix_servers::container::Container>), RunError> {
-    let t = &env.plan.targets[ti];
-    let spec = TargetSpec {
+/// The spec of target `t`, rendered for the sshd that reads it: its image's, or `local_sshd`.
+fn target_spec(
+    t: &crate::matrix::Target,
+    log_level: &str,
+    local_sshd: &std::path::Path,
+) -> TargetSpec {
+    let dialect = match &t.image {
+        Some(image) => Some(image.dialect()),
+        None => sshmatrix_servers::sshd::release_of(&[local_sshd.display().to_string()])
+            .and_then(|r| Dialect::of_binary(local_sshd, r).ok()),
+    };
+    TargetSpec {
         id: t.id.clone(),
         policy: t.policy.clone(),
         host_keys: t.host_keys.clone(),
         extra: t.sshd.clone(),
-        log_level: env.log_level.clone(),
-    };
+        log_level: log_level.to_string(),
+        dialect,
+    }
+}
+
+/// What rendering target `t` for its sshd release changed, as report notes.
+fn dialect_notes(spec: &TargetSpec) -> Vec<String> {
+    spec.changes()
+        .into_iter()
+        .map(|c| format!("target `{}`: {c}", spec.id))
+        .collect()
+}
+
+/// Starts target `ti`'s server: a container with real accounts, or a local sshd.
+async fn start_backend(
+    env: &TargetEnv<'_>,
+    ti: usize,
+    spec: &TargetSpec,
+) -> Result<(SshdTarget, Option<sshmatrix_servers::container::Container>), RunError> {
+    let t = &env.plan.targets[ti];
     let Some(image) = &t.image else {
         let public = registered(env, ti, None)?;
-        let target = SshdTarget::create(env.run_dir, &spec, env.host_keys, env.sshd, &public)?;
+        let target = SshdTarget::create(env.run_dir, spec, env.host_keys, env.sshd, &public)?;
         if let Some(mode) = &t.scenario.authorized_keys_mode {
             use std::os::unix::fs::PermissionsExt;
             let mode = u32::from_str_radix(mode, 8).unwrap_or(0o600);
@@ -792,7 +816,7 @@ async fn start_backend(
         .collect::<Result<Vec<_>, RunError>>()?;
     let (container, target) = sshmatrix_servers::container::start_target(
         env.run_dir,
-        &spec,
+        spec,
         image,
         env.host_keys,
         &users,
@@ -828,8 +852,9 @@ async fn probe_target(
 async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget, RunError> {
     let t = &env.plan.targets[ti];
     let extras = extras(t)?;
-    let (target, container) = start_backend(env, ti).await?;
-    let mut notes = Vec::new();
+    let spec = target_spec(t, &env.log_level, env.sshd);
+    let (target, container) = start_backend(env, ti, &spec).await?;
+    let mut notes = dialect_notes(&spec);
     if let (Some(c), Some(image)) = (&container, &t.image) {
         notes.push(format!(
             "container target `{}`: {} ({}), container {}, sshd -i per cell through docker exec; the matrix users are real accounts",
@@ -1902,15 +1927,14 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
     let run_dir = new_run_dir(work_dir, "predict-")?;
     let mut effective = Vec::new();
     for t in &plan.targets {
-        let spec = TargetSpec {
-            id: t.id.clone(),
-            policy: t.policy.clone(),
-            host_keys: t.host_keys.clone(),
-            extra: t.sshd.clone(),
-            log_level: "VERBOSE".into(),
-        };
+        let spec = target_spec(t, "VERBOSE", &sshd);
         let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
-        effective.push(target.effective(&t.host_keys)?);
+        let mut e = target.effective(&t.host_keys)?;
+        // Read back by this host's sshd; what depends on the release is the target's own.
+        if let Some(d) = &spec.dialect {
+            e.release = Some(d.release);
+        }
+        effective.push(e);
     }
     let cells = plan
         .cells

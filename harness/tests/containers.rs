@@ -1,5 +1,5 @@
-//! Container targets against real releases: Debian 11 / 12 / 13 images (OpenSSH 8.4, 9.2,
-//! 10.0) built offline by sshmatrix, real accounts, the server log of each cell read back, and
+//! Container targets against real releases: Debian 11 / 12 / 13 / testing images (OpenSSH 8.4,
+//! 9.2, 10.0, 10.6) built offline by sshmatrix, real accounts, the server log of each cell read back, and
 //! every container removed after a run, after Ctrl-C, and (by the next run) after a SIGKILL.
 //! Needs a docker daemon; `.ci/run` starts one and builds the images.
 
@@ -209,6 +209,93 @@ async fn server_sig_algs_are_filtered_from_openssh_9_6_on_and_prediction_knows_i
                 );
             }
             _ => assert_eq!(c.verdict, sshmatrix_reports::Verdict::Ok, "{}", c.client),
+        }
+    }
+}
+
+/// One policy (RHEL 9 DEFAULT) rendered for four real sshd releases: 8.4 gets the old keyword
+/// names and no RequiredRSASize (so the 1024-bit key gets in there, and only there); Debian
+/// testing's 10.6 has no GSS-API patch (GSSAPIKexAlgorithms dropped); each change is a note.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_is_rendered_for_each_sshd_release_and_says_what_it_changed() {
+    let plan = common::plan(&common::matrices().join("policy-across-releases.toml"));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let report = common::run(plan).await;
+    common::assert_expected_and_predicted(&report, &rules);
+    let notes = report.notes.join("\n");
+    for said in [
+        "target `openssh-8.4`: `PubkeyAcceptedAlgorithms` written as `PubkeyAcceptedKeyTypes`",
+        "target `openssh-8.4`: dropped `RequiredRSASize 2048`: OpenSSH 8.4 does not know it",
+        "target `openssh-10.6`: dropped `GSSAPIKexAlgorithms",
+    ] {
+        assert!(notes.contains(said), "missing `{said}` in:\n{notes}");
+    }
+    assert_eq!(notes.matches("dropped `").count(), 2, "{notes}");
+    for c in report.cells.iter().filter(|c| c.key_bits == 1024) {
+        match c.target.as_str() {
+            "openssh-8.4" => assert!(
+                c.server_evidence
+                    .iter()
+                    .any(|l| l.contains("Accepted publickey")),
+                "{c:?}"
+            ),
+            _ => assert_eq!(
+                c.server_reason.as_deref(),
+                Some("refusing RSA key: Invalid key length"),
+                "{c:?}"
+            ),
+        }
+    }
+}
+
+/// Each Debian image's recipe names the OpenSSH release its sshd reports and the keywords its
+/// binary holds beyond that release (what configurations are rendered for).
+#[test]
+fn image_recipes_name_the_release_and_keywords_of_their_sshd() {
+    let facts = sshmatrix_servers::dialect::directive_facts();
+    let debian = sshmatrix_servers::container::recipes()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.recipe,
+                sshmatrix_servers::container::Recipe::Debootstrap { .. }
+            )
+        });
+    for recipe in debian {
+        let run = |cmd: &str| {
+            let out = Command::new("docker")
+                .args([
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    &recipe.tag(),
+                    "sh",
+                    "-c",
+                    cmd,
+                ])
+                .output()
+                .expect("docker CLI");
+            assert!(out.status.success(), "{}: {cmd}", recipe.tag());
+            out
+        };
+        let banner =
+            String::from_utf8_lossy(&run("/usr/sbin/sshd -V 2>&1 || true").stdout).to_string();
+        let release = sshmatrix_servers::sshd::parse_release(&banner);
+        assert_eq!(release, Some(recipe.openssh), "{}: {banner}", recipe.name);
+        let binary = sshmatrix_servers::dialect::Dialect {
+            release: recipe.openssh,
+            extras: facts.keywords_in(&run("cat /usr/sbin/sshd").stdout),
+        };
+        let data = recipe.dialect();
+        let keywords = facts.introduced.iter().map(|i| &i.keyword);
+        for k in keywords.chain(facts.patched.iter().map(|p| &p.keyword)) {
+            assert_eq!(
+                data.knows(k, &facts),
+                binary.knows(k, &facts),
+                "{}: {k}",
+                recipe.name
+            );
         }
     }
 }

@@ -74,8 +74,11 @@ pub enum ContainerError {
 pub enum Recipe {
     /// `debootstrap --variant=minbase SUITE` with [`PACKAGES`], then `docker import`.
     Debootstrap {
-        /// Debian suite.
+        /// Debian suite (a codename).
         suite: &'static str,
+        /// The debootstrap script for it, when the host's debootstrap has none of that name
+        /// (a testing codename newer than the host's debootstrap: `sid`).
+        script: Option<&'static str>,
     },
     /// `docker build` of a shipped Dockerfile (needs a reachable registry for its base image).
     Dockerfile {
@@ -97,6 +100,11 @@ pub struct ImageRecipe {
     pub contents: &'static str,
     /// How it is made.
     pub recipe: Recipe,
+    /// The OpenSSH release of its sshd (a test holds it equal to the image's `sshd -V`).
+    pub openssh: (u32, u32),
+    /// Keywords its sshd knows beyond upstream's `openssh` release ([`crate::dialect::Dialect`];
+    /// a test holds them equal to what the image's binaries hold).
+    pub extras: &'static [&'static str],
 }
 
 impl ImageRecipe {
@@ -104,26 +112,54 @@ impl ImageRecipe {
     pub fn tag(&self) -> String {
         format!("{REPOSITORY}:{}", self.name)
     }
+
+    /// The sshd its configuration is rendered for.
+    pub fn dialect(&self) -> crate::dialect::Dialect {
+        crate::dialect::Dialect {
+            release: self.openssh,
+            extras: self.extras.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+}
+
+/// Keywords RHEL-family 8.7p1 builds know beyond upstream 8.7: RequiredRSASize (backport, RHEL
+/// 9.1 release note BZ-2066882) and GSSAPIKexAlgorithms (patch); a RHEL 9 `sshd -T` prints both
+/// (shared/research/servers.md §1).
+const RHEL_EXTRAS: &[&str] = &["RequiredRSASize", "GSSAPIKexAlgorithms"];
+
+/// Debian's GSS-API key exchange patch, in its sshd until 1:10.4p1-5 (`servers/directives.toml`).
+const DEBIAN_GSSAPI: &[&str] = &["GSSAPIKexAlgorithms"];
+
+/// A Debian image: debootstrap of `suite` (with `script` when the host's debootstrap lacks one).
+fn debian(
+    suite: &'static str,
+    script: Option<&'static str>,
+    contents: &'static str,
+    openssh: (u32, u32),
+    extras: &'static [&'static str],
+) -> ImageRecipe {
+    ImageRecipe {
+        name: suite,
+        contents,
+        recipe: Recipe::Debootstrap { suite, script },
+        openssh,
+        extras,
+    }
 }
 
 /// Every image sshmatrix can make.
 pub fn recipes() -> Vec<ImageRecipe> {
     vec![
-        ImageRecipe {
-            name: "bullseye",
-            contents: "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81",
-            recipe: Recipe::Debootstrap { suite: "bullseye" },
-        },
-        ImageRecipe {
-            name: "bookworm",
-            contents: "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83",
-            recipe: Recipe::Debootstrap { suite: "bookworm" },
-        },
-        ImageRecipe {
-            name: "trixie",
-            contents: "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89",
-            recipe: Recipe::Debootstrap { suite: "trixie" },
-        },
+        debian("bullseye", None, "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81", (8, 4), DEBIAN_GSSAPI),
+        debian("bookworm", None, "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83", (9, 2), DEBIAN_GSSAPI),
+        debian("trixie", None, "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89", (10, 0), DEBIAN_GSSAPI),
+        debian(
+            "forky",
+            Some("sid"),
+            "Debian 14 (testing, forky): OpenSSH 10.6p1, PuTTY 0.85, Dropbear 2026.94 (a moving suite: versions as of 2026-10-30)",
+            (10, 6),
+            &[],
+        ),
         ImageRecipe {
             name: "al2023",
             contents:
@@ -133,6 +169,8 @@ pub fn recipes() -> Vec<ImageRecipe> {
                 text: include_str!("../images/al2023.Dockerfile"),
                 crypto_policy: "DEFAULT",
             },
+            openssh: (8, 7),
+            extras: RHEL_EXTRAS,
         },
         ImageRecipe {
             name: "al2023-legacy",
@@ -142,6 +180,8 @@ pub fn recipes() -> Vec<ImageRecipe> {
                 text: include_str!("../images/al2023.Dockerfile"),
                 crypto_policy: "LEGACY",
             },
+            openssh: (8, 7),
+            extras: RHEL_EXTRAS,
         },
         ImageRecipe {
             name: "rocky9",
@@ -151,6 +191,8 @@ pub fn recipes() -> Vec<ImageRecipe> {
                 text: include_str!("../images/rocky9.Dockerfile"),
                 crypto_policy: "DEFAULT",
             },
+            openssh: (8, 7),
+            extras: RHEL_EXTRAS,
         },
         ImageRecipe {
             name: "rocky9-legacy",
@@ -160,6 +202,8 @@ pub fn recipes() -> Vec<ImageRecipe> {
                 text: include_str!("../images/rocky9.Dockerfile"),
                 crypto_policy: "LEGACY",
             },
+            openssh: (8, 7),
+            extras: RHEL_EXTRAS,
         },
     ]
 }
@@ -262,7 +306,9 @@ pub fn build_image(
         message,
     };
     match &r.recipe {
-        Recipe::Debootstrap { suite } => debootstrap_image(suite, &tag, scratch, log, &fail)?,
+        Recipe::Debootstrap { suite, script } => {
+            debootstrap_image(suite, *script, &tag, scratch, log, &fail)?
+        }
         Recipe::Dockerfile {
             file,
             text,
@@ -277,6 +323,7 @@ pub fn build_image(
 /// `docker import`.
 fn debootstrap_image(
     suite: &str,
+    script: Option<&str>,
     tag: &str,
     scratch: &Path,
     log: &mut dyn Write,
@@ -303,6 +350,7 @@ fn debootstrap_image(
         .args(["--variant=minbase", &format!("--include={PACKAGES}"), suite])
         .arg(root.path())
         .arg(&mirror)
+        .args(script.map(|s| format!("/usr/share/debootstrap/scripts/{s}")))
         .stdin(Stdio::null())
         .output()
         .map_err(missing)?;

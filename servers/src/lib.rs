@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod dialect;
 pub mod log;
 pub mod owner;
 pub mod policy;

@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, Join};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
+use crate::dialect::Adapted;
 use crate::policy::Policy;
 
 /// Errors of the local backend; all are environment problems (exit code 3) unless noted.
@@ -154,6 +155,40 @@ pub struct TargetSpec {
     pub extra: Vec<String>,
     /// sshd LogLevel (at least VERBOSE: only the server says why a key was refused).
     pub log_level: String,
+    /// The sshd release the configuration is rendered for (`None`: unknown, verbatim).
+    pub dialect: Option<crate::dialect::Dialect>,
+}
+
+impl TargetSpec {
+    /// The matrix overrides and the policy's directives as this spec's sshd reads them.
+    pub fn adapted(&self) -> (Adapted, Adapted) {
+        let extra = self.extra.join("\n");
+        let policy = self.policy.directives.trim();
+        match &self.dialect {
+            None => (verbatim(&extra), verbatim(policy)),
+            Some(d) => {
+                let facts = crate::dialect::directive_facts();
+                (d.adapt(&extra, &facts), d.adapt(policy, &facts))
+            }
+        }
+    }
+
+    /// What rendering for this spec's sshd release changed, one sentence each.
+    pub fn changes(&self) -> Vec<String> {
+        let (extra, policy) = self.adapted();
+        [extra.changes, policy.changes].concat()
+    }
+}
+
+fn verbatim(text: &str) -> Adapted {
+    Adapted {
+        text: if text.is_empty() {
+            String::new()
+        } else {
+            format!("{text}\n")
+        },
+        changes: Vec::new(),
+    }
 }
 
 /// A prepared target: its rendered configuration and how to start its sshd, either the
@@ -214,18 +249,16 @@ pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
     for file in &paths.host_keys {
         cfg.push_str(&format!("HostKey {file}\n"));
     }
+    let (extra, policy) = spec.adapted();
+    if let Some(d) = &spec.dialect {
+        let (major, minor) = d.release;
+        cfg.push_str(&format!("# Rendered for OpenSSH {major}.{minor}.\n"));
+    }
     if !spec.extra.is_empty() {
         cfg.push_str("# Matrix overrides\n");
-        for line in &spec.extra {
-            cfg.push_str(line);
-            cfg.push('\n');
-        }
+        cfg.push_str(&extra.text);
     }
-    cfg.push_str(&format!(
-        "# Policy {}\n{}\n",
-        spec.policy.id,
-        spec.policy.directives.trim()
-    ));
+    cfg.push_str(&format!("# Policy {}\n{}", spec.policy.id, policy.text));
     cfg
 }
 
@@ -392,14 +425,7 @@ impl SshdTarget {
 
     /// The OpenSSH release (major, minor) of this target's sshd, from `sshd -V`.
     pub fn release(&self) -> Option<(u32, u32)> {
-        let out = std::process::Command::new(&self.launcher[0])
-            .process_group(0)
-            .args(&self.launcher[1..])
-            .arg("-V")
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
-        parse_release(&String::from_utf8_lossy(&out.stderr))
+        release_of(&self.launcher)
     }
 
     /// Starts one `sshd -i` connection.
@@ -478,6 +504,19 @@ pub struct Effective {
     pub max_auth_tries: u32,
     /// The OpenSSH release, when known (`sshd -V`).
     pub release: Option<(u32, u32)>,
+}
+
+/// The OpenSSH release (major, minor) of the sshd `launcher` starts (its binary, or `docker
+/// exec … sshd`), from `sshd -V`.
+pub fn release_of(launcher: &[String]) -> Option<(u32, u32)> {
+    let out = std::process::Command::new(&launcher[0])
+        .process_group(0)
+        .args(&launcher[1..])
+        .arg("-V")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    parse_release(&String::from_utf8_lossy(&out.stderr))
 }
 
 /// `(9, 2)` from a version banner such as `OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0`.

@@ -31,6 +31,7 @@ fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
         policy,
         extra: vec![],
         log_level: "VERBOSE".into(),
+        dialect: None,
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(

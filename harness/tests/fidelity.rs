@@ -1,4 +1,4 @@
-//! Real `ssh`, `plink` and `dbclient` — installed here, and inside the Debian 11 / 13 images —
+//! Real `ssh`, `plink` and `dbclient` — installed here, and inside the Debian 11 / 13 / testing images —
 //! against their emulation profiles: they must agree on every cell where emulation claims
 //! support, and the cells beyond it must be named.
 
@@ -40,7 +40,7 @@ async fn real_clients_agree_with_their_profiles() {
     let pairs = fidelity::pairs(&report, &profiles);
     assert_eq!(
         pairs.len(),
-        (9 + 13) * 3 * 2 * 5,
+        (12 + 13) * 3 * 2 * 5,
         "every real cell has its emulated twin"
     );
     let text = fidelity::render(&pairs);

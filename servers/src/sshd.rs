@@ -539,7 +539,8 @@ impl Effective {
 impl Effective {
     /// Parses `sshd -T` output for a target with host keys of `host_key_types`.
     pub fn parse(dump: &str, host_key_types: &[String]) -> Self {
-        // Keywords are matched case-insensitively: `sshd -T` prints CamelCase from 10.4 on.
+        // Keywords are matched case-insensitively: `sshd -T` prints them in mixed case from 10.5
+        // on (upstream changes listed under Debian openssh 1:10.5p1-1; seen in the forky image).
         let get = |k: &str| -> Vec<String> {
             dump.lines()
                 .filter_map(|l| {

@@ -105,7 +105,7 @@ fn effective_values_match_the_sources() {
 #[test]
 fn sshd_t_keywords_are_read_whatever_their_case_and_releases_parse() {
     use sshmatrix_servers::sshd::{parse_release, Effective};
-    // OpenSSH 10.4 prints CamelCase keywords; older releases lower case.
+    // OpenSSH 10.5 and later print mixed-case keywords; older releases lower case.
     let camel = "PubkeyAcceptedAlgorithms rsa-sha2-256,ssh-ed25519\nRequiredRSASize 3072\nPasswordAuthentication yes\n";
     let lower = camel.to_ascii_lowercase();
     for dump in [camel, lower.as_str()] {

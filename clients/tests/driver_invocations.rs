@@ -114,11 +114,11 @@ fn every_real_client_invocation_matches_its_snapshot() {
             now.lines().nth(first).unwrap_or("<end>")
         );
     }
-    // Nine real binaries, each with at least its key-file cells, and 13 library clients.
-    assert_eq!(now.matches(" holder=file route=proxy").count(), 9, "{now}");
+    // Twelve real binaries, each with at least its key-file cells, and 13 library clients.
+    assert_eq!(now.matches(" holder=file route=proxy").count(), 12, "{now}");
     assert_eq!(
         now.matches(" holder=file route=port").count(),
-        9 + 13,
+        12 + 13,
         "{now}"
     );
     // Secrets reach clients through files named in the environment or typed at a prompt, never

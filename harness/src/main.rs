@@ -195,10 +195,17 @@ enum Command {
         /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
     },
-    /// List client profiles and key tools, with their sources.
-    Profiles,
-    /// List server policies, with their sources.
-    Policies,
+    /// List client profiles and key tools: a compact table, every fact with its source
+    /// (`--long`), or JSON.
+    Profiles {
+        #[command(flatten)]
+        listing: cli::inspect::Listing,
+    },
+    /// List server policies: a compact table, every fact with its source (`--long`), or JSON.
+    Policies {
+        #[command(flatten)]
+        listing: cli::inspect::Listing,
+    },
     /// Container images: `list` shows what sshmatrix can make and what is built; `build`
     /// makes the named ones (all Debian releases when none is named).
     Images {
@@ -330,8 +337,8 @@ fn only_prints(command: &Command) -> bool {
     use cli::inspect::ImagesAction;
     matches!(
         command,
-        Command::Profiles
-            | Command::Policies
+        Command::Profiles { .. }
+            | Command::Policies { .. }
             | Command::Check { .. }
             | Command::Predict { .. }
             | Command::Completions { .. }
@@ -354,8 +361,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Images { action } => cli::inspect::images_command(action),
         Command::Clients { action } => cli::clients::clients_command(action),
-        Command::Profiles => cli::inspect::profiles(),
-        Command::Policies => cli::inspect::policies(),
+        Command::Profiles { listing } => cli::inspect::profiles(&listing),
+        Command::Policies { listing } => cli::inspect::policies(&listing),
         Command::Bench {
             matrix,
             synthetic,

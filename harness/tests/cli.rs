@@ -40,10 +40,10 @@ fn version_help_completions_and_man_page() {
 fn listing_into_a_closed_pipe_ends_quietly() {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
-    // `profiles` prints more than a pipe holds (74 KB against 64 KiB), so it is still writing
-    // when the reader goes, as with `| head -1`.
+    // `profiles --long` prints more than a pipe holds (over 74 KB against 64 KiB), so it is
+    // still writing when the reader goes, as with `| head -1`.
     let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .arg("profiles")
+        .args(["profiles", "--long"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -57,4 +57,79 @@ fn listing_into_a_closed_pipe_ends_quietly() {
     assert!(first.starts_with("Client profiles"), "{first}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+}
+
+fn listing(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn profiles_are_one_line_each_narrowed_by_a_filter_and_complete_with_long() {
+    let short = listing(&["profiles", "10.6"]);
+    let rows: Vec<&str> = short.lines().filter(|l| l.contains("10.6")).collect();
+    assert_eq!(rows.len(), 2, "{short}");
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("  openssh-10.6 ") && r.contains(" emulated ")),
+        "{short}"
+    );
+    assert!(rows.iter().any(|r| r.starts_with("  real-openssh-10.6 ") && r.contains("real (ssh, forky image)")), "{short}");
+    assert!(short.starts_with("Client profiles (2 of "), "{short}");
+    assert!(!short.contains("kexinit:"), "{short}");
+    let long = listing(&["profiles", "--long", "10.6"]);
+    assert!(
+        long.contains("      kexinit: Wire capture of Debian testing's ssh 10.6p1"),
+        "{long}"
+    );
+    assert!(
+        long.contains("      ident: SSH-2.0-OpenSSH_10.6p1 Debian-1"),
+        "{long}"
+    );
+    let all = listing(&["profiles"]);
+    let total = all
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("  ID "))
+        .count();
+    assert!(
+        total < 150,
+        "one line per profile and key tool, not {total}"
+    );
+}
+
+#[test]
+fn policies_list_as_json_with_their_sources() {
+    let json = listing(&["policies", "--format", "json", "RHEL9"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "rhel9-default",
+            "rhel9-default-sha1",
+            "rhel9-fips",
+            "rhel9-future",
+            "rhel9-legacy"
+        ]
+    );
+    let default = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "rhel9-default")
+        .unwrap();
+    let source = default["sources"]["directives"].as_str().unwrap();
+    assert!(source.contains("fedora-crypto-policies"), "{source}");
+    let table = listing(&["policies", "nutanix"]);
+    assert!(table.starts_with("Server policies (2 of "), "{table}");
 }

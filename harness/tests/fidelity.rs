@@ -60,8 +60,8 @@ async fn real_clients_agree_with_their_profiles() {
     assert!(pairs
         .iter()
         .any(|p| p.real.code == "auth-signature-rejected"));
-    // Nine real binaries and thirteen libraries, each at 100% where emulation claims support.
-    assert_eq!(text.matches("(100.0%)").count(), 9 + 13, "{text}");
+    // Twelve real binaries and thirteen libraries, each at 100% where emulation claims support.
+    assert_eq!(text.matches("(100.0%)").count(), 12 + 13, "{text}");
     // PuTTY 0.74 signs RSA with ssh-rsa only: refused by 9.2's defaults, as its profile says.
     assert!(pairs.iter().any(|p| p.real.client == "real-putty-0.74"
         && p.real.key_type == "rsa"
@@ -81,8 +81,8 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
         .await
         .unwrap();
     let ids: Vec<&str> = captured.iter().map(|(id, _)| id.as_str()).collect();
-    // Nine real binaries and thirteen library clients.
-    assert_eq!(ids.len(), 9 + 13, "{ids:?}");
+    // Twelve real binaries and thirteen library clients.
+    assert_eq!(ids.len(), 12 + 13, "{ids:?}");
     for (id, sent) in captured {
         let sent = sent.unwrap();
         let p = profiles.iter().find(|p| p.id == id).unwrap();
@@ -101,6 +101,12 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
     assert!(ident("real-openssh-10.0").starts_with("SSH-2.0-OpenSSH_10.0p2"));
     assert_eq!(ident("real-putty-0.74"), "SSH-2.0-PuTTY_Release_0.74");
     assert_eq!(ident("real-dropbear-2025.89"), "SSH-2.0-dropbear_2025.89");
+    assert_eq!(
+        ident("real-openssh-10.6"),
+        "SSH-2.0-OpenSSH_10.6p1 Debian-1"
+    );
+    assert_eq!(ident("real-putty-0.85"), "SSH-2.0-PuTTY_Release_0.85");
+    assert_eq!(ident("real-dropbear-2026.94"), "SSH-2.0-dropbear_2026.94");
     // The libraries are the installed versions (JSch 0.1.55 still says 0.1.54).
     assert_eq!(ident("real-paramiko-2.8.1"), "SSH-2.0-paramiko_2.8.1");
     assert_eq!(ident("real-libssh2-1.10.0"), "SSH-2.0-libssh2_1.10.0");

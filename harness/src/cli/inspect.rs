@@ -9,50 +9,152 @@ use sshmatrix_servers::builtin_policies;
 
 use crate::{catalog_parts, load_plan};
 
-/// `sshmatrix profiles`: client profiles and key tools with the source of every fact.
-pub fn profiles() -> ExitCode {
-    let (profiles, tools, _) = catalog_parts();
-    println!("Client profiles ({}):", profiles.len());
-    for p in &profiles {
-        println!("  {:<30} {} — {}", p.id, p.display_name(), p.ident);
-        for (fact, src) in &p.sources {
-            println!("      {fact}: {src}");
+/// How `profiles` and `policies` list what they hold.
+#[derive(clap::Args)]
+pub struct Listing {
+    /// Only entries whose id, name or label contains this (case-insensitive).
+    pub filter: Option<String>,
+    /// Every fact with its source and every note, instead of one line each.
+    #[arg(long)]
+    pub long: bool,
+    /// `table` (default) or `json` (the entries as sshmatrix reads them, base profiles merged).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+/// Output of `profiles` and `policies`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned text.
+    Table,
+    /// JSON array.
+    Json,
+}
+
+impl Listing {
+    /// Whether any of `fields` contains the filter (no filter: everything matches).
+    fn keeps(&self, fields: &[&str]) -> bool {
+        self.filter.as_ref().is_none_or(|f| {
+            let f = f.to_lowercase();
+            fields.iter().any(|x| x.to_lowercase().contains(&f))
+        })
+    }
+}
+
+/// Prints `items` as JSON; the exit code says whether serializing worked.
+fn print_json<T: serde::Serialize>(items: &[T]) -> ExitCode {
+    match serde_json::to_string_pretty(items) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::from(EXIT_OK as u8)
         }
-        for n in &p.notes {
-            println!("      note: {n}");
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ENVIRONMENT as u8)
         }
     }
-    println!("\nKey tools ({}):", tools.len());
-    for t in &tools {
+}
+
+/// Prints the facts and notes of one entry, indented (`--long`).
+fn print_facts(sources: &std::collections::BTreeMap<String, String>, notes: &[String]) {
+    for (fact, src) in sources {
+        println!("      {fact}: {src}");
+    }
+    for n in notes {
+        println!("      note: {n}");
+    }
+}
+
+/// How a profile runs: emulated, or the real client through its driver (and image).
+fn profile_kind(p: &sshmatrix_clients::Profile) -> String {
+    match (p.driver, &p.image) {
+        (None, _) => "emulated".into(),
+        (Some(d), None) => format!("real ({})", d.name()),
+        (Some(d), Some(image)) => format!("real ({}, {image} image)", d.name()),
+    }
+}
+
+/// `sshmatrix profiles`: client profiles and key tools (compact, `--long` with every fact's
+/// source, or JSON).
+pub fn profiles(listing: &Listing) -> ExitCode {
+    let (profiles, tools, _) = catalog_parts();
+    let shown: Vec<_> = profiles
+        .iter()
+        .filter(|p| listing.keeps(&[&p.id, &p.name, &p.display_name()]))
+        .collect();
+    if let ListFormat::Json = listing.format {
+        return print_json(&shown);
+    }
+    println!("Client profiles ({} of {}):", shown.len(), profiles.len());
+    println!("  {:<26} {:<10} {:<26} CLIENT", "ID", "VERSION", "KIND");
+    for p in &shown {
+        let kind = profile_kind(p);
         println!(
-            "  {:<30} {} {} — writes {}",
+            "  {:<26} {:<10} {:<26} {}",
+            p.id,
+            p.version,
+            kind,
+            p.display_name()
+        );
+        if listing.long {
+            println!("      ident: {}", p.ident);
+            print_facts(&p.sources, &p.notes);
+        }
+    }
+    let tools: Vec<_> = tools
+        .iter()
+        .filter(|t| listing.keeps(&[&t.id, &t.name]))
+        .collect();
+    println!("\nKey tools ({}):", tools.len());
+    for t in tools {
+        println!(
+            "  {:<26} {} {} — writes {}",
             t.id, t.name, t.version, t.format
         );
-        for (fam, f) in &t.by_family {
-            println!("      {fam} keys: {f}");
+        if listing.long {
+            for (fam, f) in &t.by_family {
+                println!("      {fam} keys: {f}");
+            }
+            println!("      source: {}", t.source);
         }
-        println!("      source: {}", t.source);
+    }
+    if !listing.long {
+        println!(
+            "\n(--long: every fact with its source; --format json; a FILTER narrows the list)"
+        );
     }
     ExitCode::from(EXIT_OK as u8)
 }
 
-/// `sshmatrix policies`: server policies with their sources and notes.
-pub fn policies() -> ExitCode {
-    for p in builtin_policies() {
+/// `sshmatrix policies`: server policies (compact, `--long` with every fact's source, or JSON).
+pub fn policies(listing: &Listing) -> ExitCode {
+    let all = builtin_policies();
+    let shown: Vec<_> = all
+        .iter()
+        .filter(|p| listing.keeps(&[&p.id, &p.name, &p.platform]))
+        .collect();
+    if let ListFormat::Json = listing.format {
+        return print_json(&shown);
+    }
+    println!("Server policies ({} of {}):", shown.len(), all.len());
+    println!(
+        "  {:<22} {:<8} {:<18} POLICY — PLATFORM",
+        "ID", "OPENSSH", "HOST KEYS"
+    );
+    for p in &shown {
+        let keys = p.host_keys.join(",");
         println!(
-            "  {:<24} {} — {} (OpenSSH {}), host keys: {}",
-            p.id,
-            p.name,
-            p.platform,
-            p.openssh,
-            p.host_keys.join(",")
+            "  {:<22} {:<8} {:<18} {} — {}",
+            p.id, p.openssh, keys, p.name, p.platform
         );
-        for (fact, src) in &p.sources {
-            println!("      {fact}: {src}");
+        if listing.long {
+            print_facts(&p.sources, &p.notes);
         }
-        for n in &p.notes {
-            println!("      note: {n}");
-        }
+    }
+    if !listing.long {
+        println!(
+            "\n(--long: every fact with its source; --format json; a FILTER narrows the list)"
+        );
     }
     ExitCode::from(EXIT_OK as u8)
 }

@@ -90,6 +90,16 @@ pub struct InputError {
     pub hint: Option<String>,
 }
 
+impl InputError {
+    /// The error with `hint` instead of its own, when there is one.
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        if hint.is_some() {
+            self.hint = hint;
+        }
+        self
+    }
+}
+
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.position {
@@ -117,9 +127,10 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 
 /// The nearest known name to `name`, if it is close enough to be a typo.
 pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .map(|k| (strsim::damerau_levenshtein(&name, &k.to_lowercase()), k))
         .filter(|(d, k)| *d <= 3.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -733,6 +744,21 @@ pub fn plan(
     Ok(plan)
 }
 
+/// How to write a key the matrix misspelled: the spelling it most likely meant (`rsa4096`,
+/// `RSA_4096` → `rsa-4096`), else the pattern.
+fn key_hint(written: &str) -> String {
+    let lower = written.to_lowercase().replace(['_', ' '], "-");
+    let split = lower.find(|c: char| c.is_ascii_digit());
+    let meant = match split {
+        Some(i) if !lower[..i].ends_with('-') => format!("{}-{}", &lower[..i], &lower[i..]),
+        _ => lower,
+    };
+    match meant.parse::<KeySpec>() {
+        Ok(_) if meant != written => format!("did you mean `{meant}`?"),
+        _ => "key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into(),
+    }
+}
+
 fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
     let mut keys = Vec::new();
     for k in axes.keys.get_ref() {
@@ -740,11 +766,7 @@ fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
             k.get_ref()
                 .parse()
                 .map_err(|e: sshmatrix_clients::keyspec::KeySpecError| {
-                    ctx.err(
-                        k.span(),
-                        e.to_string(),
-                        Some("key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into()),
-                    )
+                    ctx.err(k.span(), e.to_string(), Some(key_hint(k.get_ref())))
                 })?;
         if keys.contains(&spec) {
             return Err(ctx.err(
@@ -842,6 +864,39 @@ fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
     Ok(holders)
 }
 
+/// What a matrix field names: a client profile or a server policy.
+#[derive(Clone, Copy)]
+enum Kind {
+    Client,
+    Policy,
+}
+
+/// A hint for a name of the other kind (a client profile given as a policy, or a policy as a
+/// client): what it is, and for a release's client the policy of that release's defaults.
+fn other_kind(catalog: &Catalog, wanted: Kind, name: &str) -> Option<String> {
+    let is = |id: &String| id.eq_ignore_ascii_case(name);
+    match wanted {
+        Kind::Policy if catalog.profiles.iter().any(|p| is(&p.id)) => {
+            let version = name.rsplit('-').next().unwrap_or(name);
+            let same = catalog
+                .policies
+                .iter()
+                .find(|p| p.id.strip_prefix("upstream-") == Some(version));
+            Some(match same {
+                Some(p) => format!(
+                    "`{name}` is a client profile; the server policy of that release's defaults is `{}` (see `sshmatrix policies`)",
+                    p.id
+                ),
+                None => format!("`{name}` is a client profile, not a server policy (see `sshmatrix policies`)"),
+            })
+        }
+        Kind::Client if catalog.policies.iter().any(|p| is(&p.id)) => Some(format!(
+            "`{name}` is a server policy (a target's `policy`), not a client profile (see `sshmatrix profiles`)"
+        )),
+        _ => None,
+    }
+}
+
 /// The client profile a matrix names (its image must exist).
 fn find_client(ctx: &Ctx, catalog: &Catalog, n: &Spanned<String>) -> Result<Profile, InputError> {
     let ids = || catalog.profiles.iter().map(|p| p.id.as_str());
@@ -850,7 +905,10 @@ fn find_client(ctx: &Ctx, catalog: &Catalog, n: &Spanned<String>) -> Result<Prof
         .iter()
         .find(|p| &p.id == n.get_ref())
         .cloned()
-        .ok_or_else(|| ctx.unknown("client profile", n, ids(), "`sshmatrix profiles`"))?;
+        .ok_or_else(|| {
+            let e = ctx.unknown("client profile", n, ids(), "`sshmatrix profiles`");
+            e.with_hint(other_kind(catalog, Kind::Client, n.get_ref()))
+        })?;
     match p.image.as_deref().map(sshmatrix_servers::container::recipe) {
         Some(Err(e)) => Err(ctx.err(
             n.span(),
@@ -966,7 +1024,8 @@ fn targets(
             .find(|p| &p.id == t.policy.get_ref())
             .cloned()
             .ok_or_else(|| {
-                ctx.unknown("policy", &t.policy, policy_ids(), "`sshmatrix policies`")
+                let e = ctx.unknown("policy", &t.policy, policy_ids(), "`sshmatrix policies`");
+                e.with_hint(other_kind(catalog, Kind::Policy, t.policy.get_ref()))
             })?;
         let users = users(ctx, t, &id)?;
         let host_keys = host_keys(ctx, t, &policy)?;

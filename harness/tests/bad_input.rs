@@ -44,6 +44,26 @@ fn check(path: &Path) -> (i32, String) {
     "dsa-1024"
 )]
 #[case("impossible-rsa-size.toml", "2:9: impossible key size `rsa-99999`", "")]
+#[case(
+    "key-without-dash.toml",
+    "2:9: unknown key type `rsa4096`",
+    "did you mean `rsa-4096`"
+)]
+#[case(
+    "client-in-capitals.toml",
+    "3:12: unknown client profile `PuTTY-0.83`",
+    "did you mean `putty-0.83`"
+)]
+#[case(
+    "client-as-policy.toml",
+    "8:10: unknown policy `openssh-8.8`",
+    "`openssh-8.8` is a client profile; the server policy of that release's defaults is `upstream-8.8`"
+)]
+#[case(
+    "policy-as-client.toml",
+    "3:12: unknown client profile `rhel9-default`",
+    "`rhel9-default` is a server policy (a target's `policy`), not a client profile"
+)]
 #[case("unknown-key-type.toml", "2:9: unknown key type `ecc-256`", "")]
 #[case("empty-keys.toml", "2:8: the keys axis is empty", "")]
 #[case("unknown-field.toml", "3:1: unknown field `clinets`", "")]

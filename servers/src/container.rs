@@ -123,8 +123,8 @@ impl ImageRecipe {
 }
 
 /// Keywords RHEL-family 8.7p1 builds know beyond upstream 8.7: RequiredRSASize (backport, RHEL
-/// 9.1 release note BZ-2066882) and GSSAPIKexAlgorithms (patch); a RHEL 9 `sshd -T` prints both
-/// (shared/research/servers.md §1).
+/// 9.1 release notes, BZ#2066882) and GSSAPIKexAlgorithms (patch); a RHEL 9 `sshd -T` dump
+/// prints both (github.com/wazuh/wazuh-qa issue 3822).
 const RHEL_EXTRAS: &[&str] = &["RequiredRSASize", "GSSAPIKexAlgorithms"];
 
 /// Debian's GSS-API key exchange patch, in its sshd until 1:10.4p1-5 (`servers/directives.toml`).

@@ -137,6 +137,20 @@ impl From<FactoryError> for RunError {
 /// Seconds a cell may take unless the matrix or `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 20;
 
+/// One key of a plan: cells with the same key spec, key tool and passphrase share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    /// The key as matrix files spell it (`rsa-2048`).
+    pub key: String,
+    /// The key tool's id.
+    pub tool: String,
+    /// Whether it has a passphrase.
+    pub passphrase: bool,
+}
+
+/// A plan's keys, made once each.
+pub type Keys = HashMap<KeyId, KeyFile>;
+
 /// Runner options.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -322,7 +336,7 @@ struct Shared {
     targets: Vec<SshdTarget>,
     effective: Vec<Effective>,
     hellos: Vec<ServerHello>,
-    keys: HashMap<(String, String, bool), KeyFile>,
+    keys: Keys,
     loads: LoadMemo,
     decrypting: Semaphore,
     budget: Mutex<crate::budget::Budget>,
@@ -340,7 +354,7 @@ struct Shared {
     /// A file holding the (wrong) password real clients are given in password cells.
     wrong_password: PathBuf,
     /// Key → socket of the ssh-agent holding (only) that key, for agent-holder cells.
-    agents: HashMap<(String, String, bool), PathBuf>,
+    agents: HashMap<KeyId, PathBuf>,
     timeout: Duration,
     /// The stream and progress reporters (see [`crate::events`]).
     reporters: Vec<Box<dyn crate::events::Reporter>>,
@@ -356,7 +370,7 @@ pub async fn make_keys(
     factory: &KeyFactory,
     jobs: usize,
     stop: &Arc<Stop>,
-) -> Result<HashMap<(String, String, bool), KeyFile>, RunError> {
+) -> Result<Keys, RunError> {
     let mut wanted: Vec<(sshmatrix_clients::KeySpec, sshmatrix_clients::KeyTool, bool)> =
         Vec::new();
     for c in &plan.cells {
@@ -389,7 +403,12 @@ pub async fn make_keys(
     for t in tasks {
         match t.await.expect("key task") {
             Ok(kf) => {
-                out.insert((kf.spec.to_string(), kf.tool_id.clone(), kf.encrypted), kf);
+                let id = KeyId {
+                    key: kf.spec.to_string(),
+                    tool: kf.tool_id.clone(),
+                    passphrase: kf.encrypted,
+                };
+                out.insert(id, kf);
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -505,15 +524,7 @@ fn dir_name(p: &std::path::Path) -> String {
 async fn prepare_machine(
     plan: &Plan,
     opts: &Options,
-) -> Result<
-    (
-        PathBuf,
-        KeyFactory,
-        HostKeyStore,
-        HashMap<(String, String, bool), KeyFile>,
-    ),
-    RunError,
-> {
+) -> Result<(PathBuf, KeyFactory, HostKeyStore, Keys), RunError> {
     let sshd = find_sshd()?;
     check_work_dir(&opts.work_dir)?;
     private_dir(&opts.work_dir).map_err(|e| {
@@ -689,7 +700,7 @@ async fn prepare_targets(env: &TargetEnv<'_>) -> Result<Targets, RunError> {
 /// What preparing one target needs.
 struct TargetEnv<'a> {
     plan: &'a Plan,
-    keys: &'a HashMap<(String, String, bool), KeyFile>,
+    keys: &'a Keys,
     opts: &'a Options,
     run_dir: &'a std::path::Path,
     run_name: &'a str,
@@ -712,12 +723,7 @@ struct PreparedTarget {
 /// The authorized_keys lines of target `ti` (for `user`, or all its users): the public keys of
 /// its own cells, and — for its first user, as whom a jump host is entered — those of the cells
 /// that go through it. The one answer to "which keys go where", for every backend.
-pub fn authorized_lines(
-    plan: &Plan,
-    keys: &HashMap<(String, String, bool), KeyFile>,
-    ti: usize,
-    user: Option<&str>,
-) -> Vec<String> {
+pub fn authorized_lines(plan: &Plan, keys: &Keys, ti: usize, user: Option<&str>) -> Vec<String> {
     let first = plan.targets[ti].users.first().map(String::as_str);
     let mut lines: Vec<String> = plan
         .cells
@@ -947,16 +953,13 @@ fn host_key_pubs(plan: &Plan, host_keys: &HostKeyStore) -> Vec<Vec<PathBuf>> {
 }
 
 /// Agent sockets by key, and the agent processes.
-type Agents = (
-    HashMap<(String, String, bool), PathBuf>,
-    Vec<tokio::process::Child>,
-);
+type Agents = (HashMap<KeyId, PathBuf>, Vec<tokio::process::Child>);
 
 /// One real ssh-agent per key that agent-holder cells use (one key each, so a next-hop client
 /// that offers every agent key still offers only the cell's key).
 async fn start_agents(
     plan: &Plan,
-    keys: &HashMap<(String, String, bool), KeyFile>,
+    keys: &Keys,
     factory: &KeyFactory,
     askpass: &std::path::Path,
     run_dir: &std::path::Path,
@@ -1305,8 +1308,12 @@ async fn run_via(
 /// accounts have none), so the best it can do is be refused.
 const WRONG_PASSWORD: &str = "not-the-password";
 
-fn key_id(c: &Cell) -> (String, String, bool) {
-    (c.key.to_string(), c.key_tool.id.clone(), c.passphrase)
+fn key_id(c: &Cell) -> KeyId {
+    KeyId {
+        key: c.key.to_string(),
+        tool: c.key_tool.id.clone(),
+        passphrase: c.passphrase,
+    }
 }
 
 impl Shared {
@@ -1462,7 +1469,7 @@ async fn deploy_keys(
     users: &[String],
     plan: &Plan,
     ti: usize,
-    keys: &HashMap<(String, String, bool), KeyFile>,
+    keys: &Keys,
     timeout: Duration,
 ) -> Result<(), RunError> {
     let env =

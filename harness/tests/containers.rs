@@ -291,8 +291,8 @@ fn image_recipes_name_the_release_and_keywords_of_their_sshd() {
         let keywords = facts.introduced.iter().map(|i| &i.keyword);
         for k in keywords.chain(facts.patched.iter().map(|p| &p.keyword)) {
             assert_eq!(
-                data.knows(k, &facts),
-                binary.knows(k, &facts),
+                data.knows(k, facts),
+                binary.knows(k, facts),
                 "{}: {k}",
                 recipe.name
             );

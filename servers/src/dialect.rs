@@ -76,9 +76,12 @@ impl DirectiveFacts {
     }
 }
 
-/// The shipped directive facts.
-pub fn directive_facts() -> DirectiveFacts {
-    toml::from_str(include_str!("../directives.toml")).expect("servers/directives.toml parses")
+/// The shipped directive facts (parsed once).
+pub fn directive_facts() -> &'static DirectiveFacts {
+    static FACTS: std::sync::OnceLock<DirectiveFacts> = std::sync::OnceLock::new();
+    FACTS.get_or_init(|| {
+        toml::from_str(include_str!("../directives.toml")).expect("servers/directives.toml parses")
+    })
 }
 
 /// The sshd a configuration is rendered for: its release and the keywords its build knows
@@ -199,7 +202,7 @@ mod tests {
 
     #[test]
     fn an_8_4_server_gets_the_old_name_and_no_required_rsa_size() {
-        let a = Dialect::upstream((8, 4)).adapt(RHEL9, &directive_facts());
+        let a = Dialect::upstream((8, 4)).adapt(RHEL9, directive_facts());
         assert_eq!(
             a.text,
             "PubkeyAcceptedKeyTypes rsa-sha2-256\n# dropped for this OpenSSH 8.4: RequiredRSASize 2048\nCiphers aes128-ctr\n"
@@ -215,7 +218,7 @@ mod tests {
     #[test]
     fn upstream_8_7_drops_required_rsa_size_but_a_rhel_build_keeps_it() {
         let facts = directive_facts();
-        let upstream = Dialect::upstream((8, 7)).adapt(RHEL9, &facts);
+        let upstream = Dialect::upstream((8, 7)).adapt(RHEL9, facts);
         assert!(upstream
             .text
             .contains("# dropped for this OpenSSH 8.7: RequiredRSASize"));
@@ -224,12 +227,12 @@ mod tests {
             release: (8, 7),
             extras: vec!["RequiredRSASize".into()],
         };
-        assert_eq!(rhel.adapt(RHEL9, &facts).changes, Vec::<String>::new());
+        assert_eq!(rhel.adapt(RHEL9, facts).changes, Vec::<String>::new());
     }
 
     #[test]
     fn a_9_2_server_reads_the_policy_verbatim() {
-        let a = Dialect::upstream((9, 2)).adapt(RHEL9, &directive_facts());
+        let a = Dialect::upstream((9, 2)).adapt(RHEL9, directive_facts());
         assert_eq!(a.text, format!("{RHEL9}\n"));
         assert!(a.changes.is_empty());
     }
@@ -238,7 +241,7 @@ mod tests {
     fn a_patch_keyword_is_kept_only_by_builds_that_have_it() {
         let facts = directive_facts();
         let gss = "GSSAPIKexAlgorithms gss-curve25519-sha256-";
-        let plain = Dialect::upstream((10, 6)).adapt(gss, &facts);
+        let plain = Dialect::upstream((10, 6)).adapt(gss, facts);
         assert!(plain.text.starts_with("# dropped"), "{}", plain.text);
         assert!(plain.changes[0].contains("GSS-API"), "{:?}", plain.changes);
         let debian = Dialect {
@@ -246,7 +249,7 @@ mod tests {
             extras: facts.keywords_in(b"..\0GSSAPIKexAlgorithms\0requiredrsasize\0.."),
         };
         assert_eq!(debian.extras, ["RequiredRSASize", "GSSAPIKexAlgorithms"]);
-        assert_eq!(debian.adapt(gss, &facts).text, format!("{gss}\n"));
+        assert_eq!(debian.adapt(gss, facts).text, format!("{gss}\n"));
     }
 
     #[test]

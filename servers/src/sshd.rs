@@ -168,7 +168,7 @@ impl TargetSpec {
             None => (verbatim(&extra), verbatim(policy)),
             Some(d) => {
                 let facts = crate::dialect::directive_facts();
-                (d.adapt(&extra, &facts), d.adapt(policy, &facts))
+                (d.adapt(&extra, facts), d.adapt(policy, facts))
             }
         }
     }

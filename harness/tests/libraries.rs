@@ -233,11 +233,8 @@ fn clients_and_servers_name_the_same_session_subsystem() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_automation_matrix_meets_its_expectations() {
-    let plan = common::plan(&common::matrices().join("automation-clients.toml"));
-    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
-    let report = common::run(plan).await;
+    let report = common::run_shipped("automation-clients.toml").await;
     assert_eq!(report.cells.len(), 18 * 3 * 2 * 6);
-    common::assert_expected_and_predicted(&report, &rules);
     // The SHA-1 signers get into upstream 8.7 and the CVM (+ssh-rsa) and nowhere else.
     let rsa = |client: &str, target: &str| {
         report

@@ -127,6 +127,16 @@ pub fn wait_for_lines(path: &Path, n: usize) -> usize {
     }
 }
 
+/// Plans and runs the shipped matrix `name` (under `matrices/`), asserting that it meets its
+/// own `expect` rules and that every cell agrees with its prediction; returns the report.
+pub async fn run_shipped(name: &str) -> Report {
+    let plan = plan(&matrices().join(name));
+    let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
+    let report = run(plan).await;
+    assert_expected_and_predicted(&report, &rules);
+    report
+}
+
 /// Asserts that the report meets the expectation rules and that every cell agrees with its
 /// prediction, listing the offending cells otherwise.
 pub fn assert_expected_and_predicted(report: &Report, rules: &[sshmatrix::expect::Rule]) {

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use sshmatrix_clients::driver::{DriverCell, JumpHop, Route};
+use sshmatrix_clients::driver::{DriverCell, JumpHop, Route, Session};
 use sshmatrix_clients::{builtin_profiles, Driver};
 
 const HOLDERS: &[&str] = &["file", "agent", "password"];
@@ -24,6 +24,8 @@ fn routes() -> Vec<(&'static str, Route)> {
             Route::Proxy("exec sshd -i -f /run/t/sshd_config".into()),
         ),
         ("port", Route::Port(40000)),
+        // A Dropbear target: its daemon's port, and a command instead of the subsystem.
+        ("dropbear-port", Route::Port(40000)),
         (
             "jump",
             Route::Jump {
@@ -60,6 +62,10 @@ fn render() -> String {
                 if driver.needs_port() && name != "port" {
                     continue;
                 }
+                let session = match name {
+                    "dropbear-port" => Session::Command,
+                    _ => Session::Subsystem,
+                };
                 let cell = DriverCell {
                     key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.client"),
                     public_key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.pub"),
@@ -75,6 +81,7 @@ fn render() -> String {
                     program: driver.needs_port().then_some(&program[..]),
                     family: "rsa",
                     timeout_secs: 20,
+                    session,
                 };
                 let inv = driver.invocation(&cell);
                 let _ = writeln!(out, "== {} holder={holder} route={name}", p.id);

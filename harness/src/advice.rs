@@ -148,7 +148,11 @@ pub fn fixes(
     if result.code == "key-load-failed" {
         out.extend(key_tool_fix(cell, tools));
     }
-    out.extend(server_directive(&result.code, result.signature.as_deref()));
+    // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
+    // compiled in: the fixes there are the client's).
+    if policy.dropbear.is_none() {
+        out.extend(server_directive(&result.code, result.signature.as_deref()));
+    }
     // Policy alternatives from the policy data.
     out.extend(policy.alternatives.iter().map(|a| Fix {
         side: "server",

@@ -57,9 +57,14 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
         let log = logs.join(format!("bench-{}.log", cell.index));
         let real = crate::drivers::RealCell {
             profile: &ssh,
-            server: crate::drivers::ServerEnd::Proxy(
-                prepared.target(cell.target).inetd_command(&log),
-            ),
+            server: crate::drivers::ServerEnd::for_client(
+                prepared.target(cell.target),
+                &log,
+                false,
+                opts.timeout,
+            )
+            .await
+            .map_err(|e| RunError::Environment(format!("cannot serve the bench cell: {e}")))?,
             host_key_pubs: Vec::new(),
             key: prepared.key_file(cell),
             login,

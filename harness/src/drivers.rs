@@ -10,31 +10,44 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Outcome, Route};
+use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Outcome, Route, Session};
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
 use sshmatrix_clients::{Driver, KeyFactory, KeyFile, Profile};
-use sshmatrix_servers::relay::OneShot;
+use sshmatrix_servers::{Endpoint, SshdTarget};
 use tokio::io::AsyncWriteExt;
 
 /// How a real client reaches the server end of its cell.
 pub enum ServerEnd {
     /// A proxy command run by the client on this host (see `SshdTarget::inetd_command`).
     Proxy(String),
-    /// A one-shot port on 127.0.0.1 serving the same command, for a client in a container.
-    Port(OneShot),
+    /// A port on 127.0.0.1 serving one connection: a one-shot port running the same command
+    /// (a client in a container), or a server listening itself (Dropbear).
+    Port(Endpoint),
 }
 
 impl ServerEnd {
-    /// The server end for `command` (a shell command speaking SSH on stdin/stdout): the
-    /// command itself as a proxy for a host client, a one-shot port serving it for a client
-    /// in a container (`in_container`), accepting within `wait`.
+    /// The server end of `target` for one cell, its log going to `log`: the inetd command
+    /// itself as a proxy for a host client, else (`port`, or a server without an inetd
+    /// mode) a port accepting within `wait`.
     pub async fn for_client(
-        command: String,
-        in_container: bool,
+        target: &SshdTarget,
+        log: &Path,
+        port: bool,
         wait: Duration,
     ) -> std::io::Result<Self> {
-        Ok(if in_container {
-            ServerEnd::Port(sshmatrix_servers::relay::serve_once(command, wait).await?)
+        Ok(match target.inetd_command(log) {
+            Some(command) => Self::for_command(command, port, wait).await?,
+            None => ServerEnd::Port(target.serve(log, wait).await?),
+        })
+    }
+
+    /// The server end for `command` (a shell command speaking SSH on stdin/stdout): the
+    /// command itself as a proxy, or (`port`) a one-shot port serving it within `wait`.
+    pub async fn for_command(command: String, port: bool, wait: Duration) -> std::io::Result<Self> {
+        Ok(if port {
+            ServerEnd::Port(Endpoint::OneShot(
+                sshmatrix_servers::relay::serve_once(command, wait).await?,
+            ))
         } else {
             ServerEnd::Proxy(command)
         })
@@ -44,7 +57,7 @@ impl ServerEnd {
 /// A jump host for a real client: its sshd -i on a one-shot port.
 pub struct Jump {
     /// The jump host's server end.
-    pub server: OneShot,
+    pub server: Endpoint,
     /// The name to log in to it as.
     pub login: String,
     /// Where its server log goes.
@@ -135,9 +148,9 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
 fn route(c: &RealCell) -> Route {
     match (&c.jump, &c.server) {
         (Some(j), ServerEnd::Port(one)) => Route::Jump {
-            port: one.port,
+            port: one.port(),
             jump: JumpHop {
-                port: j.server.port,
+                port: j.server.port(),
                 login: j.login.clone(),
                 forward: j.forward,
                 pins: j
@@ -148,7 +161,7 @@ fn route(c: &RealCell) -> Route {
             },
         },
         (_, ServerEnd::Proxy(p)) => Route::Proxy(p.clone()),
-        (_, ServerEnd::Port(one)) => Route::Port(one.port),
+        (_, ServerEnd::Port(one)) => Route::Port(one.port()),
     }
 }
 
@@ -223,6 +236,10 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         program: c.program,
         family: c.key.spec.family(),
         timeout_secs: c.timeout.as_secs(),
+        session: match &c.server {
+            ServerEnd::Port(Endpoint::Daemon(_)) => Session::Command,
+            _ => Session::Subsystem,
+        },
     })
 }
 

@@ -151,7 +151,7 @@ pub async fn capture(
     let _ = std::fs::remove_file(&out);
     let askpass = dir.join("askpass.sh");
     let timeout = std::time::Duration::from_secs(10);
-    let server = crate::drivers::ServerEnd::for_client(
+    let server = crate::drivers::ServerEnd::for_command(
         format!(
             "'{}' capture-kexinit --out '{}'",
             exe.display(),

@@ -27,7 +27,10 @@ pub struct Prediction {
 /// The KEXINIT the local sshd sends for these settings.
 pub fn server_hello(eff: &Effective) -> ServerHello {
     let mut kex = eff.kex.clone();
-    kex.push("kex-strict-s-v00@openssh.com".into());
+    let strict = "kex-strict-s-v00@openssh.com";
+    if !kex.iter().any(|k| k == strict) {
+        kex.push(strict.into());
+    }
     ServerHello {
         ident: "SSH-2.0-OpenSSH (predicted)".into(),
         kex,
@@ -262,11 +265,16 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
             format!("client RequiredRSASize {min}"),
         ));
     }
-    let list: Vec<String> = SERVER_SIG_ALGS
-        .iter()
-        .filter(|a| !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a))
-        .map(|s| s.to_string())
-        .collect();
+    let list: Vec<String> = match &eff.server_sig_algs {
+        Some(sent) => sent.clone(),
+        None => SERVER_SIG_ALGS
+            .iter()
+            .filter(|a| {
+                !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a)
+            })
+            .map(|s| s.to_string())
+            .collect(),
+    };
     match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
         RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
         RsaChoice::Sign(a) => Ok(a),

@@ -834,13 +834,25 @@ async fn start_backend(
     Ok((target, Some(container)))
 }
 
+/// The settings that decide a login on `t`: a Dropbear policy's data (Dropbear has no
+/// `sshd -T`), else what `sshd_t` reads from the rendered sshd_config.
+fn effective_of(
+    t: &crate::matrix::Target,
+    sshd_t: impl FnOnce() -> Result<Effective, TargetError>,
+) -> Result<Effective, RunError> {
+    match &t.policy.dropbear {
+        Some(d) => Ok(Effective::from_dropbear(d, &t.host_keys)),
+        None => Ok(sshd_t()?),
+    }
+}
+
 /// Reads a target's KEXINIT once (with the cell timeout).
 async fn probe_target(
     target: &SshdTarget,
     id: &str,
     timeout: Duration,
 ) -> Result<ServerHello, RunError> {
-    let (stream, session) = target.connect()?;
+    let (stream, session) = target.connect(timeout).await?;
     let hello = tokio::time::timeout(timeout, negotiate::probe(stream, "SSH-2.0-sshmatrix_probe"))
         .await
         .map_err(|_| {
@@ -862,15 +874,19 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
     let (target, container) = start_backend(env, ti, &spec).await?;
     let mut notes = dialect_notes(&spec);
     if let (Some(c), Some(image)) = (&container, &t.image) {
+        let server = match &t.policy.dropbear {
+            Some(d) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, its inetd mode logs only to syslog)", d.version),
+            None => "sshd -i per cell".into(),
+        };
         notes.push(format!(
-            "container target `{}`: {} ({}), container {}, sshd -i per cell through docker exec; the matrix users are real accounts",
+            "container target `{}`: {} ({}), container {}, {server} through docker exec; the matrix users are real accounts",
             t.id,
             image.tag(),
             image.contents,
             &c.id[..12.min(c.id.len())]
         ));
     }
-    let effective = target.effective(&t.host_keys)?;
+    let effective = effective_of(t, || target.effective(&t.host_keys))?;
     let hello = if let Some(r) = &t.remote {
         let hello = preflight(&t.id, r, env.opts.timeout).await?;
         if let Some(d) = &r.deploy {
@@ -1253,16 +1269,14 @@ async fn run_via(
     };
     let jump = &shared.plan.targets[vi];
     let log_c = shared.logs.join(format!("cell-{}.log", cell.index));
-    let relay = match sshmatrix_servers::relay::serve_once(
-        shared.targets[cell.target].inetd_command(&log_c),
-        shared.timeout,
-    )
-    .await
+    let relay = match shared.targets[cell.target]
+        .serve(&log_c, shared.timeout)
+        .await
     {
         Ok(r) => r,
         Err(e) => return error(emulator::Stage::Connect, format!("cannot open a port: {e}")),
     };
-    let (stream_b, session_b) = match shared.targets[vi].connect() {
+    let (stream_b, session_b) = match shared.targets[vi].connect(shared.timeout).await {
         Ok(x) => x,
         Err(e) => return error(emulator::Stage::Connect, format!("cannot start sshd: {e}")),
     };
@@ -1274,7 +1288,7 @@ async fn run_via(
         }
     };
     let outcome = if cell.holder == crate::matrix::Holder::AgentForwarded {
-        let command = crate::drivers::second_hop_command(relay.port, shared.login_for(cell));
+        let command = crate::drivers::second_hop_command(relay.port(), shared.login_for(cell));
         let f = sess.forward_agent_and_exec(&command).await;
         sess.close().await;
         relay.finish(Duration::from_secs(5)).await;
@@ -1292,7 +1306,7 @@ async fn run_via(
         let o = forwarded_outcome(&jump.id, &f, &log_c);
         return (o, Some(log_c));
     } else {
-        match sess.tunnel(relay.port).await {
+        match sess.tunnel(relay.port()).await {
             Ok(ch) => emulator::attempt(attempt, ch).await,
             Err(e) => ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, e),
         }
@@ -1676,18 +1690,16 @@ async fn real_jump(
     vi: usize,
 ) -> Result<crate::drivers::Jump, ClientOutcome> {
     let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
-    let server = sshmatrix_servers::relay::serve_once(
-        shared.targets[vi].inetd_command(&jlog),
-        shared.timeout,
-    )
-    .await
-    .map_err(|e| {
-        ClientOutcome::new(
-            emulator::Verdict::Error,
-            emulator::Stage::Connect,
-            format!("cannot open a port for the jump host: {e}"),
-        )
-    })?;
+    let server = shared.targets[vi]
+        .serve(&jlog, shared.timeout)
+        .await
+        .map_err(|e| {
+            ClientOutcome::new(
+                emulator::Verdict::Error,
+                emulator::Stage::Connect,
+                format!("cannot open a port for the jump host: {e}"),
+            )
+        })?;
     Ok(crate::drivers::Jump {
         server,
         login: jump_login(shared, vi).to_string(),
@@ -1735,7 +1747,8 @@ async fn run_real(
         },
     };
     let server = match crate::drivers::ServerEnd::for_client(
-        shared.targets[cell.target].inetd_command(&log),
+        &shared.targets[cell.target],
+        &log,
         // A container target's log comes through `docker exec`: a one-shot port lets the
         // run wait for that process, so the log is complete when it is read. Libraries
         // connect a socket themselves.
@@ -1828,7 +1841,7 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
         stub.abort();
         return (outcome, None);
     }
-    let (stream, session) = match shared.targets[cell.target].connect() {
+    let (stream, session) = match shared.targets[cell.target].connect(shared.timeout).await {
         Ok(x) => x,
         Err(e) => {
             return (no_verdict(format!("cannot start sshd: {e}")), None);
@@ -1837,6 +1850,28 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     let outcome = emulator::attempt(attempt, stream).await;
     let log = session.finish(Duration::from_secs(3)).await;
     (outcome, Some(log))
+}
+
+/// A Dropbear server refuses a signature algorithm it does not verify without logging why
+/// (only "Exit before auth"): when the client's own record shows it signed with one its
+/// policy data lists as unverified (held equal to the real server's server-sig-algs by a
+/// test), the refusal is `auth-signature-rejected`, saying so.
+fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult) {
+    let (Some(d), Some(sig)) = (&t.policy.dropbear, &result.signature) else {
+        return;
+    };
+    if result.code == "auth-key-not-authorized" && !d.pubkey_algorithms.contains(sig) {
+        result.code = "auth-signature-rejected".into();
+        let server = match &result.server_reason {
+            Some(r) => format!("server: {r}"),
+            None => "its log says nothing of it".into(),
+        };
+        result.reason = format!(
+            "Dropbear {} does not verify {sig} signatures (it verifies {}); {server}",
+            d.version,
+            d.pubkey_algorithms.join(","),
+        );
+    }
 }
 
 /// Fills a result from the client's outcome and the server log: verdict, stage, code (both
@@ -1855,6 +1890,8 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     result.server_evidence = view.evidence;
     result.reason = match (&result.verdict, &view.reason) {
         (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
+        // The engine stopped itself: the server only saw the client leave.
+        (_, Some(_)) if outcome.stage == emulator::Stage::Emulation => outcome.reason.clone(),
         (_, Some(s)) if outcome.stage == emulator::Stage::Jump => {
             format!("jump host's server: {s}")
         }
@@ -1909,7 +1946,10 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
             no_verdict(format!("the cell's task failed: {panic}")),
             None,
         ),
-        Ok(Ok(done)) => fill_result(&mut result, done.0, done.1),
+        Ok(Ok(done)) => {
+            fill_result(&mut result, done.0, done.1);
+            unlisted_signature(&shared.plan.targets[cell.target], &mut result);
+        }
         Err(_) => {
             result.stage = "timeout".into();
             result.code = "timeout".into();
@@ -1935,13 +1975,15 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
     let mut effective = Vec::new();
     for t in &plan.targets {
         let spec = target_spec(t, "VERBOSE", &sshd);
-        let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
-        let mut e = target.effective(&t.host_keys)?;
-        // Read back by this host's sshd; what depends on the release is the target's own.
-        if let Some(d) = &spec.dialect {
-            e.release = Some(d.release);
-        }
-        effective.push(e);
+        effective.push(effective_of(t, || {
+            let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
+            let mut e = target.effective(&t.host_keys)?;
+            // Read back by this host's sshd; what depends on the release is the target's own.
+            if let Some(d) = &spec.dialect {
+                e.release = Some(d.release);
+            }
+            Ok(e)
+        })?);
     }
     let cells = plan
         .cells

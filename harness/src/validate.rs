@@ -3,7 +3,9 @@
 //! files or run commands as the invoking user, container account names, run settings and the
 //! codes expectation rules name. Each refusal names the file, a line and column, and a fix.
 
-use crate::matrix::{Cell, Expectation, Holder, InputError, Plan};
+use sshmatrix_servers::ServerKind;
+
+use crate::matrix::{Cell, Expectation, Holder, InputError, Plan, Target};
 
 /// sshd directives that read arbitrary files, write files or run commands. A matrix's `sshd`
 /// lines run as the invoking user (often root), so these are refused unless the matrix says
@@ -73,6 +75,9 @@ pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<()
         if t.image.is_some() {
             container_users(&c, &t.id, &t.users)?;
         }
+        if t.policy.server == ServerKind::Dropbear {
+            dropbear_target(&c, plan, t)?;
+        }
     }
     if plan.cells.is_empty() {
         return Err(c.err(
@@ -113,6 +118,74 @@ fn sshd_lines(c: &Checker, target: &str, lines: &[String]) -> Result<(), InputEr
         }
     }
     Ok(())
+}
+
+/// A Dropbear target runs in an image with that Dropbear release (or is a remote host
+/// expected to run it), takes no sshd_config lines and no scenario, and is no jump host.
+fn dropbear_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> {
+    let d = t
+        .policy
+        .dropbear
+        .as_ref()
+        .expect("a Dropbear policy has its facts");
+    let policy = &t.policy.id;
+    let images = sshmatrix_servers::container::recipes();
+    let with_it = images
+        .iter()
+        .find(|r| r.dropbear == Some(d.version.as_str()))
+        .map_or("bookworm", |r| r.name);
+    let problem = match (&t.image, &t.remote) {
+        (None, None) => Some((
+            format!("\"{policy}\""),
+            format!("target `{}`: policy `{policy}` is a Dropbear server, which runs in a container here", t.id),
+            format!("add kind = \"container\", image = \"{with_it}\" (Dropbear {})", d.version),
+        )),
+        (Some(img), _) if img.dropbear != Some(d.version.as_str()) => Some((
+            format!("\"{}\"", img.name),
+            format!(
+                "target `{}`: image `{}` has {}, not Dropbear {} (policy `{policy}`)",
+                t.id,
+                img.name,
+                img.dropbear.map_or("no Dropbear".to_string(), |v| format!("Dropbear {v}")),
+                d.version
+            ),
+            format!("use image = \"{with_it}\", or the policy of that image's Dropbear"),
+        )),
+        _ if !t.sshd.is_empty() => Some((
+            t.sshd[0].clone(),
+            format!("target `{}`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear", t.id),
+            "remove them: a Dropbear target is configured by its policy's `options`".into(),
+        )),
+        _ if t.via.is_some() => Some((
+            "via".into(),
+            format!("target `{}`: a Dropbear target behind a jump host is not supported yet", t.id),
+            "drop `via` for this target".into(),
+        )),
+        _ if t.scenario != crate::matrix::Scenario::default() => Some((
+            "scenario".into(),
+            format!("target `{}`: troubleshooting scenarios run on OpenSSH targets only", t.id),
+            "use an OpenSSH policy for this target, or drop the scenario".into(),
+        )),
+        _ => None,
+    };
+    let via = plan
+        .targets
+        .iter()
+        .find(|x| x.via.is_some_and(|v| plan.targets[v].id == t.id));
+    let problem = problem.or(via.map(|x| {
+        (
+            "via".into(),
+            format!(
+                "target `{}` goes through `{}`, a Dropbear target; jump hosts run OpenSSH here",
+                x.id, t.id
+            ),
+            "name an OpenSSH target as the jump host".into(),
+        )
+    }));
+    match problem {
+        None => Ok(()),
+        Some((needle, message, hint)) => Err(c.err(&needle, message, &hint)),
+    }
 }
 
 fn container_users(c: &Checker, target: &str, users: &[String]) -> Result<(), InputError> {

@@ -192,6 +192,21 @@ fn check(path: &Path) -> (i32, String) {
     "1:38: expect rule names unknown code `auth-signature-rejectd`",
     "did you mean `auth-signature-rejected`"
 )]
+#[case(
+    "dropbear-without-container.toml",
+    "8:10: target `ups-card`: policy `dropbear-2022.83` is a Dropbear server, which runs in a container here",
+    "image = \"bookworm\" (Dropbear 2022.83)"
+)]
+#[case(
+    "dropbear-wrong-image.toml",
+    "11:9: target `ups-card`: image `bullseye` has Dropbear 2020.81, not Dropbear 2022.83",
+    "use image = \"bookworm\""
+)]
+#[case(
+    "dropbear-sshd-lines.toml",
+    "12:10: target `ups-card`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear",
+    "configured by its policy's `options`"
+)]
 #[case("expect-directory.toml", "not a regular file", "CSV file")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,

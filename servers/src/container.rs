@@ -105,6 +105,8 @@ pub struct ImageRecipe {
     /// Keywords its sshd knows beyond upstream's `openssh` release ([`crate::dialect::Dialect`];
     /// a test holds them equal to what the image's binaries hold).
     pub extras: &'static [&'static str],
+    /// The Dropbear server release it has, if any (a test holds it equal to `dropbear -V`).
+    pub dropbear: Option<&'static str>,
 }
 
 impl ImageRecipe {
@@ -137,6 +139,7 @@ fn debian(
     contents: &'static str,
     openssh: (u32, u32),
     extras: &'static [&'static str],
+    dropbear: &'static str,
 ) -> ImageRecipe {
     ImageRecipe {
         name: suite,
@@ -144,21 +147,23 @@ fn debian(
         recipe: Recipe::Debootstrap { suite, script },
         openssh,
         extras,
+        dropbear: Some(dropbear),
     }
 }
 
 /// Every image sshmatrix can make.
 pub fn recipes() -> Vec<ImageRecipe> {
     vec![
-        debian("bullseye", None, "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81", (8, 4), DEBIAN_GSSAPI),
-        debian("bookworm", None, "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83", (9, 2), DEBIAN_GSSAPI),
-        debian("trixie", None, "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89", (10, 0), DEBIAN_GSSAPI),
+        debian("bullseye", None, "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81", (8, 4), DEBIAN_GSSAPI, "2020.81"),
+        debian("bookworm", None, "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83", (9, 2), DEBIAN_GSSAPI, "2022.83"),
+        debian("trixie", None, "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89", (10, 0), DEBIAN_GSSAPI, "2025.89"),
         debian(
             "forky",
             Some("sid"),
             "Debian 14 (testing, forky): OpenSSH 10.6p1, PuTTY 0.85, Dropbear 2026.94 (a moving suite: versions as of 2026-10-30)",
             (10, 6),
             &[],
+            "2026.94",
         ),
         ImageRecipe {
             name: "al2023",
@@ -171,6 +176,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             },
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
+            dropbear: None,
         },
         ImageRecipe {
             name: "al2023-legacy",
@@ -182,6 +188,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             },
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
+            dropbear: None,
         },
         ImageRecipe {
             name: "rocky9",
@@ -193,6 +200,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             },
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
+            dropbear: None,
         },
         ImageRecipe {
             name: "rocky9-legacy",
@@ -204,6 +212,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             },
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
+            dropbear: None,
         },
     ]
 }
@@ -574,10 +583,11 @@ impl Container {
 /// Where a target's files live inside its container.
 const CONFIG_IN: &str = "/etc/sshmatrix/sshd_config";
 
-/// Starts a target container from `image`: renders `spec` into its sshd_config, installs each
-/// `(user, authorized key lines)` as a real account with `~/.ssh/<policy's file name>` (0600 in
-/// a 0700 directory, owned by the user; `mode` overrides the file's mode), and checks the
-/// configuration with that sshd. Returns the container and the target.
+/// Starts a target container from `image`: installs each `(user, authorized key lines)` as a
+/// real account with `~/.ssh/<policy's file name>` (0600 in a 0700 directory, owned by the
+/// user; `mode` overrides the file's mode), and prepares the policy's server: an sshd_config
+/// checked with that sshd, or Dropbear's host keys in its own format. Returns the container and
+/// the target.
 #[allow(clippy::too_many_arguments)]
 pub async fn start_target(
     run_dir: &Path,
@@ -593,34 +603,27 @@ pub async fn start_target(
         message,
     };
     let mut files = Vec::new();
-    let mut host_key_paths = Vec::new();
     for kind in &spec.host_keys {
         let path = host_keys.get(kind).map_err(|e| fail(e.to_string()))?;
-        let inside = format!("/etc/sshmatrix/hostkeys/ssh_host_{kind}_key");
         files.push(FileIn {
-            path: inside.clone(),
+            path: format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
             data: std::fs::read(&path).map_err(|e| fail(e.to_string()))?,
             mode: 0o600,
         });
-        host_key_paths.push(inside);
     }
     let ak_name = &spec.policy.authorized_keys_name;
-    let paths = ConfigPaths {
-        authorized_keys_file: format!(".ssh/{ak_name}"),
-        host_keys: host_key_paths,
-        root_login: users.iter().any(|(u, _)| u == "root"),
-        root_reason: "root is one of the matrix users of this target.",
+    let mut script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
+    let config = match &spec.policy.dropbear {
+        Some(d) => {
+            script.push_str(&dropbear_script(&spec.host_keys, &d.version));
+            None
+        }
+        None => {
+            let config = sshd_config(run_dir, spec, users, &mut files).map_err(fail)?;
+            script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+            Some(config)
+        }
     };
-    let config_text = render_config(spec, &paths);
-    let dir = target_dir(run_dir, &spec.id).map_err(|e| fail(e.to_string()))?;
-    let config = dir.join("sshd_config");
-    std::fs::write(&config, &config_text).map_err(|e| fail(e.to_string()))?;
-    files.push(FileIn {
-        path: CONFIG_IN.into(),
-        data: config_text.into_bytes(),
-        mode: 0o644,
-    });
-    let script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
     let container = Container::start(&spec.id, image, run, files, &[]).await?;
     let (code, out) = container.sh(&script).await?;
     if code != 0 {
@@ -629,20 +632,95 @@ pub async fn start_target(
         return Err(ContainerError::Start {
             target: id,
             message: format!(
-                "preparing accounts and sshd_config in {} failed: {}",
+                "preparing accounts and the server in {} failed: {}",
                 image.tag(),
                 out.trim()
             ),
         });
     }
-    let mut launcher = container.exec_prefix();
-    launcher.push("/usr/sbin/sshd".into());
-    let target = SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN);
+    let target = match (config, &spec.policy.dropbear) {
+        (Some(config), _) => {
+            let mut launcher = container.exec_prefix();
+            launcher.push("/usr/sbin/sshd".into());
+            SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN)
+        }
+        (None, d) => SshdTarget::dropbear(
+            &spec.id,
+            crate::dropbear::Dropbear {
+                prefix: container.exec_prefix(),
+                facts: d.clone().expect("a Dropbear policy"),
+                host_key_types: spec.host_keys.clone(),
+            },
+        ),
+    };
     Ok((container, target))
 }
 
+/// Where a target's host keys (OpenSSH format) are copied in a container.
+const HOST_KEYS_IN: &str = "/etc/sshmatrix/hostkeys";
+
+/// Renders `spec` for a container's sshd (a copy kept under `run_dir`), added to `files`.
+fn sshd_config(
+    run_dir: &Path,
+    spec: &TargetSpec,
+    users: &[(String, Vec<String>)],
+    files: &mut Vec<FileIn>,
+) -> Result<PathBuf, String> {
+    let paths = ConfigPaths {
+        authorized_keys_file: format!(".ssh/{}", spec.policy.authorized_keys_name),
+        host_keys: spec
+            .host_keys
+            .iter()
+            .map(|kind| format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"))
+            .collect(),
+        root_login: users.iter().any(|(u, _)| u == "root"),
+        root_reason: "root is one of the matrix users of this target.",
+    };
+    let config_text = render_config(spec, &paths);
+    let dir = target_dir(run_dir, &spec.id).map_err(|e| e.to_string())?;
+    let config = dir.join("sshd_config");
+    std::fs::write(&config, &config_text).map_err(|e| e.to_string())?;
+    files.push(FileIn {
+        path: CONFIG_IN.into(),
+        data: config_text.into_bytes(),
+        mode: 0o644,
+    });
+    Ok(config)
+}
+
+/// The script lines that give Dropbear the target's host keys in its own format (converted by
+/// the image's own dropbearconvert) and check the image runs Dropbear `version`. Before 2022.82
+/// dropbearconvert reads RSA and ECDSA keys only in PEM (measured on 2020.81: "Unsupported
+/// OpenSSH key type"), so those are rewritten as PEM first by the image's ssh-keygen.
+fn dropbear_script(host_keys: &[String], version: &str) -> String {
+    let mut script = String::new();
+    for kind in host_keys {
+        let (src, out) = (
+            format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
+            crate::dropbear::host_key_path(kind),
+        );
+        let from = if kind == "ed25519" {
+            src
+        } else {
+            script.push_str(&format!(
+                "cp {src} {src}.pem && ssh-keygen -q -p -m PEM -P '' -N '' -f {src}.pem >/dev/null\n"
+            ));
+            format!("{src}.pem")
+        };
+        script.push_str(&format!(
+            "dropbearconvert openssh dropbear {from} {out} >/dev/null\n"
+        ));
+    }
+    script.push_str(&format!(
+        "v=$({} -V 2>&1 || true)\n\
+         case \"$v\" in *v{version}*) ;; *) echo \"this image runs $v, not Dropbear {version}\" >&2; exit 1;; esac\n",
+        crate::dropbear::DROPBEAR
+    ));
+    script
+}
+
 /// The script that makes each matrix user a real account with its authorized keys (files are
-/// added for each user's keys), then checks the config with the release's `sshd -t`.
+/// added for each user's keys).
 fn accounts_script(
     users: &[(String, Vec<String>)],
     mode: Option<&str>,
@@ -671,7 +749,6 @@ fn accounts_script(
             ak = ak_name,
         ));
     }
-    script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
     Ok(script)
 }
 

@@ -1,11 +1,12 @@
 //! The server side of sshmatrix: server policies as data (`policies/*.toml`, each fact with its
 //! source), OpenSSH sshd targets in inetd mode (one process per connection) on this host or in
-//! containers (images built offline, Dockerfiles in `images/`), and server log analysis.
+//! containers, Dropbear targets (a daemon per connection) in containers (images built offline, Dockerfiles in `images/`), and server log analysis.
 
 #![warn(missing_docs)]
 
 pub mod container;
 pub mod dialect;
+pub mod dropbear;
 pub mod log;
 pub mod owner;
 pub mod policy;
@@ -15,8 +16,8 @@ pub mod sshd;
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 pub use log::{analyse, ServerView};
-pub use policy::{builtin_policies, Policy};
+pub use policy::{builtin_policies, DropbearFacts, Policy, ServerKind};
 pub use sshd::{
-    find_sshd, Effective, HostKeyStore, ServerSession, ServerStream, SshdTarget, TargetError,
-    TargetSpec,
+    find_sshd, Effective, Endpoint, HostKeyStore, ServerSession, ServerStream, SshdTarget,
+    TargetError, TargetSpec,
 };

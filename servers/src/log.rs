@@ -1,4 +1,5 @@
-//! Reading an sshd log: the server's own reason for refusing a cell, with the evidence lines.
+//! Reading a server log (OpenSSH sshd, Dropbear): the server's own reason for refusing a cell,
+//! with the evidence lines.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,16 @@ const REASONS: &[&str] = &[
     "Disconnecting",
     "Failed publickey",
     "Failed password",
+    // Dropbear: the connection's process aborting (2025.89 and later assert in rsa_pad_em
+    // when asked to verify an ssh-rsa signature), no common algorithm (`No matching algo
+    // kex`), too many attempts, a bad password; it says nothing of a key it does not know,
+    // only how the connection ended.
+    "Assertion `",
+    "No matching algo",
+    "Max auth tries reached",
+    "Bad password attempt",
+    "Pubkey auth attempt with unknown algo",
+    "Exit before auth",
     // Not "Connection closed by authenticating user": that is the client giving up, and the
     // client says why.
     "fatal:",
@@ -41,17 +52,41 @@ const REASONS: &[&str] = &[
 /// Lines kept as evidence though they explain nothing themselves.
 const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 
+/// A log line without sshd's `[preauth]` suffix or Dropbear's `[PID] Mon DD HH:MM:SS ` prefix.
 fn clean(line: &str) -> String {
-    line.trim().trim_end_matches("[preauth]").trim().to_string()
+    let line = line.trim();
+    let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        // `Dec 02 16:21:43 ` is 16 characters.
+        Some((pid, rest)) if pid.bytes().all(|b| b.is_ascii_digit()) && rest.len() > 16 => {
+            &rest[16..]
+        }
+        _ => line,
+    };
+    line.trim_end_matches("[preauth]").trim().to_string()
 }
 
-/// Analyses the log of one `sshd -i` connection.
+/// Whether a (cleaned) line records a successful authentication.
+fn is_acceptance(line: &str) -> bool {
+    ["Accepted publickey", "Accepted password"]
+        .iter()
+        .any(|p| line.starts_with(p))
+        || ["Pubkey auth succeeded for", "Password auth succeeded for"]
+            .iter()
+            .any(|p| line.starts_with(p))
+}
+
+/// Analyses the log of one connection (`sshd -i`, or a per-cell Dropbear daemon).
 pub fn analyse(log: &str) -> ServerView {
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let cleaned: Vec<String> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(clean)
+        .collect();
+    let lines: Vec<&str> = cleaned.iter().map(String::as_str).collect();
     let accepted: Vec<String> = lines
         .iter()
-        .filter(|l| l.starts_with("Accepted publickey") || l.starts_with("Accepted password"))
-        .map(|l| clean(l))
+        .filter(|l| is_acceptance(l))
+        .map(|l| l.to_string())
         .collect();
     if !accepted.is_empty() {
         return ServerView {
@@ -62,13 +97,11 @@ pub fn analyse(log: &str) -> ServerView {
     }
     for pat in REASONS {
         if let Some(line) = lines.iter().find(|l| l.contains(pat)) {
-            let reason = clean(line)
-                .trim_start_matches("userauth_pubkey: ")
-                .to_string();
+            let reason = line.trim_start_matches("userauth_pubkey: ").to_string();
             let evidence = lines
                 .iter()
                 .filter(|l| REASONS.iter().chain(CONTEXT).any(|p| l.contains(p)))
-                .map(|l| clean(l))
+                .map(|l| l.to_string())
                 .collect();
             return ServerView {
                 reason: Some(reason),
@@ -80,7 +113,13 @@ pub fn analyse(log: &str) -> ServerView {
     ServerView {
         reason: None,
         accepted: false,
-        evidence: lines.iter().rev().take(3).rev().map(|l| clean(l)).collect(),
+        evidence: lines
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|l| l.to_string())
+            .collect(),
     }
 }
 
@@ -111,6 +150,27 @@ mod tests {
         assert_eq!(
             v.evidence.last().map(String::as_str),
             Some("Connection closed by authenticating user root 127.0.0.1 port 40000")
+        );
+    }
+
+    #[test]
+    fn dropbear_lines_lose_their_pid_and_time() {
+        let log = "[5202] Dec 02 16:21:42 Not backgrounding\n\
+                   [5220] Dec 02 16:21:43 Child connection from 127.0.0.1:34586\n\
+                   [5220] Dec 02 16:21:43 Pubkey auth succeeded for 'root' with ssh-ed25519 key SHA256:i4nA from 127.0.0.1:34586\n\
+                   [5220] Dec 02 16:21:43 Exit (root) from <127.0.0.1:34586>: Disconnect received\n";
+        let v = analyse(log);
+        assert!(v.accepted);
+        assert_eq!(
+            v.evidence,
+            ["Pubkey auth succeeded for 'root' with ssh-ed25519 key SHA256:i4nA from 127.0.0.1:34586"]
+        );
+        let v = analyse(
+            "[7] Dec 02 16:21:43 Exit before auth from <127.0.0.1:1>: No matching algo kex\n",
+        );
+        assert_eq!(
+            v.reason.as_deref(),
+            Some("Exit before auth from <127.0.0.1:1>: No matching algo kex")
         );
     }
 

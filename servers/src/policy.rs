@@ -15,15 +15,25 @@ pub struct Policy {
     pub name: String,
     /// The platform it describes.
     pub platform: String,
+    /// The server implementation (`openssh` unless the file says `server = "dropbear"`).
+    #[serde(default)]
+    pub server: ServerKind,
     /// The OpenSSH version the platform runs (informational; the local sshd is what runs).
+    /// Empty for other servers.
+    #[serde(default)]
     pub openssh: String,
     /// Host key types the platform generates: `ed25519`, `ecdsa`, `rsa`.
     pub host_keys: Vec<String>,
     /// File name of the key file on the platform (`authorized_keys`, `external_keys`).
     #[serde(default = "default_ak")]
     pub authorized_keys_name: String,
-    /// sshd_config directives, verbatim.
+    /// sshd_config directives, verbatim (OpenSSH only).
+    #[serde(default)]
     pub directives: String,
+    /// What a Dropbear server does (`server = "dropbear"` only): it has no `sshd -T`, so the
+    /// settings that decide a login are data, checked against the real server by a test.
+    #[serde(default)]
+    pub dropbear: Option<DropbearFacts>,
     /// Source of each fact.
     pub sources: BTreeMap<String, String>,
     /// Caveats and inferences.
@@ -32,6 +42,73 @@ pub struct Policy {
     /// Other policies an administrator of this platform can switch to, with how and at what cost.
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+}
+
+/// A server implementation a policy describes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerKind {
+    /// OpenSSH `sshd`, configured by sshd_config directives.
+    #[default]
+    Openssh,
+    /// Dropbear `dropbear`, configured by command-line options.
+    Dropbear,
+}
+
+impl ServerKind {
+    /// The implementation's name as users know it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Openssh => "OpenSSH",
+            ServerKind::Dropbear => "Dropbear",
+        }
+    }
+}
+
+/// A Dropbear build's settings that decide a login (its algorithm lists as its KEXINIT and
+/// ext-info send them, read off the real server; a test holds them equal).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropbearFacts {
+    /// The release, e.g. `2022.83` (a test holds it equal to the image's `dropbear -V`).
+    pub version: String,
+    /// Command-line options the platform runs it with (`-s`: no password logins; `-w`: no
+    /// root logins; `-T N`: at most N authentication attempts).
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Key exchange algorithms offered, in order.
+    pub kex: Vec<String>,
+    /// Host key algorithms it can offer (limited to the target's host keys when served).
+    pub hostkey: Vec<String>,
+    /// Ciphers offered.
+    pub ciphers: Vec<String>,
+    /// MACs offered.
+    pub macs: Vec<String>,
+    /// Compression methods offered.
+    pub compression: Vec<String>,
+    /// The `server-sig-algs` of its ext-info, in order.
+    pub server_sig_algs: Vec<String>,
+    /// Signature algorithms it verifies in public-key authentication.
+    pub pubkey_algorithms: Vec<String>,
+    /// The smallest RSA user key it accepts, in bits.
+    pub rsa_min_bits: u32,
+}
+
+impl DropbearFacts {
+    /// Whether password logins are enabled (no `-s`).
+    pub fn password_auth(&self) -> bool {
+        !self.options.iter().any(|o| o == "-s")
+    }
+
+    /// The authentication attempts allowed (`-T N`, else Dropbear's default 10).
+    pub fn max_auth_tries(&self) -> u32 {
+        self.options
+            .iter()
+            .position(|o| o == "-T")
+            .and_then(|i| self.options.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10)
+    }
 }
 
 /// A policy an administrator can switch to.
@@ -77,6 +154,7 @@ pub fn parse_policies(files: &[(String, String)]) -> Result<Vec<Policy>, String>
             {
                 return Err(format!("policy {name}: unknown host key type `{bad}`"));
             }
+            check_kind(&p).map_err(|e| format!("policy {name}: {e}"))?;
             Ok(p)
         })
         .collect::<Result<_, String>>()?;
@@ -93,6 +171,28 @@ pub fn parse_policies(files: &[(String, String)]) -> Result<Vec<Policy>, String>
         }
     }
     Ok(all)
+}
+
+/// A policy carries the settings of its own server kind and no other's.
+fn check_kind(p: &Policy) -> Result<(), String> {
+    match (p.server, &p.dropbear) {
+        (ServerKind::Openssh, None) if p.openssh.is_empty() => {
+            Err("`openssh` (the release) is missing".into())
+        }
+        (ServerKind::Openssh, None) => Ok(()),
+        (ServerKind::Openssh, Some(_)) => {
+            Err("a `[dropbear]` table needs `server = \"dropbear\"`".into())
+        }
+        (ServerKind::Dropbear, None) => {
+            Err("`server = \"dropbear\"` needs a `[dropbear]` table".into())
+        }
+        (ServerKind::Dropbear, Some(_))
+            if !p.directives.trim().is_empty() || !p.openssh.is_empty() =>
+        {
+            Err("a Dropbear policy has no sshd_config `directives` and no `openssh` release".into())
+        }
+        (ServerKind::Dropbear, Some(_)) => Ok(()),
+    }
 }
 
 /// The policies shipped with sshmatrix (embedded from `servers/policies/`).

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, Join};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use crate::dialect::Adapted;
@@ -32,6 +32,12 @@ pub enum TargetError {
     /// `SSHMATRIX_SSHD` names something that is not an OpenSSH sshd.
     #[error("{0}; unset it to use /usr/sbin/sshd, or point it at an OpenSSH sshd binary")]
     NotSshd(String),
+    /// An OpenSSH-only operation (`sshd -T`, `sshd -V`) asked of another server.
+    #[error("target `{target}` is not served by OpenSSH (no sshd_config to read)")]
+    NotOpenssh {
+        /// Target id.
+        target: String,
+    },
     /// The rendered configuration is rejected by sshd.
     #[error("sshd rejects the configuration of target `{target}` ({config}): {message}")]
     BadConfig {
@@ -191,21 +197,64 @@ fn verbatim(text: &str) -> Adapted {
     }
 }
 
-/// A prepared target: its rendered configuration and how to start its sshd, either the
-/// installed one (local backend) or one inside a container (`docker exec -i`).
+/// A prepared target's server: an OpenSSH sshd run once per connection (`sshd -i`, the
+/// installed one or one inside a container through `docker exec -i`), or a Dropbear daemon
+/// per connection inside a container.
 #[derive(Debug, Clone)]
 pub struct SshdTarget {
     /// Target id.
     pub id: String,
-    /// The rendered sshd_config on this host.
+    /// The rendered sshd_config on this host (OpenSSH).
     pub config: PathBuf,
     /// The authorized keys file on this host (local backend; in a container each user has
     /// their own under their home directory).
     pub authorized_keys: PathBuf,
-    /// The argv that starts sshd (its binary, or `docker exec -i CONTAINER /usr/sbin/sshd`).
-    launcher: Vec<String>,
-    /// The configuration path as that sshd sees it.
-    config_seen: String,
+    server: Server,
+}
+
+/// How a target's connections are served.
+#[derive(Debug, Clone)]
+enum Server {
+    /// `sshd -i` started by `launcher` (its binary, or `docker exec -i CONTAINER
+    /// /usr/sbin/sshd`), reading its configuration at `config_seen`.
+    Sshd {
+        launcher: Vec<String>,
+        config_seen: String,
+    },
+    /// A Dropbear daemon per connection.
+    Dropbear(Box<crate::dropbear::Dropbear>),
+}
+
+/// The server end of one connection, for a client that connects a TCP socket: a one-shot port
+/// running `sshd -i`, or a Dropbear daemon's port.
+pub enum Endpoint {
+    /// A one-shot port serving an inetd command.
+    OneShot(crate::relay::OneShot),
+    /// A per-cell Dropbear daemon.
+    Daemon(Box<crate::dropbear::Daemon>),
+}
+
+impl Endpoint {
+    /// The 127.0.0.1 port to connect to.
+    pub fn port(&self) -> u16 {
+        match self {
+            Endpoint::OneShot(o) => o.port,
+            Endpoint::Daemon(d) => d.port,
+        }
+    }
+
+    /// Waits up to `grace` for the server to finish its connection (so its log is complete),
+    /// then stops it.
+    pub async fn finish(self, grace: Duration) {
+        match self {
+            Endpoint::OneShot(o) => {
+                o.finish(grace).await;
+            }
+            Endpoint::Daemon(d) => {
+                d.finish(grace).await;
+            }
+        }
+    }
 }
 
 /// Where the rendered configuration points sshd.
@@ -262,29 +311,41 @@ pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
     cfg
 }
 
-/// The stream to a running `sshd -i`.
-pub type ServerStream = Join<ChildStdout, ChildStdin>;
+/// A byte stream to a server.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-/// A running `sshd -i` connection; [`ServerSession::finish`] returns its log.
-pub struct ServerSession {
-    child: Child,
-    log: JoinHandle<String>,
+/// The stream to a server serving one connection (`sshd -i`'s stdio, or a socket).
+pub type ServerStream = Box<dyn Io>;
+
+/// A server serving one connection; [`ServerSession::finish`] returns its log.
+pub enum ServerSession {
+    /// A running `sshd -i`.
+    Inetd {
+        /// The sshd process.
+        child: Child,
+        /// Its stderr, read to the end.
+        log: JoinHandle<String>,
+    },
+    /// A per-cell Dropbear daemon.
+    Daemon(Box<crate::dropbear::Daemon>),
 }
 
 impl ServerSession {
-    /// Waits up to `grace` for sshd to exit (the client has closed the stream), kills it
-    /// otherwise, and returns everything it logged.
-    pub async fn finish(mut self, grace: Duration) -> String {
-        if tokio::time::timeout(grace, self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
+    /// Waits up to `grace` for the server to finish (the client has closed the stream), kills
+    /// it otherwise, and returns everything it logged.
+    pub async fn finish(self, grace: Duration) -> String {
+        let (mut child, mut log) = match self {
+            ServerSession::Daemon(d) => return d.finish(grace).await,
+            ServerSession::Inetd { child, log } => (child, log),
+        };
+        if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = child.kill().await;
         }
-        match tokio::time::timeout(grace, &mut self.log).await {
+        match tokio::time::timeout(grace, &mut log).await {
             Ok(Ok(text)) => text,
             _ => {
-                self.log.abort();
+                log.abort();
                 String::new()
             }
         }
@@ -348,10 +409,12 @@ impl SshdTarget {
         fs::write(&config, render_config(spec, &paths))?;
         Ok(SshdTarget {
             id: spec.id.clone(),
-            config_seen: config.display().to_string(),
+            server: Server::Sshd {
+                config_seen: config.display().to_string(),
+                launcher: vec![sshd.display().to_string()],
+            },
             config,
             authorized_keys: ak,
-            launcher: vec![sshd.display().to_string()],
         })
     }
 
@@ -368,36 +431,77 @@ impl SshdTarget {
             id: id.to_string(),
             authorized_keys: PathBuf::new(),
             config,
-            launcher,
-            config_seen: config_seen.to_string(),
+            server: Server::Sshd {
+                launcher,
+                config_seen: config_seen.to_string(),
+            },
+        }
+    }
+
+    /// A Dropbear target: a daemon per connection, run where `dropbear.prefix` says.
+    pub fn dropbear(id: &str, dropbear: crate::dropbear::Dropbear) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Dropbear(Box::new(dropbear)),
         }
     }
 
     /// The shell command that runs one `sshd -i` connection of this target, its log going to
-    /// `log` (a client's ProxyCommand).
-    pub fn inetd_command(&self, log: &Path) -> String {
-        let mut words: Vec<String> = self.launcher.iter().map(|w| sh_quote(w)).collect();
-        words.push(format!("-i -e -f {}", sh_quote(&self.config_seen)));
+    /// `log` (a client's ProxyCommand); `None` for a server that has no such mode here
+    /// (Dropbear: [`SshdTarget::serve`] gives a port instead).
+    pub fn inetd_command(&self, log: &Path) -> Option<String> {
+        let Server::Sshd {
+            launcher,
+            config_seen,
+        } = &self.server
+        else {
+            return None;
+        };
+        let mut words: Vec<String> = launcher.iter().map(|w| sh_quote(w)).collect();
+        words.push(format!("-i -e -f {}", sh_quote(config_seen)));
         words.push(format!("2>{}", sh_quote(&log.display().to_string())));
-        words.join(" ")
+        Some(words.join(" "))
     }
 
-    fn sshd(&self) -> Command {
-        let mut cmd = Command::new(&self.launcher[0]);
-        cmd.process_group(0);
-        cmd.args(&self.launcher[1..]);
-        cmd
+    /// A port serving one connection of this target within `wait`, its server log going to
+    /// `log`.
+    pub async fn serve(&self, log: &Path, wait: Duration) -> std::io::Result<Endpoint> {
+        match (&self.server, self.inetd_command(log)) {
+            (Server::Dropbear(d), _) => Ok(Endpoint::Daemon(Box::new(
+                d.serve(Some(log.to_path_buf()), wait).await?,
+            ))),
+            (_, Some(command)) => Ok(Endpoint::OneShot(
+                crate::relay::serve_once(command, wait).await?,
+            )),
+            (Server::Sshd { .. }, None) => unreachable!("sshd targets have an inetd command"),
+        }
+    }
+
+    /// The sshd launcher and the configuration path it reads (OpenSSH targets).
+    fn sshd_parts(&self) -> Result<(&[String], &str), TargetError> {
+        match &self.server {
+            Server::Sshd {
+                launcher,
+                config_seen,
+            } => Ok((launcher, config_seen)),
+            Server::Dropbear(_) => Err(TargetError::NotOpenssh {
+                target: self.id.clone(),
+            }),
+        }
     }
 
     /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
     pub fn effective_config(&self) -> Result<String, TargetError> {
         ensure_privsep_dir();
-        let out = std::process::Command::new(&self.launcher[0])
+        let (launcher, config_seen) = self.sshd_parts()?;
+        let out = std::process::Command::new(&launcher[0])
             .process_group(0)
-            .args(&self.launcher[1..])
+            .args(&launcher[1..])
             .arg("-T")
             .arg("-f")
-            .arg(&self.config_seen)
+            .arg(config_seen)
             .args(["-C", "user=sshmatrix,host=localhost,addr=127.0.0.1"])
             .stdin(Stdio::null())
             .output()?;
@@ -418,6 +522,9 @@ impl SshdTarget {
     /// The effective settings ([`Effective::parse`] of `sshd -T`) with what depends on the
     /// server's release (from `sshd -V`) filled in.
     pub fn effective(&self, host_key_types: &[String]) -> Result<Effective, TargetError> {
+        if let Server::Dropbear(d) = &self.server {
+            return Ok(Effective::from_dropbear(&d.facts, host_key_types));
+        }
         let mut e = Effective::parse(&self.effective_config()?, host_key_types);
         e.release = self.release();
         Ok(e)
@@ -425,18 +532,34 @@ impl SshdTarget {
 
     /// The OpenSSH release (major, minor) of this target's sshd, from `sshd -V`.
     pub fn release(&self) -> Option<(u32, u32)> {
-        release_of(&self.launcher)
+        self.sshd_parts().ok().and_then(|(l, _)| release_of(l))
     }
 
-    /// Starts one `sshd -i` connection.
-    pub fn connect(&self) -> Result<(ServerStream, ServerSession), TargetError> {
+    /// Starts serving one connection (within `wait`): the stream to the server and the session
+    /// that yields its log.
+    pub async fn connect(
+        &self,
+        wait: Duration,
+    ) -> Result<(ServerStream, ServerSession), TargetError> {
+        let (launcher, config_seen) = match &self.server {
+            Server::Sshd {
+                launcher,
+                config_seen,
+            } => (launcher, config_seen),
+            Server::Dropbear(d) => {
+                let daemon = d.serve(None, wait).await?;
+                let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
+                return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
+            }
+        };
         ensure_privsep_dir();
-        let mut child = self
-            .sshd()
+        let mut child = Command::new(&launcher[0])
+            .process_group(0)
+            .args(&launcher[1..])
             .arg("-i")
             .arg("-e")
             .arg("-f")
-            .arg(&self.config_seen)
+            .arg(config_seen)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -450,7 +573,10 @@ impl SshdTarget {
             let _ = stderr.read_to_end(&mut buf).await;
             String::from_utf8_lossy(&buf).to_string()
         });
-        Ok((tokio::io::join(stdout, stdin), ServerSession { child, log }))
+        Ok((
+            Box::new(tokio::io::join(stdout, stdin)),
+            ServerSession::Inetd { child, log },
+        ))
     }
 }
 
@@ -504,6 +630,20 @@ pub struct Effective {
     pub max_auth_tries: u32,
     /// The OpenSSH release, when known (`sshd -V`).
     pub release: Option<(u32, u32)>,
+    /// The ext-info `server-sig-algs` as the server sends it, where that is data (Dropbear);
+    /// `None` for OpenSSH, whose list follows from its release (see
+    /// [`Effective::filters_server_sig_algs`]).
+    pub server_sig_algs: Option<Vec<String>>,
+}
+
+/// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
+fn backed(host_key_types: &[String], alg: &str) -> bool {
+    host_key_types.iter().any(|t| match t.as_str() {
+        "rsa" => matches!(alg, "rsa-sha2-512" | "rsa-sha2-256" | "ssh-rsa"),
+        "ecdsa" => alg == "ecdsa-sha2-nistp256",
+        "ed25519" => alg == "ssh-ed25519",
+        _ => false,
+    })
 }
 
 /// The OpenSSH release (major, minor) of the sshd `launcher` starts (its binary, or `docker
@@ -551,19 +691,11 @@ impl Effective {
                 .collect()
         };
         let one = |k: &str| get(k).into_iter().next().unwrap_or_default();
-        let backed = |alg: &str| {
-            host_key_types.iter().any(|t| match t.as_str() {
-                "rsa" => matches!(alg, "rsa-sha2-512" | "rsa-sha2-256" | "ssh-rsa"),
-                "ecdsa" => alg == "ecdsa-sha2-nistp256",
-                "ed25519" => alg == "ssh-ed25519",
-                _ => false,
-            })
-        };
         Effective {
             kex: get("kexalgorithms"),
             hostkey: get("hostkeyalgorithms")
                 .into_iter()
-                .filter(|a| backed(a))
+                .filter(|a| backed(host_key_types, a))
                 .collect(),
             ciphers: get("ciphers"),
             macs: get("macs"),
@@ -587,6 +719,31 @@ impl Effective {
             agent_forwarding: one("allowagentforwarding") == "yes",
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
             release: None,
+            server_sig_algs: None,
+        }
+    }
+
+    /// The settings of a Dropbear build (policy data) serving host keys of `host_key_types`.
+    pub fn from_dropbear(d: &crate::policy::DropbearFacts, host_key_types: &[String]) -> Self {
+        Effective {
+            kex: d.kex.clone(),
+            hostkey: d
+                .hostkey
+                .iter()
+                .filter(|a| backed(host_key_types, a))
+                .cloned()
+                .collect(),
+            ciphers: d.ciphers.clone(),
+            macs: d.macs.clone(),
+            compression: d.compression.clone(),
+            pubkey_accepted: d.pubkey_algorithms.clone(),
+            required_rsa_size: d.rsa_min_bits,
+            pubkey_auth: true,
+            password_auth: d.password_auth(),
+            agent_forwarding: true,
+            max_auth_tries: d.max_auth_tries(),
+            release: None,
+            server_sig_algs: Some(d.server_sig_algs.clone()),
         }
     }
 }

@@ -30,11 +30,7 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         Route::Proxy(p) => argv.extend(["-J".into(), p.clone()]),
         Route::Port(p) | Route::Jump { port: p, .. } => argv.extend(["-p".into(), p.to_string()]),
     }
-    argv.extend([
-        "-s".into(),
-        format!("{}@{}", c.login, c.route.host()),
-        super::SESSION_SUBSYSTEM.into(),
-    ]);
+    argv.extend(c.session.args(format!("{}@{}", c.login, c.route.host())));
     Invocation {
         argv,
         env: Vec::new(),

@@ -113,6 +113,40 @@ pub struct DriverCell<'a> {
     pub family: &'a str,
     /// The cell timeout in seconds.
     pub timeout_secs: u64,
+    /// How the client ends the cell once logged in.
+    pub session: Session,
+}
+
+/// How a binary client ends its cell once logged in, without running a login shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Request [`SESSION_SUBSYSTEM`], which the rendered sshd_config serves inside sshd.
+    Subsystem,
+    /// Run [`SESSION_COMMAND`]: Dropbear serves no subsystem but `sftp`, and its targets force
+    /// that command (`-c`) whatever is asked.
+    Command,
+}
+
+/// The command a client runs where its server serves no [`SESSION_SUBSYSTEM`].
+pub const SESSION_COMMAND: &str = "true";
+
+impl Session {
+    /// The trailing arguments of an `ssh`/`dbclient` command line: `-s DEST SUBSYSTEM`, or
+    /// `DEST true`.
+    pub fn args(self, destination: String) -> Vec<String> {
+        match self {
+            Session::Subsystem => vec!["-s".into(), destination, SESSION_SUBSYSTEM.into()],
+            Session::Command => vec![destination, SESSION_COMMAND.into()],
+        }
+    }
+
+    /// The same for plink, as shell words (`-s HOST SUBSYSTEM` or `HOST true`).
+    pub fn words(self, host: &str) -> String {
+        match self {
+            Session::Subsystem => format!("-s {host} {SESSION_SUBSYSTEM}"),
+            Session::Command => format!("{host} {SESSION_COMMAND}"),
+        }
+    }
 }
 
 /// A command to run for a cell.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route, SESSION_SUBSYSTEM};
+use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route};
 use crate::{Container, KeyFactory, KeyFile, Profile};
 
 pub(super) fn prepare_key(
@@ -60,21 +60,22 @@ fn line(c: &DriverCell) -> String {
             // PuTTY never proxies connections to localhost: name the target otherwise (the
             // name only reaches the proxy command, which ignores it).
             format!(
-                "exec {base}{} -proxycmd {} -l {login} -s sshmatrix-target {SESSION_SUBSYSTEM} </dev/null",
+                "exec {base}{} -proxycmd {} -l {login} {} </dev/null",
                 pins(&c.pins),
-                sh_quote(&inner)
+                sh_quote(&inner),
+                c.session.words("sshmatrix-target")
             )
         }
         Route::Proxy(px) => format!(
-            "exec {base}{} -proxycmd {} -l {login} -s {} {SESSION_SUBSYSTEM} </dev/null",
+            "exec {base}{} -proxycmd {} -l {login} {} </dev/null",
             pins(&c.pins),
             sh_quote(px),
-            c.route.host()
+            c.session.words(c.route.host())
         ),
         Route::Port(p) => format!(
-            "exec {base}{} -P {p} -l {login} -s {} {SESSION_SUBSYSTEM} </dev/null",
+            "exec {base}{} -P {p} -l {login} {} </dev/null",
             pins(&c.pins),
-            c.route.host()
+            c.session.words(c.route.host())
         ),
     }
 }

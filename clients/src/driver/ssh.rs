@@ -3,7 +3,7 @@
 //! public key selecting the agent's key, jump hosts as a spelled-out ProxyJump (the same key on
 //! both hops) or `-A` with the jump host's own ssh making the last hop.
 
-use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route, SESSION_SUBSYSTEM};
+use super::{second_hop_command, sh_quote, DriverCell, Invocation, Route};
 
 fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
@@ -80,30 +80,25 @@ fn destination(c: &DriverCell, base: &[String]) -> Vec<String> {
                 "%h:%p".into(),
                 format!("{}@127.0.0.1", sh_quote(&jump.login)),
             ]);
-            vec![
+            let mut v = vec![
                 "-o".into(),
                 format!("ProxyCommand={}", inner.join(" ")),
                 "-p".into(),
                 port.to_string(),
-                "-s".into(),
-                format!("{}@127.0.0.1", c.login),
-                SESSION_SUBSYSTEM.into(),
-            ]
+            ];
+            v.extend(c.session.args(format!("{}@127.0.0.1", c.login)));
+            v
         }
-        Route::Proxy(px) => vec![
-            "-o".into(),
-            format!("ProxyCommand={px}"),
-            "-s".into(),
-            format!("{}@{}", c.login, c.route.host()),
-            SESSION_SUBSYSTEM.into(),
-        ],
-        Route::Port(p) => vec![
-            "-p".into(),
-            p.to_string(),
-            "-s".into(),
-            format!("{}@{}", c.login, c.route.host()),
-            SESSION_SUBSYSTEM.into(),
-        ],
+        Route::Proxy(px) => {
+            let mut v = vec!["-o".into(), format!("ProxyCommand={px}")];
+            v.extend(c.session.args(format!("{}@{}", c.login, c.route.host())));
+            v
+        }
+        Route::Port(p) => {
+            let mut v = vec!["-p".into(), p.to_string()];
+            v.extend(c.session.args(format!("{}@{}", c.login, c.route.host())));
+            v
+        }
     }
 }
 

@@ -138,14 +138,18 @@ pub fn policies(listing: &Listing) -> ExitCode {
     }
     println!("Server policies ({} of {}):", shown.len(), all.len());
     println!(
-        "  {:<22} {:<8} {:<18} POLICY — PLATFORM",
-        "ID", "OPENSSH", "HOST KEYS"
+        "  {:<22} {:<16} {:<18} POLICY — PLATFORM",
+        "ID", "SERVER", "HOST KEYS"
     );
     for p in &shown {
         let keys = p.host_keys.join(",");
+        let server = match &p.dropbear {
+            Some(d) => format!("Dropbear {}", d.version),
+            None => format!("OpenSSH {}", p.openssh),
+        };
         println!(
-            "  {:<22} {:<8} {:<18} {} — {}",
-            p.id, p.openssh, keys, p.name, p.platform
+            "  {:<22} {:<16} {:<18} {} — {}",
+            p.id, server, keys, p.name, p.platform
         );
         if listing.long {
             print_facts(&p.sources, &p.notes);

@@ -1,0 +1,151 @@
+//! Dropbear targets: the real `dropbear` of the Debian 11 / 12 / 13 / testing images, a daemon
+//! per cell with its own log, against emulated and real clients. Exact verdicts, codes and the
+//! server's own lines; the policy data each target rests on held equal to what the running
+//! server sends. Needs a docker daemon; `.ci/run` starts one and builds the images.
+
+mod common;
+
+use sshmatrix_reports::{CellResult, Verdict};
+
+fn cell<'a>(cells: &'a [CellResult], client: &str, key: &str, target: &str) -> &'a CellResult {
+    cells
+        .iter()
+        .find(|c| c.client == client && c.key_type == key && c.target == target)
+        .unwrap_or_else(|| panic!("no cell {client} {key} {target}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropbear_builds_meet_the_matrix_expectations_with_their_own_log_lines() {
+    let report = common::run_shipped("appliance-servers.toml").await;
+    assert_eq!(report.cells.len(), 8 * 3 * 5);
+    // A ○ is backed by Dropbear's own success line, for emulated and real clients alike.
+    for client in [
+        "teraterm-5.3",
+        "real-openssh-9.2",
+        "real-putty-0.78",
+        "real-paramiko-3.5.1",
+    ] {
+        let c = cell(&report.cells, client, "ed25519", "dropbear-2025.89");
+        assert_eq!(c.verdict, Verdict::Ok, "{client}: {}", c.reason);
+        assert!(
+            c.server_evidence[0]
+                .starts_with("Pubkey auth succeeded for 'admin' with ssh-ed25519 key SHA256:"),
+            "{client}: {:?}",
+            c.server_evidence
+        );
+    }
+    // Dropbear 2020.81 names no key type in its success line.
+    let old = cell(&report.cells, "real-putty-0.83", "rsa", "dropbear-2020.81");
+    assert_eq!(old.verdict, Verdict::Ok);
+    assert!(
+        old.server_evidence[0].starts_with("Pubkey auth succeeded for 'admin' with key sha1!! "),
+        "{:?}",
+        old.server_evidence
+    );
+    // Tera Term 4.106 signs RSA with ssh-rsa: Dropbear 2022.83 verifies it; 2025.89 does not,
+    // and the connection's process aborts on the signature.
+    let tt = |target| cell(&report.cells, "teraterm-4.106", "rsa", target);
+    assert_eq!(tt("dropbear-2022.83").verdict, Verdict::Ok);
+    assert_eq!(tt("dropbear-2022.83").signature.as_deref(), Some("ssh-rsa"));
+    let refused = tt("dropbear-2025.89");
+    assert_eq!(
+        (refused.verdict, refused.code.as_str()),
+        (Verdict::Fail, "auth-signature-rejected")
+    );
+    assert!(
+        refused.reason.starts_with(
+            "Dropbear 2025.89 does not verify ssh-rsa signatures (it verifies ssh-ed25519,"
+        ),
+        "{}",
+        refused.reason
+    );
+    assert_eq!(
+        refused.server_evidence,
+        ["dropbear: src/rsa.c:398: rsa_pad_em: Assertion `0' failed."]
+    );
+    // OpenSSH refuses the same signature in its own words.
+    assert_eq!(
+        tt("openssh-9.2").server_reason.as_deref(),
+        Some("signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms")
+    );
+    // Clients that read server-sig-algs sign RSA with rsa-sha2-256, the one SHA-2 RSA
+    // signature Dropbear implements.
+    let tt5 = cell(&report.cells, "teraterm-5.3", "rsa", "dropbear-2026.94");
+    assert_eq!(
+        (tt5.verdict, tt5.signature.as_deref()),
+        (Verdict::Ok, Some("rsa-sha2-256"))
+    );
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("a Dropbear 2025.89 daemon per cell")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_dropbear_policy_lists_what_its_real_server_sends() {
+    use sshmatrix_servers::container::{ensure_image, recipes, start_target};
+    use sshmatrix_servers::{builtin_policies, Effective, HostKeyStore, TargetSpec};
+    use std::time::Duration;
+    let work = tempfile::tempdir().unwrap();
+    let store = HostKeyStore::new(work.path().join("hostkeys")).unwrap();
+    let policies: Vec<_> = builtin_policies()
+        .into_iter()
+        .filter(|p| p.dropbear.is_some())
+        .collect();
+    assert_eq!(policies.len(), 4);
+    for p in policies {
+        let d = p.dropbear.clone().unwrap();
+        let image = recipes()
+            .into_iter()
+            .find(|r| r.dropbear == Some(d.version.as_str()))
+            .unwrap_or_else(|| panic!("no image runs Dropbear {}", d.version));
+        ensure_image(
+            &image,
+            &common::work_dir().join("images"),
+            &mut std::io::sink(),
+        )
+        .unwrap();
+        let spec = TargetSpec {
+            id: p.id.clone(),
+            policy: p.clone(),
+            host_keys: p.host_keys.clone(),
+            extra: Vec::new(),
+            log_level: "VERBOSE".into(),
+            dialect: None,
+        };
+        let users = [("admin".to_string(), Vec::new())];
+        let (container, target) = start_target(
+            work.path(),
+            &spec,
+            &image,
+            &store,
+            &users,
+            None,
+            "appliances-test",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+        let (stream, session) = target.connect(Duration::from_secs(20)).await.unwrap();
+        let hello = sshmatrix_clients::negotiate::probe(stream, "SSH-2.0-sshmatrix_probe").await;
+        let log = session.finish(Duration::from_secs(5)).await;
+        container.remove().await;
+        let hello = hello.unwrap_or_else(|e| panic!("{}: {e}; log: {log}", p.id));
+        let want = Effective::from_dropbear(&d, &p.host_keys);
+        assert_eq!(
+            hello.ident,
+            format!("SSH-2.0-dropbear_{}", d.version),
+            "{}",
+            p.id
+        );
+        assert_eq!(hello.kex, want.kex, "{}", p.id);
+        assert_eq!(hello.hostkey, want.hostkey, "{}", p.id);
+        assert_eq!(
+            (&hello.cipher_c2s, &hello.mac_c2s),
+            (&want.ciphers, &want.macs),
+            "{}",
+            p.id
+        );
+        assert_eq!(hello.comp_c2s, want.compression, "{}", p.id);
+        assert!(log.contains("Not backgrounding"), "{}: {log}", p.id);
+    }
+}

@@ -159,6 +159,12 @@ pub struct Profile {
     /// Free-form notes (inferences, caveats).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Whether the client, run non-interactively, gives up when the connection is open to the
+    /// Terrapin attack (chacha20-poly1305 or an EtM MAC negotiated, and no strict key exchange
+    /// from the server): PuTTY asks the user to confirm the "weak crypto primitive", and plink
+    /// in batch mode cannot.
+    #[serde(default)]
+    pub batch_refuses_terrapin: bool,
     /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;
     /// the rest of the profile (from its `base`) describes what that binary does.
     #[serde(default)]

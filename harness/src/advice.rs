@@ -150,7 +150,7 @@ pub fn fixes(
     }
     // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
     // compiled in: the fixes there are the client's).
-    if policy.dropbear.is_none() {
+    if policy.facts.is_none() {
         out.extend(server_directive(&result.code, result.signature.as_deref()));
     }
     // Policy alternatives from the policy data.

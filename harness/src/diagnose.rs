@@ -23,6 +23,7 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
         Stage::Kex => "kex-no-common",
         Stage::Hostkey if cli("host key changed") => "hostkey-changed",
         Stage::Hostkey => "hostkey-no-common",
+        Stage::Cipher if cli("weak crypto primitive") => "weak-crypto-refused",
         Stage::Cipher => "cipher-no-common",
         Stage::Mac => "mac-no-common",
         Stage::Compression => "compression-no-common",

@@ -124,13 +124,27 @@ fn fingerprint(pub_file: &Path) -> Option<String> {
 fn stage_of(client: &str, server_log: &str) -> Stage {
     let both = format!("{client}\n{server_log}");
     let has = |p: &str| both.contains(p);
-    if has("no matching key exchange") || has("Couldn't agree a key exchange") {
+    // ssh, plink, then paramiko ("Incompatible ssh server (no acceptable ciphers)").
+    if has("no matching key exchange")
+        || has("Couldn't agree a key exchange")
+        || has("no acceptable kex")
+    {
         Stage::Kex
-    } else if has("no matching host key") || has("Couldn't agree a host key") {
+    } else if has("no matching host key")
+        || has("Couldn't agree a host key")
+        || has("no acceptable host key")
+    {
         Stage::Hostkey
-    } else if has("no matching cipher") || has("Couldn't agree a client-to-server cipher") {
+    } else if has("no matching cipher")
+        || has("Couldn't agree a client-to-server cipher")
+        || has("no acceptable ciphers")
+        || has("Cannot confirm a weak crypto primitive")
+    {
         Stage::Cipher
-    } else if has("no matching MAC") || has("Couldn't agree a client-to-server MAC") {
+    } else if has("no matching MAC")
+        || has("Couldn't agree a client-to-server MAC")
+        || has("no acceptable macs")
+    {
         Stage::Mac
     } else if has("Load key")
         || has("incorrect passphrase")

@@ -5,7 +5,7 @@
 use sshmatrix_clients::emulator::{choose_rsa, unsupported, RsaChoice};
 use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::Verdict;
-use sshmatrix_servers::Effective;
+use sshmatrix_servers::{Effective, ServerKind};
 
 use crate::matrix::{Cell, GivenPassphrase, Holder, Method, Plan, Registered, Target};
 
@@ -27,8 +27,10 @@ pub struct Prediction {
 /// The KEXINIT the local sshd sends for these settings.
 pub fn server_hello(eff: &Effective) -> ServerHello {
     let mut kex = eff.kex.clone();
+    // `sshd -T` does not print the marker; every sshd sshmatrix runs offers strict kex (9.6
+    // and later, or Debian's backport). Other servers' lists are as they send them.
     let strict = "kex-strict-s-v00@openssh.com";
-    if !kex.iter().any(|k| k == strict) {
+    if eff.server == ServerKind::Openssh && !kex.iter().any(|k| k == strict) {
         kex.push(strict.into());
     }
     ServerHello {
@@ -56,6 +58,33 @@ fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
         reason,
         signature: None,
     }
+}
+
+/// A client that cannot confirm a Terrapin-prone connection (see
+/// `Profile::batch_refuses_terrapin`) stops after negotiating one.
+fn terrapin_refusal(
+    p: &sshmatrix_clients::Profile,
+    hello: &ServerHello,
+    n: &negotiate::Negotiated,
+) -> Option<Prediction> {
+    let strict = hello
+        .kex
+        .iter()
+        .any(|k| k == "kex-strict-s-v00@openssh.com");
+    let prone = n.cipher == "chacha20-poly1305@openssh.com"
+        || n.mac
+            .as_deref()
+            .is_some_and(|m| m.ends_with("-etm@openssh.com"));
+    (p.batch_refuses_terrapin && prone && !strict).then(|| {
+        fail(
+            "cipher",
+            "weak-crypto-refused",
+            format!(
+                "{} negotiated without strict key exchange (Terrapin): the client asks to confirm and cannot",
+                n.cipher
+            ),
+        )
+    })
 }
 
 /// Predicts one cell of a plan (`effective`: every target's settings), jump hosts included: the
@@ -219,6 +248,9 @@ fn transport(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction
                     signature: None,
                 });
             }
+            if let Some(weak) = terrapin_refusal(p, &hello, &n) {
+                return Some(weak);
+            }
         }
     }
     if sc.known_host_key.is_some() {
@@ -265,17 +297,20 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
             format!("client RequiredRSASize {min}"),
         ));
     }
-    let list: Vec<String> = match &eff.server_sig_algs {
-        Some(sent) => sent.clone(),
-        None => SERVER_SIG_ALGS
-            .iter()
-            .filter(|a| {
-                !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a)
-            })
-            .map(|s| s.to_string())
-            .collect(),
+    // A server's list as data (an empty one: it sends no ext-info), else OpenSSH's.
+    let list: Option<Vec<String>> = match &eff.server_sig_algs {
+        Some(sent) => (!sent.is_empty()).then(|| sent.clone()),
+        None => Some(
+            SERVER_SIG_ALGS
+                .iter()
+                .filter(|a| {
+                    !eff.filters_server_sig_algs() || eff.pubkey_accepted.iter().any(|p| p == *a)
+                })
+                .map(|s| s.to_string())
+                .collect(),
+        ),
     };
-    match choose_rsa(p, p.sends_ext_info().then_some(list.as_slice())) {
+    match choose_rsa(p, list.as_deref().filter(|_| p.sends_ext_info())) {
         RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
         RsaChoice::Sign(a) => Ok(a),
         RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
@@ -327,6 +362,41 @@ fn server_refusal(
     })
 }
 
+/// The signature algorithms of a key family (`ecdsa`: the curve its size names).
+pub fn family_algorithms(family: &str, bits: u32) -> Vec<String> {
+    match family {
+        "rsa" => vec![
+            "rsa-sha2-512".into(),
+            "rsa-sha2-256".into(),
+            "ssh-rsa".into(),
+        ],
+        "ecdsa" => vec![format!("ecdsa-sha2-nistp{bits}")],
+        "ed25519" => vec!["ssh-ed25519".into()],
+        "dsa" => vec!["ssh-dss".into()],
+        other => vec![other.to_string()],
+    }
+}
+
+/// A server other than OpenSSH that verifies no signature algorithm of the key's family
+/// refuses the key whatever the client does (it logs nothing of it, so the server's lack is
+/// the explanation, as the runner's diagnosis says too).
+fn unverified_family(cell: &Cell, eff: &Effective) -> Option<Prediction> {
+    let family = family_algorithms(cell.key.family(), cell.key.bits());
+    let verified = family.iter().any(|a| eff.pubkey_accepted.contains(a));
+    (eff.server != ServerKind::Openssh && !verified).then(|| {
+        fail(
+            "auth",
+            "auth-signature-rejected",
+            format!(
+                "{} verifies no {} signature ({})",
+                eff.server.name(),
+                cell.key.family(),
+                eff.pubkey_accepted.join(",")
+            ),
+        )
+    })
+}
+
 /// Public-key authentication: MaxAuthTries, key family and signature algorithm, RSA size,
 /// registered keys and StrictModes.
 fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
@@ -367,6 +437,9 @@ fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
                 sshmatrix_clients::emulator::NOT_OFFERED
             ),
         );
+    }
+    if let Some(refused) = unverified_family(cell, eff) {
+        return refused;
     }
     let signature = match signature(cell, eff, agent) {
         Ok(s) => s,

@@ -14,6 +14,7 @@ use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, Profile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
 use sshmatrix_servers::dialect::Dialect;
 use sshmatrix_servers::sshd::{current_user, sshd_version};
+use sshmatrix_servers::ServerKind;
 use sshmatrix_servers::{
     analyse, find_sshd, Effective, HostKeyStore, SshdTarget, TargetError, TargetSpec,
 };
@@ -840,8 +841,8 @@ fn effective_of(
     t: &crate::matrix::Target,
     sshd_t: impl FnOnce() -> Result<Effective, TargetError>,
 ) -> Result<Effective, RunError> {
-    match &t.policy.dropbear {
-        Some(d) => Ok(Effective::from_dropbear(d, &t.host_keys)),
+    match &t.policy.facts {
+        Some(d) => Ok(Effective::from_facts(t.policy.server, d, &t.host_keys)),
         None => Ok(sshd_t()?),
     }
 }
@@ -874,9 +875,10 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
     let (target, container) = start_backend(env, ti, &spec).await?;
     let mut notes = dialect_notes(&spec);
     if let (Some(c), Some(image)) = (&container, &t.image) {
-        let server = match &t.policy.dropbear {
-            Some(d) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, its inetd mode logs only to syslog)", d.version),
-            None => "sshd -i per cell".into(),
+        let server = match (t.policy.server, &t.policy.facts) {
+            (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, its inetd mode logs only to syslog)", d.version),
+            (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style)", d.version),
+            _ => "sshd -i per cell".into(),
         };
         notes.push(format!(
             "container target `{}`: {} ({}), container {}, {server} through docker exec; the matrix users are real accounts",
@@ -1852,26 +1854,37 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     (outcome, Some(log))
 }
 
-/// A Dropbear server refuses a signature algorithm it does not verify without logging why
-/// (only "Exit before auth"): when the client's own record shows it signed with one its
-/// policy data lists as unverified (held equal to the real server's server-sig-algs by a
-/// test), the refusal is `auth-signature-rejected`, saying so.
+/// Dropbear and TinySSH refuse a signature algorithm they do not verify without logging why
+/// (Dropbear: only how the connection ended; TinySSH: nothing). When the client's own record
+/// shows it signed with one the policy data lists as unverified — or, for a real client that
+/// does not say how it signed, when the server verifies no algorithm of the key's family at
+/// all — the refusal is `auth-signature-rejected`, saying so. The data is held equal to the
+/// real servers by a test.
 fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult) {
-    let (Some(d), Some(sig)) = (&t.policy.dropbear, &result.signature) else {
+    let Some(d) = &t.policy.facts else { return };
+    let accepted = &d.pubkey_algorithms;
+    let unverified = match &result.signature {
+        Some(sig) => (!accepted.contains(sig)).then(|| format!("{sig} signatures")),
+        None => {
+            let family = crate::predict::family_algorithms(&result.key_type, result.key_bits);
+            (!family.iter().any(|a| accepted.iter().any(|x| x == a)))
+                .then(|| format!("{} keys", result.key_type.to_uppercase()))
+        }
+    };
+    let Some(what) = unverified.filter(|_| result.code == "auth-key-not-authorized") else {
         return;
     };
-    if result.code == "auth-key-not-authorized" && !d.pubkey_algorithms.contains(sig) {
-        result.code = "auth-signature-rejected".into();
-        let server = match &result.server_reason {
-            Some(r) => format!("server: {r}"),
-            None => "its log says nothing of it".into(),
-        };
-        result.reason = format!(
-            "Dropbear {} does not verify {sig} signatures (it verifies {}); {server}",
-            d.version,
-            d.pubkey_algorithms.join(","),
-        );
-    }
+    let server = match &result.server_reason {
+        Some(r) => format!("server: {r}"),
+        None => "its log says nothing of it".into(),
+    };
+    result.code = "auth-signature-rejected".into();
+    result.reason = format!(
+        "{} {} does not verify {what} (it verifies {}); {server}",
+        t.policy.server.name(),
+        d.version,
+        accepted.join(","),
+    );
 }
 
 /// Fills a result from the client's outcome and the server log: verdict, stage, code (both

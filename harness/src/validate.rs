@@ -75,8 +75,8 @@ pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<()
         if t.image.is_some() {
             container_users(&c, &t.id, &t.users)?;
         }
-        if t.policy.server == ServerKind::Dropbear {
-            dropbear_target(&c, plan, t)?;
+        if t.policy.server != ServerKind::Openssh {
+            facts_target(&c, plan, t)?;
         }
     }
     if plan.cells.is_empty() {
@@ -120,45 +120,32 @@ fn sshd_lines(c: &Checker, target: &str, lines: &[String]) -> Result<(), InputEr
     Ok(())
 }
 
-/// A Dropbear target runs in an image with that Dropbear release (or is a remote host
-/// expected to run it), takes no sshd_config lines and no scenario, and is no jump host.
-fn dropbear_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> {
-    let d = t
-        .policy
-        .dropbear
-        .as_ref()
-        .expect("a Dropbear policy has its facts");
-    let policy = &t.policy.id;
-    let images = sshmatrix_servers::container::recipes();
-    let with_it = images
+/// A problem found in a matrix: where to point, what is wrong, how to fix it.
+type Problem = (String, String, String);
+
+/// A Dropbear or TinySSH target runs in an image with that release of its server (or is a
+/// remote host expected to run it), takes no sshd_config lines and no scenario, and is no jump
+/// host; TinySSH serves Ed25519 host keys only.
+fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> {
+    let via = plan
+        .targets
         .iter()
-        .find(|r| r.dropbear == Some(d.version.as_str()))
-        .map_or("bookworm", |r| r.name);
-    let problem = match (&t.image, &t.remote) {
-        (None, None) => Some((
-            format!("\"{policy}\""),
-            format!("target `{}`: policy `{policy}` is a Dropbear server, which runs in a container here", t.id),
-            format!("add kind = \"container\", image = \"{with_it}\" (Dropbear {})", d.version),
-        )),
-        (Some(img), _) if img.dropbear != Some(d.version.as_str()) => Some((
-            format!("\"{}\"", img.name),
-            format!(
-                "target `{}`: image `{}` has {}, not Dropbear {} (policy `{policy}`)",
-                t.id,
-                img.name,
-                img.dropbear.map_or("no Dropbear".to_string(), |v| format!("Dropbear {v}")),
-                d.version
-            ),
-            format!("use image = \"{with_it}\", or the policy of that image's Dropbear"),
-        )),
+        .find(|x| x.via.is_some_and(|v| plan.targets[v].id == t.id));
+    let name = t.policy.server.name();
+    let problem = server_release(t).or_else(|| match () {
         _ if !t.sshd.is_empty() => Some((
             t.sshd[0].clone(),
-            format!("target `{}`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear", t.id),
-            "remove them: a Dropbear target is configured by its policy's `options`".into(),
+            format!("target `{}`: `sshd` lines are OpenSSH sshd_config directives; this target runs {name}", t.id),
+            format!("remove them: a {name} target is configured by its policy's `options`"),
+        )),
+        _ if t.policy.server == ServerKind::Tinyssh && t.host_keys != ["ed25519"] => Some((
+            "host_keys".into(),
+            format!("target `{}`: TinySSH serves an Ed25519 host key only", t.id),
+            "host_keys = [\"ed25519\"] (or leave it out)".into(),
         )),
         _ if t.via.is_some() => Some((
             "via".into(),
-            format!("target `{}`: a Dropbear target behind a jump host is not supported yet", t.id),
+            format!("target `{}`: a {name} target behind a jump host is not supported yet", t.id),
             "drop `via` for this target".into(),
         )),
         _ if t.scenario != crate::matrix::Scenario::default() => Some((
@@ -166,25 +153,58 @@ fn dropbear_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputErro
             format!("target `{}`: troubleshooting scenarios run on OpenSSH targets only", t.id),
             "use an OpenSSH policy for this target, or drop the scenario".into(),
         )),
-        _ => None,
-    };
-    let via = plan
-        .targets
-        .iter()
-        .find(|x| x.via.is_some_and(|v| plan.targets[v].id == t.id));
-    let problem = problem.or(via.map(|x| {
-        (
-            "via".into(),
-            format!(
-                "target `{}` goes through `{}`, a Dropbear target; jump hosts run OpenSSH here",
-                x.id, t.id
-            ),
-            "name an OpenSSH target as the jump host".into(),
-        )
-    }));
+        _ => via.map(|x| {
+            (
+                "via".into(),
+                format!("target `{}` goes through `{}`, a {name} target; jump hosts run OpenSSH here", x.id, t.id),
+                "name an OpenSSH target as the jump host".into(),
+            )
+        }),
+    });
     match problem {
         None => Ok(()),
         Some((needle, message, hint)) => Err(c.err(&needle, message, &hint)),
+    }
+}
+
+/// Whether `t` runs where its policy's server release is: in a container of an image with
+/// that release, or on a remote host.
+fn server_release(t: &Target) -> Option<Problem> {
+    let kind = t.policy.server;
+    let name = kind.name();
+    let version = &t
+        .policy
+        .facts
+        .as_ref()
+        .expect("the policy has facts")
+        .version;
+    let policy = &t.policy.id;
+    let images = sshmatrix_servers::container::recipes();
+    let with_it = images
+        .iter()
+        .find(|r| r.server_version(kind) == Some(version.as_str()))
+        .map_or("bookworm", |r| r.name);
+    match (&t.image, &t.remote) {
+        (None, None) => Some((
+            format!("\"{policy}\""),
+            format!(
+                "target `{}`: policy `{policy}` is a {name} server, which runs in a container here",
+                t.id
+            ),
+            format!("add kind = \"container\", image = \"{with_it}\" ({name} {version})"),
+        )),
+        (Some(img), _) if img.server_version(kind) != Some(version.as_str()) => Some((
+            format!("\"{}\"", img.name),
+            format!(
+                "target `{}`: image `{}` has {}, not {name} {version} (policy `{policy}`)",
+                t.id,
+                img.name,
+                img.server_version(kind)
+                    .map_or(format!("no {name}"), |v| format!("{name} {v}")),
+            ),
+            format!("use image = \"{with_it}\", or the policy of that image's {name}"),
+        )),
+        _ => None,
     }
 }
 

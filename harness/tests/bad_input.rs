@@ -207,6 +207,11 @@ fn check(path: &Path) -> (i32, String) {
     "12:10: target `ups-card`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear",
     "configured by its policy's `options`"
 )]
+#[case(
+    "tinyssh-rsa-host-key.toml",
+    "12:1: target `rescue`: TinySSH serves an Ed25519 host key only",
+    "host_keys = [\"ed25519\"]"
+)]
 #[case("expect-directory.toml", "not a regular file", "CSV file")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,

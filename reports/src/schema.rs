@@ -58,6 +58,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("mac-no-common", "client and server share no MAC"),
     ("compression-no-common", "client and server share no compression method"),
     ("hostkey-changed", "the server's host key differs from the one the client knows"),
+    ("weak-crypto-refused", "the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)"),
     ("auth-signature-rejected", "the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)"),
     ("auth-key-too-small", "the key is below the server's RequiredRSASize (or the client's own minimum)"),
     ("auth-key-not-authorized", "the server does not accept this public key for the user"),

@@ -20,6 +20,7 @@ use testcontainers::core::{AccessMode, ExecCommand, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, GenericImage, ImageExt};
 
+use crate::policy::ServerKind;
 use crate::sshd::{render_config, sh_quote, target_dir, ConfigPaths, SshdTarget, TargetSpec};
 use crate::HostKeyStore;
 
@@ -33,9 +34,10 @@ pub const LABEL_RUN: &str = "sshmatrix.run";
 /// Repository of the images sshmatrix builds.
 pub const REPOSITORY: &str = "sshmatrix/sshd";
 /// Bumped when the image recipe changes; images of another recipe are rebuilt.
-const RECIPE_VERSION: &str = "1";
-/// Packages every image carries: the release's sshd and its three clients.
-const PACKAGES: &str = "openssh-server,openssh-client,putty-tools,dropbear-bin";
+const RECIPE_VERSION: &str = "2";
+/// Packages every image carries: the release's sshd and its three clients, and the Dropbear and
+/// TinySSH servers.
+const PACKAGES: &str = "openssh-server,openssh-client,putty-tools,dropbear-bin,tinysshd";
 
 /// Errors of the container backend (environment problems: exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -107,12 +109,23 @@ pub struct ImageRecipe {
     pub extras: &'static [&'static str],
     /// The Dropbear server release it has, if any (a test holds it equal to `dropbear -V`).
     pub dropbear: Option<&'static str>,
+    /// The TinySSH release it has, if any (its Debian package's upstream version).
+    pub tinyssh: Option<&'static str>,
 }
 
 impl ImageRecipe {
     /// The image tag (`sshmatrix/sshd:bookworm`).
     pub fn tag(&self) -> String {
         format!("{REPOSITORY}:{}", self.name)
+    }
+
+    /// The release of `kind`'s server in this image (OpenSSH: `major.minor`).
+    pub fn server_version(&self, kind: crate::policy::ServerKind) -> Option<&'static str> {
+        match kind {
+            crate::policy::ServerKind::Openssh => None,
+            crate::policy::ServerKind::Dropbear => self.dropbear,
+            crate::policy::ServerKind::Tinyssh => self.tinyssh,
+        }
     }
 
     /// The sshd its configuration is rendered for.
@@ -139,7 +152,7 @@ fn debian(
     contents: &'static str,
     openssh: (u32, u32),
     extras: &'static [&'static str],
-    dropbear: &'static str,
+    (dropbear, tinyssh): (&'static str, &'static str),
 ) -> ImageRecipe {
     ImageRecipe {
         name: suite,
@@ -148,22 +161,23 @@ fn debian(
         openssh,
         extras,
         dropbear: Some(dropbear),
+        tinyssh: Some(tinyssh),
     }
 }
 
 /// Every image sshmatrix can make.
 pub fn recipes() -> Vec<ImageRecipe> {
     vec![
-        debian("bullseye", None, "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81", (8, 4), DEBIAN_GSSAPI, "2020.81"),
-        debian("bookworm", None, "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83", (9, 2), DEBIAN_GSSAPI, "2022.83"),
-        debian("trixie", None, "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89", (10, 0), DEBIAN_GSSAPI, "2025.89"),
+        debian("bullseye", None, "Debian 11: OpenSSH 8.4p1, PuTTY 0.74, Dropbear 2020.81, TinySSH 20190101", (8, 4), DEBIAN_GSSAPI, ("2020.81", "20190101")),
+        debian("bookworm", None, "Debian 12: OpenSSH 9.2p1, PuTTY 0.78, Dropbear 2022.83, TinySSH 20230101", (9, 2), DEBIAN_GSSAPI, ("2022.83", "20230101")),
+        debian("trixie", None, "Debian 13: OpenSSH 10.0p2, PuTTY 0.83, Dropbear 2025.89, TinySSH 20250501", (10, 0), DEBIAN_GSSAPI, ("2025.89", "20250501")),
         debian(
             "forky",
             Some("sid"),
-            "Debian 14 (testing, forky): OpenSSH 10.6p1, PuTTY 0.85, Dropbear 2026.94 (a moving suite: versions as of 2026-10-30)",
+            "Debian 14 (testing, forky): OpenSSH 10.6p1, PuTTY 0.85, Dropbear 2026.94, TinySSH 20261001 (a moving suite: versions as of 2026-10-30)",
             (10, 6),
             &[],
-            "2026.94",
+            ("2026.94", "20261001"),
         ),
         ImageRecipe {
             name: "al2023",
@@ -177,6 +191,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
             dropbear: None,
+            tinyssh: None,
         },
         ImageRecipe {
             name: "al2023-legacy",
@@ -189,6 +204,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
             dropbear: None,
+            tinyssh: None,
         },
         ImageRecipe {
             name: "rocky9",
@@ -201,6 +217,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
             dropbear: None,
+            tinyssh: None,
         },
         ImageRecipe {
             name: "rocky9-legacy",
@@ -213,6 +230,7 @@ pub fn recipes() -> Vec<ImageRecipe> {
             openssh: (8, 7),
             extras: RHEL_EXTRAS,
             dropbear: None,
+            tinyssh: None,
         },
     ]
 }
@@ -613,12 +631,20 @@ pub async fn start_target(
     }
     let ak_name = &spec.policy.authorized_keys_name;
     let mut script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
-    let config = match &spec.policy.dropbear {
-        Some(d) => {
-            script.push_str(&dropbear_script(&spec.host_keys, &d.version));
+    let version = spec.policy.facts.as_ref().map(|f| f.version.as_str());
+    let config = match (spec.policy.server, version) {
+        (ServerKind::Dropbear, Some(v)) => {
+            script.push_str(&dropbear_script(&spec.host_keys, v));
             None
         }
-        None => {
+        (ServerKind::Tinyssh, Some(v)) => {
+            files.extend(tinyssh_keys(host_keys).map_err(fail)?);
+            script.push_str(&format!(
+                "case \"$(dpkg-query -W -f='${{Version}}' tinysshd)\" in {v}*) ;; *) echo 'this image has no TinySSH {v}' >&2; exit 1;; esac\n"
+            ));
+            None
+        }
+        _ => {
             let config = sshd_config(run_dir, spec, users, &mut files).map_err(fail)?;
             script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
             Some(config)
@@ -638,17 +664,21 @@ pub async fn start_target(
             ),
         });
     }
-    let target = match (config, &spec.policy.dropbear) {
+    let mut launcher = container.exec_prefix();
+    let target = match (config, spec.policy.facts.clone()) {
         (Some(config), _) => {
-            let mut launcher = container.exec_prefix();
             launcher.push("/usr/sbin/sshd".into());
             SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN)
         }
-        (None, d) => SshdTarget::dropbear(
+        (None, Some(facts)) if spec.policy.server == ServerKind::Tinyssh => {
+            launcher.push("/usr/sbin/tinysshd".into());
+            SshdTarget::tinyssh(&spec.id, launcher, facts)
+        }
+        (None, facts) => SshdTarget::dropbear(
             &spec.id,
             crate::dropbear::Dropbear {
-                prefix: container.exec_prefix(),
-                facts: d.clone().expect("a Dropbear policy"),
+                prefix: launcher,
+                facts: facts.expect("a Dropbear policy has facts"),
                 host_key_types: spec.host_keys.clone(),
             },
         ),
@@ -686,6 +716,31 @@ fn sshd_config(
         mode: 0o644,
     });
     Ok(config)
+}
+
+/// The target's Ed25519 host key in TinySSH's key directory: `ed25519.pk` (the 32-byte public
+/// key) and `.ed25519.sk` (the 64-byte secret key, seed then public key, as NaCl keeps it), so
+/// the key clients see is the one sshmatrix pins for every other server kind.
+fn tinyssh_keys(host_keys: &HostKeyStore) -> Result<Vec<FileIn>, String> {
+    let path = host_keys.get("ed25519").map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = ssh_key::PrivateKey::from_openssh(&text).map_err(|e| e.to_string())?;
+    let pair = key
+        .key_data()
+        .ed25519()
+        .ok_or("the ed25519 host key is not an Ed25519 key")?;
+    Ok(vec![
+        FileIn {
+            path: format!("{}/ed25519.pk", crate::sshd::TINYSSH_KEYS),
+            data: pair.public.0.to_vec(),
+            mode: 0o644,
+        },
+        FileIn {
+            path: format!("{}/.ed25519.sk", crate::sshd::TINYSSH_KEYS),
+            data: pair.to_bytes().to_vec(),
+            mode: 0o600,
+        },
+    ])
 }
 
 /// The script lines that give Dropbear the target's host keys in its own format (converted by

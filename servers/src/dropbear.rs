@@ -18,7 +18,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::policy::DropbearFacts;
+use crate::policy::ServerFacts;
 
 /// The server binary in the Debian images.
 pub const DROPBEAR: &str = "/usr/sbin/dropbear";
@@ -42,7 +42,7 @@ pub struct Dropbear {
     /// The argv prefix that runs a command where the server lives (`docker exec -i ID`).
     pub prefix: Vec<String>,
     /// What the build does, with the options the platform runs it with.
-    pub facts: DropbearFacts,
+    pub facts: ServerFacts,
     /// The target's host key types.
     pub host_key_types: Vec<String>,
 }
@@ -201,7 +201,7 @@ mod tests {
     fn a_daemon_serves_one_port_with_the_targets_host_keys_and_options() {
         let d = Dropbear {
             prefix: vec![],
-            facts: DropbearFacts {
+            facts: ServerFacts {
                 version: "2022.83".into(),
                 options: vec!["-s".into()],
                 kex: vec![],

@@ -16,7 +16,7 @@ pub mod sshd;
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 pub use log::{analyse, ServerView};
-pub use policy::{builtin_policies, DropbearFacts, Policy, ServerKind};
+pub use policy::{builtin_policies, Policy, ServerFacts, ServerKind};
 pub use sshd::{
     find_sshd, Effective, Endpoint, HostKeyStore, ServerSession, ServerStream, SshdTarget,
     TargetError, TargetSpec,

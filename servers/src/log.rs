@@ -43,6 +43,9 @@ const REASONS: &[&str] = &[
     "Bad password attempt",
     "Pubkey auth attempt with unknown algo",
     "Exit before auth",
+    // TinySSH.
+    "unable to authorize",
+    "too many authentication tries",
     // Not "Connection closed by authenticating user": that is the client giving up, and the
     // client says why.
     "fatal:",
@@ -52,9 +55,23 @@ const REASONS: &[&str] = &[
 /// Lines kept as evidence though they explain nothing themselves.
 const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 
-/// A log line without sshd's `[preauth]` suffix or Dropbear's `[PID] Mon DD HH:MM:SS ` prefix.
+/// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix or
+/// TinySSH's `tinysshd: SESSION: info: ` prefix and ` {file.c:LINE}` suffix.
 fn clean(line: &str) -> String {
     let line = line.trim();
+    if let Some(rest) = line.strip_prefix("tinysshd: ") {
+        let rest = rest.split_once(": ").map_or(rest, |(_, r)| r);
+        let rest = ["info: ", "warning: ", "fatal: "]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+            .unwrap_or(rest);
+        return rest
+            .rsplit_once('{')
+            .filter(|(_, at)| at.ends_with('}'))
+            .map_or(rest, |(text, _)| text)
+            .trim_end()
+            .to_string();
+    }
     let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
         // `Dec 02 16:21:43 ` is 16 characters.
         Some((pid, rest)) if pid.bytes().all(|b| b.is_ascii_digit()) && rest.len() > 16 => {
@@ -73,6 +90,7 @@ fn is_acceptance(line: &str) -> bool {
         || ["Pubkey auth succeeded for", "Password auth succeeded for"]
             .iter()
             .any(|p| line.starts_with(p))
+        || (line.starts_with("auth: ") && line.ends_with(" accepted"))
 }
 
 /// Analyses the log of one connection (`sshd -i`, or a per-cell Dropbear daemon).
@@ -171,6 +189,21 @@ mod tests {
         assert_eq!(
             v.reason.as_deref(),
             Some("Exit before auth from <127.0.0.1:1>: No matching algo kex")
+        );
+    }
+
+    #[test]
+    fn tinyssh_lines_lose_their_session_and_source_position() {
+        let v = analyse(
+            "tinysshd: Kgth8vKG: info: connection from unknown:0 {main_tinysshd.c:124}\n\
+             tinysshd: Kgth8vKG: info: auth: root: ssh-ed25519 AAAAC3Nza accepted {packet_auth.c:170}\n",
+        );
+        assert!(v.accepted);
+        assert_eq!(v.evidence, ["auth: root: ssh-ed25519 AAAAC3Nza accepted"]);
+        let v = analyse("tinysshd: OXcsQWY5: warning: auth: unable to authorize using authorized_keys: key not found {subprocess_auth.c:102}\n");
+        assert_eq!(
+            v.reason.as_deref(),
+            Some("auth: unable to authorize using authorized_keys: key not found")
         );
     }
 

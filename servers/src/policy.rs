@@ -15,7 +15,8 @@ pub struct Policy {
     pub name: String,
     /// The platform it describes.
     pub platform: String,
-    /// The server implementation (`openssh` unless the file says `server = "dropbear"`).
+    /// The server implementation (`openssh` unless the file says `server = "dropbear"` or
+    /// `"tinyssh"`).
     #[serde(default)]
     pub server: ServerKind,
     /// The OpenSSH version the platform runs (informational; the local sshd is what runs).
@@ -30,10 +31,10 @@ pub struct Policy {
     /// sshd_config directives, verbatim (OpenSSH only).
     #[serde(default)]
     pub directives: String,
-    /// What a Dropbear server does (`server = "dropbear"` only): it has no `sshd -T`, so the
-    /// settings that decide a login are data, checked against the real server by a test.
+    /// What a server other than OpenSSH does (its `[facts]` table): it has no `sshd -T`, so
+    /// the settings that decide a login are data, checked against the real server by a test.
     #[serde(default)]
-    pub dropbear: Option<DropbearFacts>,
+    pub facts: Option<ServerFacts>,
     /// Source of each fact.
     pub sources: BTreeMap<String, String>,
     /// Caveats and inferences.
@@ -53,6 +54,8 @@ pub enum ServerKind {
     Openssh,
     /// Dropbear `dropbear`, configured by command-line options.
     Dropbear,
+    /// TinySSH `tinysshd`: Ed25519 only, nothing to configure.
+    Tinyssh,
 }
 
 impl ServerKind {
@@ -61,16 +64,17 @@ impl ServerKind {
         match self {
             ServerKind::Openssh => "OpenSSH",
             ServerKind::Dropbear => "Dropbear",
+            ServerKind::Tinyssh => "TinySSH",
         }
     }
 }
 
-/// A Dropbear build's settings that decide a login (its algorithm lists as its KEXINIT and
+/// A non-OpenSSH build's settings that decide a login (its algorithm lists as its KEXINIT and
 /// ext-info send them, read off the real server; a test holds them equal).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct DropbearFacts {
-    /// The release, e.g. `2022.83` (a test holds it equal to the image's `dropbear -V`).
+pub struct ServerFacts {
+    /// The release, e.g. `2022.83` (a test holds it equal to what the image runs).
     pub version: String,
     /// Command-line options the platform runs it with (`-s`: no password logins; `-w`: no
     /// root logins; `-T N`: at most N authentication attempts).
@@ -86,15 +90,17 @@ pub struct DropbearFacts {
     pub macs: Vec<String>,
     /// Compression methods offered.
     pub compression: Vec<String>,
-    /// The `server-sig-algs` of its ext-info, in order.
+    /// The `server-sig-algs` of its ext-info, in order (empty: it sends no ext-info).
+    #[serde(default)]
     pub server_sig_algs: Vec<String>,
     /// Signature algorithms it verifies in public-key authentication.
     pub pubkey_algorithms: Vec<String>,
-    /// The smallest RSA user key it accepts, in bits.
+    /// The smallest RSA user key it accepts, in bits (0: no RSA at all).
+    #[serde(default)]
     pub rsa_min_bits: u32,
 }
 
-impl DropbearFacts {
+impl ServerFacts {
     /// Whether password logins are enabled (no `-s`).
     pub fn password_auth(&self) -> bool {
         !self.options.iter().any(|o| o == "-s")
@@ -173,25 +179,25 @@ pub fn parse_policies(files: &[(String, String)]) -> Result<Vec<Policy>, String>
     Ok(all)
 }
 
-/// A policy carries the settings of its own server kind and no other's.
+/// A policy carries the settings of its own server kind and no other's: OpenSSH an `openssh`
+/// release (and directives), the others a `[facts]` table and no directives.
 fn check_kind(p: &Policy) -> Result<(), String> {
-    match (p.server, &p.dropbear) {
+    match (p.server, &p.facts) {
         (ServerKind::Openssh, None) if p.openssh.is_empty() => {
             Err("`openssh` (the release) is missing".into())
         }
         (ServerKind::Openssh, None) => Ok(()),
         (ServerKind::Openssh, Some(_)) => {
-            Err("a `[dropbear]` table needs `server = \"dropbear\"`".into())
+            Err("a `[facts]` table needs `server = \"dropbear\"` or `\"tinyssh\"`".into())
         }
-        (ServerKind::Dropbear, None) => {
-            Err("`server = \"dropbear\"` needs a `[dropbear]` table".into())
+        (kind, None) => Err(format!("a {} policy needs a `[facts]` table", kind.name())),
+        (kind, Some(_)) if !p.directives.trim().is_empty() || !p.openssh.is_empty() => {
+            Err(format!(
+                "a {} policy has no sshd_config `directives` and no `openssh` release",
+                kind.name()
+            ))
         }
-        (ServerKind::Dropbear, Some(_))
-            if !p.directives.trim().is_empty() || !p.openssh.is_empty() =>
-        {
-            Err("a Dropbear policy has no sshd_config `directives` and no `openssh` release".into())
-        }
-        (ServerKind::Dropbear, Some(_)) => Ok(()),
+        (_, Some(_)) => Ok(()),
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use crate::dialect::Adapted;
-use crate::policy::Policy;
+use crate::policy::{Policy, ServerKind};
 
 /// Errors of the local backend; all are environment problems (exit code 3) unless noted.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +223,16 @@ enum Server {
     },
     /// A Dropbear daemon per connection.
     Dropbear(Box<crate::dropbear::Dropbear>),
+    /// `tinysshd` run once per connection by `launcher` (`docker exec -i CONTAINER
+    /// /usr/sbin/tinysshd`), its host key in [`TINYSSH_KEYS`].
+    Tinyssh {
+        launcher: Vec<String>,
+        facts: Box<crate::policy::ServerFacts>,
+    },
 }
+
+/// The key directory of a TinySSH target inside its container.
+pub const TINYSSH_KEYS: &str = "/etc/sshmatrix/tinyssh";
 
 /// The server end of one connection, for a client that connects a TCP socket: a one-shot port
 /// running `sshd -i`, or a Dropbear daemon's port.
@@ -448,19 +457,50 @@ impl SshdTarget {
         }
     }
 
-    /// The shell command that runs one `sshd -i` connection of this target, its log going to
-    /// `log` (a client's ProxyCommand); `None` for a server that has no such mode here
+    /// A TinySSH target: `tinysshd` per connection, started by `launcher`.
+    pub fn tinyssh(id: &str, launcher: Vec<String>, facts: crate::policy::ServerFacts) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Tinyssh {
+                launcher,
+                facts: Box::new(facts),
+            },
+        }
+    }
+
+    /// The launcher and arguments of one inetd-style connection (stdin/stdout, log on
+    /// stderr): `sshd -i -e -f CONFIG`, or `tinysshd -v -x SUBSYSTEM=/bin/true KEYDIR` (TinySSH
+    /// serves the session subsystem by running `true`); `None` for Dropbear.
+    fn inetd_parts(&self) -> Option<(&[String], Vec<String>)> {
+        match &self.server {
+            Server::Sshd {
+                launcher,
+                config_seen,
+            } => Some((
+                launcher,
+                vec!["-i".into(), "-e".into(), "-f".into(), config_seen.clone()],
+            )),
+            Server::Tinyssh { launcher, .. } => Some((
+                launcher,
+                vec![
+                    "-v".into(),
+                    "-x".into(),
+                    format!("{SESSION_SUBSYSTEM}=/bin/true"),
+                    TINYSSH_KEYS.into(),
+                ],
+            )),
+            Server::Dropbear(_) => None,
+        }
+    }
+
+    /// The shell command that runs one inetd-style connection of this target, its log going
+    /// to `log` (a client's ProxyCommand); `None` for a server that has no such mode here
     /// (Dropbear: [`SshdTarget::serve`] gives a port instead).
     pub fn inetd_command(&self, log: &Path) -> Option<String> {
-        let Server::Sshd {
-            launcher,
-            config_seen,
-        } = &self.server
-        else {
-            return None;
-        };
-        let mut words: Vec<String> = launcher.iter().map(|w| sh_quote(w)).collect();
-        words.push(format!("-i -e -f {}", sh_quote(config_seen)));
+        let (launcher, args) = self.inetd_parts()?;
+        let mut words: Vec<String> = launcher.iter().chain(&args).map(|w| sh_quote(w)).collect();
         words.push(format!("2>{}", sh_quote(&log.display().to_string())));
         Some(words.join(" "))
     }
@@ -475,7 +515,7 @@ impl SshdTarget {
             (_, Some(command)) => Ok(Endpoint::OneShot(
                 crate::relay::serve_once(command, wait).await?,
             )),
-            (Server::Sshd { .. }, None) => unreachable!("sshd targets have an inetd command"),
+            (_, None) => unreachable!("only Dropbear targets have no inetd command"),
         }
     }
 
@@ -486,7 +526,7 @@ impl SshdTarget {
                 launcher,
                 config_seen,
             } => Ok((launcher, config_seen)),
-            Server::Dropbear(_) => Err(TargetError::NotOpenssh {
+            Server::Dropbear(_) | Server::Tinyssh { .. } => Err(TargetError::NotOpenssh {
                 target: self.id.clone(),
             }),
         }
@@ -522,8 +562,16 @@ impl SshdTarget {
     /// The effective settings ([`Effective::parse`] of `sshd -T`) with what depends on the
     /// server's release (from `sshd -V`) filled in.
     pub fn effective(&self, host_key_types: &[String]) -> Result<Effective, TargetError> {
-        if let Server::Dropbear(d) = &self.server {
-            return Ok(Effective::from_dropbear(&d.facts, host_key_types));
+        match &self.server {
+            Server::Dropbear(d) => {
+                let kind = ServerKind::Dropbear;
+                return Ok(Effective::from_facts(kind, &d.facts, host_key_types));
+            }
+            Server::Tinyssh { facts, .. } => {
+                let kind = ServerKind::Tinyssh;
+                return Ok(Effective::from_facts(kind, facts, host_key_types));
+            }
+            Server::Sshd { .. } => {}
         }
         let mut e = Effective::parse(&self.effective_config()?, host_key_types);
         e.release = self.release();
@@ -541,25 +589,19 @@ impl SshdTarget {
         &self,
         wait: Duration,
     ) -> Result<(ServerStream, ServerSession), TargetError> {
-        let (launcher, config_seen) = match &self.server {
-            Server::Sshd {
-                launcher,
-                config_seen,
-            } => (launcher, config_seen),
-            Server::Dropbear(d) => {
-                let daemon = d.serve(None, wait).await?;
-                let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
-                return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
-            }
+        let Some((launcher, args)) = self.inetd_parts() else {
+            let Server::Dropbear(d) = &self.server else {
+                unreachable!("only Dropbear targets have no inetd mode")
+            };
+            let daemon = d.serve(None, wait).await?;
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
+            return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
         };
         ensure_privsep_dir();
         let mut child = Command::new(&launcher[0])
             .process_group(0)
             .args(&launcher[1..])
-            .arg("-i")
-            .arg("-e")
-            .arg("-f")
-            .arg(config_seen)
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -630,10 +672,13 @@ pub struct Effective {
     pub max_auth_tries: u32,
     /// The OpenSSH release, when known (`sshd -V`).
     pub release: Option<(u32, u32)>,
-    /// The ext-info `server-sig-algs` as the server sends it, where that is data (Dropbear);
+    /// The ext-info `server-sig-algs` as the server sends it, where that is data (Dropbear,
+    /// TinySSH: `Some(empty)` when it sends none);
     /// `None` for OpenSSH, whose list follows from its release (see
     /// [`Effective::filters_server_sig_algs`]).
     pub server_sig_algs: Option<Vec<String>>,
+    /// Which server these settings are of (OpenSSH unless they come from policy facts).
+    pub server: crate::policy::ServerKind,
 }
 
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
@@ -720,11 +765,17 @@ impl Effective {
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
             release: None,
             server_sig_algs: None,
+            server: crate::policy::ServerKind::Openssh,
         }
     }
 
-    /// The settings of a Dropbear build (policy data) serving host keys of `host_key_types`.
-    pub fn from_dropbear(d: &crate::policy::DropbearFacts, host_key_types: &[String]) -> Self {
+    /// The settings of a non-OpenSSH build (policy data) serving host keys of
+    /// `host_key_types`.
+    pub fn from_facts(
+        server: crate::policy::ServerKind,
+        d: &crate::policy::ServerFacts,
+        host_key_types: &[String],
+    ) -> Self {
         Effective {
             kex: d.kex.clone(),
             hostkey: d
@@ -744,6 +795,7 @@ impl Effective {
             max_auth_tries: d.max_auth_tries(),
             release: None,
             server_sig_algs: Some(d.server_sig_algs.clone()),
+            server,
         }
     }
 }

@@ -143,8 +143,8 @@ pub fn policies(listing: &Listing) -> ExitCode {
     );
     for p in &shown {
         let keys = p.host_keys.join(",");
-        let server = match &p.dropbear {
-            Some(d) => format!("Dropbear {}", d.version),
+        let server = match &p.facts {
+            Some(d) => format!("{} {}", p.server.name(), d.version),
             None => format!("OpenSSH {}", p.openssh),
         };
         println!(

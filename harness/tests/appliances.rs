@@ -150,3 +150,51 @@ async fn each_dropbear_and_tinyssh_policy_lists_what_its_real_server_sends() {
         assert!(log.contains("onnection from"), "{}: {log}", p.id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropbear_refusal_gets_client_fixes_verified_on_that_server_and_no_sshd_lines() {
+    use sshmatrix::advice::{explain, select};
+    let plan = common::plan(&common::matrices().join("appliance-servers.toml"));
+    let i = select(
+        &plan,
+        "client=teraterm-4.106,key=rsa-2048,target=dropbear-2025.89",
+    )
+    .unwrap();
+    let opts = sshmatrix::runner::Options {
+        jobs: sshmatrix::runner::default_jobs(),
+        timeout: std::time::Duration::from_secs(30),
+        work_dir: common::work_dir(),
+        stream: None,
+        progress: false,
+        stop: Default::default(),
+    };
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    let e = explain(&plan, i, &[], true, &opts, &profiles, &tools, &policies)
+        .await
+        .unwrap();
+    assert_eq!(e.result.code, "auth-signature-rejected");
+    let fixes: Vec<(&str, Verdict)> = e
+        .fixes
+        .iter()
+        .map(|t| (t.fix.text.as_str(), t.result.as_ref().unwrap().verdict))
+        .collect();
+    assert_eq!(
+        fixes,
+        [
+            (
+                "upgrade to Tera Term 4.107 (released 2023-10-15)",
+                Verdict::Ok
+            ),
+            (
+                "upgrade to Tera Term 5.0 (released 2023-10-15)",
+                Verdict::Ok
+            ),
+            ("use an Ed25519 key instead of RSA 2048", Verdict::Ok),
+            ("use an ECDSA 256 key instead of RSA 2048", Verdict::Ok),
+        ]
+    );
+}

@@ -7,7 +7,6 @@
 //! cannot speak (which cannot change the outcome) and runs the real exchange.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -23,86 +22,17 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::negotiate::{self, Category, Negotiated, ServerHello};
 use crate::profile::{Profile, RsaFallback, RsaSignatureMode};
 
-/// The outcome class of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Logged in.
-    Ok,
-    /// Refused: the combination does not work.
-    Fail,
-    /// Could not be decided (timeout, engine limit, broken target).
-    Error,
-}
+/// The verdict and stage vocabulary, defined once in the result schema.
+pub use sshmatrix_reports::{Stage, Verdict};
 
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Verdict::Ok => "ok",
-            Verdict::Fail => "fail",
-            Verdict::Error => "error",
-        })
-    }
-}
-
-/// Where a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    /// Reading the key file.
-    KeyLoad,
-    /// Transport connect / identification.
-    Connect,
-    /// Key exchange algorithm negotiation or computation.
-    Kex,
-    /// Host key algorithm negotiation or verification.
-    Hostkey,
-    /// Cipher negotiation.
-    Cipher,
-    /// MAC negotiation.
-    Mac,
-    /// Compression negotiation.
-    Compression,
-    /// User authentication.
-    Auth,
-    /// The engine cannot speak what the real client would use.
-    Emulation,
-    /// The cell ran out of time.
-    Timeout,
-    /// Logged in.
-    Login,
-    /// Reaching the jump host (its own refusal, before the target is tried).
-    Jump,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::KeyLoad => "key-load",
-            Stage::Connect => "connect",
-            Stage::Kex => "kex",
-            Stage::Hostkey => "hostkey",
-            Stage::Cipher => "cipher",
-            Stage::Mac => "mac",
-            Stage::Compression => "compression",
-            Stage::Auth => "auth",
-            Stage::Emulation => "emulation",
-            Stage::Timeout => "timeout",
-            Stage::Login => "login",
-            Stage::Jump => "jump",
-        })
-    }
-}
-
-impl From<Category> for Stage {
-    fn from(c: Category) -> Self {
-        match c {
-            Category::Kex => Stage::Kex,
-            Category::Hostkey => Stage::Hostkey,
-            Category::Cipher => Stage::Cipher,
-            Category::Mac => Stage::Mac,
-            Category::Compression => Stage::Compression,
-        }
+/// The stage a negotiation category fails at.
+pub fn stage_of(c: Category) -> Stage {
+    match c {
+        Category::Kex => Stage::Kex,
+        Category::Hostkey => Stage::Hostkey,
+        Category::Cipher => Stage::Cipher,
+        Category::Mac => Stage::Mac,
+        Category::Compression => Stage::Compression,
     }
 }
 
@@ -841,7 +771,7 @@ fn connect_error(
                 ),
             );
             if let Err(p) = predicted {
-                if Stage::from(p.category) != stage {
+                if stage_of(p.category) != stage {
                     o.notes
                         .push(format!("prediction failed at {} instead", p.category));
                 }

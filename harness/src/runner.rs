@@ -1891,11 +1891,7 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult) {
 /// sides' evidence), reasons, negotiated algorithms and notes.
 fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<String>) {
     let view = log.as_deref().map(analyse).unwrap_or_default();
-    result.verdict = match outcome.verdict {
-        emulator::Verdict::Ok => Verdict::Ok,
-        emulator::Verdict::Fail => Verdict::Fail,
-        emulator::Verdict::Error => Verdict::Error,
-    };
+    result.verdict = outcome.verdict;
     result.stage = outcome.stage.to_string();
     result.code = crate::diagnose::code(&outcome, &view).to_string();
     result.client_reason = outcome.reason.clone();

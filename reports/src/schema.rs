@@ -49,6 +49,61 @@ impl Verdict {
     }
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Reading the key file.
+    KeyLoad,
+    /// Transport connect / identification.
+    Connect,
+    /// Key exchange algorithm negotiation or computation.
+    Kex,
+    /// Host key algorithm negotiation or verification.
+    Hostkey,
+    /// Cipher negotiation.
+    Cipher,
+    /// MAC negotiation.
+    Mac,
+    /// Compression negotiation.
+    Compression,
+    /// User authentication.
+    Auth,
+    /// The engine cannot speak what the real client would use.
+    Emulation,
+    /// The cell ran out of time.
+    Timeout,
+    /// Logged in.
+    Login,
+    /// Reaching the jump host (its own refusal, before the target is tried).
+    Jump,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::KeyLoad => "key-load",
+            Stage::Connect => "connect",
+            Stage::Kex => "kex",
+            Stage::Hostkey => "hostkey",
+            Stage::Cipher => "cipher",
+            Stage::Mac => "mac",
+            Stage::Compression => "compression",
+            Stage::Auth => "auth",
+            Stage::Emulation => "emulation",
+            Stage::Timeout => "timeout",
+            Stage::Login => "login",
+            Stage::Jump => "jump",
+        })
+    }
+}
+
 /// The failure taxonomy: stable codes with their meaning. A cell's `code` is one of these, or
 /// empty for a successful login.
 pub const CODES: &[(&str, &str)] = &[

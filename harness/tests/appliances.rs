@@ -198,3 +198,42 @@ async fn a_dropbear_refusal_gets_client_fixes_verified_on_that_server_and_no_ssh
         ]
     );
 }
+
+#[test]
+fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("cells.jsonl");
+    let (s, m) = (
+        stream.to_str().unwrap().to_string(),
+        common::matrices().join("appliance-servers.toml"),
+    );
+    let args = ["run", "-q", "-j", "2", "--stream", &s, m.to_str().unwrap()];
+    let mut child = common::spawn(&args, &common::work_dir());
+    let pid = child.id();
+    assert!(
+        common::wait_for_lines(&stream, 10) >= 10,
+        "no cells streamed"
+    );
+    let containers = common::containers_of(pid);
+    // Seven targets and the trixie image plink 0.83 runs in.
+    assert_eq!(containers.len(), 8, "{containers:?}");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(common::containers_owned_by(pid), 0, "containers left");
+    // No `docker exec` of a daemon, a tinysshd or a client into them is left either.
+    for id in &containers {
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", id])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "{id}: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
+    }
+}

@@ -9,21 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 use sshmatrix_reports::Verdict;
-use sshmatrix_servers::container::LABEL_OWNER;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-}
-
-/// Containers (running or not) started by the sshmatrix process `pid`.
-fn containers_owned_by(pid: u32) -> usize {
-    let out = Command::new("docker")
-        .args(["ps", "-a", "-q", "--filter"])
-        .arg(format!("label={LABEL_OWNER}={pid}"))
-        .output()
-        .expect("docker CLI");
-    assert!(out.status.success(), "docker ps failed");
-    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 fn spawn_run(matrix: &Path, stream: &Path, work: &Path) -> Child {
@@ -102,7 +90,11 @@ fn containers_are_removed_after_a_run_and_after_ctrl_c() {
     let mut child = spawn_run(&small_matrix(dir.path()), &stream, &work);
     let pid = child.id();
     assert!(child.wait().unwrap().success());
-    assert_eq!(containers_owned_by(pid), 0, "containers left after a run");
+    assert_eq!(
+        common::containers_owned_by(pid),
+        0,
+        "containers left after a run"
+    );
 
     // Ctrl-C in the middle of the three-release matrix.
     let stream = dir.path().join("interrupted.jsonl");
@@ -114,7 +106,7 @@ fn containers_are_removed_after_a_run_and_after_ctrl_c() {
     let pid = child.id();
     wait_for_lines(&stream, 10);
     assert_eq!(
-        containers_owned_by(pid),
+        common::containers_owned_by(pid),
         5,
         "one container per target and per client image"
     );
@@ -124,7 +116,11 @@ fn containers_are_removed_after_a_run_and_after_ctrl_c() {
         .unwrap()
         .success());
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    assert_eq!(containers_owned_by(pid), 0, "containers left after Ctrl-C");
+    assert_eq!(
+        common::containers_owned_by(pid),
+        0,
+        "containers left after Ctrl-C"
+    );
 }
 
 #[test]
@@ -141,7 +137,11 @@ fn containers_of_a_killed_run_are_swept_by_the_next_run() {
     wait_for_lines(&stream, 5);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
-    assert_eq!(containers_owned_by(pid), 5, "SIGKILL leaves the containers");
+    assert_eq!(
+        common::containers_owned_by(pid),
+        5,
+        "SIGKILL leaves the containers"
+    );
     let next = bin()
         .args(["run", "-q"])
         .arg(small_matrix(dir.path()))
@@ -150,7 +150,11 @@ fn containers_of_a_killed_run_are_swept_by_the_next_run() {
         .output()
         .unwrap();
     assert!(next.status.success());
-    assert_eq!(containers_owned_by(pid), 0, "the next run sweeps them");
+    assert_eq!(
+        common::containers_owned_by(pid),
+        0,
+        "the next run sweeps them"
+    );
 }
 
 #[test]

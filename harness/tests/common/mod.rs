@@ -100,6 +100,28 @@ fn finished(stream: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The ids of the containers (running or not) started by the sshmatrix process `pid`.
+pub fn containers_of(pid: u32) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "-q", "--no-trunc", "--filter"])
+        .arg(format!(
+            "label={}={pid}",
+            sshmatrix_servers::container::LABEL_OWNER
+        ))
+        .output()
+        .expect("docker CLI");
+    assert!(out.status.success(), "docker ps failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// How many containers (running or not) the sshmatrix process `pid` started.
+pub fn containers_owned_by(pid: u32) -> usize {
+    containers_of(pid).len()
+}
+
 /// Starts the sshmatrix binary with `args` and `--work-dir work` (stdout discarded).
 pub fn spawn(args: &[&str], work: &Path) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))

@@ -67,6 +67,11 @@ static LEASE: OnceLock<(PathBuf, File)> = OnceLock::new();
 /// The file is created under a temporary name, locked, then renamed, so no sweeper ever sees an
 /// unlocked lease of a live process.
 pub fn take_lease(dir: &Path) -> std::io::Result<()> {
+    // One taker at a time: two threads taking the first lease at once would both open the same
+    // temporary file, and the second would wait forever on the lock the first holds (flock
+    // locks belong to open files, not processes) — seen as a hung test run in CI.
+    static TAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = TAKING.lock().unwrap_or_else(|e| e.into_inner());
     if LEASE.get().is_some() {
         return Ok(());
     }
@@ -220,6 +225,27 @@ mod tests {
 
     fn me() -> Owner {
         Owner::current()
+    }
+
+    #[test]
+    fn threads_taking_the_first_lease_at_once_all_return() {
+        // Before takers were serialised, this hung every time (30 s timeouts).
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(32));
+        for _ in 0..32 {
+            let (dir, tx, start) = (dir.path().to_path_buf(), tx.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                tx.send(take_lease(&dir).is_ok()).unwrap()
+            });
+        }
+        for _ in 0..32 {
+            let taken = rx.recv_timeout(std::time::Duration::from_secs(30));
+            assert_eq!(taken, Ok(true), "a thread is stuck taking the lease");
+        }
+        let leases = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leases, 1, "one lease per process");
     }
 
     #[test]

@@ -487,11 +487,18 @@ async fn install_libraries(
     work_dir: &std::path::Path,
     stop: &Stop,
 ) -> Result<HashMap<String, Vec<String>>, RunError> {
-    let profiles: Vec<Profile> =
-        crate::libraries::library_profiles(plan.cells.iter().map(|c| &*c.client))
-            .into_iter()
-            .cloned()
-            .collect();
+    // Library clients, and the AsyncSSH client profiles whose environments run servers.
+    let builtin = sshmatrix_clients::builtin_profiles();
+    let servers = plan
+        .targets
+        .iter()
+        .filter_map(|t| t.policy.facts.as_ref()?.runs_with.as_deref())
+        .filter_map(|id| builtin.iter().find(|p| p.id == id));
+    let clients = plan.cells.iter().map(|c| &*c.client);
+    let profiles: Vec<Profile> = crate::libraries::library_profiles(clients.chain(servers))
+        .into_iter()
+        .cloned()
+        .collect();
     if profiles.is_empty() {
         return Ok(HashMap::new());
     }
@@ -561,6 +568,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         host_keys: &host_keys,
         sshd: &sshd,
         log_level: log_level.to_string(),
+        programs: &programs,
     };
     let Targets {
         mut notes,
@@ -708,6 +716,8 @@ struct TargetEnv<'a> {
     host_keys: &'a HostKeyStore,
     sshd: &'a std::path::Path,
     log_level: String,
+    /// Installed library programs (profile id → argv prefix): AsyncSSH targets run in one.
+    programs: &'a HashMap<String, Vec<String>>,
 }
 
 /// One prepared target: its sshd (local or in a container), effective settings, KEXINIT,
@@ -800,6 +810,9 @@ async fn start_backend(
     spec: &TargetSpec,
 ) -> Result<(SshdTarget, Option<sshmatrix_servers::container::Container>), RunError> {
     let t = &env.plan.targets[ti];
+    if t.policy.server == ServerKind::Asyncssh {
+        return Ok((asyncssh_target(env, ti)?, None));
+    }
     let Some(image) = &t.image else {
         let public = registered(env, ti, None)?;
         let target = SshdTarget::create(env.run_dir, spec, env.host_keys, env.sshd, &public)?;
@@ -847,6 +860,43 @@ fn effective_of(
     }
 }
 
+/// An AsyncSSH target: its server program in the virtual environment of the AsyncSSH client
+/// profile of the same release, each matrix user with an authorized-keys file of its own.
+fn asyncssh_target(env: &TargetEnv<'_>, ti: usize) -> Result<SshdTarget, RunError> {
+    let t = &env.plan.targets[ti];
+    let facts = t
+        .policy
+        .facts
+        .clone()
+        .expect("an AsyncSSH policy has facts");
+    let with = facts.runs_with.clone().unwrap_or_default();
+    let python = env.programs.get(&with).and_then(|argv| argv.first()).ok_or_else(|| {
+        RunError::Environment(format!(
+            "target `{}`: AsyncSSH from profile `{with}` is not installed (`sshmatrix clients install {with}`)",
+            t.id
+        ))
+    })?;
+    let users = t
+        .users
+        .iter()
+        .map(|u| Ok((u.clone(), registered(env, ti, Some(u))?)))
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let host_keys = t
+        .host_keys
+        .iter()
+        .map(|k| env.host_keys.get(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
+        env.run_dir,
+        &t.id,
+        python,
+        host_keys,
+        &users,
+        facts,
+    )?;
+    Ok(SshdTarget::asyncssh(&t.id, server))
+}
+
 /// Reads a target's KEXINIT once (with the cell timeout).
 async fn probe_target(
     target: &SshdTarget,
@@ -878,6 +928,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
         let server = match (t.policy.server, &t.policy.facts) {
             (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, its inetd mode logs only to syslog)", d.version),
             (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style)", d.version),
+            (ServerKind::Asyncssh, Some(d)) => format!("an AsyncSSH {} server per cell", d.version),
             _ => "sshd -i per cell".into(),
         };
         notes.push(format!(
@@ -1356,7 +1407,8 @@ impl Shared {
     /// The account a cell logs in to: the matrix user on container targets (real accounts),
     /// the OS user running sshmatrix on local ones.
     fn login_for<'a>(&'a self, cell: &'a Cell) -> &'a str {
-        if self.plan.targets[cell.target].image.is_some() {
+        let t = &self.plan.targets[cell.target];
+        if t.image.is_some() || t.policy.server == ServerKind::Asyncssh {
             &cell.user
         } else {
             &self.login

@@ -148,11 +148,18 @@ fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> 
             format!("target `{}`: a {name} target behind a jump host is not supported yet", t.id),
             "drop `via` for this target".into(),
         )),
-        _ if t.scenario != crate::matrix::Scenario::default() => Some((
-            "scenario".into(),
-            format!("target `{}`: troubleshooting scenarios run on OpenSSH targets only", t.id),
-            "use an OpenSSH policy for this target, or drop the scenario".into(),
-        )),
+        // Which keys are registered works for every server; the other knobs are OpenSSH's.
+        _ if crate::matrix::Scenario {
+            authorized_keys: crate::matrix::Registered::Matrix,
+            ..t.scenario.clone()
+        } != crate::matrix::Scenario::default() =>
+        {
+            Some((
+                "scenario".into(),
+                format!("target `{}`: troubleshooting scenarios other than `authorized_keys` run on OpenSSH targets only", t.id),
+                "use an OpenSSH policy for this target, or keep only `authorized_keys` in the scenario".into(),
+            ))
+        }
         _ => via.map(|x| {
             (
                 "via".into(),
@@ -168,7 +175,7 @@ fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> 
 }
 
 /// Whether `t` runs where its policy's server release is: in a container of an image with
-/// that release, or on a remote host.
+/// that release, or on a remote host (AsyncSSH: on this host).
 fn server_release(t: &Target) -> Option<Problem> {
     let kind = t.policy.server;
     let name = kind.name();
@@ -185,6 +192,13 @@ fn server_release(t: &Target) -> Option<Problem> {
         .find(|r| r.server_version(kind) == Some(version.as_str()))
         .map_or("bookworm", |r| r.name);
     match (&t.image, &t.remote) {
+        // A library's server runs on this host, from the library's own installation.
+        (Some(img), _) if kind == ServerKind::Asyncssh => Some((
+            format!("\"{}\"", img.name),
+            format!("target `{}`: policy `{policy}` is the {name} server, which runs on this host, not in a container", t.id),
+            "drop `kind` and `image` for this target".into(),
+        )),
+        _ if kind == ServerKind::Asyncssh => None,
         (None, None) => Some((
             format!("\"{policy}\""),
             format!(

@@ -212,6 +212,11 @@ fn check(path: &Path) -> (i32, String) {
     "12:1: target `rescue`: TinySSH serves an Ed25519 host key only",
     "host_keys = [\"ed25519\"]"
 )]
+#[case(
+    "asyncssh-in-container.toml",
+    "11:9: target `service`: policy `asyncssh-2.24.1` is the AsyncSSH server, which runs on this host, not in a container",
+    "drop `kind` and `image`"
+)]
 #[case("expect-directory.toml", "not a regular file", "CSV file")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,

@@ -125,6 +125,7 @@ impl ImageRecipe {
             crate::policy::ServerKind::Openssh => None,
             crate::policy::ServerKind::Dropbear => self.dropbear,
             crate::policy::ServerKind::Tinyssh => self.tinyssh,
+            crate::policy::ServerKind::Asyncssh => None,
         }
     }
 

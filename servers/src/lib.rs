@@ -4,7 +4,9 @@
 
 #![warn(missing_docs)]
 
+pub mod asyncssh;
 pub mod container;
+pub mod daemon;
 pub mod dialect;
 pub mod dropbear;
 pub mod log;

@@ -59,6 +59,10 @@ const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 /// TinySSH's `tinysshd: SESSION: info: ` prefix and ` {file.c:LINE}` suffix.
 fn clean(line: &str) -> String {
     let line = line.trim();
+    // AsyncSSH: `[conn=0] Auth for user admin succeeded`, `[conn=0, chan=0] …`.
+    if let Some(rest) = line.strip_prefix("[conn=").and_then(|r| r.split_once("] ")) {
+        return rest.1.trim().to_string();
+    }
     if let Some(rest) = line.strip_prefix("tinysshd: ") {
         let rest = rest.split_once(": ").map_or(rest, |(_, r)| r);
         let rest = ["info: ", "warning: ", "fatal: "]
@@ -91,6 +95,7 @@ fn is_acceptance(line: &str) -> bool {
             .iter()
             .any(|p| line.starts_with(p))
         || (line.starts_with("auth: ") && line.ends_with(" accepted"))
+        || (line.starts_with("Auth for user ") && line.ends_with(" succeeded"))
 }
 
 /// Analyses the log of one connection (`sshd -i`, or a per-cell Dropbear daemon).

@@ -56,6 +56,8 @@ pub enum ServerKind {
     Dropbear,
     /// TinySSH `tinysshd`: Ed25519 only, nothing to configure.
     Tinyssh,
+    /// The server of the Python library AsyncSSH (its defaults).
+    Asyncssh,
 }
 
 impl ServerKind {
@@ -65,6 +67,7 @@ impl ServerKind {
             ServerKind::Openssh => "OpenSSH",
             ServerKind::Dropbear => "Dropbear",
             ServerKind::Tinyssh => "TinySSH",
+            ServerKind::Asyncssh => "AsyncSSH",
         }
     }
 }
@@ -95,6 +98,10 @@ pub struct ServerFacts {
     pub server_sig_algs: Vec<String>,
     /// Signature algorithms it verifies in public-key authentication.
     pub pubkey_algorithms: Vec<String>,
+    /// For a library's server (AsyncSSH): the client profile whose installation (its virtual
+    /// environment) runs the server program.
+    #[serde(default)]
+    pub runs_with: Option<String>,
     /// The smallest RSA user key it accepts, in bits (0: no RSA at all).
     #[serde(default)]
     pub rsa_min_bits: u32,
@@ -187,9 +194,10 @@ fn check_kind(p: &Policy) -> Result<(), String> {
             Err("`openssh` (the release) is missing".into())
         }
         (ServerKind::Openssh, None) => Ok(()),
-        (ServerKind::Openssh, Some(_)) => {
-            Err("a `[facts]` table needs `server = \"dropbear\"` or `\"tinyssh\"`".into())
-        }
+        (ServerKind::Openssh, Some(_)) => Err(
+            "a `[facts]` table needs `server = \"dropbear\"`, `\"tinyssh\"` or `\"asyncssh\"`"
+                .into(),
+        ),
         (kind, None) => Err(format!("a {} policy needs a `[facts]` table", kind.name())),
         (kind, Some(_)) if !p.directives.trim().is_empty() || !p.openssh.is_empty() => {
             Err(format!(

@@ -223,6 +223,8 @@ enum Server {
     },
     /// A Dropbear daemon per connection.
     Dropbear(Box<crate::dropbear::Dropbear>),
+    /// An AsyncSSH server process per connection, on this host.
+    AsyncSsh(Box<crate::asyncssh::AsyncSsh>),
     /// `tinysshd` run once per connection by `launcher` (`docker exec -i CONTAINER
     /// /usr/sbin/tinysshd`), its host key in [`TINYSSH_KEYS`].
     Tinyssh {
@@ -239,8 +241,8 @@ pub const TINYSSH_KEYS: &str = "/etc/sshmatrix/tinyssh";
 pub enum Endpoint {
     /// A one-shot port serving an inetd command.
     OneShot(crate::relay::OneShot),
-    /// A per-cell Dropbear daemon.
-    Daemon(Box<crate::dropbear::Daemon>),
+    /// A per-cell server that listens itself (Dropbear, AsyncSSH).
+    Daemon(Box<crate::daemon::Daemon>),
 }
 
 impl Endpoint {
@@ -336,8 +338,8 @@ pub enum ServerSession {
         /// Its stderr, read to the end.
         log: JoinHandle<String>,
     },
-    /// A per-cell Dropbear daemon.
-    Daemon(Box<crate::dropbear::Daemon>),
+    /// A per-cell server that listens itself (Dropbear, AsyncSSH).
+    Daemon(Box<crate::daemon::Daemon>),
 }
 
 impl ServerSession {
@@ -457,6 +459,29 @@ impl SshdTarget {
         }
     }
 
+    /// An AsyncSSH target: a server process per connection on this host.
+    pub fn asyncssh(id: &str, server: crate::asyncssh::AsyncSsh) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::AsyncSsh(Box::new(server)),
+        }
+    }
+
+    /// A server process listening on a free port for one connection (Dropbear, AsyncSSH).
+    async fn listening(
+        &self,
+        log: Option<PathBuf>,
+        wait: Duration,
+    ) -> Option<std::io::Result<crate::daemon::Daemon>> {
+        match &self.server {
+            Server::Dropbear(d) => Some(d.serve(log, wait).await),
+            Server::AsyncSsh(a) => Some(a.serve(log, wait).await),
+            _ => None,
+        }
+    }
+
     /// A TinySSH target: `tinysshd` per connection, started by `launcher`.
     pub fn tinyssh(id: &str, launcher: Vec<String>, facts: crate::policy::ServerFacts) -> Self {
         SshdTarget {
@@ -491,13 +516,13 @@ impl SshdTarget {
                     TINYSSH_KEYS.into(),
                 ],
             )),
-            Server::Dropbear(_) => None,
+            Server::Dropbear(_) | Server::AsyncSsh(_) => None,
         }
     }
 
     /// The shell command that runs one inetd-style connection of this target, its log going
     /// to `log` (a client's ProxyCommand); `None` for a server that has no such mode here
-    /// (Dropbear: [`SshdTarget::serve`] gives a port instead).
+    /// (Dropbear, AsyncSSH: [`SshdTarget::serve`] gives a port instead).
     pub fn inetd_command(&self, log: &Path) -> Option<String> {
         let (launcher, args) = self.inetd_parts()?;
         let mut words: Vec<String> = launcher.iter().chain(&args).map(|w| sh_quote(w)).collect();
@@ -508,15 +533,15 @@ impl SshdTarget {
     /// A port serving one connection of this target within `wait`, its server log going to
     /// `log`.
     pub async fn serve(&self, log: &Path, wait: Duration) -> std::io::Result<Endpoint> {
-        match (&self.server, self.inetd_command(log)) {
-            (Server::Dropbear(d), _) => Ok(Endpoint::Daemon(Box::new(
-                d.serve(Some(log.to_path_buf()), wait).await?,
-            ))),
-            (_, Some(command)) => Ok(Endpoint::OneShot(
-                crate::relay::serve_once(command, wait).await?,
-            )),
-            (_, None) => unreachable!("only Dropbear targets have no inetd command"),
+        if let Some(daemon) = self.listening(Some(log.to_path_buf()), wait).await {
+            return Ok(Endpoint::Daemon(Box::new(daemon?)));
         }
+        let command = self
+            .inetd_command(log)
+            .expect("a server without a port has inetd mode");
+        Ok(Endpoint::OneShot(
+            crate::relay::serve_once(command, wait).await?,
+        ))
     }
 
     /// The sshd launcher and the configuration path it reads (OpenSSH targets).
@@ -526,7 +551,7 @@ impl SshdTarget {
                 launcher,
                 config_seen,
             } => Ok((launcher, config_seen)),
-            Server::Dropbear(_) | Server::Tinyssh { .. } => Err(TargetError::NotOpenssh {
+            _ => Err(TargetError::NotOpenssh {
                 target: self.id.clone(),
             }),
         }
@@ -571,6 +596,10 @@ impl SshdTarget {
                 let kind = ServerKind::Tinyssh;
                 return Ok(Effective::from_facts(kind, facts, host_key_types));
             }
+            Server::AsyncSsh(a) => {
+                let kind = ServerKind::Asyncssh;
+                return Ok(Effective::from_facts(kind, &a.facts, host_key_types));
+            }
             Server::Sshd { .. } => {}
         }
         let mut e = Effective::parse(&self.effective_config()?, host_key_types);
@@ -589,14 +618,14 @@ impl SshdTarget {
         &self,
         wait: Duration,
     ) -> Result<(ServerStream, ServerSession), TargetError> {
-        let Some((launcher, args)) = self.inetd_parts() else {
-            let Server::Dropbear(d) = &self.server else {
-                unreachable!("only Dropbear targets have no inetd mode")
-            };
-            let daemon = d.serve(None, wait).await?;
+        if let Some(daemon) = self.listening(None, wait).await {
+            let daemon = daemon?;
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
             return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
-        };
+        }
+        let (launcher, args) = self
+            .inetd_parts()
+            .expect("a server without a port has inetd mode");
         ensure_privsep_dir();
         let mut child = Command::new(&launcher[0])
             .process_group(0)
@@ -684,7 +713,8 @@ pub struct Effective {
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
 fn backed(host_key_types: &[String], alg: &str) -> bool {
     host_key_types.iter().any(|t| match t.as_str() {
-        "rsa" => matches!(alg, "rsa-sha2-512" | "rsa-sha2-256" | "ssh-rsa"),
+        // ssh.com's ssh-rsa-sha256@ssh.com family included (AsyncSSH offers it).
+        "rsa" => alg.starts_with("rsa-sha2-") || alg.starts_with("ssh-rsa"),
         "ecdsa" => alg == "ecdsa-sha2-nistp256",
         "ed25519" => alg == "ssh-ed25519",
         _ => false,

@@ -1,0 +1,170 @@
+//! Servers that listen themselves, one per cell (Dropbear, whose inetd mode logs only to syslog;
+//! the AsyncSSH server program): started on a free 127.0.0.1 port, ready when they log so,
+//! their log collected from stderr, stopped when the cell is done. Each runs under a small `sh`
+//! wrapper that kills it when its stdin closes, so one inside a container (`docker exec -i`)
+//! stops with the host-side process.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A free port on 127.0.0.1 (bound and released; the daemon binds it next).
+fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// How to start one kind of listening server: where it runs, the log line that says its port
+/// is open, and the one that says someone else took the port (retried with another).
+pub struct Listen<'a> {
+    /// The argv prefix that runs a command where the server lives (`docker exec -i ID`; empty:
+    /// this host).
+    pub prefix: &'a [String],
+    /// The log line once listening.
+    pub ready: &'a str,
+    /// The log text of a port already taken.
+    pub port_taken: &'a str,
+    /// The server's name, for messages.
+    pub what: &'a str,
+}
+
+impl Listen<'_> {
+    /// Starts `argv(port)` on a free port for one connection, ready within `wait`; its log is
+    /// also written to `log` when given.
+    pub async fn serve(
+        &self,
+        argv: impl Fn(u16) -> Vec<String>,
+        log: Option<PathBuf>,
+        wait: Duration,
+    ) -> io::Result<Daemon> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port()?;
+            let words = argv(port);
+            let started = Daemon::start(self.prefix, &words, port, self.ready, log.clone(), wait);
+            match started.await? {
+                Ok(d) => return Ok(d),
+                Err(text) if text.contains(self.port_taken) => last = text,
+                Err(text) => {
+                    return Err(io::Error::other(format!(
+                        "{} did not start: {}",
+                        self.what,
+                        text.trim()
+                    )))
+                }
+            }
+        }
+        Err(io::Error::other(format!(
+            "{} found no free port: {}",
+            self.what,
+            last.trim()
+        )))
+    }
+}
+
+/// A running per-cell daemon.
+pub struct Daemon {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: watch::Receiver<Vec<String>>,
+    reader: JoinHandle<()>,
+}
+
+/// Kills the daemon when the wrapper's stdin closes (a background job's stdin is /dev/null,
+/// so `read` waits on the wrapper's own).
+const WRAPPER: &str = "\"$@\" & read _; kill $! 2>/dev/null; wait";
+
+impl Daemon {
+    /// Spawns `argv` (under `prefix`) and waits for it to listen: the daemon, or what it
+    /// logged before exiting.
+    async fn start(
+        prefix: &[String],
+        argv: &[String],
+        port: u16,
+        ready: &str,
+        log: Option<PathBuf>,
+        wait: Duration,
+    ) -> io::Result<Result<Daemon, String>> {
+        let mut words: Vec<String> = prefix.to_vec();
+        words.extend(["/bin/sh".into(), "-c".into(), WRAPPER.into(), "sh".into()]);
+        words.extend(argv.iter().cloned());
+        let mut child = Command::new(&words[0])
+            .args(&words[1..])
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, mut lines) = watch::channel(Vec::new());
+        let reader = tokio::spawn(read_log(stderr, tx, log));
+        let ready = tokio::time::timeout(
+            wait,
+            lines.wait_for(|l| l.iter().any(|l| l.contains(ready))),
+        )
+        .await
+        .map(|r| r.is_ok());
+        match ready {
+            Ok(true) => Ok(Ok(Daemon {
+                port,
+                child,
+                stdin,
+                lines,
+                reader,
+            })),
+            Ok(false) => Ok(Err(lines.borrow().join("\n"))),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the server did not start listening in time",
+            )),
+        }
+    }
+
+    /// Stops the daemon (the client is done) and returns everything logged: the
+    /// connection's own process finishes by itself; after `grace` it is killed.
+    pub async fn finish(mut self, grace: Duration) -> String {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.shutdown().await;
+        }
+        if tokio::time::timeout(grace, &mut self.reader).await.is_err() {
+            let _ = self.child.kill().await;
+            self.reader.abort();
+        }
+        let _ = tokio::time::timeout(grace, self.child.wait()).await;
+        let text = self.lines.borrow().join("\n");
+        text + "\n"
+    }
+}
+
+/// Collects the daemon's stderr line by line (published on `tx`, appended to `log`).
+async fn read_log(
+    stderr: tokio::process::ChildStderr,
+    tx: watch::Sender<Vec<String>>,
+    log: Option<PathBuf>,
+) {
+    let mut file = match &log {
+        Some(p) => tokio::fs::File::create(p).await.ok(),
+        None => None,
+    };
+    let mut reader = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = reader.next_line().await {
+        if let Some(f) = file.as_mut() {
+            let _ = f.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        tx.send_modify(|l| l.push(line));
+    }
+    if let Some(f) = file.as_mut() {
+        let _ = f.flush().await;
+    }
+}

@@ -713,8 +713,11 @@ pub struct Effective {
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
 fn backed(host_key_types: &[String], alg: &str) -> bool {
     host_key_types.iter().any(|t| match t.as_str() {
-        // ssh.com's ssh-rsa-sha256@ssh.com family included (AsyncSSH offers it).
-        "rsa" => alg.starts_with("rsa-sha2-") || alg.starts_with("ssh-rsa"),
+        // ssh.com's ssh-rsa-sha256@ssh.com family included (AsyncSSH offers it); certificate
+        // algorithms need a host certificate, which no target has.
+        "rsa" => {
+            (alg.starts_with("rsa-sha2-") || alg.starts_with("ssh-rsa")) && !alg.contains("-cert-")
+        }
         "ecdsa" => alg == "ecdsa-sha2-nistp256",
         "ed25519" => alg == "ssh-ed25519",
         _ => false,

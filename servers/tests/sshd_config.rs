@@ -126,3 +126,18 @@ fn sshd_t_keywords_are_read_whatever_their_case_and_releases_parse() {
     e.release = Some((9, 6));
     assert!(e.filters_server_sig_algs());
 }
+
+#[test]
+fn offered_host_key_algorithms_are_those_of_the_loaded_keys_without_certificates() {
+    let dump = "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-512,ssh-rsa-sha256@ssh.com,ssh-rsa,ecdsa-sha2-nistp256\n";
+    let e = sshmatrix_servers::Effective::parse(dump, &["ed25519".into(), "rsa".into()]);
+    assert_eq!(
+        e.hostkey,
+        [
+            "ssh-ed25519",
+            "rsa-sha2-512",
+            "ssh-rsa-sha256@ssh.com",
+            "ssh-rsa"
+        ]
+    );
+}

@@ -3,18 +3,11 @@
 mod common;
 
 use sshmatrix::advice::{explain, parse_change, select};
-use sshmatrix::runner::{default_jobs, Options};
+use sshmatrix::runner::Options;
 use sshmatrix_reports::Verdict;
 
 fn opts() -> Options {
-    Options {
-        jobs: default_jobs(),
-        timeout: std::time::Duration::from_secs(30),
-        work_dir: common::work_dir(),
-        stream: None,
-        progress: false,
-        stop: Default::default(),
-    }
+    common::options()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -232,14 +232,7 @@ async fn a_dropbear_refusal_gets_client_fixes_verified_on_that_server_and_no_ssh
         "client=teraterm-4.106,key=rsa-2048,target=dropbear-2025.89",
     )
     .unwrap();
-    let opts = sshmatrix::runner::Options {
-        jobs: sshmatrix::runner::default_jobs(),
-        timeout: std::time::Duration::from_secs(30),
-        work_dir: common::work_dir(),
-        stream: None,
-        progress: false,
-        stop: Default::default(),
-    };
+    let opts = common::options();
     let (profiles, tools, policies) = (
         sshmatrix_clients::builtin_profiles(),
         sshmatrix_clients::key_tools(),

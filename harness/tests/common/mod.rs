@@ -31,6 +31,18 @@ pub fn plan(path: &Path) -> Plan {
     matrix::load(path, &catalog).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Run options for tests: the default jobs, a 30 s cell timeout, the shared work directory.
+pub fn options() -> Options {
+    Options {
+        jobs: runner::default_jobs(),
+        timeout: Duration::from_secs(30),
+        work_dir: work_dir(),
+        stream: None,
+        progress: false,
+        stop: Default::default(),
+    }
+}
+
 /// How long one test's run may take before [`Watchdog`] ends the test process.
 const WATCHDOG: Duration = Duration::from_secs(600);
 
@@ -40,12 +52,8 @@ pub async fn run(plan: Plan) -> Report {
     let stream = dir.path().join("cells.jsonl");
     let _watchdog = Watchdog::start(&plan, stream.clone());
     let opts = Options {
-        jobs: runner::default_jobs(),
-        timeout: Duration::from_secs(30),
-        work_dir: work_dir(),
         stream: Some(stream),
-        progress: false,
-        stop: Default::default(),
+        ..options()
     };
     runner::run(plan, &opts)
         .await

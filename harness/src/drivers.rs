@@ -124,26 +124,31 @@ fn fingerprint(pub_file: &Path) -> Option<String> {
 fn stage_of(client: &str, server_log: &str) -> Stage {
     let both = format!("{client}\n{server_log}");
     let has = |p: &str| both.contains(p);
-    // ssh, plink, then paramiko ("Incompatible ssh server (no acceptable ciphers)").
+    // ssh, plink, paramiko ("Incompatible ssh server (no acceptable ciphers)"), then dbclient
+    // ("No matching algo mac c->s", Dropbear's common-kex.c).
     if has("no matching key exchange")
         || has("Couldn't agree a key exchange")
         || has("no acceptable kex")
+        || has("No matching algo kex")
     {
         Stage::Kex
     } else if has("no matching host key")
         || has("Couldn't agree a host key")
         || has("no acceptable host key")
+        || has("No matching algo hostkey")
     {
         Stage::Hostkey
     } else if has("no matching cipher")
         || has("Couldn't agree a client-to-server cipher")
         || has("no acceptable ciphers")
         || has("Cannot confirm a weak crypto primitive")
+        || has("No matching algo enc")
     {
         Stage::Cipher
     } else if has("no matching MAC")
         || has("Couldn't agree a client-to-server MAC")
         || has("no acceptable macs")
+        || has("No matching algo mac")
     {
         Stage::Mac
     } else if has("Load key")

@@ -7,17 +7,21 @@ use sshmatrix_reports::diff::identity_of;
 use sshmatrix_reports::{CellResult, Report};
 use sshmatrix_servers::Policy;
 
-/// A key tool whose files the client reads natively (PuTTY before 0.75 reads only PPK v2).
-fn key_tool(p: &Profile) -> &'static str {
-    use sshmatrix_clients::Driver;
-    match p.driver {
-        Some(Driver::Plink) if p.reads.contains(&sshmatrix_clients::Container::PpkV3) => {
-            "puttygen-0.78"
-        }
-        Some(Driver::Plink) => "puttygen-0.74",
-        // JSch 0.1.55 reads traditional PEM only.
-        Some(Driver::Jsch) => "ssh-keygen-pem",
-        _ => "ssh-keygen",
+/// A key tool whose files the client reads natively: OpenSSH's format where it reads that, else
+/// PPK v3, PPK v2 (PuTTY before 0.75), traditional PEM (JSch 0.1.55).
+pub fn native_key_tool(p: &Profile) -> &'static str {
+    use sshmatrix_clients::Container;
+    let reads = |c| p.reads.contains(&c);
+    if reads(Container::OpensshV1) {
+        "ssh-keygen"
+    } else if reads(Container::PpkV3) {
+        "puttygen-0.78"
+    } else if reads(Container::PpkV2) {
+        "puttygen-0.74"
+    } else if reads(Container::Pem) {
+        "ssh-keygen-pem"
+    } else {
+        "ssh-keygen"
     }
 }
 
@@ -28,7 +32,7 @@ pub fn matrix(profiles: &[Profile], policies: &[Policy]) -> String {
          keys = [\"rsa-2048\", \"ecdsa-256\", \"ed25519\"]\npassphrase = [\"no\", \"yes\"]\npairs = [\n",
     );
     for p in profiles.iter().filter(|p| p.driver.is_some()) {
-        let tool = key_tool(p);
+        let tool = native_key_tool(p);
         let base = p.base.as_deref().unwrap_or(&p.id);
         t.push_str(&format!("  {{ client = \"{}\", key_tool = \"{tool}\" }},\n  {{ client = \"{base}\", key_tool = \"{tool}\" }},\n", p.id));
     }

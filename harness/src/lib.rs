@@ -15,6 +15,7 @@ pub mod events;
 pub mod expect;
 pub mod fidelity;
 pub mod hostile;
+pub mod impact;
 pub mod libraries;
 pub mod matrix;
 pub mod predict;

@@ -180,6 +180,10 @@ enum Command {
     },
     /// Print the man page (roff) on standard output: `sshmatrix man | man -l -`.
     Man,
+    /// What an sshd_config does to every client before it is deployed: checked with `sshd -t`,
+    /// run by the local sshd against each client × key type; with `--from OLD`, the cells that
+    /// change (exit 1 on regressions).
+    Impact(Box<cli::impact::ImpactArgs>),
     /// Predict every cell's verdict from profile and policy data alone, without connecting.
     Predict {
         /// The matrix file (TOML; `-` reads it from standard input).
@@ -385,6 +389,7 @@ fn main() -> ExitCode {
         Command::VerifyProfiles {
             work: cli::WorkDir { work_dir },
         } => cli::verify::verify_profiles(work_dir),
+        Command::Impact(a) => cli::impact::command(*a),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
         Command::AuthorizedKeys {
             matrix,

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod clients;
 pub mod compare;
 pub mod explain;
+pub mod impact;
 pub mod inspect;
 pub mod output;
 pub mod run;

@@ -132,7 +132,7 @@ fn resume(path: &Path, todo: &mut Plan) -> Result<Vec<sshmatrix_reports::CellRes
 }
 
 /// Runs the plan (with advice), handling stop signals: see [`runner::Stop`].
-fn execute(
+pub(crate) fn execute(
     plan: Plan,
     full: &Plan,
     opts: &Options,

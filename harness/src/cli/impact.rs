@@ -1,0 +1,223 @@
+//! `sshmatrix impact`: an sshd_config run against every chosen client before it is deployed,
+//! and (with `--from`) what changes against the configuration in use now.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sshmatrix::impact::{self, NEW, NOW};
+use sshmatrix::matrix::{self, Catalog, Plan};
+use sshmatrix::runner::{self, Options, RunError};
+use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK};
+use sshmatrix_reports::{diff, render, Format, Report};
+use sshmatrix_servers::sshd::{find_sshd, parse_release, sshd_version, HostKeyStore};
+use sshmatrix_servers::Policy;
+
+use crate::OutFormat;
+
+/// Arguments of `sshmatrix impact`.
+#[derive(clap::Args)]
+pub struct ImpactArgs {
+    /// The sshd_config to assess (checked with `sshd -t` first).
+    #[arg(long = "sshd-config", value_name = "NEW")]
+    new: PathBuf,
+    /// The sshd_config in use now: both run, and the cells that change are listed (regressions
+    /// first; exit 1 on any regression).
+    #[arg(long, value_name = "OLD")]
+    from: Option<PathBuf>,
+    /// Client profiles, comma-separated (default: every emulation profile and the real clients
+    /// this host runs without installing anything).
+    #[arg(long, value_delimiter = ',')]
+    clients: Vec<String>,
+    /// Key types, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rsa-2048,ecdsa-256,ed25519"
+    )]
+    keys: Vec<String>,
+    /// Also run every cell with a passphrase-protected key.
+    #[arg(long)]
+    passphrase: bool,
+    /// Output format of the table.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    work: super::WorkDir,
+    /// No per-cell progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn input_error(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_INPUT as u8)
+}
+
+/// One configuration file, checked by sshd and read: its policy and what it does not apply.
+fn assess(sshd: &Path, file: &Path, id: &str, host_key: &Path) -> Result<Policy, ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        input_error(format!(
+            "{}: cannot read: {e}\n  hint: give the path of an sshd_config file",
+            file.display()
+        ))
+    })?;
+    impact::check(sshd, file, host_key).map_err(|e| {
+        input_error(format!(
+            "{}: sshd rejects this configuration:\n  {}\n  hint: fix the line sshd names (`sshd -t -f {}` shows the same)",
+            file.display(),
+            e.replace('\n', "\n  "),
+            file.display()
+        ))
+    })?;
+    let reading = impact::read(&text);
+    for d in &reading.dropped {
+        eprintln!(
+            "note: {} line {}: `{}` not applied: {}",
+            file.display(),
+            d.line,
+            d.keyword,
+            d.why
+        );
+    }
+    let version = sshd_version(sshd);
+    let release = parse_release(&version)
+        .map(|(a, b)| format!("{a}.{b}"))
+        .unwrap_or_default();
+    Ok(impact::policy(
+        &format!("impact-{id}"),
+        file,
+        &reading,
+        &release,
+    ))
+}
+
+/// The plan: both configurations (or the new one alone) against the chosen clients.
+fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
+    let (profiles, tools, mut all) = crate::catalog_parts();
+    let mut targets = Vec::new();
+    if let Some(old) = &a.from {
+        targets.push((NOW, format!("now: {}", old.display()), "impact-now"));
+    }
+    targets.push((NEW, format!("new: {}", a.new.display()), "impact-new"));
+    all.extend(policies);
+    let chosen: Vec<&sshmatrix_clients::Profile> = match a.clients.is_empty() {
+        true => impact::default_clients(&profiles),
+        false => {
+            let mut v = Vec::new();
+            for id in &a.clients {
+                match profiles.iter().find(|p| &p.id == id) {
+                    Some(p) => v.push(p),
+                    None => {
+                        let near = matrix::nearest(id, profiles.iter().map(|p| p.id.as_str()));
+                        let hint = near
+                            .map(|n| format!("did you mean `{n}`? "))
+                            .unwrap_or_default();
+                        return Err(input_error(format!(
+                            "--clients: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
+                        )));
+                    }
+                }
+            }
+            v
+        }
+    };
+    let text = impact::matrix(&targets, &chosen, &a.keys, a.passphrase);
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &all,
+    };
+    matrix::plan("impact", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
+}
+
+/// `sshmatrix impact`.
+pub fn command(a: ImpactArgs) -> ExitCode {
+    let sshd = match find_sshd() {
+        Ok(s) => s,
+        Err(e) => return crate::fail_run(RunError::from(e)),
+    };
+    let work_dir = match a.work.work_dir.clone() {
+        Some(w) => w,
+        None => match runner::default_work_dir_checked() {
+            Ok(w) => w,
+            Err(e) => return crate::fail_run(e),
+        },
+    };
+    let host_key = match HostKeyStore::new(work_dir.join("hostkeys")).map(|s| s.get("ed25519")) {
+        Ok(Ok(k)) => k,
+        Ok(Err(e)) => return crate::fail_run(RunError::from(e)),
+        Err(e) => {
+            eprintln!("error: {}: {e}", work_dir.display());
+            return ExitCode::from(EXIT_ENVIRONMENT as u8);
+        }
+    };
+    let mut policies = Vec::new();
+    let files = a.from.iter().map(|f| (f, NOW)).chain([(&a.new, NEW)]);
+    for (file, id) in files {
+        match assess(&sshd, file, id, &host_key) {
+            Ok(p) => policies.push(p),
+            Err(code) => return code,
+        }
+    }
+    let plan = match plan(&a, policies) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut opts = Options::new(work_dir);
+    opts.progress = !a.quiet;
+    let report = match super::run::execute(plan.clone(), &plan, &opts, false) {
+        None => return ExitCode::from(EXIT_INTERRUPTED as u8),
+        Some(Err(e)) => return crate::fail_run(e),
+        Some(Ok(r)) => r,
+    };
+    if let Err(code) = crate::emit(&render(&report, a.format.into()), a.output.as_deref()) {
+        return code;
+    }
+    if opts.stopping() {
+        return ExitCode::from(EXIT_INTERRUPTED as u8);
+    }
+    changes(&a, &report)
+}
+
+/// With `--from`: the cells that change, regressions first; exit 1 on any regression.
+fn changes(a: &ImpactArgs, report: &Report) -> ExitCode {
+    if a.from.is_none() {
+        return ExitCode::from(EXIT_OK as u8);
+    }
+    let (now, new) = (impact::side(report, NOW), impact::side(report, NEW));
+    let (changes, unknown) = impact::measured(diff::diff(&now, &new));
+    let mut text = format!(
+        "changes from {} to {}:\n{}",
+        a.from
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        a.new.display(),
+        diff::render(&changes)
+    );
+    if !unknown.is_empty() {
+        text.push_str(&format!(
+            "cannot tell ({} cells: the new configuration makes these clients negotiate what the emulator cannot speak; name their real clients with --clients to measure them):\n{}",
+            unknown.len(),
+            unknown
+                .iter()
+                .filter_map(|c| c.new)
+                .map(|n| format!("  {}: {}\n", diff::identity(n), n.reason))
+                .collect::<String>()
+        ));
+    }
+    // The change list follows a table on standard output; beside other formats or a file it
+    // goes to standard error, so the report stays machine-readable.
+    match a.output.is_none() && Format::from(a.format) == Format::Table {
+        true => print!("{text}"),
+        false => eprint!("{text}"),
+    }
+    let code = match diff::has_regressions(&changes) {
+        true => EXIT_EXPECTATIONS,
+        false => EXIT_OK,
+    };
+    ExitCode::from(code as u8)
+}

@@ -104,21 +104,7 @@ fn hardening_against_stock_lists_exactly_the_regressed_clients() {
     assert_eq!(code("real-dropbear-2022.83", "rsa", "new"), "mac-no-common");
     assert_eq!(code("libssh2-1.10.0", "ed25519", "new"), "mac-no-common");
     assert_eq!(code("teraterm-4.106", "ed25519", "new"), "");
-    let off: Vec<_> = report
-        .cells
-        .iter()
-        .filter(|c| c.disagrees_with_prediction())
-        .map(|c| {
-            (
-                &c.client,
-                &c.key_type,
-                &c.target,
-                &c.code,
-                &c.predicted_code,
-            )
-        })
-        .collect();
-    assert!(off.is_empty(), "prediction disagrees: {off:?}");
+    common::assert_predicted(&report);
 }
 
 #[test]

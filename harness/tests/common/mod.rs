@@ -172,11 +172,25 @@ pub async fn run_shipped(name: &str) -> Report {
 pub fn assert_expected_and_predicted(report: &Report, rules: &[sshmatrix::expect::Rule]) {
     let misses = sshmatrix::expect::compare(report, rules);
     assert!(misses.is_empty(), "{misses:#?}");
+    assert_predicted(report);
+}
+
+/// Asserts that every cell agrees with its prediction, listing the offending cells otherwise.
+pub fn assert_predicted(report: &Report) {
     let off: Vec<_> = report
         .cells
         .iter()
         .filter(|c| c.disagrees_with_prediction())
-        .map(|c| (c.index, &c.code, &c.predicted_code))
+        .map(|c| {
+            (
+                c.index,
+                &c.client,
+                &c.key_type,
+                &c.target,
+                &c.code,
+                &c.predicted_code,
+            )
+        })
         .collect();
     assert!(off.is_empty(), "prediction disagrees: {off:?}");
 }

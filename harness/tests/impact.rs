@@ -34,6 +34,14 @@ fn impact(args: &[&str], work: &Path) -> Out {
     }
 }
 
+/// An sshd_config with `text` in a fresh temporary directory.
+fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sshd_config");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
 /// The identities (client key) listed on lines starting with `label`.
 fn listed(text: &str, label: &str) -> Vec<String> {
     let mut v: Vec<String> = text
@@ -109,13 +117,9 @@ fn hardening_against_stock_lists_exactly_the_regressed_clients() {
 
 #[test]
 fn a_config_sshd_rejects_names_the_line_and_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("sshd_config");
-    std::fs::write(
-        &bad,
+    let (_dir, bad) = config_file(
         "PasswordAuthentication no\nCiphers aes256-gcm@openssh.com\nMACs hmac-sha2-999\n",
-    )
-    .unwrap();
+    );
     let out = impact(
         &["--sshd-config", bad.to_str().unwrap()],
         &common::work_dir(),
@@ -133,13 +137,7 @@ fn a_config_sshd_rejects_names_the_line_and_exits_2() {
 
 #[test]
 fn directives_a_local_run_cannot_honour_are_reported_and_the_rest_applies() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sshd_config");
-    std::fs::write(
-        &cfg,
-        "Port 2222\nPubkeyAcceptedAlgorithms ssh-ed25519\nMatch Address 10.0.0.0/8\n  PubkeyAcceptedAlgorithms +rsa-sha2-256\n",
-    )
-    .unwrap();
+    let (_dir, cfg) = config_file("Port 2222\nPubkeyAcceptedAlgorithms ssh-ed25519\nMatch Address 10.0.0.0/8\n  PubkeyAcceptedAlgorithms +rsa-sha2-256\n");
     let out = impact(
         &[
             "--sshd-config",

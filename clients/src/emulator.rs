@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::negotiate::{self, Category, Negotiated, ServerHello};
-use crate::profile::{Profile, RsaFallback, RsaSignatureMode};
+use crate::profile::{KexLists, Profile, RsaFallback, RsaSignatureMode};
 
 /// The verdict and stage vocabulary, defined once in the result schema.
 pub use sshmatrix_reports::{Stage, Verdict};
@@ -121,7 +121,11 @@ pub fn unsupported(n: &Negotiated) -> Vec<(Category, String)> {
 
 /// The russh preferences for a profile: its lists minus what the engine cannot speak.
 pub fn preferred(profile: &Profile) -> Preferred {
-    let l = &profile.kexinit;
+    preferred_lists(&profile.kexinit)
+}
+
+/// The russh preferences for a client's lists, minus what the engine cannot speak.
+pub fn preferred_lists(l: &KexLists) -> Preferred {
     Preferred {
         kex: Cow::Owned(l.kex.iter().filter_map(|n| kex_name(n)).collect()),
         key: Cow::Owned(
@@ -860,6 +864,49 @@ where
         .await;
     let key = caught.lock().expect("lock").take();
     key.ok_or_else(|| "the server presented no plain host key".into())
+}
+
+/// What a key exchange shows before any authentication.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The host key the server proved.
+    pub host_key: russh::keys::ssh_key::PublicKey,
+    /// The best RSA signature algorithm of the server's ext-info `server-sig-algs` (russh
+    /// exposes no more of the list): `Some("rsa-sha2-512")`, `Some("rsa-sha2-256")`,
+    /// `Some("ssh-rsa")`, or `None` when the server sent no list or one without RSA.
+    pub best_rsa: Option<String>,
+}
+
+/// Completes a key exchange over `stream` with `lists` (a scanner passes the server's own,
+/// narrowed to one host key algorithm) and reads the host key and the RSA part of
+/// server-sig-algs; disconnects before any authentication request.
+pub async fn handshake<S>(stream: S, lists: &KexLists) -> Result<Handshake, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let caught = Arc::new(Mutex::new(None));
+    let mut lists = lists.clone();
+    // Ask for ext-info as every modern client does, or the server sends no server-sig-algs.
+    lists.kex.push("ext-info-c".into());
+    let config = Arc::new(client::Config {
+        preferred: preferred_lists(&lists),
+        ..Default::default()
+    });
+    let handle = client::connect_stream(config, stream, KeyCatcher(caught.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let best_rsa = match handle.best_supported_rsa_hash().await {
+        Ok(Some(Some(HashAlg::Sha512))) => Some("rsa-sha2-512".to_string()),
+        Ok(Some(Some(_))) => Some("rsa-sha2-256".to_string()),
+        Ok(Some(None)) => Some("ssh-rsa".to_string()),
+        _ => None,
+    };
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    let host_key = caught.lock().expect("lock").take();
+    let host_key = host_key.ok_or("the server presented no plain host key")?;
+    Ok(Handshake { host_key, best_rsa })
 }
 
 /// Logs in with `key` as `user` (the server must present the host key `pin`), runs `command`

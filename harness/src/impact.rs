@@ -199,12 +199,20 @@ pub const NOW: &str = "now";
 /// See [`NOW`].
 pub const NEW: &str = "new";
 
-/// The matrix of an impact run: `targets` are (id, label, policy id) of the local sshd.
+/// Rows and columns of an impact run's table.
+pub const IMPACT_LAYOUT: (&[&str], &[&str]) = (
+    &["client", "key_tool", "key", "passphrase"],
+    &["target", "user"],
+);
+
+/// The matrix of an impact run (and of a scan's predictions): `targets` are (id, label,
+/// policy id); each client with the key tool whose files it reads natively.
 pub fn matrix(
     targets: &[(&str, String, &str)],
     clients: &[&Profile],
     keys: &[String],
     passphrase: bool,
+    layout: (&[&str], &[&str]),
 ) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let mut t = format!(
@@ -226,7 +234,12 @@ pub fn matrix(
             quote(label)
         ));
     }
-    t.push_str("[layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\"]\ncolumns = [\"target\", \"user\"]\n");
+    let list = |axes: &[&str]| axes.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ");
+    t.push_str(&format!(
+        "[layout]\nrows = [{}]\ncolumns = [{}]\n",
+        list(layout.0),
+        list(layout.1)
+    ));
     t
 }
 

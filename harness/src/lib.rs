@@ -21,6 +21,8 @@ pub mod matrix;
 pub mod predict;
 pub mod runner;
 pub mod scale;
+pub mod scan;
+pub mod serve;
 pub mod validate;
 
 /// Exit code: the run completed and every expectation was met.

@@ -184,6 +184,14 @@ enum Command {
     /// run by the local sshd against each client × key type; with `--from OLD`, the cells that
     /// change (exit 1 on regressions).
     Impact(Box<cli::impact::ImpactArgs>),
+    /// Which clients × key types would log in to a live server, predicted from what it shows
+    /// before login (identification, KEXINIT, host keys, server-sig-algs; nothing
+    /// authenticates), or from an ssh-audit JSON report; what cannot be seen without a login is
+    /// marked `not-observable`.
+    Scan(Box<cli::scan::ScanArgs>),
+    /// Serve one OpenSSH policy on a 127.0.0.1 port (sshd -i per connection) until Ctrl-C:
+    /// point a real client or `sshmatrix scan` at it. Prints `127.0.0.1:PORT` first.
+    Serve(cli::serve::ServeArgs),
     /// Predict every cell's verdict from profile and policy data alone, without connecting.
     Predict {
         /// The matrix file (TOML; `-` reads it from standard input).
@@ -390,6 +398,8 @@ fn main() -> ExitCode {
             work: cli::WorkDir { work_dir },
         } => cli::verify::verify_profiles(work_dir),
         Command::Impact(a) => cli::impact::command(*a),
+        Command::Scan(a) => cli::scan::command(*a),
+        Command::Serve(a) => cli::serve::command(a),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
         Command::AuthorizedKeys {
             matrix,

@@ -322,7 +322,7 @@ pub struct Deploy {
 
 /// The SHA256 fingerprint of `host`'s key in a known_hosts file (plain, not hashed, entries:
 /// `host` for port 22, `[host]:port` otherwise).
-fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, String> {
+pub fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("known_hosts {}: {e}", path.display()))?;
     let want = if port == 22 {

@@ -28,9 +28,9 @@ pub struct Prediction {
 pub fn server_hello(eff: &Effective) -> ServerHello {
     let mut kex = eff.kex.clone();
     // `sshd -T` does not print the marker; every sshd sshmatrix runs offers strict kex (9.6
-    // and later, or Debian's backport). Other servers' lists are as they send them.
+    // and later, or Debian's backport). Other servers' lists, and scanned ones, are as sent.
     let strict = "kex-strict-s-v00@openssh.com";
-    if eff.server == ServerKind::Openssh && !kex.iter().any(|k| k == strict) {
+    if eff.server == ServerKind::Openssh && !eff.kex_as_sent && !kex.iter().any(|k| k == strict) {
         kex.push(strict.into());
     }
     ServerHello {
@@ -139,8 +139,19 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
 /// Predicts one cell against a target's effective settings and troubleshooting scenario: the
 /// first stage that stops the client decides (client side, transport, password, public key).
 pub fn predict(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
+    predict_as(cell, target, eff, true)
+}
+
+/// As [`predict`], for the real client a profile describes rather than the emulator running
+/// it (`engine_limits: false`: no `emulation-limit`, as for a real client's driver).
+pub fn predict_as(
+    cell: &Cell,
+    target: &Target,
+    eff: &Effective,
+    engine_limits: bool,
+) -> Prediction {
     client_side(cell, target)
-        .or_else(|| transport(cell, target, eff))
+        .or_else(|| transport(cell, target, eff, engine_limits))
         .or_else(|| password(cell, target, eff))
         .unwrap_or_else(|| public_key(cell, target, eff))
 }
@@ -214,7 +225,12 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
 }
 
 /// Key exchange: algorithms in common, and a host key the client knows otherwise.
-fn transport(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction> {
+fn transport(
+    cell: &Cell,
+    target: &Target,
+    eff: &Effective,
+    engine_limits: bool,
+) -> Option<Prediction> {
     let p = &cell.client;
     let sc = &target.scenario;
     let hello = server_hello(eff);
@@ -232,7 +248,7 @@ fn transport(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction
         Ok(n) => {
             let missing = unsupported(&n);
             // Only the emulator has limits; a real client speaks what it negotiates.
-            if !missing.is_empty() && p.driver.is_none() {
+            if !missing.is_empty() && p.driver.is_none() && engine_limits {
                 return Some(Prediction {
                     verdict: Verdict::Error,
                     stage: "emulation",

@@ -191,7 +191,10 @@ impl Options {
 /// A private run directory under `work_dir/runs` (0700, removed on drop, Ctrl-C included via the
 /// caller's drop), marked with this process's owner identity so later runs can sweep it once
 /// this process is provably gone (never while it lives, whatever its pid namespace).
-fn new_run_dir(work_dir: &std::path::Path, prefix: &str) -> Result<tempfile::TempDir, RunError> {
+pub(crate) fn new_run_dir(
+    work_dir: &std::path::Path,
+    prefix: &str,
+) -> Result<tempfile::TempDir, RunError> {
     let runs = work_dir.join("runs");
     let env =
         |e: std::io::Error| RunError::Environment(format!("run directory {}: {e}", runs.display()));
@@ -775,7 +778,7 @@ fn extras(t: &crate::matrix::Target) -> Result<Extras, RunError> {
 }
 
 /// The spec of target `t`, rendered for the sshd that reads it: its image's, or `local_sshd`.
-fn target_spec(
+pub(crate) fn target_spec(
     t: &crate::matrix::Target,
     log_level: &str,
     local_sshd: &std::path::Path,
@@ -1696,7 +1699,7 @@ fn interrupted(shared: &Shared, i: usize, why: &str) -> CellResult {
 }
 
 /// A cell's result before anything is known: identity, key file format and labels.
-fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
+pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
     let target = &plan.targets[cell.target];
     CellResult {
         index: cell.index,

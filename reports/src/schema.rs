@@ -131,6 +131,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("auth-budget-exhausted", "deferred: the account's failed-login budget on a remote target is spent"),
     ("emulation-limit", "the real client would use an algorithm the emulator cannot speak"),
     ("jump-host-refused", "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's"),
+    ("not-observable", "predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)"),
     ("agent-forwarding-refused", "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key"),
 ];
 

@@ -28,28 +28,65 @@ pub async fn serve_once(command: String, wait: Duration) -> io::Result<OneShot> 
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
         drop(listener);
-        let sock = sock.into_std()?;
-        sock.set_nonblocking(false)?;
-        let fd: OwnedFd = sock.into();
-        let out = fd.try_clone()?;
-        // The Command (and its copies of the socket) is dropped once spawned, so the socket
-        // closes when the command exits.
-        let mut child = tokio::process::Command::new("sh")
-            .process_group(0)
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::from(fd))
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        child.wait().await?;
-        Ok(())
+        run_on(sock, &command).await
     });
     Ok(OneShot {
         port,
         task: Some(task),
     })
+}
+
+/// Runs `command` (`sh -c`) with `sock` as its stdin and stdout until it exits. The Command
+/// (and its copies of the socket) is dropped once spawned, so the socket closes when the
+/// command exits.
+async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<()> {
+    let sock = sock.into_std()?;
+    sock.set_nonblocking(false)?;
+    let fd: OwnedFd = sock.into();
+    let out = fd.try_clone()?;
+    let mut child = tokio::process::Command::new("sh")
+        .process_group(0)
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::from(fd))
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    child.wait().await?;
+    Ok(())
+}
+
+/// A port on 127.0.0.1 that runs a command for every connection, inetd-style, until dropped
+/// (then the port closes and every command still running is killed): a target a scanner or a
+/// user's own client can connect to any number of times.
+pub struct Listening {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    task: JoinHandle<()>,
+}
+
+/// Binds a free port on 127.0.0.1 and runs `command` (`sh -c`) for each connection, the socket
+/// as its stdin and stdout.
+pub async fn serve_each(command: String) -> io::Result<Listening> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let mut running = tokio::task::JoinSet::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            let command = command.clone();
+            running.spawn(async move { run_on(sock, &command).await });
+        }
+    });
+    Ok(Listening { port, task })
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts each connection's task and
+        // with it kills its command (kill_on_drop).
+        self.task.abort();
+    }
 }
 
 impl OneShot {
@@ -98,6 +135,38 @@ mod tests {
         c.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "got hello\n");
         assert!(one.finish(Duration::from_secs(5)).await);
+    }
+
+    #[tokio::test]
+    async fn serve_each_runs_the_command_for_every_connection() {
+        let each = serve_each("read line; echo \"got $line\"".into())
+            .await
+            .unwrap();
+        for word in ["one", "two", "three"] {
+            let mut c = tokio::net::TcpStream::connect(("127.0.0.1", each.port))
+                .await
+                .unwrap();
+            c.write_all(format!("{word}\n").as_bytes()).await.unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).await.unwrap();
+            assert_eq!(out, format!("got {word}\n"));
+        }
+        let port = each.port;
+        drop(each);
+        tokio::task::yield_now().await;
+        // The listener is gone once the accept loop's task has been aborted and dropped.
+        let mut refused = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                refused = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(refused, "port {port} still accepts after the drop");
     }
 
     #[tokio::test]

@@ -708,6 +708,9 @@ pub struct Effective {
     pub server_sig_algs: Option<Vec<String>>,
     /// Which server these settings are of (OpenSSH unless they come from policy facts).
     pub server: crate::policy::ServerKind,
+    /// Whether `kex` is the list as the server sends it, protocol markers included (a scan of
+    /// a live server); `false` for `sshd -T` output, which prints no markers.
+    pub kex_as_sent: bool,
 }
 
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
@@ -799,6 +802,7 @@ impl Effective {
             release: None,
             server_sig_algs: None,
             server: crate::policy::ServerKind::Openssh,
+            kex_as_sent: false,
         }
     }
 
@@ -829,6 +833,7 @@ impl Effective {
             release: None,
             server_sig_algs: Some(d.server_sig_algs.clone()),
             server,
+            kex_as_sent: true,
         }
     }
 }

@@ -51,7 +51,7 @@ pub struct ImpactArgs {
     quiet: bool,
 }
 
-fn input_error(message: String) -> ExitCode {
+pub(crate) fn input_error(message: String) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(EXIT_INPUT as u8)
 }
@@ -103,34 +103,47 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
     }
     targets.push((NEW, format!("new: {}", a.new.display()), "impact-new"));
     all.extend(policies);
-    let chosen: Vec<&sshmatrix_clients::Profile> = match a.clients.is_empty() {
-        true => impact::default_clients(&profiles),
-        false => {
-            let mut v = Vec::new();
-            for id in &a.clients {
-                match profiles.iter().find(|p| &p.id == id) {
-                    Some(p) => v.push(p),
-                    None => {
-                        let near = matrix::nearest(id, profiles.iter().map(|p| p.id.as_str()));
-                        let hint = near
-                            .map(|n| format!("did you mean `{n}`? "))
-                            .unwrap_or_default();
-                        return Err(input_error(format!(
-                            "--clients: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
-                        )));
-                    }
-                }
-            }
-            v
-        }
-    };
-    let text = impact::matrix(&targets, &chosen, &a.keys, a.passphrase);
+    let chosen = choose_clients(&a.clients, &profiles)?;
+    let text = impact::matrix(
+        &targets,
+        &chosen,
+        &a.keys,
+        a.passphrase,
+        impact::IMPACT_LAYOUT,
+    );
     let catalog = Catalog {
         profiles: &profiles,
         key_tools: &tools,
         policies: &all,
     };
     matrix::plan("impact", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
+}
+
+/// The client profiles `ids` names (an unknown one is exit 2 with the nearest id), or the
+/// default set of [`impact::default_clients`] when none are named.
+pub fn choose_clients<'a>(
+    ids: &[String],
+    profiles: &'a [sshmatrix_clients::Profile],
+) -> Result<Vec<&'a sshmatrix_clients::Profile>, ExitCode> {
+    if ids.is_empty() {
+        return Ok(impact::default_clients(profiles));
+    }
+    let mut v = Vec::new();
+    for id in ids {
+        match profiles.iter().find(|p| &p.id == id) {
+            Some(p) => v.push(p),
+            None => {
+                let near = matrix::nearest(id, profiles.iter().map(|p| p.id.as_str()));
+                let hint = near
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default();
+                return Err(input_error(format!(
+                    "--clients: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
+                )));
+            }
+        }
+    }
+    Ok(v)
 }
 
 /// `sshmatrix impact`.

@@ -8,6 +8,8 @@ pub mod impact;
 pub mod inspect;
 pub mod output;
 pub mod run;
+pub mod scan;
+pub mod serve;
 pub mod verify;
 
 /// The `--work-dir` flag, declared once and shared by every command that touches the key cache.

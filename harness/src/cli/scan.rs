@@ -1,0 +1,301 @@
+//! `sshmatrix scan`: a live server (or an ssh-audit report of one), and every chosen client ×
+//! key type predicted from what the server shows before login.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sshmatrix::impact;
+use sshmatrix::matrix::{self, Catalog, Plan};
+use sshmatrix::runner::blank_result;
+use sshmatrix::scan::{self, ScanError, Seen, SigAlgs};
+use sshmatrix::{EXIT_ENVIRONMENT, EXIT_OK};
+use sshmatrix_reports::{render, Report, SCHEMA_VERSION};
+
+use super::impact::{choose_clients, input_error};
+use crate::OutFormat;
+
+/// Arguments of `sshmatrix scan`.
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// The server, HOST or HOST:PORT (port 22 by default). Only this address is contacted, and
+    /// nothing authenticates: the scan ends each connection after the key exchange.
+    #[arg(required_unless_present = "from_ssh_audit")]
+    address: Option<String>,
+    /// Take the server's facts from an ssh-audit JSON report (`ssh-audit -j HOST`) instead of
+    /// connecting.
+    #[arg(long, value_name = "REPORT.json", conflicts_with = "address")]
+    from_ssh_audit: Option<PathBuf>,
+    /// The SHA256 fingerprint of a host key the server must prove (exit 3 if it proves none).
+    #[arg(long, value_name = "SHA256:…", conflicts_with = "known_hosts")]
+    pin: Option<String>,
+    /// Pin the host key of the address's plain entry in this known_hosts file.
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// Client profiles, comma-separated (default: every emulation profile and the real clients
+    /// this host runs without installing anything).
+    #[arg(long, value_delimiter = ',')]
+    clients: Vec<String>,
+    /// Key types, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rsa-2048,ecdsa-256,ed25519"
+    )]
+    keys: Vec<String>,
+    /// Where the server's PubkeyAcceptedAlgorithms cannot be seen (OpenSSH before 9.6), take
+    /// its release's default instead of marking the cell `not-observable`; each such cell
+    /// says so.
+    #[arg(long)]
+    assume_defaults: bool,
+    /// Seconds to wait for each connection's identification, KEXINIT and key exchange.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
+    /// Output format of the table.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+/// Rows and columns of a scan's table: clients down, key types across.
+const LAYOUT: (&[&str], &[&str]) = (
+    &["client", "key_tool"],
+    &["target", "user", "passphrase", "key"],
+);
+
+/// HOST[:PORT] split, port 22 by default (`[v6]:port` too).
+fn split_address(a: &str) -> Result<(String, u16), String> {
+    let (host, port) = match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, Some(p)),
+        _ => (a, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = match port {
+        None => 22,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("`{a}`: the port must be a number from 1 to 65535"))?,
+    };
+    if host.is_empty() {
+        return Err(format!("`{a}`: no host"));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn environment_error(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_ENVIRONMENT as u8)
+}
+
+/// The server's facts: read from a report, or seen over the network.
+fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {
+    if let Some(file) = &a.from_ssh_audit {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| input_error(format!("{}: cannot read: {e}", file.display())))?;
+        return scan::from_ssh_audit(&text, &file.display().to_string())
+            .map_err(|e| input_error(e.to_string()));
+    }
+    let given = a.address.as_deref().unwrap_or_default();
+    let (host, port) = split_address(given).map_err(input_error)?;
+    let timeout = Duration::from_secs(a.timeout);
+    crate::runtime()
+        .block_on(scan::observe(&host, port, timeout))
+        .map_err(|e| match e {
+            ScanError::Report(m) => input_error(m),
+            other => environment_error(format!(
+                "{other}\n  hint: check the address and port (only that address is contacted; --timeout gives a slow server more time)"
+            )),
+        })
+}
+
+/// The pinned fingerprint, if any (`--pin`, or the address's known_hosts entry).
+fn pin(a: &ScanArgs) -> Result<Option<String>, ExitCode> {
+    if let Some(p) = &a.pin {
+        return Ok(Some(p.clone()));
+    }
+    let (Some(file), Some(address)) = (&a.known_hosts, &a.address) else {
+        return Ok(None);
+    };
+    let (host, port) = split_address(address).map_err(input_error)?;
+    matrix::known_hosts_pin(file, &host, port)
+        .map(Some)
+        .map_err(input_error)
+}
+
+/// Checks the host keys against a pin, or shows them for the user to pin.
+fn check_pin(seen: &Seen, pin: Option<&str>) -> Result<(), ExitCode> {
+    let shown: Vec<String> = seen
+        .host_keys
+        .iter()
+        .map(|k| format!("{} {}", k.algorithm, k.fingerprint))
+        .collect();
+    match pin {
+        Some(p) if seen.host_keys.iter().any(|k| k.fingerprint == p) => Ok(()),
+        Some(p) => Err(environment_error(format!(
+            "{}: no host key matches the pin {p} (the server proves: {}); a changed host key is how a man in the middle or a reinstalled server looks\n  hint: confirm the new key out of band before pinning it",
+            seen.address,
+            if shown.is_empty() { "none".into() } else { shown.join(", ") }
+        ))),
+        None => {
+            for k in &shown {
+                eprintln!("note: host key {k} (not pinned: pass --pin with it to notice a changed server next time)");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The plan of the prediction: the chosen clients × key types against one target standing
+/// for the scanned server.
+fn plan(
+    a: &ScanArgs,
+    seen: &Seen,
+    profiles: &[sshmatrix_clients::Profile],
+) -> Result<Plan, ExitCode> {
+    let (_, tools, policies) = crate::catalog_parts();
+    let chosen = choose_clients(&a.clients, profiles)?;
+    let label = format!("{} ({})", seen.address, seen.hello.ident);
+    let text = impact::matrix(
+        &[("server", label, "upstream-9.2")],
+        &chosen,
+        &a.keys,
+        false,
+        LAYOUT,
+    );
+    let catalog = Catalog {
+        profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    matrix::plan("scan", &text, None, &catalog).map_err(|e| {
+        input_error(format!(
+            "{e}\n  hint: --keys takes key specs such as rsa-2048, ecdsa-256, ed25519"
+        ))
+    })
+}
+
+/// What the report says of the scan as a whole.
+fn notes(seen: &Seen, how: scan::Reading<'_>, source: &str) -> Vec<String> {
+    let h = &seen.hello;
+    let mut n = vec![
+        format!("predicted from what the server shows before login ({source}); nothing authenticated"),
+        format!("server: {}", h.ident),
+        format!("kex: {}", h.kex.join(",")),
+        format!("host keys: {}", h.hostkey.join(",")),
+        format!("ciphers: {}", h.cipher_c2s.join(",")),
+        format!("MACs: {}", h.mac_c2s.join(",")),
+        format!("server-sig-algs: {}", match &seen.sig_algs {
+            SigAlgs::BestRsa(b) => format!("lists {b} as its best RSA algorithm (the engine reads no more of the list)"),
+            SigAlgs::NoRsa => "none, or no RSA algorithm in it".into(),
+            SigAlgs::Unseen(why) => format!("not seen: {why}"),
+        }),
+        "every predicted login assumes the key is in the user's authorized keys, and for RSA keys that the server's minimum RSA size allows it: neither is observable without a login".into(),
+    ];
+    if how.assume_defaults {
+        n.push("--assume-defaults: where PubkeyAcceptedAlgorithms cannot be seen, the OpenSSH release's default is assumed (each such cell says so)".into());
+    }
+    if let Some(p) = how.known {
+        n.push(format!("identified as the build of policy `{}` ({}): what it verifies is taken from that policy", p.id, p.name));
+    }
+    n.extend(seen.notes.iter().cloned());
+    n
+}
+
+/// Every cell predicted from the scan.
+fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Report {
+    let target = &plan.targets[0];
+    let cells = plan
+        .cells
+        .iter()
+        .map(|cell| {
+            let p = scan::predict(cell, target, seen, how);
+            let mut r = blank_result(plan, cell);
+            r.policy = how.known.map_or("scanned".into(), |k| k.id.clone());
+            if let Ok(n) = sshmatrix_clients::negotiate(&cell.client.kexinit, &seen.hello) {
+                (r.kex, r.hostkey, r.cipher) = (Some(n.kex), Some(n.hostkey), Some(n.cipher));
+                r.mac = Some(n.mac.unwrap_or_else(|| "implicit".into()));
+            }
+            (r.verdict, r.code, r.stage) = (p.verdict, p.code.to_string(), p.stage.to_string());
+            r.reason = format!("predicted: {}", p.reason);
+            r.signature = p.signature.clone();
+            (r.predicted_verdict, r.predicted_code) = (Some(p.verdict), Some(p.code.to_string()));
+            if p.verdict == sshmatrix_reports::Verdict::Ok {
+                r.notes = scan::assumptions(cell, seen);
+            }
+            r
+        })
+        .collect();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        matrix: format!("scan {}", seen.address),
+        title: format!(
+            "Scan of {}: {} (predicted before login)",
+            seen.address, seen.hello.ident
+        ),
+        matrix_digest: String::new(),
+        plan_cells: plan.cells.len(),
+        shard: None,
+        row_axes: plan.row_axes.clone(),
+        column_axes: plan.column_axes.clone(),
+        notes: notes(seen, how, source),
+        cells,
+    }
+}
+
+/// `sshmatrix scan`.
+pub fn command(a: ScanArgs) -> ExitCode {
+    let pinned = match pin(&a) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let seen = match observe(&a) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if a.from_ssh_audit.is_none() {
+        if let Err(code) = check_pin(&seen, pinned.as_deref()) {
+            return code;
+        }
+    }
+    let (profiles, _, policies) = crate::catalog_parts();
+    let plan = match plan(&a, &seen, &profiles) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let how = scan::Reading {
+        known: scan::known_build(&seen, &policies),
+        assume_defaults: a.assume_defaults,
+    };
+    let source = match &a.from_ssh_audit {
+        Some(f) => format!("the ssh-audit report {}", f.display()),
+        None => "a key exchange per host key type".into(),
+    };
+    let report = report(&plan, &seen, how, &source);
+    match crate::emit(&render(&report, a.format.into()), a.output.as_deref()) {
+        Ok(()) => ExitCode::from(EXIT_OK as u8),
+        Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_address;
+
+    #[test]
+    fn addresses_split_with_port_22_by_default() {
+        assert_eq!(split_address("host").unwrap(), ("host".into(), 22));
+        assert_eq!(
+            split_address("10.1.2.3:2222").unwrap(),
+            ("10.1.2.3".into(), 2222)
+        );
+        assert_eq!(split_address("[::1]:2222").unwrap(), ("::1".into(), 2222));
+        assert_eq!(split_address("::1").unwrap(), ("::1".into(), 22));
+        assert!(split_address("host:0").is_err());
+        assert!(split_address("host:ssh").is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! `sshmatrix serve`: one OpenSSH policy on a 127.0.0.1 port until Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sshmatrix::impact;
+use sshmatrix::matrix::{self, Catalog};
+use sshmatrix::EXIT_INTERRUPTED;
+
+use super::impact::input_error;
+
+/// Arguments of `sshmatrix serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The server policy to serve (`sshmatrix policies` lists them; OpenSSH policies only).
+    #[arg(long)]
+    policy: String,
+    /// A public key file (OpenSSH `.pub` format) whose keys may log in; repeatable.
+    #[arg(long, value_name = "FILE.pub")]
+    authorize: Vec<PathBuf>,
+    #[command(flatten)]
+    work: super::WorkDir,
+}
+
+/// The authorized key lines of the given files.
+fn public_keys(files: &[PathBuf]) -> Result<Vec<String>, ExitCode> {
+    let mut lines = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| input_error(format!("{}: cannot read: {e}", f.display())))?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            russh::keys::ssh_key::PublicKey::from_openssh(line).map_err(|e| {
+                input_error(format!(
+                    "{}: not an OpenSSH public key line ({e})\n  hint: give the .pub file, not the private key",
+                    f.display()
+                ))
+            })?;
+            lines.push(line.to_string());
+        }
+    }
+    Ok(lines)
+}
+
+/// `sshmatrix serve`: prints `127.0.0.1:PORT` on standard output, then serves until SIGINT or
+/// SIGTERM.
+pub fn command(a: ServeArgs) -> ExitCode {
+    let keys = match public_keys(&a.authorize) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let (profiles, tools, policies) = crate::catalog_parts();
+    let client: Vec<&sshmatrix_clients::Profile> = profiles.iter().take(1).collect();
+    let label = format!("policy {}", a.policy);
+    let targets = [("served", label, a.policy.as_str())];
+    let text = impact::matrix(
+        &targets,
+        &client,
+        &["ed25519".into()],
+        false,
+        impact::IMPACT_LAYOUT,
+    );
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    let plan = match matrix::plan("serve", &text, None, &catalog) {
+        Ok(p) => p,
+        Err(e) => return input_error(format!("--policy: {e}")),
+    };
+    let work_dir = work_dir!(a.work.work_dir);
+    let rt = crate::runtime();
+    rt.block_on(async {
+        let mut signals = super::Signals::install();
+        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &keys).await {
+            Ok(s) => s,
+            Err(e) => return crate::fail_run(e),
+        };
+        println!("127.0.0.1:{}", served.port);
+        let t = &plan.targets[0];
+        eprintln!(
+            "serving policy `{}` ({}) on 127.0.0.1:{}: sshd -i per connection; logins as `{}` with the keys of --authorize ({}); config {}; sshd log of the latest connection {}; Ctrl-C stops",
+            t.policy.id,
+            t.policy.name,
+            served.port,
+            sshmatrix_servers::sshd::current_user(),
+            keys.len(),
+            served.config.display(),
+            served.log.display()
+        );
+        signals.next().await;
+        drop(served);
+        eprintln!("stopped: the port is closed and the run directory removed");
+        ExitCode::from(EXIT_INTERRUPTED as u8)
+    })
+}

@@ -268,3 +268,273 @@ async fn assuming_release_defaults_matches_a_policy_that_keeps_them() {
     }
     drop(served);
 }
+
+/// A 127.0.0.1 port served by one of the hostile stubs (every connection), for as long as the
+/// returned task runs.
+async fn hostile(kind: sshmatrix::hostile::Hostile) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let policies = sshmatrix_servers::builtin_policies();
+    let facts = policies
+        .iter()
+        .find(|p| p.id == "dropbear-2022.83")
+        .and_then(|p| p.facts.clone())
+        .unwrap();
+    let hosts = vec!["ed25519".to_string()];
+    let eff = sshmatrix_servers::Effective::from_facts(
+        sshmatrix_servers::ServerKind::Dropbear,
+        &facts,
+        &hosts,
+    );
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (ours, theirs) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(sshmatrix::hostile::serve(kind, theirs, eff.clone()));
+            tokio::spawn(async move {
+                let mut ours = ours;
+                let _ = tokio::io::copy_bidirectional(&mut sock, &mut ours).await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// `sshmatrix scan` run off the test's runtime threads.
+async fn scan_cli(args: Vec<String>) -> Out {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sshmatrix(&args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_silent_and_non_ssh_servers_are_environment_errors() {
+    use sshmatrix::hostile::Hostile;
+    // Nothing listens: a port that was bound and released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = scan_cli(vec!["scan".into(), closed.to_string()]).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("cannot connect to {closed}")),
+        "{}",
+        out.stderr
+    );
+    for (kind, says) in [
+        (
+            Hostile::Silent,
+            "sent no SSH identification and KEXINIT within 1 s",
+        ),
+        (Hostile::Garbage, "does not speak SSH"),
+    ] {
+        let (port, task) = hostile(kind).await;
+        let args = vec![
+            "scan".into(),
+            format!("127.0.0.1:{port}"),
+            "--timeout".into(),
+            "1".into(),
+        ];
+        let out = scan_cli(args).await;
+        task.abort();
+        assert_eq!(out.code, 3, "{kind:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{kind:?}: {}", out.stderr);
+        assert!(
+            out.stdout.is_empty(),
+            "{kind:?}: no report without a server"
+        );
+    }
+    let out = scan_cli(vec!["scan".into(), "127.0.0.1:ssh".into()]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the port must be a number"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stalls_the_key_exchange_is_predicted_from_its_kexinit() {
+    let (port, task) = hostile(sshmatrix::hostile::Hostile::StallKex).await;
+    let args = [
+        "scan",
+        &format!("127.0.0.1:{port}"),
+        "--timeout",
+        "1",
+        "--format",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = scan_cli(
+        [
+            args,
+            vec!["--clients".into(), "teraterm-4.106,putty-0.70".into()],
+        ]
+        .concat(),
+    )
+    .await;
+    task.abort();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Report = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("no answer within 1 s")),
+        "{:?}",
+        report.notes
+    );
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("server-sig-algs: not seen")));
+    // Its KEXINIT is Dropbear 2022.83's: each client's negotiation is read off it, and with no
+    // server-sig-algs seen every login is left undecided.
+    let dropbear = sshmatrix_servers::builtin_policies()
+        .into_iter()
+        .find(|p| p.id == "dropbear-2022.83")
+        .and_then(|p| p.facts)
+        .unwrap();
+    assert_eq!(report.cells.len(), 6);
+    for c in &report.cells {
+        let kex = c
+            .kex
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} negotiates", c.client));
+        assert!(dropbear.kex.iter().any(|k| k == kex), "{kex}");
+        assert_eq!(c.code, "not-observable", "{}", c.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_key_pin_is_checked_and_unpinned_keys_are_shown() {
+    let work = common::work_dir();
+    let served = Served::start("upstream-9.2", &work);
+    let clients = ["--clients", "openssh-8.7", "--keys", "ed25519"];
+    let out = sshmatrix(&[&["scan", &served.address][..], &clients].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("note: host key ssh-ed25519 "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no Ed25519 host key shown: {}", out.stderr))
+        .to_string();
+    assert!(shown.starts_with("SHA256:"), "{shown}");
+    let pinned = sshmatrix(&[&["scan", &served.address, "--pin", &shown][..], &clients].concat());
+    assert_eq!(pinned.code, 0, "{}", pinned.stderr);
+    assert!(!pinned.stderr.contains("not pinned"), "{}", pinned.stderr);
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let refused = sshmatrix(&[&["scan", &served.address, "--pin", wrong][..], &clients].concat());
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no host key matches the pin"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty());
+}
+
+/// ssh-audit 3.9.0 from PyPI in its own virtual environment under the tests' work directory.
+fn ssh_audit(work: &Path) -> std::path::PathBuf {
+    let venv = work.join("ssh-audit-3.9.0");
+    let bin = venv.join("bin/ssh-audit");
+    if !bin.exists() {
+        let ok = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(
+            ok.success(),
+            "python3 -m venv (scripts/deps installs python3-venv)"
+        );
+        let pip = venv.join("bin/pip");
+        let ok = Command::new(pip)
+            .args(["install", "-q", "ssh-audit==3.9.0"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pip install ssh-audit==3.9.0");
+    }
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_audit_report_predicts_what_a_live_scan_predicts() {
+    let work = common::work_dir();
+    let bin = tokio::task::spawn_blocking({
+        let work = work.clone();
+        move || ssh_audit(&work)
+    })
+    .await
+    .unwrap();
+    let served = Served::start("rhel9-default", &work);
+    let (host, port) = served.address.split_once(':').unwrap();
+    let audit = Command::new(bin)
+        .args(["-j", "--skip-rate-test", "-p", port, host])
+        .output()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.json");
+    std::fs::write(&file, &audit.stdout).unwrap();
+    let live = scan(&served.address, &["--assume-defaults"]);
+    let file_arg = file.display().to_string();
+    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
+    let out = sshmatrix(&[
+        "scan",
+        "--from-ssh-audit",
+        &file_arg,
+        "--format",
+        "json",
+        "--clients",
+        &clients,
+        "--keys",
+        &keys,
+        "--assume-defaults",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let from_report: Report = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        from_report.title.contains("OpenSSH_9.2"),
+        "{}",
+        from_report.title
+    );
+    let live = by_cell(live.cells.iter());
+    let (mut same, mut unseen) = (0, 0);
+    for (key, c) in by_cell(from_report.cells.iter()) {
+        if c.code == "not-observable" {
+            // Only the RSA choice can hang on the server-sig-algs a report does not carry.
+            assert!(
+                c.reason.contains("server-sig-algs"),
+                "{key:?}: {}",
+                c.reason
+            );
+            assert_eq!(key.1, "rsa-2048", "{key:?}");
+            unseen += 1;
+            continue;
+        }
+        same += 1;
+        let l = live[&key];
+        assert_eq!(
+            (c.verdict, c.code.as_str()),
+            (l.verdict, l.code.as_str()),
+            "{key:?}: {}",
+            c.reason
+        );
+    }
+    assert!(same >= 30 && unseen >= 1, "{same} equal, {unseen} unseen");
+    // A file that is not such a report: exit 2 naming it.
+    std::fs::write(&file, "{\"banner\": 1}").unwrap();
+    let bad = sshmatrix(&["scan", "--from-ssh-audit", &file_arg]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("not an ssh-audit JSON report"),
+        "{}",
+        bad.stderr
+    );
+}

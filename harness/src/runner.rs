@@ -524,7 +524,7 @@ fn private_subdir(dir: &std::path::Path, name: &str) -> Result<PathBuf, RunError
 }
 
 /// The last component of a path (the run directory's name labels its containers).
-fn dir_name(p: &std::path::Path) -> String {
+pub(crate) fn dir_name(p: &std::path::Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default()

@@ -37,8 +37,16 @@ struct Served {
 
 impl Served {
     fn start(policy: &str, work: &Path) -> Served {
+        Served::start_in(policy, None, work)
+    }
+
+    /// Served by the sshd of a release image (`image`), or this host's.
+    fn start_in(policy: &str, image: Option<&str>, work: &Path) -> Served {
+        let image: Vec<&str> = image.map(|i| vec!["--image", i]).unwrap_or_default();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-            .args(["serve", "--policy", policy, "--work-dir"])
+            .args(["serve", "--policy", policy])
+            .args(image)
+            .arg("--work-dir")
             .arg(work)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -128,6 +136,11 @@ fn local_policies() -> Vec<String> {
 
 /// The measured matrix: the test's clients and keys against one local target per policy.
 async fn measure(policies: &[String]) -> Report {
+    measure_in(policies, None).await
+}
+
+/// As [`measure`], the targets in containers of `image` when one is given.
+async fn measure_in(policies: &[String], image: Option<&str>) -> Report {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let all = sshmatrix_servers::builtin_policies();
@@ -152,7 +165,11 @@ async fn measure(policies: &[String]) -> Report {
         key_tools: &tools,
         policies: &all,
     };
-    common::run(matrix::plan("scan-measured", &text, None, &catalog).unwrap()).await
+    let mut plan = matrix::plan("scan-measured", &text, None, &catalog).unwrap();
+    for t in &mut plan.targets {
+        t.image = image.map(|i| sshmatrix_servers::container::recipe(i).unwrap());
+    }
+    common::run(plan).await
 }
 
 type Key = (String, String);
@@ -536,5 +553,56 @@ async fn an_ssh_audit_report_predicts_what_a_live_scan_predicts() {
         bad.stderr.contains("not an ssh-audit JSON report"),
         "{}",
         bad.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_openssh_9_6_on_every_login_is_observable_and_agrees() {
+    // OpenSSH 10.0 (Debian 13) lists in server-sig-algs only what PubkeyAcceptedAlgorithms
+    // accepts: with the whole list read, a scan sees which signatures the server takes.
+    let work = common::work_dir();
+    let policies: Vec<String> = ["rhel9-default", "upstream-9.2", "nutanix-ahv-lockdown"]
+        .map(String::from)
+        .to_vec();
+    let measured = measure_in(&policies, Some("trixie")).await;
+    let (mut compared, mut refused) = (0, 0);
+    for policy in &policies {
+        let served = Served::start_in(policy, Some("trixie"), &work);
+        let report = scan(&served.address, &[]);
+        assert_eq!(
+            served.stop(),
+            130,
+            "serve {policy} --image trixie ends by SIGINT"
+        );
+        assert!(report.title.contains("OpenSSH_10.0"), "{}", report.title);
+        assert!(
+            report.notes.iter().any(
+                |n| n.starts_with("server-sig-algs: ") && n.contains("read by this host's ssh")
+            ),
+            "{:?}",
+            report.notes
+        );
+        let real = by_cell(measured.cells.iter().filter(|c| &c.target == policy));
+        for (key, s) in by_cell(report.cells.iter()) {
+            let m = real[&key];
+            if m.code == "emulation-limit" {
+                continue;
+            }
+            assert_ne!(s.code, "not-observable", "{policy} {key:?}: {}", s.reason);
+            compared += 1;
+            refused += usize::from(s.code == "auth-signature-rejected");
+            assert_eq!(
+                (s.verdict, s.code.as_str()),
+                (m.verdict, m.code.as_str()),
+                "{policy} {key:?}: scan says {} / measured {}",
+                s.reason,
+                m.reason
+            );
+        }
+    }
+    eprintln!("{compared} cells compared, {refused} signature refusals");
+    assert!(
+        refused >= 5 && compared >= 60,
+        "{compared} compared, {refused} refused"
     );
 }

@@ -191,6 +191,7 @@ fn notes(seen: &Seen, how: scan::Reading<'_>, source: &str) -> Vec<String> {
         format!("server-sig-algs: {}", match &seen.sig_algs {
             SigAlgs::BestRsa(b) => format!("lists {b} as its best RSA algorithm (the engine reads no more of the list)"),
             SigAlgs::NoRsa => "none, or no RSA algorithm in it".into(),
+            SigAlgs::Listed(l) => format!("{} (read by this host's ssh through a relay that stops at NEWKEYS)", l.join(",")),
             SigAlgs::Unseen(why) => format!("not seen: {why}"),
         }),
         "every predicted login assumes the key is in the user's authorized keys, and for RSA keys that the server's minimum RSA size allows it: neither is observable without a login".into(),

@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// The server policy to serve (`sshmatrix policies` lists them; OpenSSH policies only).
     #[arg(long)]
     policy: String,
+    /// Run it in a container of this release image (`sshmatrix images list`) instead of this
+    /// host's sshd; logins then go to the account `sshmatrix` inside.
+    #[arg(long)]
+    image: Option<String>,
     /// A public key file (OpenSSH `.pub` format) whose keys may log in; repeatable.
     #[arg(long, value_name = "FILE.pub")]
     authorize: Vec<PathBuf>,
@@ -68,10 +72,17 @@ pub fn command(a: ServeArgs) -> ExitCode {
         key_tools: &tools,
         policies: &policies,
     };
-    let plan = match matrix::plan("serve", &text, None, &catalog) {
+    let mut plan = match matrix::plan("serve", &text, None, &catalog) {
         Ok(p) => p,
         Err(e) => return input_error(format!("--policy: {e}")),
     };
+    if let Some(name) = &a.image {
+        match sshmatrix_servers::container::recipe(name) {
+            Ok(r) => plan.targets[0].image = Some(r),
+            Err(e) => return input_error(format!("--image: {e}")),
+        }
+        plan.targets[0].users = vec!["sshmatrix".into()];
+    }
     let work_dir = work_dir!(a.work.work_dir);
     let rt = crate::runtime();
     rt.block_on(async {
@@ -82,19 +93,22 @@ pub fn command(a: ServeArgs) -> ExitCode {
         };
         println!("127.0.0.1:{}", served.port);
         let t = &plan.targets[0];
+        let user = match &t.image {
+            Some(_) => "sshmatrix".to_string(),
+            None => sshmatrix_servers::sshd::current_user(),
+        };
         eprintln!(
-            "serving policy `{}` ({}) on 127.0.0.1:{}: sshd -i per connection; logins as `{}` with the keys of --authorize ({}); config {}; sshd log of the latest connection {}; Ctrl-C stops",
+            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}); config {}; server log of the latest connection {}; Ctrl-C stops",
             t.policy.id,
             t.policy.name,
             served.port,
-            sshmatrix_servers::sshd::current_user(),
             keys.len(),
             served.config.display(),
             served.log.display()
         );
         signals.next().await;
-        drop(served);
-        eprintln!("stopped: the port is closed and the run directory removed");
+        served.stop().await;
+        eprintln!("stopped: the port is closed, the run directory and any container removed");
         ExitCode::from(EXIT_INTERRUPTED as u8)
     })
 }

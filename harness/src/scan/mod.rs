@@ -15,6 +15,8 @@ use sshmatrix_servers::{Effective, Policy, ServerKind};
 use crate::matrix::{Cell, Target};
 use crate::predict::Prediction;
 
+pub mod sig_algs;
+
 /// The identification string a scan sends.
 pub const IDENT: &str = "SSH-2.0-sshmatrix_scan";
 
@@ -60,8 +62,11 @@ pub enum SigAlgs {
     Unseen(String),
     /// No `server-sig-algs`, or one without an RSA algorithm (the engine cannot tell apart).
     NoRsa,
-    /// The best RSA algorithm listed (`rsa-sha2-512`, `rsa-sha2-256` or `ssh-rsa`).
+    /// The best RSA algorithm listed (`rsa-sha2-512`, `rsa-sha2-256` or `ssh-rsa`): all the
+    /// engine reads of the list.
     BestRsa(String),
+    /// The whole list, as this host's OpenSSH client read it ([`sig_algs::read`]).
+    Listed(Vec<String>),
 }
 
 /// A host key the server proved (or an ssh-audit report lists), with its SHA256 fingerprint.
@@ -194,6 +199,15 @@ pub async fn observe(host: &str, port: u16, timeout: Duration) -> Result<Seen, S
             )),
         }
     }
+    // The server sends a list: read all of it (the engine saw only its best RSA entry).
+    if matches!(seen.sig_algs, SigAlgs::BestRsa(_)) {
+        match sig_algs::read(host, port, &seen.hello, timeout).await {
+            Ok(list) => seen.sig_algs = SigAlgs::Listed(list),
+            Err(e) => seen.notes.push(format!(
+                "server-sig-algs beyond its best RSA entry not read: {e}"
+            )),
+        }
+    }
     Ok(seen)
 }
 
@@ -247,6 +261,7 @@ fn sig_alg_worlds(seen: &Seen, known: Option<&Policy>) -> Vec<Vec<String>> {
     }
     let others = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384"];
     match &seen.sig_algs {
+        SigAlgs::Listed(list) => vec![list.clone()],
         // As the emulator reads a server: the best RSA entry and every weaker one.
         SigAlgs::BestRsa(best) => {
             let from = RSA.iter().position(|r| r == best).unwrap_or(0);
@@ -288,6 +303,7 @@ fn accepts(seen: &Seen, known: Option<&Policy>, alg: &str) -> Result<bool, Strin
     }
     let rank = |a: &str| RSA.iter().position(|r| *r == a);
     match (&seen.sig_algs, rank(alg)) {
+        (SigAlgs::Listed(list), _) => Ok(list.iter().any(|a| a == alg)),
         (SigAlgs::BestRsa(best), Some(r)) if rank(best).is_some_and(|b| r <= b) => {
             Ok(rank(best) == Some(r))
         }
@@ -442,6 +458,7 @@ pub fn predict(cell: &Cell, target: &Target, seen: &Seen, how: Reading<'_>) -> P
                 "not observable without a login: the RSA signature the client sends depends on server-sig-algs, which was not seen ({})",
                 match &seen.sig_algs {
                     SigAlgs::Unseen(why) => why.as_str(),
+                    SigAlgs::Listed(_) => "it was read whole; the readings differ elsewhere",
                     _ => "the engine reads only its best RSA entry",
                 }
             ),

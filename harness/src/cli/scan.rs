@@ -209,7 +209,7 @@ fn notes(seen: &Seen, how: scan::Reading<'_>, source: &str) -> Vec<String> {
 /// Every cell predicted from the scan.
 fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Report {
     let target = &plan.targets[0];
-    let cells = plan
+    let cells: Vec<_> = plan
         .cells
         .iter()
         .map(|cell| {
@@ -230,6 +230,25 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
             r
         })
         .collect();
+    // The server and the key types head the columns; the one user and passphrase setting of a
+    // scan are no columns of their own.
+    let keep: Vec<bool> = LAYOUT
+        .1
+        .iter()
+        .map(|a| *a == "target" || *a == "key")
+        .collect();
+    let trim = |labels: &[String]| -> Vec<String> {
+        labels
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| l.clone())
+            .collect()
+    };
+    let mut cells = cells;
+    for c in &mut cells {
+        c.column = trim(&c.column);
+    }
     Report {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -242,7 +261,7 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
         plan_cells: plan.cells.len(),
         shard: None,
         row_axes: plan.row_axes.clone(),
-        column_axes: plan.column_axes.clone(),
+        column_axes: trim(&plan.column_axes),
         notes: notes(seen, how, source),
         cells,
     }

@@ -234,3 +234,38 @@ async fn dropbear_reads_an_unencrypted_tera_term_key_in_its_default_format_only(
     }
     assert_eq!(report.cells[0].key_format, "openssh-v1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_prediction_loses_tera_term_4_106_rsa_on_the_el9_cvm_and_al2023() {
+    let report = common::run_shipped("nutanix-aos-upgrade.toml").await;
+    assert_eq!(report.cells.len(), 80);
+    let refused: Vec<(&str, &str, u32)> = report
+        .cells
+        .iter()
+        .filter(|c| c.verdict == sshmatrix_reports::Verdict::Fail)
+        .map(|c| (c.client.as_str(), c.target.as_str(), c.key_bits))
+        .collect();
+    assert_eq!(refused.len(), 6, "{refused:?}");
+    for (client, target, _) in &refused {
+        assert_eq!(*client, "teraterm-4.106");
+        assert!(
+            ["aos-7.0-ahv", "aos-7.6-cvm", "al2023"].contains(target),
+            "{target}"
+        );
+    }
+    // Today's CVM and Amazon Linux 2 still take its ssh-rsa signatures.
+    for c in report
+        .cells
+        .iter()
+        .filter(|c| c.target == "aos-7.0-cvm" || c.target == "al2")
+    {
+        assert_eq!(
+            c.verdict,
+            sshmatrix_reports::Verdict::Ok,
+            "{} {}: {}",
+            c.client,
+            c.target,
+            c.reason
+        );
+    }
+}

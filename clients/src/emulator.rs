@@ -182,14 +182,14 @@ impl client::Handler for Recorder {
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         // Without a known host key: like a first connection that accepts the new key. With one:
-        // as a client with a known_hosts entry, refuse a different key. A pinned fingerprint
-        // (remote targets) must match exactly.
+        // as a client with a known_hosts entry, refuse a different key. Pinned fingerprints
+        // (remote targets; comma-separated, one per host key type) must hold the offered one.
         let PublicKeyOrCertificate::PublicKey { key: offered, .. } = key else {
             return Ok(self.known_host_key.is_none() && self.host_key_pin.is_none());
         };
         if let Some(pin) = &self.host_key_pin {
             let fp = offered.fingerprint(HashAlg::Sha256).to_string();
-            if &fp != pin {
+            if !pin.split(',').any(|p| p == fp) {
                 self.seen.lock().expect("lock").host_key_changed = Some(format!(
                     "host key changed (REMOTE HOST IDENTIFICATION HAS CHANGED): the server offers {fp}, pinned {pin}"
                 ));

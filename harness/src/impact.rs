@@ -205,8 +205,14 @@ pub const IMPACT_LAYOUT: (&[&str], &[&str]) = (
     &["target", "user"],
 );
 
+/// TOML-quotes a string.
+pub fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// The matrix of an impact run (and of a scan's predictions): `targets` are (id, label,
-/// policy id); each client with the key tool whose files it reads natively.
+/// policy id) of local targets with one user `u`; each client with the key tool whose files it
+/// reads natively.
 pub fn matrix(
     targets: &[(&str, String, &str)],
     clients: &[&Profile],
@@ -214,7 +220,26 @@ pub fn matrix(
     passphrase: bool,
     layout: (&[&str], &[&str]),
 ) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let blocks: Vec<String> = targets
+        .iter()
+        .map(|(id, label, policy)| {
+            format!(
+                "[[targets]]\nid = \"{id}\"\nlabel = [{}]\npolicy = \"{policy}\"\nusers = [\"u\"]\n",
+                quote(label)
+            )
+        })
+        .collect();
+    matrix_with(&blocks, clients, keys, passphrase, layout)
+}
+
+/// As [`matrix`], with the `[[targets]]` tables given as TOML.
+pub fn matrix_with(
+    targets: &[String],
+    clients: &[&Profile],
+    keys: &[String],
+    passphrase: bool,
+    layout: (&[&str], &[&str]),
+) -> String {
     let mut t = format!(
         "title = \"Impact of an sshd_config\"\n[run]\nmax_cells = 100000\n[axes]\nkeys = [{}]\npassphrase = [{}]\npairs = [\n",
         keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", "),
@@ -228,11 +253,8 @@ pub fn matrix(
         ));
     }
     t.push_str("]\n");
-    for (id, label, policy) in targets {
-        t.push_str(&format!(
-            "[[targets]]\nid = \"{id}\"\nlabel = [{}]\npolicy = \"{policy}\"\nusers = [\"u\"]\n",
-            quote(label)
-        ));
+    for block in targets {
+        t.push_str(block);
     }
     let list = |axes: &[&str]| axes.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ");
     t.push_str(&format!(

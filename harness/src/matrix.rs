@@ -320,8 +320,8 @@ pub struct Deploy {
     pub file: String,
 }
 
-/// The SHA256 fingerprint of `host`'s key in a known_hosts file (plain, not hashed, entries:
-/// `host` for port 22, `[host]:port` otherwise).
+/// The SHA256 fingerprints of `host`'s keys in a known_hosts file (plain, not hashed, entries:
+/// `host` for port 22, `[host]:port` otherwise), comma-separated.
 pub fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("known_hosts {}: {e}", path.display()))?;
@@ -330,6 +330,7 @@ pub fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, Str
     } else {
         format!("[{host}]:{port}")
     };
+    let mut pins = Vec::new();
     for line in text
         .lines()
         .map(str::trim)
@@ -343,10 +344,14 @@ pub fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, Str
         if hosts.split(',').any(|h| h == want) {
             let key = russh::keys::ssh_key::PublicKey::from_openssh(&format!("{kind} {b64}"))
                 .map_err(|e| format!("known_hosts {}: bad key for {want}: {e}", path.display()))?;
-            return Ok(key
-                .fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
-                .to_string());
+            pins.push(
+                key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+                    .to_string(),
+            );
         }
+    }
+    if !pins.is_empty() {
+        return Ok(pins.join(","));
     }
     Err(format!(
         "known_hosts {} has no plain entry for {want} (hashed entries cannot be matched)",
@@ -361,7 +366,8 @@ pub struct Remote {
     pub host: String,
     /// SSH port.
     pub port: u16,
-    /// Pinned host key fingerprint, `SHA256:…`; a mismatch stops the run.
+    /// Pinned host key fingerprints, `SHA256:…` (comma-separated when the host has several key
+    /// types: each client negotiates the type it prefers); a key outside them stops the run.
     pub host_key: String,
     /// Failed logins allowed per account per window (default 2).
     pub auth_budget: u32,
@@ -1200,11 +1206,11 @@ fn remote(
                 }
             };
             let pin = &pin;
-            if !pin.starts_with("SHA256:") {
+            if !pin.split(',').all(|p| p.starts_with("SHA256:")) {
                 return Err(ctx.err(
                     span,
-                    format!("host_key of `{id}` must be a SHA256:… fingerprint"),
-                    Some("ssh-keyscan HOST | ssh-keygen -lf - prints it".into()),
+                    format!("host_key of `{id}` must be a SHA256:… fingerprint (several: comma-separated, one per host key type)"),
+                    Some("ssh-keyscan HOST | ssh-keygen -lf - prints them".into()),
                 ));
             }
             Some(Remote {

@@ -1505,7 +1505,7 @@ async fn preflight(
     let fp = key
         .fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
         .to_string();
-    if fp != r.host_key {
+    if !r.host_key.split(',').any(|p| p == fp) {
         return Err(env(format!(
             "host key {} {fp} does not match the pinned {}; refusing to log in (if the change is expected, update host_key)",
             key.algorithm().as_str(),

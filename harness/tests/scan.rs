@@ -43,9 +43,14 @@ impl Served {
     /// Served by the sshd of a release image (`image`), or this host's.
     fn start_in(policy: &str, image: Option<&str>, work: &Path) -> Served {
         let image: Vec<&str> = image.map(|i| vec!["--image", i]).unwrap_or_default();
+        Served::start_with(policy, &image, work)
+    }
+
+    /// `sshmatrix serve --policy POLICY EXTRA…`.
+    fn start_with(policy: &str, extra: &[&str], work: &Path) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
             .args(["serve", "--policy", policy])
-            .args(image)
+            .args(extra)
             .arg("--work-dir")
             .arg(work)
             .stdout(Stdio::piped())
@@ -605,4 +610,98 @@ async fn from_openssh_9_6_on_every_login_is_observable_and_agrees() {
         refused >= 5 && compared >= 60,
         "{compared} compared, {refused} refused"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_logs_in_for_the_undecided_cells_within_the_failed_login_budget() {
+    let work = common::work_dir();
+    let w = work.display().to_string();
+    let user = sshmatrix_servers::sshd::current_user();
+    let clients = "teraterm-4.106,putty-0.78,openssh-8.7,real-openssh-9.2";
+    let base = ["--clients", clients, "--work-dir", &w];
+    // The keys a verify run uses, printed before anything is contacted.
+    let keys = sshmatrix(
+        &[
+            &["scan", "127.0.0.1:1", "--verify", &user, "--print-keys"][..],
+            &base,
+        ]
+        .concat(),
+    );
+    assert_eq!(keys.code, 0, "{}", keys.stderr);
+    let lines = keys.stdout.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(
+        lines, 6,
+        "three emulated clients' RSA, ECDSA and Ed25519 keys (two key tools):\n{}",
+        keys.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.pub");
+    std::fs::write(&file, &keys.stdout).unwrap();
+    let file = file.display().to_string();
+    let served = Served::start_with("rhel9-default", &["--authorize", &file], &work);
+    let verify = |budget: &str| {
+        let args = [
+            &[
+                "scan",
+                &served.address,
+                "--verify",
+                &user,
+                "--auth-budget",
+                budget,
+                "--format",
+                "json",
+            ][..],
+            &base,
+        ]
+        .concat();
+        let out = sshmatrix(&args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str::<Report>(&out.stdout).unwrap()
+    };
+    let report = verify("5");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("--verify: 9 cells measured")),
+        "{:?}",
+        report.notes
+    );
+    for c in &report.cells {
+        let real = c.client.starts_with("real-");
+        match (real, c.client.as_str(), c.key_spec().as_str()) {
+            // A real binary does not log in to a remote target: its cells stay predictions.
+            (true, ..) => assert_eq!(c.code, "not-observable", "{}", c.reason),
+            (false, "teraterm-4.106", "rsa-2048") => {
+                assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+                assert!(c.reason.contains("ssh-rsa"), "{}", c.reason);
+            }
+            _ => assert_eq!(
+                c.verdict,
+                Verdict::Ok,
+                "{} {}: {}",
+                c.client,
+                c.key_spec(),
+                c.reason
+            ),
+        }
+        if !real {
+            assert!(
+                c.notes.iter().any(|n| n.contains("--verify")),
+                "{:?}",
+                c.notes
+            );
+            assert_eq!(c.predicted_code.as_deref(), Some("not-observable"));
+        }
+    }
+    // The refusal above is on the account's ledger: with a budget of one failed login, the cell
+    // that would fail again is deferred instead of tried.
+    let again = verify("1");
+    let tt = again
+        .cells
+        .iter()
+        .find(|c| c.client == "teraterm-4.106" && c.key_spec() == "rsa-2048")
+        .unwrap();
+    assert_eq!(tt.code, "auth-budget-exhausted", "{}", tt.reason);
+    assert_eq!(served.stop(), 130);
 }

@@ -316,6 +316,8 @@ impl CellResult {
             return false;
         }
         match (&self.predicted_verdict, &self.predicted_code) {
+            // A scan's undecided prediction cannot disagree with what a login then measured.
+            (_, Some(c)) if c == "not-observable" => false,
             (Some(v), Some(c)) => *v != self.verdict || *c != self.code,
             _ => false,
         }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use sshmatrix::impact;
 use sshmatrix::matrix::{self, Catalog, Plan};
+use sshmatrix::runner;
 use sshmatrix::runner::blank_result;
+use sshmatrix::scan::verify::{self, Verify};
 use sshmatrix::scan::{self, ScanError, Seen, SigAlgs};
 use sshmatrix::{EXIT_ENVIRONMENT, EXIT_OK};
 use sshmatrix_reports::{render, Report, SCHEMA_VERSION};
@@ -26,9 +28,16 @@ pub struct ScanArgs {
     /// connecting.
     #[arg(long, value_name = "REPORT.json", conflicts_with = "address")]
     from_ssh_audit: Option<PathBuf>,
-    /// The SHA256 fingerprint of a host key the server must prove (exit 3 if it proves none).
-    #[arg(long, value_name = "SHA256:…", conflicts_with = "known_hosts")]
-    pin: Option<String>,
+    /// SHA256 fingerprints of host keys (comma-separated: one per key type) of which the server
+    /// must prove at least one (exit 3 otherwise); `--verify` logs in only where the negotiated
+    /// host key is among them.
+    #[arg(
+        long,
+        value_name = "SHA256:…",
+        value_delimiter = ',',
+        conflicts_with = "known_hosts"
+    )]
+    pin: Vec<String>,
     /// Pin the host key of the address's plain entry in this known_hosts file.
     #[arg(long, value_name = "FILE")]
     known_hosts: Option<PathBuf>,
@@ -51,12 +60,34 @@ pub struct ScanArgs {
     /// Seconds to wait for each connection's identification, KEXINIT and key exchange.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     timeout: u64,
+    /// Log in as USER for every cell the scan cannot decide, turning those predictions into
+    /// measurements: with sshmatrix's keys (authorize them first: `--print-keys`, or
+    /// `--deploy-key`), the host key pinned (`--pin`, else the key this scan saw), within
+    /// `--auth-budget` failed logins.
+    #[arg(long, value_name = "USER", conflicts_with = "from_ssh_audit")]
+    verify: Option<String>,
+    /// With --verify: print the authorized_keys lines of the keys a verify run uses, and stop
+    /// (nothing is contacted).
+    #[arg(long, requires = "verify")]
+    print_keys: bool,
+    /// With --verify: failed logins the account may spend per 900 s (faillock's default window),
+    /// across runs; cells beyond it are deferred (`auth-budget-exhausted`).
+    #[arg(long, requires = "verify", default_value_t = 2)]
+    auth_budget: u32,
+    /// With --verify: an admin private key that installs the keys for USER first.
+    #[arg(long, requires = "verify", value_name = "FILE")]
+    deploy_key: Option<PathBuf>,
+    /// The account of --deploy-key (root, or USER itself).
+    #[arg(long, requires = "deploy_key", default_value = "root")]
+    deploy_user: String,
     /// Output format of the table.
     #[arg(long, value_enum, default_value = "table")]
     format: OutFormat,
     /// Write the report here instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    work: super::WorkDir,
 }
 
 /// Rows and columns of a scan's table: clients down, key types across.
@@ -114,8 +145,8 @@ fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {
 
 /// The pinned fingerprint, if any (`--pin`, or the address's known_hosts entry).
 fn pin(a: &ScanArgs) -> Result<Option<String>, ExitCode> {
-    if let Some(p) = &a.pin {
-        return Ok(Some(p.clone()));
+    if !a.pin.is_empty() {
+        return Ok(Some(a.pin.join(",")));
     }
     let (Some(file), Some(address)) = (&a.known_hosts, &a.address) else {
         return Ok(None);
@@ -134,7 +165,7 @@ fn check_pin(seen: &Seen, pin: Option<&str>) -> Result<(), ExitCode> {
         .map(|k| format!("{} {}", k.algorithm, k.fingerprint))
         .collect();
     match pin {
-        Some(p) if seen.host_keys.iter().any(|k| k.fingerprint == p) => Ok(()),
+        Some(p) if seen.host_keys.iter().any(|k| p.split(',').any(|x| x == k.fingerprint)) => Ok(()),
         Some(p) => Err(environment_error(format!(
             "{}: no host key matches the pin {p} (the server proves: {}); a changed host key is how a man in the middle or a reinstalled server looks\n  hint: confirm the new key out of band before pinning it",
             seen.address,
@@ -267,12 +298,128 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
     }
 }
 
+/// The plan of a verify run: the scan's clients and keys against the server as a remote
+/// target.
+fn verify_plan(a: &ScanArgs, v: &Verify, label: &str) -> Result<Plan, ExitCode> {
+    let (profiles, tools, policies) = crate::catalog_parts();
+    // A real client's driver does not run against remote targets: emulated clients only.
+    let chosen: Vec<_> = choose_clients(&a.clients, &profiles)?
+        .into_iter()
+        .filter(|p| p.driver.is_none())
+        .collect();
+    let block = verify::target_block(v, label);
+    let text = impact::matrix_with(&[block], &chosen, &a.keys, false, LAYOUT);
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    matrix::plan("scan-verify", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
+}
+
+/// The verify run's account and target as given (`pin`: the pinned fingerprint, if any).
+fn verify_target(a: &ScanArgs, user: &str, pin: String) -> Result<Verify, ExitCode> {
+    let (host, port) =
+        split_address(a.address.as_deref().unwrap_or_default()).map_err(input_error)?;
+    Ok(Verify {
+        host,
+        port,
+        pin,
+        user: user.to_string(),
+        auth_budget: a.auth_budget,
+        deploy: a.deploy_key.clone().map(|k| (a.deploy_user.clone(), k)),
+    })
+}
+
+/// `--print-keys`: the authorized_keys lines of a verify run's keys (makes them).
+fn print_keys(a: &ScanArgs, user: &str) -> ExitCode {
+    let v = match verify_target(a, user, "SHA256:unknown".into()) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let plan = match verify_plan(a, &v, "keys") {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let work_dir = work_dir!(a.work.work_dir.clone());
+    let factory = match runner::key_factory(&work_dir) {
+        Ok(f) => f,
+        Err(e) => return crate::fail_run(e),
+    };
+    let stop = Default::default();
+    let keys = match crate::runtime().block_on(runner::make_keys(&plan, &factory, 4, &stop)) {
+        Ok(k) => k,
+        Err(e) => return crate::fail_run(e),
+    };
+    println!(
+        "# append to ~{user}/.ssh/authorized_keys on {}:{} (sshmatrix scan --verify {user})",
+        v.host, v.port
+    );
+    for line in runner::authorized_lines(&plan, &keys, 0, Some(user)) {
+        println!("{line}");
+    }
+    ExitCode::from(EXIT_OK as u8)
+}
+
+/// `--verify`: logs in for the cells the scan left undecided and merges the measurements.
+fn verify_cells(
+    a: &ScanArgs,
+    user: &str,
+    seen: &Seen,
+    pinned: Option<String>,
+    report: &mut Report,
+) -> Result<(), ExitCode> {
+    // Without --pin, the host keys this scan saw are pinned (trust on first use, said in the
+    // report's notes).
+    let seen_keys: Vec<&str> = seen
+        .host_keys
+        .iter()
+        .map(|k| k.fingerprint.as_str())
+        .collect();
+    let pin = pinned
+        .or_else(|| (!seen_keys.is_empty()).then(|| seen_keys.join(",")))
+        .ok_or_else(|| {
+            environment_error(format!(
+                "{}: no host key was seen, so none can be pinned for --verify",
+                seen.address
+            ))
+        })?;
+    let v = verify_target(a, user, pin.clone())?;
+    let plan = verify_plan(a, &v, &format!("{} ({})", seen.address, seen.hello.ident))?;
+    let cells = verify::cells_to_verify(&plan, report);
+    if cells.is_empty() {
+        eprintln!("note: --verify: the scan decided every cell it could log in for; no login made");
+        return Ok(());
+    }
+    let subset = plan.subset(plan.targets.clone(), cells);
+    let work_dir = match a.work.work_dir.clone() {
+        Some(w) => w,
+        None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
+    };
+    let mut opts = runner::Options::new(work_dir);
+    opts.progress = false;
+    let measured = match super::run::execute(subset.clone(), &subset, &opts, false) {
+        None => return Err(ExitCode::from(sshmatrix::EXIT_INTERRUPTED as u8)),
+        Some(Err(e)) => return Err(crate::fail_run(e)),
+        Some(Ok(r)) => r,
+    };
+    let n = verify::merge(report, &measured);
+    report.notes.push(format!(
+        "--verify: {n} cells measured by logging in as {user} (host key {pin}; at most {} failed logins per account per window)",
+        a.auth_budget
+    ));
+    Ok(())
+}
+
 /// `sshmatrix scan`.
 pub fn command(a: ScanArgs) -> ExitCode {
     let pinned = match pin(&a) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let (Some(user), true) = (&a.verify, a.print_keys) {
+        return print_keys(&a, user);
+    }
     let seen = match observe(&a) {
         Ok(s) => s,
         Err(code) => return code,
@@ -295,7 +442,12 @@ pub fn command(a: ScanArgs) -> ExitCode {
         Some(f) => format!("the ssh-audit report {}", f.display()),
         None => "a key exchange per host key type".into(),
     };
-    let report = report(&plan, &seen, how, &source);
+    let mut report = report(&plan, &seen, how, &source);
+    if let Some(user) = &a.verify {
+        if let Err(code) = verify_cells(&a, user, &seen, pinned, &mut report) {
+            return code;
+        }
+    }
     match crate::emit(&render(&report, a.format.into()), a.output.as_deref()) {
         Ok(()) => ExitCode::from(EXIT_OK as u8),
         Err(code) => code,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sshmatrix_clients::factory::private_dir;
 use sshmatrix_servers::container::{self, Container};
 use sshmatrix_servers::relay::{self, Listening};
-use sshmatrix_servers::sshd::{find_sshd, HostKeyStore, SshdTarget};
+use sshmatrix_servers::sshd::{find_sshd, Endpoint, HostKeyStore, SshdTarget};
 use sshmatrix_servers::ServerKind;
 
 use crate::matrix::Target;
@@ -25,6 +25,7 @@ pub struct Served {
     /// The sshd log of the latest connection.
     pub log: PathBuf,
     listening: Option<Listening>,
+    daemon: Option<Endpoint>,
     container: Option<Container>,
     _run_dir: tempfile::TempDir,
 }
@@ -33,6 +34,7 @@ impl Served {
     /// Stops serving and removes everything it made.
     pub async fn stop(mut self) {
         self.listening.take();
+        self.daemon.take();
         if let Some(c) = self.container.take() {
             c.remove().await;
         }
@@ -41,8 +43,9 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
-        // The listener (and the connections' sshd processes) go before the run directory.
+        // The listener (and the connections' servers) go before the run directory.
         self.listening.take();
+        self.daemon.take();
     }
 }
 
@@ -80,21 +83,22 @@ async fn start(
 }
 
 /// Serves target `t` of a plan on a free 127.0.0.1 port, `public_keys` authorized (OpenSSH
-/// lines). OpenSSH targets on this host or in a release image, and TinySSH in its image; a
-/// remote target or a server without an inetd mode (Dropbear, AsyncSSH) is bad input.
+/// lines): OpenSSH on this host or in a release image, TinySSH (a server per connection) and
+/// Dropbear (its own daemon) in their images. A remote target, AsyncSSH (a process per
+/// connection) or a non-OpenSSH server without its image is bad input.
 pub async fn serve(
     t: &Target,
     work_dir: &Path,
     public_keys: &[String],
 ) -> Result<Served, RunError> {
-    let inetd = match t.policy.server {
+    let servable = match t.policy.server {
         ServerKind::Openssh => true,
-        ServerKind::Tinyssh => t.image.is_some(),
-        ServerKind::Dropbear | ServerKind::Asyncssh => false,
+        ServerKind::Tinyssh | ServerKind::Dropbear => t.image.is_some(),
+        ServerKind::Asyncssh => false,
     };
-    if t.remote.is_some() || !inetd {
+    if t.remote.is_some() || !servable {
         return Err(RunError::Input(format!(
-            "target `{}`: serve runs OpenSSH policies (on this host or with --image) and TinySSH (with its --image) only",
+            "target `{}`: serve runs OpenSSH policies (on this host or with --image), and Dropbear and TinySSH policies with the image of their release; not AsyncSSH or remote targets",
             t.id
         )));
     }
@@ -106,17 +110,28 @@ pub async fn serve(
         target.effective_config()?;
     }
     let log = run_dir.path().join("sshd.log");
-    let command = target
-        .inetd_command(&log)
-        .expect("an OpenSSH or TinySSH target has inetd mode");
-    let listening = relay::serve_each(command)
-        .await
-        .map_err(|e| RunError::Environment(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let listen_error =
+        |e: std::io::Error| RunError::Environment(format!("cannot listen on 127.0.0.1: {e}"));
+    let (port, listening, daemon) = match target.inetd_command(&log) {
+        Some(command) => {
+            let l = relay::serve_each(command).await.map_err(listen_error)?;
+            (l.port, Some(l), None)
+        }
+        // Dropbear listens itself and serves every connection until stopped.
+        None => {
+            let d = target
+                .serve(&log, std::time::Duration::from_secs(30))
+                .await
+                .map_err(listen_error)?;
+            (d.port(), None, Some(d))
+        }
+    };
     Ok(Served {
-        port: listening.port,
+        port,
         config: target.config.clone(),
         log,
-        listening: Some(listening),
+        listening,
+        daemon,
         container,
         _run_dir: run_dir,
     })

@@ -146,6 +146,12 @@ async fn measure(policies: &[String]) -> Report {
 
 /// As [`measure`], the targets in containers of `image` when one is given.
 async fn measure_in(policies: &[String], image: Option<&str>) -> Report {
+    let pairs: Vec<(String, Option<&str>)> = policies.iter().map(|p| (p.clone(), image)).collect();
+    measure_each(&pairs).await
+}
+
+/// As [`measure`], each policy in a container of its own image when it names one.
+async fn measure_each(policies: &[(String, Option<&str>)]) -> Report {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let all = sshmatrix_servers::builtin_policies();
@@ -155,7 +161,7 @@ async fn measure_in(policies: &[String], image: Option<&str>) -> Report {
         .collect();
     let targets: Vec<(&str, String, &str)> = policies
         .iter()
-        .map(|p| (p.as_str(), p.clone(), p.as_str()))
+        .map(|(p, _)| (p.as_str(), p.clone(), p.as_str()))
         .collect();
     let keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
     let text = sshmatrix::impact::matrix(
@@ -170,11 +176,19 @@ async fn measure_in(policies: &[String], image: Option<&str>) -> Report {
         key_tools: &tools,
         policies: &all,
     };
-    let mut plan = matrix::plan("scan-measured", &text, None, &catalog).unwrap();
-    for t in &mut plan.targets {
-        t.image = image.map(|i| sshmatrix_servers::container::recipe(i).unwrap());
+    let text = text.replace("users = [\"u\"]\n", "users = [\"sshmatrix\"]\n");
+    let mut text = text;
+    for (policy, image) in policies {
+        if let Some(i) = image {
+            let line = format!("policy = \"{policy}\"\n");
+            text = text.replacen(
+                &line,
+                &format!("{line}kind = \"container\"\nimage = \"{i}\"\n"),
+                1,
+            );
+        }
     }
-    common::run(plan).await
+    common::run(matrix::plan("scan-measured", &text, None, &catalog).unwrap()).await
 }
 
 type Key = (String, String);
@@ -704,4 +718,48 @@ async fn verify_logs_in_for_the_undecided_cells_within_the_failed_login_budget()
         .unwrap();
     assert_eq!(tt.code, "auth-budget-exhausted", "{}", tt.reason);
     assert_eq!(served.stop(), 130);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts() {
+    let work = common::work_dir();
+    let servers: Vec<(String, Option<&str>)> = [
+        ("dropbear-2020.81", "bullseye"),
+        ("dropbear-2022.83", "bookworm"),
+        ("dropbear-2025.89", "trixie"),
+        ("dropbear-2026.94", "forky"),
+        ("tinyssh-20230101", "bookworm"),
+        ("tinyssh-20250501", "trixie"),
+    ]
+    .map(|(p, i)| (p.to_string(), Some(i)))
+    .to_vec();
+    let measured = measure_each(&servers).await;
+    let (mut compared, mut refused) = (0, 0);
+    for (policy, image) in &servers {
+        let served = Served::start_in(policy, *image, &work);
+        let report = scan(&served.address, &[]);
+        assert_eq!(served.stop(), 130, "serve {policy}");
+        let real = by_cell(measured.cells.iter().filter(|c| &c.target == policy));
+        for (key, s) in by_cell(report.cells.iter()) {
+            let m = real[&key];
+            if m.code == "emulation-limit" {
+                continue;
+            }
+            assert_ne!(s.code, "not-observable", "{policy} {key:?}: {}", s.reason);
+            compared += 1;
+            refused += usize::from(s.verdict == Verdict::Fail);
+            assert_eq!(
+                (s.verdict, s.code.as_str()),
+                (m.verdict, m.code.as_str()),
+                "{policy} {key:?}: scan says {} / measured {}",
+                s.reason,
+                m.reason
+            );
+        }
+    }
+    eprintln!("{compared} cells compared, {refused} refusals");
+    assert!(
+        compared >= 150 && refused >= 40,
+        "{compared} compared, {refused} refused"
+    );
 }

@@ -12,7 +12,8 @@ use super::impact::input_error;
 /// Arguments of `sshmatrix serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The server policy to serve (`sshmatrix policies` lists them; OpenSSH policies only).
+    /// The server policy to serve (`sshmatrix policies` lists them): OpenSSH, or Dropbear and
+    /// TinySSH with the --image of their release.
     #[arg(long)]
     policy: String,
     /// Run it in a container of this release image (`sshmatrix images list`) instead of this
@@ -58,31 +59,31 @@ pub fn command(a: ServeArgs) -> ExitCode {
     };
     let (profiles, tools, policies) = crate::catalog_parts();
     let client: Vec<&sshmatrix_clients::Profile> = profiles.iter().take(1).collect();
-    let label = format!("policy {}", a.policy);
-    let targets = [("served", label, a.policy.as_str())];
-    let text = impact::matrix(
-        &targets,
-        &client,
-        &["ed25519".into()],
-        false,
-        impact::IMPACT_LAYOUT,
+    let q = impact::quote;
+    let mut block = format!(
+        "[[targets]]\nid = \"served\"\nlabel = [{}]\npolicy = {}\n",
+        q(&format!("policy {}", a.policy)),
+        q(&a.policy)
     );
+    match &a.image {
+        Some(image) => block.push_str(&format!(
+            "kind = \"container\"\nimage = {}\nusers = [\"sshmatrix\"]\n",
+            q(image)
+        )),
+        None => block.push_str("users = [\"u\"]\n"),
+    }
+    let specs = ["ed25519".to_string()];
+    let layout = impact::IMPACT_LAYOUT;
+    let text = impact::matrix_with(&[block], &client, &specs, false, layout);
     let catalog = Catalog {
         profiles: &profiles,
         key_tools: &tools,
         policies: &policies,
     };
-    let mut plan = match matrix::plan("serve", &text, None, &catalog) {
+    let plan = match matrix::plan("serve", &text, None, &catalog) {
         Ok(p) => p,
-        Err(e) => return input_error(format!("--policy: {e}")),
+        Err(e) => return input_error(format!("--policy / --image: {e}")),
     };
-    if let Some(name) = &a.image {
-        match sshmatrix_servers::container::recipe(name) {
-            Ok(r) => plan.targets[0].image = Some(r),
-            Err(e) => return input_error(format!("--image: {e}")),
-        }
-        plan.targets[0].users = vec!["sshmatrix".into()];
-    }
     let work_dir = work_dir!(a.work.work_dir);
     let rt = crate::runtime();
     rt.block_on(async {

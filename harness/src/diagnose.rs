@@ -1,4 +1,4 @@
-//! Diagnosis: derives a cell's failure code (see `sshmatrix_reports::schema::CODES`) from the
+//! Diagnosis: derives a cell's failure code (see `sshmatrix_reports::Code`) from the
 //! evidence of both sides — the client's stage and reason, and the server's log lines.
 
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};

@@ -281,10 +281,7 @@ fn expect_codes(c: &Checker, rules: &[crate::expect::Rule]) -> Result<(), InputE
     for r in rules {
         let Some(code) = &r.code else { continue };
         if !code.is_empty() && sshmatrix_reports::schema::describe(code).is_none() {
-            let known: Vec<&str> = sshmatrix_reports::schema::CODES
-                .iter()
-                .map(|(k, _)| *k)
-                .collect();
+            let known: Vec<&str> = sshmatrix_reports::schema::codes().map(|(k, _)| k).collect();
             let hint = match crate::matrix::nearest(code, known.iter().copied()) {
                 Some(n) => format!("did you mean `{n}`? (README, Failure codes)"),
                 None => "see README, Failure codes".into(),

@@ -131,5 +131,5 @@ fn policies_list_as_json_with_their_sources() {
     let source = default["sources"]["directives"].as_str().unwrap();
     assert!(source.contains("fedora-crypto-policies"), "{source}");
     let table = listing(&["policies", "nutanix"]);
-    assert!(table.starts_with("Server policies (2 of "), "{table}");
+    assert!(table.starts_with("Server policies (3 of "), "{table}");
 }

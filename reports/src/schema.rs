@@ -104,40 +104,186 @@ impl std::fmt::Display for Stage {
     }
 }
 
-/// The failure taxonomy: stable codes with their meaning. A cell's `code` is one of these, or
-/// empty for a successful login.
-pub const CODES: &[(&str, &str)] = &[
-    ("kex-no-common", "client and server share no key exchange algorithm"),
-    ("hostkey-no-common", "client and server share no host key algorithm"),
-    ("cipher-no-common", "client and server share no cipher"),
-    ("mac-no-common", "client and server share no MAC"),
-    ("compression-no-common", "client and server share no compression method"),
-    ("hostkey-changed", "the server's host key differs from the one the client knows"),
-    ("weak-crypto-refused", "the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)"),
-    ("auth-signature-rejected", "the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)"),
-    ("auth-key-too-small", "the key is below the server's RequiredRSASize (or the client's own minimum)"),
-    ("auth-key-not-authorized", "the server does not accept this public key for the user"),
-    ("auth-no-signature-algorithm", "the client finds no signature algorithm it may use for the key and does not offer it"),
-    ("auth-password-rejected", "the server refuses the password"),
-    ("auth-method-disabled", "the server does not offer the authentication method (e.g. password under lockdown)"),
-    ("strictmodes-permissions", "sshd's StrictModes refuses the key file or its directories (ownership or modes)"),
-    ("too-many-auth-failures", "the server disconnects after MaxAuthTries failed attempts"),
-    ("key-load-failed", "the client cannot read the key file (format or key type it does not support)"),
-    ("wrong-passphrase", "the passphrase does not decrypt the key file"),
-    ("connection-refused", "nothing accepts the connection"),
-    ("connection-closed", "the server closed the connection before a verdict"),
-    ("protocol-error", "the peer sent something that is not valid SSH"),
-    ("timeout", "no verdict within the cell's timeout"),
-    ("auth-budget-exhausted", "deferred: the account's failed-login budget on a remote target is spent"),
-    ("emulation-limit", "the real client would use an algorithm the emulator cannot speak"),
-    ("jump-host-refused", "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's"),
-    ("not-observable", "predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)"),
-    ("agent-forwarding-refused", "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key"),
-];
+/// Why a cell did not log in: the failure taxonomy, stable across releases. Reports carry its
+/// kebab-case name ([`CellResult::code`], empty for a login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// client and server share no key exchange algorithm
+    KexNoCommon,
+    /// client and server share no host key algorithm
+    HostkeyNoCommon,
+    /// client and server share no cipher
+    CipherNoCommon,
+    /// client and server share no MAC
+    MacNoCommon,
+    /// client and server share no compression method
+    CompressionNoCommon,
+    /// the server's host key differs from the one the client knows
+    HostkeyChanged,
+    /// the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)
+    WeakCryptoRefused,
+    /// the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)
+    AuthSignatureRejected,
+    /// the key is below the server's RequiredRSASize (or the client's own minimum)
+    AuthKeyTooSmall,
+    /// the server does not accept this public key for the user
+    AuthKeyNotAuthorized,
+    /// the client finds no signature algorithm it may use for the key and does not offer it
+    AuthNoSignatureAlgorithm,
+    /// the server refuses the password
+    AuthPasswordRejected,
+    /// the server does not offer the authentication method (e.g. password under lockdown)
+    AuthMethodDisabled,
+    /// sshd's StrictModes refuses the key file or its directories (ownership or modes)
+    StrictmodesPermissions,
+    /// the server disconnects after MaxAuthTries failed attempts
+    TooManyAuthFailures,
+    /// the client cannot read the key file (format or key type it does not support)
+    KeyLoadFailed,
+    /// the passphrase does not decrypt the key file
+    WrongPassphrase,
+    /// nothing accepts the connection
+    ConnectionRefused,
+    /// the server closed the connection before a verdict
+    ConnectionClosed,
+    /// the peer sent something that is not valid SSH
+    ProtocolError,
+    /// no verdict within the cell's timeout
+    Timeout,
+    /// deferred: the account's failed-login budget on a remote target is spent
+    AuthBudgetExhausted,
+    /// the real client would use an algorithm the emulator cannot speak
+    EmulationLimit,
+    /// the jump host (`via`) refused the client before the target was tried; the reason is the jump host's
+    JumpHostRefused,
+    /// predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)
+    NotObservable,
+    /// the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key
+    AgentForwardingRefused,
+}
 
-/// The description of a failure code.
+impl Code {
+    /// Every code, in the order of README's table.
+    pub const ALL: &[Code] = &[
+        Code::KexNoCommon,
+        Code::HostkeyNoCommon,
+        Code::CipherNoCommon,
+        Code::MacNoCommon,
+        Code::CompressionNoCommon,
+        Code::HostkeyChanged,
+        Code::WeakCryptoRefused,
+        Code::AuthSignatureRejected,
+        Code::AuthKeyTooSmall,
+        Code::AuthKeyNotAuthorized,
+        Code::AuthNoSignatureAlgorithm,
+        Code::AuthPasswordRejected,
+        Code::AuthMethodDisabled,
+        Code::StrictmodesPermissions,
+        Code::TooManyAuthFailures,
+        Code::KeyLoadFailed,
+        Code::WrongPassphrase,
+        Code::ConnectionRefused,
+        Code::ConnectionClosed,
+        Code::ProtocolError,
+        Code::Timeout,
+        Code::AuthBudgetExhausted,
+        Code::EmulationLimit,
+        Code::JumpHostRefused,
+        Code::NotObservable,
+        Code::AgentForwardingRefused,
+    ];
+
+    /// The kebab-case name reports carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::KexNoCommon => "kex-no-common",
+            Code::HostkeyNoCommon => "hostkey-no-common",
+            Code::CipherNoCommon => "cipher-no-common",
+            Code::MacNoCommon => "mac-no-common",
+            Code::CompressionNoCommon => "compression-no-common",
+            Code::HostkeyChanged => "hostkey-changed",
+            Code::WeakCryptoRefused => "weak-crypto-refused",
+            Code::AuthSignatureRejected => "auth-signature-rejected",
+            Code::AuthKeyTooSmall => "auth-key-too-small",
+            Code::AuthKeyNotAuthorized => "auth-key-not-authorized",
+            Code::AuthNoSignatureAlgorithm => "auth-no-signature-algorithm",
+            Code::AuthPasswordRejected => "auth-password-rejected",
+            Code::AuthMethodDisabled => "auth-method-disabled",
+            Code::StrictmodesPermissions => "strictmodes-permissions",
+            Code::TooManyAuthFailures => "too-many-auth-failures",
+            Code::KeyLoadFailed => "key-load-failed",
+            Code::WrongPassphrase => "wrong-passphrase",
+            Code::ConnectionRefused => "connection-refused",
+            Code::ConnectionClosed => "connection-closed",
+            Code::ProtocolError => "protocol-error",
+            Code::Timeout => "timeout",
+            Code::AuthBudgetExhausted => "auth-budget-exhausted",
+            Code::EmulationLimit => "emulation-limit",
+            Code::JumpHostRefused => "jump-host-refused",
+            Code::NotObservable => "not-observable",
+            Code::AgentForwardingRefused => "agent-forwarding-refused",
+        }
+    }
+
+    /// What the code means.
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::KexNoCommon => "client and server share no key exchange algorithm",
+            Code::HostkeyNoCommon => "client and server share no host key algorithm",
+            Code::CipherNoCommon => "client and server share no cipher",
+            Code::MacNoCommon => "client and server share no MAC",
+            Code::CompressionNoCommon => "client and server share no compression method",
+            Code::HostkeyChanged => "the server's host key differs from the one the client knows",
+            Code::WeakCryptoRefused => "the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)",
+            Code::AuthSignatureRejected => "the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)",
+            Code::AuthKeyTooSmall => "the key is below the server's RequiredRSASize (or the client's own minimum)",
+            Code::AuthKeyNotAuthorized => "the server does not accept this public key for the user",
+            Code::AuthNoSignatureAlgorithm => "the client finds no signature algorithm it may use for the key and does not offer it",
+            Code::AuthPasswordRejected => "the server refuses the password",
+            Code::AuthMethodDisabled => "the server does not offer the authentication method (e.g. password under lockdown)",
+            Code::StrictmodesPermissions => "sshd's StrictModes refuses the key file or its directories (ownership or modes)",
+            Code::TooManyAuthFailures => "the server disconnects after MaxAuthTries failed attempts",
+            Code::KeyLoadFailed => "the client cannot read the key file (format or key type it does not support)",
+            Code::WrongPassphrase => "the passphrase does not decrypt the key file",
+            Code::ConnectionRefused => "nothing accepts the connection",
+            Code::ConnectionClosed => "the server closed the connection before a verdict",
+            Code::ProtocolError => "the peer sent something that is not valid SSH",
+            Code::Timeout => "no verdict within the cell's timeout",
+            Code::AuthBudgetExhausted => "deferred: the account's failed-login budget on a remote target is spent",
+            Code::EmulationLimit => "the real client would use an algorithm the emulator cannot speak",
+            Code::JumpHostRefused => "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's",
+            Code::NotObservable => "predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)",
+            Code::AgentForwardingRefused => "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key",
+        }
+    }
+
+    /// The code of a kebab-case name.
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<Code> for String {
+    fn eq(&self, other: &Code) -> bool {
+        self == other.as_str()
+    }
+}
+
+/// The failure taxonomy: every code's name with its meaning.
+pub fn codes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Code::ALL.iter().map(|c| (c.as_str(), c.description()))
+}
+
+/// The description of a failure code's name.
 pub fn describe(code: &str) -> Option<&'static str> {
-    CODES.iter().find(|(c, _)| *c == code).map(|(_, d)| *d)
+    Code::parse(code).map(Code::description)
 }
 
 /// A fix for a failed cell.
@@ -199,7 +345,7 @@ pub struct CellResult {
     pub user: String,
     /// ok / fail / error.
     pub verdict: Verdict,
-    /// Failure code from [`CODES`] (empty for ok).
+    /// Failure code, a [`Code`]'s name (empty for ok).
     #[serde(default)]
     pub code: String,
     /// Where it ended: key-load, connect, kex, hostkey, cipher, mac, compression, auth,

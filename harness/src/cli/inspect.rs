@@ -137,8 +137,9 @@ pub fn policies(listing: &Listing) -> ExitCode {
         return print_json(&shown);
     }
     println!("Server policies ({} of {}):", shown.len(), all.len());
+    let w = shown.iter().map(|p| p.id.len()).max().unwrap_or(0).max(22);
     println!(
-        "  {:<22} {:<16} {:<18} POLICY — PLATFORM",
+        "  {:<w$} {:<16} {:<18} POLICY — PLATFORM",
         "ID", "SERVER", "HOST KEYS"
     );
     for p in &shown {
@@ -148,7 +149,7 @@ pub fn policies(listing: &Listing) -> ExitCode {
             None => format!("OpenSSH {}", p.openssh),
         };
         println!(
-            "  {:<22} {:<16} {:<18} {} — {}",
+            "  {:<w$} {:<16} {:<18} {} — {}",
             p.id, server, keys, p.name, p.platform
         );
         if listing.long {

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use sshmatrix_clients::{KeySpec, KeyTool, Profile};
-use sshmatrix_reports::{CellResult, Verdict};
+use sshmatrix_reports::{CellResult, Code, Verdict};
 use sshmatrix_servers::{Effective, Policy};
 
 use crate::matrix::{Cell, Plan};
@@ -145,7 +145,7 @@ pub fn fixes(
     }
     let mut out = upgrades(cell, target, eff, profiles);
     out.extend(other_keys(cell, target, eff, &result.code));
-    if result.code == "key-load-failed" {
+    if result.code == Code::KeyLoadFailed {
         out.extend(key_tool_fix(cell, tools));
     }
     // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
@@ -212,8 +212,8 @@ fn other_keys(
     eff: &Effective,
     code: &str,
 ) -> Vec<Fix> {
-    let keys: &[KeySpec] = match code {
-        "auth-key-too-small" => &[KeySpec::Rsa(3072), KeySpec::Ecdsa(256), KeySpec::Ed25519],
+    let keys: &[KeySpec] = match Code::parse(code) {
+        Some(Code::AuthKeyTooSmall) => &[KeySpec::Rsa(3072), KeySpec::Ecdsa(256), KeySpec::Ed25519],
         _ => &[KeySpec::Ed25519, KeySpec::Ecdsa(256)],
     };
     keys.iter()
@@ -254,20 +254,20 @@ fn key_tool_fix(cell: &Cell, tools: &[KeyTool]) -> Option<Fix> {
 /// The sshd directive that answers a failure code, with its security cost.
 fn server_directive(code: &str, signature: Option<&str>) -> Option<Fix> {
     let sig = signature.unwrap_or_default();
-    Some(match code {
-        "auth-signature-rejected" => Fix {
+    Some(match Code::parse(code)? {
+        Code::AuthSignatureRejected => Fix {
             side: "server",
             text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
             cost: Some(format!("the server accepts {sig} signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)")),
             change: Change::Sshd(vec![format!("PubkeyAcceptedAlgorithms +{sig}")]),
         },
-        "auth-key-too-small" => Fix {
+        Code::AuthKeyTooSmall => Fix {
             side: "server",
             text: "sshd_config: RequiredRSASize 1024".into(),
             cost: Some("accepts RSA keys below 2048 bits, which no longer meet NIST guidance".into()),
             change: Change::Sshd(vec!["RequiredRSASize 1024".into()]),
         },
-        "hostkey-no-common" => Fix {
+        Code::HostkeyNoCommon => Fix {
             side: "server",
             text: "give the server Ed25519, ECDSA and RSA host keys".into(),
             cost: None,
@@ -497,7 +497,7 @@ fn order_caveat(cell: &Cell, r: &CellResult) -> Option<String> {
     let order_matters = matches!(
         r.stage.as_str(),
         "kex" | "hostkey" | "cipher" | "mac" | "compression"
-    ) || r.code == "hostkey-changed";
+    ) || r.code == Code::HostkeyChanged;
     (cell.client.name == "Tera Term" && order_matters).then(|| {
         format!(
             "{} is modelled as a fresh install; an upgraded 4.x install keeps its old TERATERM.INI (installer/teraterm.iss onlyifdoesntexist), whose KexOrder / HostKeyOrder / CipherOrder may differ: check the user's TERATERM.INI",

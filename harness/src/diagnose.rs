@@ -2,61 +2,71 @@
 //! evidence of both sides — the client's stage and reason, and the server's log lines.
 
 use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
+use sshmatrix_reports::Code;
 use sshmatrix_servers::ServerView;
 
-/// The failure code of a cell (empty for ok).
-pub fn code(client: &ClientOutcome, server: &ServerView) -> &'static str {
+/// The failure code of a cell (`None` for a login).
+pub fn code(client: &ClientOutcome, server: &ServerView) -> Option<Code> {
     if client.verdict == Verdict::Ok {
-        return "";
+        return None;
     }
+    Some(failure(client, server))
+}
+
+/// The failure code of a cell that did not log in.
+fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
     let srv = |pat: &str| {
         server.reason.as_deref().is_some_and(|r| r.contains(pat))
             || server.evidence.iter().any(|l| l.contains(pat))
     };
     let cli = |pat: &str| client.reason.contains(pat);
     match client.stage {
-        Stage::Emulation => "emulation-limit",
-        Stage::Jump => "jump-host-refused",
-        Stage::Timeout => "timeout",
-        Stage::KeyLoad if cli("wrong passphrase") => "wrong-passphrase",
-        Stage::KeyLoad => "key-load-failed",
-        Stage::Kex => "kex-no-common",
-        Stage::Hostkey if cli("host key changed") => "hostkey-changed",
-        Stage::Hostkey => "hostkey-no-common",
-        Stage::Cipher if cli("weak crypto primitive") => "weak-crypto-refused",
-        Stage::Cipher => "cipher-no-common",
-        Stage::Mac => "mac-no-common",
-        Stage::Compression => "compression-no-common",
-        Stage::Connect if cli("Connection refused") => "connection-refused",
-        Stage::Connect if cli("protocol error") => "protocol-error",
-        Stage::Connect if cli("closed") || cli("Disconnect") => "connection-closed",
-        Stage::Connect if cli("protocol") || cli("Version") || cli("version") => "protocol-error",
-        Stage::Connect => "connection-closed",
-        Stage::Auth | Stage::Login if cli("deferred:") => "auth-budget-exhausted",
-        Stage::Auth | Stage::Login if cli("agent forwarding refused") => "agent-forwarding-refused",
+        Stage::Emulation => Code::EmulationLimit,
+        Stage::Jump => Code::JumpHostRefused,
+        Stage::Timeout => Code::Timeout,
+        Stage::KeyLoad if cli("wrong passphrase") => Code::WrongPassphrase,
+        Stage::KeyLoad => Code::KeyLoadFailed,
+        Stage::Kex => Code::KexNoCommon,
+        Stage::Hostkey if cli("host key changed") => Code::HostkeyChanged,
+        Stage::Hostkey => Code::HostkeyNoCommon,
+        Stage::Cipher if cli("weak crypto primitive") => Code::WeakCryptoRefused,
+        Stage::Cipher => Code::CipherNoCommon,
+        Stage::Mac => Code::MacNoCommon,
+        Stage::Compression => Code::CompressionNoCommon,
+        Stage::Connect if cli("Connection refused") => Code::ConnectionRefused,
+        Stage::Connect if cli("protocol error") => Code::ProtocolError,
+        Stage::Connect if cli("closed") || cli("Disconnect") => Code::ConnectionClosed,
+        Stage::Connect if cli("protocol") || cli("Version") || cli("version") => {
+            Code::ProtocolError
+        }
+        Stage::Connect => Code::ConnectionClosed,
+        Stage::Auth | Stage::Login if cli("deferred:") => Code::AuthBudgetExhausted,
+        Stage::Auth | Stage::Login if cli("agent forwarding refused") => {
+            Code::AgentForwardingRefused
+        }
         Stage::Auth | Stage::Login => {
             if srv("not in PubkeyAccepted") || srv("unsupported public key algorithm") {
-                "auth-signature-rejected"
+                Code::AuthSignatureRejected
             } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize")
             {
-                "auth-key-too-small"
+                Code::AuthKeyTooSmall
             } else if srv("bad ownership or modes") {
-                "strictmodes-permissions"
+                Code::StrictmodesPermissions
             } else if srv("Too many authentication failures")
                 || srv("maximum authentication attempts exceeded")
                 || cli("Too many authentication failures")
             {
-                "too-many-auth-failures"
+                Code::TooManyAuthFailures
             } else if cli("server refused the password") {
-                "auth-password-rejected"
+                Code::AuthPasswordRejected
             } else if cli("does not offer publickey") || cli("does not offer password") {
-                "auth-method-disabled"
+                Code::AuthMethodDisabled
             } else if cli("does not offer the") || cli("no RSA signature algorithm") {
-                "auth-no-signature-algorithm"
+                Code::AuthNoSignatureAlgorithm
             } else if client.verdict == Verdict::Error {
-                "connection-closed"
+                Code::ConnectionClosed
             } else {
-                "auth-key-not-authorized"
+                Code::AuthKeyNotAuthorized
             }
         }
     }
@@ -91,27 +101,30 @@ mod tests {
                 &o,
                 &view("signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms")
             ),
-            "auth-signature-rejected"
+            Some(Code::AuthSignatureRejected)
         );
         assert_eq!(
             code(&o, &view("refusing RSA key: Invalid key length")),
-            "auth-key-too-small"
+            Some(Code::AuthKeyTooSmall)
         );
         assert_eq!(
             code(
                 &o,
                 &view("Authentication refused: bad ownership or modes for file /x")
             ),
-            "strictmodes-permissions"
+            Some(Code::StrictmodesPermissions)
         );
         assert_eq!(
             code(
                 &o,
                 &view("Failed publickey for root from UNKNOWN port 65535 ssh2")
             ),
-            "auth-key-not-authorized"
+            Some(Code::AuthKeyNotAuthorized)
         );
-        assert_eq!(code(&o, &ServerView::default()), "auth-key-not-authorized");
+        assert_eq!(
+            code(&o, &ServerView::default()),
+            Some(Code::AuthKeyNotAuthorized)
+        );
     }
 
     #[test]
@@ -125,15 +138,15 @@ mod tests {
                 ),
                 &none
             ),
-            "wrong-passphrase"
+            Some(Code::WrongPassphrase)
         );
         assert_eq!(
             code(&outcome(Stage::KeyLoad, "cannot read pem key files"), &none),
-            "key-load-failed"
+            Some(Code::KeyLoadFailed)
         );
         assert_eq!(
             code(&outcome(Stage::Hostkey, "no matching hostkey"), &none),
-            "hostkey-no-common"
+            Some(Code::HostkeyNoCommon)
         );
         assert_eq!(
             code(
@@ -143,11 +156,11 @@ mod tests {
                 ),
                 &none
             ),
-            "auth-method-disabled"
+            Some(Code::AuthMethodDisabled)
         );
         assert_eq!(
             code(&outcome(Stage::Emulation, "emulation limit"), &none),
-            "emulation-limit"
+            Some(Code::EmulationLimit)
         );
     }
 }

@@ -57,7 +57,7 @@ pub struct Pair<'a> {
 impl Pair<'_> {
     /// Whether the emulator could not speak what the real client negotiated.
     pub fn beyond_emulation(&self) -> bool {
-        self.emulated.code == "emulation-limit"
+        self.emulated.code == sshmatrix_reports::Code::EmulationLimit
     }
 
     /// Whether both logged in, or both failed with the same code.

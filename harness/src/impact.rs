@@ -285,9 +285,10 @@ pub fn measured<'a>(
     Vec<sshmatrix_reports::diff::Change<'a>>,
     Vec<sshmatrix_reports::diff::Change<'a>>,
 ) {
-    changes
-        .into_iter()
-        .partition(|c| c.new.is_none_or(|n| n.code != "emulation-limit"))
+    changes.into_iter().partition(|c| {
+        c.new
+            .is_none_or(|n| n.code != sshmatrix_reports::Code::EmulationLimit.as_str())
+    })
 }
 
 #[cfg(test)]

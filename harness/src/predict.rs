@@ -4,7 +4,7 @@
 
 use sshmatrix_clients::emulator::{choose_rsa, unsupported, RsaChoice};
 use sshmatrix_clients::{negotiate, ServerHello};
-use sshmatrix_reports::Verdict;
+use sshmatrix_reports::{Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, ServerKind};
 
 use crate::matrix::{Cell, GivenPassphrase, Holder, Method, Plan, Registered, Target};
@@ -14,10 +14,10 @@ use crate::matrix::{Cell, GivenPassphrase, Holder, Method, Plan, Registered, Tar
 pub struct Prediction {
     /// ok / fail / error.
     pub verdict: Verdict,
-    /// Stage, as the runner names them.
-    pub stage: &'static str,
-    /// Failure code (empty for ok).
-    pub code: &'static str,
+    /// Where it ends.
+    pub stage: Stage,
+    /// Failure code (`None` for a login).
+    pub code: Option<Code>,
     /// Why, in words.
     pub reason: String,
     /// The signature algorithm the client would send.
@@ -50,11 +50,18 @@ pub fn server_hello(eff: &Effective) -> ServerHello {
 /// implement, whatever PubkeyAcceptedAlgorithms says; 9.6 and later only the accepted ones).
 const SERVER_SIG_ALGS: &[&str] = &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 
-fn fail(stage: &'static str, code: &'static str, reason: String) -> Prediction {
+impl Prediction {
+    /// The code's name as reports carry it (empty for a login).
+    pub fn code_name(&self) -> &'static str {
+        self.code.map_or("", Code::as_str)
+    }
+}
+
+fn fail(stage: Stage, code: Code, reason: String) -> Prediction {
     Prediction {
         verdict: Verdict::Fail,
         stage,
-        code,
+        code: Some(code),
         reason,
         signature: None,
     }
@@ -77,8 +84,8 @@ fn terrapin_refusal(
             .is_some_and(|m| m.ends_with("-etm@openssh.com"));
     (p.batch_refuses_terrapin && prone && !strict).then(|| {
         fail(
-            "cipher",
-            "weak-crypto-refused",
+            Stage::Cipher,
+            Code::WeakCryptoRefused,
             format!(
                 "{} negotiated without strict key exchange (Terrapin): the client asks to confirm and cannot",
                 n.cipher
@@ -99,10 +106,10 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
     let mut b = predict(cell, jump, &effective[vi]);
     if b.verdict != Verdict::Ok {
         b.reason = format!("jump host `{}`: {}", jump.id, b.reason);
-        if b.code != "emulation-limit" && b.code != "timeout" {
+        if !matches!(b.code, Some(Code::EmulationLimit | Code::Timeout)) {
             b.verdict = Verdict::Fail;
-            b.stage = "jump";
-            b.code = "jump-host-refused";
+            b.stage = Stage::Jump;
+            b.code = Some(Code::JumpHostRefused);
         }
         return b;
     }
@@ -111,8 +118,8 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
     }
     if !effective[vi].agent_forwarding {
         return fail(
-            "auth",
-            "agent-forwarding-refused",
+            Stage::Auth,
+            Code::AgentForwardingRefused,
             format!("jump host `{}` has AllowAgentForwarding no", jump.id),
         );
     }
@@ -164,22 +171,22 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let sc = &target.scenario;
     if !sc.reachable {
         return Some(fail(
-            "connect",
-            "connection-refused",
+            Stage::Connect,
+            Code::ConnectionRefused,
             "nothing listens".into(),
         ));
     }
     if let Some(kind) = sc.server {
         use crate::hostile::Hostile;
         let (stage, code) = match kind {
-            Hostile::Silent | Hostile::StallKex => ("timeout", "timeout"),
-            Hostile::Garbage => ("connect", "protocol-error"),
-            Hostile::Dies => ("connect", "connection-closed"),
+            Hostile::Silent | Hostile::StallKex => (Stage::Timeout, Code::Timeout),
+            Hostile::Garbage => (Stage::Connect, Code::ProtocolError),
+            Hostile::Dies => (Stage::Connect, Code::ConnectionClosed),
         };
         return Some(Prediction {
             verdict: Verdict::Error,
             stage,
-            code,
+            code: Some(code),
             reason: format!("hostile server: {kind:?}"),
             signature: None,
         });
@@ -190,8 +197,8 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let reads_as_is = p.reads_key_file_as_is();
     if !agent && reads_as_is && !p.reads.contains(&format.container) {
         return Some(fail(
-            "key-load",
-            "key-load-failed",
+            Stage::KeyLoad,
+            Code::KeyLoadFailed,
             format!(
                 "{} does not read {} key files",
                 p.display_name(),
@@ -202,22 +209,22 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let partial = p.partial_refusal(format.container, cell.key.family(), cell.passphrase);
     if let Some(why) = partial.filter(|_| !agent && reads_as_is) {
         return Some(fail(
-            "key-load",
-            "key-load-failed",
+            Stage::KeyLoad,
+            Code::KeyLoadFailed,
             format!("{} {why}", p.display_name()),
         ));
     }
     if !agent && cell.passphrase && !p.reads_encrypted {
         return Some(fail(
-            "key-load",
-            "key-load-failed",
+            Stage::KeyLoad,
+            Code::KeyLoadFailed,
             format!("{} cannot use encrypted key files", p.display_name()),
         ));
     }
     if cell.passphrase && sc.passphrase == GivenPassphrase::Wrong {
         return Some(fail(
-            "key-load",
-            "wrong-passphrase",
+            Stage::KeyLoad,
+            Code::WrongPassphrase,
             "the client is given a wrong passphrase".into(),
         ));
     }
@@ -237,11 +244,11 @@ fn transport(
     match negotiate(&p.kexinit, &hello) {
         Err(nc) => {
             let (stage, code) = match nc.category {
-                negotiate::Category::Kex => ("kex", "kex-no-common"),
-                negotiate::Category::Hostkey => ("hostkey", "hostkey-no-common"),
-                negotiate::Category::Cipher => ("cipher", "cipher-no-common"),
-                negotiate::Category::Mac => ("mac", "mac-no-common"),
-                negotiate::Category::Compression => ("compression", "compression-no-common"),
+                negotiate::Category::Kex => (Stage::Kex, Code::KexNoCommon),
+                negotiate::Category::Hostkey => (Stage::Hostkey, Code::HostkeyNoCommon),
+                negotiate::Category::Cipher => (Stage::Cipher, Code::CipherNoCommon),
+                negotiate::Category::Mac => (Stage::Mac, Code::MacNoCommon),
+                negotiate::Category::Compression => (Stage::Compression, Code::CompressionNoCommon),
             };
             return Some(fail(stage, code, nc.to_string()));
         }
@@ -251,8 +258,8 @@ fn transport(
             if !missing.is_empty() && p.driver.is_none() && engine_limits {
                 return Some(Prediction {
                     verdict: Verdict::Error,
-                    stage: "emulation",
-                    code: "emulation-limit",
+                    stage: Stage::Emulation,
+                    code: Some(Code::EmulationLimit),
                     reason: format!(
                         "would negotiate {}",
                         missing
@@ -271,8 +278,8 @@ fn transport(
     }
     if sc.known_host_key.is_some() {
         return Some(fail(
-            "hostkey",
-            "hostkey-changed",
+            Stage::Hostkey,
+            Code::HostkeyChanged,
             "the client knows a different host key".into(),
         ));
     }
@@ -285,13 +292,13 @@ fn password(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction>
     if sc.method == Method::Password || cell.holder == Holder::Password {
         return Some(match eff.password_auth {
             false => fail(
-                "auth",
-                "auth-method-disabled",
+                Stage::Auth,
+                Code::AuthMethodDisabled,
                 "PasswordAuthentication no".into(),
             ),
             true => fail(
-                "auth",
-                "auth-password-rejected",
+                Stage::Auth,
+                Code::AuthPasswordRejected,
                 "the password is wrong".into(),
             ),
         });
@@ -308,8 +315,8 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
     }
     if let Some(min) = p.min_rsa_bits.filter(|m| cell.key.bits() < *m) {
         return Err(fail(
-            "auth",
-            "auth-key-too-small",
+            Stage::Auth,
+            Code::AuthKeyTooSmall,
             format!("client RequiredRSASize {min}"),
         ));
     }
@@ -330,7 +337,7 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
         RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
         RsaChoice::Sign(a) => Ok(a),
         RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
-            Err(fail("auth", "auth-no-signature-algorithm", why))
+            Err(fail(Stage::Auth, Code::AuthNoSignatureAlgorithm, why))
         }
     }
 }
@@ -342,17 +349,17 @@ fn server_refusal(
     target: &Target,
     eff: &Effective,
     signature: &str,
-) -> Option<(&'static str, String)> {
+) -> Option<(Code, String)> {
     let sc = &target.scenario;
     if !eff.pubkey_accepted.iter().any(|a| a == signature) {
         return Some((
-            "auth-signature-rejected",
+            Code::AuthSignatureRejected,
             format!("signature algorithm {signature} not in PubkeyAcceptedAlgorithms"),
         ));
     }
     if cell.key.family() == "rsa" && cell.key.bits() < eff.required_rsa_size {
         return Some((
-            "auth-key-too-small",
+            Code::AuthKeyTooSmall,
             format!(
                 "{}-bit RSA key below RequiredRSASize {}",
                 cell.key.bits(),
@@ -362,7 +369,7 @@ fn server_refusal(
     }
     if sc.authorized_keys != Registered::Matrix {
         return Some((
-            "auth-key-not-authorized",
+            Code::AuthKeyNotAuthorized,
             "the key is not registered".into(),
         ));
     }
@@ -372,7 +379,7 @@ fn server_refusal(
         .and_then(|m| u32::from_str_radix(m, 8).ok());
     mode.is_some_and(|m| m & 0o022 != 0).then(|| {
         (
-            "strictmodes-permissions",
+            Code::StrictmodesPermissions,
             "authorized keys file is group/world-writable".to_string(),
         )
     })
@@ -401,8 +408,8 @@ fn unverified_family(cell: &Cell, eff: &Effective) -> Option<Prediction> {
     let verified = family.iter().any(|a| eff.pubkey_accepted.contains(a));
     (eff.server != ServerKind::Openssh && !verified).then(|| {
         fail(
-            "auth",
-            "auth-signature-rejected",
+            Stage::Auth,
+            Code::AuthSignatureRejected,
             format!(
                 "{} verifies no {} signature ({})",
                 eff.server.name(),
@@ -421,8 +428,8 @@ fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     let sc = &target.scenario;
     if sc.other_keys_first >= eff.max_auth_tries as usize {
         return fail(
-            "auth",
-            "too-many-auth-failures",
+            Stage::Auth,
+            Code::TooManyAuthFailures,
             format!(
                 "{} other keys first, MaxAuthTries {}",
                 sc.other_keys_first, eff.max_auth_tries
@@ -431,23 +438,23 @@ fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
     }
     if !eff.pubkey_auth {
         return fail(
-            "auth",
-            "auth-method-disabled",
+            Stage::Auth,
+            Code::AuthMethodDisabled,
             "PubkeyAuthentication no".into(),
         );
     }
     let family = cell.key.family();
     if !p.auth.key_families.iter().any(|f| f == family) {
         return fail(
-            "key-load",
-            "key-load-failed",
+            Stage::KeyLoad,
+            Code::KeyLoadFailed,
             format!("{} cannot use {family} keys", p.display_name()),
         );
     }
     if p.auth.not_offered.iter().any(|f| f == family) {
         return fail(
-            "auth",
-            "auth-no-signature-algorithm",
+            Stage::Auth,
+            Code::AuthNoSignatureAlgorithm,
             format!(
                 "client does not offer the {family} key: {}",
                 sshmatrix_clients::emulator::NOT_OFFERED
@@ -462,14 +469,14 @@ fn public_key(cell: &Cell, target: &Target, eff: &Effective) -> Prediction {
         Err(refused) => return refused,
     };
     if let Some((code, reason)) = server_refusal(cell, target, eff, &signature) {
-        let mut f = fail("auth", code, reason);
+        let mut f = fail(Stage::Auth, code, reason);
         f.signature = Some(signature);
         return f;
     }
     Prediction {
         verdict: Verdict::Ok,
-        stage: "login",
-        code: "",
+        stage: Stage::Login,
+        code: None,
         reason: format!("logs in with {signature}"),
         signature: Some(signature),
     }

@@ -1926,14 +1926,16 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult) {
                 .then(|| format!("{} keys", result.key_type.to_uppercase()))
         }
     };
-    let Some(what) = unverified.filter(|_| result.code == "auth-key-not-authorized") else {
+    let Some(what) =
+        unverified.filter(|_| result.code == sshmatrix_reports::Code::AuthKeyNotAuthorized)
+    else {
         return;
     };
     let server = match &result.server_reason {
         Some(r) => format!("server: {r}"),
         None => "its log says nothing of it".into(),
     };
-    result.code = "auth-signature-rejected".into();
+    result.code = sshmatrix_reports::Code::AuthSignatureRejected.to_string();
     result.reason = format!(
         "{} {} does not verify {what} (it verifies {}); {server}",
         t.policy.server.name(),
@@ -1948,7 +1950,9 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     let view = log.as_deref().map(analyse).unwrap_or_default();
     result.verdict = outcome.verdict;
     result.stage = outcome.stage.to_string();
-    result.code = crate::diagnose::code(&outcome, &view).to_string();
+    result.code = crate::diagnose::code(&outcome, &view)
+        .map_or("", sshmatrix_reports::Code::as_str)
+        .to_string();
     result.client_reason = outcome.reason.clone();
     result.server_reason = view.reason.clone();
     result.server_evidence = view.evidence;
@@ -2015,15 +2019,15 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
             unlisted_signature(&shared.plan.targets[cell.target], &mut result);
         }
         Err(_) => {
-            result.stage = "timeout".into();
-            result.code = "timeout".into();
+            result.stage = sshmatrix_reports::Stage::Timeout.to_string();
+            result.code = sshmatrix_reports::Code::Timeout.to_string();
             result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
             result.client_reason = result.reason.clone();
         }
     }
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);
-    result.predicted_code = Some(predicted.code.to_string());
+    result.predicted_code = Some(predicted.code_name().to_string());
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }
@@ -2056,12 +2060,12 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
             let p = crate::predict::predict_in_plan(plan, cell, &effective);
             let mut r = blank_result(plan, cell);
             r.verdict = p.verdict;
-            r.code = p.code.to_string();
+            r.code = p.code_name().to_string();
             r.stage = p.stage.to_string();
             r.reason = format!("predicted: {}", p.reason);
             r.signature = p.signature.clone();
             r.predicted_verdict = Some(p.verdict);
-            r.predicted_code = Some(p.code.to_string());
+            r.predicted_code = Some(p.code_name().to_string());
             r
         })
         .collect();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sshmatrix_clients::negotiate::{self, ServerHello};
 use sshmatrix_clients::profile::KexLists;
-use sshmatrix_reports::Verdict;
+use sshmatrix_reports::{Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, Policy, ServerKind};
 
 use crate::matrix::{Cell, Target};
@@ -20,9 +20,6 @@ pub mod verify;
 
 /// The identification string a scan sends.
 pub const IDENT: &str = "SSH-2.0-sshmatrix_scan";
-
-/// The code of a cell whose outcome rests on a setting a scan cannot see.
-pub const NOT_OBSERVABLE: &str = "not-observable";
 
 /// What a scan could not reach or read.
 #[derive(Debug, thiserror::Error)]
@@ -356,8 +353,8 @@ fn small_rsa(cell: &Cell, known: Option<&Policy>) -> Option<u32> {
 fn not_observable_size(signature: &str, bits: u32) -> Prediction {
     Prediction {
         verdict: Verdict::Error,
-        stage: "auth",
-        code: NOT_OBSERVABLE,
+        stage: Stage::Auth,
+        code: Some(Code::NotObservable),
         reason: format!(
             "not observable without a login: does the server's minimum RSA size allow {bits} bits? (OpenSSH RequiredRSASize defaults to 1024, RHEL 9 crypto policies ask 2048)"
         ),
@@ -368,8 +365,8 @@ fn not_observable_size(signature: &str, bits: u32) -> Prediction {
 fn not_observable(signature: &str, why: String) -> Prediction {
     Prediction {
         verdict: Verdict::Error,
-        stage: "auth",
-        code: NOT_OBSERVABLE,
+        stage: Stage::Auth,
+        code: Some(Code::NotObservable),
         reason: format!(
             "not observable without a login: does the server accept {signature}? (PubkeyAcceptedAlgorithms: {why})"
         ),
@@ -398,8 +395,8 @@ fn decide(
         Ok(true) => p,
         Ok(false) => Prediction {
             verdict: Verdict::Fail,
-            code: "auth-signature-rejected",
-            stage: "auth",
+            code: Some(Code::AuthSignatureRejected),
+            stage: Stage::Auth,
             reason: match known {
                 Some(k) => format!("{sig} is not among the signature algorithms `{}` verifies", k.id),
                 None => format!("{sig} not in the server's server-sig-algs, which lists only accepted algorithms"),
@@ -425,8 +422,8 @@ fn assumed_default(p: Prediction, release: (u32, u32), sig: String) -> Predictio
         },
         false => Prediction {
             verdict: Verdict::Fail,
-            code: "auth-signature-rejected",
-            stage: "auth",
+            code: Some(Code::AuthSignatureRejected),
+            stage: Stage::Auth,
             reason: format!(
                 "signature algorithm {sig} not in PubkeyAcceptedAlgorithms ({assumed})"
             ),
@@ -457,8 +454,8 @@ pub fn predict(cell: &Cell, target: &Target, seen: &Seen, how: Reading<'_>) -> P
         None => first,
         Some(_) => Prediction {
             verdict: Verdict::Error,
-            stage: "auth",
-            code: NOT_OBSERVABLE,
+            stage: Stage::Auth,
+            code: Some(Code::NotObservable),
             reason: format!(
                 "not observable without a login: the RSA signature the client sends depends on server-sig-algs, which was not seen ({})",
                 match &seen.sig_algs {

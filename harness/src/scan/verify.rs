@@ -52,7 +52,7 @@ pub fn cells_to_verify(plan: &Plan, scanned: &Report) -> Vec<Cell> {
         .iter()
         .filter(|c| {
             scanned.cells.iter().any(|s| {
-                s.code == super::NOT_OBSERVABLE
+                s.code == sshmatrix_reports::Code::NotObservable
                     && s.client == c.client.id
                     && s.key_spec()
                         == sshmatrix_reports::schema::key_spelling(c.key.family(), c.key.bits())

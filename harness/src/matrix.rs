@@ -446,8 +446,73 @@ pub struct Target {
     /// Set for `kind = "container"`: the image whose sshd serves the target, with the matrix
     /// users as real accounts.
     pub image: Option<sshmatrix_servers::container::ImageRecipe>,
-    /// The jump host (index into [`Plan::targets`]) the client reaches this target through.
-    pub via: Option<usize>,
+    /// The jump host the client reaches this target through.
+    pub via: Option<TargetId>,
+}
+
+/// Where a target's server end is: the one place that says how a cell reaches it.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend<'a> {
+    /// A server of this host (`sshd -i` per cell; AsyncSSH's program).
+    Local,
+    /// A server inside a container of a release image.
+    Container(&'a sshmatrix_servers::container::ImageRecipe),
+    /// A real host over the network.
+    Remote(&'a Remote),
+    /// An in-process stub that misbehaves.
+    Hostile(crate::hostile::Hostile),
+    /// A port nothing listens on.
+    Unreachable,
+}
+
+impl Target {
+    /// Where this target's server end is.
+    pub fn backend(&self) -> Backend<'_> {
+        if let Some(r) = &self.remote {
+            return Backend::Remote(r);
+        }
+        if !self.scenario.reachable {
+            return Backend::Unreachable;
+        }
+        if let Some(kind) = self.scenario.server {
+            return Backend::Hostile(kind);
+        }
+        match &self.image {
+            Some(image) => Backend::Container(image),
+            None => Backend::Local,
+        }
+    }
+}
+
+/// A target's position in its plan's [`Plan::targets`]; plan-wide per-target tables are
+/// indexed by it too (`effective[cell.target]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetId(pub usize);
+
+impl std::fmt::Display for TargetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<T> std::ops::Index<TargetId> for [T] {
+    type Output = T;
+    fn index(&self, i: TargetId) -> &T {
+        &self[i.0]
+    }
+}
+
+impl<T> std::ops::Index<TargetId> for Vec<T> {
+    type Output = T;
+    fn index(&self, i: TargetId) -> &T {
+        &self[i.0]
+    }
+}
+
+impl<T> std::ops::IndexMut<TargetId> for Vec<T> {
+    fn index_mut(&mut self, i: TargetId) -> &mut T {
+        &mut self[i.0]
+    }
 }
 
 /// One cell of the plan.
@@ -465,8 +530,8 @@ pub struct Cell {
     pub passphrase: bool,
     /// How the client holds the key.
     pub holder: Holder,
-    /// Index into [`Plan::targets`].
-    pub target: usize,
+    /// Its target.
+    pub target: TargetId,
     /// Login name.
     pub user: String,
     /// Row label path.
@@ -519,7 +584,7 @@ impl Plan {
     /// changed): only the targets the cells use and their jump hosts are kept, renumbered, with
     /// every `via` pointing at its jump host's new position. No expectations.
     pub fn subset(&self, targets: Vec<Target>, mut cells: Vec<Cell>) -> Plan {
-        let mut keep: Vec<usize> = Vec::new();
+        let mut keep: Vec<TargetId> = Vec::new();
         for c in &cells {
             for t in [Some(c.target), targets[c.target].via]
                 .into_iter()
@@ -531,7 +596,7 @@ impl Plan {
             }
         }
         keep.sort_unstable();
-        let new_index = |old: usize| keep.iter().position(|k| *k == old);
+        let new_index = |old: TargetId| keep.iter().position(|k| *k == old).map(TargetId);
         let kept: Vec<Target> = keep
             .iter()
             .map(|&i| {
@@ -1276,7 +1341,7 @@ fn jump_hosts(ctx: &Ctx, raw: &RawMatrix, targets: &mut [Target]) -> Result<(), 
                 Some("name a plain target with no `via` of its own".into()),
             ));
         }
-        targets[ti].via = Some(vi);
+        targets[ti].via = Some(TargetId(vi));
     }
     if targets.is_empty() {
         return Err(ctx.err(
@@ -1429,7 +1494,7 @@ fn expand(
                                 key: *key,
                                 passphrase: *pass,
                                 holder: *holder,
-                                target: ti,
+                                target: TargetId(ti),
                                 user: user.clone(),
                                 row: Vec::new(),
                                 column: Vec::new(),

@@ -7,7 +7,7 @@ use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::{Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, ServerKind};
 
-use crate::matrix::{Cell, GivenPassphrase, Holder, Method, Plan, Registered, Target};
+use crate::matrix::{Backend, Cell, GivenPassphrase, Holder, Method, Plan, Registered, Target};
 
 /// A predicted outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,33 +163,39 @@ pub fn predict_as(
         .unwrap_or_else(|| public_key(cell, target, eff))
 }
 
+/// What a hostile stub does to every client.
+fn hostile(kind: crate::hostile::Hostile) -> Prediction {
+    use crate::hostile::Hostile;
+    let (stage, code) = match kind {
+        Hostile::Silent | Hostile::StallKex => (Stage::Timeout, Code::Timeout),
+        Hostile::Garbage => (Stage::Connect, Code::ProtocolError),
+        Hostile::Dies => (Stage::Connect, Code::ConnectionClosed),
+    };
+    Prediction {
+        verdict: Verdict::Error,
+        stage,
+        code: Some(code),
+        reason: format!("hostile server: {kind:?}"),
+        signature: None,
+    }
+}
+
 /// Before any packet: a refused port, a hostile server, a key file the client cannot read.
 fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let p = &cell.client;
     // An agent holds the key: the client's own key-file reading does not matter.
     let agent = cell.holder.uses_agent();
     let sc = &target.scenario;
-    if !sc.reachable {
-        return Some(fail(
-            Stage::Connect,
-            Code::ConnectionRefused,
-            "nothing listens".into(),
-        ));
-    }
-    if let Some(kind) = sc.server {
-        use crate::hostile::Hostile;
-        let (stage, code) = match kind {
-            Hostile::Silent | Hostile::StallKex => (Stage::Timeout, Code::Timeout),
-            Hostile::Garbage => (Stage::Connect, Code::ProtocolError),
-            Hostile::Dies => (Stage::Connect, Code::ConnectionClosed),
-        };
-        return Some(Prediction {
-            verdict: Verdict::Error,
-            stage,
-            code: Some(code),
-            reason: format!("hostile server: {kind:?}"),
-            signature: None,
-        });
+    match target.backend() {
+        Backend::Unreachable => {
+            return Some(fail(
+                Stage::Connect,
+                Code::ConnectionRefused,
+                "nothing listens".into(),
+            ))
+        }
+        Backend::Hostile(kind) => return Some(hostile(kind)),
+        Backend::Local | Backend::Container(_) | Backend::Remote(_) => {}
     }
     let format = cell.key_tool.format_for(&cell.key);
     // A real binary's driver converts the key to the client's own format first; a library

@@ -20,7 +20,7 @@ use sshmatrix_servers::{
 };
 use tokio::sync::Semaphore;
 
-use crate::matrix::{Cell, GivenPassphrase, Method, Plan, Registered};
+use crate::matrix::{Backend, Cell, GivenPassphrase, Method, Plan, Registered, TargetId};
 
 /// Why a run could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -737,7 +737,7 @@ struct PreparedTarget {
 /// The authorized_keys lines of target `ti` (for `user`, or all its users): the public keys of
 /// its own cells, and — for its first user, as whom a jump host is entered — those of the cells
 /// that go through it. The one answer to "which keys go where", for every backend.
-pub fn authorized_lines(plan: &Plan, keys: &Keys, ti: usize, user: Option<&str>) -> Vec<String> {
+pub fn authorized_lines(plan: &Plan, keys: &Keys, ti: TargetId, user: Option<&str>) -> Vec<String> {
     let first = plan.targets[ti].users.first().map(String::as_str);
     let mut lines: Vec<String> = plan
         .cells
@@ -756,7 +756,7 @@ pub fn authorized_lines(plan: &Plan, keys: &Keys, ti: usize, user: Option<&str>)
 /// The keys a target registers under its scenario: the matrix's, another key, or none.
 fn registered(env: &TargetEnv, ti: usize, user: Option<&str>) -> Result<Vec<String>, RunError> {
     Ok(match env.plan.targets[ti].scenario.authorized_keys {
-        Registered::Matrix => authorized_lines(env.plan, env.keys, ti, user),
+        Registered::Matrix => authorized_lines(env.plan, env.keys, TargetId(ti), user),
         Registered::Other => vec![decoy_key()?
             .public_key()
             .to_openssh()
@@ -943,7 +943,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
         ));
     }
     let effective = effective_of(t, || target.effective(&t.host_keys))?;
-    let hello = if let Some(r) = &t.remote {
+    let hello = if let Backend::Remote(r) = t.backend() {
         let hello = preflight(&t.id, r, env.opts.timeout).await?;
         if let Some(d) = &r.deploy {
             deploy_keys(
@@ -963,7 +963,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
             t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
         ));
         hello
-    } else if !t.scenario.reachable || t.scenario.server.is_some() {
+    } else if let Backend::Unreachable | Backend::Hostile(_) = t.backend() {
         ServerHello::default()
     } else {
         probe_target(&target, &t.id, env.opts.timeout).await?
@@ -1161,7 +1161,7 @@ impl Prepared {
     }
 
     /// The prepared local target of plan target `i`.
-    pub fn target(&self, i: usize) -> &SshdTarget {
+    pub fn target(&self, i: TargetId) -> &SshdTarget {
         &self.shared.targets[i]
     }
 
@@ -1176,7 +1176,7 @@ impl Prepared {
     }
 
     /// The effective settings of plan target `i` (from `sshd -T`).
-    pub fn effective(&self, i: usize) -> &Effective {
+    pub fn effective(&self, i: TargetId) -> &Effective {
         &self.shared.effective[i]
     }
 
@@ -1216,7 +1216,7 @@ impl Prepared {
 }
 
 /// The name a jump host is entered as: its first matrix user in a container, else the OS user.
-fn jump_login(shared: &Shared, vi: usize) -> &str {
+fn jump_login(shared: &Shared, vi: TargetId) -> &str {
     let t = &shared.plan.targets[vi];
     match (&t.image, t.users.first()) {
         (Some(_), Some(u)) => u,
@@ -1271,7 +1271,7 @@ fn forwarded_outcome(jump: &str, f: &emulator::Forwarded, log_c: &str) -> Client
 async fn login_to_jump(
     shared: &Shared,
     attempt: &Attempt<'_>,
-    vi: usize,
+    vi: TargetId,
     stream: sshmatrix_servers::ServerStream,
 ) -> Result<emulator::Session, ClientOutcome> {
     let to_b = Attempt {
@@ -1315,7 +1315,7 @@ async fn run_via(
     shared: &Shared,
     cell: &Cell,
     attempt: Attempt<'_>,
-    vi: usize,
+    vi: TargetId,
 ) -> (ClientOutcome, Option<String>) {
     let error = |stage, reason: String| {
         (
@@ -1553,7 +1553,7 @@ async fn deploy_keys(
             .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?,
     );
     for user in users {
-        let lines = authorized_lines(plan, keys, ti, Some(user));
+        let lines = authorized_lines(plan, keys, TargetId(ti), Some(user));
         let stream = connect_remote(r, timeout).await.map_err(env)?;
         let input = lines.join("\n") + "\n";
         let (status, out) = tokio::time::timeout(
@@ -1744,7 +1744,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
 async fn real_jump(
     shared: &Shared,
     cell: &Cell,
-    vi: usize,
+    vi: TargetId,
 ) -> Result<crate::drivers::Jump, ClientOutcome> {
     let jlog = shared.logs.join(format!("cell-{}-jump.log", cell.index));
     let server = shared.targets[vi]
@@ -1862,11 +1862,10 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
             return (o, None);
         }
     };
-    if let Some(r) = &target.remote {
-        return (run_remote(shared, cell, r, key).await, None);
-    }
-    if !target.scenario.reachable {
-        return (refused_connect().await, None);
+    match target.backend() {
+        Backend::Remote(r) => return (run_remote(shared, cell, r, key).await, None),
+        Backend::Unreachable => return (refused_connect().await, None),
+        Backend::Local | Backend::Container(_) | Backend::Hostile(_) => {}
     }
     // The cell's client side, whatever the server end is.
     let attempt = Attempt {
@@ -1890,7 +1889,7 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     if let Some(vi) = target.via {
         return run_via(shared, cell, attempt, vi).await;
     }
-    if let Some(kind) = target.scenario.server {
+    if let Backend::Hostile(kind) = target.backend() {
         let (client_end, server_end) = tokio::io::duplex(64 * 1024);
         let eff = shared.effective[cell.target].clone();
         let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));

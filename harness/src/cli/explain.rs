@@ -95,7 +95,9 @@ pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>) -> ExitCode {
                 "# target {} ({place}), user {user}: append to ~{user}/.ssh/authorized_keys",
                 t.id
             );
-            for line in runner::authorized_lines(&plan, &keys, ti, Some(user)) {
+            for line in
+                runner::authorized_lines(&plan, &keys, sshmatrix::matrix::TargetId(ti), Some(user))
+            {
                 println!("{line}");
             }
         }

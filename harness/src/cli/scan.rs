@@ -355,7 +355,7 @@ fn print_keys(a: &ScanArgs, user: &str) -> ExitCode {
         "# append to ~{user}/.ssh/authorized_keys on {}:{} (sshmatrix scan --verify {user})",
         v.host, v.port
     );
-    for line in runner::authorized_lines(&plan, &keys, 0, Some(user)) {
+    for line in runner::authorized_lines(&plan, &keys, matrix::TargetId(0), Some(user)) {
         println!("{line}");
     }
     ExitCode::from(EXIT_OK as u8)

@@ -189,6 +189,9 @@ enum Command {
     /// authenticates), or from an ssh-audit JSON report; what cannot be seen without a login is
     /// marked `not-observable`.
     Scan(Box<cli::scan::ScanArgs>),
+    /// One client holding one key against one policy, without a matrix file: runs the cell and
+    /// explains it (verdict, code, both sides' evidence, fixes; `--try-fixes` verifies them).
+    Try(Box<cli::try_cell::TryArgs>),
     /// Serve one OpenSSH policy on a 127.0.0.1 port (sshd -i per connection) until Ctrl-C:
     /// point a real client or `sshmatrix scan` at it. Prints `127.0.0.1:PORT` first.
     Serve(cli::serve::ServeArgs),
@@ -399,6 +402,7 @@ fn main() -> ExitCode {
         } => cli::verify::verify_profiles(work_dir),
         Command::Impact(a) => cli::impact::command(*a),
         Command::Scan(a) => cli::scan::command(*a),
+        Command::Try(a) => cli::try_cell::command(*a),
         Command::Serve(a) => cli::serve::command(a),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
         Command::AuthorizedKeys {

@@ -37,11 +37,23 @@ pub fn explain(
         Ok(p) => p,
         Err(code) => return code,
     };
+    explain_plan(&plan, &cell, try_fixes, fixes, work_dir)
+}
+
+/// One cell of a plan, its evidence and (verified) fixes: `explain` and `try`.
+pub fn explain_plan(
+    plan: &sshmatrix::matrix::Plan,
+    cell: &str,
+    try_fixes: bool,
+    fixes: Vec<String>,
+    work_dir: Option<PathBuf>,
+) -> ExitCode {
+    let plan = plan.clone();
     let bad = |e: String| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INPUT as u8)
     };
-    let index = match advice::select(&plan, &cell) {
+    let index = match advice::select(&plan, cell) {
         Ok(i) => i,
         Err(e) => return bad(e),
     };

@@ -103,7 +103,7 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
     }
     targets.push((NEW, format!("new: {}", a.new.display()), "impact-new"));
     all.extend(policies);
-    let chosen = choose_clients(&a.clients, &profiles)?;
+    let chosen = choose_clients("--clients", &a.clients, &profiles)?;
     let text = impact::matrix(
         &targets,
         &chosen,
@@ -122,6 +122,7 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
 /// The client profiles `ids` names (an unknown one is exit 2 with the nearest id), or the
 /// default set of [`impact::default_clients`] when none are named.
 pub fn choose_clients<'a>(
+    flag: &str,
     ids: &[String],
     profiles: &'a [sshmatrix_clients::Profile],
 ) -> Result<Vec<&'a sshmatrix_clients::Profile>, ExitCode> {
@@ -138,7 +139,7 @@ pub fn choose_clients<'a>(
                     .map(|n| format!("did you mean `{n}`? "))
                     .unwrap_or_default();
                 return Err(input_error(format!(
-                    "--clients: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
+                    "{flag}: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
                 )));
             }
         }

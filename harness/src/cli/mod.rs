@@ -10,6 +10,7 @@ pub mod output;
 pub mod run;
 pub mod scan;
 pub mod serve;
+pub mod try_cell;
 pub mod verify;
 
 /// The `--work-dir` flag, declared once and shared by every command that touches the key cache.

@@ -188,7 +188,7 @@ fn plan(
     profiles: &[sshmatrix_clients::Profile],
 ) -> Result<Plan, ExitCode> {
     let (_, tools, policies) = crate::catalog_parts();
-    let chosen = choose_clients(&a.clients, profiles)?;
+    let chosen = choose_clients("--clients", &a.clients, profiles)?;
     let label = format!("{} ({})", seen.address, seen.hello.ident);
     let text = impact::matrix(
         &[("server", label, "upstream-9.2")],
@@ -303,7 +303,7 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
 fn verify_plan(a: &ScanArgs, v: &Verify, label: &str) -> Result<Plan, ExitCode> {
     let (profiles, tools, policies) = crate::catalog_parts();
     // A real client's driver does not run against remote targets: emulated clients only.
-    let chosen: Vec<_> = choose_clients(&a.clients, &profiles)?
+    let chosen: Vec<_> = choose_clients("--clients", &a.clients, &profiles)?
         .into_iter()
         .filter(|p| p.driver.is_none())
         .collect();

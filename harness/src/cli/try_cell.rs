@@ -1,0 +1,89 @@
+//! `sshmatrix try`: one client holding one key against one policy, without a matrix file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sshmatrix::impact;
+use sshmatrix::matrix::{self, Catalog};
+
+use super::impact::{choose_clients, input_error};
+
+/// Arguments of `sshmatrix try`.
+#[derive(clap::Args)]
+pub struct TryArgs {
+    /// The client profile (`sshmatrix profiles`), e.g. teraterm-4.106 or real-openssh-9.2.
+    #[arg(long)]
+    client: String,
+    /// The key, as matrix files spell it: rsa-2048, ecdsa-256, ed25519, …
+    #[arg(long, default_value = "ed25519")]
+    key: String,
+    /// The server policy (`sshmatrix policies`), e.g. rhel9-default.
+    #[arg(long)]
+    policy: String,
+    /// The key-generation tool (default: one whose files the client reads natively).
+    #[arg(long)]
+    key_tool: Option<String>,
+    /// Protect the key file with a passphrase.
+    #[arg(long)]
+    passphrase: bool,
+    /// Run the server in a container of this release image instead of this host's sshd (needed
+    /// for Dropbear and TinySSH policies).
+    #[arg(long)]
+    image: Option<String>,
+    /// The login name (a label for local targets; a real account in a container).
+    #[arg(long, default_value = "sshmatrix")]
+    user: String,
+    /// Rerun the cell with each computed fix and say which really work.
+    #[arg(long)]
+    try_fixes: bool,
+    #[command(flatten)]
+    work: super::WorkDir,
+}
+
+/// The one-cell matrix of a `try`.
+fn matrix_text(a: &TryArgs, tool: &str) -> String {
+    let q = impact::quote;
+    let mut t = format!(
+        "title = \"try\"\n[axes]\nkeys = [{}]\npassphrase = [{}]\npairs = [{{ client = {}, key_tool = {} }}]\n[[targets]]\nid = {}\npolicy = {}\nusers = [{}]\n",
+        q(&a.key),
+        q(if a.passphrase { "yes" } else { "no" }),
+        q(&a.client),
+        q(tool),
+        q(&a.policy),
+        q(&a.policy),
+        q(&a.user),
+    );
+    if let Some(image) = &a.image {
+        t.push_str(&format!("kind = \"container\"\nimage = {}\n", q(image)));
+    }
+    t
+}
+
+/// `sshmatrix try`: runs the cell and explains it.
+pub fn command(a: TryArgs) -> ExitCode {
+    let (profiles, tools, policies) = crate::catalog_parts();
+    let client = match choose_clients("--client", std::slice::from_ref(&a.client), &profiles) {
+        Ok(c) => c[0],
+        Err(code) => return code,
+    };
+    let tool = a
+        .key_tool
+        .clone()
+        .unwrap_or_else(|| sshmatrix::fidelity::native_key_tool(client).to_string());
+    let catalog = Catalog {
+        profiles: &profiles,
+        key_tools: &tools,
+        policies: &policies,
+    };
+    let plan = match matrix::plan("try", &matrix_text(&a, &tool), None, &catalog) {
+        Ok(p) => p,
+        Err(e) => {
+            return input_error(format!(
+                "{}\n  (from --client / --key / --key-tool / --policy / --image / --user)",
+                e
+            ))
+        }
+    };
+    let work_dir: Option<PathBuf> = a.work.work_dir.clone();
+    super::explain::explain_plan(&plan, "0", a.try_fixes, Vec::new(), work_dir)
+}

@@ -1,0 +1,68 @@
+//! `sshmatrix try`: one cell without a matrix file, run against the real sshd and explained.
+
+mod common;
+
+use std::process::Command;
+
+fn try_cell(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .arg("try")
+        .args(args)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+#[test]
+fn one_cell_is_run_and_explained_with_its_fixes() {
+    let (code, out, err) = try_cell(&[
+        "--client",
+        "teraterm-4.106",
+        "--key",
+        "rsa-2048",
+        "--policy",
+        "rhel9-default",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("verdict: × fail [auth-signature-rejected] at auth"),
+        "{out}"
+    );
+    assert!(
+        out.contains("server: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms"),
+        "{out}"
+    );
+    assert!(out.contains("client: upgrade to Tera Term 4.107"), "{out}");
+    let (code, out, err) = try_cell(&[
+        "--client",
+        "teraterm-4.106",
+        "--key",
+        "ed25519",
+        "--policy",
+        "rhel9-default",
+        "--passphrase",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("verdict: ○ ok"), "{out}");
+    assert!(out.contains("Accepted publickey"), "{out}");
+}
+
+#[test]
+fn a_misspelt_client_or_policy_is_bad_input_with_the_nearest_name() {
+    let (code, _, err) = try_cell(&["--client", "PuTTY-0.78", "--policy", "rhel9-default"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--client: unknown client profile `PuTTY-0.78`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `putty-0.78`?"), "{err}");
+    let (code, _, err) = try_cell(&["--client", "putty-0.78", "--policy", "rhel9-defualt"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did you mean `rhel9-default`?"), "{err}");
+}

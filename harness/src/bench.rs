@@ -194,3 +194,94 @@ pub async fn synthetic(plan: Plan, opts: &Options) -> Result<SyntheticResult, Ru
         peak_rss_mib: peak_rss_mib(),
     })
 }
+
+/// CPU seconds so far: this process's own (user + system), and its waited-for children's (the
+/// clients, the `sshd -i` processes on this host and `docker exec`; a server inside a container
+/// is no child of this process and is not counted). From /proc/self/stat, in clock ticks of
+/// 1/100 s.
+pub fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let at = |n: usize| f.get(n - 3).copied().unwrap_or(0.0) / 100.0;
+    (at(14) + at(15), at(16) + at(17))
+}
+
+/// Figures of `bench --real`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RealBench {
+    /// Real-client cells timed.
+    pub cells: usize,
+    /// Cells at once, in both runs.
+    pub jobs: usize,
+    /// Wall time of sshmatrix's run of the cells.
+    pub sshmatrix: Duration,
+    /// Wall time of the plain parallel loop over the same cells.
+    pub plain: Duration,
+    /// plain / sshmatrix (≥ 1.0: sshmatrix at least as fast as the loop).
+    pub ratio: f64,
+    /// sshmatrix's own CPU seconds per cell during its run and during the loop.
+    pub own_cpu_per_cell: (f64, f64),
+    /// Clients' and servers' CPU seconds per cell during sshmatrix's run and during the loop.
+    pub children_cpu_per_cell: (f64, f64),
+    /// sshmatrix's verdicts ok / fail / error.
+    pub verdicts: (usize, usize, usize),
+    /// Loop cells whose client exited 0 / otherwise.
+    pub plain_exits: (usize, usize),
+}
+
+/// `bench --real`: the matrix's real-client cells by sshmatrix, then the same cells as a plain
+/// parallel loop of the same client command lines (same server ends, same `jobs`), in one run.
+pub async fn bench_real(plan: Plan, opts: &Options) -> Result<RealBench, RunError> {
+    let real: Vec<_> = plan
+        .cells
+        .iter()
+        .filter(|c| c.client.driver.is_some())
+        .cloned()
+        .collect();
+    if real.is_empty() {
+        return Err(RunError::Input(format!(
+            "{}: no real-client cell (profiles `real-…`) to benchmark",
+            plan.file
+        )));
+    }
+    let plan = plan.subset(plan.targets.clone(), real);
+    let n = plan.cells.len() as f64;
+    let prepared = prepare(plan, opts).await?;
+    let (s0, c0) = cpu_seconds();
+    let t = Instant::now();
+    let cells = prepared.execute().await;
+    let sshmatrix = t.elapsed();
+    let (s1, c1) = cpu_seconds();
+    let count = |v: Verdict| cells.iter().filter(|c| c.verdict == v).count();
+    use futures::StreamExt;
+    let t = Instant::now();
+    let exits: Vec<Option<i32>> = futures::stream::iter(&prepared.plan().cells)
+        .map(|cell| prepared.run_plain(cell))
+        .buffer_unordered(opts.jobs.max(1))
+        .collect()
+        .await;
+    let plain = t.elapsed();
+    let (s2, c2) = cpu_seconds();
+    let ok = exits.iter().filter(|e| **e == Some(0)).count();
+    prepared.close().await;
+    Ok(RealBench {
+        cells: cells.len(),
+        jobs: opts.jobs,
+        sshmatrix,
+        plain,
+        ratio: plain.as_secs_f64() / sshmatrix.as_secs_f64().max(1e-9),
+        own_cpu_per_cell: ((s1 - s0) / n, (s2 - s1) / n),
+        children_cpu_per_cell: ((c1 - c0) / n, (c2 - c1) / n),
+        verdicts: (
+            count(Verdict::Ok),
+            count(Verdict::Fail),
+            count(Verdict::Error),
+        ),
+        plain_exits: (ok, exits.len() - ok),
+    })
+}

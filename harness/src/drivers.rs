@@ -262,6 +262,36 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
     })
 }
 
+/// What is typed at a prompt (plink): the password of a password cell, else the key's
+/// passphrase (none when an agent holds the key).
+fn typed_secret(c: &RealCell<'_>) -> Option<String> {
+    match (c.agent, c.password) {
+        (Some(_), _) => None,
+        (_, Some(pw)) => std::fs::read_to_string(pw)
+            .ok()
+            .map(|t| t.trim_end().to_string()),
+        _ => c.key.passphrase(),
+    }
+}
+
+/// The same client command line as [`run`], spawned and waited for and nothing more: no
+/// outcome classification, no log reading (the server end is only let finish). What a plain
+/// loop over the cells does (`bench --real`). Returns the client's exit status (`None`: it
+/// could not start or ran out of time).
+pub async fn run_plain(c: RealCell<'_>, factory: &KeyFactory) -> Option<i32> {
+    let driver = c.profile.driver?;
+    let typed = typed_secret(&c);
+    let key = client_key(&c, driver, factory).ok()?;
+    let inv = invocation(&c, driver, &key, typed.is_some());
+    let out = execute(&c, &inv, driver.name(), typed.as_deref())
+        .await
+        .ok();
+    if let ServerEnd::Port(one) = c.server {
+        one.finish(Duration::from_secs(5)).await;
+    }
+    out?.status.code()
+}
+
 /// Runs one cell with a real client; returns the client outcome and the server log.
 pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, String) {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
@@ -275,15 +305,7 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         );
     };
     let passphrase = c.key.passphrase();
-    // What is typed at a prompt (plink): the password of a password cell, else the key's
-    // passphrase (none when an agent holds the key).
-    let typed = match (c.agent, c.password) {
-        (Some(_), _) => None,
-        (_, Some(pw)) => std::fs::read_to_string(pw)
-            .ok()
-            .map(|t| t.trim_end().to_string()),
-        _ => passphrase.clone(),
-    };
+    let typed = typed_secret(&c);
     let key = match client_key(&c, driver, factory) {
         Ok(k) => k,
         Err(reason) => {

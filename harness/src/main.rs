@@ -167,6 +167,11 @@ enum Command {
         /// (target: 100,000 cells, `--synthetic 250`, within 100 MB).
         #[arg(long, requires = "synthetic")]
         plan_only: bool,
+        /// Instead: the matrix's real-client cells by sshmatrix against a plain parallel loop
+        /// of the same client command lines (same servers, same --jobs): wall time, their
+        /// ratio, CPU seconds per cell.
+        #[arg(long, conflicts_with = "synthetic")]
+        real: bool,
         /// Cells run at once by the emulator (default: 4 per core).
         #[arg(long, short)]
         jobs: Option<usize>,
@@ -382,9 +387,10 @@ fn main() -> ExitCode {
             matrix,
             synthetic,
             plan_only,
+            real,
             jobs,
             work: cli::WorkDir { work_dir },
-        } => cli::bench::command(matrix, synthetic, plan_only, jobs, work_dir),
+        } => cli::bench::command(matrix, synthetic, plan_only, real, jobs, work_dir),
         Command::Predict {
             matrix,
             format,

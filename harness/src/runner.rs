@@ -1180,6 +1180,14 @@ impl Prepared {
         &self.shared.effective[i]
     }
 
+    /// Runs a real client's cell as a plain loop would: the same server end and client command
+    /// line, no classification (`bench --real`); the client's exit status.
+    pub async fn run_plain(&self, cell: &Cell) -> Option<i32> {
+        let driver = cell.client.driver?;
+        let real = real_cell(&self.shared, cell, driver).await.ok()?;
+        crate::drivers::run_plain(real, &self.shared.factory).await
+    }
+
     /// The login name every cell uses.
     pub fn login(&self) -> &str {
         &self.shared.login
@@ -1773,21 +1781,35 @@ async fn run_real(
     cell: &Cell,
     driver: sshmatrix_clients::Driver,
 ) -> (ClientOutcome, Option<String>) {
+    match real_cell(shared, cell, driver).await {
+        Ok(real) => {
+            let (o, log) = crate::drivers::run(real, &shared.factory).await;
+            (o, Some(log))
+        }
+        Err(o) => (o, None),
+    }
+}
+
+/// What a real client's cell needs: its server end (and jump host), key, login and helpers.
+async fn real_cell<'a>(
+    shared: &'a Shared,
+    cell: &'a Cell,
+    driver: sshmatrix_clients::Driver,
+) -> Result<crate::drivers::RealCell<'a>, ClientOutcome> {
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
     // `check` refuses these; plans derived by `explain --fix` are not checked again.
     let jumps_or_holders = target.via.is_some() || cell.holder != crate::matrix::Holder::File;
     let unplain = target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
     if (jumps_or_holders && !driver.supports_holders_and_jumps()) || unplain {
-        let o = ClientOutcome::new(
+        return Err(ClientOutcome::new(
             emulator::Verdict::Error,
             emulator::Stage::Connect,
             format!(
                 "the {} driver cannot run this cell (see `sshmatrix check`)",
                 driver.name()
             ),
-        );
-        return (o, None);
+        ));
     }
     let log = shared.logs.join(format!("cell-{}.log", cell.index));
     let inside = cell
@@ -1798,12 +1820,9 @@ async fn run_real(
         .map(Vec::as_slice);
     let jump = match target.via {
         None => None,
-        Some(vi) => match real_jump(shared, cell, vi).await {
-            Ok(j) => Some(j),
-            Err(o) => return (o, None),
-        },
+        Some(vi) => Some(real_jump(shared, cell, vi).await?),
     };
-    let server = match crate::drivers::ServerEnd::for_client(
+    let server = crate::drivers::ServerEnd::for_client(
         &shared.targets[cell.target],
         &log,
         // A container target's log comes through `docker exec`: a one-shot port lets the
@@ -1813,16 +1832,8 @@ async fn run_real(
         shared.timeout,
     )
     .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            return (
-                no_verdict(format!("cannot open a port for the client container: {e}")),
-                None,
-            );
-        }
-    };
-    let real = crate::drivers::RealCell {
+    .map_err(|e| no_verdict(format!("cannot open a port for the client container: {e}")))?;
+    Ok(crate::drivers::RealCell {
         profile: &cell.client,
         server,
         host_key_pubs: shared.host_key_pubs[cell.target].clone(),
@@ -1841,9 +1852,7 @@ async fn run_real(
             .then_some(shared.wrong_password.as_path()),
         timeout: shared.timeout,
         program: shared.programs.get(&cell.client.id).map(Vec::as_slice),
-    };
-    let (o, log) = crate::drivers::run(real, &shared.factory).await;
-    (o, Some(log))
+    })
 }
 
 /// A cell of an emulated client: the key as the client reads it, then the server end its

@@ -14,11 +14,13 @@ pub fn command(
     matrix: Option<PathBuf>,
     synthetic: Option<usize>,
     plan_only: bool,
+    real: bool,
     jobs: Option<usize>,
     work_dir: Option<PathBuf>,
 ) -> ExitCode {
     match (synthetic, matrix) {
         (Some(users), _) => synthetic_bench(users, plan_only, jobs, work_dir),
+        (None, Some(m)) if real => real_bench(&m, jobs, work_dir),
         (None, Some(m)) => matrix_bench(&m, jobs, work_dir),
         (None, None) => ExitCode::from(EXIT_INPUT as u8),
     }
@@ -67,6 +69,69 @@ fn synthetic_bench(
     }
 }
 
+/// Run options of a matrix benchmark: the matrix's jobs and timeout unless given.
+fn bench_options(
+    plan: &sshmatrix::matrix::Plan,
+    jobs: Option<usize>,
+    work_dir: PathBuf,
+) -> Options {
+    let mut opts = Options::new(work_dir);
+    opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
+    opts.timeout = Duration::from_secs(
+        plan.run
+            .timeout_secs
+            .unwrap_or(sshmatrix::runner::DEFAULT_TIMEOUT_SECS),
+    );
+    opts
+}
+
+/// `bench --real MATRIX`: sshmatrix's real-client cells against a plain parallel loop.
+fn real_bench(
+    matrix: &std::path::Path,
+    jobs: Option<usize>,
+    work_dir: Option<PathBuf>,
+) -> ExitCode {
+    let (plan, _) = match load_plan(matrix) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let opts = bench_options(&plan, jobs, work_dir!(work_dir));
+    let b = match runtime().block_on(sshmatrix::bench::bench_real(plan, &opts)) {
+        Ok(b) => b,
+        Err(e) => return fail_run(e),
+    };
+    let per_s = |d: Duration| b.cells as f64 / d.as_secs_f64().max(1e-9);
+    let ms = |s: f64| s * 1000.0;
+    println!("real-client cells:    {} ({} at once)", b.cells, b.jobs);
+    println!(
+        "sshmatrix:            {:.2} s  ({:.1} cells/s; ok {} fail {} error {})",
+        b.sshmatrix.as_secs_f64(),
+        per_s(b.sshmatrix),
+        b.verdicts.0,
+        b.verdicts.1,
+        b.verdicts.2
+    );
+    println!(
+        "plain parallel loop:  {:.2} s  ({:.1} cells/s; client exit 0: {}, other: {})",
+        b.plain.as_secs_f64(),
+        per_s(b.plain),
+        b.plain_exits.0,
+        b.plain_exits.1
+    );
+    println!(
+        "ratio loop/sshmatrix: {:.2}  (1.0 or more: sshmatrix as fast as the loop)",
+        b.ratio
+    );
+    println!(
+        "CPU per cell:         sshmatrix itself {:.1} ms (loop: {:.1} ms); clients and this host's servers {:.1} ms (loop: {:.1} ms)",
+        ms(b.own_cpu_per_cell.0),
+        ms(b.own_cpu_per_cell.1),
+        ms(b.children_cpu_per_cell.0),
+        ms(b.children_cpu_per_cell.1)
+    );
+    ExitCode::from(EXIT_OK as u8)
+}
+
 /// `bench MATRIX`: the emulator against a sequential loop of the real OpenSSH client.
 fn matrix_bench(
     matrix: &std::path::Path,
@@ -77,13 +142,7 @@ fn matrix_bench(
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut opts = Options::new(work_dir!(work_dir));
-    opts.jobs = jobs.or(plan.run.jobs).unwrap_or_else(runner::default_jobs);
-    opts.timeout = Duration::from_secs(
-        plan.run
-            .timeout_secs
-            .unwrap_or(sshmatrix::runner::DEFAULT_TIMEOUT_SECS),
-    );
+    let opts = bench_options(&plan, jobs, work_dir!(work_dir));
     let rt = runtime();
     match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
         Err(e) => fail_run(e),

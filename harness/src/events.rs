@@ -96,3 +96,73 @@ impl Reporter for ProgressLines {
         Ok(())
     }
 }
+
+/// A live progress bar on a terminal (stderr): cells done of all, the ○/×/! counts so far,
+/// cells per second and the time left; left on screen as one summary line when the run ends.
+#[derive(Default)]
+pub struct ProgressBar {
+    bar: std::sync::OnceLock<indicatif::ProgressBar>,
+    counts: Mutex<[usize; 3]>,
+}
+
+impl ProgressBar {
+    fn bar(&self, total: usize) -> &indicatif::ProgressBar {
+        self.bar.get_or_init(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} cells  {msg}  {per_sec:.1} cells/s  {eta} left",
+            )
+            .expect("progress template");
+            indicatif::ProgressBar::new(total as u64).with_style(style)
+        })
+    }
+}
+
+/// The ○/×/! counts as the bar shows them.
+fn counts_text(c: &[usize; 3]) -> String {
+    format!("○ {}  × {}  ! {}", c[0], c[1], c[2])
+}
+
+impl Reporter for ProgressBar {
+    fn event(&self, e: &Event) -> Result<(), String> {
+        let Event::CellFinished {
+            result,
+            done,
+            total,
+        } = e;
+        let bar = self.bar(*total);
+        let mut c = self.counts.lock().expect("progress lock");
+        match result.verdict {
+            Verdict::Ok => c[0] += 1,
+            Verdict::Fail => c[1] += 1,
+            Verdict::Error => c[2] += 1,
+            Verdict::Interrupted => {}
+        }
+        bar.set_message(counts_text(&c));
+        bar.inc(1);
+        if done >= total {
+            finish(bar, &c);
+        }
+        Ok(())
+    }
+}
+
+/// Replaces the bar by its summary line: cells, counts, time.
+fn finish(bar: &indicatif::ProgressBar, c: &[usize; 3]) {
+    let secs = bar.elapsed().as_secs_f64();
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg}").expect("template"));
+    bar.finish_with_message(format!(
+        "{} cells  {}  in {secs:.1} s",
+        bar.position(),
+        counts_text(c)
+    ));
+}
+
+impl Drop for ProgressBar {
+    fn drop(&mut self) {
+        // A run that stopped early: the summary of what finished.
+        if let Some(bar) = self.bar.get().filter(|b| !b.is_finished()) {
+            let c = self.counts.lock().map(|c| *c).unwrap_or_default();
+            finish(bar, &c);
+        }
+    }
+}

@@ -21,6 +21,40 @@ use sshmatrix_servers::builtin_policies;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the ○ × ! marks of tables: auto (standard output is a terminal and NO_COLOR is
+    /// unset), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether tables on standard output are coloured (set once in `main`).
+static COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// A report as standard output shows it: coloured when `--color` says so.
+fn for_stdout(text: &str) -> std::borrow::Cow<'_, str> {
+    match COLOR.get().copied().unwrap_or(false) {
+        true => std::borrow::Cow::Owned(sshmatrix_reports::table::colorize(text)),
+        false => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// What `--color` and NO_COLOR say, for standard output.
+fn color_wanted(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -70,7 +104,7 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
             ExitCode::from(EXIT_ENVIRONMENT as u8)
         }),
         None => {
-            print!("{text}");
+            print!("{}", for_stdout(text));
             Ok(())
         }
     }
@@ -375,6 +409,7 @@ fn only_prints(command: &Command) -> bool {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    let _ = COLOR.set(color_wanted(cli.color));
     if only_prints(&cli.command) {
         quiet_on_closed_stdout();
     }

@@ -41,6 +41,30 @@ pub enum RunError {
     Stream(String, Box<Report>),
 }
 
+/// How a run shows its progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing (`-q`, and runs inside other commands).
+    Off,
+    /// One line per finished cell (`-v`, or stderr is not a terminal).
+    Lines,
+    /// A live bar with the ○/×/! counts so far, cells per second and the time left (a terminal).
+    Bar,
+}
+
+impl Progress {
+    /// The display a command's `-q` / `-v` and stderr ask for.
+    pub fn choose(quiet: bool, verbose: bool) -> Progress {
+        use std::io::IsTerminal;
+        match (quiet, verbose) {
+            (true, _) => Progress::Off,
+            (false, true) => Progress::Lines,
+            (false, false) if std::io::stderr().is_terminal() => Progress::Bar,
+            (false, false) => Progress::Lines,
+        }
+    }
+}
+
 /// Stop requests, shared by the signal handler and the runner. The first stops scheduling
 /// (cells in flight finish with their real verdicts: every child process runs in its own
 /// process group, so a terminal's Ctrl-C reaches only sshmatrix); the second abandons the cells
@@ -163,8 +187,8 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// JSON Lines result stream (one cell per line, appended as cells finish).
     pub stream: Option<PathBuf>,
-    /// Print a line per finished cell on stderr.
-    pub progress: bool,
+    /// How finished cells are shown on stderr.
+    pub progress: Progress,
     /// Stop requests (Ctrl-C): see [`Stop`].
     pub stop: Arc<Stop>,
 }
@@ -177,7 +201,7 @@ impl Options {
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             work_dir,
             stream: None,
-            progress: false,
+            progress: Progress::Off,
             stop: Arc::default(),
         }
     }
@@ -1004,8 +1028,10 @@ fn reporters(opts: &Options) -> Result<Vec<Box<dyn crate::events::Reporter>>, Ru
             .map_err(|e| RunError::Environment(format!("result stream {}: {e}", p.display())))?;
         out.push(Box::new(s));
     }
-    if opts.progress {
-        out.push(Box::new(crate::events::ProgressLines));
+    match opts.progress {
+        Progress::Off => {}
+        Progress::Lines => out.push(Box::new(crate::events::ProgressLines)),
+        Progress::Bar => out.push(Box::new(crate::events::ProgressBar::default())),
     }
     Ok(out)
 }

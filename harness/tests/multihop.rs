@@ -20,7 +20,7 @@ async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_h
         timeout: Duration::from_secs(30),
         work_dir: common::work_dir(),
         stream: None,
-        progress: false,
+        progress: sshmatrix::runner::Progress::Off,
         stop: Default::default(),
     };
     let prepared = runner::prepare(plan, &opts).await.unwrap();

@@ -112,3 +112,47 @@ pub fn render(report: &Report) -> String {
     }
     out
 }
+
+/// ANSI colours of a rendered table for a terminal: ○ green, × red, ! yellow in the table's
+/// cells, the counts line and the legend labels; `note:` lines dim. Other lines (and any text
+/// that is not a table: CSV, JSON, Markdown, HTML) pass unchanged.
+pub fn colorize(text: &str) -> String {
+    const GREEN: &str = "\x1b[32m";
+    const RED: &str = "\x1b[31m";
+    const YELLOW: &str = "\x1b[33m";
+    const DIM: &str = "\x1b[2m";
+    const RESET: &str = "\x1b[0m";
+    let paint = |line: &str| -> String {
+        let mut out = String::with_capacity(line.len() + 16);
+        for ch in line.chars() {
+            match ch {
+                '○' => out.push_str(&format!("{GREEN}○{RESET}")),
+                '×' => out.push_str(&format!("{RED}×{RESET}")),
+                '!' => out.push_str(&format!("{YELLOW}!{RESET}")),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let legend = line.starts_with('×') || line.starts_with('!');
+        if line.starts_with('│') || line.starts_with("○ ok") {
+            out.push_str(&paint(line));
+        } else if legend {
+            let (label, rest) = line.split_once(' ').unwrap_or((line, ""));
+            out.push_str(&paint(label));
+            out.push(' ');
+            out.push_str(rest);
+        } else if line.starts_with("note: ") {
+            out.push_str(&format!(
+                "{DIM}{}{RESET}{}",
+                line.trim_end_matches('\n'),
+                if line.ends_with('\n') { "\n" } else { "" }
+            ));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}

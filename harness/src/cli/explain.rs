@@ -18,7 +18,7 @@ pub fn predict(matrix: PathBuf, format: OutFormat, work_dir: Option<PathBuf>) ->
     };
     match runner::predict_plan(&plan, &work_dir!(work_dir)) {
         Ok(report) => {
-            print!("{}", render(&report, format.into()));
+            print!("{}", crate::for_stdout(&render(&report, format.into())));
             ExitCode::from(EXIT_OK as u8)
         }
         Err(e) => fail_run(e),

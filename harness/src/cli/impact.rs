@@ -181,7 +181,7 @@ pub fn command(a: ImpactArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut opts = Options::new(work_dir);
-    opts.progress = !a.quiet;
+    opts.progress = runner::Progress::choose(a.quiet, false);
     let report = match super::run::execute(plan.clone(), &plan, &opts, false) {
         None => return ExitCode::from(EXIT_INTERRUPTED as u8),
         Some(Err(e)) => return crate::fail_run(e),

@@ -38,9 +38,13 @@ pub struct RunArgs {
     /// Append each finished cell as a JSON line to this file.
     #[arg(long)]
     stream: Option<PathBuf>,
-    /// No per-cell progress lines on stderr.
+    /// No progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// One progress line per finished cell (the default when stderr is not a terminal; on a
+    /// terminal a live bar shows the counts instead).
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// Resume an interrupted run from its result stream: run only the cells missing from it, or
     /// whose digest no longer matches the matrix (the stream keeps growing).
     #[arg(long, conflicts_with = "stream")]
@@ -96,7 +100,7 @@ fn options(a: &RunArgs, plan: &Plan, work_dir: PathBuf) -> Result<Options, Strin
     opts.jobs = jobs;
     opts.timeout = Duration::from_secs(timeout);
     opts.stream = a.stream.clone().or(a.resume.clone());
-    opts.progress = !a.quiet;
+    opts.progress = runner::Progress::choose(a.quiet, a.verbose);
     Ok(opts)
 }
 
@@ -142,7 +146,7 @@ pub(crate) fn execute(
     let (profiles, tools, policies) = crate::catalog_parts();
     let outcome = rt.block_on(async {
         let mut sig = Signals::install();
-        if opts.progress {
+        if opts.progress != runner::Progress::Off {
             eprintln!(
                 "preparing {} cells on {} targets (keys, targets, agents)",
                 plan.cells.len(),
@@ -153,7 +157,7 @@ pub(crate) fn execute(
             let mut report = runner::run(plan, opts).await?;
             if advise && !opts.stopping() {
                 let quiet = Options {
-                    progress: false,
+                    progress: runner::Progress::Off,
                     stream: None,
                     ..opts.clone()
                 };

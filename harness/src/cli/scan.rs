@@ -397,7 +397,7 @@ fn verify_cells(
         None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
     };
     let mut opts = runner::Options::new(work_dir);
-    opts.progress = false;
+    opts.progress = runner::Progress::Off;
     let measured = match super::run::execute(subset.clone(), &subset, &opts, false) {
         None => return Err(ExitCode::from(sshmatrix::EXIT_INTERRUPTED as u8)),
         Some(Err(e)) => return Err(crate::fail_run(e)),

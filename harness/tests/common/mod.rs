@@ -38,7 +38,7 @@ pub fn options() -> Options {
         timeout: Duration::from_secs(30),
         work_dir: work_dir(),
         stream: None,
-        progress: false,
+        progress: runner::Progress::Off,
         stop: Default::default(),
     }
 }

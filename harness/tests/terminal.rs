@@ -1,0 +1,75 @@
+//! On a terminal (a pseudo-terminal from util-linux's `script`): a live progress bar that ends
+//! in one summary line, coloured marks, NO_COLOR and `--color never` honoured, `-v` for a line
+//! per cell; off a terminal, plain progress lines and no colour.
+
+mod common;
+
+use std::process::Command;
+
+/// Runs `sshmatrix ARGS` inside a pseudo-terminal; everything it wrote (stdout and stderr).
+fn on_terminal(args: &str, env: &[(&str, &str)]) -> String {
+    let work = common::work_dir();
+    let command = format!(
+        "{} {args} --work-dir {}",
+        env!("CARGO_BIN_EXE_sshmatrix"),
+        work.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into()
+}
+
+fn matrix() -> String {
+    common::matrices()
+        .join("al2023-teraterm.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
+    let out = on_terminal(&format!("run {}", matrix()), &[]);
+    assert!(out.contains("24 cells  ○ 22  × 2  ! 0  in "), "{out}");
+    assert!(
+        !out.contains("[24/24]"),
+        "no per-cell lines under the bar: {out}"
+    );
+    assert!(out.contains("\x1b[32m○\x1b[0m"), "green ○: {out}");
+    assert!(out.contains("\x1b[31m×\x1b[0m"), "red ×: {out}");
+    let verbose = on_terminal(&format!("run {} -v", matrix()), &[]);
+    assert!(verbose.contains("[24/24] #"), "{verbose}");
+    for (args, env) in [
+        (format!("run {} -q", matrix()), vec![("NO_COLOR", "1")]),
+        (format!("run {} -q --color never", matrix()), vec![]),
+    ] {
+        let plain = on_terminal(&args, &env);
+        assert!(!plain.contains("\x1b[3"), "{args} {env:?}: {plain}");
+        assert!(plain.contains("○ ok 22   × fail 2"), "{plain}");
+    }
+}
+
+#[test]
+fn off_a_terminal_progress_is_one_line_per_cell_and_uncoloured() {
+    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", &matrix(), "--color", "auto", "--work-dir"])
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(err.contains("[24/24] #"), "{err}");
+    assert!(!out.contains('\x1b') && !err.contains('\x1b'), "{out}{err}");
+    let forced = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", &matrix(), "-q", "--color", "always", "--work-dir"])
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("\x1b[32m○"));
+}

@@ -219,6 +219,9 @@ enum Command {
     },
     /// Print the man page (roff) on standard output: `sshmatrix man | man -l -`.
     Man,
+    /// Print the JSON Schema of `--format json` reports (also shipped as
+    /// reports/report.schema.json).
+    Schema,
     /// What an sshd_config does to every client before it is deployed: checked with `sshd -t`,
     /// run by the local sshd against each client × key type; with `--from OLD`, the cells that
     /// change (exit 1 on regressions).
@@ -397,6 +400,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::Predict { .. }
             | Command::Completions { .. }
             | Command::Man
+            | Command::Schema
             | Command::Images {
                 action: ImagesAction::List { .. }
             }
@@ -443,6 +447,10 @@ fn main() -> ExitCode {
         } => cli::verify::verify_profiles(work_dir),
         Command::Impact(a) => cli::impact::command(*a),
         Command::Scan(a) => cli::scan::command(*a),
+        Command::Schema => {
+            print!("{}", sshmatrix_reports::schema::json_schema());
+            ExitCode::from(sshmatrix::EXIT_OK as u8)
+        }
         Command::Try(a) => cli::try_cell::command(*a),
         Command::Serve(a) => cli::serve::command(a),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The outcome class of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Logged in (○).
@@ -56,7 +56,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// Where a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     /// Reading the key file.
@@ -106,7 +106,7 @@ impl std::fmt::Display for Stage {
 
 /// Why a cell did not log in: the failure taxonomy, stable across releases. Reports carry its
 /// kebab-case name ([`CellResult::code`], empty for a login).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
     /// client and server share no key exchange algorithm
@@ -281,13 +281,24 @@ pub fn codes() -> impl Iterator<Item = (&'static str, &'static str)> {
     Code::ALL.iter().map(|c| (c.as_str(), c.description()))
 }
 
+/// The JSON Schema of a report (`--format json`), generated from these types: shipped as
+/// `reports/report.schema.json`, its `$id` naming [`SCHEMA_VERSION`].
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(Report);
+    schema.insert(
+        "$id".into(),
+        format!("urn:sshmatrix:report:schema-version:{SCHEMA_VERSION}").into(),
+    );
+    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}
+
 /// The description of a failure code's name.
 pub fn describe(code: &str) -> Option<&'static str> {
     Code::parse(code).map(Code::description)
 }
 
 /// A fix for a failed cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Advice {
     /// Who acts: `client`, `server` or `proposed`.
     pub side: String,
@@ -315,7 +326,7 @@ fn key_file() -> String {
 }
 
 /// The result of one cell: one client holding one key logging in to one target as one user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellResult {
     /// Position of the cell in the plan (stable for a given matrix file).
     pub index: usize,
@@ -394,7 +405,7 @@ pub struct CellResult {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,

@@ -232,3 +232,28 @@ fn every_renderer_shows_each_cells_own_fixes() {
         }
     }
 }
+
+#[test]
+fn the_shipped_json_schema_is_the_one_the_types_generate() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/report.schema.json"))
+            .unwrap_or_default();
+    let generated = sshmatrix_reports::schema::json_schema();
+    assert!(
+        shipped == generated,
+        "reports/report.schema.json is stale: regenerate it with `sshmatrix schema > reports/report.schema.json`"
+    );
+    let v: serde_json::Value = serde_json::from_str(&generated).unwrap();
+    assert_eq!(v["$id"], "urn:sshmatrix:report:schema-version:1");
+    let cell = &v["$defs"]["CellResult"]["properties"];
+    for field in [
+        "verdict",
+        "code",
+        "stage",
+        "reason",
+        "server_evidence",
+        "predicted_code",
+    ] {
+        assert!(cell.get(field).is_some(), "{field} in {cell}");
+    }
+}

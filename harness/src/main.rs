@@ -25,6 +25,32 @@ struct Cli {
     /// unset), always, never.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Tables in their full layout even when wider than the terminal (otherwise they are fitted
+    /// to its width, or to COLUMNS: single-valued row axes go to the title, labels wrap, and
+    /// column groups become tables of their own).
+    #[arg(long, global = true)]
+    wide: bool,
+}
+
+/// The width tables are fitted to: COLUMNS, else the terminal's when standard output is one;
+/// 0 (no fitting) with `--wide` or when writing to a pipe or file.
+fn table_width(wide: bool) -> usize {
+    use std::io::IsTerminal;
+    if wide {
+        return 0;
+    }
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok());
+    let terminal = std::io::stdout()
+        .is_terminal()
+        .then(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| w as usize)
+        })
+        .flatten();
+    columns.or(terminal).unwrap_or(0)
 }
 
 /// `--color`.
@@ -414,6 +440,7 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     let _ = COLOR.set(color_wanted(cli.color));
+    sshmatrix_reports::table::fit_to(table_width(cli.wide));
     if only_prints(&cli.command) {
         quiet_on_closed_stdout();
     }

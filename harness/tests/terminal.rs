@@ -73,3 +73,59 @@ fn off_a_terminal_progress_is_one_line_per_cell_and_uncoloured() {
         .unwrap();
     assert!(String::from_utf8_lossy(&forced.stdout).contains("\x1b[32m○"));
 }
+
+/// The widest table line of a rendered report (box-drawing lines only), in characters.
+fn table_width(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with(['┌', '│', '├', '└']))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+fn run_table(matrix: &str, columns: &str, extra: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(["run", matrix, "-q"])
+        .args(extra)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .env("COLUMNS", columns)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into()
+}
+
+#[test]
+fn tables_fit_the_terminal_width_unless_wide() {
+    let nutanix = common::matrices().join("nutanix-cluster-lockdown.toml");
+    let nutanix = nutanix.to_str().unwrap();
+    let wide = run_table(nutanix, "100", &["--wide"]);
+    assert!(table_width(&wide) > 100, "the full layout: {wide}");
+    for columns in [100, 80] {
+        let fitted = run_table(nutanix, &columns.to_string(), &[]);
+        assert!(table_width(&fitted) <= columns, "{columns}: {fitted}");
+        // Split by release, each cell still there: 144 marks, the same counts and legend.
+        assert!(
+            fitted.contains("(1/2) AOS 7.0") && fitted.contains("(2/2) AOS 6.10"),
+            "{fitted}"
+        );
+        assert_eq!(fitted.matches('○').count(), wide.matches('○').count());
+        assert!(
+            fitted.contains("○ ok 128   × fail 16   ! error 0"),
+            "{fitted}"
+        );
+    }
+    // A typical matrix fits 80 in one table; its single-valued axes move to the title.
+    let al2023 = run_table(&matrix(), "80", &[]);
+    assert!(table_width(&al2023) <= 80, "{al2023}");
+    assert!(
+        al2023.lines().next().unwrap().ends_with("Passphrase: no"),
+        "{al2023}"
+    );
+}

@@ -12,6 +12,17 @@ use crate::schema::Report;
 
 /// The grouped table itself: header rows, row labels and marks, with their spans.
 fn grid_table(g: &Grid, report: &Report) -> tabled::Table {
+    grid_table_of(g, report, 0..g.cols.len(), None)
+}
+
+/// The table of columns `cols` of the grid (a top-level column group, or all), row label
+/// columns wrapped at `wrap` characters when given.
+fn grid_table_of(
+    g: &Grid,
+    report: &Report,
+    cols: std::ops::Range<usize>,
+    wrap: Option<usize>,
+) -> tabled::Table {
     let mut b = Builder::default();
     for level in 0..g.depth {
         let mut rec: Vec<String> = (0..g.width)
@@ -21,7 +32,7 @@ fn grid_table(g: &Grid, report: &Report) -> tabled::Table {
             })
             .collect();
         rec.extend(
-            g.cols
+            g.cols[cols.clone()]
                 .iter()
                 .map(|c| c.get(level).cloned().unwrap_or_default()),
         );
@@ -31,20 +42,26 @@ fn grid_table(g: &Grid, report: &Report) -> tabled::Table {
         let mut rec: Vec<String> = (0..g.width)
             .map(|i| r.get(i).cloned().unwrap_or_default())
             .collect();
-        rec.extend(g.cols.iter().map(|c| g.mark(g.cell(r, c))));
+        rec.extend(g.cols[cols.clone()].iter().map(|c| g.mark(g.cell(r, c))));
         b.push_record(rec);
     }
     let mut t = b.build();
     t.with(Style::modern());
-    spans(&mut t, g);
+    if let Some(n) = wrap {
+        use tabled::settings::object::Columns;
+        use tabled::settings::Width;
+        t.with(Modify::new(Columns::new(0..g.width)).with(Width::wrap(n).keep_words(true)));
+    }
+    spans(&mut t, g, cols);
     t.with(Modify::new(Segment::all()).with(Alignment::center()));
     t.with(Modify::new(Segment::all()).with(Alignment::center_vertical()));
     t.with(BorderCorrection::span());
     t
 }
 
-/// Spans: the corner over the header rows, equal column labels across, equal row labels down.
-fn spans(t: &mut tabled::Table, g: &Grid) {
+/// Spans: the corner over the header rows, equal column labels across, equal row labels down
+/// (columns `cols` of the grid).
+fn spans(t: &mut tabled::Table, g: &Grid, cols: std::ops::Range<usize>) {
     if g.depth > 1 {
         for i in 0..g.width {
             t.modify((0, i), Span::row(g.depth as isize));
@@ -52,8 +69,13 @@ fn spans(t: &mut tabled::Table, g: &Grid) {
     }
     for level in 0..g.depth {
         for (start, n) in g.col_runs(level) {
-            if n > 1 {
-                t.modify((level, g.width + start), Span::column(n as isize));
+            // Runs inside the chosen columns, clipped to them.
+            let (a, b) = (start.max(cols.start), (start + n).min(cols.end));
+            if b > a + 1 {
+                t.modify(
+                    (level, g.width + a - cols.start),
+                    Span::column((b - a) as isize),
+                );
             }
         }
     }
@@ -66,12 +88,100 @@ fn spans(t: &mut tabled::Table, g: &Grid) {
     }
 }
 
-/// Renders the grouped ○/× table and its legend.
+/// Terminal width tables are fitted to (0: none, the full layout).
+static FIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Fit every table rendered from now on into `width` columns (0: keep the full layout).
+pub fn fit_to(width: usize) {
+    FIT.store(width, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The widest line of a rendered table, in terminal columns.
+fn width_of(text: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    text.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
+}
+
+/// The table part of the report as it fits `fit` columns: the full layout; else row labels
+/// wrapped; else one table per top-level column group (the same marks and one legend).
+fn tables(g: &Grid, report: &Report, fit: usize) -> String {
+    let full = grid_table(g, report).to_string();
+    if fit == 0 || width_of(&full) <= fit {
+        return format!("{full}\n");
+    }
+    let wrapped = grid_table_of(g, report, 0..g.cols.len(), Some(14)).to_string();
+    if width_of(&wrapped) <= fit || g.depth < 2 {
+        return format!("{wrapped}\n");
+    }
+    // One table per top-level column group; labels wrapped narrower if that is not enough.
+    let groups = g.col_runs(0);
+    let split = |wrap: usize| -> String {
+        let mut out = String::new();
+        for (i, (start, n)) in groups.iter().enumerate() {
+            let name = g.cols[*start].first().cloned().unwrap_or_default();
+            out.push_str(&format!("({}/{}) {name}\n", i + 1, groups.len()));
+            let t = grid_table_of(g, report, *start..start + n, Some(wrap));
+            out.push_str(&format!("{t}\n"));
+        }
+        out
+    };
+    let wide = split(14);
+    match width_of(&wide) <= fit {
+        true => wide,
+        false => split(10),
+    }
+}
+
+/// Row axes with one value across every cell, moved into the title (`Passphrase: no`), when a
+/// table must fit a terminal.
+fn fold_single_valued(report: &Report) -> std::borrow::Cow<'_, Report> {
+    let axes = report.row_axes.len();
+    let uniform = report.cells.iter().all(|c| c.row.len() == axes);
+    let single: Vec<usize> = (0..axes)
+        .filter(|&i| {
+            let first = report.cells.first().and_then(|c| c.row.get(i));
+            uniform && report.cells.iter().all(|c| c.row.get(i) == first)
+        })
+        .collect();
+    if single.is_empty() || single.len() >= axes {
+        return std::borrow::Cow::Borrowed(report);
+    }
+    let mut r = report.clone();
+    let said: Vec<String> = single
+        .iter()
+        .map(|&i| format!("{}: {}", report.row_axes[i], report.cells[0].row[i]))
+        .collect();
+    r.title = format!("{} — {}", report.title, said.join(", "));
+    let keep = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .enumerate()
+            .filter(|(i, _)| !single.contains(i))
+            .map(|(_, x)| x.clone())
+            .collect()
+    };
+    r.row_axes = keep(&report.row_axes);
+    for c in &mut r.cells {
+        c.row = keep(&c.row);
+    }
+    std::borrow::Cow::Owned(r)
+}
+
+/// Renders the grouped ○/× table and its legend (fitted to the width of [`fit_to`]).
 pub fn render(report: &Report) -> String {
+    render_fitted(report, FIT.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Renders the grouped ○/× table and its legend fitted to `fit` columns where it can (0: the
+/// full layout).
+pub fn render_fitted(report: &Report, fit: usize) -> String {
+    let report = match fit {
+        0 => std::borrow::Cow::Borrowed(report),
+        _ => fold_single_valued(report),
+    };
+    let report = report.as_ref();
     let g = Grid::new(report);
-    let t = grid_table(&g, report);
     let (ok, fail, err) = report.counts();
-    let mut out = format!("{}\n{}\n", report.title, t);
+    let mut out = format!("{}\n{}", report.title, tables(&g, report, fit));
     out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}"));
     match report.interrupted() {
         0 => out.push('\n'),

@@ -133,3 +133,57 @@ fn policies_list_as_json_with_their_sources() {
     let table = listing(&["policies", "nutanix"]);
     assert!(table.starts_with("Server policies (3 of "), "{table}");
 }
+
+/// Every source a profile, key tool or policy cites can be followed by a user: no research
+/// notes outside the repository, and each `docs/sources/X.md §N` names a section that exists.
+#[test]
+fn every_cited_source_section_exists_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut data = Vec::new();
+    for dir in ["clients/profiles", "servers/policies"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            data.push(e.unwrap().path());
+        }
+    }
+    data.push(root.join("clients/keytools.toml"));
+    data.push(root.join("servers/directives.toml"));
+    let mut cited = 0;
+    for path in &data {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            !text.contains("shared/"),
+            "{}: cites notes outside the repository",
+            path.display()
+        );
+        for (at, _) in text.match_indices("docs/sources/") {
+            let rest = &text[at..];
+            let file = rest.split(".md").next().unwrap().to_string() + ".md";
+            let doc = std::fs::read_to_string(root.join(&file))
+                .unwrap_or_else(|_| panic!("{}: {file} does not exist", path.display()));
+            let Some(section) = rest
+                .split_once(" §")
+                .map(|(_, s)| {
+                    s.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .next()
+                        .unwrap()
+                })
+                .filter(|s| !s.is_empty())
+            else {
+                continue;
+            };
+            let section = section.trim_end_matches('.');
+            // `§0.4` is point 4 of section 0.
+            let heading = match section.split_once('.') {
+                Some(("0", _)) => "0".to_string(),
+                _ => section.to_string(),
+            };
+            assert!(
+                doc.contains(&format!("## §{heading} ")),
+                "{}: {file} has no section §{section}",
+                path.display()
+            );
+            cited += 1;
+        }
+    }
+    assert!(cited >= 90, "{cited} citations checked");
+}

@@ -119,6 +119,35 @@ fn cell_selectors_must_match_exactly_one_cell() {
         .contains("no cell matches"));
 }
 
+#[test]
+fn cell_selector_typos_and_ambiguity_get_hints() {
+    let plan = common::plan(&common::matrices().join("nutanix-cluster-lockdown.toml"));
+    let e = select(&plan, "target=aos-7.0-ahb").unwrap_err();
+    assert!(e.contains("did you mean `target=aos-7.0-ahv`?"), "{e}");
+    assert!(
+        e.contains("target values: aos-7.0-cvm, aos-7.0-ahv, aos-6.10-cvm, aos-6.10-ahv"),
+        "{e}"
+    );
+    let e = select(&plan, "clinet=putty-0.83").unwrap_err();
+    assert!(
+        e.contains("unknown cell selector key `clinet`") && e.contains("did you mean `client`?"),
+        "{e}"
+    );
+    // An ambiguous selector lists the cells it matches, each as a selector `explain` takes.
+    let e = select(&plan, "client=putty-0.83,target=aos-7.0-ahv").unwrap_err();
+    assert!(e.starts_with("12 cells match"), "{e}");
+    let listed: Vec<&str> = e.lines().skip(1).filter(|l| !l.contains('…')).collect();
+    assert_eq!(listed.len(), 10, "{e}");
+    for line in listed {
+        let (index, selector) = line.trim().split_once("  ").unwrap();
+        assert_eq!(
+            select(&plan, selector).unwrap().to_string(),
+            index,
+            "{line}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_failure_in_the_field_report_matrices_carries_verified_advice() {
     let (profiles, tools, policies) = (

@@ -89,6 +89,8 @@ enum OutFormat {
     Csv,
     Json,
     Markdown,
+    /// A ✓/✗ compatibility sheet (Markdown with an HTML table) for documentation pages.
+    Sheet,
     Html,
     Junit,
 }
@@ -100,6 +102,7 @@ impl From<OutFormat> for Format {
             OutFormat::Csv => Format::Csv,
             OutFormat::Json => Format::Json,
             OutFormat::Markdown => Format::Markdown,
+            OutFormat::Sheet => Format::Sheet,
             OutFormat::Html => Format::Html,
             OutFormat::Junit => Format::Junit,
         }

@@ -22,7 +22,7 @@ var c=CELLS[td.dataset.i];var t='';for(var j=0;j<c.length;j++){var v=c[j][1];if(
 document.getElementById('detail').textContent=t;});});";
 
 /// The header rows: the row-axis corner, then the column label levels with their spans.
-fn header(g: &Grid, report: &Report) -> String {
+pub(crate) fn header(g: &Grid, report: &Report) -> String {
     let mut h = String::new();
     for level in 0..g.depth {
         h.push_str("<tr>");
@@ -120,7 +120,7 @@ fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
 }
 
 /// The row label cells of row `ri` (spans for outer levels).
-fn row_labels(g: &Grid, starts: &[Vec<(usize, usize)>], ri: usize) -> String {
+pub(crate) fn row_labels(g: &Grid, starts: &[Vec<(usize, usize)>], ri: usize) -> String {
     let r = &g.rows[ri];
     let mut h = String::new();
     for (level, runs) in starts.iter().enumerate() {
@@ -151,6 +151,27 @@ fn legend(g: &Grid, report: &Report) -> String {
         legend.push_str(&format!("<li>note: {}</li>", esc(n)));
     }
     legend
+}
+
+/// The grouped table alone, with real spans and each cell's mark as `mark` spells it (no
+/// script, no style): what Markdown embeds where its own tables cannot span.
+pub(crate) fn plain_table(
+    g: &Grid,
+    report: &Report,
+    mark: impl Fn(Option<&CellResult>) -> String,
+) -> String {
+    let starts: Vec<Vec<(usize, usize)>> = (0..g.width).map(|l| g.row_runs(l)).collect();
+    let mut t = format!("<table>\n<thead>\n{}</thead>\n<tbody>\n", header(g, report));
+    for (ri, r) in g.rows.iter().enumerate() {
+        t.push_str("<tr>");
+        t.push_str(&row_labels(g, &starts, ri));
+        for c in &g.cols {
+            t.push_str(&format!("<td>{}</td>", esc(&mark(g.cell(r, c)))));
+        }
+        t.push_str("</tr>\n");
+    }
+    t.push_str("</tbody>\n</table>\n");
+    t
 }
 
 /// Renders the report as a self-contained HTML page.

@@ -23,8 +23,11 @@ pub enum Format {
     Csv,
     /// The [`Report`] as pretty JSON.
     Json,
-    /// A Markdown table with grouped header rows, for documentation.
+    /// Markdown for documentation: a Markdown table, or an HTML table inside it where column
+    /// headers are grouped.
     Markdown,
+    /// A compatibility sheet for documentation pages: ✓/✗ with numbered footnotes saying why.
+    Sheet,
     /// One self-contained HTML file; cells show reason and evidence on hover and click.
     Html,
     /// JUnit XML, one testcase per cell.
@@ -38,6 +41,7 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Csv => csv::render(report),
         Format::Json => serde_json::to_string_pretty(report).expect("report serializes") + "\n",
         Format::Markdown => markdown::render(report),
+        Format::Sheet => markdown::render_sheet(report),
         Format::Html => html::render(report),
         Format::Junit => junit::render(report),
     }

@@ -108,19 +108,44 @@ fn table_groups_headers_and_rows_and_gives_the_legend_once() {
 }
 
 #[test]
-fn markdown_has_one_header_row_per_level_and_row_labels_once() {
+fn markdown_uses_an_html_table_for_grouped_headers_and_a_markdown_table_otherwise() {
+    // Grouped column headers (AOS 7.0 over CVM / AHV over users): Markdown tables have one
+    // header row and no spans, so the table is HTML inside the Markdown.
     let m = render(&report(), Format::Markdown);
+    assert!(m.starts_with("### T\n\n<table>"), "{m}");
+    assert!(m.contains("<th colspan=\"3\">AOS 7.0</th>"), "{m}");
+    assert!(m.contains("<th colspan=\"2\">AHV</th>"), "{m}");
+    assert!(m.contains("<th rowspan=\"2\">TT</th>"), "{m}");
+    assert!(m.contains("- no such cell"), "{m}");
+    assert!(!m.lines().any(|l| l.starts_with('|')), "{m}");
+    // One level of column labels: a plain Markdown table, one header row, row labels once.
+    let mut flat = report();
+    for c in &mut flat.cells {
+        c.column = vec![c.column.last().unwrap().clone()];
+    }
+    flat.cells
+        .dedup_by(|a, b| a.row == b.row && a.column == b.column);
+    let m = render(&flat, Format::Markdown);
     let lines: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
-    assert_eq!(lines.len(), 2 + 2 + 3, "{m}");
-    assert!(lines[0].contains("**AOS 7.0**"));
-    assert!(lines[2].contains("**CVM**") && lines[2].contains("**AHV**"));
-    assert!(lines[3].starts_with("| **Client** | **Key** |"));
+    assert!(lines[0].starts_with("| **Client** | **Key** |"), "{m}");
+    assert!(lines[1].starts_with("| --- | --- |"), "{m}");
+    assert!(lines[3].starts_with("|  | "), "row label written once: {m}");
+}
+
+#[test]
+fn the_compatibility_sheet_has_ticks_crosses_and_footnotes_in_words() {
+    let s = render(&report(), Format::Sheet);
+    assert!(s.contains("<td>✓</td>"), "{s}");
+    assert!(s.contains("<td>✗</td>") || s.contains("<td>✗¹</td>"), "{s}");
     assert!(
-        lines[4].starts_with("| TT | RSA") || lines[4].starts_with("| TT | rsa"),
-        "{}",
-        lines[4]
+        s.contains("✓ logs in · ✗ refused · ⚠ could not be decided"),
+        "{s}"
     );
-    assert!(lines[5].starts_with("|  | ecdsa-256"), "{}", lines[5]);
+    // Footnotes say why without the failure code.
+    let notes: Vec<&str> = s.lines().filter(|l| l.starts_with("1. ")).collect();
+    assert_eq!(notes.len(), 1, "{s}");
+    assert!(!notes[0].contains("[auth-signature-rejected]"), "{s}");
+    assert!(notes[0].ends_with("(2 cells)"), "{s}");
 }
 
 #[test]

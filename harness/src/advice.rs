@@ -650,5 +650,49 @@ pub async fn advise(
         };
         report.cells[i].advice = advice;
     }
+    report.notes.extend(matrix_advice(report));
     Ok(())
+}
+
+/// Across the whole matrix: the server change and the client upgrade that turn the most failed
+/// cells into logins (verified: only fixes a rerun logged in with count), cost-free ones first
+/// among equals. One note line each, with the count of cells it fixes.
+pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
+    let failed: Vec<&CellResult> = report
+        .cells
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        .collect();
+    let mut out = Vec::new();
+    for (side, what) in [("server", "server change"), ("client", "client upgrade")] {
+        // text -> (cells fixed, cost)
+        let mut tally: Vec<(String, usize, Option<String>)> = Vec::new();
+        for c in &failed {
+            for a in c
+                .advice
+                .iter()
+                .filter(|a| a.side == side && a.works == Some(true))
+            {
+                if side == "client" && !a.text.starts_with("upgrade to") {
+                    continue;
+                }
+                match tally.iter_mut().find(|(t, _, _)| *t == a.text) {
+                    Some(entry) => entry.1 += 1,
+                    None => tally.push((a.text.clone(), 1, a.cost.clone())),
+                }
+            }
+        }
+        // Most cells first; among equals a fix without a security cost.
+        let best = tally
+            .into_iter()
+            .min_by_key(|(_, n, cost)| (std::cmp::Reverse(*n), cost.is_some()));
+        if let Some((text, n, cost)) = best {
+            let cost = cost.map(|c| format!("; cost: {c}")).unwrap_or_default();
+            out.push(format!(
+                "whole matrix: the {what} that turns the most × into ○ is `{text}` — {n} of {} failed cells (verified by rerunning a cell of each failure group){cost}",
+                failed.len()
+            ));
+        }
+    }
+    out
 }

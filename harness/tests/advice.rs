@@ -190,6 +190,30 @@ async fn every_failure_in_the_field_report_matrices_carries_verified_advice() {
             .iter()
             .filter(|c| c.verdict == Verdict::Ok)
             .all(|c| c.advice.is_empty()));
+        // The whole matrix: one client upgrade (Tera Term 4.107) and one server change fix
+        // every failed cell of both field reports.
+        let failed = report
+            .cells
+            .iter()
+            .filter(|c| c.verdict != Verdict::Ok)
+            .count();
+        let whole: Vec<&String> = report
+            .notes
+            .iter()
+            .filter(|n| n.starts_with("whole matrix:"))
+            .collect();
+        assert_eq!(whole.len(), 2, "{m}: {:?}", report.notes);
+        assert!(
+            whole[0].contains("the server change")
+                && whole[0].contains(&format!("— {failed} of {failed} failed cells")),
+            "{m}: {}",
+            whole[0]
+        );
+        assert!(
+            whole[1].contains("`upgrade to Tera Term 4.107"),
+            "{m}: {}",
+            whole[1]
+        );
     }
 }
 

@@ -1001,6 +1001,53 @@ fn find_tool(ctx: &Ctx, catalog: &Catalog, n: &Spanned<String>) -> Result<KeyToo
         .ok_or_else(|| ctx.unknown("key tool", n, ids(), "`sshmatrix profiles`"))
 }
 
+/// Every name error of a matrix text at once — keys that do not parse, unknown clients, key
+/// tools and policies — in file order, at most `limit` (for `check`; the planner stops at the
+/// first error of any kind). Empty when the text does not parse as a matrix at all.
+pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> Vec<InputError> {
+    let ctx = Ctx { file, text };
+    let Ok(raw) = toml::from_str::<RawMatrix>(text) else {
+        return Vec::new();
+    };
+    let mut errs: Vec<InputError> = Vec::new();
+    for k in raw.axes.keys.get_ref() {
+        if let Err(e) = k.get_ref().parse::<KeySpec>() {
+            errs.push(ctx.err(k.span(), e.to_string(), Some(key_hint(k.get_ref()))));
+        }
+    }
+    let mut clients: Vec<&Spanned<String>> = Vec::new();
+    let mut tools: Vec<&Spanned<String>> = Vec::new();
+    if let Some(p) = &raw.axes.pairs {
+        for pair in p.get_ref() {
+            clients.push(&pair.client);
+            tools.push(&pair.key_tool);
+        }
+    }
+    clients.extend(raw.axes.clients.iter().flat_map(|c| c.get_ref()));
+    tools.extend(raw.axes.key_tools.iter().flat_map(|t| t.get_ref()));
+    errs.extend(
+        clients
+            .into_iter()
+            .filter_map(|c| find_client(&ctx, catalog, c).err()),
+    );
+    errs.extend(
+        tools
+            .into_iter()
+            .filter_map(|t| find_tool(&ctx, catalog, t).err()),
+    );
+    for t in raw.targets.get_ref() {
+        if !catalog.policies.iter().any(|p| &p.id == t.policy.get_ref()) {
+            let ids = catalog.policies.iter().map(|p| p.id.as_str());
+            let e = ctx.unknown("policy", &t.policy, ids, "`sshmatrix policies`");
+            errs.push(e.with_hint(other_kind(catalog, Kind::Policy, t.policy.get_ref())));
+        }
+    }
+    errs.sort_by_key(|e| e.position);
+    errs.dedup_by(|a, b| a.position == b.position);
+    errs.truncate(limit);
+    errs
+}
+
 fn pairs(
     ctx: &Ctx,
     axes: &RawAxes,

@@ -245,6 +245,58 @@ fn malformed_matrix_exits_2_with_place_and_fix(
 }
 
 #[test]
+fn check_lists_every_wrong_name_of_a_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typos.toml");
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/nutanix-cluster-lockdown.toml"),
+    )
+    .unwrap();
+    let bad = good
+        .replace("\"rsa-3072\"", "\"rsa3072\"")
+        .replacen(
+            "client = \"teraterm-4.106\"",
+            "client = \"teraterm-4.16\"",
+            1,
+        )
+        .replace("\"puttygen-0.83\"", "\"putygen-0.83\"")
+        .replacen(
+            "policy = \"nutanix-ahv-lockdown\"",
+            "policy = \"nutanix-ahv-lockdwn\"",
+            1,
+        );
+    std::fs::write(&path, bad).unwrap();
+    let (code, stderr) = check(&path);
+    assert_eq!(code, 2, "{stderr}");
+    for (place, hint) in [
+        (
+            "9:21: unknown key type `rsa3072`",
+            "did you mean `rsa-3072`?",
+        ),
+        (
+            "13:14: unknown client profile `teraterm-4.16`",
+            "did you mean `teraterm-4.106`?",
+        ),
+        (
+            "16:43: unknown key tool `putygen-0.83`",
+            "did you mean `puttygen-0.83`?",
+        ),
+        (
+            "28:10: unknown policy `nutanix-ahv-lockdwn`",
+            "did you mean `nutanix-ahv-lockdown`?",
+        ),
+    ] {
+        assert!(
+            stderr.contains(&format!("error: {}:{place}", path.display())),
+            "{place}: {stderr}"
+        );
+        assert!(stderr.contains(hint), "{hint}: {stderr}");
+    }
+    assert_eq!(stderr.matches("error:").count(), 4, "{stderr}");
+    assert!(stderr.contains("4 errors"), "{stderr}");
+}
+
+#[test]
 fn a_directory_or_missing_file_is_bad_input() {
     let (code, stderr) = check(&corpus(""));
     assert_eq!(code, 2);

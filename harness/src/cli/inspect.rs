@@ -166,6 +166,27 @@ pub fn policies(listing: &Listing) -> ExitCode {
 
 /// `sshmatrix check`: validates a matrix and prints its plan.
 pub fn check(matrix: PathBuf) -> ExitCode {
+    // Several wrong names are all reported at once (the planner stops at the first error).
+    if let Ok(text) = std::fs::read_to_string(&matrix) {
+        let (profiles, tools, policies) = crate::catalog_parts();
+        let catalog = sshmatrix::matrix::Catalog {
+            profiles: &profiles,
+            key_tools: &tools,
+            policies: &policies,
+        };
+        let file = matrix.display().to_string();
+        let errs = sshmatrix::matrix::name_errors(&file, &text, &catalog, 20);
+        if errs.len() > 1 {
+            for e in &errs {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "{} errors (at most 20 are listed; fix them and check again)",
+                errs.len()
+            );
+            return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
+        }
+    }
     match load_plan(&matrix) {
         Err(code) => code,
         Ok((plan, _)) => {

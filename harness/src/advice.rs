@@ -370,16 +370,8 @@ pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
     }
 }
 
-/// The keys a cell selector takes.
-const SELECTOR_KEYS: &[&str] = &[
-    "client",
-    "key_tool",
-    "key",
-    "passphrase",
-    "holder",
-    "target",
-    "user",
-];
+/// The keys a cell selector takes: the matrix axes.
+const SELECTOR_KEYS: &[&str] = crate::matrix::AXES;
 
 /// A cell's value for a selector key, as selectors spell it.
 fn selector_value(plan: &Plan, c: &Cell, key: &str) -> String {

@@ -193,6 +193,17 @@ async fn measure_each(policies: &[(String, Option<&str>)]) -> Report {
 
 type Key = (String, String);
 
+/// A scan's cell and the real login of the same client and key agree on verdict and code.
+fn assert_same(policy: &str, key: &Key, s: &CellResult, m: &CellResult) {
+    assert_eq!(
+        (s.verdict, s.code.as_str()),
+        (m.verdict, m.code.as_str()),
+        "{policy} {key:?}: scan says {} / measured {}",
+        s.reason,
+        m.reason
+    );
+}
+
 /// Whether a measured cell says nothing about the login: the emulator could not speak what the
 /// client would negotiate, or the cell ran out of time (a loaded machine), neither a verdict
 /// of the server. Such cells are counted, and few.
@@ -248,13 +259,7 @@ async fn a_scan_agrees_with_real_logins_on_every_cell_it_claims_to_observe() {
             }
             observed += 1;
             refusals += usize::from(s.verdict == Verdict::Fail);
-            assert_eq!(
-                (s.verdict, s.code.as_str()),
-                (m.verdict, m.code.as_str()),
-                "{policy} {key:?}: scan says {} / measured {}",
-                s.reason,
-                m.reason
-            );
+            assert_same(policy, key, s, m);
         }
     }
     // OpenSSH 9.2 lists every algorithm in server-sig-algs, so whether a signature is accepted
@@ -630,13 +635,7 @@ async fn from_openssh_9_6_on_every_login_is_observable_and_agrees() {
             assert_ne!(s.code, "not-observable", "{policy} {key:?}: {}", s.reason);
             compared += 1;
             refused += usize::from(s.code == "auth-signature-rejected");
-            assert_eq!(
-                (s.verdict, s.code.as_str()),
-                (m.verdict, m.code.as_str()),
-                "{policy} {key:?}: scan says {} / measured {}",
-                s.reason,
-                m.reason
-            );
+            assert_same(policy, &key, s, m);
         }
     }
     eprintln!("{compared} cells compared, {refused} signature refusals");
@@ -769,13 +768,7 @@ async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts() {
             assert_ne!(s.code, "not-observable", "{policy} {key:?}: {}", s.reason);
             compared += 1;
             refused += usize::from(s.verdict == Verdict::Fail);
-            assert_eq!(
-                (s.verdict, s.code.as_str()),
-                (m.verdict, m.code.as_str()),
-                "{policy} {key:?}: scan says {} / measured {}",
-                s.reason,
-                m.reason
-            );
+            assert_same(policy, &key, s, m);
         }
     }
     eprintln!("{compared} cells compared, {refused} refusals");

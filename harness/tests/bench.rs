@@ -3,21 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
 fn bench(matrix: &std::path::Path) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(["bench", "--real", "--jobs", "2"])
-        .arg(matrix)
-        .arg("--work-dir")
-        .arg(common::work_dir())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    common::sshmatrix_work(&["bench", "--real", "--jobs", "2", matrix.to_str().unwrap()])
 }
 
 #[test]

@@ -2,21 +2,8 @@
 
 mod common;
 
-use std::process::Command;
-
 fn try_cell(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .arg("try")
-        .args(args)
-        .arg("--work-dir")
-        .arg(common::work_dir())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    common::sshmatrix_work(&[&["try"][..], args].concat())
 }
 
 #[test]

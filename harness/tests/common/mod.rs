@@ -194,3 +194,19 @@ pub fn assert_predicted(report: &Report) {
         .collect();
     assert!(off.is_empty(), "prediction disagrees: {off:?}");
 }
+
+/// Runs the sshmatrix binary with `args` and the shared `--work-dir`: exit code, standard
+/// output, standard error.
+pub fn sshmatrix_work(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .arg("--work-dir")
+        .arg(work_dir())
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}

@@ -55,11 +55,12 @@ pub enum Progress {
 impl Progress {
     /// The display a command's `-q` / `-v` and stderr ask for.
     pub fn choose(quiet: bool, verbose: bool) -> Progress {
-        use std::io::IsTerminal;
+        // A terminal the bar can draw on (not TERM=dumb or unset, where it would stay blank).
+        let drawable = || console::Term::stderr().is_term() && !console::is_dumb();
         match (quiet, verbose) {
             (true, _) => Progress::Off,
             (false, true) => Progress::Lines,
-            (false, false) if std::io::stderr().is_terminal() => Progress::Bar,
+            (false, false) if drawable() => Progress::Bar,
             (false, false) => Progress::Lines,
         }
     }

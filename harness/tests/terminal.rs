@@ -16,6 +16,7 @@ fn on_terminal(args: &str, env: &[(&str, &str)]) -> String {
     );
     let o = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -42,6 +43,9 @@ fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
     assert!(out.contains("\x1b[31m×\x1b[0m"), "red ×: {out}");
     let verbose = on_terminal(&format!("run {} -v", matrix()), &[]);
     assert!(verbose.contains("[24/24] #"), "{verbose}");
+    // A terminal the bar cannot draw on (TERM=dumb) gets the lines instead of nothing.
+    let dumb = on_terminal(&format!("run {}", matrix()), &[("TERM", "dumb")]);
+    assert!(dumb.contains("[24/24] #"), "{dumb}");
     for (args, env) in [
         (format!("run {} -q", matrix()), vec![("NO_COLOR", "1")]),
         (format!("run {} -q --color never", matrix()), vec![]),

@@ -85,17 +85,31 @@ fn bench_options(
     opts
 }
 
+/// The matrix's plan and the benchmark's run options.
+fn planned(
+    matrix: &std::path::Path,
+    jobs: Option<usize>,
+    work_dir: Option<PathBuf>,
+) -> Result<(sshmatrix::matrix::Plan, Options), ExitCode> {
+    let (plan, _) = load_plan(matrix)?;
+    let work_dir = match work_dir {
+        Some(w) => w,
+        None => runner::default_work_dir_checked().map_err(fail_run)?,
+    };
+    let opts = bench_options(&plan, jobs, work_dir);
+    Ok((plan, opts))
+}
+
 /// `bench --real MATRIX`: sshmatrix's real-client cells against a plain parallel loop.
 fn real_bench(
     matrix: &std::path::Path,
     jobs: Option<usize>,
     work_dir: Option<PathBuf>,
 ) -> ExitCode {
-    let (plan, _) = match load_plan(matrix) {
-        Ok(p) => p,
+    let (plan, opts) = match planned(matrix, jobs, work_dir) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let opts = bench_options(&plan, jobs, work_dir!(work_dir));
     let b = match runtime().block_on(sshmatrix::bench::bench_real(plan, &opts)) {
         Ok(b) => b,
         Err(e) => return fail_run(e),
@@ -138,11 +152,10 @@ fn matrix_bench(
     jobs: Option<usize>,
     work_dir: Option<PathBuf>,
 ) -> ExitCode {
-    let (plan, _) = match load_plan(matrix) {
-        Ok(p) => p,
+    let (plan, opts) = match planned(matrix, jobs, work_dir) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let opts = bench_options(&plan, jobs, work_dir!(work_dir));
     let rt = runtime();
     match rt.block_on(sshmatrix::bench::bench(plan, &opts)) {
         Err(e) => fail_run(e),

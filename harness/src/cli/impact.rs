@@ -24,17 +24,8 @@ pub struct ImpactArgs {
     /// first; exit 1 on any regression).
     #[arg(long, value_name = "OLD")]
     from: Option<PathBuf>,
-    /// Client profiles, comma-separated (default: every emulation profile and the real clients
-    /// this host runs without installing anything).
-    #[arg(long, value_delimiter = ',')]
-    clients: Vec<String>,
-    /// Key types, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "rsa-2048,ecdsa-256,ed25519"
-    )]
-    keys: Vec<String>,
+    #[command(flatten)]
+    cells: super::CellChoice,
     /// Also run every cell with a passphrase-protected key.
     #[arg(long)]
     passphrase: bool,
@@ -103,11 +94,11 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
     }
     targets.push((NEW, format!("new: {}", a.new.display()), "impact-new"));
     all.extend(policies);
-    let chosen = choose_clients("--clients", &a.clients, &profiles)?;
+    let chosen = choose_clients("--clients", &a.cells.clients, &profiles)?;
     let text = impact::matrix(
         &targets,
         &chosen,
-        &a.keys,
+        &a.cells.keys,
         a.passphrase,
         impact::IMPACT_LAYOUT,
     );

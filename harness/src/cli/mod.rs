@@ -22,6 +22,22 @@ pub struct WorkDir {
     pub work_dir: Option<std::path::PathBuf>,
 }
 
+/// The clients and key types of a generated matrix (`impact`, `scan`), declared once.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CellChoice {
+    /// Client profiles, comma-separated (default: every emulation profile and the real clients
+    /// this host runs without installing anything).
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Vec<String>,
+    /// Key types, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rsa-2048,ecdsa-256,ed25519"
+    )]
+    pub keys: Vec<String>,
+}
+
 /// SIGINT and SIGTERM, installed before any work starts (so no early signal kills the process
 /// without cleanup).
 pub struct Signals {

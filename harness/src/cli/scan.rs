@@ -41,17 +41,8 @@ pub struct ScanArgs {
     /// Pin the host key of the address's plain entry in this known_hosts file.
     #[arg(long, value_name = "FILE")]
     known_hosts: Option<PathBuf>,
-    /// Client profiles, comma-separated (default: every emulation profile and the real clients
-    /// this host runs without installing anything).
-    #[arg(long, value_delimiter = ',')]
-    clients: Vec<String>,
-    /// Key types, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "rsa-2048,ecdsa-256,ed25519"
-    )]
-    keys: Vec<String>,
+    #[command(flatten)]
+    cells: super::CellChoice,
     /// Where the server's PubkeyAcceptedAlgorithms cannot be seen (OpenSSH before 9.6), take
     /// its release's default instead of marking the cell `not-observable`; each such cell
     /// says so.
@@ -188,12 +179,12 @@ fn plan(
     profiles: &[sshmatrix_clients::Profile],
 ) -> Result<Plan, ExitCode> {
     let (_, tools, policies) = crate::catalog_parts();
-    let chosen = choose_clients("--clients", &a.clients, profiles)?;
+    let chosen = choose_clients("--clients", &a.cells.clients, profiles)?;
     let label = format!("{} ({})", seen.address, seen.hello.ident);
     let text = impact::matrix(
         &[("server", label, "upstream-9.2")],
         &chosen,
-        &a.keys,
+        &a.cells.keys,
         false,
         LAYOUT,
     );
@@ -303,12 +294,12 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
 fn verify_plan(a: &ScanArgs, v: &Verify, label: &str) -> Result<Plan, ExitCode> {
     let (profiles, tools, policies) = crate::catalog_parts();
     // A real client's driver does not run against remote targets: emulated clients only.
-    let chosen: Vec<_> = choose_clients("--clients", &a.clients, &profiles)?
+    let chosen: Vec<_> = choose_clients("--clients", &a.cells.clients, &profiles)?
         .into_iter()
         .filter(|p| p.driver.is_none())
         .collect();
     let block = verify::target_block(v, label);
-    let text = impact::matrix_with(&[block], &chosen, &a.keys, false, LAYOUT);
+    let text = impact::matrix_with(&[block], &chosen, &a.cells.keys, false, LAYOUT);
     let catalog = Catalog {
         profiles: &profiles,
         key_tools: &tools,

@@ -733,6 +733,16 @@ fn publickey_result(
         } => {
             let left: Vec<String> = remaining_methods.iter().map(method_name).collect();
             let disconnect = seen.lock().expect("lock").disconnect.clone();
+            if let Some(d) = disconnect.as_deref().filter(|d| d.contains("SshEncoding")) {
+                // The engine could not read the server's answer: what the real client does
+                // is beyond emulation (TinySSH 20190101's PK_OK carries bytes russh refuses).
+                out.verdict = Verdict::Error;
+                out.stage = Stage::Emulation;
+                out.reason = format!(
+                    "emulation limit: the engine cannot read the server's answer to publickey with {signature} ({d})"
+                );
+                return;
+            }
             out.reason = if left.is_empty() {
                 match disconnect {
                     Some(d) => format!("publickey with {signature}{via_agent} refused; {d}"),

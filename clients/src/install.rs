@@ -27,6 +27,9 @@ pub enum Runtime {
     Node,
     /// A Java runtime (jars from Debian packages, the client compiled with `javac`).
     Java,
+    /// Go: the client compiled, statically, inside a Debian release image (`image`) against
+    /// that release's Go packages (`debian`), and run on this host.
+    Go,
 }
 
 impl Runtime {
@@ -39,6 +42,7 @@ impl Runtime {
                 ("java", "default-jre-headless"),
                 ("javac", "default-jdk-headless"),
             ],
+            Runtime::Go => &[("docker", "docker.io")],
         }
     }
 }
@@ -56,9 +60,23 @@ pub struct Install {
     /// Jar files from Debian packages (Java), e.g. `/usr/share/java/jsch.jar`.
     #[serde(default)]
     pub jars: Vec<String>,
-    /// The Debian packages providing `jars`, named when one is missing.
+    /// The Debian packages providing `jars` (Java), or installed in `image` to build the
+    /// client (Go).
     #[serde(default)]
     pub debian: Vec<String>,
+    /// The sshmatrix release image the client is built in (Go).
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// How to run a build in a release image: the docker CLI and the image's tag (the harness
+/// makes sure the image exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRun {
+    /// The docker CLI.
+    pub docker: String,
+    /// The image tag (`sshmatrix/sshd:bookworm`).
+    pub tag: String,
 }
 
 /// Why a client could not be installed.
@@ -112,7 +130,13 @@ const MARKER: &str = ".sshmatrix-installed";
 fn digest(install: &Install) -> String {
     let mut h = Sha256::new();
     h.update(format!("{:?}\n", install.runtime));
-    for p in install.packages.iter().chain(&install.jars) {
+    for p in install
+        .packages
+        .iter()
+        .chain(&install.jars)
+        .chain(&install.debian)
+        .chain(&install.image)
+    {
         h.update(format!("{p}\n"));
     }
     hex::encode(h.finalize())
@@ -172,6 +196,7 @@ fn argv(install: &Install, dir: &Path, file: &str) -> Vec<String> {
         // its helpers, stays on the path).
         Runtime::Python => vec![d("venv/bin/python"), "-E".into(), "-s".into(), d(file)],
         Runtime::Node => vec!["node".into(), d(file)],
+        Runtime::Go => vec![d(file.trim_end_matches(".go"))],
         Runtime::Java => {
             let mut cp = vec![dir.display().to_string()];
             cp.extend(install.jars.iter().cloned());
@@ -187,6 +212,7 @@ pub fn ensure(
     root: &Path,
     profile: &Profile,
     marker: Option<BuildMarker>,
+    image: Option<&ImageRun>,
 ) -> Result<Installed, InstallError> {
     let client = profile.id.clone();
     let (Some(prog), Some(install)) = (profile.driver.and_then(Driver::program), &profile.install)
@@ -221,7 +247,7 @@ pub fn ensure(
     lock.lock().map_err(io(&lock_path))?;
     if marker_ok(&dir, install) {
         if !program_current(&dir, prog) {
-            write_program(&client, install, &dir, prog)?;
+            write_program(&client, install, &dir, prog, image)?;
         }
         return Ok(installed);
     }
@@ -232,7 +258,7 @@ pub fn ensure(
     if let Some(mark) = marker {
         mark(build.path()).map_err(io(build.path()))?;
     }
-    build_into(&client, install, build.path(), prog)?;
+    build_into(&client, install, build.path(), prog, image)?;
     let m = build.path().join(MARKER);
     std::fs::write(&m, digest(install)).map_err(io(&m))?;
     if dir.exists() {
@@ -282,6 +308,7 @@ fn write_program(
     install: &Install,
     dir: &Path,
     prog: Program,
+    image: Option<&ImageRun>,
 ) -> Result<(), InstallError> {
     let file = dir.join(prog.file);
     // javac wants a public class in a file of its own name: a folder of its own, not a name.
@@ -315,8 +342,53 @@ fn write_program(
             ],
         )?;
     }
+    if install.runtime == Runtime::Go {
+        step(client, &go_build(client, install, dir, prog, image)?)?;
+    }
     std::fs::rename(&tmp, &file).map_err(io(&file))?;
     std::fs::remove_dir(&scratch).map_err(io(&scratch))
+}
+
+/// The command that compiles a Go program in its release image: the release's Go packages
+/// installed from its Debian mirror, the program built statically in GOPATH mode against them
+/// (`/usr/share/gocode`), the binary left in `dir` (mounted at /build).
+fn go_build(
+    client: &str,
+    install: &Install,
+    dir: &Path,
+    prog: Program,
+    image: Option<&ImageRun>,
+) -> Result<Vec<String>, InstallError> {
+    let Some(run) = image else {
+        return Err(InstallError::Missing {
+            client: client.into(),
+            what: format!(
+                "the release image `{}` to build in",
+                install.image.as_deref().unwrap_or("?")
+            ),
+            packages: "docker.io".into(),
+        });
+    };
+    let out = prog.file.trim_end_matches(".go");
+    let script = format!(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {} >/dev/null \
+         && cd /build && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=/tmp/gocache CGO_ENABLED=0 go build -o {out} .program-new/{}",
+        install.debian.join(" "),
+        prog.file
+    );
+    Ok(vec![
+        run.docker.clone(),
+        "run".into(),
+        "--rm".into(),
+        "--network".into(),
+        "host".into(),
+        "-v".into(),
+        format!("{}:/build", dir.display()),
+        run.tag.clone(),
+        "sh".into(),
+        "-c".into(),
+        script,
+    ])
 }
 
 /// Makes the runtime environment and the program in `build`.
@@ -325,6 +397,7 @@ fn build_into(
     install: &Install,
     build: &Path,
     prog: Program,
+    image: Option<&ImageRun>,
 ) -> Result<(), InstallError> {
     let b = |p: &str| build.join(p).display().to_string();
     let steps: Vec<Vec<String>> = match install.runtime {
@@ -359,10 +432,10 @@ fn build_into(
         .map(|s| s.to_string())
         .chain(install.packages.iter().cloned())
         .collect()],
-        Runtime::Java => Vec::new(),
+        Runtime::Java | Runtime::Go => Vec::new(),
     };
     steps.iter().try_for_each(|s| step(client, s))?;
-    write_program(client, install, build, prog)
+    write_program(client, install, build, prog, image)
 }
 
 /// Runs one installation command in its own process group; its output is kept for the error.

@@ -220,7 +220,61 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     let mut body = vec![0u8; len - 1];
     stream.read_exact(&mut body).await?;
     let payload_len = (len - 1).saturating_sub(head[4] as usize);
-    let payload = &body[..payload_len];
+    hello_of(ident, &body[..payload_len])
+}
+
+/// The identification string and KEXINIT a peer sent, from the first bytes it wrote (a
+/// recording server's copy of a client's first packets): `Ok(None)` when they end before the
+/// KEXINIT is complete.
+pub fn parse_hello(bytes: &[u8]) -> Result<Option<ServerHello>, ProbeError> {
+    let Some(end) = bytes.iter().position(|&b| b == b'\n') else {
+        return match bytes.len() > 255
+            || (!bytes.is_empty() && !b"SSH-".starts_with(&bytes[..bytes.len().min(4)]))
+        {
+            true => Err(garbage(bytes)),
+            false => Ok(None),
+        };
+    };
+    let ident = String::from_utf8_lossy(&bytes[..end])
+        .trim_end()
+        .to_string();
+    if !ident.starts_with("SSH-") {
+        return Err(garbage(bytes));
+    }
+    let rest = &bytes[end + 1..];
+    if rest.len() < 5 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    if !(16..=256 * 1024).contains(&len) {
+        return Err(ProbeError::Protocol(format!("bad packet length {len}")));
+    }
+    let Some(body) = rest.get(5..4 + len) else {
+        return Ok(None);
+    };
+    let payload_len = (len - 1).saturating_sub(rest[4] as usize);
+    hello_of(ident, &body[..payload_len]).map(Some)
+}
+
+/// The error for bytes that do not begin with an identification string, quoting them.
+fn garbage(bytes: &[u8]) -> ProbeError {
+    let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    ProbeError::Protocol(format!(
+        "sent `{shown}` instead of an SSH identification string"
+    ))
+}
+
+/// An identification string and a KEXINIT payload as the eight lists.
+fn hello_of(ident: String, payload: &[u8]) -> Result<ServerHello, ProbeError> {
     if payload.first() != Some(&20) || payload.len() < 17 {
         return Err(ProbeError::Protocol("first packet is not KEXINIT".into()));
     }

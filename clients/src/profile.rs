@@ -262,6 +262,14 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
                 message: "missing `id`".into(),
             })?
             .to_string();
+        if let Some((first, _)) = raw.get(&id) {
+            return Err(ProfileError {
+                file: file.clone(),
+                message: format!(
+                    "profile id `{id}` is already defined by {first}: give one of them another id"
+                ),
+            });
+        }
         raw.insert(id, (file.clone(), value));
     }
     let mut out = Vec::new();
@@ -302,6 +310,34 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
         out.push(p);
     }
     Ok(out)
+}
+
+/// The built-in profiles and every `*.toml` file of `dirs` (a user's recorded or written
+/// profiles; they may name a built-in `base`). An id defined twice is an error naming both files.
+pub fn profiles_with(dirs: &[std::path::PathBuf]) -> Result<Vec<Profile>, ProfileError> {
+    let mut files: Vec<(String, String)> = crate::EMBEDDED
+        .iter()
+        .map(|(n, t)| (format!("built-in clients/profiles/{n}"), t.to_string()))
+        .collect();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir).map_err(|e| ProfileError {
+            file: dir.display().to_string(),
+            message: format!("cannot read the profiles directory: {e}"),
+        })?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| ProfileError {
+                file: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    parse_profiles(&files)
 }
 
 /// The profiles shipped with sshmatrix (embedded from `clients/profiles/`).

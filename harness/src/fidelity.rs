@@ -25,23 +25,38 @@ pub fn native_key_tool(p: &Profile) -> &'static str {
     }
 }
 
-/// The matrix of the check.
-pub fn matrix(profiles: &[Profile], policies: &[Policy]) -> String {
+/// Each real-client profile with the profile it is checked against: its `base`.
+pub fn base_pairs(profiles: &[Profile]) -> Vec<(&Profile, String)> {
+    profiles
+        .iter()
+        .filter(|p| p.driver.is_some())
+        .map(|p| (p, p.base.clone().unwrap_or_else(|| p.id.clone())))
+        .collect()
+}
+
+/// The matrix of the check: every pair's real client and twin with the real client's native
+/// key tool, over every policy.
+pub fn matrix(pairs: &[(&Profile, String)], policies: &[Policy]) -> String {
     let mut t = String::from(
         "title = \"Fidelity: real clients against their emulation profiles\"\n[run]\nmax_cells = 100000\n[axes]\n\
          keys = [\"rsa-2048\", \"ecdsa-256\", \"ed25519\"]\npassphrase = [\"no\", \"yes\"]\npairs = [\n",
     );
-    for p in profiles.iter().filter(|p| p.driver.is_some()) {
+    for (p, twin) in pairs {
         let tool = native_key_tool(p);
-        let base = p.base.as_deref().unwrap_or(&p.id);
-        t.push_str(&format!("  {{ client = \"{}\", key_tool = \"{tool}\" }},\n  {{ client = \"{base}\", key_tool = \"{tool}\" }},\n", p.id));
+        t.push_str(&format!("  {{ client = \"{}\", key_tool = \"{tool}\" }},\n  {{ client = \"{twin}\", key_tool = \"{tool}\" }},\n", p.id));
     }
     t.push_str("]\n");
     for pol in policies {
-        t.push_str(&format!(
-            "[[targets]]\nid = \"{0}\"\npolicy = \"{0}\"\nusers = [\"u\"]\n",
-            pol.id
-        ));
+        t.push_str(&match crate::validate::release_image(pol) {
+            None => format!(
+                "[[targets]]\nid = \"{0}\"\npolicy = \"{0}\"\nusers = [\"u\"]\n",
+                pol.id
+            ),
+            Some(image) => format!(
+                "[[targets]]\nid = \"{0}\"\npolicy = \"{0}\"\nkind = \"container\"\nimage = \"{image}\"\nusers = [\"sshmatrix\"]\n",
+                pol.id
+            ),
+        });
     }
     t
 }
@@ -66,19 +81,15 @@ impl Pair<'_> {
     }
 }
 
-/// Pairs every real cell of the report with its emulated twin.
-pub fn pairs<'a>(report: &'a Report, profiles: &[Profile]) -> Vec<Pair<'a>> {
+/// Pairs every real cell of the report with its twin's cell (`twins`: real id, twin id).
+pub fn pairs<'a>(report: &'a Report, twins: &[(&Profile, String)]) -> Vec<Pair<'a>> {
     let mut out = Vec::new();
     for real in &report.cells {
-        let Some(p) = profiles
-            .iter()
-            .find(|p| p.id == real.client && p.driver.is_some())
-        else {
+        let Some((_, twin_id)) = twins.iter().find(|(p, _)| p.id == real.client) else {
             continue;
         };
-        let base = p.base.as_deref().unwrap_or(&p.id);
         let twin = identity_of(
-            base,
+            twin_id,
             &real.key_tool,
             &real.key_type,
             real.key_bits,
@@ -231,7 +242,7 @@ pub async fn capture_all(
     keys: &[sshmatrix_clients::KeyFile],
     factory: &sshmatrix_clients::KeyFactory,
 ) -> Result<Vec<(String, Result<sshmatrix_clients::ServerHello, String>)>, String> {
-    use sshmatrix_servers::container::{recipe, Container};
+    use sshmatrix_servers::container::Container;
     let dir = tempfile::Builder::new()
         .prefix("capture-")
         .tempdir_in(work_dir)
@@ -248,24 +259,7 @@ pub async fn capture_all(
             None => None,
             Some(image) => {
                 if !containers.iter().any(|(n, _)| n == image) {
-                    let r = recipe(image).map_err(|e| e.to_string())?;
-                    let scratch = work_dir.join("images");
-                    sshmatrix_servers::container::ensure_image(
-                        &r,
-                        &scratch,
-                        &mut std::io::stderr(),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    let run = format!("capture-{}", std::process::id());
-                    let c = Container::start(
-                        "KEXINIT capture",
-                        &r,
-                        &run,
-                        Vec::new(),
-                        &[work_dir.to_path_buf()],
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    let c = client_container(image, work_dir, "KEXINIT capture").await?;
                     containers.push((image.clone(), c));
                 }
                 containers
@@ -289,6 +283,28 @@ pub async fn capture_all(
         c.remove().await;
     }
     Ok(out)
+}
+
+/// Starts a container of `image` (built first when missing) for real clients that run in it;
+/// the caller removes it.
+pub async fn client_container(
+    image: &str,
+    work_dir: &std::path::Path,
+    purpose: &str,
+) -> Result<sshmatrix_servers::container::Container, String> {
+    use sshmatrix_servers::container::{recipe, Container};
+    let r = recipe(image).map_err(|e| e.to_string())?;
+    let scratch = work_dir.join("images");
+    sshmatrix_servers::container::ensure_image(&r, &scratch, &mut std::io::stderr())
+        .map_err(|e| e.to_string())?;
+    let run = format!(
+        "{}-{}",
+        purpose.replace(' ', "-").to_lowercase(),
+        std::process::id()
+    );
+    Container::start(purpose, &r, &run, Vec::new(), &[work_dir.to_path_buf()])
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Differences between a profile's lists and a captured KEXINIT, one line per category.

@@ -19,6 +19,7 @@ pub mod impact;
 pub mod libraries;
 pub mod matrix;
 pub mod predict;
+pub mod record;
 pub mod runner;
 pub mod scale;
 pub mod scan;

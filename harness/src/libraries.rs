@@ -25,6 +25,29 @@ pub fn library_profiles<'a>(profiles: impl IntoIterator<Item = &'a Profile>) -> 
         .collect()
 }
 
+/// The release image a client is built in (Go), made first when missing.
+fn build_image(p: &Profile, work_dir: &Path) -> Result<Option<install::ImageRun>, RunError> {
+    let Some(name) = p.install.as_ref().and_then(|i| i.image.as_deref()) else {
+        return Ok(None);
+    };
+    if install::is_installed(&root(work_dir), p) {
+        return Ok(None);
+    }
+    let env =
+        |e: sshmatrix_servers::container::ContainerError| RunError::Environment(e.to_string());
+    let recipe = sshmatrix_servers::container::recipe(name).map_err(env)?;
+    sshmatrix_servers::container::ensure_image(
+        &recipe,
+        &work_dir.join("images"),
+        &mut std::io::stderr(),
+    )
+    .map_err(env)?;
+    Ok(Some(install::ImageRun {
+        docker: sshmatrix_servers::container::docker_cli(),
+        tag: recipe.tag(),
+    }))
+}
+
 /// Installs (unless installed) each profile's client and returns profile id → argv prefix.
 /// Progress goes to `say` ("installing paramiko 2.8.1 …"); a missing runtime is an
 /// environment error naming what to install.
@@ -51,13 +74,19 @@ pub fn ensure_all(
                 dir.display()
             )),
         }
-        let installed = install::ensure(&root, p, Some(sshmatrix_servers::owner::mark))
+        let image = build_image(p, work_dir)?;
+        let installed = install::ensure(
+            &root,
+            p,
+            Some(sshmatrix_servers::owner::mark),
+            image.as_ref(),
+        )
             .map_err(|e| match e {
                 InstallError::Missing { .. } | InstallError::Io { .. } => {
                     RunError::Environment(e.to_string())
                 }
                 InstallError::Step { .. } => RunError::Environment(format!(
-                    "{e}\n(packages come from PyPI / the npm registry: check the network, or run `sshmatrix clients install {}` again)",
+                    "{e}\n(packages come from PyPI, the npm registry or the Debian mirror: check the network, or run `sshmatrix clients install {}` again)",
                     p.id
                 )),
             })?;

@@ -30,6 +30,30 @@ struct Cli {
     /// column groups become tables of their own).
     #[arg(long, global = true)]
     wide: bool,
+    /// A directory of your own client profiles (`*.toml`, e.g. from `sshmatrix record`), read
+    /// besides the built-in ones. Default: $SSHMATRIX_PROFILES, else
+    /// ~/.config/sshmatrix/profiles when it exists.
+    #[arg(long, global = true, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+}
+
+/// The user profile directories of this run (set once in `main`).
+static PROFILE_DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// `--profiles`, else $SSHMATRIX_PROFILES, else the config directory's `sshmatrix/profiles`
+/// when it exists.
+fn profile_dirs(given: Option<PathBuf>) -> Vec<PathBuf> {
+    if let Some(d) = given.or_else(|| std::env::var_os("SSHMATRIX_PROFILES").map(PathBuf::from)) {
+        return vec![d];
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    config
+        .map(|c| c.join("sshmatrix").join("profiles"))
+        .filter(|d| d.is_dir())
+        .into_iter()
+        .collect()
 }
 
 /// The width tables are fitted to: COLUMNS, else the terminal's when standard output is one;
@@ -179,6 +203,14 @@ enum Command {
     /// Run every real-client profile side by side with its emulation profile over all policies,
     /// key types and passphrases; print the agreement rate and every disagreement (exit 1 if any).
     VerifyProfiles {
+        /// Check this real client against this profile instead of its base (`real-openssh-9.2=
+        /// recorded-openssh-9.2p1`, e.g. a recorded profile in --profiles); repeatable. Only
+        /// the given pairs run, and no KEXINIT is captured.
+        #[arg(long, value_name = "REAL=PROFILE")]
+        pair: Vec<String>,
+        /// Only these policies (comma-separated; default: every built-in policy).
+        #[arg(long, value_delimiter = ',')]
+        policies: Vec<String>,
         #[command(flatten)]
         work: cli::WorkDir,
     },
@@ -266,6 +298,13 @@ enum Command {
     /// Serve one OpenSSH policy on a 127.0.0.1 port (sshd -i per connection) until Ctrl-C:
     /// point a real client or `sshmatrix scan` at it. Prints `127.0.0.1:PORT` first.
     Serve(cli::serve::ServeArgs),
+    /// Turn a real client into a profile: it logs in to a recording server a few times (every
+    /// login fails on purpose; nothing secret is kept), and the profile of what it did is
+    /// written, ready for a profiles directory. `--client` records a client sshmatrix runs.
+    Record(Box<cli::record::RecordArgs>),
+    /// Internal: one recorded connection on stdin/stdout (the server end of `record --client`).
+    #[command(hide = true)]
+    RecordOne(cli::record::RecordOneArgs),
     /// Predict every cell's verdict from profile and policy data alone, without connecting.
     Predict {
         /// The matrix file (TOML; `-` reads it from standard input).
@@ -311,7 +350,10 @@ fn catalog_parts() -> (
     Vec<sshmatrix_clients::KeyTool>,
     Vec<sshmatrix_servers::Policy>,
 ) {
-    (builtin_profiles(), key_tools(), builtin_policies())
+    let dirs = PROFILE_DIRS.get().map_or(&[][..], Vec::as_slice);
+    let profiles =
+        sshmatrix_clients::profile::profiles_with(dirs).unwrap_or_else(|_| builtin_profiles());
+    (profiles, key_tools(), builtin_policies())
 }
 
 /// Plans generated matrix text (synthetic bench, fidelity check) with the built-in catalog.
@@ -442,6 +484,12 @@ fn only_prints(command: &Command) -> bool {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    let dirs = profile_dirs(cli.profiles.clone());
+    if let Err(e) = sshmatrix_clients::profile::profiles_with(&dirs) {
+        eprintln!("error: {e}\n  hint: fix or remove that file, or point --profiles elsewhere");
+        return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
+    }
+    let _ = PROFILE_DIRS.set(dirs);
     let _ = COLOR.set(color_wanted(cli.color));
     sshmatrix_reports::table::fit_to(table_width(cli.wide));
     if only_prints(&cli.command) {
@@ -473,8 +521,10 @@ fn main() -> ExitCode {
             work: cli::WorkDir { work_dir },
         } => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
         Command::VerifyProfiles {
+            pair,
+            policies,
             work: cli::WorkDir { work_dir },
-        } => cli::verify::verify_profiles(work_dir),
+        } => cli::verify::verify_profiles(&pair, &policies, work_dir),
         Command::Impact(a) => cli::impact::command(*a),
         Command::Scan(a) => cli::scan::command(*a),
         Command::Schema => {
@@ -483,6 +533,8 @@ fn main() -> ExitCode {
         }
         Command::Try(a) => cli::try_cell::command(*a),
         Command::Serve(a) => cli::serve::command(a),
+        Command::Record(a) => cli::record::command(*a),
+        Command::RecordOne(a) => cli::record::record_one(a),
         Command::CaptureKexinit { out } => cli::verify::capture_kexinit(out),
         Command::AuthorizedKeys {
             matrix,

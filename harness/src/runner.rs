@@ -1944,17 +1944,26 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     (outcome, Some(log))
 }
 
+/// The one signature a client makes with an RSA key whatever a server lists (its profile's
+/// `ssh-rsa-only` rule, measured for every real client by `verify-profiles` and `record`),
+/// for a real client that does not say how it signed.
+fn fixed_rsa_signature(client: &Profile, result: &CellResult) -> Option<&'static str> {
+    use sshmatrix_clients::profile::RsaSignatureMode;
+    (result.key_type == "rsa" && client.auth.rsa.mode == RsaSignatureMode::SshRsaOnly)
+        .then_some("ssh-rsa")
+}
+
 /// Dropbear and TinySSH refuse a signature algorithm they do not verify without logging why
 /// (Dropbear: only how the connection ended; TinySSH: nothing). When the client's own record
 /// shows it signed with one the policy data lists as unverified — or, for a real client that
 /// does not say how it signed, when the server verifies no algorithm of the key's family at
 /// all — the refusal is `auth-signature-rejected`, saying so. The data is held equal to the
 /// real servers by a test.
-fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult) {
+fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed: Option<&str>) {
     let Some(d) = &t.policy.facts else { return };
     let accepted = &d.pubkey_algorithms;
-    let unverified = match &result.signature {
-        Some(sig) => (!accepted.contains(sig)).then(|| format!("{sig} signatures")),
+    let unverified = match result.signature.as_deref().or(fixed) {
+        Some(sig) => (!accepted.iter().any(|a| a == sig)).then(|| format!("{sig} signatures")),
         None => {
             let family = crate::predict::family_algorithms(&result.key_type, result.key_bits);
             (!family.iter().any(|a| accepted.iter().any(|x| x == a)))
@@ -2051,7 +2060,8 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
         ),
         Ok(Ok(done)) => {
             fill_result(&mut result, done.0, done.1);
-            unlisted_signature(&shared.plan.targets[cell.target], &mut result);
+            let fixed = fixed_rsa_signature(&cell.client, &result);
+            unlisted_signature(&shared.plan.targets[cell.target], &mut result, fixed);
         }
         Err(_) => {
             result.stage = sshmatrix_reports::Stage::Timeout.to_string();

@@ -174,6 +174,21 @@ fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> 
     }
 }
 
+/// The release image whose server is the policy's server release, for a policy whose server
+/// runs in a container here (Dropbear, TinySSH); `None` for OpenSSH and AsyncSSH policies.
+pub fn release_image(policy: &sshmatrix_servers::Policy) -> Option<&'static str> {
+    use sshmatrix_servers::ServerKind;
+    let kind = policy.server;
+    if matches!(kind, ServerKind::Openssh | ServerKind::Asyncssh) {
+        return None;
+    }
+    let version = &policy.facts.as_ref()?.version;
+    sshmatrix_servers::container::recipes()
+        .iter()
+        .find(|r| r.server_version(kind) == Some(version.as_str()))
+        .map(|r| r.name)
+}
+
 /// Whether `t` runs where its policy's server release is: in a container of an image with
 /// that release, or on a remote host (AsyncSSH: on this host).
 fn server_release(t: &Target) -> Option<Problem> {
@@ -186,11 +201,7 @@ fn server_release(t: &Target) -> Option<Problem> {
         .expect("the policy has facts")
         .version;
     let policy = &t.policy.id;
-    let images = sshmatrix_servers::container::recipes();
-    let with_it = images
-        .iter()
-        .find(|r| r.server_version(kind) == Some(version.as_str()))
-        .map_or("bookworm", |r| r.name);
+    let with_it = release_image(&t.policy).unwrap_or("bookworm");
     match (&t.image, &t.remote) {
         // A library's server runs on this host, from the library's own installation.
         (Some(img), _) if kind == ServerKind::Asyncssh => Some((

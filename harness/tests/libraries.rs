@@ -1,4 +1,5 @@
-//! The real automation libraries — paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, in the
+//! The real automation libraries — paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go
+//! x/crypto, in the
 //! versions of their profiles — installed into the test work directory on first use, logging in
 //! to the local OpenSSH 9.2 target for real: each gets in with a key it supports, and each is
 //! refused somewhere for the reason its sources give, in the server's own words.
@@ -7,7 +8,7 @@ mod common;
 
 use sshmatrix_reports::{CellResult, Report, Verdict};
 
-const CLIENTS: [&str; 13] = [
+const CLIENTS: [&str; 16] = [
     "paramiko-2.8.1",
     "paramiko-2.9.5",
     "paramiko-3.5.1",
@@ -21,6 +22,9 @@ const CLIENTS: [&str; 13] = [
     "node-ssh2-0.8.9",
     "node-ssh2-1.17.0",
     "jsch-0.1.55",
+    "go-x-crypto-0.0.20201221",
+    "go-x-crypto-0.4.0",
+    "go-x-crypto-0.25.0",
 ];
 
 fn matrix() -> String {
@@ -62,7 +66,7 @@ async fn run() -> Report {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
     let r = run().await;
-    assert_eq!(r.cells.len(), 13 * 4 * 2);
+    assert_eq!(r.cells.len(), 16 * 4 * 2);
     // Every measured cell agrees with its emulation profile's prediction.
     let off: Vec<_> = r
         .cells
@@ -110,12 +114,14 @@ async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
         );
     };
     // RSA signed with ssh-rsa (SHA-1) only: paramiko before 2.9, libssh2 before 1.11, ssh2
-    // 0.8, JSch 0.1.55. OpenSSH 8.8+ refuses it; the newer versions sign rsa-sha2 and get in.
+    // 0.8, JSch 0.1.55, Go x/crypto of Debian 11. OpenSSH 8.8+ refuses it; the newer versions
+    // sign rsa-sha2 and get in.
     for c in [
         "paramiko-2.8.1",
         "libssh2-1.10.0",
         "node-ssh2-0.8.9",
         "jsch-0.1.55",
+        "go-x-crypto-0.0.20201221",
     ] {
         refused(c, "rsa", "ssh-rsa");
     }
@@ -124,6 +130,8 @@ async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
         "paramiko-5.1.0",
         "libssh2-1.11.1",
         "node-ssh2-1.17.0",
+        "go-x-crypto-0.4.0",
+        "go-x-crypto-0.25.0",
     ] {
         assert_eq!(cell(&r, c, "rsa", true).verdict, Verdict::Ok, "{c}");
     }
@@ -178,7 +186,7 @@ fn clients_list_and_install_name_what_they_do() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 13, "{text}");
+    assert_eq!(text.lines().count(), 16, "{text}");
     assert!(text.contains("real-jsch-0.1.55"), "{text}");
 }
 
@@ -234,7 +242,7 @@ fn clients_and_servers_name_the_same_session_subsystem() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_automation_matrix_meets_its_expectations() {
     let report = common::run_shipped("automation-clients.toml").await;
-    assert_eq!(report.cells.len(), 18 * 3 * 2 * 6);
+    assert_eq!(report.cells.len(), 22 * 3 * 2 * 6);
     // The SHA-1 signers get into upstream 8.7 and the CVM (+ssh-rsa) and nowhere else.
     let rsa = |client: &str, target: &str| {
         report
@@ -248,6 +256,7 @@ async fn the_automation_matrix_meets_its_expectations() {
         "real-paramiko-2.8.1",
         "real-libssh2-1.10.0",
         "real-node-ssh2-0.8.9",
+        "real-go-x-crypto-0.0.20201221",
     ] {
         assert_eq!(rsa(c, "upstream-8.7"), Verdict::Ok, "{c}");
         assert_eq!(rsa(c, "nutanix-cvm"), Verdict::Ok, "{c}");

@@ -1,4 +1,4 @@
-//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch): a small client
+//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go x/crypto): a small client
 //! program per library in `clients/programs/`, embedded here and installed beside the library
 //! ([`crate::install`]). Every program takes the same arguments — `HOST PORT USER KEY
 //! TIMEOUT_SECS FAMILY`, an empty word for none — and finds secrets in 0600 files named by
@@ -58,6 +58,7 @@ pub(super) fn program(driver: Driver) -> Option<Program> {
             "JschLogin.java",
             include_str!("../../programs/JschLogin.java"),
         ),
+        Driver::GoXCrypto => ("go_login.go", include_str!("../../programs/go_login.go")),
         Driver::Ssh | Driver::Plink | Driver::Dbclient => return None,
     };
     let helpers = match file.ends_with(".py") {

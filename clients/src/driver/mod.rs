@@ -41,6 +41,10 @@ pub enum Driver {
     NodeSsh2,
     /// Java JSch (Jenkins-era tooling, Eclipse).
     Jsch,
+    /// Go golang.org/x/crypto/ssh (Terraform, Packer, Go tooling), compiled against a Debian
+    /// release's golang-golang-x-crypto-dev.
+    #[serde(rename = "go-x-crypto")]
+    GoXCrypto,
 }
 
 /// A jump host hop: the jump host's one-shot port, the name to log in as, whether the agent is
@@ -188,7 +192,7 @@ pub fn sh_quote(s: &str) -> String {
 
 impl Driver {
     /// Every driver, in documentation order.
-    pub const ALL: [Driver; 9] = [
+    pub const ALL: [Driver; 10] = [
         Driver::Ssh,
         Driver::Plink,
         Driver::Dbclient,
@@ -198,6 +202,7 @@ impl Driver {
         Driver::Libssh,
         Driver::NodeSsh2,
         Driver::Jsch,
+        Driver::GoXCrypto,
     ];
 
     /// The program or library name.
@@ -212,6 +217,7 @@ impl Driver {
             Driver::Libssh => "libssh",
             Driver::NodeSsh2 => "node-ssh2",
             Driver::Jsch => "jsch",
+            Driver::GoXCrypto => "go-x-crypto",
         }
     }
 

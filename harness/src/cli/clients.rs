@@ -34,7 +34,7 @@ pub fn clients_command(action: ClientsAction) -> ExitCode {
 }
 
 fn list(work_dir: PathBuf) -> ExitCode {
-    let profiles = sshmatrix_clients::builtin_profiles();
+    let profiles = crate::catalog_parts().0;
     let root = sshmatrix::libraries::root(&work_dir);
     for p in sshmatrix::libraries::library_profiles(&profiles) {
         let state = match install::is_installed(&root, p) {
@@ -54,7 +54,7 @@ fn list(work_dir: PathBuf) -> ExitCode {
 }
 
 fn install_named(names: &[String], work_dir: PathBuf) -> ExitCode {
-    let profiles = sshmatrix_clients::builtin_profiles();
+    let profiles = crate::catalog_parts().0;
     let known = sshmatrix::libraries::library_profiles(&profiles);
     let mut wanted = Vec::new();
     for n in names {

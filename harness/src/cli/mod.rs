@@ -7,6 +7,7 @@ pub mod explain;
 pub mod impact;
 pub mod inspect;
 pub mod output;
+pub mod record;
 pub mod run;
 pub mod scan;
 pub mod serve;

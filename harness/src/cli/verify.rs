@@ -6,14 +6,67 @@ use std::process::ExitCode;
 use sshmatrix::runner::{self, Options, RunError};
 use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_OK};
 
+use sshmatrix_clients::Profile;
+use sshmatrix_servers::Policy;
+
+use super::impact::input_error;
 use crate::{catalog_parts, fail_run, plan_generated, runtime};
 
+/// The `--pair REAL=PROFILE` pairs (default: every real client with its base).
+fn chosen_pairs<'a>(
+    given: &[String],
+    profiles: &'a [Profile],
+) -> Result<Vec<(&'a Profile, String)>, ExitCode> {
+    if given.is_empty() {
+        return Ok(sshmatrix::fidelity::base_pairs(profiles));
+    }
+    let mut out = Vec::new();
+    for g in given {
+        let bad = |why: String| {
+            input_error(format!(
+                "--pair {g}: {why}\n  hint: REAL=PROFILE, e.g. real-openssh-9.2=openssh-9.2 (`sshmatrix profiles` lists them)"
+            ))
+        };
+        let (real, twin) = g.split_once('=').ok_or_else(|| bad("no `=`".into()))?;
+        let p = profiles
+            .iter()
+            .find(|p| p.id == real && p.driver.is_some())
+            .ok_or_else(|| bad(format!("`{real}` is not a real client")))?;
+        if !profiles.iter().any(|p| p.id == twin) {
+            return Err(bad(format!("no profile `{twin}`")));
+        }
+        out.push((p, twin.to_string()));
+    }
+    Ok(out)
+}
+
+/// `--policies` (default: all).
+fn chosen_policies(only: &[String], mut all: Vec<Policy>) -> Result<Vec<Policy>, ExitCode> {
+    if let Some(unknown) = only.iter().find(|id| !all.iter().any(|p| &p.id == *id)) {
+        return Err(input_error(format!(
+            "--policies: no policy `{unknown}`\n  hint: `sshmatrix policies` lists them"
+        )));
+    }
+    if !only.is_empty() {
+        all.retain(|p| only.contains(&p.id));
+    }
+    Ok(all)
+}
+
 /// `sshmatrix verify-profiles`: real clients against their emulation profiles.
-pub fn verify_profiles(work_dir: Option<PathBuf>) -> ExitCode {
+pub fn verify_profiles(given: &[String], only: &[String], work_dir: Option<PathBuf>) -> ExitCode {
     let (profiles, tools, policies) = catalog_parts();
+    let policies = match chosen_policies(only, policies) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let twins = match chosen_pairs(given, &profiles) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let plan = match plan_generated(
         "verify-profiles.toml",
-        &sshmatrix::fidelity::matrix(&profiles, &policies),
+        &sshmatrix::fidelity::matrix(&twins, &policies),
     ) {
         Ok(p) => p,
         Err(code) => return code,
@@ -23,9 +76,13 @@ pub fn verify_profiles(work_dir: Option<PathBuf>) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail_run(e),
     };
-    let pairs = sshmatrix::fidelity::pairs(&report, &profiles);
+    let pairs = sshmatrix::fidelity::pairs(&report, &twins);
     print!("{}", sshmatrix::fidelity::render(&pairs));
-    let mut bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
+    let bad = pairs.iter().any(|p| !p.beyond_emulation() && !p.agrees());
+    if !given.is_empty() {
+        return ExitCode::from(if bad { EXIT_EXPECTATIONS } else { EXIT_OK } as u8);
+    }
+    let mut bad = bad;
     // The KEXINIT each real client sends, against its profile's lists.
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sshmatrix"));
     let factory = match runner::key_factory(&opts.work_dir) {

@@ -1,0 +1,111 @@
+// sshmatrix's Go client: golang.org/x/crypto/ssh (the version of a Debian release's
+// golang-golang-x-crypto-dev, compiled in that release's image) logs in once with a key file
+// (or a password) and reports.
+//
+// argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
+// files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv.
+// Prints `sshmatrix-negotiated hostkey=...` once the transport is up and one
+// `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line. It builds with Go 1.15
+// and x/crypto of 2020 onwards (GOPATH mode, io/ioutil).
+package main
+
+import (
+	"fmt"
+	"io/ioutil"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func result(words ...string) {
+	fmt.Println("sshmatrix-result " + strings.Join(words, " "))
+}
+
+// secret reads a secret file without its trailing newline; ok is false when none is named.
+func secret(env string) (string, bool, error) {
+	path := os.Getenv(env)
+	if path == "" {
+		return "", false, nil
+	}
+	b, err := ioutil.ReadFile(path)
+	return strings.TrimRight(string(b), "\n"), true, err
+}
+
+// auth is the cell's authentication method, or the stage and message of why there is none.
+func auth(key string) (ssh.AuthMethod, string, string) {
+	if pw, ok, err := secret("SSHMATRIX_PASSWORD_FILE"); ok {
+		if err != nil {
+			return nil, "key-load", err.Error()
+		}
+		return ssh.Password(pw), "", ""
+	}
+	pem, err := ioutil.ReadFile(key)
+	if err != nil {
+		return nil, "key-load", err.Error()
+	}
+	pass, ok, err := secret("SSHMATRIX_PASSFILE")
+	if err != nil {
+		return nil, "key-load", err.Error()
+	}
+	var signer ssh.Signer
+	if ok {
+		signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(pass))
+	} else {
+		signer, err = ssh.ParsePrivateKey(pem)
+	}
+	if err != nil {
+		return nil, "key-load", err.Error()
+	}
+	return ssh.PublicKeys(signer), "", ""
+}
+
+// stage names where a handshake error happened.
+func stage(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		return "auth"
+	case strings.Contains(msg, "no common algorithm"):
+		return "negotiate"
+	}
+	if _, ok := err.(*net.OpError); ok {
+		return "connect"
+	}
+	return "negotiate"
+}
+
+func main() {
+	host, port, user, key := os.Args[1], os.Args[2], os.Args[3], os.Args[4]
+	secs, _ := strconv.Atoi(os.Args[5])
+	method, where, why := auth(key)
+	if method == nil {
+		result("fail", where, why)
+		return
+	}
+	config := &ssh.ClientConfig{
+		User: user,
+		Auth: []ssh.AuthMethod{method},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			fmt.Println("sshmatrix-negotiated hostkey=" + k.Type())
+			return nil
+		},
+		Timeout: time.Duration(secs) * time.Second,
+	}
+	client, err := ssh.Dial("tcp", net.JoinHostPort(host, port), config)
+	if err != nil {
+		result("fail", stage(err), err.Error())
+		return
+	}
+	defer client.Close()
+	session, err := client.NewSession()
+	if err != nil {
+		result("fail", "session", err.Error())
+		return
+	}
+	session.Close()
+	result("ok")
+}

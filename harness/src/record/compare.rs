@@ -1,0 +1,132 @@
+//! A recorded profile against a profile written by hand: the lists, and the behaviour of the
+//! authentication rules (what each would sign under every server-sig-algs answer), so that
+//! two rules written differently but acting alike are not reported.
+
+use sshmatrix_clients::emulator::{choose_rsa, RsaChoice};
+use sshmatrix_clients::Profile;
+
+/// One difference between a recorded profile and a known one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The fact (`kexinit.kex`, `auth.rsa [ssh-rsa]`, …).
+    pub fact: String,
+    /// What the recording shows, then what the known profile says.
+    pub recorded: String,
+    /// What the known profile says.
+    pub known: String,
+    /// Whether the recording could observe this fact at all (false: an assumption differs).
+    pub observable: bool,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: recorded {} | known {}{}",
+            self.fact,
+            self.recorded,
+            self.known,
+            if self.observable {
+                ""
+            } else {
+                " (not observable by a server: the recording assumed it)"
+            }
+        )
+    }
+}
+
+fn sign_text(c: RsaChoice) -> String {
+    match c {
+        RsaChoice::Sign(a) => format!("signs {a}"),
+        RsaChoice::Skip(_) | RsaChoice::Fail(_) => "no RSA signature".into(),
+    }
+}
+
+/// Every difference between `rec` and `known`.
+pub fn compare(rec: &Profile, known: &Profile) -> Vec<Difference> {
+    let mut out = rsa_differences(rec, known).unwrap_or_default();
+    let mut diff = |fact: &str, r: String, k: String, observable: bool| {
+        if r != k {
+            out.push(Difference {
+                fact: fact.into(),
+                recorded: r,
+                known: k,
+                observable,
+            });
+        }
+    };
+    diff("ident", rec.ident.clone(), known.ident.clone(), true);
+    let (a, b) = (&rec.kexinit, &known.kexinit);
+    for (name, r, k) in [
+        ("kexinit.kex", &a.kex, &b.kex),
+        ("kexinit.hostkey", &a.hostkey, &b.hostkey),
+        ("kexinit.cipher", &a.cipher, &b.cipher),
+        ("kexinit.mac", &a.mac, &b.mac),
+        ("kexinit.compression", &a.compression, &b.compression),
+    ] {
+        diff(name, r.join(","), k.join(","), true);
+    }
+    diff(
+        "auth.flow",
+        format!("{:?}", rec.auth.flow),
+        format!("{:?}", known.auth.flow),
+        true,
+    );
+    let offered = |p: &Profile| {
+        p.auth
+            .key_families
+            .iter()
+            .filter(|f| !p.auth.not_offered.contains(f) && *f != "dsa")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    diff(
+        "auth.key_families (offered, DSA aside)",
+        offered(rec),
+        offered(known),
+        true,
+    );
+    diff(
+        "auth.agent_rsa_sha2",
+        rec.auth.agent_rsa_sha2.to_string(),
+        known.auth.agent_rsa_sha2.to_string(),
+        rec.sources.contains_key("auth.agent_rsa_sha2"),
+    );
+    out
+}
+
+/// What each profile signs under every server-sig-algs answer (and none), where they differ;
+/// `None` when either does not use RSA keys.
+fn rsa_differences(rec: &Profile, known: &Profile) -> Option<Vec<Difference>> {
+    let rsa = |p: &Profile| p.auth.key_families.iter().any(|f| f == "rsa");
+    if !rsa(rec) || !rsa(known) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut lists: Vec<(String, Option<Vec<String>>, bool)> = super::infer::OFFERS
+        .iter()
+        .map(|o| {
+            let list = o.rsa().iter().map(|s| s.to_string()).collect();
+            (format!("auth.rsa [{}]", o.describe()), Some(list), true)
+        })
+        .collect();
+    lists.push((
+        "auth.rsa [no server-sig-algs]".into(),
+        None,
+        !rec.sends_ext_info(),
+    ));
+    for (fact, list, observable) in lists {
+        let r = sign_text(choose_rsa(rec, list.as_deref()));
+        let k = sign_text(choose_rsa(known, list.as_deref()));
+        if r != k {
+            out.push(Difference {
+                fact,
+                recorded: r,
+                known: k,
+                observable,
+            });
+        }
+    }
+    Some(out)
+}

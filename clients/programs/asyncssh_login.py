@@ -1,6 +1,6 @@
 """sshmatrix's AsyncSSH client: log in once with a key file (or a password) and report
-(arguments, secrets and output: sshmatrix_cell.py). No agent, no ~/.ssh/config, no
-known_hosts."""
+(arguments, secrets and output: sshmatrix_cell.py). No agent but an agent cell's, no
+~/.ssh/config, no known_hosts."""
 import asyncio
 import inspect
 import warnings
@@ -15,6 +15,10 @@ def options(c, key):
     opts = dict(username=c.user, known_hosts=None, agent_path=None)
     if c.pwfile:
         opts.update(client_keys=None, password=secret(c.pwfile))
+    elif c.agent:
+        # The agent's keys are given as the client keys (login() fetches them): client_keys=None
+        # would turn keys and agent off, and () would add ~/.ssh's keys.
+        opts.update(password=None)
     else:
         opts.update(client_keys=[key], password=None)
     known = inspect.signature(asyncssh.SSHClientConnectionOptions.prepare).parameters
@@ -37,6 +41,9 @@ def stage_of(e):
 
 
 async def login(c, opts):
+    if c.agent:
+        agent = await asyncssh.connect_agent(c.agent)
+        opts["client_keys"] = await agent.get_keys()
     conn = await asyncio.wait_for(asyncssh.connect(c.host, c.port, **opts), c.timeout)
     try:
         chan, _ = await conn.create_session(asyncssh.SSHClientSession)
@@ -48,7 +55,7 @@ async def login(c, opts):
 def main():
     c = cell()
     key = None
-    if c.key and not c.pwfile:
+    if c.key and not c.pwfile and not c.agent:
         try:
             key = asyncssh.read_private_key(c.key, secret(c.passfile))
         except Exception as e:

@@ -3,7 +3,8 @@
 // (or a password) and reports.
 //
 // argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-// files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv.
+// files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv;
+// $SSHMATRIX_AGENT_SOCK names an agent cell's ssh-agent.
 // Prints `sshmatrix-negotiated hostkey=...` once the transport is up and one
 // `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line. It builds with Go 1.15
 // and x/crypto of 2020 onwards (GOPATH mode, io/ioutil).
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 func result(words ...string) {
@@ -42,6 +44,13 @@ func auth(key string) (ssh.AuthMethod, string, string) {
 			return nil, "key-load", err.Error()
 		}
 		return ssh.Password(pw), "", ""
+	}
+	if sock := os.Getenv("SSHMATRIX_AGENT_SOCK"); sock != "" {
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, "key-load", err.Error()
+		}
+		return ssh.PublicKeysCallback(agent.NewClient(conn).Signers), "", ""
 	}
 	pem, err := ioutil.ReadFile(key)
 	if err != nil {

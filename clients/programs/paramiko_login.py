@@ -30,6 +30,16 @@ def load_key(path, family, passphrase):
     return cls.from_private_key_file(path, password=passphrase)
 
 
+def agent_key(sock):
+    """The one key of the cell's ssh-agent."""
+    import os
+    os.environ["SSH_AUTH_SOCK"] = sock
+    keys = paramiko.Agent().get_keys()
+    if not keys:
+        raise paramiko.SSHException("the agent holds no key")
+    return keys[0]
+
+
 def main():
     c = cell()
     log = logging.getLogger("paramiko.transport")
@@ -38,7 +48,10 @@ def main():
     pkey = None
     if c.key and not c.pwfile:
         try:
-            pkey = load_key(c.key, c.family, secret(c.passfile))
+            if c.agent:
+                pkey = agent_key(c.agent)
+            else:
+                pkey = load_key(c.key, c.family, secret(c.passfile))
         except Exception as e:
             return result("fail", "key-load", f"{type(e).__name__}: {e}")
     sock = connect(c)

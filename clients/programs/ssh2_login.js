@@ -1,7 +1,8 @@
 // sshmatrix's Node ssh2 client: log in once with a key file (or a password) and report.
 //
 // argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
-// files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv.
+// files $SSHMATRIX_PASSFILE (passphrase) and $SSHMATRIX_PASSWORD_FILE (password), never argv;
+// $SSHMATRIX_AGENT_SOCK names an agent cell's ssh-agent.
 // Prints `sshmatrix-negotiated ...` and one
 // `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 'use strict';
@@ -11,6 +12,7 @@ const { Client } = require('ssh2');
 const [host, port, user, key, timeout] = process.argv.slice(2);
 const passfile = process.env.SSHMATRIX_PASSFILE;
 const pwfile = process.env.SSHMATRIX_PASSWORD_FILE;
+const agentSock = process.env.SSHMATRIX_AGENT_SOCK;
 const secret = (p) => (p ? fs.readFileSync(p, 'utf8').replace(/\n$/, '') : undefined);
 let done = false;
 const result = (...words) => {
@@ -40,6 +42,8 @@ const config = {
 };
 if (pwfile) {
   config.password = secret(pwfile);
+} else if (agentSock) {
+  config.agent = agentSock;
 } else {
   config.privateKey = fs.readFileSync(key);
   const p = secret(passfile);

@@ -3,7 +3,7 @@ result line, and the connected socket.
 
 argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
 files $SSHMATRIX_PASSFILE (the key's passphrase) and $SSHMATRIX_PASSWORD_FILE (a password
-cell), never argv. A program prints `sshmatrix-negotiated k=v ...` when its transport is up
+cell), never argv; $SSHMATRIX_AGENT_SOCK names the ssh-agent of an agent cell (its one key). A program prints `sshmatrix-negotiated k=v ...` when its transport is up
 and one `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 """
 import os
@@ -11,7 +11,7 @@ import socket
 import sys
 from collections import namedtuple
 
-Cell = namedtuple("Cell", "host port user key timeout family passfile pwfile")
+Cell = namedtuple("Cell", "host port user key timeout family passfile pwfile agent")
 
 
 def cell():
@@ -19,7 +19,8 @@ def cell():
     host, port, user, key, timeout, family = sys.argv[1:7]
     return Cell(host, int(port), user, key, float(timeout), family,
                 os.environ.get("SSHMATRIX_PASSFILE", ""),
-                os.environ.get("SSHMATRIX_PASSWORD_FILE", ""))
+                os.environ.get("SSHMATRIX_PASSWORD_FILE", ""),
+                os.environ.get("SSHMATRIX_AGENT_SOCK", ""))
 
 
 def result(*words):

@@ -52,7 +52,12 @@ fn render() -> String {
             for (name, route) in routes() {
                 let jumps = matches!(route, Route::Jump { .. });
                 let forwarded = matches!(&route, Route::Jump { jump, .. } if jump.forward);
-                if (*holder != "file" || jumps) && !driver.supports_holders_and_jumps() {
+                let held = match *holder {
+                    "agent" => driver.supports_agent(),
+                    "password" => driver.supports_password(),
+                    _ => true,
+                };
+                if !held || (jumps && !driver.supports_jumps()) {
                     continue;
                 }
                 if forwarded && *holder != "agent" {
@@ -121,11 +126,11 @@ fn every_real_client_invocation_matches_its_snapshot() {
             now.lines().nth(first).unwrap_or("<end>")
         );
     }
-    // Twelve real binaries, each with at least its key-file cells, and 13 library clients.
+    // Twelve real binaries, each with at least its key-file cells, and 16 library clients.
     assert_eq!(now.matches(" holder=file route=proxy").count(), 12, "{now}");
     assert_eq!(
         now.matches(" holder=file route=port").count(),
-        12 + 13,
+        12 + 16,
         "{now}"
     );
     // Secrets reach clients through files named in the environment or typed at a prompt, never

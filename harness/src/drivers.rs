@@ -365,6 +365,11 @@ async fn library_outcome(
     let view = sshmatrix_servers::analyse(&log);
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
+        // A password cell the server logged as a failed password: said as the binaries' are.
+        (Some(Some(_)), false) if c.password.is_some() && log.contains("Failed password") => {
+            let reason = format!("{driver}: server refused the password");
+            ClientOutcome::new(Verdict::Fail, Stage::Auth, reason)
+        }
         (Some(Some((stage, msg))), false) => {
             let reason = format!("{driver}: {msg}");
             let stage = match stage.as_str() {

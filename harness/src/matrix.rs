@@ -35,6 +35,18 @@ pub enum Holder {
 }
 
 impl Holder {
+    /// Whether a real client's driver runs cells of this holder (with `via`: through a jump
+    /// host).
+    pub fn runs_with(self, driver: sshmatrix_clients::Driver, via: bool) -> bool {
+        let held = match self {
+            Holder::File => true,
+            Holder::Agent => driver.supports_agent(),
+            Holder::AgentForwarded => driver.supports_jumps(),
+            Holder::Password => driver.supports_password(),
+        };
+        held && (!via || driver.supports_jumps())
+    }
+
     /// All values, in matrix-file spelling.
     pub const NAMES: &'static [&'static str] = &["file", "agent", "agent-forwarded", "password"];
 

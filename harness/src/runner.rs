@@ -1826,9 +1826,8 @@ async fn real_cell<'a>(
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
     // `check` refuses these; plans derived by `explain --fix` are not checked again.
-    let jumps_or_holders = target.via.is_some() || cell.holder != crate::matrix::Holder::File;
     let unplain = target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
-    if (jumps_or_holders && !driver.supports_holders_and_jumps()) || unplain {
+    if !cell.holder.runs_with(driver, target.via.is_some()) || unplain {
         return Err(ClientOutcome::new(
             emulator::Verdict::Error,
             emulator::Stage::Connect,

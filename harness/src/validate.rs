@@ -5,7 +5,7 @@
 
 use sshmatrix_servers::ServerKind;
 
-use crate::matrix::{Cell, Expectation, Holder, InputError, Plan, Target};
+use crate::matrix::{Cell, Expectation, InputError, Plan, Target};
 
 /// sshd directives that read arbitrary files, write files or run commands. A matrix's `sshd`
 /// lines run as the invoking user (often root), so these are refused unless the matrix says
@@ -259,13 +259,16 @@ fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
     let Some(driver) = cell.client.driver else {
         return Ok(());
     };
-    let jumps_or_holders = cell.holder != Holder::File || t.via.is_some();
-    let problem = if jumps_or_holders && !driver.supports_holders_and_jumps() {
+    let problem = if !cell.holder.runs_with(driver, t.via.is_some()) {
         Some(format!(
-            "the {} driver (`{client}`) runs key-file cells without jump hosts only, not holder `{}`{}",
+            "the {} driver (`{client}`) cannot run holder `{}`{}",
             driver.name(),
             cell.holder.as_str(),
-            if t.via.is_some() { " or `via` targets" } else { "" }
+            if t.via.is_some() {
+                " through a jump host (`via`)"
+            } else {
+                ""
+            }
         ))
     } else if t.remote.is_some() {
         Some(format!(

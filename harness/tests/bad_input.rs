@@ -169,7 +169,7 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case(
     "dbclient-agent.toml",
-    "3:12: the dbclient driver (`real-dropbear-2022.83`) runs key-file cells without jump hosts only, not holder `agent`",
+    "3:12: the dbclient driver (`real-dropbear-2022.83`) cannot run holder `agent`",
     "emulated profile"
 )]
 #[case(

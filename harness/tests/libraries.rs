@@ -263,3 +263,74 @@ async fn the_automation_matrix_meets_its_expectations() {
         assert_eq!(rsa(c, "rhel9-default"), Verdict::Fail, "{c}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn libraries_with_an_agent_or_a_password() {
+    // The libraries whose program takes an agent (paramiko, AsyncSSH, Node ssh2, Go x/crypto),
+    // with a real ssh-agent holding the key, and every library with a (wrong) password.
+    let agents = [
+        "paramiko-2.8.1",
+        "paramiko-2.9.5",
+        "paramiko-5.1.0",
+        "asyncssh-2.1.0",
+        "asyncssh-2.24.1",
+        "node-ssh2-0.8.9",
+        "node-ssh2-1.17.0",
+        "go-x-crypto-0.0.20201221",
+        "go-x-crypto-0.25.0",
+    ];
+    let mut t = String::from(
+        "title = \"library clients with an agent or a password\"\n[axes]\n\
+         keys = [\"rsa-2048\", \"ed25519\"]\npassphrase = [\"no\"]\n\
+         holders = [\"agent\", \"password\"]\npairs = [\n",
+    );
+    for c in agents {
+        t.push_str(&format!(
+            "  {{ client = \"real-{c}\", key_tool = \"ssh-keygen\" }},\n"
+        ));
+    }
+    t.push_str(
+        "]\n[[targets]]\nid = \"upstream-9.2\"\npolicy = \"upstream-9.2\"\nusers = [\"deploy\"]\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holders.toml");
+    std::fs::write(&path, t).unwrap();
+    let r = common::run(common::plan(&path)).await;
+    assert_eq!(r.cells.len(), agents.len() * 2 * 2);
+    common::assert_predicted(&r);
+    for c in agents {
+        let held = |key: &str, holder: &str| {
+            r.cells
+                .iter()
+                .find(|x| {
+                    x.client == format!("real-{c}") && x.key_type == key && x.holder == holder
+                })
+                .unwrap_or_else(|| panic!("{c} {key} {holder}"))
+        };
+        // The agent signs: in with Ed25519, the server logging the key.
+        let ok = held("ed25519", "agent");
+        assert_eq!(ok.verdict, Verdict::Ok, "{c}: {}", ok.reason);
+        assert!(
+            ok.server_evidence
+                .iter()
+                .any(|l| l.contains("Accepted publickey")),
+            "{c}"
+        );
+        // The wrong password is refused by the server, in its words.
+        let pw = held("ed25519", "password");
+        assert_eq!(pw.code, "auth-password-rejected", "{c}: {}", pw.reason);
+    }
+    // SHA-1 signers stay SHA-1 signers through an agent.
+    for c in [
+        "paramiko-2.8.1",
+        "node-ssh2-0.8.9",
+        "go-x-crypto-0.0.20201221",
+    ] {
+        let x = r
+            .cells
+            .iter()
+            .find(|x| x.client == format!("real-{c}") && x.key_type == "rsa" && x.holder == "agent")
+            .unwrap();
+        assert_eq!(x.code, "auth-signature-rejected", "{c}: {}", x.reason);
+    }
+}

@@ -21,19 +21,6 @@ fn recorded(dir: &Path, id: &str) -> Profile {
         .unwrap_or_else(|| panic!("no recorded profile {id}"))
 }
 
-/// Runs sshmatrix without a work directory (listing commands take none).
-fn sshmatrix(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
-
 fn fresh_dir(name: &str) -> PathBuf {
     let d = common::work_dir().join(name);
     let _ = std::fs::remove_dir_all(&d);
@@ -321,7 +308,8 @@ fn a_user_profile_with_a_built_in_id_names_both_files() {
     let dir = fresh_dir("profiles-dup");
     let clash = dir.join("mine.toml");
     std::fs::write(&clash, "id = \"putty-0.78\"\nbase = \"putty-0.75\"\n").unwrap();
-    let (code, _, err) = sshmatrix(&["--profiles", dir.to_str().unwrap(), "profiles", "putty"]);
+    let (code, _, err) =
+        common::sshmatrix(&["--profiles", dir.to_str().unwrap(), "profiles", "putty"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&clash.display().to_string()), "{err}");
     assert!(
@@ -330,7 +318,7 @@ fn a_user_profile_with_a_built_in_id_names_both_files() {
     );
     // With its own id it is listed beside the built-in ones.
     std::fs::write(&clash, "id = \"putty-0.78-site\"\nbase = \"putty-0.78\"\n").unwrap();
-    let (code, out, err) = sshmatrix(&[
+    let (code, out, err) = common::sshmatrix(&[
         "--profiles",
         dir.to_str().unwrap(),
         "profiles",

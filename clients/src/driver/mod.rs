@@ -221,9 +221,30 @@ impl Driver {
         }
     }
 
-    /// Whether the driver runs cells held by an agent or a password, and through jump hosts.
-    pub fn supports_holders_and_jumps(self) -> bool {
+    /// Whether the driver runs cells through jump hosts (ProxyJump, or the jump host's own
+    /// client with a forwarded agent).
+    pub fn supports_jumps(self) -> bool {
         matches!(self, Driver::Ssh | Driver::Plink)
+    }
+
+    /// Whether the driver runs cells whose key an ssh-agent holds (the binaries that ask an
+    /// agent, and the libraries whose program takes `SSHMATRIX_AGENT_SOCK`).
+    pub fn supports_agent(self) -> bool {
+        matches!(
+            self,
+            Driver::Ssh
+                | Driver::Plink
+                | Driver::Paramiko
+                | Driver::Asyncssh
+                | Driver::NodeSsh2
+                | Driver::GoXCrypto
+        )
+    }
+
+    /// Whether the driver runs password cells (every library program reads
+    /// `SSHMATRIX_PASSWORD_FILE`; dbclient has no way to be given one).
+    pub fn supports_password(self) -> bool {
+        self != Driver::Dbclient
     }
 
     /// The client program a library driver runs (None for the binaries).

@@ -88,9 +88,9 @@ pub fn compare(rec: &Profile, known: &Profile) -> Vec<Difference> {
         true,
     );
     diff(
-        "auth.agent_rsa_sha2",
-        rec.auth.agent_rsa_sha2.to_string(),
-        known.auth.agent_rsa_sha2.to_string(),
+        "auth.rsa through an agent",
+        agent_signs(rec),
+        agent_signs(known),
         rec.sources.contains_key("auth.agent_rsa_sha2"),
     );
     out
@@ -104,7 +104,7 @@ fn rsa_differences(rec: &Profile, known: &Profile) -> Option<Vec<Difference>> {
         return None;
     }
     let mut out = Vec::new();
-    let mut lists: Vec<(String, Option<Vec<String>>, bool)> = super::infer::OFFERS
+    let mut lists: Vec<(String, Option<Vec<String>>, bool)> = super::Offer::ALL
         .iter()
         .map(|o| {
             let list = o.rsa().iter().map(|s| s.to_string()).collect();
@@ -129,4 +129,17 @@ fn rsa_differences(rec: &Profile, known: &Profile) -> Option<Vec<Difference>> {
         }
     }
     Some(out)
+}
+
+/// What an agent-held RSA key signs with against a server listing every RSA algorithm.
+fn agent_signs(p: &Profile) -> String {
+    let list: Vec<String> = super::Offer::All
+        .rsa()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match (choose_rsa(p, Some(&list)), p.auth.agent_rsa_sha2) {
+        (RsaChoice::Sign(a), false) if a != "ssh-rsa" => "signs ssh-rsa".into(),
+        (c, _) => sign_text(c),
+    }
 }

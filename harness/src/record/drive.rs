@@ -89,10 +89,7 @@ impl Login<'_> {
     /// Every step's logins (an agent step where the driver holds keys in an agent).
     async fn all(&self) -> Result<Drove, String> {
         let d = self.d;
-        let agent_ok = d
-            .profile
-            .driver
-            .is_some_and(|x| x.supports_holders_and_jumps());
+        let agent_ok = d.profile.driver.is_some_and(|x| x.supports_agent());
         let mut drove = Drove {
             conns: Vec::new(),
             reads: None,

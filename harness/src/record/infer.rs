@@ -69,16 +69,6 @@ fn shown(offer: Offer, chosen: Option<Option<&str>>) -> Option<String> {
     Some(format!("[{}] {what}", offer.describe()))
 }
 
-/// Every server-sig-algs answer a recording gives.
-pub(super) const OFFERS: [Offer; 6] = [
-    Offer::All,
-    Offer::Sha2,
-    Offer::Sha256,
-    Offer::Sha512,
-    Offer::SshRsa,
-    Offer::NoRsa,
-];
-
 /// A rule that signs `first` whatever the server lists (ssh-rsa: a pre-RFC 8332 client; else
 /// a client that never sees server-sig-algs).
 fn fixed_rule(first: &str) -> RsaRule {
@@ -106,7 +96,10 @@ fn rsa_rule(
     unobserved: &mut Vec<String>,
 ) -> Option<(RsaRule, String)> {
     let c = |o| choice(conns, o);
-    let seen: Vec<String> = OFFERS.into_iter().filter_map(|o| shown(o, c(o))).collect();
+    let seen: Vec<String> = Offer::ALL
+        .into_iter()
+        .filter_map(|o| shown(o, c(o)))
+        .collect();
     let first = c(Offer::All)??;
     let source = format!(
         "recorded: with server-sig-algs {}{}",
@@ -451,7 +444,10 @@ fn agent_fact(
         .and_then(|c| c.rsa_choice());
     match agent {
         Some(a) => {
-            p.auth.agent_rsa_sha2 = a != "ssh-rsa";
+            // False only when the agent's signature falls back to ssh-rsa where the file key
+            // signs SHA-2 (a client that does not ask the agent for rsa-sha2).
+            let file = choice(conns, Offer::All).flatten();
+            p.auth.agent_rsa_sha2 = !(a == "ssh-rsa" && file.is_some_and(|f| f != "ssh-rsa"));
             p.sources.insert(
                 "auth.agent_rsa_sha2".into(),
                 format!("recorded: an agent-held RSA key signed {a} with server-sig-algs [{}]; {recorded}", Offer::All.describe()),

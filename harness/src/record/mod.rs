@@ -41,6 +41,16 @@ pub enum Offer {
 }
 
 impl Offer {
+    /// Every answer a recording gives, in the order of its steps.
+    pub const ALL: [Offer; 6] = [
+        Offer::All,
+        Offer::Sha2,
+        Offer::Sha256,
+        Offer::Sha512,
+        Offer::SshRsa,
+        Offer::NoRsa,
+    ];
+
     /// The RSA signature algorithms listed.
     pub fn rsa(self) -> &'static [&'static str] {
         match self {
@@ -108,17 +118,7 @@ pub fn steps(agent: bool) -> Vec<Step> {
         offer,
         holding: Holding::RsaFile,
     };
-    let mut s: Vec<Step> = [
-        Offer::All,
-        Offer::Sha2,
-        Offer::Sha256,
-        Offer::Sha512,
-        Offer::SshRsa,
-        Offer::NoRsa,
-    ]
-    .into_iter()
-    .map(rsa)
-    .collect();
+    let mut s: Vec<Step> = Offer::ALL.into_iter().map(rsa).collect();
     s.push(Step {
         offer: Offer::All,
         holding: Holding::OtherKeys,

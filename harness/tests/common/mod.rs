@@ -198,10 +198,16 @@ pub fn assert_predicted(report: &Report) {
 /// Runs the sshmatrix binary with `args` and the shared `--work-dir`: exit code, standard
 /// output, standard error.
 pub fn sshmatrix_work(args: &[&str]) -> (i32, String, String) {
+    let work = work_dir();
+    let mut all = args.to_vec();
+    all.extend(["--work-dir", work.to_str().unwrap()]);
+    sshmatrix(&all)
+}
+
+/// Runs the sshmatrix binary: exit code, standard output, standard error.
+pub fn sshmatrix(args: &[&str]) -> (i32, String, String) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
         .args(args)
-        .arg("--work-dir")
-        .arg(work_dir())
         .output()
         .unwrap();
     (

@@ -20,8 +20,13 @@ def session(c):
     s.options_set(options.HOST, c.host)
     s.options_set_port(c.port)
     s.options_set(options.USER, c.user)
-    # A bool option: set through the int setter (a string would read as true).
-    s.options_set_int_val(options.PROCESS_CONFIG, 0)
+    if hasattr(s, "options_set_int_val"):
+        # A bool option: set through the int setter (a string would read as true).
+        s.options_set_int_val(options.PROCESS_CONFIG, 0)
+    else:
+        # ssh-python 1.0 has no int setter: parsing an empty file marks the configuration
+        # processed, so ssh_connect reads no ~/.ssh/config.
+        s.options_parse_config("/dev/null")
     s.options_set(options.TIMEOUT, str(int(c.timeout)))
     return s
 

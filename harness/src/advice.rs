@@ -688,3 +688,81 @@ pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
     }
     out
 }
+
+/// `explain MATRIX` without a cell: the whole matrix in a few lines — the marks, each failure
+/// code with its meaning, how many cells and which clients it hits and one cell to explain, the
+/// matrix-wide fixes, and where prediction disagreed.
+pub fn whole_matrix(report: &sshmatrix_reports::Report) -> String {
+    let count = |v: Verdict| report.cells.iter().filter(|c| c.verdict == v).count();
+    let mut out = format!(
+        "{}: {} cells  ○ {}  × {}  ! {}\n",
+        report.title,
+        report.cells.len(),
+        count(Verdict::Ok),
+        count(Verdict::Fail),
+        count(Verdict::Error)
+    );
+    let mut codes: Vec<(&str, Vec<&CellResult>)> = Vec::new();
+    for c in report.cells.iter().filter(|c| c.verdict != Verdict::Ok) {
+        match codes.iter_mut().find(|(code, _)| *code == c.code) {
+            Some((_, v)) => v.push(c),
+            None => codes.push((&c.code, vec![c])),
+        }
+    }
+    codes.sort_by_key(|(code, v)| (std::cmp::Reverse(v.len()), *code));
+    if !codes.is_empty() {
+        out.push_str("\nWhy cells fail:\n");
+    }
+    for (code, cells) in &codes {
+        let meaning = sshmatrix_reports::schema::describe(code).unwrap_or("");
+        let mut clients: Vec<&str> = cells.iter().map(|c| c.client.as_str()).collect();
+        clients.dedup();
+        clients.sort();
+        clients.dedup();
+        let shown: Vec<&str> = clients.iter().take(4).copied().collect();
+        let more = clients.len().saturating_sub(shown.len());
+        out.push_str(&format!(
+            "  {:>4} × {code}: {meaning}\n       clients: {}{}\n       e.g. #{} {}\n",
+            cells.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            cells[0].index,
+            cells[0].reason
+        ));
+    }
+    let advice = matrix_advice(report);
+    if !advice.is_empty() {
+        out.push_str("\nWhat fixes most:\n");
+        for a in advice {
+            out.push_str(&format!("  {}\n", a.trim_start_matches("whole matrix: ")));
+        }
+    }
+    let off: Vec<&CellResult> = report
+        .cells
+        .iter()
+        .filter(|c| c.disagrees_with_prediction())
+        .collect();
+    if !off.is_empty() {
+        let ids: Vec<String> = off
+            .iter()
+            .take(10)
+            .map(|c| format!("#{}", c.index))
+            .collect();
+        out.push_str(&format!(
+            "\nPrediction disagreed on {} cells ({}): their profiles or policies miss a fact.\n",
+            off.len(),
+            ids.join(", ")
+        ));
+    }
+    if let Some((_, cells)) = codes.first() {
+        out.push_str(&format!(
+            "\nNext: sshmatrix explain MATRIX {} --try-fixes  (one cell: its evidence and verified fixes)\n",
+            cells[0].index
+        ));
+    }
+    out
+}

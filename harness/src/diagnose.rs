@@ -61,7 +61,11 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
                 Code::AuthPasswordRejected
             } else if cli("does not offer publickey") || cli("does not offer password") {
                 Code::AuthMethodDisabled
-            } else if cli("does not offer the") || cli("no RSA signature algorithm") {
+            } else if cli("does not offer the")
+                || cli("no RSA signature algorithm")
+                // libssh 0.10+: its own PUBLICKEY_ACCEPTED_TYPES leave it no algorithm.
+                || cli("not allowed to be used by PUBLICKEY_ACCEPTED_TYPES")
+            {
                 Code::AuthNoSignatureAlgorithm
             } else if client.verdict == Verdict::Error {
                 Code::ConnectionClosed

@@ -183,7 +183,9 @@ enum Command {
         /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
         /// The cell: its index, or key=value pairs (client, key_tool, key, passphrase, target, user).
-        cell: String,
+        /// Without it, the whole matrix is run and explained: why cells fail, grouped by code,
+        /// and the fixes that turn the most × into ○ (verified).
+        cell: Option<String>,
         /// Rerun the cell with each fix applied and report which really work.
         #[arg(long)]
         try_fixes: bool,
@@ -519,7 +521,10 @@ fn main() -> ExitCode {
             try_fixes,
             fixes,
             work: cli::WorkDir { work_dir },
-        } => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
+        } => match cell {
+            Some(cell) => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
+            None => cli::explain::explain_matrix(matrix, work_dir),
+        },
         Command::VerifyProfiles {
             pair,
             policies,

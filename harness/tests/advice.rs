@@ -331,3 +331,28 @@ fn every_cells_selector_selects_it_and_junit_names_are_unique() {
         .collect();
     assert_eq!(full.len(), report.cells.len(), "JUnit test cases repeat");
 }
+
+#[test]
+fn explain_without_a_cell_explains_the_whole_matrix() {
+    let m = common::matrices().join("al2023-teraterm.toml");
+    let (code, out, err) = common::sshmatrix_work(&["explain", m.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let failed = out
+        .lines()
+        .next()
+        .and_then(|l| l.split("× ").nth(1))
+        .and_then(|n| n.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(out.contains("\nWhy cells fail:\n"), "{out}");
+    assert!(out.contains("× auth-signature-rejected: "), "{out}");
+    assert!(out.contains("\nWhat fixes most:\n"), "{out}");
+    assert!(
+        out.contains(&format!("— {failed} of {failed} failed cells")),
+        "{out}"
+    );
+    assert!(out.contains("`upgrade to Tera Term 4.107"), "{out}");
+    assert!(
+        out.contains(&format!("Next: sshmatrix explain {} ", m.display())),
+        "{out}"
+    );
+}

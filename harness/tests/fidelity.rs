@@ -40,7 +40,7 @@ async fn real_clients_agree_with_their_profiles() {
     let pairs = fidelity::pairs(&report, &fidelity::base_pairs(&profiles));
     assert_eq!(
         pairs.len(),
-        (12 + 16) * 3 * 2 * 5,
+        (12 + 17) * 3 * 2 * 5,
         "every real cell has its emulated twin"
     );
     let text = fidelity::render(&pairs);
@@ -60,8 +60,8 @@ async fn real_clients_agree_with_their_profiles() {
     assert!(pairs
         .iter()
         .any(|p| p.real.code == "auth-signature-rejected"));
-    // Twelve real binaries and sixteen libraries, each at 100% where emulation claims support.
-    assert_eq!(text.matches("(100.0%)").count(), 12 + 16, "{text}");
+    // Twelve real binaries and seventeen libraries, each at 100% where emulation claims support.
+    assert_eq!(text.matches("(100.0%)").count(), 12 + 17, "{text}");
     // PuTTY 0.74 signs RSA with ssh-rsa only: refused by 9.2's defaults, as its profile says.
     assert!(pairs.iter().any(|p| p.real.client == "real-putty-0.74"
         && p.real.key_type == "rsa"
@@ -81,8 +81,8 @@ async fn captured_kexinit_of_each_real_client_matches_its_profile() {
         .await
         .unwrap();
     let ids: Vec<&str> = captured.iter().map(|(id, _)| id.as_str()).collect();
-    // Twelve real binaries and sixteen library clients.
-    assert_eq!(ids.len(), 12 + 16, "{ids:?}");
+    // Twelve real binaries and seventeen library clients.
+    assert_eq!(ids.len(), 12 + 17, "{ids:?}");
     for (id, sent) in captured {
         let sent = sent.unwrap();
         let p = profiles.iter().find(|p| p.id == id).unwrap();

@@ -8,7 +8,7 @@ mod common;
 
 use sshmatrix_reports::{CellResult, Report, Verdict};
 
-const CLIENTS: [&str; 16] = [
+const CLIENTS: [&str; 17] = [
     "paramiko-2.8.1",
     "paramiko-2.9.5",
     "paramiko-3.5.1",
@@ -18,6 +18,7 @@ const CLIENTS: [&str; 16] = [
     "asyncssh-2.24.1",
     "libssh2-1.10.0",
     "libssh2-1.11.1",
+    "libssh-0.10.4",
     "libssh-0.11.3",
     "node-ssh2-0.8.9",
     "node-ssh2-1.17.0",
@@ -66,7 +67,7 @@ async fn run() -> Report {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
     let r = run().await;
-    assert_eq!(r.cells.len(), 16 * 4 * 2);
+    assert_eq!(r.cells.len(), 17 * 4 * 2);
     // Every measured cell agrees with its emulation profile's prediction.
     let off: Vec<_> = r
         .cells
@@ -186,7 +187,7 @@ fn clients_list_and_install_name_what_they_do() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 16, "{text}");
+    assert_eq!(text.lines().count(), 17, "{text}");
     assert!(text.contains("real-jsch-0.1.55"), "{text}");
 }
 

@@ -33,7 +33,7 @@ fn every_real_client_recorded_equals_its_profile_where_a_server_can_see() {
     let dir = fresh_dir("recorded-all");
     let builtin = sshmatrix_clients::builtin_profiles();
     let real: Vec<&Profile> = builtin.iter().filter(|p| p.driver.is_some()).collect();
-    assert_eq!(real.len(), 28);
+    assert_eq!(real.len(), 29);
     let mut assumed = Vec::new();
     for p in &real {
         let out = dir.join(format!("{}.toml", p.id));
@@ -47,6 +47,17 @@ fn every_real_client_recorded_equals_its_profile_where_a_server_can_see() {
             "--out",
             out.to_str().unwrap(),
         ]);
+        if p.id == "real-libssh-0.10.4" {
+            // libssh 0.10 picks the RSA signature before this recorder's server-sig-algs arrives
+            // (russh sends ext-info a round trip after OpenSSH would) and refuses its own
+            // ssh-rsa: the RSA connections are problems, said in the library's words.
+            assert_eq!(code, 1, "{stdout}{stderr}");
+            assert!(
+                stderr.contains("not allowed to be used by PUBLICKEY_ACCEPTED_TYPES"),
+                "{stderr}"
+            );
+            continue;
+        }
         assert_eq!(code, 0, "{}: {stdout}{stderr}", p.id);
         let rec = recorded(&dir, &id);
         for d in record::compare(&rec, p) {

@@ -40,6 +40,24 @@ pub fn explain(
     explain_plan(&plan, &cell, try_fixes, fixes, work_dir)
 }
 
+/// `sshmatrix explain MATRIX` (no cell): runs the matrix with advice and explains it whole.
+/// Exit codes as `run`'s.
+pub fn explain_matrix(matrix: PathBuf, work_dir: Option<PathBuf>) -> ExitCode {
+    let (plan, expected) = match load_plan(&matrix) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let opts = Options::new(work_dir!(work_dir));
+    let report = match super::run::execute(plan.clone(), &plan, &opts, true) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return fail_run(e),
+        None => return ExitCode::from(sshmatrix::EXIT_INTERRUPTED as u8),
+    };
+    let text = advice::whole_matrix(&report);
+    print!("{}", text.replace("MATRIX", &matrix.display().to_string()));
+    ExitCode::from(super::run::check_expectations(&report, expected.as_deref()) as u8)
+}
+
 /// One cell of a plan, its evidence and (verified) fixes: `explain` and `try`.
 pub fn explain_plan(
     plan: &sshmatrix::matrix::Plan,

@@ -313,7 +313,7 @@ pub fn command(a: RunArgs) -> ExitCode {
 }
 
 /// Compares the report with the matrix's expectations; returns the exit code they give.
-fn check_expectations(report: &Report, expected: Option<&[expect::Rule]>) -> i32 {
+pub(crate) fn check_expectations(report: &Report, expected: Option<&[expect::Rule]>) -> i32 {
     let Some(exp) = expected else {
         return EXIT_OK;
     };

@@ -186,6 +186,9 @@ enum Command {
         /// Without it, the whole matrix is run and explained: why cells fail, grouped by code,
         /// and the fixes that turn the most × into ○ (verified).
         cell: Option<String>,
+        /// Explain the whole matrix (the same as leaving out CELL).
+        #[arg(long, conflicts_with_all = ["cell", "try_fixes", "fixes"])]
+        whole_matrix: bool,
         /// Rerun the cell with each fix applied and report which really work.
         #[arg(long)]
         try_fixes: bool,
@@ -520,6 +523,7 @@ fn main() -> ExitCode {
             cell,
             try_fixes,
             fixes,
+            whole_matrix: _,
             work: cli::WorkDir { work_dir },
         } => match cell {
             Some(cell) => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),

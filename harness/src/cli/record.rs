@@ -381,9 +381,11 @@ async fn session(
     let steps = record::steps(a.agent);
     println!(
         "Recording server on {local}. Point the SSH client at host {} port {}, any user name.\n\
-         Every login fails on purpose; no password, key or signature is kept.",
+         Every login fails on purpose; no password, key or signature is kept.\n\
+         Its host keys are made for this recording only (accept the one your client shows):\n  {}",
         local.ip(),
-        local.port()
+        local.port(),
+        keys.fingerprints().join("\n  ")
     );
     let interactive = std::io::stdin().is_terminal();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();

@@ -36,6 +36,19 @@ impl HostKeys {
             .map(HostKeys)
     }
 
+    /// The keys' SHA256 fingerprints, as clients show them when asked to trust a host key.
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|k| {
+                let fp = k
+                    .public_key()
+                    .fingerprint(russh::keys::ssh_key::HashAlg::Sha256);
+                format!("{} {fp}", k.algorithm().as_str())
+            })
+            .collect()
+    }
+
     /// Writes the keys into `dir` (0600 private files, `.pub` beside them) and returns the
     /// public files (plink pins them).
     pub fn save(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {

@@ -345,6 +345,14 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
     (classify(&seen, jump_refused), log)
 }
 
+/// A password cell's refusal, in the words `diagnose` reads as `auth-password-rejected`.
+const PASSWORD_REFUSED: &str = "server refused the password";
+
+/// Whether the server log shows the (wrong) password refused.
+fn password_refused(log: &str) -> bool {
+    log.contains("Failed password")
+}
+
 /// The outcome of a library client's cell: its own result line gives the stage and the
 /// library's error text; the server log still decides ○.
 async fn library_outcome(
@@ -366,8 +374,8 @@ async fn library_outcome(
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
         // A password cell the server logged as a failed password: said as the binaries' are.
-        (Some(Some(_)), false) if c.password.is_some() && log.contains("Failed password") => {
-            let reason = format!("{driver}: server refused the password");
+        (Some(Some(_)), false) if c.password.is_some() && password_refused(&log) => {
+            let reason = format!("{driver}: {PASSWORD_REFUSED}");
             ClientOutcome::new(Verdict::Fail, Stage::Auth, reason)
         }
         (Some(Some((stage, msg))), false) => {
@@ -515,8 +523,8 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
             format!("{driver}: agent forwarding refused by the jump host (its ssh found no key): {last}"),
         )
     } else if s.password && !view.accepted {
-        let reason = if log.contains("Failed password") {
-            "server refused the password".to_string()
+        let reason = if password_refused(log) {
+            PASSWORD_REFUSED.to_string()
         } else {
             // ssh: "Permission denied (publickey)."; plink: "(server sent: publickey)".
             let offers = ["Permission denied (", "server sent: "]

@@ -37,8 +37,9 @@ struct Cli {
     profiles: Option<PathBuf>,
 }
 
-/// The user profile directories of this run (set once in `main`).
-static PROFILE_DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+/// The client profiles of this run: the built-in ones and the user's directories' (read and
+/// checked once, in `main`).
+static PROFILES: std::sync::OnceLock<Vec<sshmatrix_clients::Profile>> = std::sync::OnceLock::new();
 
 /// `--profiles`, else $SSHMATRIX_PROFILES, else the config directory's `sshmatrix/profiles`
 /// when it exists.
@@ -355,9 +356,7 @@ fn catalog_parts() -> (
     Vec<sshmatrix_clients::KeyTool>,
     Vec<sshmatrix_servers::Policy>,
 ) {
-    let dirs = PROFILE_DIRS.get().map_or(&[][..], Vec::as_slice);
-    let profiles =
-        sshmatrix_clients::profile::profiles_with(dirs).unwrap_or_else(|_| builtin_profiles());
+    let profiles = PROFILES.get().cloned().unwrap_or_else(builtin_profiles);
     (profiles, key_tools(), builtin_policies())
 }
 
@@ -489,18 +488,26 @@ fn only_prints(command: &Command) -> bool {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let dirs = profile_dirs(cli.profiles.clone());
-    if let Err(e) = sshmatrix_clients::profile::profiles_with(&dirs) {
-        eprintln!("error: {e}\n  hint: fix or remove that file, or point --profiles elsewhere");
-        return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
+    match sshmatrix_clients::profile::profiles_with(&profile_dirs(cli.profiles.clone())) {
+        Ok(p) => {
+            let _ = PROFILES.set(p);
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n  hint: fix or remove that file, or point --profiles elsewhere");
+            return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
+        }
     }
-    let _ = PROFILE_DIRS.set(dirs);
     let _ = COLOR.set(color_wanted(cli.color));
     sshmatrix_reports::table::fit_to(table_width(cli.wide));
     if only_prints(&cli.command) {
         quiet_on_closed_stdout();
     }
-    match cli.command {
+    dispatch(cli.command)
+}
+
+/// Runs one subcommand.
+fn dispatch(command: Command) -> ExitCode {
+    match command {
         Command::Images { action } => cli::inspect::images_command(action),
         Command::Clients { action } => cli::clients::clients_command(action),
         Command::Profiles { listing } => cli::inspect::profiles(&listing),

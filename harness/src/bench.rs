@@ -71,6 +71,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             log,
             askpass,
             inside: None,
+            helper: None,
             agent: None,
             password: None,
             jump: None,

@@ -28,15 +28,16 @@ pub enum ServerEnd {
 impl ServerEnd {
     /// The server end of `target` for one cell, its log going to `log`: the inetd command
     /// itself as a proxy for a host client, else (`port`, or a server without an inetd
-    /// mode) a port accepting within `wait`.
+    /// mode) a port accepting within `wait` (served by the container's helper when the
+    /// target has one).
     pub async fn for_client(
         target: &SshdTarget,
         log: &Path,
         port: bool,
         wait: Duration,
     ) -> std::io::Result<Self> {
-        Ok(match target.inetd_command(log) {
-            Some(command) => Self::for_command(command, port, wait).await?,
+        Ok(match target.inetd_command(log).filter(|_| !port) {
+            Some(command) => ServerEnd::Proxy(command),
             None => ServerEnd::Port(target.serve(log, wait).await?),
         })
     }
@@ -89,6 +90,9 @@ pub struct RealCell<'a> {
     /// The argv prefix that runs the client inside its image's container (`docker exec -i ID`);
     /// `None` runs the binary installed on this host.
     pub inside: Option<&'a [String]>,
+    /// The helper of that container: when given, it starts the client instead of a
+    /// `docker exec`.
+    pub helper: Option<&'a sshmatrix_servers::helper::Helper>,
     /// The ssh-agent holding the key (agent holders; `ssh` and `plink`): the client asks it to
     /// sign.
     pub agent: Option<&'a Path>,
@@ -429,6 +433,9 @@ async fn execute(
     typed: Option<&str>,
 ) -> Result<std::process::Output, ClientOutcome> {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
+    if let Some(helper) = c.helper {
+        return execute_helped(helper, c.timeout, inv, driver, typed).await;
+    }
     let mut child = command(c, inv)
         .spawn()
         .map_err(|e| fail(Stage::Connect, format!("cannot start {driver}: {e}")))?;
@@ -445,10 +452,44 @@ async fn execute(
     match tokio::time::timeout(c.timeout, child.wait_with_output()).await {
         Ok(Ok(o)) => Ok(o),
         Ok(Err(e)) => Err(fail(Stage::Connect, format!("{driver}: {e}"))),
-        Err(_) => Err(fail(
-            Stage::Timeout,
-            format!("{driver} gave no verdict within {} s", c.timeout.as_secs()),
+        Err(_) => Err(timed_out(driver, c.timeout)),
+    }
+}
+
+/// A client that ran out of time.
+fn timed_out(driver: &str, timeout: Duration) -> ClientOutcome {
+    let reason = format!("{driver} gave no verdict within {} s", timeout.as_secs());
+    ClientOutcome::new(Verdict::Error, Stage::Timeout, reason)
+}
+
+/// [`execute`] through the client container's helper: the same command line, environment and
+/// typed input, without a `docker exec`.
+async fn execute_helped(
+    helper: &sshmatrix_servers::helper::Helper,
+    timeout: Duration,
+    inv: &Invocation,
+    driver: &str,
+    typed: Option<&str>,
+) -> Result<std::process::Output, ClientOutcome> {
+    let input = inv.stdin_piped.then(|| {
+        typed
+            .map(|p| format!("{p}\n").repeat(inv.typed_times))
+            .unwrap_or_default()
+    });
+    let run = helper.exec(
+        &inv.argv,
+        &inv.env,
+        input.as_deref().map(str::as_bytes),
+        timeout,
+    );
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(o)) => Ok(o),
+        Ok(Err(e)) => Err(ClientOutcome::new(
+            Verdict::Error,
+            Stage::Connect,
+            format!("{driver}: {e}"),
         )),
+        Err(_) => Err(timed_out(driver, timeout)),
     }
 }
 

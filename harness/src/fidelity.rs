@@ -186,6 +186,7 @@ pub async fn capture(
         log: dir.join(format!("capture-{}.log", profile.id)),
         askpass: &askpass,
         inside,
+        helper: None,
         agent: None,
         password: None,
         jump: None,
@@ -302,9 +303,16 @@ pub async fn client_container(
         purpose.replace(' ', "-").to_lowercase(),
         std::process::id()
     );
-    Container::start(purpose, &r, &run, Vec::new(), &[work_dir.to_path_buf()])
-        .await
-        .map_err(|e| e.to_string())
+    Container::start(
+        purpose,
+        &r,
+        &run,
+        Vec::new(),
+        &[work_dir.to_path_buf()],
+        &[],
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Differences between a profile's lists and a captured KEXINIT, one line per category.

@@ -378,6 +378,8 @@ struct Shared {
     host_key_pubs: Vec<Vec<PathBuf>>,
     /// Image name → argv prefix running a command in that image's client container.
     client_containers: HashMap<String, Vec<String>>,
+    /// Each client container's helper (in-image clients run through it, not `docker exec`).
+    client_helpers: HashMap<String, Arc<sshmatrix_servers::helper::Helper>>,
     /// Library-driver profile id → argv prefix of its installed client program.
     programs: HashMap<String, Vec<String>>,
     /// A file holding the (wrong) password real clients are given in password cells.
@@ -587,6 +589,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = dir_name(run_dir.path());
     let log_level = plan.run.server_log_level.as_deref().unwrap_or("VERBOSE");
+    let logs = private_subdir(run_dir.path(), "logs")?;
     let env = TargetEnv {
         plan: &plan,
         keys: &keys,
@@ -597,6 +600,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         sshd: &sshd,
         log_level: log_level.to_string(),
         programs: &programs,
+        logs: &logs,
     };
     let Targets {
         mut notes,
@@ -609,14 +613,13 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     } = prepare_targets(&env).await?;
     let login = current_user();
     let askpass = write_private_file(run_dir.path(), "askpass.sh", ASKPASS, 0o700)?;
-    let logs = private_subdir(run_dir.path(), "logs")?;
     let host_key_pubs = host_key_pubs(&plan, &host_keys);
     notes.splice(0..0, local_notes(&plan, &sshd, &login));
     let wrong_password = wrong_password_file(run_dir.path())?;
     let (agents, agent_procs) =
         start_agents(&plan, &keys, &factory, &askpass, run_dir.path(), opts).await?;
     notes.extend(hop_notes(&plan, agents.len()));
-    let (client_containers, more) =
+    let (client_containers, client_helpers, more) =
         start_client_containers(&plan, &run_name, opts, &mut notes).await?;
     containers.extend(more);
     opts.stop.check("preparing the run")?;
@@ -638,6 +641,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         logs,
         host_key_pubs,
         client_containers,
+        client_helpers,
         programs,
         agents,
         wrong_password,
@@ -746,6 +750,9 @@ struct TargetEnv<'a> {
     log_level: String,
     /// Installed library programs (profile id → argv prefix): AsyncSSH targets run in one.
     programs: &'a HashMap<String, Vec<String>>,
+    /// The cells' server logs (mounted read-write in target containers, whose helper writes
+    /// them).
+    logs: &'a std::path::Path,
 }
 
 /// One prepared target: its sshd (local or in a container), effective settings, KEXINIT,
@@ -870,6 +877,7 @@ async fn start_backend(
         &users,
         t.scenario.authorized_keys_mode.as_deref(),
         env.run_name,
+        Some(env.logs),
     )
     .await
     .map_err(|e| RunError::Environment(e.to_string()))?;
@@ -954,13 +962,13 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
     let mut notes = dialect_notes(&spec);
     if let (Some(c), Some(image)) = (&container, &t.image) {
         let server = match (t.policy.server, &t.policy.facts) {
-            (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, its inetd mode logs only to syslog)", d.version),
-            (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style)", d.version),
+            (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port through docker exec, its inetd mode logs only to syslog)", d.version),
+            (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style) started by the container's helper", d.version),
             (ServerKind::Asyncssh, Some(d)) => format!("an AsyncSSH {} server per cell", d.version),
-            _ => "sshd -i per cell".into(),
+            _ => "sshd -i per cell started by the container's helper (no docker exec per cell)".into(),
         };
         notes.push(format!(
-            "container target `{}`: {} ({}), container {}, {server} through docker exec; the matrix users are real accounts",
+            "container target `{}`: {} ({}), container {}, {server}; the matrix users are real accounts",
             t.id,
             image.tag(),
             image.contents,
@@ -1082,21 +1090,24 @@ async fn start_agents(
     Ok((agents, procs))
 }
 
+/// Client containers by image name: the `docker exec` prefix, the helper, the containers.
+type ClientContainers = (
+    HashMap<String, Vec<String>>,
+    HashMap<String, Arc<sshmatrix_servers::helper::Helper>>,
+    Vec<sshmatrix_servers::container::Container>,
+);
+
 /// One idle container per image the plan's in-image clients run in, with the work directory
-/// (keys, askpass script, passphrase files) mounted read-only at the same path.
+/// (keys, askpass script, passphrase files) mounted read-only at the same path and a helper
+/// that runs each cell's client.
 async fn start_client_containers(
     plan: &Plan,
     run_name: &str,
     opts: &Options,
     notes: &mut Vec<String>,
-) -> Result<
-    (
-        HashMap<String, Vec<String>>,
-        Vec<sshmatrix_servers::container::Container>,
-    ),
-    RunError,
-> {
+) -> Result<ClientContainers, RunError> {
     let mut prefixes = HashMap::new();
+    let mut helpers = HashMap::new();
     let mut containers = Vec::new();
     for image in &plan.client_images {
         opts.stop.check("starting client containers")?;
@@ -1106,11 +1117,21 @@ async fn start_client_containers(
             run_name,
             Vec::new(),
             std::slice::from_ref(&opts.work_dir),
+            &[],
         )
         .await
         .map_err(|e| RunError::Environment(e.to_string()))?;
+        let helper = c.helper(None).await;
+        let helper = match helper {
+            Ok(h) => h,
+            Err(e) => {
+                c.remove().await;
+                return Err(RunError::Environment(e.to_string()));
+            }
+        };
+        helpers.insert(image.name.to_string(), helper);
         notes.push(format!(
-            "in-image clients: {} ({}), container {}, each client connecting to a one-shot 127.0.0.1 port serving the cell's sshd -i",
+            "in-image clients: {} ({}), container {}, each client started by the container's helper and connecting to a one-shot 127.0.0.1 port serving the cell's server",
             image.tag(),
             image.contents,
             &c.id[..12.min(c.id.len())]
@@ -1118,7 +1139,7 @@ async fn start_client_containers(
         prefixes.insert(image.name.to_string(), c.exec_prefix());
         containers.push(c);
     }
-    Ok((prefixes, containers))
+    Ok((prefixes, helpers, containers))
 }
 
 impl Prepared {
@@ -1211,7 +1232,9 @@ impl Prepared {
     /// line, no classification (`bench --real`); the client's exit status.
     pub async fn run_plain(&self, cell: &Cell) -> Option<i32> {
         let driver = cell.client.driver?;
-        let real = real_cell(&self.shared, cell, driver).await.ok()?;
+        let real = real_cell(&self.shared, cell, driver, Served::Plain)
+            .await
+            .ok()?;
         crate::drivers::run_plain(real, &self.shared.factory).await
     }
 
@@ -1808,7 +1831,7 @@ async fn run_real(
     cell: &Cell,
     driver: sshmatrix_clients::Driver,
 ) -> (ClientOutcome, Option<String>) {
-    match real_cell(shared, cell, driver).await {
+    match real_cell(shared, cell, driver, Served::Helped).await {
         Ok(real) => {
             let (o, log) = crate::drivers::run(real, &shared.factory).await;
             (o, Some(log))
@@ -1817,11 +1840,21 @@ async fn run_real(
     }
 }
 
+/// How a real client's cell starts its processes in containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// Through each container's helper (sshmatrix's runs).
+    Helped,
+    /// A `docker exec` per process, as a plain script would (`bench --real`'s loop).
+    Plain,
+}
+
 /// What a real client's cell needs: its server end (and jump host), key, login and helpers.
 async fn real_cell<'a>(
     shared: &'a Shared,
     cell: &'a Cell,
     driver: sshmatrix_clients::Driver,
+    served: Served,
 ) -> Result<crate::drivers::RealCell<'a>, ClientOutcome> {
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
@@ -1848,8 +1881,16 @@ async fn real_cell<'a>(
         None => None,
         Some(vi) => Some(real_jump(shared, cell, vi).await?),
     };
+    let plain;
+    let server_target = match served {
+        Served::Helped => &shared.targets[cell.target],
+        Served::Plain => {
+            plain = shared.targets[cell.target].without_helper();
+            &plain
+        }
+    };
     let server = crate::drivers::ServerEnd::for_client(
-        &shared.targets[cell.target],
+        server_target,
         &log,
         // A container target's log comes through `docker exec`: a one-shot port lets the
         // run wait for that process, so the log is complete when it is read. Libraries
@@ -1868,6 +1909,13 @@ async fn real_cell<'a>(
         log,
         askpass: &shared.askpass,
         inside,
+        helper: cell
+            .client
+            .image
+            .as_ref()
+            .filter(|_| served == Served::Helped)
+            .and_then(|i| shared.client_helpers.get(i))
+            .map(Arc::as_ref),
         agent: cell
             .holder
             .uses_agent()

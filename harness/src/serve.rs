@@ -76,7 +76,7 @@ async fn start(
         .collect();
     let run = dir_name(run_dir);
     let (c, target) =
-        container::start_target(run_dir, &spec, image, &host_keys, &users, None, &run)
+        container::start_target(run_dir, &spec, image, &host_keys, &users, None, &run, None)
             .await
             .map_err(env)?;
     Ok((target, Some(c)))

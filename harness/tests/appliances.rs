@@ -173,10 +173,18 @@ async fn start(
         dialect: None,
     };
     let users = [("admin".to_string(), Vec::new())];
-    let (container, target) =
-        start_target(dir, &spec, &image, store, &users, None, "appliances-test")
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+    let (container, target) = start_target(
+        dir,
+        &spec,
+        &image,
+        store,
+        &users,
+        None,
+        "appliances-test",
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}: {e}", p.id));
     (target, Some(container))
 }
 

@@ -524,14 +524,16 @@ pub struct FileIn {
 }
 
 impl Container {
-    /// Starts `image` with host networking, idle (`sleep infinity`), with `files` copied in and
-    /// `mounts` (host directories) bound read-only at the same paths.
+    /// Starts `image` with host networking, idle (`sleep infinity`), with `files` copied in,
+    /// `mounts` (host directories) bound read-only at the same paths and `writable` ones
+    /// read-write.
     pub async fn start(
         what: &str,
         image: &ImageRecipe,
         run: &str,
         files: Vec<FileIn>,
         mounts: &[PathBuf],
+        writable: &[PathBuf],
     ) -> Result<Self, ContainerError> {
         let fail = |message: String| ContainerError::Start {
             target: what.to_string(),
@@ -554,6 +556,10 @@ impl Container {
         for m in mounts {
             let p = m.display().to_string();
             req = req.with_mount(Mount::bind_mount(&p, &p).with_access_mode(AccessMode::ReadOnly));
+        }
+        for m in writable {
+            let p = m.display().to_string();
+            req = req.with_mount(Mount::bind_mount(&p, &p).with_access_mode(AccessMode::ReadWrite));
         }
         let inner = req.start().await.map_err(|e| fail(e.to_string()))?;
         let id = inner.id().to_string();
@@ -593,6 +599,21 @@ impl Container {
         vec![docker_cli(), "exec".into(), "-i".into(), self.id.clone()]
     }
 
+    /// Starts the container's cell helper (see [`crate::helper`]); `logs`, mounted read-write
+    /// at the same path, receives the servers' logs.
+    pub async fn helper(
+        &self,
+        logs: Option<PathBuf>,
+    ) -> Result<std::sync::Arc<crate::helper::Helper>, ContainerError> {
+        crate::helper::Helper::start(&self.exec_prefix(), logs, Duration::from_secs(30))
+            .await
+            .map(std::sync::Arc::new)
+            .map_err(|e| ContainerError::Start {
+                target: self.id.clone(),
+                message: e.to_string(),
+            })
+    }
+
     /// Removes the container now.
     pub async fn remove(self) {
         let _ = self.inner.rm().await;
@@ -605,8 +626,10 @@ const CONFIG_IN: &str = "/etc/sshmatrix/sshd_config";
 /// Starts a target container from `image`: installs each `(user, authorized key lines)` as a
 /// real account with `~/.ssh/<policy's file name>` (0600 in a 0700 directory, owned by the
 /// user; `mode` overrides the file's mode), and prepares the policy's server: an sshd_config
-/// checked with that sshd, or Dropbear's host keys in its own format. Returns the container and
-/// the target.
+/// checked with that sshd, or Dropbear's host keys in its own format. With `logs` (a host
+/// directory, mounted read-write) the target's connections are forked by a helper in the
+/// container, their logs written there; without, each is a `docker exec`. Returns the
+/// container and the target.
 #[allow(clippy::too_many_arguments)]
 pub async fn start_target(
     run_dir: &Path,
@@ -616,6 +639,7 @@ pub async fn start_target(
     users: &[(String, Vec<String>)],
     mode: Option<&str>,
     run: &str,
+    logs: Option<&Path>,
 ) -> Result<(Container, SshdTarget), ContainerError> {
     let fail = |message: String| ContainerError::Start {
         target: spec.id.clone(),
@@ -651,7 +675,8 @@ pub async fn start_target(
             Some(config)
         }
     };
-    let container = Container::start(&spec.id, image, run, files, &[]).await?;
+    let writable: Vec<PathBuf> = logs.map(Path::to_path_buf).into_iter().collect();
+    let container = Container::start(&spec.id, image, run, files, &[], &writable).await?;
     let (code, out) = container.sh(&script).await?;
     if code != 0 {
         let id = spec.id.clone();
@@ -683,6 +708,19 @@ pub async fn start_target(
                 host_key_types: spec.host_keys.clone(),
             },
         ),
+    };
+    let target = match (logs, spec.policy.server) {
+        (Some(dir), ServerKind::Openssh | ServerKind::Tinyssh) => {
+            let helper = container.helper(Some(dir.to_path_buf())).await;
+            match helper {
+                Ok(h) => target.with_helper(h),
+                Err(e) => {
+                    container.remove().await;
+                    return Err(e);
+                }
+            }
+        }
+        _ => target,
     };
     Ok((container, target))
 }

@@ -9,6 +9,7 @@ pub mod container;
 pub mod daemon;
 pub mod dialect;
 pub mod dropbear;
+pub mod helper;
 pub mod log;
 pub mod owner;
 pub mod policy;

@@ -36,6 +36,44 @@ pub async fn serve_once(command: String, wait: Duration) -> io::Result<OneShot> 
     })
 }
 
+/// Binds a free port on 127.0.0.1; the first connection accepted within `wait` is spliced to
+/// the stream `upstream` opens (a container helper's connection), until both ends are done.
+pub async fn serve_once_to<F>(wait: Duration, upstream: F) -> io::Result<OneShot>
+where
+    F: std::future::Future<Output = io::Result<tokio::net::TcpStream>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let (mut sock, _) = tokio::time::timeout(wait, listener.accept())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
+        drop(listener);
+        let mut up = upstream.await?;
+        splice(&mut sock, &mut up).await;
+        Ok(())
+    });
+    Ok(OneShot {
+        port,
+        task: Some(task),
+    })
+}
+
+/// Copies both ways between a client and a server stream until the server has closed its
+/// side: if the client's side fails first, the server is told EOF and read to its end, so
+/// whatever the server does last (its log) is done when this returns.
+pub async fn splice<C, S>(client: &mut C, server: &mut S)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    if tokio::io::copy_bidirectional(client, server).await.is_err() {
+        let _ = server.shutdown().await;
+        let _ = tokio::io::copy(server, &mut tokio::io::sink()).await;
+    }
+}
+
 /// Runs `command` (`sh -c`) with `sock` as its stdin and stdout until it exits. The Command
 /// (and its copies of the socket) is dropped once spawned, so the socket closes when the
 /// command exits.
@@ -44,7 +82,7 @@ async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<()> {
     sock.set_nonblocking(false)?;
     let fd: OwnedFd = sock.into();
     let out = fd.try_clone()?;
-    let mut child = tokio::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("/bin/sh")
         .process_group(0)
         .arg("-c")
         .arg(command)

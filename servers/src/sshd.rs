@@ -210,6 +210,9 @@ pub struct SshdTarget {
     /// their own under their home directory).
     pub authorized_keys: PathBuf,
     server: Server,
+    /// The container's helper, when it has one: inetd-style connections are forked by it
+    /// instead of a `docker exec` each.
+    helper: Option<std::sync::Arc<crate::helper::Helper>>,
 }
 
 /// How a target's connections are served.
@@ -340,6 +343,13 @@ pub enum ServerSession {
     },
     /// A per-cell server that listens itself (Dropbear, AsyncSSH).
     Daemon(Box<crate::daemon::Daemon>),
+    /// A connection forked by a container's helper: done when the splice ends.
+    Helped {
+        /// Copies between the client's pipe and the helper's socket.
+        splice: JoinHandle<()>,
+        /// The server's log file (in the mounted log directory).
+        log: PathBuf,
+    },
 }
 
 impl ServerSession {
@@ -348,6 +358,14 @@ impl ServerSession {
     pub async fn finish(self, grace: Duration) -> String {
         let (mut child, mut log) = match self {
             ServerSession::Daemon(d) => return d.finish(grace).await,
+            ServerSession::Helped { mut splice, log } => {
+                if tokio::time::timeout(grace, &mut splice).await.is_err() {
+                    splice.abort();
+                }
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                let _ = fs::remove_file(&log);
+                return text;
+            }
             ServerSession::Inetd { child, log } => (child, log),
         };
         if tokio::time::timeout(grace, child.wait()).await.is_err() {
@@ -426,6 +444,7 @@ impl SshdTarget {
             },
             config,
             authorized_keys: ak,
+            helper: None,
         })
     }
 
@@ -446,6 +465,7 @@ impl SshdTarget {
                 launcher,
                 config_seen: config_seen.to_string(),
             },
+            helper: None,
         }
     }
 
@@ -456,6 +476,7 @@ impl SshdTarget {
             config: PathBuf::new(),
             authorized_keys: PathBuf::new(),
             server: Server::Dropbear(Box::new(dropbear)),
+            helper: None,
         }
     }
 
@@ -466,6 +487,7 @@ impl SshdTarget {
             config: PathBuf::new(),
             authorized_keys: PathBuf::new(),
             server: Server::AsyncSsh(Box::new(server)),
+            helper: None,
         }
     }
 
@@ -492,7 +514,32 @@ impl SshdTarget {
                 launcher,
                 facts: Box::new(facts),
             },
+            helper: None,
         }
+    }
+
+    /// This target with its connections served by the container's `helper` (OpenSSH and
+    /// TinySSH targets; Dropbear listens itself).
+    pub fn with_helper(mut self, helper: std::sync::Arc<crate::helper::Helper>) -> Self {
+        self.helper = Some(helper);
+        self
+    }
+
+    /// The same target served the way a plain script would: a `docker exec` per connection.
+    pub fn without_helper(&self) -> Self {
+        SshdTarget {
+            helper: None,
+            ..self.clone()
+        }
+    }
+
+    /// The helper and the argv it runs for one inetd-style connection (the launcher's program
+    /// inside the container, without the `docker exec` prefix).
+    fn helped(&self) -> Option<(std::sync::Arc<crate::helper::Helper>, Vec<String>)> {
+        let helper = self.helper.clone()?;
+        let (launcher, args) = self.inetd_parts()?;
+        let program = launcher.last()?.clone();
+        Some((helper, std::iter::once(program).chain(args).collect()))
     }
 
     /// The launcher and arguments of one inetd-style connection (stdin/stdout, log on
@@ -535,6 +582,12 @@ impl SshdTarget {
     pub async fn serve(&self, log: &Path, wait: Duration) -> std::io::Result<Endpoint> {
         if let Some(daemon) = self.listening(Some(log.to_path_buf()), wait).await {
             return Ok(Endpoint::Daemon(Box::new(daemon?)));
+        }
+        if let Some((helper, argv)) = self.helped() {
+            let log = log.to_path_buf();
+            let one =
+                crate::relay::serve_once_to(wait, async move { helper.inetd(&log, &argv).await });
+            return Ok(Endpoint::OneShot(one.await?));
         }
         let command = self
             .inetd_command(log)
@@ -623,6 +676,9 @@ impl SshdTarget {
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
             return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
         }
+        if let Some((helper, argv)) = self.helped() {
+            return helped_session(&helper, &argv).await;
+        }
         let (launcher, args) = self
             .inetd_parts()
             .expect("a server without a port has inetd mode");
@@ -649,6 +705,24 @@ impl SshdTarget {
             ServerSession::Inetd { child, log },
         ))
     }
+}
+
+/// One connection forked by a container's helper, for a client in this process: the stream is
+/// one end of a pipe spliced to the helper's socket, so the session knows when the server has
+/// exited (the helper's EOF) and its log file is complete.
+async fn helped_session(
+    helper: &crate::helper::Helper,
+    argv: &[String],
+) -> Result<(ServerStream, ServerSession), TargetError> {
+    let log = helper
+        .fresh_log()
+        .ok_or_else(|| std::io::Error::other("the container's helper has no log directory"))?;
+    let mut socket = helper.inetd(&log, argv).await?;
+    let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    let splice = tokio::spawn(async move {
+        crate::relay::splice(&mut theirs, &mut socket).await;
+    });
+    Ok((Box::new(ours), ServerSession::Helped { splice, log }))
 }
 
 /// The directory of target `id` under `run_dir` (0700), created.

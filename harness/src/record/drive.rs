@@ -165,6 +165,7 @@ impl Login<'_> {
             log: self.dir.join(format!("connection-{n}.log")),
             askpass: &askpass,
             inside: self.inside,
+            helper: None,
             agent: agent.as_ref().map(|_| sock.as_path()),
             password: None,
             jump: None,

@@ -233,6 +233,57 @@ pub struct RealBench {
     pub verdicts: (usize, usize, usize),
     /// Loop cells whose client exited 0 / otherwise.
     pub plain_exits: (usize, usize),
+    /// When the matrix has both: sshmatrix's cells on this host's targets and on container
+    /// targets, each group run and timed on its own.
+    pub backends: Option<BackendSplit>,
+}
+
+/// sshmatrix's real-client cells on host targets against the same kind of cells on container
+/// targets (what a container costs).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackendSplit {
+    /// Cells on this host's targets and their wall time.
+    pub host: (usize, Duration),
+    /// Cells on container targets and their wall time.
+    pub container: (usize, Duration),
+    /// Time per container cell over time per host cell (the target: ≤ 1.3).
+    pub ratio: f64,
+}
+
+/// The matrix's cells on local and on container targets, each group prepared, run and timed
+/// on its own; `None` unless it has both.
+async fn by_backend(plan: &Plan, opts: &Options) -> Result<Option<BackendSplit>, RunError> {
+    use crate::matrix::Backend;
+    let on = |want: fn(&Backend) -> bool| -> Vec<_> {
+        let cells = plan.cells.iter();
+        cells
+            .filter(|c| want(&plan.targets[c.target].backend()))
+            .cloned()
+            .collect()
+    };
+    let host = on(|b| matches!(b, Backend::Local));
+    let container = on(|b| matches!(b, Backend::Container(_)));
+    if host.is_empty() || container.is_empty() {
+        return Ok(None);
+    }
+    let host = timed(plan.subset(plan.targets.clone(), host), opts).await?;
+    let container = timed(plan.subset(plan.targets.clone(), container), opts).await?;
+    let per_cell = |(n, d): (usize, Duration)| d.as_secs_f64() / n.max(1) as f64;
+    Ok(Some(BackendSplit {
+        ratio: per_cell(container) / per_cell(host).max(1e-9),
+        host,
+        container,
+    }))
+}
+
+/// A plan prepared (untimed), then run: its cell count and wall time.
+async fn timed(plan: Plan, opts: &Options) -> Result<(usize, Duration), RunError> {
+    let prepared = prepare(plan, opts).await?;
+    let t = Instant::now();
+    let cells = prepared.execute().await;
+    let wall = t.elapsed();
+    prepared.close().await;
+    Ok((cells.len(), wall))
 }
 
 /// `bench --real`: the matrix's real-client cells by sshmatrix, then the same cells as a plain
@@ -251,6 +302,7 @@ pub async fn bench_real(plan: Plan, opts: &Options) -> Result<RealBench, RunErro
         )));
     }
     let plan = plan.subset(plan.targets.clone(), real);
+    let backends = by_backend(&plan, opts).await?;
     let n = plan.cells.len() as f64;
     let prepared = prepare(plan, opts).await?;
     let (s0, c0) = cpu_seconds();
@@ -284,5 +336,6 @@ pub async fn bench_real(plan: Plan, opts: &Options) -> Result<RealBench, RunErro
             count(Verdict::Error),
         ),
         plain_exits: (ok, exits.len() - ok),
+        backends,
     })
 }

@@ -143,6 +143,21 @@ fn real_bench(
         ms(b.children_cpu_per_cell.0),
         ms(b.children_cpu_per_cell.1)
     );
+    if let Some(split) = &b.backends {
+        let each = |(n, d): (usize, Duration)| {
+            format!(
+                "{n} cells in {:.2} s ({:.1} ms per cell)",
+                d.as_secs_f64(),
+                d.as_secs_f64() * 1000.0 / n.max(1) as f64
+            )
+        };
+        println!("host targets:         {}", each(split.host));
+        println!("container targets:    {}", each(split.container));
+        println!(
+            "container/host:       {:.2}  (time per cell; the target is 1.3 or less)",
+            split.ratio
+        );
+    }
     ExitCode::from(EXIT_OK as u8)
 }
 

@@ -2071,6 +2071,27 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     }
 }
 
+/// A cell without a verdict in time: what its server had logged by then is kept as evidence
+/// (a real client's cell writes its server log to a file as it goes).
+fn timed_out(shared: &Shared, cell: &Cell, result: &mut CellResult) {
+    result.stage = sshmatrix_reports::Stage::Timeout.to_string();
+    result.code = sshmatrix_reports::Code::Timeout.to_string();
+    result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
+    result.client_reason = result.reason.clone();
+    let log = shared.logs.join(format!("cell-{}.log", cell.index));
+    let Ok(text) = std::fs::read_to_string(&log) else {
+        return;
+    };
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    result.server_evidence = analyse(&text).evidence;
+    let last = lines.last().copied().unwrap_or("nothing");
+    result.notes.push(format!(
+        "the server had logged {} line(s) when the cell ran out of time; the last: {last}",
+        lines.len()
+    ));
+}
+
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
@@ -2110,12 +2131,7 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
             let fixed = fixed_rsa_signature(&cell.client, &result);
             unlisted_signature(&shared.plan.targets[cell.target], &mut result, fixed);
         }
-        Err(_) => {
-            result.stage = sshmatrix_reports::Stage::Timeout.to_string();
-            result.code = sshmatrix_reports::Code::Timeout.to_string();
-            result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
-            result.client_reason = result.reason.clone();
-        }
+        Err(_) => timed_out(&shared, cell, &mut result),
     }
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);

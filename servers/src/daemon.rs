@@ -51,7 +51,14 @@ impl Listen<'_> {
             let started = Daemon::start(self.prefix, &words, port, self.ready, log.clone(), wait);
             match started.await? {
                 Ok(d) => return Ok(d),
-                Err(text) if text.contains(self.port_taken) => last = text,
+                // Python's asyncio says "address already in use" in lower case.
+                Err(text)
+                    if text
+                        .to_lowercase()
+                        .contains(&self.port_taken.to_lowercase()) =>
+                {
+                    last = text
+                }
                 Err(text) => {
                     return Err(io::Error::other(format!(
                         "{} did not start: {}",
@@ -79,9 +86,12 @@ pub struct Daemon {
     reader: JoinHandle<()>,
 }
 
-/// Kills the daemon when the wrapper's stdin closes (a background job's stdin is /dev/null,
-/// so `read` waits on the wrapper's own).
-const WRAPPER: &str = "\"$@\" & read _; kill $! 2>/dev/null; wait";
+/// Kills the daemon when the wrapper's stdin closes, and ends with the daemon: a daemon that
+/// exits at once (its port taken meanwhile) closes the log pipe, so its words are read and the
+/// start retried instead of waited on. The watcher reads the wrapper's own stdin (fd 3: a
+/// background job's stdin is /dev/null) and holds no copy of the log pipe.
+const WRAPPER: &str =
+    "exec 3<&0; \"$@\" & d=$!; { read _ <&3; kill $d; } >/dev/null 2>&1 & wait $d";
 
 impl Daemon {
     /// Spawns `argv` (under `prefix`) and waits for it to listen: the daemon, or what it

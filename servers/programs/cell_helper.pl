@@ -7,6 +7,9 @@
 #   TOKEN inetd LOG ARGV...   run ARGV with the connection as stdin and stdout and stderr
 #                             appended to LOG (a directory the host mounted at the same path);
 #                             the connection closes once ARGV has exited (its log complete).
+#   TOKEN daemon ARGV...      run ARGV (a server that listens itself) with its stderr on the
+#                             connection; the host's EOF stops it (SIGTERM), and the helper's
+#                             side closes once it has exited.
 #   TOKEN exec STDIN SECS NENV K=V... ARGV...
 #                             run ARGV with NENV variables added; STDIN 1: the connection's
 #                             remaining bytes are its stdin, 0: /dev/null; killed after SECS.
@@ -69,6 +72,7 @@ sub serve {
     my ($given, $mode, @rest) = @$fields;
     return unless defined $mode && $given eq $token;
     inetd($conn, @rest) if $mode eq 'inetd';
+    daemon($conn, @rest) if $mode eq 'daemon';
     run($conn, @rest) if $mode eq 'exec';
 }
 
@@ -85,6 +89,24 @@ sub inetd {
     # The connection stays open here until the server has exited, so the host's EOF means
     # the log is complete.
     waitpid($pid, 0);
+}
+
+sub daemon {
+    my ($conn, @argv) = @_;
+    # Whenever the daemon exits (at once, its port taken; or once stopped) this side closes.
+    $SIG{CHLD} = sub { POSIX::_exit(0) };
+    my $pid = fork;
+    return unless defined $pid;
+    if ($pid == 0) {
+        $SIG{CHLD} = 'DEFAULT';
+        open(STDIN, '<', '/dev/null') and open(STDOUT, '>', '/dev/null') or POSIX::_exit(126);
+        open(STDERR, '>&', $conn) or POSIX::_exit(126);
+        exec { $argv[0] } @argv or POSIX::_exit(127);
+    }
+    # The host writes nothing: EOF (or an error) means it is done with the daemon.
+    1 while sysread($conn, my $byte, 1);
+    kill('TERM', $pid);
+    sleep 60;
 }
 
 sub run {

@@ -81,6 +81,7 @@ impl AsyncSsh {
     pub async fn serve(&self, log: Option<PathBuf>, wait: Duration) -> io::Result<Daemon> {
         let listen = Listen {
             prefix: &[],
+            helper: None,
             ready: READY,
             port_taken: "Address already in use",
             what: "the AsyncSSH server",

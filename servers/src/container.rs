@@ -710,7 +710,7 @@ pub async fn start_target(
         ),
     };
     let target = match (logs, spec.policy.server) {
-        (Some(dir), ServerKind::Openssh | ServerKind::Tinyssh) => {
+        (Some(dir), ServerKind::Openssh | ServerKind::Tinyssh | ServerKind::Dropbear) => {
             let helper = container.helper(Some(dir.to_path_buf())).await;
             match helper {
                 Ok(h) => target.with_helper(h),

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -27,6 +27,9 @@ pub struct Listen<'a> {
     /// The argv prefix that runs a command where the server lives (`docker exec -i ID`; empty:
     /// this host).
     pub prefix: &'a [String],
+    /// The helper of that container: when given, it starts the server instead of a
+    /// `docker exec`.
+    pub helper: Option<&'a crate::helper::Helper>,
     /// The log line once listening.
     pub ready: &'a str,
     /// The log text of a port already taken.
@@ -48,7 +51,11 @@ impl Listen<'_> {
         for _ in 0..3 {
             let port = free_port()?;
             let words = argv(port);
-            let started = Daemon::start(self.prefix, &words, port, self.ready, log.clone(), wait);
+            let spawned = match self.helper {
+                Some(h) => Spawned::helped(h, &words).await?,
+                None => Spawned::wrapped(self.prefix, &words)?,
+            };
+            let started = Daemon::start(spawned, port, self.ready, log.clone(), wait);
             match started.await? {
                 Ok(d) => return Ok(d),
                 // Python's asyncio says "address already in use" in lower case.
@@ -80,30 +87,24 @@ impl Listen<'_> {
 pub struct Daemon {
     /// The port it listens on (127.0.0.1).
     pub port: u16,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    /// The wrapper process (`None`: a container's helper runs the daemon).
+    child: Option<Child>,
+    /// Closing it stops the daemon.
+    stdin: Option<Box<dyn AsyncWrite + Send + Sync + Unpin>>,
     lines: watch::Receiver<Vec<String>>,
     reader: JoinHandle<()>,
 }
 
-/// Kills the daemon when the wrapper's stdin closes, and ends with the daemon: a daemon that
-/// exits at once (its port taken meanwhile) closes the log pipe, so its words are read and the
-/// start retried instead of waited on. The watcher reads the wrapper's own stdin (fd 3: a
-/// background job's stdin is /dev/null) and holds no copy of the log pipe.
-const WRAPPER: &str =
-    "exec 3<&0; \"$@\" & d=$!; { read _ <&3; kill $d; } >/dev/null 2>&1 & wait $d";
+/// A daemon just started: what stops it and where its log comes from.
+struct Spawned {
+    child: Option<Child>,
+    stdin: Box<dyn AsyncWrite + Send + Sync + Unpin>,
+    log: Box<dyn AsyncRead + Send + Sync + Unpin>,
+}
 
-impl Daemon {
-    /// Spawns `argv` (under `prefix`) and waits for it to listen: the daemon, or what it
-    /// logged before exiting.
-    async fn start(
-        prefix: &[String],
-        argv: &[String],
-        port: u16,
-        ready: &str,
-        log: Option<PathBuf>,
-        wait: Duration,
-    ) -> io::Result<Result<Daemon, String>> {
+impl Spawned {
+    /// `argv` under `prefix` in the [`WRAPPER`]: its stdin stops it, its stderr is the log.
+    fn wrapped(prefix: &[String], argv: &[String]) -> io::Result<Spawned> {
         let mut words: Vec<String> = prefix.to_vec();
         words.extend(["/bin/sh".into(), "-c".into(), WRAPPER.into(), "sh".into()]);
         words.extend(argv.iter().cloned());
@@ -115,8 +116,49 @@ impl Daemon {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
-        let stdin = child.stdin.take();
-        let stderr = child.stderr.take().expect("piped stderr");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let log = child.stderr.take().expect("piped stderr");
+        Ok(Spawned {
+            child: Some(child),
+            stdin: Box::new(stdin),
+            log: Box::new(log),
+        })
+    }
+
+    /// `argv` started by a container's helper: the connection carries its stderr, and closing
+    /// our side stops it.
+    async fn helped(helper: &crate::helper::Helper, argv: &[String]) -> io::Result<Spawned> {
+        let (read, write) = helper.daemon(argv).await?.into_split();
+        Ok(Spawned {
+            child: None,
+            stdin: Box::new(write),
+            log: Box::new(read),
+        })
+    }
+}
+
+/// Kills the daemon when the wrapper's stdin closes, and ends with the daemon: a daemon that
+/// exits at once (its port taken meanwhile) closes the log pipe, so its words are read and the
+/// start retried instead of waited on. The watcher reads the wrapper's own stdin (fd 3: a
+/// background job's stdin is /dev/null) and holds no copy of the log pipe.
+const WRAPPER: &str =
+    "exec 3<&0; \"$@\" & d=$!; { read _ <&3; kill $d; } >/dev/null 2>&1 & wait $d";
+
+impl Daemon {
+    /// Waits for a spawned daemon to listen: the daemon, or what it logged before exiting.
+    async fn start(
+        spawned: Spawned,
+        port: u16,
+        ready: &str,
+        log: Option<PathBuf>,
+        wait: Duration,
+    ) -> io::Result<Result<Daemon, String>> {
+        let Spawned {
+            child,
+            stdin,
+            log: stderr,
+        } = spawned;
+        let stdin = Some(stdin);
         let (tx, mut lines) = watch::channel(Vec::new());
         let reader = tokio::spawn(read_log(stderr, tx, log));
         let ready = tokio::time::timeout(
@@ -148,10 +190,15 @@ impl Daemon {
             let _ = stdin.shutdown().await;
         }
         if tokio::time::timeout(grace, &mut self.reader).await.is_err() {
-            let _ = self.child.kill().await;
+            if let Some(child) = self.child.as_mut() {
+                let _ = child.kill().await;
+            }
+            // Aborting the reader drops a helper's connection, which stops the daemon.
             self.reader.abort();
         }
-        let _ = tokio::time::timeout(grace, self.child.wait()).await;
+        if let Some(child) = self.child.as_mut() {
+            let _ = tokio::time::timeout(grace, child.wait()).await;
+        }
         let text = self.lines.borrow().join("\n");
         text + "\n"
     }
@@ -159,7 +206,7 @@ impl Daemon {
 
 /// Collects the daemon's stderr line by line (published on `tx`, appended to `log`).
 async fn read_log(
-    stderr: tokio::process::ChildStderr,
+    stderr: Box<dyn AsyncRead + Send + Sync + Unpin>,
     tx: watch::Sender<Vec<String>>,
     log: Option<PathBuf>,
 ) {

@@ -59,9 +59,15 @@ impl Dropbear {
 
     /// Starts a daemon for one connection, ready within `wait`; its log is also written to
     /// `log` when given.
-    pub async fn serve(&self, log: Option<PathBuf>, wait: Duration) -> io::Result<Daemon> {
+    pub async fn serve(
+        &self,
+        log: Option<PathBuf>,
+        wait: Duration,
+        helper: Option<&crate::helper::Helper>,
+    ) -> io::Result<Daemon> {
         let listen = Listen {
             prefix: &self.prefix,
+            helper,
             ready: READY,
             port_taken: "Failed listening",
             what: "dropbear",

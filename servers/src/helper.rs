@@ -121,6 +121,14 @@ impl Helper {
         self.open(&fields).await
     }
 
+    /// Starts `argv` (a server listening itself); the returned connection carries its stderr,
+    /// and shutting down our side stops it (the helper's side closes once it has exited).
+    pub async fn daemon(&self, argv: &[String]) -> io::Result<TcpStream> {
+        let mut fields = vec!["daemon"];
+        fields.extend(argv.iter().map(String::as_str));
+        self.open(&fields).await
+    }
+
     /// A fresh log file path in the mounted log directory (for a cell that names none).
     pub fn fresh_log(&self) -> Option<PathBuf> {
         let n = self.serial.fetch_add(1, Ordering::Relaxed);

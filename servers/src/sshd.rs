@@ -498,7 +498,7 @@ impl SshdTarget {
         wait: Duration,
     ) -> Option<std::io::Result<crate::daemon::Daemon>> {
         match &self.server {
-            Server::Dropbear(d) => Some(d.serve(log, wait).await),
+            Server::Dropbear(d) => Some(d.serve(log, wait, self.helper.as_deref()).await),
             Server::AsyncSsh(a) => Some(a.serve(log, wait).await),
             _ => None,
         }
@@ -519,7 +519,7 @@ impl SshdTarget {
     }
 
     /// This target with its connections served by the container's `helper` (OpenSSH and
-    /// TinySSH targets; Dropbear listens itself).
+    /// TinySSH per connection; Dropbear's per-cell daemon).
     pub fn with_helper(mut self, helper: std::sync::Arc<crate::helper::Helper>) -> Self {
         self.helper = Some(helper);
         self

@@ -95,6 +95,7 @@ mod tests {
                 server_sig_algs: vec![],
                 pubkey_algorithms: vec![],
                 rsa_min_bits: 1024,
+                rsa_signature_exact_length: true,
                 runs_with: None,
             },
             host_key_types: vec!["ed25519".into(), "rsa".into()],

@@ -105,6 +105,11 @@ pub struct ServerFacts {
     /// The smallest RSA user key it accepts, in bits (0: no RSA at all).
     #[serde(default)]
     pub rsa_min_bits: u32,
+    /// Whether it verifies only RSA signatures exactly as long as the key's modulus, refusing
+    /// one whose leading zero bytes the client left out (PuTTY does: about 1 signature in 256).
+    /// OpenSSH pads such a signature before verifying it.
+    #[serde(default)]
+    pub rsa_signature_exact_length: bool,
 }
 
 impl ServerFacts {

@@ -247,6 +247,15 @@ impl Driver {
         self != Driver::Dbclient
     }
 
+    /// Whether the client leaves out the leading zero bytes of an RSA signature, so about 1
+    /// signature in 256 is shorter than the key's modulus: PuTTY pads only for the servers its
+    /// bug-compatibility list names (manual, "Requires padding on SSH-2 RSA signatures"); a
+    /// server verifying only exact-length signatures then refuses such a login now and then
+    /// (github.com/paramiko/paramiko pull 1933).
+    pub fn unpadded_rsa_signatures(self) -> bool {
+        self == Driver::Plink
+    }
+
     /// The client program a library driver runs (None for the binaries).
     pub fn program(self) -> Option<Program> {
         library::program(self)

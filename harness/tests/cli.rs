@@ -102,6 +102,26 @@ fn profiles_are_one_line_each_narrowed_by_a_filter_and_complete_with_long() {
 }
 
 #[test]
+fn a_filter_that_matches_nothing_says_what_was_meant() {
+    // The user's name for a release (`openssh-8.8`) is not a policy id; the version finds it.
+    let out = listing(&["policies", "openssh-8.8"]);
+    assert!(out.starts_with("Server policies (0 of "), "{out}");
+    assert!(
+        out.contains("no policy matches `openssh-8.8`; did you mean `upstream-8.8`?"),
+        "{out}"
+    );
+    let out = listing(&["profiles", "puty-0.83"]);
+    assert!(
+        out.contains(
+            "no profile matches `puty-0.83`; did you mean `putty-0.83` or `real-putty-0.83`?"
+        ),
+        "{out}"
+    );
+    let out = listing(&["policies", "zzzz"]);
+    assert!(out.contains("no policy matches `zzzz`\n"), "{out}");
+}
+
+#[test]
 fn policies_list_as_json_with_their_sources() {
     let json = listing(&["policies", "--format", "json", "RHEL9"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();

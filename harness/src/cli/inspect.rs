@@ -41,6 +41,36 @@ impl Listing {
     }
 }
 
+impl Listing {
+    /// When the filter matched none of `ids`: what the user may have meant — the nearest id,
+    /// and the ids sharing the filter's version (`openssh-8.8` → `upstream-8.8`).
+    fn no_match_hint(&self, ids: &[&str], kind: &str) {
+        let Some(filter) = &self.filter else { return };
+        let mut meant: Vec<&str> = sshmatrix::matrix::nearest(filter, ids.iter().copied())
+            .into_iter()
+            .collect();
+        let version = filter
+            .rsplit(['-', '_', ' '])
+            .next()
+            .filter(|v| v.len() < filter.len() && v.starts_with(|c: char| c.is_ascii_digit()));
+        if let Some(v) = version {
+            meant.extend(ids.iter().filter(|id| id.ends_with(v)));
+        }
+        meant.dedup();
+        match meant.is_empty() {
+            true => println!("  no {kind} matches `{filter}`"),
+            false => println!(
+                "  no {kind} matches `{filter}`; did you mean {}?",
+                meant
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        }
+    }
+}
+
 /// Prints `items` as JSON; the exit code says whether serializing worked.
 fn print_json<T: serde::Serialize>(items: &[T]) -> ExitCode {
     match serde_json::to_string_pretty(items) {
@@ -86,6 +116,10 @@ pub fn profiles(listing: &Listing) -> ExitCode {
         return print_json(&shown);
     }
     println!("Client profiles ({} of {}):", shown.len(), profiles.len());
+    if shown.is_empty() {
+        let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+        listing.no_match_hint(&ids, "profile");
+    }
     println!("  {:<26} {:<10} {:<26} CLIENT", "ID", "VERSION", "KIND");
     for p in &shown {
         let kind = profile_kind(p);
@@ -137,6 +171,10 @@ pub fn policies(listing: &Listing) -> ExitCode {
         return print_json(&shown);
     }
     println!("Server policies ({} of {}):", shown.len(), all.len());
+    if shown.is_empty() {
+        let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+        listing.no_match_hint(&ids, "policy");
+    }
     let w = shown.iter().map(|p| p.id.len()).max().unwrap_or(0).max(22);
     println!(
         "  {:<w$} {:<16} {:<18} POLICY — PLATFORM",

@@ -376,10 +376,8 @@ struct Shared {
     askpass: PathBuf,
     logs: PathBuf,
     host_key_pubs: Vec<Vec<PathBuf>>,
-    /// Image name → argv prefix running a command in that image's client container.
-    client_containers: HashMap<String, Vec<String>>,
-    /// Each client container's helper (in-image clients run through it, not `docker exec`).
-    client_helpers: HashMap<String, Arc<sshmatrix_servers::helper::Helper>>,
+    /// Image name → that image's client container.
+    client_containers: HashMap<String, ClientContainer>,
     /// Library-driver profile id → argv prefix of its installed client program.
     programs: HashMap<String, Vec<String>>,
     /// A file holding the (wrong) password real clients are given in password cells.
@@ -619,7 +617,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let (agents, agent_procs) =
         start_agents(&plan, &keys, &factory, &askpass, run_dir.path(), opts).await?;
     notes.extend(hop_notes(&plan, agents.len()));
-    let (client_containers, client_helpers, more) =
+    let (client_containers, more) =
         start_client_containers(&plan, &run_name, opts, &mut notes).await?;
     containers.extend(more);
     opts.stop.check("preparing the run")?;
@@ -641,7 +639,6 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         logs,
         host_key_pubs,
         client_containers,
-        client_helpers,
         programs,
         agents,
         wrong_password,
@@ -1090,10 +1087,18 @@ async fn start_agents(
     Ok((agents, procs))
 }
 
-/// Client containers by image name: the `docker exec` prefix, the helper, the containers.
+/// A client container: how a command runs in it, by `docker exec` (a plain script's way) or
+/// by its helper (sshmatrix's).
+struct ClientContainer {
+    /// The argv prefix `docker exec -i ID`.
+    prefix: Vec<String>,
+    /// Its helper.
+    helper: Arc<sshmatrix_servers::helper::Helper>,
+}
+
+/// Client containers by image name, and the containers themselves.
 type ClientContainers = (
-    HashMap<String, Vec<String>>,
-    HashMap<String, Arc<sshmatrix_servers::helper::Helper>>,
+    HashMap<String, ClientContainer>,
     Vec<sshmatrix_servers::container::Container>,
 );
 
@@ -1106,8 +1111,7 @@ async fn start_client_containers(
     opts: &Options,
     notes: &mut Vec<String>,
 ) -> Result<ClientContainers, RunError> {
-    let mut prefixes = HashMap::new();
-    let mut helpers = HashMap::new();
+    let mut started = HashMap::new();
     let mut containers = Vec::new();
     for image in &plan.client_images {
         opts.stop.check("starting client containers")?;
@@ -1129,17 +1133,17 @@ async fn start_client_containers(
                 return Err(RunError::Environment(e.to_string()));
             }
         };
-        helpers.insert(image.name.to_string(), helper);
         notes.push(format!(
             "in-image clients: {} ({}), container {}, each client started by the container's helper and connecting to a one-shot 127.0.0.1 port serving the cell's server",
             image.tag(),
             image.contents,
             &c.id[..12.min(c.id.len())]
         ));
-        prefixes.insert(image.name.to_string(), c.exec_prefix());
+        let prefix = c.exec_prefix();
+        started.insert(image.name.to_string(), ClientContainer { prefix, helper });
         containers.push(c);
     }
-    Ok((prefixes, helpers, containers))
+    Ok((started, containers))
 }
 
 impl Prepared {
@@ -1908,12 +1912,12 @@ async fn real_cell<'a>(
         ));
     }
     let log = shared.logs.join(format!("cell-{}.log", cell.index));
-    let inside = cell
+    let container = cell
         .client
         .image
         .as_ref()
-        .and_then(|i| shared.client_containers.get(i))
-        .map(Vec::as_slice);
+        .and_then(|i| shared.client_containers.get(i));
+    let inside = container.map(|c| c.prefix.as_slice());
     let jump = match target.via {
         None => None,
         Some(vi) => Some(real_jump(shared, cell, vi).await?),
@@ -1929,9 +1933,9 @@ async fn real_cell<'a>(
     let server = crate::drivers::ServerEnd::for_client(
         server_target,
         &log,
-        // A container target's log comes through `docker exec`: a one-shot port lets the
-        // run wait for that process, so the log is complete when it is read. Libraries
-        // connect a socket themselves.
+        // A container target's server is reached through a one-shot port that lets the run
+        // wait for it (the helper's connection, or a plain `docker exec`), so its log is
+        // complete when it is read. Libraries connect a socket themselves.
         inside.is_some() || jump.is_some() || target.image.is_some() || driver.needs_port(),
         shared.timeout,
     )
@@ -1946,13 +1950,9 @@ async fn real_cell<'a>(
         log,
         askpass: &shared.askpass,
         inside,
-        helper: cell
-            .client
-            .image
-            .as_ref()
+        helper: container
             .filter(|_| served == Served::Helped)
-            .and_then(|i| shared.client_helpers.get(i))
-            .map(Arc::as_ref),
+            .map(|c| c.helper.as_ref()),
         agent: cell
             .holder
             .uses_agent()

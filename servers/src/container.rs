@@ -690,8 +690,29 @@ pub async fn start_target(
             ),
         });
     }
-    let mut launcher = container.exec_prefix();
-    let target = match (config, spec.policy.facts.clone()) {
+    let target = container_server(spec, container.exec_prefix(), config);
+    // Every server kind here (OpenSSH, TinySSH, Dropbear) runs through the container's helper.
+    let target = match logs {
+        None => target,
+        Some(dir) => match container.helper(Some(dir.to_path_buf())).await {
+            Ok(h) => target.with_helper(h),
+            Err(e) => {
+                container.remove().await;
+                return Err(e);
+            }
+        },
+    };
+    Ok((container, target))
+}
+
+/// The target of a prepared container: its sshd (reading `config`), tinysshd or Dropbear,
+/// started by `launcher` (`docker exec -i ID`).
+fn container_server(
+    spec: &TargetSpec,
+    mut launcher: Vec<String>,
+    config: Option<PathBuf>,
+) -> SshdTarget {
+    match (config, spec.policy.facts.clone()) {
         (Some(config), _) => {
             launcher.push("/usr/sbin/sshd".into());
             SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN)
@@ -708,21 +729,7 @@ pub async fn start_target(
                 host_key_types: spec.host_keys.clone(),
             },
         ),
-    };
-    let target = match (logs, spec.policy.server) {
-        (Some(dir), ServerKind::Openssh | ServerKind::Tinyssh | ServerKind::Dropbear) => {
-            let helper = container.helper(Some(dir.to_path_buf())).await;
-            match helper {
-                Ok(h) => target.with_helper(h),
-                Err(e) => {
-                    container.remove().await;
-                    return Err(e);
-                }
-            }
-        }
-        _ => target,
-    };
-    Ok((container, target))
+    }
 }
 
 /// Where a target's host keys (OpenSSH format) are copied in a container.

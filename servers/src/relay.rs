@@ -21,19 +21,11 @@ pub struct OneShot {
 /// Binds a free port on 127.0.0.1; the first connection accepted within `wait` runs `command`
 /// (`sh -c`) with the socket as stdin and stdout. Later connections are never accepted.
 pub async fn serve_once(command: String, wait: Duration) -> io::Result<OneShot> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let task = tokio::spawn(async move {
-        let (sock, _) = tokio::time::timeout(wait, listener.accept())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
-        drop(listener);
-        run_on(sock, &command).await
-    });
-    Ok(OneShot {
-        port,
-        task: Some(task),
-    })
+    one_shot(
+        wait,
+        move |sock| async move { run_on(sock, &command).await },
+    )
+    .await
 }
 
 /// Binds a free port on 127.0.0.1; the first connection accepted within `wait` is spliced to
@@ -42,16 +34,29 @@ pub async fn serve_once_to<F>(wait: Duration, upstream: F) -> io::Result<OneShot
 where
     F: std::future::Future<Output = io::Result<tokio::net::TcpStream>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let task = tokio::spawn(async move {
-        let (mut sock, _) = tokio::time::timeout(wait, listener.accept())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
-        drop(listener);
+    one_shot(wait, move |mut sock| async move {
         let mut up = upstream.await?;
         splice(&mut sock, &mut up).await;
         Ok(())
+    })
+    .await
+}
+
+/// Binds a free port on 127.0.0.1 and hands the first connection accepted within `wait` to
+/// `serve`; the listener closes once it is taken.
+async fn one_shot<F, Fut>(wait: Duration, serve: F) -> io::Result<OneShot>
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = io::Result<()>> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        let (sock, _) = tokio::time::timeout(wait, listener.accept())
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
+        drop(listener);
+        serve(sock).await
     });
     Ok(OneShot {
         port,

@@ -8,10 +8,12 @@ fn main() {
     let mut entries = Vec::new();
     for dir in ["profiles", "policies"] {
         let dir = Path::new(&manifest).join(dir);
-        println!("cargo:rerun-if-changed={}", dir.display());
+        // A folder the crate does not have is not watched: a missing path counts as changed,
+        // and every cargo command would rebuild the crate and all that depends on it.
         let Ok(read) = fs::read_dir(&dir) else {
             continue;
         };
+        println!("cargo:rerun-if-changed={}", dir.display());
         for entry in read.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "toml") {

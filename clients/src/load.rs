@@ -57,17 +57,13 @@ pub fn is_encrypted(text: &str, container: Container) -> bool {
     }
 }
 
-/// Loads `text` as a client that reads `reads` would, decrypting with `passphrase`.
-pub fn load_key(
-    text: &str,
-    reads: &[Container],
-    passphrase: Option<&str>,
-) -> Result<PrivateKey, LoadError> {
+/// The container of a key file's `text`, if a client that reads `reads` can read it (decrypting
+/// is not tried).
+pub fn check_reads(text: &str, reads: &[Container]) -> Result<Container, LoadError> {
     let container = detect(text).ok_or_else(|| LoadError::Unrecognised("unknown header".into()))?;
-    let name = container.name().to_string();
     if !reads.contains(&container) {
         return Err(LoadError::UnsupportedFormat {
-            container: name,
+            container: container.name().to_string(),
             reads: reads
                 .iter()
                 .map(|c| c.name())
@@ -75,6 +71,17 @@ pub fn load_key(
                 .join(", "),
         });
     }
+    Ok(container)
+}
+
+/// Loads `text` as a client that reads `reads` would, decrypting with `passphrase`.
+pub fn load_key(
+    text: &str,
+    reads: &[Container],
+    passphrase: Option<&str>,
+) -> Result<PrivateKey, LoadError> {
+    let container = check_reads(text, reads)?;
+    let name = container.name().to_string();
     let encrypted = is_encrypted(text, container);
     if encrypted && passphrase.is_none() {
         return Err(LoadError::NeedPassphrase(name));

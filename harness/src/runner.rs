@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use russh::keys::ssh_key::PrivateKey;
 use sshmatrix_clients::emulator::{self, Attempt, ClientOutcome};
 use sshmatrix_clients::factory::{private_dir, FactoryError};
-use sshmatrix_clients::load::{load_key, LoadError};
+use sshmatrix_clients::load::{check_reads, load_key, LoadError};
 use sshmatrix_clients::{negotiate, KeyFactory, KeyFile, Profile, ServerHello};
 use sshmatrix_reports::{CellResult, Report, Verdict, SCHEMA_VERSION};
 use sshmatrix_servers::dialect::Dialect;
@@ -332,14 +332,22 @@ pub fn default_jobs() -> usize {
         * 4
 }
 
-/// Key loads, once per (file, client capability): later cells wait for the first.
-type LoadMemo = Mutex<
-    HashMap<(PathBuf, String), Arc<tokio::sync::OnceCell<Result<Arc<PrivateKey>, LoadError>>>>,
->;
+/// Key loads, once per (file, wrong passphrase given): later cells wait for the first.
+type LoadMemo =
+    Mutex<HashMap<(PathBuf, bool), Arc<tokio::sync::OnceCell<Result<Arc<PrivateKey>, LoadError>>>>>;
 
-/// Concurrent key decryptions: PPK v3 (Argon2id) takes 8 MiB each; one at a time bounds the peak
-/// memory (each key is decrypted once per run, so the cost is small).
-const DECRYPTIONS: usize = 1;
+/// Most concurrent key decryptions: one per core up to this. PPK v3 (Argon2id) takes 8 MiB each,
+/// so the cap bounds the peak memory; bcrypt-pbkdf and Argon2 are pure CPU (about 0.2 s each:
+/// a quarter of the Nutanix matrix's CPU time for its 9 passphrase-protected files), and one
+/// at a time left a core idle while the first cells waited for their keys.
+const MAX_DECRYPTIONS: usize = 4;
+
+/// Concurrent key decryptions on this machine.
+fn decryptions() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_DECRYPTIONS)
+}
 
 /// Per-target material of a troubleshooting scenario.
 #[derive(Default)]
@@ -629,7 +637,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         hellos,
         keys,
         loads: Mutex::new(HashMap::new()),
-        decrypting: Semaphore::new(DECRYPTIONS),
+        decrypting: Semaphore::new(decryptions()),
         budget: Mutex::new(crate::budget::Budget::load(
             opts.work_dir.join("auth-budget.json"),
         )),
@@ -1153,6 +1161,8 @@ impl Prepared {
         // `jobs` workers pull cell indices from a counter: only `jobs` cell futures exist at a
         // time, whatever the size of the matrix.
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let _prefetch =
+            AbortOnDrop(tokio::spawn(prefetch_keys(self.shared.clone())).abort_handle());
         let mut workers = Vec::new();
         for _ in 0..self.jobs.max(1) {
             let shared = self.shared.clone();
@@ -1468,7 +1478,6 @@ impl Shared {
         }
     }
 
-    /// Loads a key file the way a client would (memoized per file and client capability).
     /// The account a cell logs in to: the matrix user on container targets (real accounts),
     /// the OS user running sshmatrix on local ones.
     fn login_for<'a>(&'a self, cell: &'a Cell) -> &'a str {
@@ -1482,7 +1491,7 @@ impl Shared {
 
     /// The cell's private key as its client holds it: read by the client (its formats, its
     /// passphrase support), or — agent cells — as the agent got it from `ssh-add` (any format,
-    /// the right passphrase). Loaded once per way of holding it.
+    /// the right passphrase). Decrypted once per file and passphrase given.
     async fn load(&self, cell: &Cell, file: &KeyFile) -> Result<Arc<PrivateKey>, LoadError> {
         let p = &cell.client;
         let agent = cell.holder.uses_agent();
@@ -1496,35 +1505,34 @@ impl Shared {
         if let Some(why) = partial.filter(|_| !agent) {
             return Err(LoadError::Partial(why));
         }
-        let memo_key = (
-            file.path.clone(),
-            format!("{reads:?}{reads_encrypted}{wrong}"),
-        );
+        // What the client can read is checked per cell (cheap); decrypting, once per file and
+        // passphrase given, whichever client asked first.
+        let text = std::fs::read_to_string(&file.path)
+            .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
+        if file.encrypted && !reads_encrypted {
+            return Err(LoadError::UnsupportedFormat {
+                container: format!("encrypted {}", file.format.container.name()),
+                reads: "unencrypted key files only".into(),
+            });
+        }
+        check_reads(&text, &reads)?;
         let cell_once = self
             .loads
             .lock()
             .expect("lock")
-            .entry(memo_key)
+            .entry((file.path.clone(), wrong))
             .or_default()
             .clone();
-        let file = file.clone();
+        let pass = match wrong {
+            true => Some("not the passphrase".to_string()),
+            false => file.passphrase(),
+        };
         cell_once
             .get_or_init(|| async {
                 let _permit = self.decrypting.acquire().await.expect("semaphore");
                 tokio::task::spawn_blocking(move || {
-                    let text = std::fs::read_to_string(&file.path)
-                        .map_err(|e| LoadError::Unrecognised(e.to_string()))?;
-                    if file.encrypted && !reads_encrypted {
-                        return Err(LoadError::UnsupportedFormat {
-                            container: format!("encrypted {}", file.format.container.name()),
-                            reads: "unencrypted key files only".into(),
-                        });
-                    }
-                    let pass = match wrong {
-                        true => Some("not the passphrase".to_string()),
-                        false => file.passphrase(),
-                    };
-                    load_key(&text, &reads, pass.as_deref()).map(Arc::new)
+                    load_key(&text, &sshmatrix_clients::Container::ALL, pass.as_deref())
+                        .map(Arc::new)
                 })
                 .await
                 .expect("load task")
@@ -2127,6 +2135,28 @@ fn timed_out(shared: &Shared, cell: &Cell, result: &mut CellResult) {
         "the server had logged {} line(s) when the cell ran out of time; the last: {last}",
         lines.len()
     ));
+}
+
+/// Loads the emulated cells' key files ahead of the cells, in plan order, each file once and
+/// `decryptions()` at a time: decrypting (bcrypt-pbkdf, Argon2id: about 0.2 s of CPU each) is
+/// most of an emulated cell's own work, and a core idled while the first cells waited for the
+/// first key. A cell whose key is still being loaded waits for that load; errors are the
+/// cells' to report.
+async fn prefetch_keys(shared: Arc<Shared>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut loads = tokio::task::JoinSet::new();
+    for (i, cell) in shared.plan.cells.iter().enumerate() {
+        let file = &shared.keys[&key_id(cell)];
+        if cell.client.driver.is_some() || !file.encrypted || !seen.insert(&file.path) {
+            continue;
+        }
+        let shared = shared.clone();
+        loads.spawn(async move {
+            let cell = &shared.plan.cells[i];
+            let _ = shared.load(cell, &shared.keys[&key_id(cell)]).await;
+        });
+    }
+    while loads.join_next().await.is_some() {}
 }
 
 /// Aborts a task when dropped.

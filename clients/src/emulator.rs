@@ -53,6 +53,9 @@ pub struct ClientOutcome {
     pub methods: Vec<String>,
     /// Notes about how the engine deviated from the real client without changing the outcome.
     pub notes: Vec<String>,
+    /// A signal from outside sshmatrix ended the client or its server (a terminal's Ctrl-C
+    /// reaching a child being started): the outcome is no measurement.
+    pub stopped_from_outside: bool,
 }
 
 impl ClientOutcome {
@@ -66,6 +69,7 @@ impl ClientOutcome {
             signature: None,
             methods: Vec::new(),
             notes: Vec::new(),
+            stopped_from_outside: false,
         }
     }
 }

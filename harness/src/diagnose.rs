@@ -89,6 +89,7 @@ mod tests {
             signature: None,
             methods: vec![],
             notes: vec![],
+            stopped_from_outside: false,
         }
     }
 

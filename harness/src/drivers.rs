@@ -325,6 +325,12 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         Err(o) => return (o, String::new()),
     };
     let secrets = [passphrase, typed];
+    if sshmatrix_servers::stopped_from_outside(&out.status) {
+        let mut o = fail(Stage::Connect, format!("{driver} was stopped by a signal"));
+        o.stopped_from_outside = true;
+        let _ = collect_logs(c.server, c.jump, &c.log).await;
+        return (o, String::new());
+    }
     if library {
         return library_outcome(c, driver, &out, &secrets).await;
     }

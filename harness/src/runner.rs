@@ -2031,9 +2031,10 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
             return (no_verdict(format!("cannot start sshd: {e}")), None);
         }
     };
-    let outcome = emulator::attempt(attempt, stream).await;
-    let log = session.finish(Duration::from_secs(3)).await;
-    (outcome, Some(log))
+    let mut outcome = emulator::attempt(attempt, stream).await;
+    let done = session.finish_checked(Duration::from_secs(3)).await;
+    outcome.stopped_from_outside |= done.stopped_from_outside;
+    (outcome, Some(done.log))
 }
 
 /// The one signature a client makes with an RSA key whatever a server lists (its profile's
@@ -2194,6 +2195,11 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
             None,
         ),
         Ok(Ok(done)) => {
+            if done.0.stopped_from_outside {
+                // The signal reached sshmatrix too, but its handler may not have run yet: the
+                // cell is reported as cut short (see `execute`), not with the signal's doing.
+                shared.stop.request_by_signal();
+            }
             fill_result(&mut result, done.0, done.1);
             let fixed = fixed_rsa_signature(&cell.client, &result);
             unlisted_signature(&shared.plan.targets[cell.target], &mut result, fixed);

@@ -21,6 +21,6 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 pub use log::{analyse, ServerView};
 pub use policy::{builtin_policies, Policy, ServerFacts, ServerKind};
 pub use sshd::{
-    find_sshd, Effective, Endpoint, HostKeyStore, ServerSession, ServerStream, SshdTarget,
-    TargetError, TargetSpec,
+    find_sshd, stopped_from_outside, Effective, Endpoint, Finished, HostKeyStore, ServerSession,
+    ServerStream, SshdTarget, TargetError, TargetSpec,
 };

@@ -352,31 +352,72 @@ pub enum ServerSession {
     },
 }
 
+/// What a server serving one connection left when it finished.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// Everything it logged.
+    pub log: String,
+    /// Whether a signal from outside sshmatrix ended it (see [`stopped_from_outside`]).
+    pub stopped_from_outside: bool,
+}
+
+/// Whether a child process was ended by SIGHUP, SIGINT or SIGTERM. sshmatrix ends its children
+/// only with SIGKILL, so such a signal came from outside: a terminal's Ctrl-C (or a job
+/// controller) signalling sshmatrix's process group while the child was being started, before
+/// it had left that group. Whatever the cell then saw was the signal's doing, not the server's.
+pub fn stopped_from_outside(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    matches!(status.signal(), Some(1 | 2 | 15))
+}
+
 impl ServerSession {
     /// Waits up to `grace` for the server to finish (the client has closed the stream), kills
     /// it otherwise, and returns everything it logged.
     pub async fn finish(self, grace: Duration) -> String {
+        self.finish_checked(grace).await.log
+    }
+
+    /// [`ServerSession::finish`], saying also whether a signal from outside ended the server
+    /// (`sshd -i` on this host; the other servers are not in sshmatrix's process group).
+    pub async fn finish_checked(self, grace: Duration) -> Finished {
         let (mut child, mut log) = match self {
-            ServerSession::Daemon(d) => return d.finish(grace).await,
+            ServerSession::Daemon(d) => {
+                let log = d.finish(grace).await;
+                return Finished {
+                    log,
+                    ..Finished::default()
+                };
+            }
             ServerSession::Helped { mut splice, log } => {
                 if tokio::time::timeout(grace, &mut splice).await.is_err() {
                     splice.abort();
                 }
                 let text = fs::read_to_string(&log).unwrap_or_default();
                 let _ = fs::remove_file(&log);
-                return text;
+                return Finished {
+                    log: text,
+                    ..Finished::default()
+                };
             }
             ServerSession::Inetd { child, log } => (child, log),
         };
-        if tokio::time::timeout(grace, child.wait()).await.is_err() {
-            let _ = child.kill().await;
-        }
-        match tokio::time::timeout(grace, &mut log).await {
+        let stopped_from_outside = match tokio::time::timeout(grace, child.wait()).await {
+            Ok(status) => status.is_ok_and(|s| stopped_from_outside(&s)),
+            Err(_) => {
+                let _ = child.kill().await;
+                false
+            }
+        };
+        let log = match tokio::time::timeout(grace, &mut log).await {
             Ok(Ok(text)) => text,
             _ => {
                 log.abort();
                 String::new()
             }
+        };
+        Finished {
+            log,
+            stopped_from_outside,
         }
     }
 }
@@ -926,5 +967,30 @@ pub fn scrub_config_errors(stderr: &str, config: &str) -> String {
     match kept.is_empty() {
         true => "sshd refused the configuration (its messages referred to other files and are not shown)".into(),
         false => kept.join("\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stopped_from_outside;
+
+    /// The exit status of a shell that sends itself `signal`.
+    fn ended_by(signal: &str) -> std::process::ExitStatus {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("kill -{signal} $$")])
+            .status()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_a_terminal_or_job_controller_signal_counts_as_from_outside() {
+        for s in ["HUP", "INT", "TERM"] {
+            assert!(stopped_from_outside(&ended_by(s)), "{s}");
+        }
+        // sshmatrix's own kill, and a server that crashed or exited.
+        assert!(!stopped_from_outside(&ended_by("KILL")));
+        assert!(!stopped_from_outside(&ended_by("SEGV")));
+        let exited = std::process::Command::new("false").status().unwrap();
+        assert!(!stopped_from_outside(&exited));
     }
 }

@@ -343,7 +343,12 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         &secrets,
     );
     let status = out.status.code().unwrap_or(-1);
-    let (log, jump_refused) = collect_logs(c.server, c.jump, &c.log).await;
+    let (log, jump_refused, server_stopped) = collect_logs(c.server, c.jump, &c.log).await;
+    if server_stopped {
+        let mut o = fail(Stage::Connect, "its server was stopped by a signal".into());
+        o.stopped_from_outside = true;
+        return (o, log);
+    }
     let seen = Seen {
         driver,
         client: &client,
@@ -379,7 +384,7 @@ async fn library_outcome(
             return (o, String::new());
         }
     }
-    let (log, _) = collect_logs(c.server, c.jump, &c.log).await;
+    let (log, _, server_stopped) = collect_logs(c.server, c.jump, &c.log).await;
     let view = sshmatrix_servers::analyse(&log);
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
@@ -415,6 +420,7 @@ async fn library_outcome(
         }
     };
     o.negotiated = negotiated(&said);
+    o.stopped_from_outside = server_stopped;
     (o, log)
 }
 
@@ -500,15 +506,17 @@ async fn execute_helped(
 }
 
 /// The cell's server log once its server has ended (the jump host's instead when the target
-/// never heard from the client), and the jump host login that refused it, if one did.
+/// never heard from the client), the jump host login that refused it, if one did, and whether
+/// a signal from outside sshmatrix ended the server.
 async fn collect_logs(
     server: ServerEnd,
     jump: Option<Jump>,
     log_path: &Path,
-) -> (String, Option<String>) {
+) -> (String, Option<String>, bool) {
+    let mut stopped = false;
     if let ServerEnd::Port(one) = server {
         // The client has exited; its server process ends at EOF and completes the log.
-        one.finish(Duration::from_secs(5)).await;
+        stopped = one.finish(Duration::from_secs(5)).await;
     }
     let mut log = std::fs::read_to_string(log_path).unwrap_or_default();
     let _ = std::fs::remove_file(log_path);
@@ -526,7 +534,7 @@ async fn collect_logs(
             jump_refused = Some(j.login);
         }
     }
-    (log, jump_refused)
+    (log, jump_refused, stopped)
 }
 
 /// What a finished real client left: its output (secrets scrubbed) and the server log.

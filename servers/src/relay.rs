@@ -96,9 +96,18 @@ async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<()> {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
-    child.wait().await?;
-    Ok(())
+    let status = child.wait().await?;
+    match crate::sshd::stopped_from_outside(&status) {
+        true => Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            STOPPED_FROM_OUTSIDE,
+        )),
+        false => Ok(()),
+    }
 }
+
+/// What a one-shot command ended by an outside signal is reported as.
+const STOPPED_FROM_OUTSIDE: &str = "stopped by a signal from outside sshmatrix";
 
 /// A port on 127.0.0.1 that runs a command for every connection, inetd-style, until dropped
 /// (then the port closes and every command still running is killed): a target a scanner or a
@@ -135,18 +144,37 @@ impl Drop for Listening {
 impl OneShot {
     /// Waits up to `grace` for the command to exit (so its log is complete), then stops it.
     /// Returns whether it exited by itself.
-    pub async fn finish(mut self, grace: Duration) -> bool {
+    pub async fn finish(self, grace: Duration) -> bool {
+        self.finish_checked(grace).await == Ended::Exited
+    }
+
+    /// [`OneShot::finish`], telling an exit from an end by a signal from outside sshmatrix
+    /// ([`crate::stopped_from_outside`]).
+    pub async fn finish_checked(mut self, grace: Duration) -> Ended {
         let Some(mut task) = self.task.take() else {
-            return false;
+            return Ended::Stopped;
         };
         match tokio::time::timeout(grace, &mut task).await {
-            Ok(r) => matches!(r, Ok(Ok(()))),
+            Ok(Ok(Ok(()))) => Ended::Exited,
+            Ok(Ok(Err(e))) if e.kind() == io::ErrorKind::Interrupted => Ended::StoppedFromOutside,
+            Ok(_) => Ended::Stopped,
             Err(_) => {
                 task.abort();
-                false
+                Ended::Stopped
             }
         }
     }
+}
+
+/// How a one-shot command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It ended by itself: an exit, or a signal that is not an outside stop (a crash).
+    Exited,
+    /// A signal from outside sshmatrix ended it.
+    StoppedFromOutside,
+    /// It failed to start, or was stopped after the grace time.
+    Stopped,
 }
 
 impl Drop for OneShot {
@@ -210,6 +238,29 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(refused, "port {port} still accepts after the drop");
+    }
+
+    /// Connects to a one-shot port running `command`, reads until it closes, and says how the
+    /// command ended.
+    async fn ended(command: &str) -> Ended {
+        let one = serve_once(command.into(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", one.port))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out).await;
+        one.finish_checked(Duration::from_secs(5)).await
+    }
+
+    #[tokio::test]
+    async fn a_command_ended_by_an_outside_signal_is_told_from_an_exit() {
+        assert_eq!(ended("exit 3").await, Ended::Exited);
+        assert_eq!(ended("kill -INT $$").await, Ended::StoppedFromOutside);
+        assert_eq!(ended("kill -TERM $$").await, Ended::StoppedFromOutside);
+        // Another signal (a crash; SIGKILL, the only one sshmatrix sends) is no outside stop.
+        assert_eq!(ended("kill -KILL $$").await, Ended::Exited);
     }
 
     #[tokio::test]

@@ -258,14 +258,15 @@ impl Endpoint {
     }
 
     /// Waits up to `grace` for the server to finish its connection (so its log is complete),
-    /// then stops it.
-    pub async fn finish(self, grace: Duration) {
+    /// then stops it. Returns whether a signal from outside sshmatrix ended it.
+    pub async fn finish(self, grace: Duration) -> bool {
         match self {
             Endpoint::OneShot(o) => {
-                o.finish(grace).await;
+                o.finish_checked(grace).await == crate::relay::Ended::StoppedFromOutside
             }
             Endpoint::Daemon(d) => {
                 d.finish(grace).await;
+                false
             }
         }
     }

@@ -522,7 +522,7 @@ async fn collect_logs(
     let _ = std::fs::remove_file(log_path);
     let mut jump_refused = None;
     if let Some(j) = jump {
-        j.server.finish(Duration::from_secs(5)).await;
+        stopped |= j.server.finish(Duration::from_secs(5)).await;
         let jump_log = std::fs::read_to_string(&j.log).unwrap_or_default();
         let _ = std::fs::remove_file(&j.log);
         // The target never heard from anyone: the jump host stopped the client.

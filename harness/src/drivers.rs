@@ -325,30 +325,33 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         Err(o) => return (o, String::new()),
     };
     let secrets = [passphrase, typed];
-    if sshmatrix_servers::stopped_from_outside(&out.status) {
-        let mut o = fail(Stage::Connect, format!("{driver} was stopped by a signal"));
-        o.stopped_from_outside = true;
-        let _ = collect_logs(c.server, c.jump, &c.log).await;
-        return (o, String::new());
-    }
-    if library {
-        return library_outcome(c, driver, &out, &secrets).await;
-    }
+    let client_stopped = sshmatrix_servers::stopped_from_outside(&out.status);
+    let (mut o, log) = match library {
+        true => library_outcome(c, driver, &out, &secrets).await,
+        false => binary_outcome(c, driver, &out, &secrets).await,
+    };
+    o.stopped_from_outside |= client_stopped;
+    (o, log)
+}
+
+/// The outcome of a binary client's cell: its output and exit status read beside the server
+/// log.
+async fn binary_outcome(
+    c: RealCell<'_>,
+    driver: &str,
+    out: &std::process::Output,
+    secrets: &[Option<String>],
+) -> (ClientOutcome, String) {
     let client = scrub(
         &format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-        &secrets,
+        secrets,
     );
     let status = out.status.code().unwrap_or(-1);
     let (log, jump_refused, server_stopped) = collect_logs(c.server, c.jump, &c.log).await;
-    if server_stopped {
-        let mut o = fail(Stage::Connect, "its server was stopped by a signal".into());
-        o.stopped_from_outside = true;
-        return (o, log);
-    }
     let seen = Seen {
         driver,
         client: &client,
@@ -357,7 +360,9 @@ pub async fn run(c: RealCell<'_>, factory: &KeyFactory) -> (ClientOutcome, Strin
         family: c.key.spec.family(),
         status,
     };
-    (classify(&seen, jump_refused), log)
+    let mut o = classify(&seen, jump_refused);
+    o.stopped_from_outside = server_stopped;
+    (o, log)
 }
 
 /// A password cell's refusal, in the words `diagnose` reads as `auth-password-rejected`.

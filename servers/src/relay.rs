@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 pub struct OneShot {
     /// The port on 127.0.0.1.
     pub port: u16,
-    task: Option<JoinHandle<io::Result<()>>>,
+    task: Option<JoinHandle<io::Result<Ended>>>,
 }
 
 /// Binds a free port on 127.0.0.1; the first connection accepted within `wait` runs `command`
@@ -37,7 +37,7 @@ where
     one_shot(wait, move |mut sock| async move {
         let mut up = upstream.await?;
         splice(&mut sock, &mut up).await;
-        Ok(())
+        Ok(Ended::Exited)
     })
     .await
 }
@@ -47,7 +47,7 @@ where
 async fn one_shot<F, Fut>(wait: Duration, serve: F) -> io::Result<OneShot>
 where
     F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = io::Result<()>> + Send,
+    Fut: std::future::Future<Output = io::Result<Ended>> + Send,
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
@@ -82,7 +82,7 @@ where
 /// Runs `command` (`sh -c`) with `sock` as its stdin and stdout until it exits. The Command
 /// (and its copies of the socket) is dropped once spawned, so the socket closes when the
 /// command exits.
-async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<()> {
+async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<Ended> {
     let sock = sock.into_std()?;
     sock.set_nonblocking(false)?;
     let fd: OwnedFd = sock.into();
@@ -97,17 +97,11 @@ async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<()> {
         .kill_on_drop(true)
         .spawn()?;
     let status = child.wait().await?;
-    match crate::sshd::stopped_from_outside(&status) {
-        true => Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            STOPPED_FROM_OUTSIDE,
-        )),
-        false => Ok(()),
-    }
+    Ok(match crate::sshd::stopped_from_outside(&status) {
+        true => Ended::StoppedFromOutside,
+        false => Ended::Exited,
+    })
 }
-
-/// What a one-shot command ended by an outside signal is reported as.
-const STOPPED_FROM_OUTSIDE: &str = "stopped by a signal from outside sshmatrix";
 
 /// A port on 127.0.0.1 that runs a command for every connection, inetd-style, until dropped
 /// (then the port closes and every command still running is killed): a target a scanner or a
@@ -143,20 +137,13 @@ impl Drop for Listening {
 
 impl OneShot {
     /// Waits up to `grace` for the command to exit (so its log is complete), then stops it.
-    /// Returns whether it exited by itself.
-    pub async fn finish(self, grace: Duration) -> bool {
-        self.finish_checked(grace).await == Ended::Exited
-    }
-
-    /// [`OneShot::finish`], telling an exit from an end by a signal from outside sshmatrix
-    /// ([`crate::stopped_from_outside`]).
-    pub async fn finish_checked(mut self, grace: Duration) -> Ended {
+    /// Returns how it ended.
+    pub async fn finish(mut self, grace: Duration) -> Ended {
         let Some(mut task) = self.task.take() else {
             return Ended::Stopped;
         };
         match tokio::time::timeout(grace, &mut task).await {
-            Ok(Ok(Ok(()))) => Ended::Exited,
-            Ok(Ok(Err(e))) if e.kind() == io::ErrorKind::Interrupted => Ended::StoppedFromOutside,
+            Ok(Ok(Ok(ended))) => ended,
             Ok(_) => Ended::Stopped,
             Err(_) => {
                 task.abort();
@@ -171,7 +158,7 @@ impl OneShot {
 pub enum Ended {
     /// It ended by itself: an exit, or a signal that is not an outside stop (a crash).
     Exited,
-    /// A signal from outside sshmatrix ended it.
+    /// A signal from outside sshmatrix ended it ([`crate::stopped_from_outside`]).
     StoppedFromOutside,
     /// It failed to start, or was stopped after the grace time.
     Stopped,
@@ -205,7 +192,7 @@ mod tests {
         let mut out = String::new();
         c.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "got hello\n");
-        assert!(one.finish(Duration::from_secs(5)).await);
+        assert_eq!(one.finish(Duration::from_secs(5)).await, Ended::Exited);
     }
 
     #[tokio::test]
@@ -251,7 +238,7 @@ mod tests {
             .unwrap();
         let mut out = Vec::new();
         let _ = c.read_to_end(&mut out).await;
-        one.finish_checked(Duration::from_secs(5)).await
+        one.finish(Duration::from_secs(5)).await
     }
 
     #[tokio::test]
@@ -282,6 +269,6 @@ mod tests {
             .await
             .is_err());
         drop(w);
-        assert!(one.finish(Duration::from_secs(5)).await);
+        assert_eq!(one.finish(Duration::from_secs(5)).await, Ended::Exited);
     }
 }

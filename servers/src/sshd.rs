@@ -262,7 +262,7 @@ impl Endpoint {
     pub async fn finish(self, grace: Duration) -> bool {
         match self {
             Endpoint::OneShot(o) => {
-                o.finish_checked(grace).await == crate::relay::Ended::StoppedFromOutside
+                o.finish(grace).await == crate::relay::Ended::StoppedFromOutside
             }
             Endpoint::Daemon(d) => {
                 d.finish(grace).await;

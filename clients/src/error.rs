@@ -26,6 +26,9 @@ pub enum FactoryError {
     /// The requested format cannot hold this key type.
     #[error("{0}")]
     Unsupported(String),
+    /// A cache entry that is not this user's private file.
+    #[error("{0}")]
+    Untrusted(String),
     /// A filesystem error under a known path (the key cache).
     #[error("{path}: {source}")]
     IoAt {

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -81,14 +81,7 @@ fn temp_sibling(path: &Path, stem: &str) -> PathBuf {
     path.with_file_name(format!(".{stem}.{}.{n}", std::process::id()))
 }
 
-/// Creates a 0700 directory (and parents).
-pub fn private_dir(path: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-}
+pub use sshmatrix_core::fsx::private_dir;
 
 /// Writes a 0600 file, replacing any previous one.
 pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -168,6 +161,9 @@ impl KeyFactory {
             public_line: String::new(),
             fingerprint: String::new(),
         };
+        if dir.exists() {
+            trusted_entry(&dir)?;
+        }
         if let Some(done) = read_cached(&dir, file(&dir)) {
             return Ok(done);
         }
@@ -313,6 +309,40 @@ impl KeyFactory {
         fs::rename(&tmp, &copy)?;
         Ok(copy)
     }
+}
+
+/// A cache entry must be this user's and private (its directory, key and passphrase); one made
+/// by another user (a shared or pre-created work directory) is refused, never handed out.
+fn trusted_entry(dir: &Path) -> Result<(), FactoryError> {
+    use sshmatrix_core::fsx::private_entry;
+    let refuse = |why: String| {
+        FactoryError::Untrusted(format!(
+            "key cache entry refused: {why}; remove {} (sshmatrix makes it again)",
+            dir.display()
+        ))
+    };
+    private_entry(dir).map_err(refuse)?;
+    for name in ["id", "passphrase"] {
+        let f = dir.join(name);
+        if f.exists() {
+            private_entry(&f).map_err(refuse)?;
+        }
+    }
+    for name in ["id.pub", "format"] {
+        let f = dir.join(name);
+        let meta = match fs::symlink_metadata(&f) {
+            Ok(m) => m,
+            Err(_) => continue,
+        };
+        use std::os::unix::fs::MetadataExt;
+        if meta.file_type().is_symlink() || meta.uid() != sshmatrix_core::fsx::euid() {
+            return Err(refuse(format!(
+                "{} is a link or another user's",
+                f.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {

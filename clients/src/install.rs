@@ -241,7 +241,7 @@ pub fn ensure(
         return Ok(installed);
     }
     check_tools(&client, install)?;
-    std::fs::create_dir_all(root).map_err(io(root))?;
+    sshmatrix_core::fsx::private_dir(root).map_err(io(root))?;
     let lock_path = root.join(format!(".lock-{}", profile.id));
     let lock = File::create(&lock_path).map_err(io(&lock_path))?;
     lock.lock().map_err(io(&lock_path))?;
@@ -322,7 +322,7 @@ fn write_program(
             source,
         }
     };
-    std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+    sshmatrix_core::fsx::private_dir(&scratch).map_err(io(&scratch))?;
     for (name, text) in prog.helpers {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io(&path))?;

@@ -66,7 +66,13 @@ pub fn parse_change(spec: &str) -> Result<Change, String> {
         "key" => Change::Key(v.trim().parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
         "key_tool" => Change::KeyTool(v.trim().into()),
         "policy" => Change::Policy(v.trim().into()),
-        "sshd" => Change::Sshd(vec![v.trim().into()]),
+        "sshd" => {
+            // One printable directive; one that reads files or runs commands is the user's own
+            // choice here (they typed it), but never a second directive smuggled in.
+            sshmatrix_servers::directive::check_line(v)
+                .map_err(|e| format!("fix `{}`: the sshd line {e}", spec.escape_debug()))?;
+            Change::Sshd(vec![v.trim().into()])
+        }
         "host_keys" => Change::HostKeys(v.split(',').map(|s| s.trim().to_string()).collect()),
         other => return Err(format!("fix `{spec}`: unknown kind `{other}`")),
     })

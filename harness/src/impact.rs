@@ -31,13 +31,18 @@ pub struct Reading {
     pub host_keys: Vec<String>,
     /// What is not applied.
     pub dropped: Vec<Dropped>,
+    /// Lines whose first word cannot be an sshd keyword (letters and digits only): the file is
+    /// not an sshd_config there. Their text is never shown (a wrong path such as /etc/shadow
+    /// must not end up on a terminal or in a ticket).
+    pub not_directives: Vec<usize>,
 }
 
 const LISTEN: &str = "the local target listens on a one-shot 127.0.0.1 port";
 const ACCOUNTS: &str =
     "local cells log in as sshmatrix's own test user; the real host's account rules are not tested";
 
-/// Keywords a local run cannot honour, with the reason (besides [`crate::validate::UNSAFE_SSHD`]).
+/// Keywords a local run cannot honour, with the reason (besides
+/// [`sshmatrix_servers::directive::UNSAFE`]).
 const NOT_LOCAL: &[(&str, &str)] = &[
     (
         "include",
@@ -66,18 +71,9 @@ const NOT_LOCAL: &[(&str, &str)] = &[
 
 const UNSAFE: &str =
     "reads files or runs commands of the real host; sshmatrix supplies its own (keys, session)";
+const CONTROL: &str = "holds a control character: not applied";
+const QUOTED: &str = "its keyword is in quotes: not applied (write it plainly to test it)";
 const MATCH: &str = "Match blocks (this line to the end) are not applied: every local connection comes from 127.0.0.1 as the test user; copy the settings inside to the main section of a copy of the file to test them";
-
-/// The keyword of an sshd_config line (`Keyword value` or `Keyword=value`), if it has one.
-fn keyword(line: &str) -> Option<&str> {
-    let t = line.trim_start();
-    if t.is_empty() || t.starts_with('#') {
-        return None;
-    }
-    t.split(|c: char| c.is_whitespace() || c == '=')
-        .next()
-        .filter(|w| !w.is_empty())
-}
 
 /// The host key type a `HostKey` file name stands for (`ssh_host_ed25519_key` → `ed25519`).
 fn host_key_type(value: &str) -> Option<&'static str> {
@@ -87,24 +83,44 @@ fn host_key_type(value: &str) -> Option<&'static str> {
         .find(|t| name.contains(&format!("_{t}_")) || name.contains(&format!("{t}_key")))
 }
 
-/// Splits an sshd_config into what the local target applies and what it does not.
+/// Splits an sshd_config into what the local target applies and what it does not. Keywords are
+/// read as sshd reads them ([`sshmatrix_servers::directive`]): `Keyword=value`, a quoted
+/// keyword and any case are the same directive.
 pub fn read(text: &str) -> Reading {
+    use sshmatrix_servers::directive;
     let mut r = Reading::default();
     for (i, line) in text.lines().enumerate() {
-        let Some(word) = keyword(line) else { continue };
-        let lower = word.to_ascii_lowercase();
+        let Some(d) = directive::parse(line) else {
+            continue;
+        };
         let drop = |why| Dropped {
             line: i + 1,
-            keyword: word.to_string(),
+            keyword: d
+                .keyword
+                .chars()
+                .take(40)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
             why,
         };
-        if lower == "match" {
+        if !d.keyword.chars().all(|c| c.is_ascii_alphanumeric()) && !d.quoted {
+            r.not_directives.push(i + 1);
+            continue;
+        }
+        if line
+            .chars()
+            .any(|c| c.is_control() && c != '\t' && c != '\r')
+        {
+            r.dropped.push(drop(CONTROL));
+            continue;
+        }
+        if d.lower == "match" {
             r.dropped.push(drop(MATCH));
             break;
         }
-        if lower == "hostkey" {
-            let value = line.trim_start()[word.len()..].trim_start_matches(['=', ' ', '\t']);
-            match host_key_type(value.trim()) {
+        if d.lower == "hostkey" {
+            match host_key_type(d.value.trim()) {
                 Some(t) if !r.host_keys.iter().any(|k| k == t) => r.host_keys.push(t.into()),
                 Some(_) => {}
                 None => r.dropped.push(drop(
@@ -113,10 +129,12 @@ pub fn read(text: &str) -> Reading {
             }
             continue;
         }
-        if let Some((_, why)) = NOT_LOCAL.iter().find(|(k, _)| *k == lower) {
+        if let Some((_, why)) = NOT_LOCAL.iter().find(|(k, _)| *k == d.lower) {
             r.dropped.push(drop(why));
-        } else if crate::validate::UNSAFE_SSHD.contains(&lower.as_str()) {
+        } else if directive::is_unsafe(&d) {
             r.dropped.push(drop(UNSAFE));
+        } else if d.quoted {
+            r.dropped.push(drop(QUOTED));
         } else {
             r.directives.push_str(line.trim());
             r.directives.push('\n');
@@ -182,6 +200,7 @@ pub fn policy(id: &str, file: &Path, reading: &Reading, openssh: &str) -> Policy
         .into(),
         notes: Vec::new(),
         alternatives: Vec::new(),
+        untrusted: true,
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod advice;
 pub mod agent;
 pub mod bench;
+pub mod bounded;
 pub mod budget;
 pub mod diagnose;
 pub mod digest;
@@ -14,6 +15,7 @@ pub mod drivers;
 pub mod events;
 pub mod expect;
 pub mod fidelity;
+pub mod grants;
 pub mod hostile;
 pub mod impact;
 pub mod libraries;
@@ -25,6 +27,7 @@ pub mod scale;
 pub mod scan;
 pub mod serve;
 pub mod validate;
+pub mod workdir;
 
 /// Exit code: the run completed and every expectation was met.
 pub const EXIT_OK: i32 = 0;

@@ -138,10 +138,7 @@ impl From<OutFormat> for Format {
 /// when there is no home directory to put it in.
 macro_rules! work_dir {
     ($given:expr) => {
-        match $given
-            .map(Ok)
-            .unwrap_or_else(sshmatrix::runner::default_work_dir_checked)
-        {
+        match sshmatrix::workdir::resolve($given) {
             Ok(w) => w,
             Err(e) => return $crate::fail_run(e),
         }
@@ -198,6 +195,8 @@ enum Command {
         fixes: Vec<String>,
         #[command(flatten)]
         work: cli::WorkDir,
+        #[command(flatten)]
+        grants: cli::GrantArgs,
     },
     /// Print the authorized_keys lines to install for each target and user (makes the keys).
     AuthorizedKeys {
@@ -205,6 +204,8 @@ enum Command {
         matrix: PathBuf,
         #[command(flatten)]
         work: cli::WorkDir,
+        #[command(flatten)]
+        grants: cli::GrantArgs,
     },
     /// Run every real-client profile side by side with its emulation profile over all policies,
     /// key types and passphrases; print the agreement rate and every disagreement (exit 1 if any).
@@ -320,11 +321,15 @@ enum Command {
         format: OutFormat,
         #[command(flatten)]
         work: cli::WorkDir,
+        #[command(flatten)]
+        grants: cli::GrantArgs,
     },
     /// Validate a matrix file and print its plan, without running anything.
     Check {
         /// The matrix file (TOML; `-` reads it from standard input).
         matrix: PathBuf,
+        #[command(flatten)]
+        grants: cli::GrantArgs,
     },
     /// List client profiles and key tools: a compact table, every fact with its source
     /// (`--long`), or JSON.
@@ -363,31 +368,41 @@ fn catalog_parts() -> (
 /// Plans generated matrix text (synthetic bench, fidelity check) with the built-in catalog.
 fn plan_generated(name: &str, text: &str) -> Result<matrix::Plan, ExitCode> {
     let (profiles, tools, policies) = catalog_parts();
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies);
     matrix::plan(name, text, None, &catalog).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INPUT as u8)
     })
 }
 
-/// Loads and validates a matrix and its expectations file; prints the error and gives exit 2.
+/// Loads and validates a matrix and its expectations file with the user's grants; prints the
+/// error and gives exit 2. sshd lines trusted by `--trust-sshd-lines` are shown on stderr
+/// before anything uses them.
 fn load_plan(
     path: &std::path::Path,
+    grants: &sshmatrix::grants::Grants,
 ) -> Result<(matrix::Plan, Option<Vec<expect::Rule>>), ExitCode> {
     let (profiles, tools, policies) = catalog_parts();
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies).with_grants(grants.clone());
     let plan = matrix::load(path, &catalog).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_INPUT as u8)
     })?;
+    if let Some(unknown) = grants
+        .targets()
+        .find(|g| !plan.targets.iter().any(|t| &t.id == g))
+    {
+        eprintln!(
+            "error: a grant names target `{unknown}`, which {} does not have\n  hint: --password and --deploy-key take TARGET=…, TARGET one of the matrix's target ids",
+            plan.file
+        );
+        return Err(ExitCode::from(EXIT_INPUT as u8));
+    }
+    if grants.trust_sshd_lines {
+        for (target, line) in sshmatrix::validate::unsafe_lines(&plan) {
+            eprintln!("note: trusting target `{target}`'s sshd line: {line}");
+        }
+    }
     let expected = match &plan.expect {
         None => None,
         Some(p) => Some(expect::load(p).map_err(|e| {
@@ -529,7 +544,8 @@ fn dispatch(command: Command) -> ExitCode {
             matrix,
             format,
             work: cli::WorkDir { work_dir },
-        } => cli::explain::predict(matrix, format, work_dir),
+            grants,
+        } => cli::explain::predict(matrix, format, work_dir, &grants.grants()),
         Command::Explain {
             matrix,
             cell,
@@ -537,9 +553,12 @@ fn dispatch(command: Command) -> ExitCode {
             fixes,
             whole_matrix: _,
             work: cli::WorkDir { work_dir },
+            grants,
         } => match cell {
-            Some(cell) => cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir),
-            None => cli::explain::explain_matrix(matrix, work_dir),
+            Some(cell) => {
+                cli::explain::explain(matrix, cell, try_fixes, fixes, work_dir, &grants.grants())
+            }
+            None => cli::explain::explain_matrix(matrix, work_dir, &grants.grants()),
         },
         Command::VerifyProfiles {
             pair,
@@ -560,7 +579,8 @@ fn dispatch(command: Command) -> ExitCode {
         Command::AuthorizedKeys {
             matrix,
             work: cli::WorkDir { work_dir },
-        } => cli::explain::authorized_keys(matrix, work_dir),
+            grants,
+        } => cli::explain::authorized_keys(matrix, work_dir, &grants.grants()),
         Command::Merge {
             reports,
             format,
@@ -572,7 +592,7 @@ fn dispatch(command: Command) -> ExitCode {
             new,
             allow_added_removed,
         } => cli::compare::diff(old, new, allow_added_removed),
-        Command::Check { matrix } => cli::inspect::check(matrix),
+        Command::Check { matrix, grants } => cli::inspect::check(matrix, &grants.grants()),
         Command::Run(args) => cli::run::command(*args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

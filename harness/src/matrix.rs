@@ -282,7 +282,7 @@ struct RawTarget {
     #[serde(default)]
     host_keys: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    sshd: Vec<String>,
+    sshd: Vec<Spanned<String>>,
     #[serde(default)]
     scenario: Option<Spanned<Scenario>>,
     #[serde(default)]
@@ -385,10 +385,9 @@ pub struct Remote {
     pub auth_budget: u32,
     /// The window in seconds (default 900, faillock's unlock time).
     pub budget_window_secs: u64,
-    /// Environment variable holding the password for password cells.
-    pub password_env: Option<String>,
-    /// File holding the password for password cells.
-    pub password_file: Option<std::path::PathBuf>,
+    /// Where the password of password cells comes from: only ever what the user granted on
+    /// the command line (`--password TARGET=…`).
+    pub password: Option<crate::grants::Secret>,
     /// Install the keys through this admin key before the run.
     pub deploy: Option<Deploy>,
 }
@@ -411,7 +410,8 @@ struct RawRun {
     max_cells: Option<usize>,
     #[serde(default)]
     server_log_level: Option<Spanned<String>>,
-    /// Opt-in: the matrix's sshd lines may use directives that read files or run commands.
+    /// A request: the matrix's sshd lines use directives that read files or run commands
+    /// (granted only by the user's `--trust-sshd-lines`).
     #[serde(default)]
     trust_sshd_lines: bool,
 }
@@ -589,6 +589,9 @@ pub struct Plan {
     pub expect: Option<Expectation>,
     /// Images the plan's in-image real clients run in (one client container each).
     pub client_images: Vec<sshmatrix_servers::container::ImageRecipe>,
+    /// Whether the user trusted the sshd lines (`--trust-sshd-lines`); otherwise what they
+    /// make sshd do is read back and checked before any cell runs.
+    pub trusted_sshd_lines: bool,
 }
 
 impl Plan {
@@ -632,13 +635,14 @@ impl Plan {
             run: self.run.clone(),
             expect: None,
             client_images: self.client_images.clone(),
+            trusted_sshd_lines: self.trusted_sshd_lines,
         };
         crate::digest::stamp(&mut p);
         p
     }
 }
 
-/// What the planner validates names against.
+/// What the planner validates names against, and what the user granted on the command line.
 pub struct Catalog<'a> {
     /// Client profiles.
     pub profiles: &'a [Profile],
@@ -646,6 +650,26 @@ pub struct Catalog<'a> {
     pub key_tools: &'a [KeyTool],
     /// Server policies.
     pub policies: &'a [Policy],
+    /// The user's grants (trusted sshd lines, credentials): none unless given.
+    pub grants: crate::grants::Grants,
+}
+
+impl<'a> Catalog<'a> {
+    /// A catalog of these names, with no grants.
+    pub fn new(profiles: &'a [Profile], key_tools: &'a [KeyTool], policies: &'a [Policy]) -> Self {
+        Catalog {
+            profiles,
+            key_tools,
+            policies,
+            grants: Default::default(),
+        }
+    }
+
+    /// The same catalog with the user's grants.
+    pub fn with_grants(mut self, grants: crate::grants::Grants) -> Self {
+        self.grants = grants;
+        self
+    }
 }
 
 struct Ctx<'a> {
@@ -814,6 +838,7 @@ pub fn plan(
             server_log_level: log_level,
         },
         expect,
+        trusted_sshd_lines: catalog.grants.trust_sshd_lines,
     };
     crate::validate::run_settings(
         file,
@@ -822,7 +847,7 @@ pub fn plan(
         plan.run.timeout_secs,
         crate::MAX_JOBS,
     )?;
-    crate::validate::check(file, text, &plan, run.is_some_and(|r| r.trust_sshd_lines))?;
+    crate::validate::check(file, text, &plan)?;
     crate::digest::stamp(&mut plan);
     Ok(plan)
 }
@@ -1174,7 +1199,12 @@ fn targets(
             }
         }
         let image = image(ctx, t, &id)?;
-        let remote = remote(ctx, t, &id, dir)?;
+        let remote = remote(ctx, t, &id, dir, &catalog.grants)?;
+        let trust = Trust {
+            asked: raw.run.as_ref().is_some_and(|r| r.trust_sshd_lines),
+            granted: catalog.grants.trust_sshd_lines,
+        };
+        sshd_lines(ctx, &id, &t.sshd, trust)?;
         targets.push(Target {
             remote,
             image,
@@ -1189,10 +1219,60 @@ fn targets(
             policy,
             users,
             host_keys,
-            sshd: t.sshd.clone(),
+            sshd: t.sshd.iter().map(|l| l.get_ref().clone()).collect(),
         });
     }
     Ok(targets)
+}
+
+/// Whether a matrix's sshd lines may read files or run commands.
+#[derive(Debug, Clone, Copy, Default)]
+struct Trust {
+    /// The matrix sets `[run] trust_sshd_lines = true` (a request, not a grant).
+    asked: bool,
+    /// The user passed `--trust-sshd-lines`.
+    granted: bool,
+}
+
+/// Every sshd line is one printable directive, its keyword read as sshd reads it
+/// ([`sshmatrix_servers::directive`]); one that reads files or runs commands needs the user's
+/// `--trust-sshd-lines`.
+fn sshd_lines(
+    ctx: &Ctx,
+    target: &str,
+    lines: &[Spanned<String>],
+    trust: Trust,
+) -> Result<(), InputError> {
+    use sshmatrix_servers::directive;
+    for l in lines {
+        let shown = l.get_ref().escape_debug().to_string();
+        let d = directive::check_line(l.get_ref()).map_err(|e| {
+            ctx.err(
+                l.span(),
+                format!("target `{target}`: sshd line \"{shown}\" {e}"),
+                Some("write one directive per string: sshd = [\"Ciphers aes128-ctr\", \"MACs hmac-sha2-256\"]".into()),
+            )
+        })?;
+        let Some(d) = d.filter(directive::is_unsafe) else {
+            continue;
+        };
+        if trust.granted {
+            continue;
+        }
+        let hint = match trust.asked {
+            true => "this matrix sets trust_sshd_lines, but only you can grant it: read its sshd lines, then pass --trust-sshd-lines",
+            false => "drop the line, or pass --trust-sshd-lines if you trust this matrix file (README, Security)",
+        };
+        return Err(ctx.err(
+            l.span(),
+            format!(
+                "target `{target}`: sshd line `{}` reads files or runs commands as the user running sshmatrix; refused",
+                d.keyword
+            ),
+            Some(hint.into()),
+        ));
+    }
+    Ok(())
 }
 
 /// The users of a target: safe names, none twice, at least one.
@@ -1301,12 +1381,121 @@ fn image(
     Ok(image)
 }
 
+/// The password of a remote target: the user's grant; a matrix that asks for one without it is
+/// refused with the flag that grants it (a matrix names the host, so it must not choose what
+/// is sent there).
+fn remote_password(
+    ctx: &Ctx,
+    t: &RawTarget,
+    id: &str,
+    grants: &crate::grants::Grants,
+    span: Range<usize>,
+) -> Result<Option<crate::grants::Secret>, InputError> {
+    use crate::grants::Secret;
+    if let Some(granted) = grants.password(id) {
+        return Ok(Some(granted.clone()));
+    }
+    let asked = match (&t.password_env, &t.password_file) {
+        (Some(v), _) => Secret::Env(v.clone()),
+        (None, Some(f)) => Secret::File(f.into()),
+        (None, None) => return Ok(None),
+    };
+    Err(ctx.err(
+        span,
+        format!(
+            "remote target `{id}` asks for a password ({}); sshmatrix sends credentials only where you say",
+            asked.describe()
+        ),
+        Some(format!(
+            "pass --password {id}={} to send it to this target",
+            asked.describe()
+        )),
+    ))
+}
+
+/// The admin key of a remote target's `deploy`: inside the matrix's folder, or granted by the
+/// user (`--deploy-key TARGET=PATH`).
+fn deploy_key(
+    ctx: &Ctx,
+    id: &str,
+    key: &str,
+    dir: Option<&Path>,
+    grants: &crate::grants::Grants,
+    span: Range<usize>,
+) -> Result<std::path::PathBuf, InputError> {
+    if let Some(granted) = grants.deploy_key(id) {
+        return Ok(granted.to_path_buf());
+    }
+    let path = dir.unwrap_or(Path::new(".")).join(key);
+    if dir.is_some_and(|d| crate::grants::inside(d, &path)) {
+        return Ok(path);
+    }
+    Err(ctx.err(
+        span,
+        format!(
+            "remote target `{id}`: deploy key {} lies outside the matrix's folder; sshmatrix logs in with it only when you say",
+            path.display()
+        ),
+        Some(format!("pass --deploy-key {id}={}", path.display())),
+    ))
+}
+
+/// The admin account of a `deploy`: a login name (letters, digits, `.`, `_`, `-`).
+fn deploy_user(ctx: &Ctx, id: &str, user: &str, span: Range<usize>) -> Result<String, InputError> {
+    let ok = !user.is_empty()
+        && !user.starts_with('-')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    match ok {
+        true => Ok(user.to_string()),
+        false => Err(ctx.err(
+            span,
+            format!(
+                "remote target `{id}`: deploy user `{}` is not a login name",
+                user.escape_debug()
+            ),
+            Some("deploy = { user = \"root\", key = \"admin_ed25519\" }".into()),
+        )),
+    }
+}
+
+/// Where a `deploy` writes the keys: an absolute path or one under `%h`, in plain path
+/// characters and `%h` / `%u` (sshd's tokens); never anything a shell would interpret.
+fn deploy_file(
+    ctx: &Ctx,
+    id: &str,
+    file: Option<&str>,
+    span: Range<usize>,
+) -> Result<String, InputError> {
+    let file = file.unwrap_or("%h/.ssh/authorized_keys");
+    let chars_ok = file
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-%".contains(c));
+    let tokens_ok = file
+        .match_indices('%')
+        .all(|(i, _)| matches!(file.as_bytes().get(i + 1), Some(b'h' | b'u')));
+    let rooted = file.starts_with('/') || file.starts_with("%h/");
+    if chars_ok && tokens_ok && rooted && !file.split('/').any(|p| p == "..") {
+        return Ok(file.to_string());
+    }
+    Err(ctx.err(
+        span,
+        format!(
+            "remote target `{id}`: deploy file `{}` must be an absolute path or start with %h/, in letters, digits, / . _ - and the tokens %h and %u",
+            file.escape_debug()
+        ),
+        Some("file = \"%h/.ssh/authorized_keys\" (the default)".into()),
+    ))
+}
+
 /// The host of a remote target (`kind = "remote"`), its pinned host key and budget.
 fn remote(
     ctx: &Ctx,
     t: &RawTarget,
     id: &str,
     dir: Option<&Path>,
+    grants: &crate::grants::Grants,
 ) -> Result<Option<Remote>, InputError> {
     let remote = match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
         None | Some(("local", _)) | Some(("container", _)) => None,
@@ -1337,25 +1526,22 @@ fn remote(
                     Some("ssh-keyscan HOST | ssh-keygen -lf - prints them".into()),
                 ));
             }
+            let deploy = match &t.deploy {
+                None => None,
+                Some(d) => Some(Deploy {
+                    user: deploy_user(ctx, id, &d.user, span.clone())?,
+                    key: deploy_key(ctx, id, &d.key, dir, grants, span.clone())?,
+                    file: deploy_file(ctx, id, d.file.as_deref(), span.clone())?,
+                }),
+            };
             Some(Remote {
                 host: host.clone(),
                 port,
                 host_key: pin.clone(),
                 auth_budget: t.auth_budget.unwrap_or(2),
                 budget_window_secs: t.budget_window_secs.unwrap_or(900),
-                password_env: t.password_env.clone(),
-                password_file: t
-                    .password_file
-                    .as_ref()
-                    .map(|f| dir.unwrap_or(Path::new(".")).join(f)),
-                deploy: t.deploy.as_ref().map(|d| Deploy {
-                    user: d.user.clone(),
-                    key: dir.unwrap_or(Path::new(".")).join(&d.key),
-                    file: d
-                        .file
-                        .clone()
-                        .unwrap_or_else(|| "%h/.ssh/authorized_keys".into()),
-                }),
+                password: remote_password(ctx, t, id, grants, span)?,
+                deploy,
             })
         }
         Some((other, span)) => {

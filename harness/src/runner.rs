@@ -146,9 +146,9 @@ impl RunError {
 impl From<TargetError> for RunError {
     fn from(e: TargetError) -> Self {
         match e {
-            TargetError::BadConfig { .. } | TargetError::NotSshd(_) => {
-                RunError::Input(e.to_string())
-            }
+            TargetError::BadConfig { .. }
+            | TargetError::NotSshd(_)
+            | TargetError::Untrusted { .. } => RunError::Input(e.to_string()),
             other => RunError::Environment(other.to_string()),
         }
     }
@@ -244,6 +244,7 @@ pub fn take_lease(work_dir: &std::path::Path) -> Result<(), RunError> {
 /// The key factory of a work directory: builds marked with this process's identity, and the
 /// builds left by dead processes (a passphrase file and an encrypted key each) removed.
 pub fn key_factory(work_dir: &std::path::Path) -> Result<KeyFactory, RunError> {
+    crate::workdir::prepare(work_dir)?;
     take_lease(work_dir)?;
     let root = work_dir.join("keys");
     let factory = KeyFactory::new(&root)
@@ -253,76 +254,7 @@ pub fn key_factory(work_dir: &std::path::Path) -> Result<KeyFactory, RunError> {
     Ok(factory)
 }
 
-/// The default work directory: `$SSHMATRIX_HOME`, else `$XDG_CACHE_HOME/sshmatrix`, else
-/// `~/.cache/sshmatrix` (HOME, or the passwd entry when HOME is unset or empty; never the
-/// current directory). It must not sit under a world-writable directory such as /tmp: sshd's
-/// StrictModes refuses authorized keys below one.
-pub fn default_work_dir() -> PathBuf {
-    default_work_dir_checked().unwrap_or_else(|_| PathBuf::from("/nonexistent/sshmatrix"))
-}
-
-/// [`default_work_dir`], or an environment error when no home directory can be found.
-pub fn default_work_dir_checked() -> Result<PathBuf, RunError> {
-    let set = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    if let Some(h) = set("SSHMATRIX_HOME") {
-        return Ok(PathBuf::from(h));
-    }
-    if let Some(x) = set("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(x).join("sshmatrix"));
-    }
-    let home = set("HOME")
-        .map(PathBuf::from)
-        .or_else(passwd_home)
-        .ok_or_else(|| {
-            RunError::Environment(
-                "no home directory: HOME is unset or empty and the passwd database has no entry for this user; give --work-dir DIR (or set SSHMATRIX_HOME)".into(),
-            )
-        })?;
-    Ok(home.join(".cache").join("sshmatrix"))
-}
-
-/// The home directory of the current user from /etc/passwd.
-fn passwd_home() -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").ok()?.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse() == Ok(uid) && f[5].starts_with('/'))
-            .then(|| PathBuf::from(f[5]))
-    })
-}
-
-/// Checks that sshd's StrictModes will accept files under `dir`: every existing ancestor must be
-/// owned by root or the current user and not group- or world-writable (sshd `safe_path`).
-pub fn check_work_dir(dir: &std::path::Path) -> Result<(), RunError> {
-    use std::os::unix::fs::MetadataExt;
-    let me = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0);
-    // The real path: a symlink must not hide a group/world-writable directory (sshd checks
-    // the resolved path). The deepest existing ancestor is resolved; the rest is created later.
-    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let existing = abs.ancestors().find(|a| a.exists()).unwrap_or(&abs);
-    let real = existing
-        .canonicalize()
-        .unwrap_or_else(|_| existing.to_path_buf());
-    for anc in real.ancestors() {
-        let Ok(m) = std::fs::metadata(anc) else {
-            continue;
-        };
-        if (m.uid() != 0 && m.uid() != me) || m.mode() & 0o022 != 0 {
-            return Err(RunError::Environment(format!(
-                "work directory {} lies below {}, which is group/world-writable or owned by another user: \
-                 sshd's StrictModes would refuse every key there. Use --work-dir (or SSHMATRIX_HOME) \
-                 with a path under your home directory",
-                dir.display(),
-                anc.display()
-            )));
-        }
-    }
-    Ok(())
-}
+pub use crate::workdir::{check_work_dir, default_work_dir, default_work_dir_checked};
 
 /// Default concurrency: four cells per core (each cell is mostly an sshd process and waiting).
 pub fn default_jobs() -> usize {
@@ -570,13 +502,7 @@ async fn prepare_machine(
     opts: &Options,
 ) -> Result<(PathBuf, KeyFactory, HostKeyStore, Keys), RunError> {
     let sshd = find_sshd()?;
-    check_work_dir(&opts.work_dir)?;
-    private_dir(&opts.work_dir).map_err(|e| {
-        RunError::Environment(format!(
-            "cannot create work directory {}: {e}",
-            opts.work_dir.display()
-        ))
-    })?;
+    crate::workdir::prepare(&opts.work_dir)?;
     let factory = key_factory(&opts.work_dir)?;
     let host_keys = HostKeyStore::new(opts.work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
@@ -819,6 +745,7 @@ pub(crate) fn target_spec(
     t: &crate::matrix::Target,
     log_level: &str,
     local_sshd: &std::path::Path,
+    trusted_extra: bool,
 ) -> TargetSpec {
     let dialect = match &t.image {
         Some(image) => Some(image.dialect()),
@@ -832,6 +759,7 @@ pub(crate) fn target_spec(
         extra: t.sshd.clone(),
         log_level: log_level.to_string(),
         dialect,
+        trusted_extra,
     }
 }
 
@@ -962,8 +890,15 @@ async fn probe_target(
 async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget, RunError> {
     let t = &env.plan.targets[ti];
     let extras = extras(t)?;
-    let spec = target_spec(t, &env.log_level, env.sshd);
+    let spec = target_spec(t, &env.log_level, env.sshd, env.plan.trusted_sshd_lines);
     let (target, container) = start_backend(env, ti, &spec).await?;
+    // Lines the user did not vouch for must not change what sshd runs or reads.
+    if let Err(e) = target.check_readback() {
+        if let Some(c) = container {
+            c.remove().await;
+        }
+        return Err(e.into());
+    }
     let mut notes = dialect_notes(&spec);
     if let (Some(c), Some(image)) = (&container, &t.image) {
         let server = match (t.policy.server, &t.policy.facts) {
@@ -1589,16 +1524,27 @@ async fn preflight(
         .map_err(|e| env(format!("probe: {e}")))
 }
 
-/// The shell script that appends the lines on stdin (once each) to a user's key file and sets
-/// the ownership and modes sshd's StrictModes wants. `user` is validated (letters, digits, . _ -).
-fn install_script(user: &str, file: &str) -> String {
-    let file = file.replace("%u", user).replace("%h", "$h");
-    format!(
-        "set -e; u='{user}'; h=$(getent passwd \"$u\" | cut -d: -f6); [ -n \"$h\" ] || {{ echo \"no such user $u\" >&2; exit 3; }}; \
-         f=\"{file}\"; d=$(dirname \"$f\"); umask 077; mkdir -p \"$d\"; touch \"$f\"; \
-         while IFS= read -r l; do [ -z \"$l\" ] || grep -qxF \"$l\" \"$f\" || printf '%s\\n' \"$l\" >> \"$f\"; done; \
-         if [ \"$(id -u)\" = 0 ]; then chown \"$u\": \"$f\"; [ \"$d\" != \"$h/.ssh\" ] || chown \"$u\": \"$d\"; fi; chmod 600 \"$f\""
-    )
+/// The shell script that installs a user's keys: it reads the user, the key file's path and
+/// then the key lines from standard input — no value from the matrix is ever part of the
+/// command — appends each line once, and sets the ownership and mode StrictModes wants. The
+/// path's `%h` and `%u` (validated by the planner) are expanded by the script itself.
+const INSTALL_SCRIPT: &str = r#"set -e
+IFS= read -r u; IFS= read -r f
+h=$(getent passwd "$u" | cut -d: -f6); [ -n "$h" ] || { echo "no such user $u" >&2; exit 3; }
+f=$(printf '%s\n' "$f" | sed -e "s|%h|$h|g" -e "s|%u|$u|g")
+d=$(dirname -- "$f"); umask 077; mkdir -p -- "$d"; touch -- "$f"
+while IFS= read -r l; do [ -z "$l" ] || grep -qxF -- "$l" "$f" || printf '%s\n' "$l" >> "$f"; done
+if [ "$(id -u)" = 0 ]; then chown -- "$u": "$f"; [ "$d" != "$h/.ssh" ] || chown -- "$u": "$d"; fi
+chmod 600 -- "$f""#;
+
+/// What [`INSTALL_SCRIPT`] reads: the user, the file, then the key lines.
+fn install_input(user: &str, file: &str, lines: &[String]) -> String {
+    let mut input = format!("{user}\n{file}\n");
+    for l in lines {
+        input.push_str(l);
+        input.push('\n');
+    }
+    input
 }
 
 /// Installs the matrix keys of each user of a remote target through the admin key.
@@ -1625,7 +1571,7 @@ async fn deploy_keys(
     for user in users {
         let lines = authorized_lines(plan, keys, TargetId(ti), Some(user));
         let stream = connect_remote(r, timeout).await.map_err(env)?;
-        let input = lines.join("\n") + "\n";
+        let input = install_input(user, &d.file, &lines);
         let (status, out) = tokio::time::timeout(
             timeout,
             emulator::exec_with_key(
@@ -1633,7 +1579,10 @@ async fn deploy_keys(
                 &d.user,
                 admin.clone(),
                 &r.host_key,
-                &install_script(user, &d.file),
+                &format!(
+                    "sh -c {}",
+                    sshmatrix_clients::driver::sh_quote(INSTALL_SCRIPT)
+                ),
                 input.as_bytes(),
             ),
         )
@@ -1648,17 +1597,6 @@ async fn deploy_keys(
         }
     }
     Ok(())
-}
-
-/// Reads the password of a remote target (environment variable or file, never argv).
-fn remote_password(r: &crate::matrix::Remote) -> Option<String> {
-    if let Some(var) = &r.password_env {
-        return std::env::var(var).ok();
-    }
-    r.password_file
-        .as_ref()
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .map(|p| p.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// One cell against a remote target, within its account's failed-login budget.
@@ -1687,13 +1625,16 @@ async fn run_remote(
     let target = &shared.plan.targets[cell.target];
     let password = match target.scenario.method {
         Method::Publickey => None,
-        Method::Password => match remote_password(r) {
+        Method::Password => match r.password.as_ref().and_then(crate::grants::Secret::read) {
             Some(p) => Some(p),
             None => {
                 return ClientOutcome::new(
                     emulator::Verdict::Error,
                     emulator::Stage::Auth,
-                    "no password: set password_env or password_file on the target",
+                    format!(
+                        "no password: pass --password {}=env:VARIABLE (or file:PATH), and set it",
+                        target.id
+                    ),
                 )
             }
         },
@@ -2115,6 +2056,17 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
             .notes
             .push("client saw success but the server log has no Accepted line".into());
     }
+    // A server that could not use its own configuration says nothing about the client.
+    if let Some(line) = log
+        .as_deref()
+        .and_then(sshmatrix_servers::log::config_failure)
+    {
+        if result.verdict != Verdict::Ok {
+            result.verdict = Verdict::Error;
+            result.code = sshmatrix_reports::Code::ServerConfigError.to_string();
+            result.reason = format!("the server could not use its own configuration: {line}");
+        }
+    }
 }
 
 /// A cell without a verdict in time: what its server had logged by then is kept as evidence
@@ -2217,13 +2169,13 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
 /// `sshd -T`, no key is made.
 pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, RunError> {
     let sshd = find_sshd()?;
-    private_dir(work_dir).map_err(|e| RunError::Environment(e.to_string()))?;
+    crate::workdir::prepare(work_dir)?;
     let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
     let run_dir = new_run_dir(work_dir, "predict-")?;
     let mut effective = Vec::new();
     for t in &plan.targets {
-        let spec = target_spec(t, "VERBOSE", &sshd);
+        let spec = target_spec(t, "VERBOSE", &sshd, plan.trusted_sshd_lines);
         effective.push(effective_of(t, || {
             let target = SshdTarget::create(run_dir.path(), &spec, &host_keys, &sshd, &[])?;
             let mut e = target.effective(&t.host_keys)?;

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sshmatrix_clients::factory::private_dir;
 use sshmatrix_servers::container::{self, Container};
 use sshmatrix_servers::relay::{self, Listening};
 use sshmatrix_servers::sshd::{find_sshd, Endpoint, HostKeyStore, SshdTarget};
@@ -59,7 +58,8 @@ async fn start(
     let sshd = find_sshd()?;
     let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
-    let spec = target_spec(t, "VERBOSE", &sshd);
+    // `serve` takes no sshd lines of its own: whatever a target carries is checked.
+    let spec = target_spec(t, "VERBOSE", &sshd, false);
     let Some(image) = &t.image else {
         return Ok((
             SshdTarget::create(run_dir, &spec, &host_keys, &sshd, public_keys)?,
@@ -102,12 +102,13 @@ pub async fn serve(
             t.id
         )));
     }
-    private_dir(work_dir).map_err(|e| RunError::Environment(e.to_string()))?;
+    crate::workdir::prepare(work_dir)?;
     let run_dir = new_run_dir(work_dir, "serve-")?;
     let (target, container) = start(t, work_dir, run_dir.path(), public_keys).await?;
     if t.policy.server == ServerKind::Openssh {
         // The config must be valid before anyone connects: `sshd -T` says what is wrong.
         target.effective_config()?;
+        target.check_readback()?;
     }
     let log = run_dir.path().join("sshd.log");
     let listen_error =

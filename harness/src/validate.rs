@@ -7,36 +7,6 @@ use sshmatrix_servers::ServerKind;
 
 use crate::matrix::{Cell, Expectation, InputError, Plan, Target};
 
-/// sshd directives that read arbitrary files, write files or run commands. A matrix's `sshd`
-/// lines run as the invoking user (often root), so these are refused unless the matrix says
-/// `[run] trust_sshd_lines = true`.
-pub const UNSAFE_SSHD: &[&str] = &[
-    "include",
-    "authorizedkeyscommand",
-    "authorizedkeyscommanduser",
-    "authorizedprincipalscommand",
-    "authorizedprincipalscommanduser",
-    "authorizedkeysfile",
-    "authorizedprincipalsfile",
-    "forcecommand",
-    "subsystem",
-    "chrootdirectory",
-    "pidfile",
-    "banner",
-    "hostkey",
-    "hostcertificate",
-    "hostkeyagent",
-    "revokedkeys",
-    "trustedusercakeys",
-    "securitykeyprovider",
-    "modulifile",
-    "xauthlocation",
-    "sshdsessionpath",
-    "sshdauthpath",
-    "authorizedkeysfile2",
-    "permituserenvironment",
-];
-
 /// The most characters a container account name may have (Debian's useradd).
 const MAX_USER: usize = 32;
 
@@ -65,13 +35,10 @@ impl Checker<'_> {
     }
 }
 
-/// Runs every check; `trust_sshd` is the matrix's opt-in for unsafe sshd directives.
-pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<(), InputError> {
+/// Runs every check.
+pub fn check(file: &str, text: &str, plan: &Plan) -> Result<(), InputError> {
     let c = Checker { file, text };
     for t in &plan.targets {
-        if !trust_sshd {
-            sshd_lines(&c, &t.id, &t.sshd)?;
-        }
         if t.image.is_some() {
             container_users(&c, &t.id, &t.users)?;
         }
@@ -99,25 +66,14 @@ pub fn check(file: &str, text: &str, plan: &Plan, trust_sshd: bool) -> Result<()
     Ok(())
 }
 
-fn sshd_lines(c: &Checker, target: &str, lines: &[String]) -> Result<(), InputError> {
-    for l in lines {
-        let word = l
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if UNSAFE_SSHD.contains(&word.as_str()) {
-            return Err(c.err(
-                l,
-                format!(
-                    "target `{target}`: sshd line `{}` reads files or runs commands as the user running sshmatrix; refused",
-                    l.split_whitespace().next().unwrap_or("")
-                ),
-                "drop the line, or set `[run] trust_sshd_lines = true` if you trust this matrix file (README, Security)",
-            ));
-        }
-    }
-    Ok(())
+/// The sshd lines of a plan that read files or run commands: (target id, line).
+pub fn unsafe_lines(plan: &Plan) -> Vec<(&str, &str)> {
+    use sshmatrix_servers::directive;
+    plan.targets
+        .iter()
+        .flat_map(|t| t.sshd.iter().map(move |l| (t.id.as_str(), l.as_str())))
+        .filter(|(_, l)| directive::parse(l).is_some_and(|d| directive::is_unsafe(&d)))
+        .collect()
 }
 
 /// A problem found in a matrix: where to point, what is wrong, how to fix it.

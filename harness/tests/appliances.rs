@@ -171,6 +171,7 @@ async fn start(
         extra: Vec::new(),
         log_level: "VERBOSE".into(),
         dialect: None,
+        trusted_extra: false,
     };
     let users = [("admin".to_string(), Vec::new())];
     let (container, target) = start_target(

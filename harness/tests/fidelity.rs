@@ -24,11 +24,7 @@ async fn real_clients_agree_with_their_profiles() {
             .contains(&p.id.as_str())
         })
         .collect();
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies);
     let p = plan(
         "fidelity.toml",
         &fidelity::matrix(&fidelity::base_pairs(&profiles), &policies),

@@ -110,6 +110,12 @@ scenario = {{ method = "password" }}
     m
 }
 
+/// The user's grant: the password target's password comes from the test's variable.
+const GRANT: [&str; 2] = [
+    "--password",
+    "appliance-password=env:SSHMATRIX_TEST_APPLIANCE_PASSWORD",
+];
+
 fn sshmatrix(work: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
         .args(args)
@@ -124,9 +130,7 @@ fn sshmatrix(work: &Path, args: &[&str]) -> std::process::Output {
 fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
     // A fresh work directory: the failed-login ledger persists across runs by design.
     let work = common::work_dir().join(format!("remote-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
-    let dir = work.join("appliance");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("remote-appliance");
     let port = free_port();
     let authorized = dir.join("authorized_keys");
     let user = sshmatrix_servers::sshd::current_user();
@@ -134,7 +138,10 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
     let m = matrix(&dir, port, &pin, &user);
 
     // Install what `authorized-keys` says, as an administrator would.
-    let out = sshmatrix(&work, &["authorized-keys", m.to_str().unwrap()]);
+    let out = sshmatrix(
+        &work,
+        &["authorized-keys", GRANT[0], GRANT[1], m.to_str().unwrap()],
+    );
     assert!(out.status.success());
     let block = String::from_utf8(out.stdout).unwrap();
     assert!(block.contains(&format!(
@@ -157,6 +164,8 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
             "json",
             "-o",
             json.to_str().unwrap(),
+            GRANT[0],
+            GRANT[1],
             m.to_str().unwrap(),
         ],
     );
@@ -223,7 +232,15 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
     .unwrap();
     let out = sshmatrix(
         &work,
-        &["run", "-q", "-o", "/dev/null", via_file.to_str().unwrap()],
+        &[
+            "run",
+            "-q",
+            "-o",
+            "/dev/null",
+            GRANT[0],
+            GRANT[1],
+            via_file.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         out.status.code(),
@@ -239,18 +256,26 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
     std::fs::write(&m, wrong).unwrap();
     let out = sshmatrix(
         &work,
-        &["run", "-q", "-o", "/dev/null", m.to_str().unwrap()],
+        &[
+            "run",
+            "-q",
+            "-o",
+            "/dev/null",
+            GRANT[0],
+            GRANT[1],
+            m.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match the pinned"));
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn keys_are_deployed_through_an_existing_admin_key() {
     let work = common::work_dir().join(format!("deploy-{}", std::process::id()));
-    let dir = work.join("appliance");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("deploy-appliance");
     let port = free_port();
     let authorized = dir.join("authorized_keys");
     // The appliance knows only the admin key.
@@ -332,4 +357,5 @@ deploy = {{ user = "{user}", key = "admin_key", file = "{}" }}
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&authorized).unwrap(), installed);
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -171,11 +171,7 @@ async fn measure_each(policies: &[(String, Option<&str>)]) -> Report {
         false,
         sshmatrix::impact::IMPACT_LAYOUT,
     );
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &all,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &all);
     let text = text.replace("users = [\"u\"]\n", "users = [\"sshmatrix\"]\n");
     let mut text = text;
     for (policy, image) in policies {

@@ -161,6 +161,10 @@ pub enum Code {
     NotObservable,
     /// the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key
     AgentForwardingRefused,
+    /// no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client
+    ServerConfigError,
+    /// no verdict: another local process connected to the cell's server port first (a local user racing for it)
+    ForeignConnection,
 }
 
 impl Code {
@@ -192,6 +196,8 @@ impl Code {
         Code::JumpHostRefused,
         Code::NotObservable,
         Code::AgentForwardingRefused,
+        Code::ServerConfigError,
+        Code::ForeignConnection,
     ];
 
     /// The kebab-case name reports carry.
@@ -223,6 +229,8 @@ impl Code {
             Code::JumpHostRefused => "jump-host-refused",
             Code::NotObservable => "not-observable",
             Code::AgentForwardingRefused => "agent-forwarding-refused",
+            Code::ServerConfigError => "server-config-error",
+            Code::ForeignConnection => "foreign-connection",
         }
     }
 
@@ -255,6 +263,8 @@ impl Code {
             Code::JumpHostRefused => "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's",
             Code::NotObservable => "predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)",
             Code::AgentForwardingRefused => "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key",
+            Code::ServerConfigError => "no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client",
+            Code::ForeignConnection => "no verdict: another local process connected to the cell's server port first (a local user racing for it)",
         }
     }
 

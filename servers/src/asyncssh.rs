@@ -49,7 +49,7 @@ impl AsyncSsh {
         let program = dir.join("asyncssh_server.py");
         std::fs::write(&program, PROGRAM)?;
         let keys = dir.join("keys");
-        std::fs::create_dir_all(&keys)?;
+        sshmatrix_core::fsx::private_dir(&keys)?;
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))?;
         for (user, lines) in users {
             let file = keys.join(user);

@@ -622,6 +622,9 @@ impl Container {
 
 /// Where a target's files live inside its container.
 const CONFIG_IN: &str = "/etc/sshmatrix/sshd_config";
+/// The same configuration without untrusted lines, when it has any (see
+/// [`crate::SshdTarget::check_readback`]).
+const BASELINE_IN: &str = "/etc/sshmatrix/sshd_config.baseline";
 
 /// Starts a target container from `image`: installs each `(user, authorized key lines)` as a
 /// real account with `~/.ssh/<policy's file name>` (0600 in a 0700 directory, owned by the
@@ -715,7 +718,8 @@ fn container_server(
     match (config, spec.policy.facts.clone()) {
         (Some(config), _) => {
             launcher.push("/usr/sbin/sshd".into());
-            SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN)
+            let baseline = spec.baseline().map(|_| BASELINE_IN);
+            SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN, baseline)
         }
         (None, Some(facts)) if spec.policy.server == ServerKind::Tinyssh => {
             launcher.push("/usr/sbin/tinysshd".into());
@@ -761,6 +765,13 @@ fn sshd_config(
         data: config_text.into_bytes(),
         mode: 0o644,
     });
+    if let Some(b) = spec.baseline() {
+        files.push(FileIn {
+            path: BASELINE_IN.into(),
+            data: render_config(&b, &paths).into_bytes(),
+            mode: 0o644,
+        });
+    }
     Ok(config)
 }
 

@@ -154,9 +154,11 @@ impl Dialect {
     fn adapt_line(&self, line: &str, facts: &DirectiveFacts, changes: &mut Vec<String>) -> String {
         let release = self.release;
         let (major, minor) = release;
-        let Some(word) = line.split_whitespace().next() else {
+        // The keyword as sshd reads it: `Keyword=value` and any case name the same directive.
+        let Some(d) = crate::directive::parse(line) else {
             return line.to_string();
         };
+        let word = d.keyword.as_str();
         let is = |k: &str| word.eq_ignore_ascii_case(k);
         if let Some(r) = facts.rename.iter().find(|r| is(&r.keyword)) {
             if release < version(&r.since) {
@@ -164,7 +166,8 @@ impl Dialect {
                     "`{}` written as `{}`: OpenSSH {major}.{minor} knows only the old name ({} from {})",
                     r.keyword, r.old, r.keyword, r.since
                 ));
-                return line.replacen(word, &r.old, 1);
+                let indent = &line[..line.len() - line.trim_start().len()];
+                return format!("{indent}{} {}", r.old, d.value);
             }
         }
         let why = if self.knows(word, facts) {

@@ -8,6 +8,7 @@ pub mod asyncssh;
 pub mod container;
 pub mod daemon;
 pub mod dialect;
+pub mod directive;
 pub mod dropbear;
 pub mod helper;
 pub mod log;

@@ -52,6 +52,25 @@ const REASONS: &[&str] = &[
     "error:",
 ];
 
+/// What sshd logs when it cannot use its own configuration: the connection it served says
+/// nothing about the client (a `%` it could not expand in AuthorizedKeysFile, no host key).
+const CONFIG_FAILURES: &[&str] = &[
+    "percent_expand: failed",
+    "percent_expand: unknown key",
+    "no hostkeys available",
+    "Bad configuration option",
+    "Missing privilege separation directory",
+    "Could not load host key",
+];
+
+/// The log line that says the server could not use its own configuration, if any: such a
+/// connection has no verdict.
+pub fn config_failure(log: &str) -> Option<String> {
+    log.lines()
+        .find(|l| CONFIG_FAILURES.iter().any(|p| l.contains(p)))
+        .map(clean)
+}
+
 /// Lines kept as evidence though they explain nothing themselves.
 const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 
@@ -149,6 +168,90 @@ pub fn analyse(log: &str) -> ServerView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The real sshd serving a real `ssh` once (`sshd -i` as its ProxyCommand) with an
+    /// AuthorizedKeysFile holding an unescaped `%2F`, as a Jenkins workspace path would: its log.
+    fn log_of_unexpandable_path() -> String {
+        let base = std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap();
+        let dir = base.join(format!(
+            ".cache/sshmatrix-log-test-{}/job%2Fmain",
+            std::process::id()
+        ));
+        sshmatrix_core::fsx::private_dir(&dir).unwrap();
+        let keygen = |name: &str| {
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+                .arg(dir.join(name))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        };
+        keygen("hk");
+        keygen("ck");
+        std::fs::copy(dir.join("ck.pub"), dir.join("ak")).unwrap();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!("HostKey {d}/hk\nPidFile none\nUsePAM no\nLogLevel VERBOSE\nAuthorizedKeysFile {d}/ak\nPermitRootLogin yes\n"),
+        )
+        .unwrap();
+        // A script outside the directory, so that ssh has no `%` of its own to expand.
+        let proxy = dir.parent().unwrap().join("proxy.sh");
+        std::fs::write(
+            &proxy,
+            format!("#!/bin/sh\nexec /usr/sbin/sshd -i -e -f '{d}/sshd_config' 2>>'{d}/log'\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&proxy, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        // ssh expands `%` in its own IdentityFile too: the client's key sits outside.
+        let key = dir.parent().unwrap().join("ck");
+        std::fs::copy(dir.join("ck"), &key).unwrap();
+        let _ = std::process::Command::new("ssh")
+            .args([
+                "-F",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+            ])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-i",
+            ])
+            .arg(&key)
+            .arg("-o")
+            .arg(format!("ProxyCommand={}", proxy.display()))
+            .args(["root@sshmatrix-test", "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+        log
+    }
+
+    #[test]
+    fn a_server_that_cannot_expand_its_own_paths_is_no_verdict() {
+        if !std::path::Path::new("/usr/sbin/sshd").exists() {
+            return;
+        }
+        let log = log_of_unexpandable_path();
+        let line = config_failure(&log).unwrap_or_else(|| panic!("not recognised: {log}"));
+        assert!(line.contains("percent_expand"), "{line}");
+        assert_eq!(
+            config_failure("Accepted publickey for root from UNKNOWN"),
+            None
+        );
+    }
 
     #[test]
     fn signature_algorithm_refusal_is_the_reason() {

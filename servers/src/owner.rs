@@ -75,7 +75,7 @@ pub fn take_lease(dir: &Path) -> std::io::Result<()> {
     if LEASE.get().is_some() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)?;
+    sshmatrix_core::fsx::private_dir(dir)?;
     let me = std::process::id();
     let start = start_time("self").unwrap_or(0);
     let name = format!("{me}-{start}");

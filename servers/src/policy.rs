@@ -43,6 +43,11 @@ pub struct Policy {
     /// Other policies an administrator of this platform can switch to, with how and at what cost.
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+    /// Whether the directives come from the user rather than sshmatrix's data (`impact`'s
+    /// candidate file): then what `sshd -T` makes of them is checked against a rendering
+    /// without them ([`crate::SshdTarget::check_readback`]).
+    #[serde(skip)]
+    pub untrusted: bool,
 }
 
 /// A server implementation a policy describes.

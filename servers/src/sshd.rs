@@ -48,9 +48,37 @@ pub enum TargetError {
         /// What sshd said.
         message: String,
     },
+    /// A path sshd could not be told about safely (a quote or control character in it).
+    #[error("the path {0:?} holds a quote or control character, which an sshd_config cannot carry; use a work directory without them (--work-dir)")]
+    BadPath(String),
+    /// Lines the user did not vouch for change what sshd runs or reads (`sshd -T`).
+    #[error("target `{target}`: the sshd lines given change `{keyword}` to `{value}` (read back with sshd -T); they read files or run commands as the user running sshmatrix: refused")]
+    Untrusted {
+        /// Target id.
+        target: String,
+        /// The setting they change (lower case, as `sshd -T` prints it).
+        keyword: String,
+        /// Its value then.
+        value: String,
+    },
     /// Filesystem or process error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// A file path as an sshd_config value: in double quotes (work directories may hold spaces),
+/// and for a `%`-expanded keyword (AuthorizedKeysFile) with `%` written `%%` (Jenkins
+/// workspaces hold `%2F`). HostKey is not `%`-expanded by sshd.
+pub fn config_path(path: &Path, percent_expanded: bool) -> Result<String, TargetError> {
+    let text = path.display().to_string();
+    if text.chars().any(|c| c == '"' || c.is_control()) {
+        return Err(TargetError::BadPath(text));
+    }
+    let text = match percent_expanded {
+        true => text.replace('%', "%%"),
+        false => text,
+    };
+    Ok(format!("\"{text}\""))
 }
 
 /// Locates the sshd binary.
@@ -105,10 +133,13 @@ pub struct HostKeyStore {
 impl HostKeyStore {
     /// A store in `dir` (created 0700).
     pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
         let dir = dir.into();
-        fs::create_dir_all(&dir)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        sshmatrix_core::fsx::private_entry(&dir).map_err(std::io::Error::other)?;
         Ok(HostKeyStore { dir })
     }
 
@@ -116,6 +147,12 @@ impl HostKeyStore {
     pub fn get(&self, kind: &str) -> Result<PathBuf, TargetError> {
         let path = self.dir.join(format!("ssh_host_{kind}_key"));
         if path.exists() {
+            // Another user's key in a shared store would let them impersonate every target.
+            sshmatrix_core::fsx::private_entry(&path).map_err(|why| {
+                TargetError::HostKeys(format!(
+                    "host key refused: {why}; remove it (sshmatrix makes it again)"
+                ))
+            })?;
             return Ok(path);
         }
         let tmp = self
@@ -163,6 +200,9 @@ pub struct TargetSpec {
     pub log_level: String,
     /// The sshd release the configuration is rendered for (`None`: unknown, verbatim).
     pub dialect: Option<crate::dialect::Dialect>,
+    /// Whether the user trusts the `extra` lines (`--trust-sshd-lines`); untrusted ones are
+    /// checked with `sshd -T` against a rendering without them.
+    pub trusted_extra: bool,
 }
 
 impl TargetSpec {
@@ -177,6 +217,24 @@ impl TargetSpec {
                 (d.adapt(&extra, facts), d.adapt(policy, facts))
             }
         }
+    }
+
+    /// The same spec without what the user did not vouch for (untrusted overrides, a candidate
+    /// file's directives), when it has any: the baseline [`SshdTarget::check_readback`]
+    /// compares with.
+    pub fn baseline(&self) -> Option<TargetSpec> {
+        let extra = !self.trusted_extra && !self.extra.is_empty();
+        if !extra && !self.policy.untrusted {
+            return None;
+        }
+        let mut b = self.clone();
+        if extra {
+            b.extra.clear();
+        }
+        if b.policy.untrusted {
+            b.policy.directives.clear();
+        }
+        Some(b)
     }
 
     /// What rendering for this spec's sshd release changed, one sentence each.
@@ -219,10 +277,12 @@ pub struct SshdTarget {
 #[derive(Debug, Clone)]
 enum Server {
     /// `sshd -i` started by `launcher` (its binary, or `docker exec -i CONTAINER
-    /// /usr/sbin/sshd`), reading its configuration at `config_seen`.
+    /// /usr/sbin/sshd`), reading its configuration at `config_seen`; `baseline_seen` is the
+    /// same configuration without untrusted lines, when there were any.
     Sshd {
         launcher: Vec<String>,
         config_seen: String,
+        baseline_seen: Option<String>,
     },
     /// A Dropbear daemon per connection.
     Dropbear(Box<crate::dropbear::Dropbear>),
@@ -467,22 +527,31 @@ impl SshdTarget {
         fs::write(&ak, public_keys.join("\n") + "\n")?;
         fs::set_permissions(&ak, fs::Permissions::from_mode(0o600))?;
         let paths = ConfigPaths {
-            authorized_keys_file: ak.display().to_string(),
+            authorized_keys_file: config_path(&ak, true)?,
             host_keys: spec
                 .host_keys
                 .iter()
-                .map(|k| host_keys.get(k).map(|p| p.display().to_string()))
+                .map(|k| config_path(&host_keys.get(k)?, false))
                 .collect::<Result<_, _>>()?,
             root_login: running_as_root(),
             root_reason: "The local backend logs in as the OS user running sshmatrix (root here).",
         };
         let config = dir.join("sshd_config");
         fs::write(&config, render_config(spec, &paths))?;
+        let baseline_seen = match spec.baseline() {
+            None => None,
+            Some(b) => {
+                let path = dir.join("sshd_config.baseline");
+                fs::write(&path, render_config(&b, &paths))?;
+                Some(path.display().to_string())
+            }
+        };
         Ok(SshdTarget {
             id: spec.id.clone(),
             server: Server::Sshd {
                 config_seen: config.display().to_string(),
                 launcher: vec![sshd.display().to_string()],
+                baseline_seen,
             },
             config,
             authorized_keys: ak,
@@ -498,6 +567,7 @@ impl SshdTarget {
         launcher: Vec<String>,
         config: PathBuf,
         config_seen: &str,
+        baseline_seen: Option<&str>,
     ) -> Self {
         SshdTarget {
             id: id.to_string(),
@@ -506,6 +576,7 @@ impl SshdTarget {
             server: Server::Sshd {
                 launcher,
                 config_seen: config_seen.to_string(),
+                baseline_seen: baseline_seen.map(str::to_string),
             },
             helper: None,
         }
@@ -592,6 +663,7 @@ impl SshdTarget {
             Server::Sshd {
                 launcher,
                 config_seen,
+                ..
             } => Some((
                 launcher,
                 vec!["-i".into(), "-e".into(), "-f".into(), config_seen.clone()],
@@ -645,6 +717,7 @@ impl SshdTarget {
             Server::Sshd {
                 launcher,
                 config_seen,
+                ..
             } => Ok((launcher, config_seen)),
             _ => Err(TargetError::NotOpenssh {
                 target: self.id.clone(),
@@ -654,8 +727,52 @@ impl SshdTarget {
 
     /// `sshd -T` on the rendered config: the effective settings, or the error sshd gives.
     pub fn effective_config(&self) -> Result<String, TargetError> {
+        let (_, config_seen) = self.sshd_parts()?;
+        self.dump(config_seen)
+    }
+
+    /// Checks what untrusted lines (matrix overrides without `--trust-sshd-lines`, a candidate
+    /// file's directives) make sshd do: every setting that reads files or runs commands must
+    /// read back (`sshd -T`) as it does without them. A no-op for targets without such lines.
+    pub fn check_readback(&self) -> Result<(), TargetError> {
+        let Server::Sshd {
+            baseline_seen: Some(baseline),
+            config_seen,
+            ..
+        } = &self.server
+        else {
+            return Ok(());
+        };
+        let (with, without) = (self.dump(config_seen)?, self.dump(baseline)?);
+        let guarded = crate::directive::UNSAFE
+            .iter()
+            .copied()
+            .chain(["subsystem"]);
+        for keyword in guarded {
+            let mut a = crate::directive::dumped(&with, keyword);
+            let mut b = crate::directive::dumped(&without, keyword);
+            a.sort_unstable();
+            b.sort_unstable();
+            if a != b {
+                let value = a
+                    .iter()
+                    .find(|v| !b.contains(v))
+                    .copied()
+                    .unwrap_or("(unset)");
+                return Err(TargetError::Untrusted {
+                    target: self.id.clone(),
+                    keyword: keyword.to_string(),
+                    value: value.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `sshd -T` of a configuration this target's sshd reads at `config_seen`.
+    fn dump(&self, config_seen: &str) -> Result<String, TargetError> {
         ensure_privsep_dir();
-        let (launcher, config_seen) = self.sshd_parts()?;
+        let (launcher, _) = self.sshd_parts()?;
         let out = std::process::Command::new(&launcher[0])
             .process_group(0)
             .args(&launcher[1..])
@@ -769,17 +886,16 @@ async fn helped_session(
 
 /// The directory of target `id` under `run_dir` (0700), created.
 pub fn target_dir(run_dir: &Path, id: &str) -> Result<PathBuf, TargetError> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = run_dir.join("targets").join(id);
-    fs::create_dir_all(&dir)?;
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     Ok(dir)
 }
 
-/// Quotes a word for `sh`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use sshmatrix_core::text::sh_quote;
 
 /// sshd refuses to start without its privilege separation directory (a tmpfs path that may be
 /// missing on a fresh machine); create it when we can.

@@ -32,6 +32,7 @@ fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
         extra: vec![],
         log_level: "VERBOSE".into(),
         dialect: None,
+        trusted_extra: false,
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(
@@ -140,4 +141,60 @@ fn offered_host_key_algorithms_are_those_of_the_loaded_keys_without_certificates
             "ssh-rsa"
         ]
     );
+}
+
+/// A target of `upstream-9.2` with `extra` lines, trusted or not.
+fn target_with(extra: &[&str], trusted: bool) -> (tempfile::TempDir, SshdTarget) {
+    let policy = builtin_policies()
+        .into_iter()
+        .find(|p| p.id == "upstream-9.2")
+        .unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("readback-")
+        .tempdir_in(work())
+        .unwrap();
+    let spec = TargetSpec {
+        id: "readback".into(),
+        host_keys: policy.host_keys.clone(),
+        policy,
+        extra: extra.iter().map(|l| l.to_string()).collect(),
+        log_level: "VERBOSE".into(),
+        dialect: None,
+        trusted_extra: trusted,
+    };
+    let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
+    let target = SshdTarget::create(dir.path(), &spec, &store, &find_sshd().unwrap(), &[]).unwrap();
+    (dir, target)
+}
+
+#[test]
+fn untrusted_lines_that_make_sshd_run_or_read_something_are_read_back_and_refused() {
+    // Whatever form got past a keyword check, sshd -T says what sshd will do.
+    let cases: [(&[&str], &str); 3] = [
+        (&["ForceCommand /usr/bin/id"], "forcecommand"),
+        (
+            &[
+                "\"AuthorizedKeysCommand\" /usr/bin/id",
+                "AuthorizedKeysCommandUser nobody",
+            ],
+            "authorizedkeyscommand",
+        ),
+        (
+            &["Match all", "AuthorizedKeysCommandUser=nobody"],
+            "authorizedkeyscommanduser",
+        ),
+    ];
+    for (lines, keyword) in cases {
+        let (_dir, t) = target_with(lines, false);
+        match t.check_readback() {
+            Err(sshmatrix_servers::TargetError::Untrusted { keyword: k, .. }) => {
+                assert_eq!(k, keyword, "{lines:?}")
+            }
+            other => panic!("{lines:?}: {other:?}"),
+        }
+    }
+    let (_dir, harmless) = target_with(&["Ciphers aes128-ctr", "MaxAuthTries 3"], false);
+    harmless.check_readback().unwrap();
+    let (_dir, trusted) = target_with(&["ForceCommand /usr/bin/id"], true);
+    trusted.check_readback().unwrap();
 }

@@ -185,10 +185,7 @@ pub fn second_hop_command(port: u16, login: &str) -> String {
     )
 }
 
-/// A single-quoted shell word.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use sshmatrix_core::text::sh_quote;
 
 impl Driver {
     /// Every driver, in documentation order.

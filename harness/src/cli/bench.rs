@@ -91,11 +91,8 @@ fn planned(
     jobs: Option<usize>,
     work_dir: Option<PathBuf>,
 ) -> Result<(sshmatrix::matrix::Plan, Options), ExitCode> {
-    let (plan, _) = load_plan(matrix)?;
-    let work_dir = match work_dir {
-        Some(w) => w,
-        None => runner::default_work_dir_checked().map_err(fail_run)?,
-    };
+    let (plan, _) = load_plan(matrix, &Default::default())?;
+    let work_dir = sshmatrix::workdir::resolve(work_dir).map_err(fail_run)?;
     let opts = bench_options(&plan, jobs, work_dir);
     Ok((plan, opts))
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sshmatrix::grants::Grants;
 use sshmatrix::runner::{self, Options};
 use sshmatrix::{advice, EXIT_INPUT, EXIT_OK};
 use sshmatrix_reports::render;
@@ -11,8 +12,13 @@ use sshmatrix_reports::render;
 use crate::{catalog_parts, fail_run, load_plan, runtime, OutFormat};
 
 /// `sshmatrix predict`: every cell from profile and policy data alone.
-pub fn predict(matrix: PathBuf, format: OutFormat, work_dir: Option<PathBuf>) -> ExitCode {
-    let (plan, _) = match load_plan(&matrix) {
+pub fn predict(
+    matrix: PathBuf,
+    format: OutFormat,
+    work_dir: Option<PathBuf>,
+    grants: &Grants,
+) -> ExitCode {
+    let (plan, _) = match load_plan(&matrix, grants) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -32,8 +38,9 @@ pub fn explain(
     try_fixes: bool,
     fixes: Vec<String>,
     work_dir: Option<PathBuf>,
+    grants: &Grants,
 ) -> ExitCode {
-    let (plan, _) = match load_plan(&matrix) {
+    let (plan, _) = match load_plan(&matrix, grants) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -42,8 +49,8 @@ pub fn explain(
 
 /// `sshmatrix explain MATRIX` (no cell): runs the matrix with advice and explains it whole.
 /// Exit codes as `run`'s.
-pub fn explain_matrix(matrix: PathBuf, work_dir: Option<PathBuf>) -> ExitCode {
-    let (plan, expected) = match load_plan(&matrix) {
+pub fn explain_matrix(matrix: PathBuf, work_dir: Option<PathBuf>, grants: &Grants) -> ExitCode {
+    let (plan, expected) = match load_plan(&matrix, grants) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -101,8 +108,8 @@ pub fn explain_plan(
 }
 
 /// `sshmatrix authorized-keys`: the lines to install per target and user.
-pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>) -> ExitCode {
-    let (plan, _) = match load_plan(&matrix) {
+pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>, grants: &Grants) -> ExitCode {
+    let (plan, _) = match load_plan(&matrix, grants) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -49,12 +49,27 @@ pub(crate) fn input_error(message: String) -> ExitCode {
 
 /// One configuration file, checked by sshd and read: its policy and what it does not apply.
 fn assess(sshd: &Path, file: &Path, id: &str, host_key: &Path) -> Result<Policy, ExitCode> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        input_error(format!(
-            "{}: cannot read: {e}\n  hint: give the path of an sshd_config file",
-            file.display()
-        ))
-    })?;
+    let text =
+        sshmatrix::bounded::read_to_string(file, sshmatrix::bounded::MAX_CONFIG).map_err(|e| {
+            input_error(format!(
+                "{}: {e}\n  hint: give the path of an sshd_config file",
+                file.display()
+            ))
+        })?;
+    let reading = impact::read(&text);
+    if !reading.not_directives.is_empty() {
+        let lines: Vec<String> = reading
+            .not_directives
+            .iter()
+            .take(10)
+            .map(usize::to_string)
+            .collect();
+        return Err(input_error(format!(
+            "{}: line {}: not an sshd_config directive (lines are not shown: the file may not be an sshd_config and could hold secrets)\n  hint: give the path of an sshd_config file",
+            file.display(),
+            lines.join(", ")
+        )));
+    }
     impact::check(sshd, file, host_key).map_err(|e| {
         input_error(format!(
             "{}: sshd rejects this configuration:\n  {}\n  hint: fix the line sshd names (`sshd -t -f {}` shows the same)",
@@ -63,7 +78,6 @@ fn assess(sshd: &Path, file: &Path, id: &str, host_key: &Path) -> Result<Policy,
             file.display()
         ))
     })?;
-    let reading = impact::read(&text);
     for d in &reading.dropped {
         eprintln!(
             "note: {} line {}: `{}` not applied: {}",
@@ -102,11 +116,7 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
         a.passphrase,
         impact::IMPACT_LAYOUT,
     );
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &all,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &all);
     matrix::plan("impact", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
 }
 
@@ -144,12 +154,9 @@ pub fn command(a: ImpactArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return crate::fail_run(RunError::from(e)),
     };
-    let work_dir = match a.work.work_dir.clone() {
-        Some(w) => w,
-        None => match runner::default_work_dir_checked() {
-            Ok(w) => w,
-            Err(e) => return crate::fail_run(e),
-        },
+    let work_dir = match sshmatrix::workdir::resolve(a.work.work_dir.clone()) {
+        Ok(w) => w,
+        Err(e) => return crate::fail_run(e),
     };
     let host_key = match HostKeyStore::new(work_dir.join("hostkeys")).map(|s| s.get("ed25519")) {
         Ok(Ok(k)) => k,

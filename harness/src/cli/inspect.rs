@@ -203,15 +203,11 @@ pub fn policies(listing: &Listing) -> ExitCode {
 }
 
 /// `sshmatrix check`: validates a matrix and prints its plan.
-pub fn check(matrix: PathBuf) -> ExitCode {
+pub fn check(matrix: PathBuf, grants: &sshmatrix::grants::Grants) -> ExitCode {
     // Several wrong names are all reported at once (the planner stops at the first error).
     if let Ok(text) = std::fs::read_to_string(&matrix) {
         let (profiles, tools, policies) = crate::catalog_parts();
-        let catalog = sshmatrix::matrix::Catalog {
-            profiles: &profiles,
-            key_tools: &tools,
-            policies: &policies,
-        };
+        let catalog = sshmatrix::matrix::Catalog::new(&profiles, &tools, &policies);
         let file = matrix.display().to_string();
         let errs = sshmatrix::matrix::name_errors(&file, &text, &catalog, 20);
         if errs.len() > 1 {
@@ -225,7 +221,7 @@ pub fn check(matrix: PathBuf) -> ExitCode {
             return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
         }
     }
-    match load_plan(&matrix) {
+    match load_plan(&matrix, grants) {
         Err(code) => code,
         Ok((plan, _)) => {
             println!(

@@ -23,6 +23,36 @@ pub struct WorkDir {
     pub work_dir: Option<std::path::PathBuf>,
 }
 
+/// What the user grants a matrix file on the command line (a matrix may ask, never take):
+/// declared once, flattened into every command that runs or plans a user's matrix.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct GrantArgs {
+    /// Let the matrix's sshd lines read files or run commands (Include, ForceCommand, Banner,
+    /// AuthorizedKeysCommand, …) as the user running sshmatrix: read them first. They are
+    /// printed on stderr before use.
+    #[arg(long)]
+    pub trust_sshd_lines: bool,
+    /// Send remote target TARGET the password of its password cells, read from an environment
+    /// variable or a file (never argv); repeatable.
+    #[arg(long, value_name = "TARGET=env:VAR|file:PATH", value_parser = sshmatrix::grants::parse_password)]
+    pub password: Vec<(String, sshmatrix::grants::Secret)>,
+    /// Let remote target TARGET's `deploy` log in with this admin key (a key inside the
+    /// matrix's folder needs no grant); repeatable.
+    #[arg(long = "deploy-key", value_name = "TARGET=PATH", value_parser = sshmatrix::grants::parse_deploy_key)]
+    pub deploy_keys: Vec<(String, std::path::PathBuf)>,
+}
+
+impl GrantArgs {
+    /// The grants these flags make.
+    pub fn grants(&self) -> sshmatrix::grants::Grants {
+        sshmatrix::grants::Grants {
+            trust_sshd_lines: self.trust_sshd_lines,
+            passwords: self.password.clone(),
+            deploy_keys: self.deploy_keys.clone(),
+        }
+    }
+}
+
 /// The clients and key types of a generated matrix (`impact`, `scan`), declared once.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CellChoice {

@@ -183,6 +183,10 @@ fn inputs<'a>(
 
 /// `sshmatrix record`.
 pub fn command(a: RecordArgs) -> ExitCode {
+    // Checked first, whichever mode: a work directory others can reach is never used.
+    if let Err(e) = sshmatrix::workdir::resolve(a.work.work_dir.clone()) {
+        return crate::fail_run(e);
+    }
     let (profiles, tools, _) = crate::catalog_parts();
     let (base, reads) = match inputs(&a, &profiles) {
         Ok(x) => x,
@@ -306,10 +310,7 @@ fn drive(
             ids(profiles, true)
         )));
     };
-    let work_dir = match a.work.work_dir.clone() {
-        Some(w) => w,
-        None => sshmatrix::runner::default_work_dir_checked().map_err(crate::fail_run)?,
-    };
+    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
     let factory = match sshmatrix::runner::key_factory(&work_dir) {
         Ok(f) => f,
         Err(e) => return Err(crate::fail_run(e)),

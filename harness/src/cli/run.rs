@@ -61,6 +61,8 @@ pub struct RunArgs {
     /// Write this run's JSON report to the --baseline path (accept the new state).
     #[arg(long, requires = "baseline")]
     accept: bool,
+    #[command(flatten)]
+    grants: super::GrantArgs,
 }
 
 fn input_error(message: String) -> ExitCode {
@@ -218,7 +220,7 @@ struct Planned {
 
 /// Loads and validates the matrix, cuts the shard, and settles the options.
 fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
-    let (mut plan, mut expected) = crate::load_plan(&a.matrix)?;
+    let (mut plan, mut expected) = crate::load_plan(&a.matrix, &a.grants.grants())?;
     let (plan_cells, matrix_digest) = (plan.cells.len(), sshmatrix::digest::plan_digest(&plan));
     if let Some(s) = &a.shard {
         let (k, n) = scale::parse_shard(s).map_err(input_error)?;
@@ -226,10 +228,7 @@ fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
         // Expectations are checked on the merged report, not on a shard.
         expected = None;
     }
-    let work_dir = match a.work.work_dir.clone() {
-        Some(w) => w,
-        None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
-    };
+    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
     let opts = options(a, &plan, work_dir).map_err(input_error)?;
     Ok(Planned {
         plan,

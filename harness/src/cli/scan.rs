@@ -188,11 +188,7 @@ fn plan(
         false,
         LAYOUT,
     );
-    let catalog = Catalog {
-        profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(profiles, &tools, &policies);
     matrix::plan("scan", &text, None, &catalog).map_err(|e| {
         input_error(format!(
             "{e}\n  hint: --keys takes key specs such as rsa-2048, ecdsa-256, ed25519"
@@ -300,11 +296,16 @@ fn verify_plan(a: &ScanArgs, v: &Verify, label: &str) -> Result<Plan, ExitCode> 
         .collect();
     let block = verify::target_block(v, label);
     let text = impact::matrix_with(&[block], &chosen, &a.cells.keys, false, LAYOUT);
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
+    // The admin key is the user's own --deploy-key: granted for this target.
+    let grants = sshmatrix::grants::Grants {
+        deploy_keys: v
+            .deploy
+            .iter()
+            .map(|(_, k)| ("server".into(), k.clone()))
+            .collect(),
+        ..Default::default()
     };
+    let catalog = Catalog::new(&profiles, &tools, &policies).with_grants(grants);
     matrix::plan("scan-verify", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
 }
 
@@ -383,10 +384,7 @@ fn verify_cells(
         return Ok(());
     }
     let subset = plan.subset(plan.targets.clone(), cells);
-    let work_dir = match a.work.work_dir.clone() {
-        Some(w) => w,
-        None => runner::default_work_dir_checked().map_err(crate::fail_run)?,
-    };
+    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
     let mut opts = runner::Options::new(work_dir);
     opts.progress = runner::Progress::Off;
     let measured = match super::run::execute(subset.clone(), &subset, &opts, false) {

@@ -75,11 +75,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
     let specs = ["ed25519".to_string()];
     let layout = impact::IMPACT_LAYOUT;
     let text = impact::matrix_with(&[block], &client, &specs, false, layout);
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies);
     let plan = match matrix::plan("serve", &text, None, &catalog) {
         Ok(p) => p,
         Err(e) => return input_error(format!("--policy / --image: {e}")),

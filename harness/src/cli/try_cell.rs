@@ -70,11 +70,7 @@ pub fn command(a: TryArgs) -> ExitCode {
         .key_tool
         .clone()
         .unwrap_or_else(|| sshmatrix::fidelity::native_key_tool(client).to_string());
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies);
     let plan = match matrix::plan("try", &matrix_text(&a, &tool), None, &catalog) {
         Ok(p) => p,
         Err(e) => {

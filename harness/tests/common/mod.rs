@@ -13,9 +13,23 @@ pub fn matrices() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices")
 }
 
-/// A work directory sshd's StrictModes accepts (beside the user's own cache), shared by tests.
+/// A work directory sshd's StrictModes accepts (beside the user's own cache), shared by tests;
+/// prepared (created 0700 and marked) before a test puts anything of its own in it.
 pub fn work_dir() -> PathBuf {
-    runner::default_work_dir().with_file_name("sshmatrix-tests")
+    let dir = runner::default_work_dir().with_file_name("sshmatrix-tests");
+    sshmatrix::workdir::prepare(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+/// A private scratch directory for one test's own files (fake appliances, matrices), outside
+/// any work directory: `~/.cache/sshmatrix-test-scratch/NAME-PID`, created 0700 and empty.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = runner::default_work_dir()
+        .with_file_name("sshmatrix-test-scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    sshmatrix_core::fsx::private_dir(&dir).unwrap();
+    dir
 }
 
 /// Plans a matrix file with the built-in catalog.
@@ -23,11 +37,7 @@ pub fn plan(path: &Path) -> Plan {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let policies = sshmatrix_servers::builtin_policies();
-    let catalog = Catalog {
-        profiles: &profiles,
-        key_tools: &tools,
-        policies: &policies,
-    };
+    let catalog = Catalog::new(&profiles, &tools, &policies);
     matrix::load(path, &catalog).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -215,4 +225,48 @@ pub fn sshmatrix(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into(),
         String::from_utf8_lossy(&o.stderr).into(),
     )
+}
+
+/// An unprivileged local user standing in for an attacker (`sshmatrix-attacker`, created when
+/// missing): its uid and gid. `None` when the tests do not run as root (they cannot create it
+/// or act as it); CI runs as root, so the attacker tests run there.
+pub fn attacker() -> Option<(u32, u32)> {
+    if sshmatrix_core::fsx::euid() != 0 {
+        eprintln!("attacker tests need root (to act as another local user): not run");
+        return None;
+    }
+    let id = |flag: &str| {
+        std::process::Command::new("id")
+            .args([flag, "sshmatrix-attacker"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+    };
+    if id("-u").is_none() {
+        let status = std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg("sshmatrix-attacker")
+            .status()
+            .expect("useradd");
+        // Another test may have created it in the meantime.
+        assert!(status.success() || id("-u").is_some(), "useradd failed");
+    }
+    Some((id("-u")?, id("-g")?))
+}
+
+/// A command run as the attacker user, with no supplementary groups (`setpriv`, util-linux).
+pub fn as_attacker(program: &str, (uid, gid): (u32, u32)) -> std::process::Command {
+    let mut c = std::process::Command::new("setpriv");
+    c.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .args(["--clear-groups", "--"])
+        .arg(program)
+        .current_dir("/");
+    c
 }

@@ -69,6 +69,59 @@ pub struct Install {
     pub image: Option<String>,
 }
 
+impl Install {
+    /// Checks that every name is an exact pin of the runtime's registry, as the registries
+    /// spell names: a profile is data, and what reaches pip, npm or apt-get must never be an
+    /// option (`-r FILE`) or shell text.
+    pub fn check(&self) -> Result<(), String> {
+        let word = |s: &str, extra: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        let pinned = |p: &str| match self.runtime {
+            Runtime::Python => p
+                .split_once("==")
+                .is_some_and(|(n, v)| word(n, "._-") && word(v, ".+!_-")),
+            Runtime::Node => {
+                let (scope, rest) = match p.strip_prefix('@') {
+                    Some(r) => r.split_once('/').map_or((None, p), |(s, r)| (Some(s), r)),
+                    None => (None, p),
+                };
+                scope.is_none_or(|s| word(s, "._-"))
+                    && rest
+                        .split_once('@')
+                        .is_some_and(|(n, v)| word(n, "._-") && word(v, ".+_-"))
+            }
+            Runtime::Java | Runtime::Go => false,
+        };
+        if let Some(p) = self.packages.iter().find(|p| !pinned(p)) {
+            return Err(format!(
+                "[install] package `{}` is not an exact pin (paramiko==3.5.1, ssh2@1.17.0) of the {:?} registry",
+                p.escape_debug(),
+                self.runtime
+            ));
+        }
+        if let Some(d) = self.debian.iter().find(|d| !word(d, "+.-") || d.len() < 2) {
+            return Err(format!(
+                "[install] Debian package `{}` is not a package name",
+                d.escape_debug()
+            ));
+        }
+        if let Some(j) = self
+            .jars
+            .iter()
+            .find(|j| !j.starts_with("/usr/share/java/") || j.contains(".."))
+        {
+            return Err(format!(
+                "[install] jar `{}` is not a file of /usr/share/java",
+                j.escape_debug()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How to run a build in a release image: the docker CLI and the image's tag (the harness
 /// makes sure the image exists).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,13 +423,10 @@ fn go_build(
         });
     };
     let out = prog.file.trim_end_matches(".go");
-    let script = format!(
-        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {} >/dev/null \
-         && cd /build && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=/tmp/gocache CGO_ENABLED=0 go build -o {out} .program-new/{}",
-        install.debian.join(" "),
-        prog.file
-    );
-    Ok(vec![
+    // The package names and file names are the script's arguments, never part of its text.
+    let script = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \"$@\" >/dev/null \
+         && cd /build && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=/tmp/gocache CGO_ENABLED=0 go build -o \"$OUT\" \".program-new/$SRC\"";
+    let mut argv = vec![
         run.docker.clone(),
         "run".into(),
         "--rm".into(),
@@ -384,11 +434,18 @@ fn go_build(
         "host".into(),
         "-v".into(),
         format!("{}:/build", dir.display()),
+        "-e".into(),
+        format!("OUT={out}"),
+        "-e".into(),
+        format!("SRC={}", prog.file),
         run.tag.clone(),
         "sh".into(),
         "-c".into(),
-        script,
-    ])
+        script.into(),
+        "sh".into(),
+    ];
+    argv.extend(install.debian.iter().cloned());
+    Ok(argv)
 }
 
 /// Makes the runtime environment and the program in `build`.

@@ -175,13 +175,69 @@ fn name_list(buf: &mut &[u8]) -> Result<Vec<String>, ProbeError> {
     if buf.len() < 4 + len {
         return Err(bad());
     }
-    let text = String::from_utf8_lossy(&buf[4..4 + len]).to_string();
+    let text = sshmatrix_core::text::printable(&String::from_utf8_lossy(&buf[4..4 + len]));
     *buf = &buf[4 + len..];
     Ok(if text.is_empty() {
         Vec::new()
     } else {
         text.split(',').map(str::to_string).collect()
     })
+}
+
+/// The longest identification string (RFC 4253 §4.2: 255 characters with its CR LF).
+pub const MAX_IDENT: usize = 255;
+/// The longest line a server may send before its identification string, and how many.
+const MAX_BANNER_LINE: usize = 1024;
+const MAX_BANNER_LINES: usize = 64;
+
+/// Reads one line of at most `max` bytes (its LF included); `Ok(None)` at end of stream.
+async fn bounded_line<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    max: usize,
+) -> Result<Option<Vec<u8>>, ProbeError> {
+    let mut line = Vec::new();
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok((!line.is_empty()).then_some(line));
+        }
+        let take = buf.iter().position(|&b| b == b'\n').map(|i| i + 1);
+        let n = take.unwrap_or(buf.len()).min(max + 1 - line.len());
+        line.extend_from_slice(&buf[..n]);
+        r.consume(n);
+        if line.starts_with(b"SSH-") && line.len() > MAX_IDENT {
+            return Err(ProbeError::Protocol(format!(
+                "identification string longer than {MAX_IDENT} bytes (RFC 4253 §4.2)"
+            )));
+        }
+        if line.len() > max {
+            return Err(ProbeError::Protocol(format!(
+                "a line of more than {max} bytes before the identification string"
+            )));
+        }
+        if take.is_some_and(|t| t <= n) {
+            return Ok(Some(line));
+        }
+    }
+}
+
+/// The peer's identification string: lines before it are skipped (at most
+/// [`MAX_BANNER_LINES`] of [`MAX_BANNER_LINE`] bytes), the string itself is at most
+/// [`MAX_IDENT`] bytes, and control characters in it are shown escaped
+/// ([`sshmatrix_core::text::printable`]), never passed on raw.
+async fn identification<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<String, ProbeError> {
+    for _ in 0..MAX_BANNER_LINES {
+        let Some(line) = bounded_line(r, MAX_BANNER_LINE).await? else {
+            return Err(ProbeError::Protocol(
+                "connection closed before the identification string".into(),
+            ));
+        };
+        if line.starts_with(b"SSH-") {
+            let text = String::from_utf8_lossy(&line);
+            return Ok(sshmatrix_core::text::printable(text.trim_end()));
+        }
+    }
+    Err(ProbeError::Protocol("no SSH identification string".into()))
 }
 
 /// Sends `our_ident` and reads the server's identification string and KEXINIT packet.
@@ -195,22 +251,7 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
         .write_all(format!("{our_ident}\r\n").as_bytes())
         .await?;
     stream.get_mut().flush().await?;
-    let mut ident = String::new();
-    for _ in 0..64 {
-        ident.clear();
-        if stream.read_line(&mut ident).await? == 0 {
-            return Err(ProbeError::Protocol(
-                "connection closed before the identification string".into(),
-            ));
-        }
-        if ident.starts_with("SSH-") {
-            break;
-        }
-    }
-    let ident = ident.trim_end().to_string();
-    if !ident.starts_with("SSH-") {
-        return Err(ProbeError::Protocol("no SSH identification string".into()));
-    }
+    let ident = identification(&mut stream).await?;
     let mut head = [0u8; 5];
     stream.read_exact(&mut head).await?;
     let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
@@ -235,9 +276,10 @@ pub fn parse_hello(bytes: &[u8]) -> Result<Option<ServerHello>, ProbeError> {
             false => Ok(None),
         };
     };
-    let ident = String::from_utf8_lossy(&bytes[..end])
-        .trim_end()
-        .to_string();
+    if end >= MAX_IDENT {
+        return Err(garbage(bytes));
+    }
+    let ident = sshmatrix_core::text::printable(String::from_utf8_lossy(&bytes[..end]).trim_end());
     if !ident.starts_with("SSH-") {
         return Err(garbage(bytes));
     }

@@ -307,6 +307,12 @@ pub fn parse_profiles(files: &[(String, String)]) -> Result<Vec<Profile>, Profil
                 file: file.clone(),
                 message: e.to_string(),
             })?;
+        if let Some(install) = &p.install {
+            install.check().map_err(|message| ProfileError {
+                file: file.clone(),
+                message,
+            })?;
+        }
         out.push(p);
     }
     Ok(out)
@@ -330,9 +336,12 @@ pub fn profiles_with(dirs: &[std::path::PathBuf]) -> Result<Vec<Profile>, Profil
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| ProfileError {
-                file: path.display().to_string(),
-                message: e.to_string(),
+            let limit = sshmatrix_core::bounded::MAX_CONFIG;
+            let text = sshmatrix_core::bounded::read_to_string(&path, limit).map_err(|e| {
+                ProfileError {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                }
             })?;
             files.push((path.display().to_string(), text));
         }

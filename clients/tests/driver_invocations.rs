@@ -92,12 +92,12 @@ fn render() -> String {
                 let _ = writeln!(out, "== {} holder={holder} route={name}", p.id);
                 let _ = writeln!(out, "argv: {:?}", inv.argv);
                 let _ = writeln!(out, "env: {:?}", inv.env);
-                let _ = writeln!(
-                    out,
-                    "stdin: {} typed x{}",
-                    if inv.stdin_piped { "pipe" } else { "null" },
-                    inv.typed_times
-                );
+                let typed = match inv.typed {
+                    Some(t) => format!("typed x{} at {:?}", t.times, t.prompt),
+                    None => "typed x0".into(),
+                };
+                let stdin = if inv.stdin_piped { "pipe" } else { "null" };
+                let _ = writeln!(out, "stdin: {stdin} {typed}");
             }
         }
     }

@@ -58,6 +58,34 @@ pub fn private_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens `path` for writing (appending or not) the way every report, stream and rescue file is
+/// opened: never through a symbolic link, created 0600, and never a regular file another user
+/// owns (a shared directory could hold either, set up to redirect what sshmatrix writes).
+pub fn open_for_writing(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .append(append)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                std::io::Error::other("is a symbolic link; refused (name the file itself)")
+            }
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.uid() != euid() {
+        return Err(std::io::Error::other(format!(
+            "belongs to uid {}, another user; refused (write a file of your own)",
+            meta.uid()
+        )));
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

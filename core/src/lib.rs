@@ -4,5 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bounded;
 pub mod fsx;
+pub mod prompt;
 pub mod text;

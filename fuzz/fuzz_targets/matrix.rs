@@ -23,11 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let catalog = Catalog {
-        profiles: &DATA.profiles,
-        key_tools: &DATA.tools,
-        policies: &DATA.policies,
-    };
+    let catalog = Catalog::new(&DATA.profiles, &DATA.tools, &DATA.policies);
     match plan("fuzz.toml", text, None, &catalog) {
         Ok(p) => assert!(p.cells.len() <= DEFAULT_MAX_CELLS.max(1_000_000)),
         Err(e) => assert!(!e.message.is_empty()),

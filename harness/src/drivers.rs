@@ -351,7 +351,8 @@ async fn binary_outcome(
         secrets,
     );
     let status = out.status.code().unwrap_or(-1);
-    let (log, jump_refused, server_stopped) = collect_logs(c.server, c.jump, &c.log).await;
+    let collected = collect_logs(c.server, c.jump, &c.log).await;
+    let log = collected.log;
     let seen = Seen {
         driver,
         client: &client,
@@ -360,8 +361,9 @@ async fn binary_outcome(
         family: c.key.spec.family(),
         status,
     };
-    let mut o = classify(&seen, jump_refused);
-    o.stopped_from_outside = server_stopped;
+    let mut o = classify(&seen, collected.jump_refused);
+    o.stopped_from_outside = collected.stopped;
+    o.notes.extend(collected.turned_away);
     (o, log)
 }
 
@@ -389,7 +391,8 @@ async fn library_outcome(
             return (o, String::new());
         }
     }
-    let (log, _, server_stopped) = collect_logs(c.server, c.jump, &c.log).await;
+    let collected = collect_logs(c.server, c.jump, &c.log).await;
+    let (log, server_stopped) = (collected.log, collected.stopped);
     let view = sshmatrix_servers::analyse(&log);
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
@@ -426,6 +429,7 @@ async fn library_outcome(
     };
     o.negotiated = negotiated(&said);
     o.stopped_from_outside = server_stopped;
+    o.notes.extend(collected.turned_away);
     (o, log)
 }
 
@@ -442,7 +446,18 @@ fn negotiated(said: &Outcome) -> Option<sshmatrix_clients::negotiate::Negotiated
     })
 }
 
-/// Spawns the client, types its secret (plink), and waits for it within the cell timeout.
+/// The answer the client is given at its prompt (plink): the secret, where and how often.
+fn answer(inv: &Invocation, typed: Option<&str>) -> Option<sshmatrix_core::prompt::Answer> {
+    let t = inv.typed?;
+    Some(sshmatrix_core::prompt::Answer {
+        text: typed?.to_string(),
+        prompt: t.prompt.to_string(),
+        times: t.times,
+    })
+}
+
+/// Spawns the client, types its secret at its prompt (plink), and waits for it within the
+/// cell timeout.
 async fn execute(
     c: &RealCell<'_>,
     inv: &Invocation,
@@ -450,26 +465,70 @@ async fn execute(
     typed: Option<&str>,
 ) -> Result<std::process::Output, ClientOutcome> {
     let fail = |stage, reason: String| ClientOutcome::new(Verdict::Error, stage, reason);
+    let answer = answer(inv, typed);
     if let Some(helper) = c.helper {
-        return execute_helped(helper, c.timeout, inv, driver, typed).await;
+        return execute_helped(helper, c.timeout, inv, driver, answer).await;
     }
     let mut child = command(c, inv)
         .spawn()
         .map_err(|e| fail(Stage::Connect, format!("cannot start {driver}: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // plink reads the passphrase from the pty (type-ahead); EOF ends any further prompt.
-        // Through a jump host the inner plink (the proxy) asks first, then the outer one.
-        if let Some(p) = typed {
-            let _ = stdin
-                .write_all(format!("{p}\n").repeat(inv.typed_times).as_bytes())
-                .await;
-        }
-        drop(stdin);
-    }
-    match tokio::time::timeout(c.timeout, child.wait_with_output()).await {
+    let run = async {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let mut err = Vec::new();
+        let (out, _) = tokio::join!(
+            type_at_prompts(stdout, stdin, answer),
+            tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut err)
+        );
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>(std::process::Output {
+            status,
+            stdout: out?,
+            stderr: err,
+        })
+    };
+    match tokio::time::timeout(c.timeout, run).await {
         Ok(Ok(o)) => Ok(o),
         Ok(Err(e)) => Err(fail(Stage::Connect, format!("{driver}: {e}"))),
         Err(_) => Err(timed_out(driver, c.timeout)),
+    }
+}
+
+/// Reads the client's output to its end, typing `answer` at its prompt
+/// ([`sshmatrix_core::prompt::Typist`]); the input is closed once every answer is given, when
+/// another secret is asked for, or at once when there is nothing to type (EOF ends any prompt).
+async fn type_at_prompts(
+    mut stdout: tokio::process::ChildStdout,
+    mut stdin: Option<tokio::process::ChildStdin>,
+    answer: Option<sshmatrix_core::prompt::Answer>,
+) -> std::io::Result<Vec<u8>> {
+    use sshmatrix_core::prompt::{Step, Typist};
+    use tokio::io::AsyncReadExt;
+    let mut typist = answer.map(Typist::new);
+    if typist.is_none() {
+        stdin = None;
+    }
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stdout.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        let step = typist.as_mut().map_or(Step::Wait, |t| t.step(&out));
+        match (step, stdin.as_mut()) {
+            (Step::Type(bytes), Some(input)) => {
+                let _ = input.write_all(&bytes).await;
+                let _ = input.flush().await;
+            }
+            (Step::Close, _) => stdin = None,
+            _ => {}
+        }
+        if typist.as_ref().is_some_and(|t| t.done()) {
+            stdin = None;
+        }
     }
 }
 
@@ -486,19 +545,14 @@ async fn execute_helped(
     timeout: Duration,
     inv: &Invocation,
     driver: &str,
-    typed: Option<&str>,
+    answer: Option<sshmatrix_core::prompt::Answer>,
 ) -> Result<std::process::Output, ClientOutcome> {
-    let input = inv.stdin_piped.then(|| {
-        typed
-            .map(|p| format!("{p}\n").repeat(inv.typed_times))
-            .unwrap_or_default()
-    });
-    let run = helper.exec(
-        &inv.argv,
-        &inv.env,
-        input.as_deref().map(str::as_bytes),
-        timeout,
-    );
+    let input = match (inv.stdin_piped, answer) {
+        (false, _) => sshmatrix_servers::helper::Input::Null,
+        (true, None) => sshmatrix_servers::helper::Input::Bytes(Vec::new()),
+        (true, Some(a)) => sshmatrix_servers::helper::Input::Answer(a),
+    };
+    let run = helper.exec(&inv.argv, &inv.env, input, timeout);
     match tokio::time::timeout(timeout, run).await {
         Ok(Ok(o)) => Ok(o),
         Ok(Err(e)) => Err(ClientOutcome::new(
@@ -510,36 +564,48 @@ async fn execute_helped(
     }
 }
 
-/// The cell's server log once its server has ended (the jump host's instead when the target
-/// never heard from the client), the jump host login that refused it, if one did, and whether
-/// a signal from outside sshmatrix ended the server.
-async fn collect_logs(
-    server: ServerEnd,
-    jump: Option<Jump>,
-    log_path: &Path,
-) -> (String, Option<String>, bool) {
-    let mut stopped = false;
+/// What a real client's cell left on the server side once its servers have ended.
+struct Collected {
+    /// The cell's server log (the jump host's when the target never heard from the client).
+    log: String,
+    /// The jump host login that refused the client, if one did.
+    jump_refused: Option<String>,
+    /// Whether a signal from outside sshmatrix ended a server.
+    stopped: bool,
+    /// Connections from other local users turned away from the cell's ports.
+    turned_away: Vec<String>,
+}
+
+/// Lets the cell's servers end (so their logs are complete) and collects what they left.
+async fn collect_logs(server: ServerEnd, jump: Option<Jump>, log_path: &Path) -> Collected {
+    let mut c = Collected {
+        log: String::new(),
+        jump_refused: None,
+        stopped: false,
+        turned_away: Vec::new(),
+    };
     if let ServerEnd::Port(one) = server {
+        c.turned_away.extend(one.turned_away());
         // The client has exited; its server process ends at EOF and completes the log.
-        stopped = one.finish(Duration::from_secs(5)).await;
+        c.stopped = one.finish(Duration::from_secs(5)).await;
     }
-    let mut log = std::fs::read_to_string(log_path).unwrap_or_default();
+    c.log = std::fs::read_to_string(log_path).unwrap_or_default();
     let _ = std::fs::remove_file(log_path);
-    let mut jump_refused = None;
     if let Some(j) = jump {
-        stopped |= j.server.finish(Duration::from_secs(5)).await;
+        c.turned_away.extend(j.server.turned_away());
+        c.stopped |= j.server.finish(Duration::from_secs(5)).await;
         let jump_log = std::fs::read_to_string(&j.log).unwrap_or_default();
         let _ = std::fs::remove_file(&j.log);
         // The target never heard from anyone: the jump host stopped the client.
         if !jump_log.is_empty()
             && !sshmatrix_servers::analyse(&jump_log).accepted
-            && !log.contains("Connection from")
+            && !c.log.contains("Connection from")
         {
-            log = jump_log;
-            jump_refused = Some(j.login);
+            c.log = jump_log;
+            c.jump_refused = Some(j.login);
         }
     }
-    (log, jump_refused, stopped)
+    c
 }
 
 /// What a finished real client left: its output (secrets scrubbed) and the server log.
@@ -608,7 +674,21 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
         let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
             .iter()
             .any(|p| log.contains(p));
-        let reason = if stage == Stage::Auth && !shown && log.contains("Connection from") {
+        // The methods the server offers, as the client reports them (ssh, plink -batch), or a
+        // password prompt a key cell's client went on to (plink, typing): no publickey.
+        let offers = ["Permission denied (", "server sent: "]
+            .iter()
+            .find_map(|m| client.rsplit_once(m))
+            .and_then(|(_, t)| t.split(')').next());
+        let asked_password = client.to_lowercase().contains("password:");
+        let no_publickey = offers.is_some_and(|o| !o.contains("publickey"))
+            || (asked_password && offers.is_none());
+        let reason = if stage == Stage::Auth && !shown && no_publickey {
+            format!(
+                "{driver}: server does not offer publickey authentication (offers: {}): {last}",
+                offers.unwrap_or("password, by the prompt the client showed")
+            )
+        } else if stage == Stage::Auth && !shown && log.contains("Connection from") {
             format!(
                 "{}: client does not offer the {} key (no publickey attempt in the server log): {last}",
                 driver,

@@ -39,10 +39,7 @@ pub struct StreamReporter {
 impl StreamReporter {
     /// Opens `path` for appending.
     pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let file = sshmatrix_core::fsx::open_for_writing(path, true)?;
         Ok(StreamReporter {
             path: path.to_path_buf(),
             file: Mutex::new(file),

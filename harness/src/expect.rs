@@ -143,7 +143,8 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
             meta.len()
         ));
     }
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::bounded::read(path, MAX_EXPECT_BYTES)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut r = csv::Reader::from_reader(text.as_slice());
     r.deserialize::<CsvRow>()
         .map(|row| {

@@ -16,11 +16,71 @@ pub enum Secret {
     File(PathBuf),
 }
 
+/// Secrets taken out of the environment at start-up ([`take_from_environment`]): no child
+/// process sshmatrix starts inherits them.
+static TAKEN: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+    std::sync::OnceLock::new();
+
+/// The variable that holds an encrypted deploy key's passphrase.
+pub const DEPLOY_PASSPHRASE: &str = "SSHMATRIX_DEPLOY_PASSPHRASE";
+
+/// Takes `names` (and [`DEPLOY_PASSPHRASE`]) out of the process environment, keeping their
+/// values for [`Secret::read`]. Call once, first thing in `main`, before any thread starts:
+/// every child (sshd, clients, agents, containers) then starts without them.
+pub fn take_from_environment<'a>(names: impl IntoIterator<Item = &'a str>) {
+    let mut taken = std::collections::HashMap::new();
+    for name in names.into_iter().chain([DEPLOY_PASSPHRASE]) {
+        if let Ok(v) = std::env::var(name) {
+            taken.insert(name.to_string(), v);
+            wipe(name);
+            std::env::remove_var(name);
+        }
+    }
+    let _ = TAKEN.set(taken);
+}
+
+/// Overwrites the value of `name` where the process's environment block holds it (the block
+/// `/proc/PID/environ` shows, and a forked child's copy of it before it runs its program).
+fn wipe(name: &str) {
+    let prefix = format!("{name}=");
+    // SAFETY: walks the C environment array before any other thread exists (see
+    // `take_from_environment`); each entry is a NUL-terminated string owned by the process,
+    // and only the bytes after `NAME=` and before the NUL are overwritten.
+    unsafe {
+        let mut entry = libc_environ();
+        while !(*entry).is_null() {
+            let text = std::ffi::CStr::from_ptr(*entry).to_bytes();
+            if text.starts_with(prefix.as_bytes()) {
+                let value = (*entry).add(prefix.len()) as *mut u8;
+                std::ptr::write_bytes(value, b'x', text.len() - prefix.len());
+            }
+            entry = entry.add(1);
+        }
+    }
+}
+
+/// The C environment array.
+unsafe fn libc_environ() -> *const *mut libc::c_char {
+    extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    environ
+}
+
+/// A variable's value: as taken at start-up, else (a library caller that took nothing) from the
+/// environment.
+pub fn env_secret(name: &str) -> Option<String> {
+    match TAKEN.get() {
+        Some(t) => t.get(name).cloned(),
+        None => std::env::var(name).ok(),
+    }
+}
+
 impl Secret {
     /// Reads the secret (`None` when the variable is unset or the file unreadable).
     pub fn read(&self) -> Option<String> {
         match self {
-            Secret::Env(var) => std::env::var(var).ok(),
+            Secret::Env(var) => env_secret(var),
             Secret::File(path) => crate::bounded::read_to_string(path, MAX_SECRET)
                 .ok()
                 .map(|p| p.trim_end_matches(['\n', '\r']).to_string()),

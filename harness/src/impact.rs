@@ -224,9 +224,21 @@ pub const IMPACT_LAYOUT: (&[&str], &[&str]) = (
     &["target", "user"],
 );
 
-/// TOML-quotes a string.
+/// TOML-quotes a string (a basic string: `\\`, `"` and every control character escaped, so a
+/// peer's text can never end the string or the line).
 pub fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The matrix of an impact run (and of a scan's predictions): `targets` are (id, label,

@@ -7,7 +7,7 @@
 pub mod advice;
 pub mod agent;
 pub mod bench;
-pub mod bounded;
+pub use sshmatrix_core::bounded;
 pub mod budget;
 pub mod diagnose;
 pub mod digest;

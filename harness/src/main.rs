@@ -147,18 +147,15 @@ macro_rules! work_dir {
 
 mod cli;
 
-/// Writes rendered output to a file, or standard output.
+/// Writes rendered output to a file (never through a symbolic link, never another user's
+/// file: [`cli::output::Destination`]), or standard output.
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode> {
-    match output {
-        Some(p) => std::fs::write(p, text).map_err(|e| {
-            eprintln!("error: cannot write {}: {e}", p.display());
+    cli::output::Destination::open(output)
+        .and_then(|d| d.write(text))
+        .map_err(|e| {
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_ENVIRONMENT as u8)
-        }),
-        None => {
-            print!("{}", for_stdout(text));
-            Ok(())
-        }
-    }
+        })
 }
 
 /// Prints a run error and gives its exit code (2 bad input, 3 environment).
@@ -418,10 +415,11 @@ fn load_plan(
 
 /// Reads a JSON report written by `run --format json`.
 fn read_report(path: &std::path::Path) -> Result<Report, ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: {}: cannot read: {e}", path.display());
-        ExitCode::from(EXIT_INPUT as u8)
-    })?;
+    let text =
+        sshmatrix::bounded::read_to_string(path, sshmatrix::bounded::MAX_REPORT).map_err(|e| {
+            eprintln!("error: {}: {e}", path.display());
+            ExitCode::from(EXIT_INPUT as u8)
+        })?;
     serde_json::from_str::<Report>(&text).map_err(|e| {
         eprintln!(
             "error: {}:{}:{}: not an sshmatrix JSON report: {e}\n  hint: write one with `sshmatrix run MATRIX --format json -o FILE`",
@@ -505,8 +503,45 @@ fn only_prints(command: &Command) -> bool {
     )
 }
 
+/// Secrets live in this process's memory: no core file, and no other process of the same user
+/// may read its memory (`PR_SET_DUMPABLE` 0 also closes /proc/PID/mem and ptrace to them).
+#[cfg(target_os = "linux")]
+fn guard_memory() {
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on this process, before any other thread exists.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn guard_memory() {}
+
+/// The environment variables the command line names as password sources (`--password
+/// T=env:VAR`), read before the arguments are parsed by clap (which needs no environment).
+fn password_variables() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a.strip_prefix("--password=") {
+            Some(v) => Some(v.to_string()),
+            None => (a == "--password")
+                .then(|| args.get(i + 1).cloned())
+                .flatten(),
+        })
+        .filter_map(|g| g.split_once("=env:").map(|(_, v)| v.to_string()))
+        .collect()
+}
+
 fn main() -> ExitCode {
     tune_malloc();
+    guard_memory();
+    let vars = password_variables();
+    sshmatrix::grants::take_from_environment(vars.iter().map(String::as_str));
     let cli = Cli::parse();
     match sshmatrix_clients::profile::profiles_with(&profile_dirs(cli.profiles.clone())) {
         Ok(p) => {

@@ -335,7 +335,7 @@ pub struct Deploy {
 /// The SHA256 fingerprints of `host`'s keys in a known_hosts file (plain, not hashed, entries:
 /// `host` for port 22, `[host]:port` otherwise), comma-separated.
 pub fn known_hosts_pin(path: &Path, host: &str, port: u16) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::bounded::read_to_string(path, crate::bounded::MAX_CONFIG)
         .map_err(|e| format!("known_hosts {}: {e}", path.display()))?;
     let want = if port == 22 {
         host.to_string()
@@ -735,16 +735,9 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
     // `-` reads the matrix from standard input (relative paths then resolve against the
     // current directory).
     let stdin = path == Path::new("-");
-    let bytes = match stdin {
-        true => {
-            let mut b = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map(|_| b)
-        }
-        false => std::fs::read(path),
-    }
-    .map_err(|e| {
+    let bytes = crate::bounded::read(path, crate::bounded::MAX_CONFIG).map_err(|e| {
         io_err(
-            format!("cannot read: {e}"),
+            e.to_string(),
             "check the path; matrix files live in matrices/",
         )
     })?;
@@ -869,6 +862,7 @@ fn key_hint(written: &str) -> String {
 
 fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
     let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for k in axes.keys.get_ref() {
         let spec: KeySpec =
             k.get_ref()
@@ -876,7 +870,7 @@ fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
                 .map_err(|e: sshmatrix_clients::keyspec::KeySpecError| {
                     ctx.err(k.span(), e.to_string(), Some(key_hint(k.get_ref())))
                 })?;
-        if keys.contains(&spec) {
+        if !seen.insert(spec.to_string()) {
             return Err(ctx.err(
                 k.span(),
                 format!("key `{spec}` is listed twice"),
@@ -1093,12 +1087,13 @@ fn pairs(
     let find_client = |n: &Spanned<String>| find_client(ctx, catalog, n);
     let find_tool = |n: &Spanned<String>| find_tool(ctx, catalog, n);
     let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
+    let mut taken = std::collections::HashSet::new();
     match (&axes.pairs, &axes.clients, &axes.key_tools) {
         (Some(p), None, None) => {
             for pair in p.get_ref() {
                 let c = find_client(&pair.client)?;
                 let t = find_tool(&pair.key_tool)?;
-                if pairs.iter().any(|(a, b)| a.id == c.id && b.id == t.id) {
+                if !taken.insert((c.id.clone(), t.id.clone())) {
                     return Err(ctx.err(pair.client.span(), format!("pair {} / {} is listed twice", c.id, t.id), Some("remove the duplicate".into())));
                 }
                 pairs.push((c, t));
@@ -1113,16 +1108,15 @@ fn pairs(
                     return Err(ctx.err(list.span(), format!("the {what} axis is empty"), Some(format!("list at least one entry in {what}"))));
                 }
             }
-            let mut seen = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for c in cs.get_ref() {
                 let c2 = find_client(c)?;
-                if seen.contains(&c2.id) {
+                if !seen.insert(c2.id.clone()) {
                     return Err(ctx.err(c.span(), format!("client `{}` is listed twice", c2.id), Some("remove the duplicate".into())));
                 }
-                seen.push(c2.id.clone());
                 for t in ts.get_ref() {
                     let t2 = find_tool(t)?;
-                    if pairs.iter().any(|(a, b)| a.id == c2.id && b.id == t2.id) {
+                    if !taken.insert((c2.id.clone(), t2.id.clone())) {
                         return Err(ctx.err(t.span(), format!("key tool `{}` is listed twice", t2.id), Some("remove the duplicate".into())));
                     }
                     pairs.push((c2.clone(), t2));
@@ -1153,6 +1147,7 @@ fn targets(
 ) -> Result<Vec<Target>, InputError> {
     let policy_ids = || catalog.policies.iter().map(|p| p.id.as_str());
     let mut targets: Vec<Target> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for t in raw.targets.get_ref() {
         let id = t.id.get_ref().clone();
         if id.is_empty()
@@ -1166,7 +1161,7 @@ fn targets(
                 Some("e.g. id = \"aos-7.0-cvm\"".into()),
             ));
         }
-        if targets.iter().any(|x| x.id == id) {
+        if !ids.insert(id.clone()) {
             return Err(ctx.err(
                 t.id.span(),
                 format!("target id `{id}` is used twice"),
@@ -1278,6 +1273,7 @@ fn sshd_lines(
 /// The users of a target: safe names, none twice, at least one.
 fn users(ctx: &Ctx, t: &RawTarget, id: &str) -> Result<Vec<String>, InputError> {
     let mut users: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for u in t.users.get_ref() {
         let name = u.get_ref();
         if name.is_empty()
@@ -1291,7 +1287,7 @@ fn users(ctx: &Ctx, t: &RawTarget, id: &str) -> Result<Vec<String>, InputError> 
                 Some("e.g. users = [\"nutanix\", \"admin\"]".into()),
             ));
         }
-        if users.contains(name) {
+        if !seen.insert(name.as_str()) {
             return Err(ctx.err(
                 u.span(),
                 format!("user `{name}` is listed twice"),

@@ -1354,6 +1354,7 @@ async fn run_via(
         let command = crate::drivers::second_hop_command(relay.port(), shared.login_for(cell));
         let f = sess.forward_agent_and_exec(&command).await;
         sess.close().await;
+        let away = relay.turned_away();
         relay.finish(Duration::from_secs(5)).await;
         let log_c = std::fs::read_to_string(&log_c).unwrap_or_default();
         let _ = session_b.finish(Duration::from_secs(3)).await;
@@ -1366,7 +1367,8 @@ async fn run_via(
                 )
             }
         };
-        let o = forwarded_outcome(&jump.id, &f, &log_c);
+        let mut o = forwarded_outcome(&jump.id, &f, &log_c);
+        o.notes.extend(away);
         return (o, Some(log_c));
     } else {
         match sess.tunnel(relay.port()).await {
@@ -1375,6 +1377,8 @@ async fn run_via(
         }
     };
     sess.close().await;
+    let mut outcome = outcome;
+    outcome.notes.extend(relay.turned_away());
     relay.finish(Duration::from_secs(5)).await;
     let _ = session_b.finish(Duration::from_secs(3)).await;
     let log_c = std::fs::read_to_string(&log_c).unwrap_or_default();
@@ -1563,7 +1567,7 @@ async fn deploy_keys(
         |m: String| RunError::Environment(format!("remote target `{id}`: deploying keys: {m}"));
     let text = std::fs::read_to_string(&d.key)
         .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?;
-    let pass = std::env::var("SSHMATRIX_DEPLOY_PASSPHRASE").ok();
+    let pass = crate::grants::env_secret(crate::grants::DEPLOY_PASSPHRASE);
     let admin = Arc::new(
         load_key(&text, &sshmatrix_clients::Container::ALL, pass.as_deref())
             .map_err(|e| env(format!("admin key {}: {e}", d.key.display())))?,

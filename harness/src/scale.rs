@@ -58,11 +58,11 @@ pub struct StreamRead {
 /// Reads a result stream. A last line cut short by a kill is reported in `torn_at`; any other
 /// bad line is an error naming its line number.
 pub fn read_stream(path: &Path) -> Result<StreamRead, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StreamRead::default()),
-        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
-    };
+    if !path.exists() {
+        return Ok(StreamRead::default());
+    }
+    let text = crate::bounded::read_to_string(path, crate::bounded::MAX_REPORT)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = StreamRead::default();
     let mut offset = 0u64;
     for (i, line) in text.split_inclusive('\n').enumerate() {

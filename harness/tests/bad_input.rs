@@ -184,8 +184,8 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case(
     "sshd-include.toml",
-    "10:47: target `t`: sshd line `Include` reads files or runs commands",
-    "trust_sshd_lines"
+    "10:46: target `t`: sshd line `Include` reads files or runs commands",
+    "--trust-sshd-lines"
 )]
 #[case(
     "unknown-expect-code.toml",
@@ -492,7 +492,7 @@ fn sshd_errors_never_echo_the_contents_of_other_files() {
         ),
     )
     .unwrap();
-    let (code, err) = sshmatrix(&["predict", m.to_str().unwrap()]);
+    let (code, err) = sshmatrix(&["predict", "--trust-sshd-lines", m.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("sshd rejects the configuration of target `t`"),

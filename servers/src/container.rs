@@ -301,7 +301,7 @@ pub fn ensure_image(
         return Ok(false);
     }
     // One build per image at a time, across processes (parallel tests, parallel runs).
-    std::fs::create_dir_all(scratch).map_err(|e| ContainerError::Build {
+    sshmatrix_core::fsx::private_dir(scratch).map_err(|e| ContainerError::Build {
         tag: r.tag(),
         message: format!("{}: {e}", scratch.display()),
     })?;
@@ -363,7 +363,7 @@ fn debootstrap_image(
         log,
         "building {tag}: debootstrap {suite} from {mirror} (about a minute, once)"
     );
-    std::fs::create_dir_all(scratch).map_err(|e| fail(e.to_string()))?;
+    sshmatrix_core::fsx::private_dir(scratch).map_err(|e| fail(e.to_string()))?;
     let root = tempfile::Builder::new()
         .prefix(&format!("image-{suite}-"))
         .tempdir_in(scratch)

@@ -68,7 +68,10 @@ pub fn parse(line: &str) -> Option<Directive<'_>> {
     let line = line.trim_end_matches(|c: char| WHITESPACE.contains(&c) || c == '\x0c');
     let (mut keyword, mut rest, mut quoted) = strdelim(line)?;
     if keyword.is_empty() {
-        (keyword, rest, quoted) = strdelim(rest)?;
+        // sshd skips one empty leading token (white space, `=`, or an empty `""`): a quote
+        // there still counts as a quoted keyword.
+        let (k, r, q) = strdelim(rest)?;
+        (keyword, rest, quoted) = (k, r, quoted || q);
     }
     if keyword.is_empty() || keyword.starts_with('#') {
         return None;
@@ -205,6 +208,12 @@ mod tests {
         assert_eq!(keyword("# ForceCommand x"), None);
         assert_eq!(keyword("   "), None);
         assert_eq!(keyword("\"ForceCommand /bin/id"), None);
+        // An empty quoted token first: sshd skips it and reads the keyword after it.
+        assert_eq!(
+            keyword("\"\"ForceCommand /bin/id"),
+            Some("forcecommand".into())
+        );
+        assert!(parse("\"\"Ciphers x").unwrap().quoted);
     }
 
     #[test]

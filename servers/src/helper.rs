@@ -137,35 +137,60 @@ impl Helper {
             .map(|d| d.join(format!("helper-{}-{n}.log", self.port)))
     }
 
-    /// Runs `argv` with `env` added, `stdin` (when given) as its input, for at most `timeout`;
-    /// its exit status and output, as `std::process::Command::output` gives them.
+    /// Runs `argv` with `env` added and `input`, for at most `timeout`; its exit status and
+    /// output, as `std::process::Command::output` gives them.
     pub async fn exec(
         &self,
         argv: &[String],
         env: &[(String, String)],
-        stdin: Option<&[u8]>,
+        input: Input,
         timeout: Duration,
     ) -> io::Result<Output> {
         let pairs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let secs = (timeout.as_secs() + 5).to_string();
         let count = pairs.len().to_string();
-        let mut fields = vec![
-            "exec",
-            if stdin.is_some() { "1" } else { "0" },
-            &secs,
-            &count,
-        ];
+        let (mode, prompt, times) = match &input {
+            Input::Null => ("0", String::new(), String::new()),
+            Input::Bytes(_) => ("1", String::new(), String::new()),
+            Input::Answer(a) => ("2", plain(&a.prompt)?.to_string(), a.times.to_string()),
+        };
+        let mut fields = vec!["exec", mode];
+        if mode == "2" {
+            fields.extend([prompt.as_str(), times.as_str()]);
+        }
+        fields.extend([secs.as_str(), count.as_str()]);
         fields.extend(pairs.iter().map(String::as_str));
         fields.extend(argv.iter().map(String::as_str));
         let mut conn = self.open(&fields).await?;
-        if let Some(input) = stdin {
-            conn.write_all(input).await?;
-            conn.shutdown().await?;
+        match &input {
+            Input::Null => {}
+            Input::Bytes(bytes) => {
+                conn.write_all(bytes).await?;
+                conn.shutdown().await?;
+            }
+            // The secret on a line of its own after the header, never in it; typed by the
+            // helper only when the prompt appears.
+            Input::Answer(a) => {
+                conn.write_all(format!("{}\n", plain(&a.text)?).as_bytes())
+                    .await?;
+                conn.shutdown().await?;
+            }
         }
         let mut answer = Vec::new();
         conn.read_to_end(&mut answer).await?;
         parse_answer(&answer)
     }
+}
+
+/// What an `exec` request gives the command as its standard input.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// /dev/null.
+    Null,
+    /// These bytes, then EOF.
+    Bytes(Vec<u8>),
+    /// A secret typed only at its prompt ([`sshmatrix_core::prompt`]), then EOF.
+    Answer(sshmatrix_core::prompt::Answer),
 }
 
 /// `STATUS OUTLEN ERRLEN\n` then stdout and stderr.
@@ -226,7 +251,12 @@ mod tests {
         let env = [("FOO".to_string(), "bar".to_string())];
         let argv = ["sh", "-c", "echo out $FOO; cat; echo err >&2; exit 3"].map(String::from);
         let o = h
-            .exec(&argv, &env, Some(b"typed\n"), Duration::from_secs(10))
+            .exec(
+                &argv,
+                &env,
+                Input::Bytes(b"typed\n".to_vec()),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap();
         assert_eq!(o.status.code(), Some(3));
@@ -243,6 +273,79 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "logged\n");
     }
 
+    /// Processes the helper has forked right now.
+    fn children(h: &Helper) -> Vec<String> {
+        let pid = h._child.id().unwrap();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_connections_without_the_token_forks_nothing() {
+        let h = Helper::start(&["env".into()], None, Duration::from_secs(10))
+            .await
+            .unwrap();
+        // Another local user opens 400 connections and sends a wrong token or nothing at all.
+        let mut flood = Vec::new();
+        for i in 0..400 {
+            let mut c = TcpStream::connect(("127.0.0.1", h.port)).await.unwrap();
+            if i % 2 == 0 {
+                let _ = c.write_all(b"0123456789abcdef").await;
+            }
+            flood.push(c);
+        }
+        assert_eq!(children(&h), Vec::<String>::new());
+        // Every wrong token was closed at once; the silent ones wait their few seconds at most.
+        for c in flood.iter_mut().step_by(2) {
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest).await;
+            assert!(rest.is_empty());
+        }
+        // The helper still serves a request that carries the token.
+        let argv = ["sh", "-c", "echo alive"].map(String::from);
+        let o = h
+            .exec(&argv, &[], Input::Null, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "alive\n");
+    }
+
+    #[tokio::test]
+    async fn a_secret_is_typed_only_at_its_prompt() {
+        let h = Helper::start(&["env".into()], None, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let answer = |times| {
+            Input::Answer(sshmatrix_core::prompt::Answer {
+                text: "s3cret".into(),
+                prompt: "Passphrase for key".into(),
+                times,
+            })
+        };
+        let ask = |prompt: &str| {
+            let script = format!("printf '{prompt}'; read a; echo; echo \"got:$a\"");
+            ["sh".to_string(), "-c".into(), script]
+        };
+        let run = |argv: [String; 3], input| {
+            let h = &h;
+            async move {
+                let o = h
+                    .exec(&argv, &[], input, Duration::from_secs(10))
+                    .await
+                    .unwrap();
+                String::from_utf8_lossy(&o.stdout).to_string()
+            }
+        };
+        let typed = run(ask("Passphrase for key \\\"k\\\": "), answer(1)).await;
+        assert!(typed.ends_with("got:s3cret\n"), "{typed}");
+        // Asked for a password instead: the passphrase is never given (EOF).
+        let refused = run(ask("root@h password: "), answer(1)).await;
+        assert!(refused.ends_with("got:\n"), "{refused}");
+    }
+
     #[tokio::test]
     async fn a_request_without_the_token_runs_nothing() {
         let h = Helper::start(&["env".into()], None, Duration::from_secs(10))
@@ -253,8 +356,9 @@ mod tests {
         let marker = dir.path().join("ran");
         let header = format!("wrong\texec\t0\t5\t0\ttouch\t{}\n", marker.display());
         conn.write_all(header.as_bytes()).await.unwrap();
+        // Closed at the first byte that breaks the token (a reset: the rest went unread).
         let mut answer = Vec::new();
-        conn.read_to_end(&mut answer).await.unwrap();
+        let _ = conn.read_to_end(&mut answer).await;
         assert!(answer.is_empty());
         assert!(!marker.exists());
     }

@@ -13,6 +13,7 @@ pub mod dropbear;
 pub mod helper;
 pub mod log;
 pub mod owner;
+pub mod peer;
 pub mod policy;
 pub mod relay;
 pub mod sshd;

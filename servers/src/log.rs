@@ -71,6 +71,24 @@ pub fn config_failure(log: &str) -> Option<String> {
         .map(clean)
 }
 
+/// The connections a per-cell daemon's log says it served beyond the cell's one (Dropbear logs
+/// `Child connection from HOST:PORT` for each): a connection another local user made to the
+/// cell's port, which makes the log (and so the verdict) no longer the cell's alone.
+pub fn foreign_connections(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("Child connection from"))
+        .count()
+        .saturating_sub(1)
+}
+
+/// The lines in which a server sshmatrix runs says it turned a foreign connection away.
+pub fn turned_away(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("sshmatrix: turned away"))
+        .map(|l| l.trim().trim_start_matches("sshmatrix: ").to_string())
+        .collect()
+}
+
 /// Lines kept as evidence though they explain nothing themselves.
 const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
 

@@ -16,6 +16,7 @@ pub struct OneShot {
     /// The port on 127.0.0.1.
     pub port: u16,
     task: Option<JoinHandle<io::Result<Ended>>>,
+    turned_away: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// Binds a free port on 127.0.0.1; the first connection accepted within `wait` runs `command`
@@ -42,25 +43,39 @@ where
     .await
 }
 
-/// Binds a free port on 127.0.0.1 and hands the first connection accepted within `wait` to
-/// `serve`; the listener closes once it is taken.
+/// Binds a free port on 127.0.0.1 and hands the first connection accepted within `wait` from
+/// this user (or root) to `serve`; the listener closes once it is taken. A connection from
+/// another local user is closed unserved and said in [`OneShot::turned_away`]: no other user can
+/// take a cell's server (a root `sshd -i`) or stand in for it.
 async fn one_shot<F, Fut>(wait: Duration, serve: F) -> io::Result<OneShot>
 where
     F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = io::Result<Ended>> + Send,
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
+    let local = listener.local_addr()?;
+    let turned_away = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let away = turned_away.clone();
     let task = tokio::spawn(async move {
-        let (sock, _) = tokio::time::timeout(wait, listener.accept())
+        let accepted = tokio::time::timeout(wait, async {
+            loop {
+                let (sock, peer) = listener.accept().await?;
+                match crate::peer::trusted(local, peer) {
+                    Ok(()) => return Ok::<_, io::Error>(sock),
+                    Err(why) => away.lock().expect("lock").push(why),
+                }
+            }
+        });
+        let sock = accepted
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no client connected"))??;
         drop(listener);
         serve(sock).await
     });
     Ok(OneShot {
-        port,
+        port: local.port(),
         task: Some(task),
+        turned_away,
     })
 }
 
@@ -112,16 +127,31 @@ pub struct Listening {
     task: JoinHandle<()>,
 }
 
+/// The most connections a [`Listening`] port serves at once: every one is a server process,
+/// and any local user can connect; more are closed at once.
+pub const MAX_SERVED: usize = 16;
+
+/// How long one connection of a [`Listening`] port may last (a login, a scan, a session).
+pub const SERVED_SECS: u64 = 120;
+
 /// Binds a free port on 127.0.0.1 and runs `command` (`sh -c`) for each connection, the socket
-/// as its stdin and stdout.
+/// as its stdin and stdout: at most [`MAX_SERVED`] at once, each for at most [`SERVED_SECS`].
 pub async fn serve_each(command: String) -> io::Result<Listening> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let task = tokio::spawn(async move {
         let mut running = tokio::task::JoinSet::new();
         while let Ok((sock, _)) = listener.accept().await {
+            while running.try_join_next().is_some() {}
+            if running.len() >= MAX_SERVED {
+                drop(sock);
+                continue;
+            }
             let command = command.clone();
-            running.spawn(async move { run_on(sock, &command).await });
+            running.spawn(async move {
+                let limit = Duration::from_secs(SERVED_SECS);
+                tokio::time::timeout(limit, run_on(sock, &command)).await
+            });
         }
     });
     Ok(Listening { port, task })
@@ -136,6 +166,11 @@ impl Drop for Listening {
 }
 
 impl OneShot {
+    /// The connections from other local users turned away so far, one sentence each.
+    pub fn turned_away(&self) -> Vec<String> {
+        self.turned_away.lock().expect("lock").clone()
+    }
+
     /// Waits up to `grace` for the command to exit (so its log is complete), then stops it.
     /// Returns how it ended.
     pub async fn finish(mut self, grace: Duration) -> Ended {
@@ -225,6 +260,45 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(refused, "port {port} still accepts after the drop");
+    }
+
+    #[tokio::test]
+    async fn serve_each_serves_a_bounded_number_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = dir.path().join("started");
+        let each = serve_each(format!("echo x >> {}; exec sleep 60", started.display()))
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..MAX_SERVED {
+            held.push(
+                tokio::net::TcpStream::connect(("127.0.0.1", each.port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&started).map_or(0, |t| t.lines().count()) < MAX_SERVED {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "servers did not start"
+            );
+            tokio::task::yield_now().await;
+        }
+        // One more is closed at once instead of starting another server.
+        let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", each.port))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), extra.read_to_end(&mut out))
+            .await
+            .expect("closed at once");
+        assert!(out.is_empty());
+        assert_eq!(
+            std::fs::read_to_string(&started).unwrap().lines().count(),
+            MAX_SERVED
+        );
+        drop(held);
     }
 
     /// Connects to a one-shot port running `command`, reads until it closes, and says how the

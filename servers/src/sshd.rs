@@ -317,6 +317,15 @@ impl Endpoint {
         }
     }
 
+    /// Connections from other local users turned away so far (one-shot ports only: a per-cell
+    /// daemon's are seen in its log, [`crate::log::connections`]).
+    pub fn turned_away(&self) -> Vec<String> {
+        match self {
+            Endpoint::OneShot(o) => o.turned_away(),
+            Endpoint::Daemon(_) => Vec::new(),
+        }
+    }
+
     /// Waits up to `grace` for the server to finish its connection (so its log is complete),
     /// then stops it. Returns whether a signal from outside sshmatrix ended it.
     pub async fn finish(self, grace: Duration) -> bool {

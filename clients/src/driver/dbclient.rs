@@ -35,6 +35,6 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         argv,
         env: Vec::new(),
         stdin_piped: false,
-        typed_times: 0,
+        typed: None,
     }
 }

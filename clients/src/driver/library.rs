@@ -102,7 +102,7 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         argv,
         env,
         stdin_piped: false,
-        typed_times: 0,
+        typed: None,
     }
 }
 

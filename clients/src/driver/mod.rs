@@ -162,8 +162,18 @@ pub struct Invocation {
     pub env: Vec<(String, String)>,
     /// Whether stdin is a pipe (else /dev/null).
     pub stdin_piped: bool,
-    /// How many times the typed secret is written to stdin, one line each.
-    pub typed_times: usize,
+    /// Where the client asks for the typed secret, if it is typed at all.
+    pub typed: Option<Typed>,
+}
+
+/// A secret the client asks for at a prompt: typed only when that prompt appears
+/// ([`sshmatrix_core::prompt`]), never ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typed {
+    /// The prompt text (case-insensitive), e.g. `Passphrase for key`.
+    pub prompt: &'static str,
+    /// How many times it is asked (a jump host's inner client asks first).
+    pub times: usize,
 }
 
 /// The subsystem every binary client requests once logged in (sshd serves it internally, so

@@ -86,10 +86,15 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         env.push(("SSH_AUTH_SOCK".to_string(), sock.display().to_string()));
     }
     // Through a jump host (ProxyJump) the inner plink asks first, then the outer one.
-    let times = match (&c.route, c.typed) {
-        (_, false) => 0,
-        (Route::Jump { jump, .. }, true) if !jump.forward => 2,
+    let times = match &c.route {
+        Route::Jump { jump, .. } if !jump.forward => 2,
         _ => 1,
+    };
+    // A password cell's password at plink's `user@host's password:`, else the key's
+    // passphrase at `Passphrase for key "…":`.
+    let prompt = match c.password_file {
+        Some(_) => "password:",
+        None => "Passphrase for key",
     };
     Invocation {
         argv: ["script", "-qec", &line(c), "/dev/null"]
@@ -97,6 +102,6 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
             .to_vec(),
         env,
         stdin_piped: true,
-        typed_times: times,
+        typed: c.typed.then_some(super::Typed { prompt, times }),
     }
 }

@@ -123,6 +123,6 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         argv,
         env,
         stdin_piped: false,
-        typed_times: 0,
+        typed: None,
     }
 }

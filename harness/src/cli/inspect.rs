@@ -205,7 +205,12 @@ pub fn policies(listing: &Listing) -> ExitCode {
 /// `sshmatrix check`: validates a matrix and prints its plan.
 pub fn check(matrix: PathBuf, grants: &sshmatrix::grants::Grants) -> ExitCode {
     // Several wrong names are all reported at once (the planner stops at the first error).
-    if let Ok(text) = std::fs::read_to_string(&matrix) {
+    // (Standard input can be read once only: the planner reads it.)
+    let from_file = matrix != std::path::Path::new("-");
+    if let Some(text) = from_file
+        .then(|| sshmatrix::bounded::read_to_string(&matrix, sshmatrix::bounded::MAX_CONFIG).ok())
+        .flatten()
+    {
         let (profiles, tools, policies) = crate::catalog_parts();
         let catalog = sshmatrix::matrix::Catalog::new(&profiles, &tools, &policies);
         let file = matrix.display().to_string();

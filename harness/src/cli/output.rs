@@ -26,17 +26,13 @@ pub enum Destination {
 /// Opens `path` for writing and checks that it takes data: a directory, a path that cannot be
 /// created, or a device that refuses writes (/dev/full) is an error naming the path and cause.
 fn open_checked(path: &Path, append: bool) -> Result<(File, bool, bool), String> {
-    let existed = path.exists();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .append(append)
-        .create(true)
-        .open(path)
+    let existed = path.symlink_metadata().is_ok();
+    let file = sshmatrix_core::fsx::open_for_writing(path, append)
         .map_err(|e| format!("{}: cannot open for writing: {e}", path.display()))?;
-    let kind = file
+    let meta = file
         .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .file_type();
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let kind = meta.file_type();
     if kind.is_char_device() && !file.is_terminal() {
         // A device: one newline shows whether it takes data (/dev/full does not).
         (&file)
@@ -130,7 +126,7 @@ pub fn rescue(work_dir: &Path, json: &str) -> Result<PathBuf, String> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let path = dir.join(format!("report-{stamp}-{}.json", std::process::id()));
-    std::fs::create_dir_all(&dir)
+    sshmatrix_core::fsx::private_dir(&dir)
         .and_then(|()| sshmatrix_clients::factory::write_private(&path, json.as_bytes()))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)

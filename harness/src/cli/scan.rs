@@ -116,8 +116,8 @@ fn environment_error(message: String) -> ExitCode {
 /// The server's facts: read from a report, or seen over the network.
 fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {
     if let Some(file) = &a.from_ssh_audit {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| input_error(format!("{}: cannot read: {e}", file.display())))?;
+        let text = sshmatrix::bounded::read_to_string(file, sshmatrix::bounded::MAX_REPORT)
+            .map_err(|e| input_error(format!("{}: {e}", file.display())))?;
         return scan::from_ssh_audit(&text, &file.display().to_string())
             .map_err(|e| input_error(e.to_string()));
     }

@@ -31,8 +31,8 @@ pub struct ServeArgs {
 fn public_keys(files: &[PathBuf]) -> Result<Vec<String>, ExitCode> {
     let mut lines = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| input_error(format!("{}: cannot read: {e}", f.display())))?;
+        let text = sshmatrix::bounded::read_to_string(f, sshmatrix::bounded::MAX_CONFIG)
+            .map_err(|e| input_error(format!("{}: {e}", f.display())))?;
         for line in text
             .lines()
             .map(str::trim)

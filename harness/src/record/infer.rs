@@ -497,15 +497,17 @@ fn reads_facts(p: &mut Profile, meta: &Meta, unobserved: &mut Vec<String>) {
 /// observe, then the data.
 pub fn to_toml(r: &Recorded) -> Option<String> {
     let p = r.profile.as_ref()?;
-    let mut out = format!(
-        "# {} {}: recorded by `sshmatrix record` from `{}`.\n",
+    // A TOML comment cannot hold a control character: what the client sent is shown escaped.
+    let comment = |text: String| format!("# {}\n", sshmatrix_core::text::printable(&text));
+    let mut out = comment(format!(
+        "{} {}: recorded by `sshmatrix record` from `{}`.",
         p.name, p.version, p.ident
-    );
+    ));
     for u in &r.unobserved {
-        out.push_str(&format!("# not observed: {u}\n"));
+        out.push_str(&comment(format!("not observed: {u}")));
     }
     for pr in &r.problems {
-        out.push_str(&format!("# problem: {pr}\n"));
+        out.push_str(&comment(format!("problem: {pr}")));
     }
     out.push_str(&toml::to_string(p).ok()?);
     Some(out)

@@ -23,7 +23,7 @@ use crate::negotiate::{self, Category, Negotiated, ServerHello};
 use crate::profile::{KexLists, Profile, RsaFallback, RsaSignatureMode};
 
 /// The verdict and stage vocabulary, defined once in the result schema.
-pub use sshmatrix_reports::{Stage, Verdict};
+pub use sshmatrix_core::vocab::{Stage, Verdict};
 
 /// The stage a negotiation category fails at.
 pub fn stage_of(c: Category) -> Stage {

@@ -20,71 +20,7 @@ pub const AXES: &[&str] = &[
     "user",
 ];
 
-/// How the client holds its credential (the `holders` axis; `file` when absent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Holder {
-    /// The key file, read by the client.
-    File,
-    /// A real ssh-agent holding the key; the client asks it to sign.
-    Agent,
-    /// The agent, forwarded through the target's jump host (`via`): the jump host's own
-    /// OpenSSH client makes the last hop with it.
-    AgentForwarded,
-    /// A password instead of a key.
-    Password,
-}
-
-impl Holder {
-    /// Whether a real client's driver runs cells of this holder (with `via`: through a jump
-    /// host).
-    pub fn runs_with(self, driver: sshmatrix_clients::Driver, via: bool) -> bool {
-        let held = match self {
-            Holder::File => true,
-            Holder::Agent => driver.supports_agent(),
-            Holder::AgentForwarded => driver.supports_jumps(),
-            Holder::Password => driver.supports_password(),
-        };
-        held && (!via || driver.supports_jumps())
-    }
-
-    /// All values, in matrix-file spelling.
-    pub const NAMES: &'static [&'static str] = &["file", "agent", "agent-forwarded", "password"];
-
-    /// The matrix-file spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Holder::File => "file",
-            Holder::Agent => "agent",
-            Holder::AgentForwarded => "agent-forwarded",
-            Holder::Password => "password",
-        }
-    }
-
-    /// Parses the matrix-file spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "file" => Holder::File,
-            "agent" => Holder::Agent,
-            "agent-forwarded" => Holder::AgentForwarded,
-            "password" => Holder::Password,
-            _ => return None,
-        })
-    }
-
-    /// Whether the cell needs the run's ssh-agent.
-    pub fn uses_agent(self) -> bool {
-        matches!(self, Holder::Agent | Holder::AgentForwarded)
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Holder::File => "key file",
-            Holder::Agent => "agent",
-            Holder::AgentForwarded => "agent forwarded",
-            Holder::Password => "password",
-        }
-    }
-}
+pub use sshmatrix_core::vocab::Holder;
 
 /// Default upper bound on the number of cells a matrix may expand to.
 pub const DEFAULT_MAX_CELLS: usize = 100_000;

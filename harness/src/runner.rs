@@ -163,16 +163,7 @@ impl From<FactoryError> for RunError {
 /// Seconds a cell may take unless the matrix or `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 20;
 
-/// One key of a plan: cells with the same key spec, key tool and passphrase share it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KeyId {
-    /// The key as matrix files spell it (`rsa-2048`).
-    pub key: String,
-    /// The key tool's id.
-    pub tool: String,
-    /// Whether it has a passphrase.
-    pub passphrase: bool,
-}
+pub use sshmatrix_core::vocab::KeyId;
 
 /// A plan's keys, made once each.
 pub type Keys = HashMap<KeyId, KeyFile>;
@@ -1854,7 +1845,7 @@ async fn real_cell<'a>(
     let file = &shared.keys[&key_id(cell)];
     // `check` refuses these; plans derived by `explain --fix` are not checked again.
     let unplain = target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
-    if !cell.holder.runs_with(driver, target.via.is_some()) || unplain {
+    if !driver.runs(cell.holder, target.via.is_some()) || unplain {
         return Err(ClientOutcome::new(
             emulator::Verdict::Error,
             emulator::Stage::Connect,

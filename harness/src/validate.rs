@@ -215,7 +215,7 @@ fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
     let Some(driver) = cell.client.driver else {
         return Ok(());
     };
-    let problem = if !cell.holder.runs_with(driver, t.via.is_some()) {
+    let problem = if !driver.runs(cell.holder, t.via.is_some()) {
         Some(format!(
             "the {} driver (`{client}`) cannot run holder `{}`{}",
             driver.name(),

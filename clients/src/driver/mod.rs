@@ -254,6 +254,18 @@ impl Driver {
         self != Driver::Dbclient
     }
 
+    /// Whether the driver runs cells of this holder (with `via`: through a jump host).
+    pub fn runs(self, holder: sshmatrix_core::vocab::Holder, via: bool) -> bool {
+        use sshmatrix_core::vocab::Holder;
+        let held = match holder {
+            Holder::File => true,
+            Holder::Agent => self.supports_agent(),
+            Holder::AgentForwarded => self.supports_jumps(),
+            Holder::Password => self.supports_password(),
+        };
+        held && (!via || self.supports_jumps())
+    }
+
     /// Whether the client leaves out the leading zero bytes of an RSA signature, so about 1
     /// signature in 256 is shorter than the key's modulus: PuTTY pads only for the servers its
     /// bug-compatibility list names (manual, "Requires padding on SSH-2 RSA signatures"); a

@@ -1,0 +1,368 @@
+//! The words every sshmatrix crate shares: a cell's [`Verdict`], the [`Stage`] a connection
+//! ended at, the failure [`Code`], how the client holds its credential ([`Holder`]) and which
+//! key file a cell uses ([`KeyId`]). Their serde names are the report schema's (version 1):
+//! renaming one is a schema change.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome class of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Logged in (○).
+    Ok,
+    /// Refused (×).
+    Fail,
+    /// Not decided: timeout, engine limit, broken target (!).
+    Error,
+    /// Cut short by a stop (Ctrl-C): not measured, never a verdict. Such cells are kept out
+    /// of the result stream, so `--resume` runs them again (?).
+    Interrupted,
+}
+
+impl Verdict {
+    /// The lower-case name (`ok`, `fail`, `error`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether this is a measured outcome (ok, fail or error), not an interruption.
+    pub fn is_measured(&self) -> bool {
+        *self != Verdict::Interrupted
+    }
+
+    /// The table mark: ○, ×, ! or ? (interrupted).
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "○",
+            Verdict::Fail => "×",
+            Verdict::Error => "!",
+            Verdict::Interrupted => "?",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Reading the key file.
+    KeyLoad,
+    /// Transport connect / identification.
+    Connect,
+    /// Key exchange algorithm negotiation or computation.
+    Kex,
+    /// Host key algorithm negotiation or verification.
+    Hostkey,
+    /// Cipher negotiation.
+    Cipher,
+    /// MAC negotiation.
+    Mac,
+    /// Compression negotiation.
+    Compression,
+    /// User authentication.
+    Auth,
+    /// The engine cannot speak what the real client would use.
+    Emulation,
+    /// The cell ran out of time.
+    Timeout,
+    /// Logged in.
+    Login,
+    /// Reaching the jump host (its own refusal, before the target is tried).
+    Jump,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::KeyLoad => "key-load",
+            Stage::Connect => "connect",
+            Stage::Kex => "kex",
+            Stage::Hostkey => "hostkey",
+            Stage::Cipher => "cipher",
+            Stage::Mac => "mac",
+            Stage::Compression => "compression",
+            Stage::Auth => "auth",
+            Stage::Emulation => "emulation",
+            Stage::Timeout => "timeout",
+            Stage::Login => "login",
+            Stage::Jump => "jump",
+        })
+    }
+}
+
+/// Why a cell did not log in: the failure taxonomy, stable across releases. Reports carry its
+/// kebab-case name ([`CellResult::code`], empty for a login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// client and server share no key exchange algorithm
+    KexNoCommon,
+    /// client and server share no host key algorithm
+    HostkeyNoCommon,
+    /// client and server share no cipher
+    CipherNoCommon,
+    /// client and server share no MAC
+    MacNoCommon,
+    /// client and server share no compression method
+    CompressionNoCommon,
+    /// the server's host key differs from the one the client knows
+    HostkeyChanged,
+    /// the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)
+    WeakCryptoRefused,
+    /// the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)
+    AuthSignatureRejected,
+    /// the key is below the server's RequiredRSASize (or the client's own minimum)
+    AuthKeyTooSmall,
+    /// the server does not accept this public key for the user
+    AuthKeyNotAuthorized,
+    /// the client finds no signature algorithm it may use for the key and does not offer it
+    AuthNoSignatureAlgorithm,
+    /// the server refuses the password
+    AuthPasswordRejected,
+    /// the server does not offer the authentication method (e.g. password under lockdown)
+    AuthMethodDisabled,
+    /// sshd's StrictModes refuses the key file or its directories (ownership or modes)
+    StrictmodesPermissions,
+    /// the server disconnects after MaxAuthTries failed attempts
+    TooManyAuthFailures,
+    /// the client cannot read the key file (format or key type it does not support)
+    KeyLoadFailed,
+    /// the passphrase does not decrypt the key file
+    WrongPassphrase,
+    /// nothing accepts the connection
+    ConnectionRefused,
+    /// the server closed the connection before a verdict
+    ConnectionClosed,
+    /// the peer sent something that is not valid SSH
+    ProtocolError,
+    /// no verdict within the cell's timeout
+    Timeout,
+    /// deferred: the account's failed-login budget on a remote target is spent
+    AuthBudgetExhausted,
+    /// the real client would use an algorithm the emulator cannot speak
+    EmulationLimit,
+    /// the jump host (`via`) refused the client before the target was tried; the reason is the jump host's
+    JumpHostRefused,
+    /// predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)
+    NotObservable,
+    /// the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key
+    AgentForwardingRefused,
+    /// no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client
+    ServerConfigError,
+    /// no verdict: another local process connected to the cell's server port first (a local user racing for it)
+    ForeignConnection,
+}
+
+impl Code {
+    /// Every code, in the order of README's table.
+    pub const ALL: &[Code] = &[
+        Code::KexNoCommon,
+        Code::HostkeyNoCommon,
+        Code::CipherNoCommon,
+        Code::MacNoCommon,
+        Code::CompressionNoCommon,
+        Code::HostkeyChanged,
+        Code::WeakCryptoRefused,
+        Code::AuthSignatureRejected,
+        Code::AuthKeyTooSmall,
+        Code::AuthKeyNotAuthorized,
+        Code::AuthNoSignatureAlgorithm,
+        Code::AuthPasswordRejected,
+        Code::AuthMethodDisabled,
+        Code::StrictmodesPermissions,
+        Code::TooManyAuthFailures,
+        Code::KeyLoadFailed,
+        Code::WrongPassphrase,
+        Code::ConnectionRefused,
+        Code::ConnectionClosed,
+        Code::ProtocolError,
+        Code::Timeout,
+        Code::AuthBudgetExhausted,
+        Code::EmulationLimit,
+        Code::JumpHostRefused,
+        Code::NotObservable,
+        Code::AgentForwardingRefused,
+        Code::ServerConfigError,
+        Code::ForeignConnection,
+    ];
+
+    /// The kebab-case name reports carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::KexNoCommon => "kex-no-common",
+            Code::HostkeyNoCommon => "hostkey-no-common",
+            Code::CipherNoCommon => "cipher-no-common",
+            Code::MacNoCommon => "mac-no-common",
+            Code::CompressionNoCommon => "compression-no-common",
+            Code::HostkeyChanged => "hostkey-changed",
+            Code::WeakCryptoRefused => "weak-crypto-refused",
+            Code::AuthSignatureRejected => "auth-signature-rejected",
+            Code::AuthKeyTooSmall => "auth-key-too-small",
+            Code::AuthKeyNotAuthorized => "auth-key-not-authorized",
+            Code::AuthNoSignatureAlgorithm => "auth-no-signature-algorithm",
+            Code::AuthPasswordRejected => "auth-password-rejected",
+            Code::AuthMethodDisabled => "auth-method-disabled",
+            Code::StrictmodesPermissions => "strictmodes-permissions",
+            Code::TooManyAuthFailures => "too-many-auth-failures",
+            Code::KeyLoadFailed => "key-load-failed",
+            Code::WrongPassphrase => "wrong-passphrase",
+            Code::ConnectionRefused => "connection-refused",
+            Code::ConnectionClosed => "connection-closed",
+            Code::ProtocolError => "protocol-error",
+            Code::Timeout => "timeout",
+            Code::AuthBudgetExhausted => "auth-budget-exhausted",
+            Code::EmulationLimit => "emulation-limit",
+            Code::JumpHostRefused => "jump-host-refused",
+            Code::NotObservable => "not-observable",
+            Code::AgentForwardingRefused => "agent-forwarding-refused",
+            Code::ServerConfigError => "server-config-error",
+            Code::ForeignConnection => "foreign-connection",
+        }
+    }
+
+    /// What the code means.
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::KexNoCommon => "client and server share no key exchange algorithm",
+            Code::HostkeyNoCommon => "client and server share no host key algorithm",
+            Code::CipherNoCommon => "client and server share no cipher",
+            Code::MacNoCommon => "client and server share no MAC",
+            Code::CompressionNoCommon => "client and server share no compression method",
+            Code::HostkeyChanged => "the server's host key differs from the one the client knows",
+            Code::WeakCryptoRefused => "the client stops at a negotiated algorithm it warns about and cannot confirm non-interactively (plink: chacha20-poly1305 or an EtM MAC without strict key exchange, the Terrapin attack)",
+            Code::AuthSignatureRejected => "the server refuses the signature algorithm (e.g. ssh-rsa SHA-1 not in PubkeyAcceptedAlgorithms)",
+            Code::AuthKeyTooSmall => "the key is below the server's RequiredRSASize (or the client's own minimum)",
+            Code::AuthKeyNotAuthorized => "the server does not accept this public key for the user",
+            Code::AuthNoSignatureAlgorithm => "the client finds no signature algorithm it may use for the key and does not offer it",
+            Code::AuthPasswordRejected => "the server refuses the password",
+            Code::AuthMethodDisabled => "the server does not offer the authentication method (e.g. password under lockdown)",
+            Code::StrictmodesPermissions => "sshd's StrictModes refuses the key file or its directories (ownership or modes)",
+            Code::TooManyAuthFailures => "the server disconnects after MaxAuthTries failed attempts",
+            Code::KeyLoadFailed => "the client cannot read the key file (format or key type it does not support)",
+            Code::WrongPassphrase => "the passphrase does not decrypt the key file",
+            Code::ConnectionRefused => "nothing accepts the connection",
+            Code::ConnectionClosed => "the server closed the connection before a verdict",
+            Code::ProtocolError => "the peer sent something that is not valid SSH",
+            Code::Timeout => "no verdict within the cell's timeout",
+            Code::AuthBudgetExhausted => "deferred: the account's failed-login budget on a remote target is spent",
+            Code::EmulationLimit => "the real client would use an algorithm the emulator cannot speak",
+            Code::JumpHostRefused => "the jump host (`via`) refused the client before the target was tried; the reason is the jump host's",
+            Code::NotObservable => "predicted by a scan: what decides this cell cannot be seen without a login (whether the server accepts the signature algorithm the client sends, where its release does not say)",
+            Code::AgentForwardingRefused => "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key",
+            Code::ServerConfigError => "no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client",
+            Code::ForeignConnection => "no verdict: another local process connected to the cell's server port first (a local user racing for it)",
+        }
+    }
+
+    /// The code of a kebab-case name.
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<Code> for String {
+    fn eq(&self, other: &Code) -> bool {
+        self == other.as_str()
+    }
+}
+
+
+/// How the client holds its credential (the `holders` axis; `file` when absent).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Holder {
+    /// The key file, read by the client.
+    #[default]
+    File,
+    /// A real ssh-agent holding the key; the client asks it to sign.
+    Agent,
+    /// The agent, forwarded through the target's jump host (`via`): the jump host's own
+    /// OpenSSH client makes the last hop with it.
+    AgentForwarded,
+    /// A password instead of a key.
+    Password,
+}
+
+impl Holder {
+    /// All values, in matrix-file spelling.
+    pub const NAMES: &'static [&'static str] = &["file", "agent", "agent-forwarded", "password"];
+
+    /// The matrix-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Holder::File => "file",
+            Holder::Agent => "agent",
+            Holder::AgentForwarded => "agent-forwarded",
+            Holder::Password => "password",
+        }
+    }
+
+    /// Parses the matrix-file spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "file" => Holder::File,
+            "agent" => Holder::Agent,
+            "agent-forwarded" => Holder::AgentForwarded,
+            "password" => Holder::Password,
+            _ => return None,
+        })
+    }
+
+    /// Whether the cell needs the run's ssh-agent.
+    pub fn uses_agent(self) -> bool {
+        matches!(self, Holder::Agent | Holder::AgentForwarded)
+    }
+
+    /// Whether the cell logs in with a key (file or agent), not a password.
+    pub fn uses_key(self) -> bool {
+        self != Holder::Password
+    }
+
+    /// The table label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Holder::File => "key file",
+            Holder::Agent => "agent",
+            Holder::AgentForwarded => "agent forwarded",
+            Holder::Password => "password",
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key of a plan: cells with the same key spec, key tool and passphrase share its file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId {
+    /// The key as matrix files spell it (`rsa-2048`).
+    pub key: String,
+    /// The key tool's id.
+    pub tool: String,
+    /// Whether it has a passphrase.
+    pub passphrase: bool,
+}

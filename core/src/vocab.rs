@@ -81,11 +81,20 @@ pub enum Stage {
     Login,
     /// Reaching the jump host (its own refusal, before the target is tried).
     Jump,
+    /// Cut short by a stop before a verdict (never in the stream).
+    Interrupted,
 }
 
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Stage {
+    /// The kebab-case name reports carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Stage::KeyLoad => "key-load",
             Stage::Connect => "connect",
             Stage::Kex => "kex",
@@ -98,7 +107,36 @@ impl std::fmt::Display for Stage {
             Stage::Timeout => "timeout",
             Stage::Login => "login",
             Stage::Jump => "jump",
-        })
+            Stage::Interrupted => "interrupted",
+        }
+    }
+
+    /// Every stage.
+    pub const ALL: &'static [Stage] = &[
+        Stage::KeyLoad,
+        Stage::Connect,
+        Stage::Kex,
+        Stage::Hostkey,
+        Stage::Cipher,
+        Stage::Mac,
+        Stage::Compression,
+        Stage::Auth,
+        Stage::Emulation,
+        Stage::Timeout,
+        Stage::Login,
+        Stage::Jump,
+        Stage::Interrupted,
+    ];
+
+    /// The stage of a kebab-case name.
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| s.as_str() == name)
+    }
+}
+
+impl PartialEq<&str> for Stage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -284,10 +322,19 @@ impl PartialEq<Code> for String {
     }
 }
 
-
 /// How the client holds its credential (the `holders` axis; `file` when absent).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
@@ -350,6 +397,12 @@ impl Holder {
     }
 }
 
+impl PartialEq<&str> for Holder {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -365,4 +418,142 @@ pub struct KeyId {
     pub tool: String,
     /// Whether it has a passphrase.
     pub passphrase: bool,
+}
+
+/// A cell's failure code as reports carry it: a [`Code`], or none for a login (written `""`).
+/// Compares with a code or its name (`c.code == "timeout"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CellCode(pub Option<Code>);
+
+impl CellCode {
+    /// No failure.
+    pub const NONE: CellCode = CellCode(None);
+
+    /// The code's name, `""` for none.
+    pub fn as_str(self) -> &'static str {
+        self.0.map_or("", Code::as_str)
+    }
+
+    /// The code, if there is one.
+    pub fn code(self) -> Option<Code> {
+        self.0
+    }
+
+    /// Whether there is no code (a login).
+    pub fn is_none(self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl std::str::FromStr for CellCode {
+    type Err = String;
+
+    /// A code's name, or `""` for none.
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "" => Ok(CellCode::NONE),
+            n => Code::parse(n)
+                .map(CellCode::from)
+                .ok_or_else(|| format!("unknown failure code `{n}`")),
+        }
+    }
+}
+
+impl From<Code> for CellCode {
+    fn from(c: Code) -> Self {
+        CellCode(Some(c))
+    }
+}
+
+impl From<Option<Code>> for CellCode {
+    fn from(c: Option<Code>) -> Self {
+        CellCode(c)
+    }
+}
+
+impl std::fmt::Display for CellCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<Code> for CellCode {
+    fn eq(&self, other: &Code) -> bool {
+        self.0 == Some(*other)
+    }
+}
+
+impl PartialEq<&str> for CellCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for CellCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl Serialize for CellCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CellCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        if name.is_empty() {
+            return Ok(CellCode::NONE);
+        }
+        Code::parse(&name)
+            .map(CellCode::from)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown failure code `{name}`")))
+    }
+}
+
+impl schemars::JsonSchema for CellCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_schema_names() {
+        for c in Code::ALL {
+            assert_eq!(Code::parse(c.as_str()), Some(*c));
+        }
+        for s in Stage::ALL {
+            assert_eq!(Stage::parse(&s.to_string()), Some(*s));
+        }
+        for h in Holder::NAMES {
+            assert_eq!(Holder::parse(h).map(Holder::as_str), Some(*h));
+        }
+    }
+
+    #[test]
+    fn a_cell_code_is_a_name_or_empty() {
+        let c = CellCode::from(Code::Timeout);
+        assert!(c == "timeout" && c == Code::Timeout);
+        assert_eq!(CellCode::NONE.as_str(), "");
+        let json = |c: CellCode| serde_json_like(c.as_str());
+        assert_eq!(json(c), "\"timeout\"");
+    }
+
+    fn serde_json_like(s: &str) -> String {
+        format!("{s:?}")
+    }
 }

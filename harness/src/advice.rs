@@ -6,7 +6,7 @@
 use std::fmt;
 
 use sshmatrix_clients::{KeySpec, KeyTool, Profile};
-use sshmatrix_reports::{CellResult, Code, Verdict};
+use sshmatrix_reports::{CellResult, Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, Policy};
 
 use crate::matrix::{Cell, Plan};
@@ -150,14 +150,17 @@ pub fn fixes(
         return Vec::new();
     }
     let mut out = upgrades(cell, target, eff, profiles);
-    out.extend(other_keys(cell, target, eff, &result.code));
+    out.extend(other_keys(cell, target, eff, result.code.code()));
     if result.code == Code::KeyLoadFailed {
         out.extend(key_tool_fix(cell, tools));
     }
     // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
     // compiled in: the fixes there are the client's).
     if policy.facts.is_none() {
-        out.extend(server_directive(&result.code, result.signature.as_deref()));
+        out.extend(server_directive(
+            result.code.code(),
+            result.signature.as_deref(),
+        ));
     }
     // Policy alternatives from the policy data.
     out.extend(policy.alternatives.iter().map(|a| Fix {
@@ -216,9 +219,9 @@ fn other_keys(
     cell: &Cell,
     target: &crate::matrix::Target,
     eff: &Effective,
-    code: &str,
+    code: Option<Code>,
 ) -> Vec<Fix> {
-    let keys: &[KeySpec] = match Code::parse(code) {
+    let keys: &[KeySpec] = match code {
         Some(Code::AuthKeyTooSmall) => &[KeySpec::Rsa(3072), KeySpec::Ecdsa(256), KeySpec::Ed25519],
         _ => &[KeySpec::Ed25519, KeySpec::Ecdsa(256)],
     };
@@ -258,9 +261,9 @@ fn key_tool_fix(cell: &Cell, tools: &[KeyTool]) -> Option<Fix> {
 }
 
 /// The sshd directive that answers a failure code, with its security cost.
-fn server_directive(code: &str, signature: Option<&str>) -> Option<Fix> {
+fn server_directive(code: Option<Code>, signature: Option<&str>) -> Option<Fix> {
     let sig = signature.unwrap_or_default();
-    Some(match Code::parse(code)? {
+    Some(match code? {
         Code::AuthSignatureRejected => Fix {
             side: "server",
             text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
@@ -503,7 +506,7 @@ pub fn render(e: &Explanation) -> String {
     );
     if r.verdict != Verdict::Ok {
         s.push_str(&format!(" [{}] at {}", r.code, r.stage));
-        if let Some(d) = sshmatrix_reports::schema::describe(&r.code) {
+        if let Some(d) = r.code.code().map(Code::description) {
             s.push_str(&format!("\nmeaning: {d}"));
         }
     }
@@ -566,8 +569,8 @@ pub fn render(e: &Explanation) -> String {
 /// TERATERM.INI.
 fn order_caveat(cell: &Cell, r: &CellResult) -> Option<String> {
     let order_matters = matches!(
-        r.stage.as_str(),
-        "kex" | "hostkey" | "cipher" | "mac" | "compression"
+        r.stage,
+        Stage::Kex | Stage::Hostkey | Stage::Cipher | Stage::Mac | Stage::Compression
     ) || r.code == Code::HostkeyChanged;
     (cell.client.name == "Tera Term" && order_matters).then(|| {
         format!(
@@ -710,9 +713,9 @@ pub fn whole_matrix(report: &sshmatrix_reports::Report) -> String {
     );
     let mut codes: Vec<(&str, Vec<&CellResult>)> = Vec::new();
     for c in report.cells.iter().filter(|c| c.verdict != Verdict::Ok) {
-        match codes.iter_mut().find(|(code, _)| *code == c.code) {
+        match codes.iter_mut().find(|(code, _)| c.code == *code) {
             Some((_, v)) => v.push(c),
-            None => codes.push((&c.code, vec![c])),
+            None => codes.push((c.code.as_str(), vec![c])),
         }
     }
     codes.sort_by_key(|(code, v)| (std::cmp::Reverse(v.len()), *code));

@@ -22,6 +22,7 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
     let cli = |pat: &str| client.reason.contains(pat);
     match client.stage {
         Stage::Emulation => Code::EmulationLimit,
+        Stage::Interrupted => Code::ConnectionClosed,
         Stage::Jump => Code::JumpHostRefused,
         Stage::Timeout => Code::Timeout,
         Stage::KeyLoad if cli("wrong passphrase") => Code::WrongPassphrase,

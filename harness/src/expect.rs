@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use sshmatrix_reports::{CellResult, Report};
+use sshmatrix_reports::{CellCode, CellResult, Code, Report, Verdict};
 
 /// A selector field: one value or a list of alternatives (`key = ["rsa-2048", "rsa-4096"]`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -38,10 +38,10 @@ impl std::fmt::Display for Sel {
     }
 }
 
-/// One expectation: a selector and the outcome its cells must have.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+/// One expectation as a matrix writes it (see [`RawRule::typed`]).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
+pub struct RawRule {
     /// Client profile id.
     #[serde(default)]
     pub client: Option<Sel>,
@@ -64,10 +64,77 @@ pub struct Rule {
     #[serde(default)]
     pub user: Option<Sel>,
     /// `ok`, `fail` or `error`.
-    pub verdict: String,
+    pub verdict: toml::Spanned<String>,
     /// Failure code the cells must carry.
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<toml::Spanned<String>>,
+}
+
+/// One expectation: a selector and the outcome its cells must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Client profile id.
+    pub client: Option<Sel>,
+    /// Key tool id.
+    pub key_tool: Option<Sel>,
+    /// Key, e.g. `rsa-2048`.
+    pub key: Option<Sel>,
+    /// `yes` / `no`.
+    pub passphrase: Option<Sel>,
+    /// How the client holds the key.
+    pub holder: Option<Sel>,
+    /// Target id.
+    pub target: Option<Sel>,
+    /// Login name.
+    pub user: Option<Sel>,
+    /// The verdict the cells must have.
+    pub verdict: Verdict,
+    /// The failure code they must carry (none: any).
+    pub code: Option<CellCode>,
+}
+
+/// A verdict as rules spell it; an interruption is never expected.
+fn verdict(v: &str) -> Result<Verdict, String> {
+    match v {
+        "ok" => Ok(Verdict::Ok),
+        "fail" => Ok(Verdict::Fail),
+        "error" => Ok(Verdict::Error),
+        _ => Err(format!("verdict `{v}` is not ok, fail or error")),
+    }
+}
+
+impl RawRule {
+    /// The rule with its verdict and code read; an unknown one is an error at its place in the
+    /// file, naming the nearest code.
+    pub fn typed(self) -> Result<Rule, (std::ops::Range<usize>, String)> {
+        let code = match &self.code {
+            None => None,
+            Some(c) if c.get_ref().is_empty() => Some(CellCode::NONE),
+            Some(c) => {
+                let name = c.get_ref();
+                let known = Code::ALL.iter().map(|c| c.as_str());
+                let code = Code::parse(name).ok_or_else(|| {
+                    let hint = crate::matrix::nearest(name, known)
+                        .map(|n| format!("; did you mean `{n}`?"))
+                        .unwrap_or_default();
+                    (c.span(), format!("unknown code `{name}`{hint}"))
+                })?;
+                Some(CellCode::from(code))
+            }
+        };
+        let v = &self.verdict;
+        Ok(Rule {
+            verdict: verdict(v.get_ref()).map_err(|m| (v.span(), m))?,
+            code,
+            client: self.client,
+            key_tool: self.key_tool,
+            key: self.key,
+            passphrase: self.passphrase,
+            holder: self.holder,
+            target: self.target,
+            user: self.user,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -161,7 +228,7 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
                 target: Some(Sel::One(row.target)),
                 user: Some(Sel::One(row.user)),
                 holder: None,
-                verdict: row.verdict,
+                verdict: verdict(&row.verdict).map_err(|e| format!("{}: {e}", path.display()))?,
                 code: None,
             })
         })
@@ -186,16 +253,13 @@ pub fn compare(report: &Report, rules: &[Rule]) -> Vec<String> {
         let Some(r) = rules.iter().rev().find(|r| r.selects(c)) else {
             continue;
         };
-        let code_ok = r.code.as_deref().is_none_or(|code| code == c.code);
-        if c.verdict.as_str() != r.verdict || !code_ok {
+        let code_ok = r.code.is_none_or(|code| c.code == code);
+        if c.verdict != r.verdict || !code_ok {
             out.push(format!(
                 "{}: expected {}{}, got {} [{}] ({}: {})",
                 sshmatrix_reports::diff::identity(c),
                 r.verdict,
-                r.code
-                    .as_ref()
-                    .map(|c| format!(" [{c}]"))
-                    .unwrap_or_default(),
+                r.code.map(|c| format!(" [{c}]")).unwrap_or_default(),
                 c.verdict.as_str(),
                 c.code,
                 c.stage,

@@ -366,7 +366,40 @@ struct RawMatrix {
     #[serde(default)]
     run: Option<RawRun>,
     #[serde(default)]
-    expect: Option<Spanned<toml::Value>>,
+    expect: Option<Spanned<RawExpect>>,
+}
+
+/// A matrix's `expect`: a CSV file name, or inline rules (each with its place in the file).
+#[derive(Debug)]
+enum RawExpect {
+    File(String),
+    Rules(Vec<crate::expect::RawRule>),
+}
+
+impl<'de> Deserialize<'de> for RawExpect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawExpect;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("expect: a CSV file name or a list of rules, e.g. expect = \"expected/x.csv\" or expect = [{ target = \"t\", verdict = \"ok\" }]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawExpect, E> {
+                Ok(RawExpect::File(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawExpect, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(r) = seq.next_element::<crate::expect::RawRule>()? {
+                    rules.push(r);
+                }
+                Ok(RawExpect::Rules(rules))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 pub use crate::expect::Expectation;
@@ -1719,22 +1752,20 @@ fn expectation(
     let expect = match &raw.expect {
         None => None,
         Some(e) => Some(match e.get_ref() {
-            toml::Value::String(f) => Expectation::File(dir.unwrap_or(Path::new(".")).join(f)),
-            toml::Value::Array(items) => {
+            RawExpect::File(f) => Expectation::File(dir.unwrap_or(Path::new(".")).join(f)),
+            RawExpect::Rules(items) => {
                 let mut rules = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    let rule: crate::expect::Rule = item.clone().try_into().map_err(|err: toml::de::Error| {
-                        ctx.err(e.span(), format!("expect rule {}: {}", i + 1, err.message().trim()), Some("a rule has client, key_tool, key, passphrase, holder, target, user (all optional), verdict and code".into()))
+                for (i, raw) in items.iter().enumerate() {
+                    let rule = raw.clone().typed().map_err(|(span, m)| {
+                        ctx.err(
+                            span,
+                            format!("expect rule {}: {m}", i + 1),
+                            Some("verdict = \"ok\", \"fail\" or \"error\"; code one of the failure codes (docs/reference.md)".into()),
+                        )
                     })?;
-                    if !["ok", "fail", "error"].contains(&rule.verdict.as_str()) {
-                        return Err(ctx.err(e.span(), format!("expect rule {}: verdict `{}` is not ok, fail or error", i + 1, rule.verdict), Some("verdict = \"ok\", \"fail\" or \"error\"".into())));
-                    }
                     rules.push(rule);
                 }
                 Expectation::Rules(rules)
-            }
-            _ => {
-                return Err(ctx.err(e.span(), "expect must be a CSV file name or a list of rules", Some("expect = \"expected/x.csv\" or expect = [{ target = \"t\", verdict = \"ok\" }]".into())))
             }
         }),
     };

@@ -1699,7 +1699,7 @@ const CUT_SHORT: &str = "in flight when a signal stopped the run and not logged 
 fn interrupted(shared: &Shared, i: usize, why: &str) -> CellResult {
     let mut r = blank_result(&shared.plan, &shared.plan.cells[i]);
     r.verdict = Verdict::Interrupted;
-    r.stage = "interrupted".into();
+    r.stage = sshmatrix_reports::Stage::Interrupted;
     r.reason = why.into();
     r
 }
@@ -1714,7 +1714,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         key_type: cell.key.family().to_string(),
         key_bits: cell.key.bits(),
         passphrase: cell.passphrase,
-        holder: cell.holder.as_str().into(),
+        holder: cell.holder,
         key_format: cell
             .key_tool
             .format_for(&cell.key)
@@ -1724,8 +1724,8 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         policy: target.policy.id.clone(),
         user: cell.user.clone(),
         verdict: Verdict::Error,
-        code: String::new(),
-        stage: String::new(),
+        code: Default::default(),
+        stage: sshmatrix_reports::Stage::Connect,
         reason: String::new(),
         client_reason: String::new(),
         server_reason: None,
@@ -2008,7 +2008,7 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed:
         Some(r) => format!("server: {r}"),
         None => "its log says nothing of it".into(),
     };
-    result.code = sshmatrix_reports::Code::AuthSignatureRejected.to_string();
+    result.code = sshmatrix_reports::Code::AuthSignatureRejected.into();
     result.reason = format!(
         "{} {} does not verify {what} (it verifies {}); {server}",
         t.policy.server.name(),
@@ -2022,10 +2022,8 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed:
 fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<String>) {
     let view = log.as_deref().map(analyse).unwrap_or_default();
     result.verdict = outcome.verdict;
-    result.stage = outcome.stage.to_string();
-    result.code = crate::diagnose::code(&outcome, &view)
-        .map_or("", sshmatrix_reports::Code::as_str)
-        .to_string();
+    result.stage = outcome.stage;
+    result.code = crate::diagnose::code(&outcome, &view).into();
     result.client_reason = outcome.reason.clone();
     result.server_reason = view.reason.clone();
     result.server_evidence = view.evidence;
@@ -2051,6 +2049,20 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
             .notes
             .push("client saw success but the server log has no Accepted line".into());
     }
+    if let Some(text) = log.as_deref() {
+        result
+            .notes
+            .extend(sshmatrix_servers::log::turned_away(text));
+        // Another local user reached the cell's own server: the log is no longer the cell's.
+        let foreign = sshmatrix_servers::log::foreign_connections(text);
+        if foreign > 0 {
+            result.verdict = Verdict::Error;
+            result.code = sshmatrix_reports::Code::ForeignConnection.into();
+            result.reason = format!(
+                "no verdict: the cell's server logged {foreign} connection(s) besides the cell's own (another local user connected to its port)"
+            );
+        }
+    }
     // A server that could not use its own configuration says nothing about the client.
     if let Some(line) = log
         .as_deref()
@@ -2058,7 +2070,7 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
     {
         if result.verdict != Verdict::Ok {
             result.verdict = Verdict::Error;
-            result.code = sshmatrix_reports::Code::ServerConfigError.to_string();
+            result.code = sshmatrix_reports::Code::ServerConfigError.into();
             result.reason = format!("the server could not use its own configuration: {line}");
         }
     }
@@ -2067,8 +2079,8 @@ fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<Stri
 /// A cell without a verdict in time: what its server had logged by then is kept as evidence
 /// (a real client's cell writes its server log to a file as it goes).
 fn timed_out(shared: &Shared, cell: &Cell, result: &mut CellResult) {
-    result.stage = sshmatrix_reports::Stage::Timeout.to_string();
-    result.code = sshmatrix_reports::Code::Timeout.to_string();
+    result.stage = sshmatrix_reports::Stage::Timeout;
+    result.code = sshmatrix_reports::Code::Timeout.into();
     result.reason = format!("no verdict within {} s", shared.timeout.as_secs());
     result.client_reason = result.reason.clone();
     let log = shared.logs.join(format!("cell-{}.log", cell.index));
@@ -2155,7 +2167,7 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
     }
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, &shared.effective);
     result.predicted_verdict = Some(predicted.verdict);
-    result.predicted_code = Some(predicted.code_name().to_string());
+    result.predicted_code = Some(predicted.code.into());
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }
@@ -2188,12 +2200,12 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
             let p = crate::predict::predict_in_plan(plan, cell, &effective);
             let mut r = blank_result(plan, cell);
             r.verdict = p.verdict;
-            r.code = p.code_name().to_string();
-            r.stage = p.stage.to_string();
+            r.code = p.code.into();
+            r.stage = p.stage;
             r.reason = format!("predicted: {}", p.reason);
             r.signature = p.signature.clone();
             r.predicted_verdict = Some(p.verdict);
-            r.predicted_code = Some(p.code_name().to_string());
+            r.predicted_code = Some(p.code.into());
             r
         })
         .collect();

@@ -5,7 +5,7 @@
 
 use sshmatrix_servers::ServerKind;
 
-use crate::matrix::{Cell, Expectation, InputError, Plan, Target};
+use crate::matrix::{Cell, InputError, Plan, Target};
 
 /// The most characters a container account name may have (Debian's useradd).
 const MAX_USER: usize = 32;
@@ -59,9 +59,6 @@ pub fn check(file: &str, text: &str, plan: &Plan) -> Result<(), InputError> {
         if seen.insert((cell.client.id.as_str(), cell.holder, cell.target)) {
             runnable(&c, plan, cell, &t.id)?;
         }
-    }
-    if let Some(Expectation::Rules(rules)) = &plan.expect {
-        expect_codes(&c, rules)?;
     }
     Ok(())
 }
@@ -245,25 +242,6 @@ fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
             "use an emulated profile of the same client for these cells (see `sshmatrix profiles`), or split the matrix",
         )),
     }
-}
-
-fn expect_codes(c: &Checker, rules: &[crate::expect::Rule]) -> Result<(), InputError> {
-    for r in rules {
-        let Some(code) = &r.code else { continue };
-        if !code.is_empty() && sshmatrix_reports::schema::describe(code).is_none() {
-            let known: Vec<&str> = sshmatrix_reports::schema::codes().map(|(k, _)| k).collect();
-            let hint = match crate::matrix::nearest(code, known.iter().copied()) {
-                Some(n) => format!("did you mean `{n}`? (README, Failure codes)"),
-                None => "see README, Failure codes".into(),
-            };
-            return Err(c.err(
-                &format!("\"{code}\""),
-                format!("expect rule names unknown code `{code}`"),
-                &hint,
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Checks `[run]` numbers: a timeout of 0 and jobs outside 1..=`max_jobs` are refused.

@@ -169,7 +169,7 @@ async fn every_failure_in_the_field_report_matrices_carries_verified_advice() {
         assert!(!fails.is_empty());
         for c in fails {
             assert!(
-                !c.code.is_empty() && !c.server_evidence.is_empty(),
+                !c.code.is_none() && !c.server_evidence.is_empty(),
                 "{m} #{}",
                 c.index
             );

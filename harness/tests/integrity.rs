@@ -51,8 +51,8 @@ fn outcomes(r: &Report) -> Vec<(usize, String, String, String)> {
             (
                 c.index,
                 c.verdict.as_str().to_string(),
-                c.code.clone(),
-                c.stage.clone(),
+                c.code.to_string(),
+                c.stage.to_string(),
             )
         })
         .collect()

@@ -56,7 +56,7 @@ fn outcomes(r: &Report) -> Vec<(usize, String, String, String)> {
                 c.index,
                 sshmatrix_reports::diff::identity(c),
                 c.verdict.as_str().to_string(),
-                c.code.clone(),
+                c.code.to_string(),
             )
         })
         .collect();

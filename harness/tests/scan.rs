@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use sshmatrix::matrix::{self, Catalog};
-use sshmatrix_reports::{CellResult, Report, Verdict};
+use sshmatrix_reports::{CellResult, Code, Report, Verdict};
 
 const CLIENTS: &[&str] = &[
     "teraterm-4.106",
@@ -720,7 +720,7 @@ async fn verify_logs_in_for_the_undecided_cells_within_the_failed_login_budget()
                 "{:?}",
                 c.notes
             );
-            assert_eq!(c.predicted_code.as_deref(), Some("not-observable"));
+            assert_eq!(c.predicted_code, Some(Code::NotObservable.into()));
         }
     }
     // The refusal above is on the account's ledger: with a budget of one failed login, the cell

@@ -46,8 +46,8 @@ pub fn render(report: &Report) -> String {
             c.policy.clone(),
             c.user.clone(),
             c.verdict.as_str().to_string(),
-            c.code.clone(),
-            c.stage.clone(),
+            c.code.to_string(),
+            c.stage.to_string(),
             c.reason.clone(),
             c.client_reason.clone(),
             opt(&c.server_reason),
@@ -57,7 +57,7 @@ pub fn render(report: &Report) -> String {
             opt(&c.mac),
             opt(&c.signature),
             c.duration_ms.to_string(),
-            c.holder.clone(),
+            c.holder.to_string(),
         ])
         .expect("in-memory write");
     }

@@ -55,7 +55,7 @@ pub fn identity(c: &CellResult) -> String {
             &c.user,
             &c.target,
         ),
-        &c.holder,
+        c.holder.as_str(),
     )
 }
 

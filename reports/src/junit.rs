@@ -39,8 +39,8 @@ pub fn render(report: &Report) -> String {
         };
         out.push_str(&format!(
             ">\n    <{tag} type=\"{}\" message=\"{}: {}\">{}</{tag}>\n  </testcase>\n",
-            esc(&c.code),
-            esc(&c.stage),
+            esc(c.code.as_str()),
+            esc(&c.stage.to_string()),
             esc(&c.reason),
             esc(&c.server_evidence.join("\n"))
         ));

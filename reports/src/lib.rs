@@ -12,7 +12,9 @@ pub mod markdown;
 pub mod schema;
 pub mod table;
 
-pub use schema::{Advice, CellResult, Code, Report, Stage, Verdict, SCHEMA_VERSION};
+pub use schema::{
+    Advice, CellCode, CellResult, Code, Holder, Report, Stage, Verdict, SCHEMA_VERSION,
+};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the JSON result schema. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-pub use sshmatrix_core::vocab::{Code, Stage, Verdict};
+pub use sshmatrix_core::vocab::{CellCode, Code, Holder, Stage, Verdict};
 
 /// The failure taxonomy: every code's name with its meaning.
 pub fn codes() -> impl Iterator<Item = (&'static str, &'static str)> {
@@ -54,10 +54,6 @@ impl Advice {
     }
 }
 
-fn key_file() -> String {
-    "file".into()
-}
-
 /// The result of one cell: one client holding one key logging in to one target as one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellResult {
@@ -75,8 +71,9 @@ pub struct CellResult {
     pub passphrase: bool,
     /// How the client held the key: `file`, `agent`, `agent-forwarded` or `password` (absent
     /// in results written before the holder axis: `file`).
-    #[serde(default = "key_file")]
-    pub holder: String,
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub holder: Holder,
     /// File format, e.g. `pem/aes-128-cbc`, `ppk-v3/aes256-cbc`, `openssh-v1`.
     pub key_format: String,
     /// SHA256 fingerprint of the user key.
@@ -91,10 +88,11 @@ pub struct CellResult {
     pub verdict: Verdict,
     /// Failure code, a [`Code`]'s name (empty for ok).
     #[serde(default)]
-    pub code: String,
+    pub code: CellCode,
     /// Where it ended: key-load, connect, kex, hostkey, cipher, mac, compression, auth,
     /// emulation, timeout, or login for successes.
-    pub stage: String,
+    #[schemars(with = "String")]
+    pub stage: Stage,
     /// The reason in words: the server's when it gave one, else the client's.
     pub reason: String,
     /// What the client saw.
@@ -122,7 +120,7 @@ pub struct CellResult {
     pub predicted_verdict: Option<Verdict>,
     /// The static prediction's failure code.
     #[serde(default)]
-    pub predicted_code: Option<String>,
+    pub predicted_code: Option<CellCode>,
     /// Fixes for a failed cell (with `run --advise`), verified by rerunning the cell.
     #[serde(default)]
     pub advice: Vec<Advice>,
@@ -185,8 +183,8 @@ impl CellResult {
     /// target=…,user=…`; `holder` only when not `file`): one name for the cell in progress
     /// lines, JUnit and `explain`, which accepts it as it is.
     pub fn selector(&self) -> String {
-        let holder = match self.holder.as_str() {
-            "" | "file" => String::new(),
+        let holder = match self.holder {
+            Holder::File => String::new(),
             h => format!(",holder={h}"),
         };
         format!(
@@ -207,7 +205,7 @@ impl CellResult {
         }
         match (&self.predicted_verdict, &self.predicted_code) {
             // A scan's undecided prediction cannot disagree with what a login then measured.
-            (_, Some(c)) if c == "not-observable" => false,
+            (_, Some(c)) if *c == Code::NotObservable => false,
             (Some(v), Some(c)) => *v != self.verdict || *c != self.code,
             _ => false,
         }

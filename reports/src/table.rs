@@ -213,7 +213,7 @@ pub fn render_fitted(report: &Report, fit: usize) -> String {
                 c.verdict.as_str(),
                 c.code,
                 c.predicted_verdict.map(|v| v.as_str()).unwrap_or("-"),
-                c.predicted_code.as_deref().unwrap_or("")
+                c.predicted_code.map_or("", |p| p.as_str())
             ));
         }
     }

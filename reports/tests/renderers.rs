@@ -1,7 +1,9 @@
 //! Every renderer on a small report with grouped columns and rows.
 
 use sshmatrix_reports::diff::{diff, has_regressions, ChangeKind};
-use sshmatrix_reports::{render, CellResult, Format, Report, Verdict, SCHEMA_VERSION};
+use sshmatrix_reports::{
+    render, CellCode, CellResult, Code, Format, Holder, Report, Stage, Verdict, SCHEMA_VERSION,
+};
 
 fn cell(
     index: usize,
@@ -20,20 +22,19 @@ fn cell(
         key_type: family.into(),
         key_bits: bits.parse().unwrap(),
         passphrase: false,
-        holder: "file".into(),
+        holder: Holder::File,
         key_format: "pem".into(),
         key_fingerprint: "SHA256:x".into(),
         target: target.into(),
         policy: "p".into(),
         user: user.into(),
         verdict,
-        code: code.into(),
+        code: code.parse().unwrap(),
         stage: if verdict == Verdict::Ok {
-            "login"
+            Stage::Login
         } else {
-            "auth"
-        }
-        .into(),
+            Stage::Auth
+        },
         reason: if verdict == Verdict::Ok {
             "logged in".into()
         } else {
@@ -52,7 +53,7 @@ fn cell(
         duration_ms: 5,
         notes: vec![],
         predicted_verdict: Some(verdict),
-        predicted_code: Some(code.into()),
+        predicted_code: Some(code.parse().unwrap()),
         advice: vec![],
         digest: String::new(),
         row: vec![client.into(), key.into()],
@@ -192,10 +193,10 @@ fn diff_classifies_regressions_fixes_and_reason_changes() {
     let old = report();
     let mut new = report();
     new.cells[0].verdict = Verdict::Fail; // regression
-    new.cells[0].code = "auth-key-not-authorized".into();
+    new.cells[0].code = Code::AuthKeyNotAuthorized.into();
     new.cells[1].verdict = Verdict::Ok; // fix
-    new.cells[1].code = String::new();
-    new.cells[2].code = "auth-key-too-small".into(); // reason change
+    new.cells[1].code = CellCode::NONE;
+    new.cells[2].code = Code::AuthKeyTooSmall.into(); // reason change
     new.cells.pop(); // removed
     let changes = diff(&old, &new);
     let kinds: Vec<ChangeKind> = changes.iter().map(|c| c.kind).collect();

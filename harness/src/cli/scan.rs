@@ -238,10 +238,10 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
                 (r.kex, r.hostkey, r.cipher) = (Some(n.kex), Some(n.hostkey), Some(n.cipher));
                 r.mac = Some(n.mac.unwrap_or_else(|| "implicit".into()));
             }
-            (r.verdict, r.code, r.stage) = (p.verdict, p.code_name().into(), p.stage.to_string());
+            (r.verdict, r.code, r.stage) = (p.verdict, p.code.into(), p.stage);
             r.reason = format!("predicted: {}", p.reason);
             r.signature = p.signature.clone();
-            (r.predicted_verdict, r.predicted_code) = (Some(p.verdict), Some(p.code_name().into()));
+            (r.predicted_verdict, r.predicted_code) = (Some(p.verdict), Some(p.code.into()));
             if p.verdict == sshmatrix_reports::Verdict::Ok {
                 r.notes = scan::assumptions(cell, seen);
             }

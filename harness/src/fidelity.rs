@@ -47,7 +47,7 @@ pub fn matrix(pairs: &[(&Profile, String)], policies: &[Policy]) -> String {
     }
     t.push_str("]\n");
     for pol in policies {
-        t.push_str(&match crate::validate::release_image(pol) {
+        t.push_str(&match crate::matrix::check::release_image(pol) {
             None => format!(
                 "[[targets]]\nid = \"{0}\"\npolicy = \"{0}\"\nusers = [\"u\"]\n",
                 pol.id

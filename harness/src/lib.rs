@@ -10,12 +10,12 @@ pub mod bench;
 pub use sshmatrix_core::bounded;
 pub mod budget;
 pub mod diagnose;
-pub mod digest;
 pub mod drivers;
 pub mod events;
 pub mod expect;
 pub mod fidelity;
 pub mod grants;
+pub mod hints;
 pub mod hostile;
 pub mod impact;
 pub mod libraries;
@@ -26,7 +26,6 @@ pub mod runner;
 pub mod scale;
 pub mod scan;
 pub mod serve;
-pub mod validate;
 pub mod workdir;
 
 /// Exit code: the run completed and every expectation was met.

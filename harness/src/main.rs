@@ -396,7 +396,7 @@ fn load_plan(
         return Err(ExitCode::from(EXIT_INPUT as u8));
     }
     if grants.trust_sshd_lines {
-        for (target, line) in sshmatrix::validate::unsafe_lines(&plan) {
+        for (target, line) in sshmatrix::matrix::check::unsafe_lines(&plan) {
             eprintln!("note: trusting target `{target}`'s sshd line: {line}");
         }
     }

@@ -147,10 +147,10 @@ fn check(path: &Path) -> (i32, String) {
     "layout does not place axis `holder`",
     "add \"holder\""
 )]
-#[case("timeout-zero.toml", "11:1: timeout_secs = 0", "at least 1")]
+#[case("timeout-zero.toml", "11:16: timeout_secs = 0", "at least 1")]
 #[case(
     "jobs-too-many.toml",
-    "11:1: jobs = 400000 is out of range",
+    "11:8: jobs = 400000 is out of range",
     "1 to 1024"
 )]
 #[case(
@@ -175,7 +175,7 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case(
     "agent-forwarded-no-via.toml",
-    "5:13: the matrix expands to no cells",
+    "5:12: the matrix expands to no cells",
     "via = \"JUMP-HOST\""
 )]
 #[case(
@@ -200,12 +200,12 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case(
     "dropbear-sshd-lines.toml",
-    "12:10: target `ups-card`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear",
+    "12:9: target `ups-card`: `sshd` lines are OpenSSH sshd_config directives; this target runs Dropbear",
     "configured by its policy's `options`"
 )]
 #[case(
     "tinyssh-rsa-host-key.toml",
-    "12:1: target `rescue`: TinySSH serves an Ed25519 host key only",
+    "12:13: target `rescue`: TinySSH serves an Ed25519 host key only",
     "host_keys = [\"ed25519\"]"
 )]
 #[case(

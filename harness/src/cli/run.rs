@@ -221,7 +221,10 @@ struct Planned {
 /// Loads and validates the matrix, cuts the shard, and settles the options.
 fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
     let (mut plan, mut expected) = crate::load_plan(&a.matrix, &a.grants.grants())?;
-    let (plan_cells, matrix_digest) = (plan.cells.len(), sshmatrix::digest::plan_digest(&plan));
+    let (plan_cells, matrix_digest) = (
+        plan.cells.len(),
+        sshmatrix::matrix::digest::plan_digest(&plan),
+    );
     if let Some(s) = &a.shard {
         let (k, n) = scale::parse_shard(s).map_err(input_error)?;
         scale::shard(&mut plan, k, n);

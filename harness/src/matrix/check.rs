@@ -1,54 +1,77 @@
 //! Checks on a planned matrix that the parser cannot make alone: combinations the runner
-//! cannot run (refused at `check`, not discovered as `error` cells), sshd lines that would read
-//! files or run commands as the invoking user, container account names, run settings and the
-//! codes expectation rules name. Each refusal names the file, a line and column, and a fix.
+//! cannot run (refused at `check`, not discovered as `error` cells), container account names
+//! and run settings. Each refusal names the file, the line and column of what it is about (a
+//! TOML span of the file as written), and a fix.
+
+use std::ops::Range;
 
 use sshmatrix_servers::ServerKind;
 
-use crate::matrix::{Cell, InputError, Plan, Target};
+use super::ctx::Ctx;
+use super::raw::{RawMatrix, RawTarget};
+use super::{Cell, InputError, Plan, Target};
 
 /// The most characters a container account name may have (Debian's useradd).
 const MAX_USER: usize = 32;
 
-/// Where `needle` first appears in `text` (1-based line and column), for messages.
-fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
-    let at = text.find(needle)?;
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
+/// The matrix as written, beside its plan: where each thing is, for messages.
+pub(super) struct Written<'a> {
+    pub(super) ctx: &'a Ctx<'a>,
+    pub(super) raw: &'a RawMatrix,
 }
 
-struct Checker<'a> {
-    file: &'a str,
-    text: &'a str,
-}
+impl Written<'_> {
+    fn err(&self, span: Range<usize>, message: String, hint: &str) -> InputError {
+        self.ctx.err(span, message, Some(hint.to_string()))
+    }
 
-impl Checker<'_> {
-    fn err(&self, needle: &str, message: String, hint: &str) -> InputError {
-        InputError {
-            file: self.file.to_string(),
-            position: locate(self.text, needle),
-            message,
-            hint: Some(hint.to_string()),
-        }
+    /// The raw target of plan target `t` (the plan keeps the file's order).
+    fn target(&self, plan: &Plan, t: &Target) -> &RawTarget {
+        let i = plan
+            .targets
+            .iter()
+            .position(|x| x.id == t.id)
+            .expect("a plan target");
+        &self.raw.targets.get_ref()[i]
+    }
+
+    /// Where the file names client `id` first (a pair, or the clients list).
+    fn client(&self, id: &str) -> Range<usize> {
+        let axes = &self.raw.axes;
+        let pairs = axes
+            .pairs
+            .iter()
+            .flat_map(|p| p.get_ref())
+            .map(|p| &p.client);
+        let listed = axes.clients.iter().flat_map(|c| c.get_ref());
+        pairs
+            .chain(listed)
+            .find(|c| c.get_ref() == id)
+            .map_or(axes.keys.span(), |c| c.span())
     }
 }
 
 /// Runs every check.
-pub fn check(file: &str, text: &str, plan: &Plan) -> Result<(), InputError> {
-    let c = Checker { file, text };
+pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
     for t in &plan.targets {
         if t.image.is_some() {
-            container_users(&c, &t.id, &t.users)?;
+            container_users(w, w.target(plan, t), &t.id)?;
         }
         if t.policy.server != ServerKind::Openssh {
-            facts_target(&c, plan, t)?;
+            facts_target(w, plan, t)?;
         }
     }
     if plan.cells.is_empty() {
-        return Err(c.err(
-            "agent-forwarded",
+        let forwarded = w
+            .raw
+            .axes
+            .holders
+            .iter()
+            .flat_map(|h| h.get_ref())
+            .find(|h| h.get_ref() == "agent-forwarded")
+            .map_or(w.raw.axes.keys.span(), |h| h.span());
+        return Err(w.err(
+            forwarded,
             "the matrix expands to no cells".into(),
             "`agent-forwarded` cells need a target with `via = \"JUMP-HOST\"`; add one, or another holder",
         ));
@@ -57,7 +80,7 @@ pub fn check(file: &str, text: &str, plan: &Plan) -> Result<(), InputError> {
     for cell in &plan.cells {
         let t = &plan.targets[cell.target];
         if seen.insert((cell.client.id.as_str(), cell.holder, cell.target)) {
-            runnable(&c, plan, cell, &t.id)?;
+            runnable(w, plan, cell, &t.id)?;
         }
     }
     Ok(())
@@ -73,31 +96,34 @@ pub fn unsafe_lines(plan: &Plan) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// A problem found in a matrix: where to point, what is wrong, how to fix it.
-type Problem = (String, String, String);
+/// A problem found in a matrix: where it is, what is wrong, how to fix it.
+type Problem = (Range<usize>, String, String);
 
 /// A Dropbear or TinySSH target runs in an image with that release of its server (or is a
 /// remote host expected to run it), takes no sshd_config lines and no scenario, and is no jump
 /// host; TinySSH serves Ed25519 host keys only.
-fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> {
+fn facts_target(w: &Written, plan: &Plan, t: &Target) -> Result<(), InputError> {
     let via = plan
         .targets
         .iter()
         .find(|x| x.via.is_some_and(|v| plan.targets[v].id == t.id));
     let name = t.policy.server.name();
-    let problem = server_release(t).or_else(|| match () {
+    let raw = w.target(plan, t);
+    let whole = raw.id.span();
+    let or_whole = |s: Option<Range<usize>>| s.unwrap_or(whole.clone());
+    let problem = server_release(t, raw).or_else(|| match () {
         _ if !t.sshd.is_empty() => Some((
-            t.sshd[0].clone(),
+            raw.sshd[0].span(),
             format!("target `{}`: `sshd` lines are OpenSSH sshd_config directives; this target runs {name}", t.id),
             format!("remove them: a {name} target is configured by its policy's `options`"),
         )),
         _ if t.policy.server == ServerKind::Tinyssh && t.host_keys != ["ed25519"] => Some((
-            "host_keys".into(),
+            or_whole(raw.host_keys.as_ref().map(|h| h.span())),
             format!("target `{}`: TinySSH serves an Ed25519 host key only", t.id),
             "host_keys = [\"ed25519\"] (or leave it out)".into(),
         )),
         _ if t.via.is_some() => Some((
-            "via".into(),
+            or_whole(raw.via.as_ref().map(|v| v.span())),
             format!("target `{}`: a {name} target behind a jump host is not supported yet", t.id),
             "drop `via` for this target".into(),
         )),
@@ -108,14 +134,15 @@ fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> 
         } != crate::matrix::Scenario::default() =>
         {
             Some((
-                "scenario".into(),
+                or_whole(raw.scenario.as_ref().map(|s| s.span())),
                 format!("target `{}`: troubleshooting scenarios other than `authorized_keys` run on OpenSSH targets only", t.id),
                 "use an OpenSSH policy for this target, or keep only `authorized_keys` in the scenario".into(),
             ))
         }
         _ => via.map(|x| {
+            let from = &w.target(plan, x).via;
             (
-                "via".into(),
+                from.as_ref().map_or(whole.clone(), |v| v.span()),
                 format!("target `{}` goes through `{}`, a {name} target; jump hosts run OpenSSH here", x.id, t.id),
                 "name an OpenSSH target as the jump host".into(),
             )
@@ -123,7 +150,7 @@ fn facts_target(c: &Checker, plan: &Plan, t: &Target) -> Result<(), InputError> 
     });
     match problem {
         None => Ok(()),
-        Some((needle, message, hint)) => Err(c.err(&needle, message, &hint)),
+        Some((span, message, hint)) => Err(w.err(span, message, &hint)),
     }
 }
 
@@ -144,7 +171,7 @@ pub fn release_image(policy: &sshmatrix_servers::Policy) -> Option<&'static str>
 
 /// Whether `t` runs where its policy's server release is: in a container of an image with
 /// that release, or on a remote host (AsyncSSH: on this host).
-fn server_release(t: &Target) -> Option<Problem> {
+fn server_release(t: &Target, raw: &RawTarget) -> Option<Problem> {
     let kind = t.policy.server;
     let name = kind.name();
     let version = &t
@@ -155,16 +182,17 @@ fn server_release(t: &Target) -> Option<Problem> {
         .version;
     let policy = &t.policy.id;
     let with_it = release_image(&t.policy).unwrap_or("bookworm");
+    let image_at = || raw.image.as_ref().map_or(raw.id.span(), |i| i.span());
     match (&t.image, &t.remote) {
         // A library's server runs on this host, from the library's own installation.
-        (Some(img), _) if kind == ServerKind::Asyncssh => Some((
-            format!("\"{}\"", img.name),
+        (Some(_), _) if kind == ServerKind::Asyncssh => Some((
+            image_at(),
             format!("target `{}`: policy `{policy}` is the {name} server, which runs on this host, not in a container", t.id),
             "drop `kind` and `image` for this target".into(),
         )),
         _ if kind == ServerKind::Asyncssh => None,
         (None, None) => Some((
-            format!("\"{policy}\""),
+            raw.policy.span(),
             format!(
                 "target `{}`: policy `{policy}` is a {name} server, which runs in a container here",
                 t.id
@@ -172,7 +200,7 @@ fn server_release(t: &Target) -> Option<Problem> {
             format!("add kind = \"container\", image = \"{with_it}\" ({name} {version})"),
         )),
         (Some(img), _) if img.server_version(kind) != Some(version.as_str()) => Some((
-            format!("\"{}\"", img.name),
+            image_at(),
             format!(
                 "target `{}`: image `{}` has {}, not {name} {version} (policy `{policy}`)",
                 t.id,
@@ -186,15 +214,16 @@ fn server_release(t: &Target) -> Option<Problem> {
     }
 }
 
-fn container_users(c: &Checker, target: &str, users: &[String]) -> Result<(), InputError> {
-    for u in users {
+fn container_users(w: &Written, raw: &RawTarget, target: &str) -> Result<(), InputError> {
+    for spanned in raw.users.get_ref() {
+        let u = spanned.get_ref();
         let first_ok = u.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '_');
         let rest_ok = u
             .chars()
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "_-".contains(ch));
         if u.len() > MAX_USER || !first_ok || !rest_ok {
-            return Err(c.err(
-                &format!("\"{u}\""),
+            return Err(w.err(
+                spanned.span(),
                 format!(
                     "container target `{target}`: user `{u}` cannot be an account there (at most {MAX_USER} characters: lower-case letters, digits, '_' and '-', starting with a letter or '_')"
                 ),
@@ -206,7 +235,7 @@ fn container_users(c: &Checker, target: &str, users: &[String]) -> Result<(), In
 }
 
 /// Whether the runner can run this client with this holder against this target.
-fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), InputError> {
+fn runnable(w: &Written, plan: &Plan, cell: &Cell, target: &str) -> Result<(), InputError> {
     let t = &plan.targets[cell.target];
     let client = &cell.client.id;
     let Some(driver) = cell.client.driver else {
@@ -236,8 +265,8 @@ fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
     };
     match problem {
         None => Ok(()),
-        Some(p) => Err(c.err(
-            &format!("\"{client}\""),
+        Some(p) => Err(w.err(
+            w.client(client),
             p,
             "use an emulated profile of the same client for these cells (see `sshmatrix profiles`), or split the matrix",
         )),
@@ -245,25 +274,25 @@ fn runnable(c: &Checker, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
 }
 
 /// Checks `[run]` numbers: a timeout of 0 and jobs outside 1..=`max_jobs` are refused.
-pub fn run_settings(
-    file: &str,
-    text: &str,
-    jobs: Option<usize>,
-    timeout: Option<u64>,
-    max_jobs: usize,
-) -> Result<(), InputError> {
-    let c = Checker { file, text };
-    if timeout == Some(0) {
-        return Err(c.err(
-            "timeout_secs",
+pub(super) fn run_settings(w: &Written, max_jobs: usize) -> Result<(), InputError> {
+    let Some(run) = &w.raw.run else {
+        return Ok(());
+    };
+    if let Some(t) = run.timeout_secs.as_ref().filter(|t| *t.get_ref() == 0) {
+        return Err(w.err(
+            t.span(),
             "timeout_secs = 0 would time every cell out before it starts".into(),
             "give at least 1 (the default is 20)",
         ));
     }
-    if let Some(j) = jobs.filter(|j| *j == 0 || *j > max_jobs) {
-        return Err(c.err(
-            "jobs",
-            format!("jobs = {j} is out of range"),
+    if let Some(j) = run
+        .jobs
+        .as_ref()
+        .filter(|j| *j.get_ref() == 0 || *j.get_ref() > max_jobs)
+    {
+        return Err(w.err(
+            j.span(),
+            format!("jobs = {} is out of range", j.get_ref()),
             &format!("give 1 to {max_jobs} (the default is 4 per core)"),
         ));
     }

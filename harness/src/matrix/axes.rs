@@ -1,0 +1,312 @@
+//! The axes of a matrix: keys, passphrases, holders, and the client / key-tool pairs (every
+//! name checked against the catalog, the nearest name offered).
+
+use toml::Spanned;
+
+use sshmatrix_clients::{KeySpec, KeyTool, Profile};
+
+use super::ctx::Ctx;
+use super::raw::{Pass, RawAxes, RawMatrix};
+use super::{position, Catalog, Holder, InputError};
+
+/// How to write a key the matrix misspelled: the spelling it most likely meant (`rsa4096`,
+/// `RSA_4096` → `rsa-4096`), else the pattern.
+pub(super) fn key_hint(written: &str) -> String {
+    let lower = written.to_lowercase().replace(['_', ' '], "-");
+    let split = lower.find(|c: char| c.is_ascii_digit());
+    let meant = match split {
+        Some(i) if !lower[..i].ends_with('-') => format!("{}-{}", &lower[..i], &lower[i..]),
+        _ => lower,
+    };
+    match meant.parse::<KeySpec>() {
+        Ok(_) if meant != written => format!("did you mean `{meant}`?"),
+        _ => "key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into(),
+    }
+}
+
+pub(super) fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError> {
+    let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for k in axes.keys.get_ref() {
+        let spec: KeySpec =
+            k.get_ref()
+                .parse()
+                .map_err(|e: sshmatrix_clients::keyspec::KeySpecError| {
+                    ctx.err(k.span(), e.to_string(), Some(key_hint(k.get_ref())))
+                })?;
+        if !seen.insert(spec.to_string()) {
+            return Err(ctx.err(
+                k.span(),
+                format!("key `{spec}` is listed twice"),
+                Some("remove the duplicate".into()),
+            ));
+        }
+        keys.push(spec);
+    }
+    if keys.is_empty() {
+        return Err(ctx.err(
+            axes.keys.span(),
+            "the keys axis is empty",
+            Some("list at least one key, e.g. keys = [\"rsa-2048\"]".into()),
+        ));
+    }
+
+    Ok(keys)
+}
+
+pub(super) fn passphrases(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<bool>, InputError> {
+    let mut passphrases = Vec::new();
+    match &axes.passphrase {
+        None => passphrases.push(false),
+        Some(list) => {
+            for p in list.get_ref() {
+                let v = match p.get_ref() {
+                    Pass::Bool(b) => *b,
+                    Pass::Word(w) if w == "yes" => true,
+                    Pass::Word(w) if w == "no" => false,
+                    Pass::Word(w) => {
+                        return Err(ctx.err(
+                            p.span(),
+                            format!("passphrase value `{w}` is not yes/no"),
+                            Some("write \"yes\", \"no\", true or false".into()),
+                        ))
+                    }
+                };
+                if passphrases.contains(&v) {
+                    return Err(ctx.err(
+                        p.span(),
+                        "passphrase value listed twice",
+                        Some("remove the duplicate".into()),
+                    ));
+                }
+                passphrases.push(v);
+            }
+            if passphrases.is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "the passphrase axis is empty",
+                    Some("write [\"yes\", \"no\"] or leave it out".into()),
+                ));
+            }
+        }
+    }
+
+    Ok(passphrases)
+}
+
+pub(super) fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
+    let mut holders = Vec::new();
+    match &axes.holders {
+        None => holders.push(Holder::File),
+        Some(list) => {
+            for h in list.get_ref() {
+                let Some(v) = Holder::parse(h.get_ref()) else {
+                    return Err(ctx.unknown(
+                        "holder",
+                        h,
+                        Holder::NAMES.iter().copied(),
+                        "README, Matrix files",
+                    ));
+                };
+                if holders.contains(&v) {
+                    return Err(ctx.err(
+                        h.span(),
+                        "holder listed twice",
+                        Some("remove the duplicate".into()),
+                    ));
+                }
+                holders.push(v);
+            }
+            if holders.is_empty() {
+                return Err(ctx.err(
+                    list.span(),
+                    "the holders axis is empty",
+                    Some("write [\"file\", \"agent\"] or leave it out".into()),
+                ));
+            }
+        }
+    }
+
+    Ok(holders)
+}
+
+/// What a matrix field names: a client profile or a server policy.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Client,
+    Policy,
+}
+
+/// A hint for a name of the other kind (a client profile given as a policy, or a policy as a
+/// client): what it is, and for a release's client the policy of that release's defaults.
+pub(super) fn other_kind(catalog: &Catalog, wanted: Kind, name: &str) -> Option<String> {
+    let is = |id: &String| id.eq_ignore_ascii_case(name);
+    match wanted {
+        Kind::Policy if catalog.profiles.iter().any(|p| is(&p.id)) => {
+            let version = name.rsplit('-').next().unwrap_or(name);
+            let same = catalog
+                .policies
+                .iter()
+                .find(|p| p.id.strip_prefix("upstream-") == Some(version));
+            Some(match same {
+                Some(p) => format!(
+                    "`{name}` is a client profile; the server policy of that release's defaults is `{}` (see `sshmatrix policies`)",
+                    p.id
+                ),
+                None => format!("`{name}` is a client profile, not a server policy (see `sshmatrix policies`)"),
+            })
+        }
+        Kind::Client if catalog.policies.iter().any(|p| is(&p.id)) => Some(format!(
+            "`{name}` is a server policy (a target's `policy`), not a client profile (see `sshmatrix profiles`)"
+        )),
+        _ => None,
+    }
+}
+
+/// The client profile a matrix names (its image must exist).
+pub(super) fn find_client(
+    ctx: &Ctx,
+    catalog: &Catalog,
+    n: &Spanned<String>,
+) -> Result<Profile, InputError> {
+    let ids = || catalog.profiles.iter().map(|p| p.id.as_str());
+    let p = catalog
+        .profiles
+        .iter()
+        .find(|p| &p.id == n.get_ref())
+        .cloned()
+        .ok_or_else(|| {
+            let e = ctx.unknown("client profile", n, ids(), "`sshmatrix profiles`");
+            e.with_hint(other_kind(catalog, Kind::Client, n.get_ref()))
+        })?;
+    match p.image.as_deref().map(sshmatrix_servers::container::recipe) {
+        Some(Err(e)) => Err(ctx.err(
+            n.span(),
+            format!("client profile `{}`: {e}", p.id),
+            Some("fix the profile's `image`".into()),
+        )),
+        _ => Ok(p),
+    }
+}
+
+/// The key tool a matrix names.
+pub(super) fn find_tool(
+    ctx: &Ctx,
+    catalog: &Catalog,
+    n: &Spanned<String>,
+) -> Result<KeyTool, InputError> {
+    let ids = || catalog.key_tools.iter().map(|t| t.id.as_str());
+    catalog
+        .key_tools
+        .iter()
+        .find(|t| &t.id == n.get_ref())
+        .cloned()
+        .ok_or_else(|| ctx.unknown("key tool", n, ids(), "`sshmatrix profiles`"))
+}
+
+/// Every name error of a matrix text at once — keys that do not parse, unknown clients, key
+/// tools and policies — in file order, at most `limit` (for `check`; the planner stops at the
+/// first error of any kind). Empty when the text does not parse as a matrix at all.
+pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> Vec<InputError> {
+    let ctx = Ctx { file, text };
+    let Ok(raw) = toml::from_str::<RawMatrix>(text) else {
+        return Vec::new();
+    };
+    let mut errs: Vec<InputError> = Vec::new();
+    for k in raw.axes.keys.get_ref() {
+        if let Err(e) = k.get_ref().parse::<KeySpec>() {
+            errs.push(ctx.err(k.span(), e.to_string(), Some(key_hint(k.get_ref()))));
+        }
+    }
+    let mut clients: Vec<&Spanned<String>> = Vec::new();
+    let mut tools: Vec<&Spanned<String>> = Vec::new();
+    if let Some(p) = &raw.axes.pairs {
+        for pair in p.get_ref() {
+            clients.push(&pair.client);
+            tools.push(&pair.key_tool);
+        }
+    }
+    clients.extend(raw.axes.clients.iter().flat_map(|c| c.get_ref()));
+    tools.extend(raw.axes.key_tools.iter().flat_map(|t| t.get_ref()));
+    errs.extend(
+        clients
+            .into_iter()
+            .filter_map(|c| find_client(&ctx, catalog, c).err()),
+    );
+    errs.extend(
+        tools
+            .into_iter()
+            .filter_map(|t| find_tool(&ctx, catalog, t).err()),
+    );
+    for t in raw.targets.get_ref() {
+        if !catalog.policies.iter().any(|p| &p.id == t.policy.get_ref()) {
+            let ids = catalog.policies.iter().map(|p| p.id.as_str());
+            let e = ctx.unknown("policy", &t.policy, ids, "`sshmatrix policies`");
+            errs.push(e.with_hint(other_kind(catalog, Kind::Policy, t.policy.get_ref())));
+        }
+    }
+    errs.sort_by_key(|e| e.position);
+    errs.dedup_by(|a, b| a.position == b.position);
+    errs.truncate(limit);
+    errs
+}
+
+pub(super) fn pairs(
+    ctx: &Ctx,
+    axes: &RawAxes,
+    catalog: &Catalog,
+) -> Result<Vec<(Profile, KeyTool)>, InputError> {
+    let find_client = |n: &Spanned<String>| find_client(ctx, catalog, n);
+    let find_tool = |n: &Spanned<String>| find_tool(ctx, catalog, n);
+    let mut pairs: Vec<(Profile, KeyTool)> = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    match (&axes.pairs, &axes.clients, &axes.key_tools) {
+        (Some(p), None, None) => {
+            for pair in p.get_ref() {
+                let c = find_client(&pair.client)?;
+                let t = find_tool(&pair.key_tool)?;
+                if !taken.insert((c.id.clone(), t.id.clone())) {
+                    return Err(ctx.err(pair.client.span(), format!("pair {} / {} is listed twice", c.id, t.id), Some("remove the duplicate".into())));
+                }
+                pairs.push((c, t));
+            }
+            if pairs.is_empty() {
+                return Err(ctx.err(p.span(), "the pairs axis is empty", Some("list at least one { client = ..., key_tool = ... }".into())));
+            }
+        }
+        (None, Some(cs), Some(ts)) => {
+            for (list, what) in [(cs, "clients"), (ts, "key_tools")] {
+                if list.get_ref().is_empty() {
+                    return Err(ctx.err(list.span(), format!("the {what} axis is empty"), Some(format!("list at least one entry in {what}"))));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in cs.get_ref() {
+                let c2 = find_client(c)?;
+                if !seen.insert(c2.id.clone()) {
+                    return Err(ctx.err(c.span(), format!("client `{}` is listed twice", c2.id), Some("remove the duplicate".into())));
+                }
+                for t in ts.get_ref() {
+                    let t2 = find_tool(t)?;
+                    if !taken.insert((c2.id.clone(), t2.id.clone())) {
+                        return Err(ctx.err(t.span(), format!("key tool `{}` is listed twice", t2.id), Some("remove the duplicate".into())));
+                    }
+                    pairs.push((c2.clone(), t2));
+                }
+            }
+        }
+        (Some(p), _, _) => {
+            return Err(ctx.err(p.span(), "give either `pairs` or `clients` with `key_tools`, not both", Some("pairs fixes client/key-tool combinations; clients × key_tools is the full cross product".into())))
+        }
+        _ => {
+            return Err(InputError {
+                file: ctx.file.to_string(),
+                position: Some(position(ctx.text, axes.keys.span().start)),
+                message: "the [axes] table needs `pairs`, or both `clients` and `key_tools`".into(),
+                hint: Some("e.g. clients = [\"putty-0.83\"] and key_tools = [\"puttygen-0.83\"]".into()),
+            })
+        }
+    }
+
+    Ok(pairs)
+}

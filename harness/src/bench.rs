@@ -267,7 +267,7 @@ async fn by_backend(plan: &Plan, opts: &Options) -> Result<Option<BackendSplit>,
     let on = |want: fn(&Backend) -> bool| -> Vec<_> {
         let cells = plan.cells.iter();
         cells
-            .filter(|c| want(&plan.targets[c.target].backend()))
+            .filter(|c| want(&plan.targets[c.target].backend))
             .cloned()
             .collect()
     };

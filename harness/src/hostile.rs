@@ -1,23 +1,10 @@
 //! Hostile and broken servers for reliability tests: in-process stubs on one end of a pipe, in
 //! place of sshd. Every loop is bounded; each stub ends when the client goes away.
 
-use serde::Deserialize;
 use sshmatrix_servers::Effective;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-/// How the stub misbehaves.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Hostile {
-    /// Accepts the connection and never sends a byte.
-    Silent,
-    /// Sends its identification and a valid KEXINIT, then never answers the key exchange.
-    StallKex,
-    /// Floods random bytes (at most 8 MiB), then holds the connection open.
-    Garbage,
-    /// Sends its identification and KEXINIT, then closes the connection (dies mid-handshake).
-    Dies,
-}
+pub use crate::matrix::Hostile;
 
 const FLOOD_LIMIT: usize = 8 << 20;
 

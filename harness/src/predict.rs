@@ -124,7 +124,7 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
         );
     }
     // The jump host's ssh: the release of its image, or this host's.
-    let id = match jump.image.as_ref().map(|i| i.name) {
+    let id = match jump.image().map(|i| i.name) {
         Some("bullseye") => "real-openssh-8.4",
         Some("trixie") => "real-openssh-10.0",
         _ => "real-openssh-9.2",
@@ -164,8 +164,8 @@ pub fn predict_as(
 }
 
 /// What a hostile stub does to every client.
-fn hostile(kind: crate::hostile::Hostile) -> Prediction {
-    use crate::hostile::Hostile;
+fn hostile(kind: crate::matrix::Hostile) -> Prediction {
+    use crate::matrix::Hostile;
     let (stage, code) = match kind {
         Hostile::Silent | Hostile::StallKex => (Stage::Timeout, Code::Timeout),
         Hostile::Garbage => (Stage::Connect, Code::ProtocolError),
@@ -186,7 +186,7 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     // An agent holds the key: the client's own key-file reading does not matter.
     let agent = cell.holder.uses_agent();
     let sc = &target.scenario;
-    match target.backend() {
+    match &target.backend {
         Backend::Unreachable => {
             return Some(fail(
                 Stage::Connect,
@@ -194,7 +194,7 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
                 "nothing listens".into(),
             ))
         }
-        Backend::Hostile(kind) => return Some(hostile(kind)),
+        Backend::Hostile(kind) => return Some(hostile(*kind)),
         Backend::Local | Backend::Container(_) | Backend::Remote(_) => {}
     }
     let format = cell.key_tool.format_for(&cell.key);

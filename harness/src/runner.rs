@@ -416,7 +416,7 @@ fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<(), RunErro
     let mut images: Vec<&container::ImageRecipe> = plan
         .targets
         .iter()
-        .filter_map(|t| t.image.as_ref())
+        .filter_map(|t| t.image())
         .collect();
     images.extend(plan.client_images.iter());
     if images.is_empty() {
@@ -591,7 +591,7 @@ fn local_notes(plan: &Plan, sshd: &std::path::Path, login: &str) -> Vec<String> 
     if !plan
         .targets
         .iter()
-        .any(|t| t.remote.is_none() && t.image.is_none())
+        .any(|t| t.remote().is_none() && t.image().is_none())
     {
         return Vec::new();
     }
@@ -738,7 +738,7 @@ pub(crate) fn target_spec(
     local_sshd: &std::path::Path,
     trusted_extra: bool,
 ) -> TargetSpec {
-    let dialect = match &t.image {
+    let dialect = match t.image() {
         Some(image) => Some(image.dialect()),
         None => sshmatrix_servers::sshd::release_of(&[local_sshd.display().to_string()])
             .and_then(|r| Dialect::of_binary(local_sshd, r).ok()),
@@ -772,7 +772,7 @@ async fn start_backend(
     if t.policy.server == ServerKind::Asyncssh {
         return Ok((asyncssh_target(env, ti)?, None));
     }
-    let Some(image) = &t.image else {
+    let Some(image) = t.image() else {
         let public = registered(env, ti, None)?;
         let target = SshdTarget::create(env.run_dir, spec, env.host_keys, env.sshd, &public)?;
         if let Some(mode) = &t.scenario.authorized_keys_mode {
@@ -891,7 +891,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
         return Err(e.into());
     }
     let mut notes = dialect_notes(&spec);
-    if let (Some(c), Some(image)) = (&container, &t.image) {
+    if let (Some(c), Some(image)) = (&container, t.image()) {
         let server = match (t.policy.server, &t.policy.facts) {
             (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, started by the container's helper; its inetd mode logs only to syslog)", d.version),
             (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style) started by the container's helper", d.version),
@@ -907,7 +907,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
         ));
     }
     let effective = effective_of(t, || target.effective(&t.host_keys))?;
-    let hello = if let Backend::Remote(r) = t.backend() {
+    let hello = if let Backend::Remote(r) = &t.backend {
         let hello = preflight(&t.id, r, env.opts.timeout).await?;
         if let Some(d) = &r.deploy {
             deploy_keys(
@@ -927,7 +927,7 @@ async fn prepare_target(env: &TargetEnv<'_>, ti: usize) -> Result<PreparedTarget
             t.id, r.host, r.port, r.auth_budget, r.budget_window_secs
         ));
         hello
-    } else if let Backend::Unreachable | Backend::Hostile(_) = t.backend() {
+    } else if let Backend::Unreachable | Backend::Hostile(_) = t.backend {
         ServerHello::default()
     } else {
         probe_target(&target, &t.id, env.opts.timeout).await?
@@ -1216,7 +1216,7 @@ impl Prepared {
 /// The name a jump host is entered as: its first matrix user in a container, else the OS user.
 fn jump_login(shared: &Shared, vi: TargetId) -> &str {
     let t = &shared.plan.targets[vi];
-    match (&t.image, t.users.first()) {
+    match (t.image(), t.users.first()) {
         (Some(_), Some(u)) => u,
         _ => &shared.login,
     }
@@ -1412,7 +1412,7 @@ impl Shared {
     /// the OS user running sshmatrix on local ones.
     fn login_for<'a>(&'a self, cell: &'a Cell) -> &'a str {
         let t = &self.plan.targets[cell.target];
-        if t.image.is_some() || t.policy.server == ServerKind::Asyncssh {
+        if t.image().is_some() || t.policy.server == ServerKind::Asyncssh {
             &cell.user
         } else {
             &self.login
@@ -1844,7 +1844,7 @@ async fn real_cell<'a>(
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
     // `check` refuses these; plans derived by `explain --fix` are not checked again.
-    let unplain = target.remote.is_some() || target.scenario != crate::matrix::Scenario::default();
+    let unplain = target.remote().is_some() || target.scenario != crate::matrix::Scenario::default();
     if !driver.runs(cell.holder, target.via.is_some()) || unplain {
         return Err(ClientOutcome::new(
             emulator::Verdict::Error,
@@ -1880,7 +1880,7 @@ async fn real_cell<'a>(
         // A container target's server is reached through a one-shot port that lets the run
         // wait for it (the helper's connection, or a plain `docker exec`), so its log is
         // complete when it is read. Libraries connect a socket themselves.
-        inside.is_some() || jump.is_some() || target.image.is_some() || driver.needs_port(),
+        inside.is_some() || jump.is_some() || target.image().is_some() || driver.needs_port(),
         shared.timeout,
     )
     .await
@@ -1926,7 +1926,7 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
             return (o, None);
         }
     };
-    match target.backend() {
+    match &target.backend {
         Backend::Remote(r) => return (run_remote(shared, cell, r, key).await, None),
         Backend::Unreachable => return (refused_connect().await, None),
         Backend::Local | Backend::Container(_) | Backend::Hostile(_) => {}
@@ -1953,7 +1953,7 @@ async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<St
     if let Some(vi) = target.via {
         return run_via(shared, cell, attempt, vi).await;
     }
-    if let Backend::Hostile(kind) = target.backend() {
+    if let Backend::Hostile(kind) = target.backend {
         let (client_end, server_end) = tokio::io::duplex(64 * 1024);
         let eff = shared.effective[cell.target].clone();
         let stub = tokio::spawn(crate::hostile::serve(kind, server_end, eff));

@@ -60,7 +60,7 @@ async fn start(
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
     // `serve` takes no sshd lines of its own: whatever a target carries is checked.
     let spec = target_spec(t, "VERBOSE", &sshd, false);
-    let Some(image) = &t.image else {
+    let Some(image) = t.image() else {
         return Ok((
             SshdTarget::create(run_dir, &spec, &host_keys, &sshd, public_keys)?,
             None,
@@ -93,10 +93,10 @@ pub async fn serve(
 ) -> Result<Served, RunError> {
     let servable = match t.policy.server {
         ServerKind::Openssh => true,
-        ServerKind::Tinyssh | ServerKind::Dropbear => t.image.is_some(),
+        ServerKind::Tinyssh | ServerKind::Dropbear => t.image().is_some(),
         ServerKind::Asyncssh => false,
     };
-    if t.remote.is_some() || !servable {
+    if t.remote().is_some() || !servable {
         return Err(RunError::Input(format!(
             "target `{}`: serve runs OpenSSH policies (on this host or with --image), and Dropbear and TinySSH policies with the image of their release; not AsyncSSH or remote targets",
             t.id

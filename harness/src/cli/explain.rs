@@ -124,7 +124,7 @@ pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>, grants: &Gran
     };
     for (ti, t) in plan.targets.iter().enumerate() {
         for user in &t.users {
-            let place = match &t.remote {
+            let place = match t.remote() {
                 Some(r) => format!("{}:{}", r.host, r.port),
                 None => "local".into(),
             };

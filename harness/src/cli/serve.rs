@@ -90,7 +90,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
         };
         println!("127.0.0.1:{}", served.port);
         let t = &plan.targets[0];
-        let user = match &t.image {
+        let user = match t.image() {
             Some(_) => "sshmatrix".to_string(),
             None => sshmatrix_servers::sshd::current_user(),
         };

@@ -54,7 +54,7 @@ impl Written<'_> {
 /// Runs every check.
 pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
     for t in &plan.targets {
-        if t.image.is_some() {
+        if t.image().is_some() {
             container_users(w, w.target(plan, t), &t.id)?;
         }
         if t.policy.server != ServerKind::Openssh {
@@ -183,7 +183,7 @@ fn server_release(t: &Target, raw: &RawTarget) -> Option<Problem> {
     let policy = &t.policy.id;
     let with_it = release_image(&t.policy).unwrap_or("bookworm");
     let image_at = || raw.image.as_ref().map_or(raw.id.span(), |i| i.span());
-    match (&t.image, &t.remote) {
+    match (t.image(), t.remote()) {
         // A library's server runs on this host, from the library's own installation.
         (Some(_), _) if kind == ServerKind::Asyncssh => Some((
             image_at(),
@@ -252,7 +252,7 @@ fn runnable(w: &Written, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
                 ""
             }
         ))
-    } else if t.remote.is_some() {
+    } else if t.remote().is_some() {
         Some(format!(
             "real client `{client}` runs against local and container targets, not the remote target `{target}`"
         ))

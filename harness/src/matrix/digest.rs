@@ -42,8 +42,8 @@ fn target_hash(plan: &Plan, t: &Target, depth: usize) -> [u8; 32] {
         t.host_keys,
         t.sshd,
         t.scenario,
-        t.remote,
-        t.image.as_ref().map(|i| (i.name, i.tag())),
+        t.remote(),
+        t.image().map(|i| (i.name, i.tag())),
         t.users.first()
     );
     hash(&[own.as_bytes(), &via])

@@ -125,7 +125,7 @@ pub struct Scenario {
     pub passphrase: GivenPassphrase,
     /// A hostile or broken server in place of sshd: silent, stall-kex, garbage, dies.
     #[serde(default)]
-    pub server: Option<crate::hostile::Hostile>,
+    pub server: Option<Hostile>,
 }
 
 fn yes() -> bool {
@@ -230,48 +230,77 @@ pub struct Target {
     pub sshd: Vec<String>,
     /// Troubleshooting knobs (defaults: nothing wrong).
     pub scenario: Scenario,
-    /// Set for `kind = "remote"`: the real host to log in to (the policy is then what the
-    /// host is expected to run, for prediction).
-    pub remote: Option<Remote>,
-    /// Set for `kind = "container"`: the image whose sshd serves the target, with the matrix
-    /// users as real accounts.
-    pub image: Option<sshmatrix_servers::container::ImageRecipe>,
+    /// Where the target's server end is, decided when the plan is made.
+    pub backend: Backend,
     /// The jump host the client reaches this target through.
     pub via: Option<TargetId>,
 }
 
 /// Where a target's server end is: the one place that says how a cell reaches it.
-#[derive(Debug, Clone, Copy)]
-pub enum Backend<'a> {
+#[derive(Debug, Clone)]
+pub enum Backend {
     /// A server of this host (`sshd -i` per cell; AsyncSSH's program).
     Local,
-    /// A server inside a container of a release image.
-    Container(&'a sshmatrix_servers::container::ImageRecipe),
-    /// A real host over the network.
-    Remote(&'a Remote),
-    /// An in-process stub that misbehaves.
-    Hostile(crate::hostile::Hostile),
-    /// A port nothing listens on.
+    /// A server inside a container of a release image, the matrix users real accounts there
+    /// (`kind = "container"`).
+    Container(sshmatrix_servers::container::ImageRecipe),
+    /// A real host over the network (`kind = "remote"`; the policy is what it is expected to
+    /// run, for prediction).
+    Remote(Remote),
+    /// An in-process stub that misbehaves (`scenario.server`).
+    Hostile(Hostile),
+    /// A port nothing listens on (`scenario.reachable = false`).
     Unreachable,
 }
 
-impl Target {
-    /// Where this target's server end is.
-    pub fn backend(&self) -> Backend<'_> {
-        if let Some(r) = &self.remote {
-            return Backend::Remote(r);
-        }
-        if !self.scenario.reachable {
-            return Backend::Unreachable;
-        }
-        if let Some(kind) = self.scenario.server {
-            return Backend::Hostile(kind);
-        }
-        match &self.image {
-            Some(image) => Backend::Container(image),
-            None => Backend::Local,
+impl Backend {
+    /// The backend of a target of these parts: a remote host, else a scenario's stand-in (no
+    /// listener, a hostile stub), else a container's image, else this host.
+    pub fn of(
+        remote: Option<Remote>,
+        image: Option<sshmatrix_servers::container::ImageRecipe>,
+        scenario: &Scenario,
+    ) -> Backend {
+        match (remote, image) {
+            (Some(r), _) => Backend::Remote(r),
+            _ if !scenario.reachable => Backend::Unreachable,
+            _ if scenario.server.is_some() => Backend::Hostile(scenario.server.expect("set")),
+            (None, Some(image)) => Backend::Container(image),
+            (None, None) => Backend::Local,
         }
     }
+}
+
+impl Target {
+    /// The real host of a remote target.
+    pub fn remote(&self) -> Option<&Remote> {
+        match &self.backend {
+            Backend::Remote(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The image of a container target.
+    pub fn image(&self) -> Option<&sshmatrix_servers::container::ImageRecipe> {
+        match &self.backend {
+            Backend::Container(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// How a hostile stub misbehaves (`scenario.server`; the stubs are [`crate::runner`]'s).
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hostile {
+    /// Accepts the connection and never sends a byte.
+    Silent,
+    /// Sends its identification and a valid KEXINIT, then never answers the key exchange.
+    StallKex,
+    /// Floods random bytes (at most 8 MiB), then holds the connection open.
+    Garbage,
+    /// Sends its identification and KEXINIT, then closes the connection (dies mid-handshake).
+    Dies,
 }
 
 /// A target's position in its plan's [`Plan::targets`]; plan-wide per-target tables are

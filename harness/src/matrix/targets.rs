@@ -77,8 +77,7 @@ pub(super) fn targets(
         };
         sshd_lines(ctx, &id, &t.sshd, trust)?;
         targets.push(Target {
-            remote,
-            image,
+            backend: super::Backend::of(remote, image, &scenario),
             via: None,
             scenario,
             label: if t.label.is_empty() {
@@ -455,7 +454,7 @@ pub(super) fn jump_hosts(
             Some("a target cannot be its own jump host")
         } else if raw.targets.get_ref()[vi].via.is_some() {
             Some("the jump host is itself reached through a jump host (one hop only)")
-        } else if targets[vi].remote.is_some() || targets[ti].remote.is_some() {
+        } else if targets[vi].remote().is_some() || targets[ti].remote().is_some() {
             Some("jump hosts work with local and container targets, not remote ones")
         } else if targets[vi].scenario != Scenario::default()
             || targets[ti].scenario != Scenario::default()

@@ -23,7 +23,7 @@ use crate::negotiate::{self, Category, Negotiated, ServerHello};
 use crate::profile::{KexLists, Profile, RsaFallback, RsaSignatureMode};
 
 /// The verdict and stage vocabulary, defined once in the result schema.
-pub use sshmatrix_core::vocab::{Stage, Verdict};
+pub use sshmatrix_core::vocab::{Code, Stage, Verdict};
 
 /// The stage a negotiation category fails at.
 pub fn stage_of(c: Category) -> Stage {
@@ -56,6 +56,10 @@ pub struct ClientOutcome {
     /// A signal from outside sshmatrix ended the client or its server (a terminal's Ctrl-C
     /// reaching a child being started): the outcome is no measurement.
     pub stopped_from_outside: bool,
+    /// The failure code, when whoever produced the outcome knows the cause (a host key that
+    /// changed, a method the server does not offer, a budget spent); otherwise the diagnosis
+    /// derives one from both sides' evidence.
+    pub code: Option<Code>,
 }
 
 impl ClientOutcome {
@@ -70,7 +74,14 @@ impl ClientOutcome {
             methods: Vec::new(),
             notes: Vec::new(),
             stopped_from_outside: false,
+            code: None,
         }
+    }
+
+    /// The same outcome with the cause its producer knows.
+    pub fn with_code(mut self, code: Code) -> Self {
+        self.code = Some(code);
+        self
     }
 }
 
@@ -569,6 +580,7 @@ async fn authenticate(
             "server does not offer publickey authentication (offers: {})",
             out.methods.join(",")
         );
+        out.code = Some(Code::AuthMethodDisabled);
         return Ok(());
     }
     let Some(signature) = signature(a, handle, out).await else {
@@ -594,6 +606,7 @@ async fn password(
             "server does not offer password authentication (offers: {})",
             out.methods.join(",")
         );
+        out.code = Some(Code::AuthMethodDisabled);
         return Ok(());
     }
     out.signature = Some("password".into());
@@ -603,7 +616,10 @@ async fn password(
             out.stage = Stage::Login;
             out.reason = "logged in with a password".into();
         }
-        AuthResult::Failure { .. } => out.reason = "server refused the password".into(),
+        AuthResult::Failure { .. } => {
+            out.reason = "server refused the password".into();
+            out.code = Some(Code::AuthPasswordRejected);
+        }
     }
     Ok(())
 }
@@ -652,6 +668,7 @@ async fn signature(
     }
     if a.profile.auth.not_offered.iter().any(|f| f == family) {
         out.reason = format!("client does not offer the {family} key: {NOT_OFFERED}");
+        out.code = Some(Code::AuthNoSignatureAlgorithm);
         return None;
     }
     if family != "rsa" {
@@ -675,6 +692,7 @@ async fn signature(
         RsaChoice::Sign(alg) => Some(alg),
         RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
             out.reason = why;
+            out.code = Some(Code::AuthNoSignatureAlgorithm);
             None
         }
     }
@@ -798,7 +816,8 @@ fn connect_error(
         }
         other => {
             if let Some(changed) = seen.lock().expect("lock").host_key_changed.clone() {
-                return ClientOutcome::new(Verdict::Fail, Stage::Hostkey, changed);
+                return ClientOutcome::new(Verdict::Fail, Stage::Hostkey, changed)
+                    .with_code(Code::HostkeyChanged);
             }
             let detail = seen.lock().expect("lock").disconnect.clone();
             let reason = match detail {

@@ -55,9 +55,9 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
     let (mut ok, mut fail) = (0, 0);
     for cell in &prepared.plan().cells {
         let log = logs.join(format!("bench-{}.log", cell.index));
-        let real = crate::drivers::RealCell {
+        let real = crate::runner::drivers::RealCell {
             profile: &ssh,
-            server: crate::drivers::ServerEnd::for_client(
+            server: crate::runner::drivers::ServerEnd::for_client(
                 prepared.target(cell.target),
                 &log,
                 false,
@@ -78,7 +78,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             timeout: opts.timeout,
             program: None,
         };
-        match crate::drivers::run(real, &factory).await.0.verdict {
+        match crate::runner::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,
             _ => fail += 1,
         }

@@ -10,7 +10,8 @@ pub fn code(client: &ClientOutcome, server: &ServerView) -> Option<Code> {
     if client.verdict == Verdict::Ok {
         return None;
     }
-    Some(failure(client, server))
+    // Whoever produced the outcome and knew the cause said it; else the evidence decides.
+    Some(client.code.unwrap_or_else(|| failure(client, server)))
 }
 
 /// The failure code of a cell that did not log in.
@@ -91,6 +92,7 @@ mod tests {
             methods: vec![],
             notes: vec![],
             stopped_from_outside: false,
+            code: None,
         }
     }
 

@@ -166,7 +166,7 @@ pub async fn capture(
     let _ = std::fs::remove_file(&out);
     let askpass = dir.join("askpass.sh");
     let timeout = std::time::Duration::from_secs(10);
-    let server = crate::drivers::ServerEnd::for_command(
+    let server = crate::runner::drivers::ServerEnd::for_command(
         format!(
             "'{}' capture-kexinit --out '{}'",
             exe.display(),
@@ -177,7 +177,7 @@ pub async fn capture(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let real = crate::drivers::RealCell {
+    let real = crate::runner::drivers::RealCell {
         profile,
         server,
         host_key_pubs: Vec::new(),
@@ -193,7 +193,7 @@ pub async fn capture(
         timeout,
         program,
     };
-    let _ = crate::drivers::run(real, factory).await;
+    let _ = crate::runner::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)
         .map_err(|e| format!("{}: no KEXINIT captured ({e})", profile.id))?;
     serde_json::from_str(&text).map_err(|e| e.to_string())

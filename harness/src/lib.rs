@@ -5,18 +5,15 @@
 #![warn(missing_docs)]
 
 pub mod advice;
-pub mod agent;
 pub mod bench;
 pub use sshmatrix_core::bounded;
-pub mod budget;
 pub mod diagnose;
-pub mod drivers;
+pub mod error;
 pub mod events;
 pub mod expect;
 pub mod fidelity;
 pub mod grants;
 pub mod hints;
-pub mod hostile;
 pub mod impact;
 pub mod libraries;
 pub mod matrix;

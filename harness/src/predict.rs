@@ -94,16 +94,32 @@ fn terrapin_refusal(
     })
 }
 
+/// The effective settings of a plan's targets, by target.
+pub trait Effectives {
+    /// The settings of target `t`.
+    fn of(&self, t: crate::matrix::TargetId) -> &Effective;
+}
+
+impl Effectives for [Effective] {
+    fn of(&self, t: crate::matrix::TargetId) -> &Effective {
+        &self[t]
+    }
+}
+
 /// Predicts one cell of a plan (`effective`: every target's settings), jump hosts included: the
 /// jump host is predicted first; with a forwarded agent the last hop is the jump host's own
 /// OpenSSH client.
-pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Prediction {
+pub fn predict_in_plan<E: Effectives + ?Sized>(
+    plan: &Plan,
+    cell: &Cell,
+    effective: &E,
+) -> Prediction {
     let target = &plan.targets[cell.target];
     let Some(vi) = target.via else {
-        return predict(cell, target, &effective[cell.target]);
+        return predict(cell, target, effective.of(cell.target));
     };
     let jump = &plan.targets[vi];
-    let mut b = predict(cell, jump, &effective[vi]);
+    let mut b = predict(cell, jump, effective.of(vi));
     if b.verdict != Verdict::Ok {
         b.reason = format!("jump host `{}`: {}", jump.id, b.reason);
         if !matches!(b.code, Some(Code::EmulationLimit | Code::Timeout)) {
@@ -114,9 +130,9 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
         return b;
     }
     if cell.holder != Holder::AgentForwarded {
-        return predict(cell, target, &effective[cell.target]);
+        return predict(cell, target, effective.of(cell.target));
     }
-    if !effective[vi].agent_forwarding {
+    if !effective.of(vi).agent_forwarding {
         return fail(
             Stage::Auth,
             Code::AgentForwardingRefused,
@@ -136,11 +152,11 @@ pub fn predict_in_plan(plan: &Plan, cell: &Cell, effective: &[Effective]) -> Pre
         .iter()
         .find(|p| p.id == id)
     else {
-        return predict(cell, target, &effective[cell.target]);
+        return predict(cell, target, effective.of(cell.target));
     };
     let mut hop = cell.clone();
     hop.client = std::sync::Arc::new(ssh.clone());
-    predict(&hop, target, &effective[cell.target])
+    predict(&hop, target, effective.of(cell.target))
 }
 
 /// Predicts one cell against a target's effective settings and troubleshooting scenario: the

@@ -327,7 +327,7 @@ async fn assuming_release_defaults_matches_a_policy_that_keeps_them() {
 
 /// A 127.0.0.1 port served by one of the hostile stubs (every connection), for as long as the
 /// returned task runs.
-async fn hostile(kind: sshmatrix::hostile::Hostile) -> (u16, tokio::task::JoinHandle<()>) {
+async fn hostile(kind: sshmatrix::runner::hostile::Hostile) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let policies = sshmatrix_servers::builtin_policies();
@@ -345,7 +345,7 @@ async fn hostile(kind: sshmatrix::hostile::Hostile) -> (u16, tokio::task::JoinHa
     let task = tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             let (ours, theirs) = tokio::io::duplex(64 * 1024);
-            tokio::spawn(sshmatrix::hostile::serve(kind, theirs, eff.clone()));
+            tokio::spawn(sshmatrix::runner::hostile::serve(kind, theirs, eff.clone()));
             tokio::spawn(async move {
                 let mut ours = ours;
                 let _ = tokio::io::copy_bidirectional(&mut sock, &mut ours).await;
@@ -367,7 +367,7 @@ async fn scan_cli(args: Vec<String>) -> Out {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_silent_and_non_ssh_servers_are_environment_errors() {
-    use sshmatrix::hostile::Hostile;
+    use sshmatrix::runner::hostile::Hostile;
     // Nothing listens: a port that was bound and released.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -414,7 +414,7 @@ async fn unreachable_silent_and_non_ssh_servers_are_environment_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_stalls_the_key_exchange_is_predicted_from_its_kexinit() {
-    let (port, task) = hostile(sshmatrix::hostile::Hostile::StallKex).await;
+    let (port, task) = hostile(sshmatrix::runner::hostile::Hostile::StallKex).await;
     let args = [
         "scan",
         &format!("127.0.0.1:{port}"),

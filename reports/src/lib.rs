@@ -13,7 +13,7 @@ pub mod schema;
 pub mod table;
 
 pub use schema::{
-    Advice, CellCode, CellResult, Code, Holder, Report, Stage, Verdict, SCHEMA_VERSION,
+    Advice, CellCode, CellResult, Code, Header, Holder, Report, Stage, Verdict, SCHEMA_VERSION,
 };
 
 /// Output formats.

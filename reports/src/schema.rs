@@ -165,6 +165,45 @@ pub struct Report {
     pub cells: Vec<CellResult>,
 }
 
+/// What a report says about its run besides the cells.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// Matrix file path as given (or what stood in for one: `scan HOST`).
+    pub matrix: String,
+    /// Title.
+    pub title: String,
+    /// Digest of the whole plan (empty: none).
+    pub matrix_digest: String,
+    /// How many cells the whole plan has.
+    pub plan_cells: usize,
+    /// Names of the row axes.
+    pub row_axes: Vec<String>,
+    /// Names of the column axes.
+    pub column_axes: Vec<String>,
+    /// Facts a reader must know.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The one way a report is made (run, resume, merge, scan, impact, predict): this schema
+    /// version, this tool's version, the header and the cells.
+    pub fn new(h: Header, cells: Vec<CellResult>) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            matrix: h.matrix,
+            title: h.title,
+            matrix_digest: h.matrix_digest,
+            plan_cells: h.plan_cells,
+            shard: None,
+            row_axes: h.row_axes,
+            column_axes: h.column_axes,
+            notes: h.notes,
+            cells,
+        }
+    }
+}
+
 /// A key as matrix files and `explain` spell it: `rsa-2048`, `ecdsa-256`, `ed25519`.
 pub fn key_spelling(key_type: &str, key_bits: u32) -> String {
     match key_type {

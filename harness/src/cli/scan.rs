@@ -12,7 +12,7 @@ use sshmatrix::runner::blank_result;
 use sshmatrix::scan::verify::{self, Verify};
 use sshmatrix::scan::{self, ScanError, Seen, SigAlgs};
 use sshmatrix::{EXIT_ENVIRONMENT, EXIT_OK};
-use sshmatrix_reports::{render, Report, SCHEMA_VERSION};
+use sshmatrix_reports::{render, Report};
 
 use super::impact::{choose_clients, input_error};
 use crate::OutFormat;
@@ -267,9 +267,7 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
     for c in &mut cells {
         c.column = trim(&c.column);
     }
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    let header = sshmatrix_reports::Header {
         matrix: format!("scan {}", seen.address),
         title: format!(
             "Scan of {}: {} (predicted before login)",
@@ -277,12 +275,11 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
         ),
         matrix_digest: String::new(),
         plan_cells: plan.cells.len(),
-        shard: None,
         row_axes: plan.row_axes.clone(),
         column_axes: trim(&plan.column_axes),
         notes: notes(seen, how, source),
-        cells,
-    }
+    };
+    Report::new(header, cells)
 }
 
 /// The plan of a verify run: the scan's clients and keys against the server as a remote

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sshmatrix_clients::{Container, KeyFactory, KeyFile, KeySpec, KeyTool, Profile};
 
 use super::{steps, Connection, Holding, HostKeys, Step};
-use crate::drivers::{RealCell, ServerEnd};
+use crate::runner::drivers::{RealCell, ServerEnd};
 
 /// What a driven recording needs.
 pub struct Driven<'a> {
@@ -153,7 +153,9 @@ impl Login<'_> {
         let askpass = self.dir.join("askpass.sh");
         let sock = self.dir.join(format!("agent-{n}.sock"));
         let agent = match step.holding {
-            Holding::RsaAgent => Some(crate::agent::start(&sock, key, d.factory, &askpass).await?),
+            Holding::RsaAgent => {
+                Some(crate::runner::agent::start(&sock, key, d.factory, &askpass).await?)
+            }
             _ => None,
         };
         let real = RealCell {
@@ -172,7 +174,7 @@ impl Login<'_> {
             timeout: d.timeout,
             program: self.program,
         };
-        let (outcome, _) = crate::drivers::run(real, d.factory).await;
+        let (outcome, _) = crate::runner::drivers::run(real, d.factory).await;
         drop(agent);
         let Ok(text) = std::fs::read_to_string(&out) else {
             // The client gave up before connecting: it cannot use this key.

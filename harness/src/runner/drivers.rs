@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use sshmatrix_clients::driver::{DriverCell, Invocation, JumpHop, Outcome, Route, Session};
-use sshmatrix_clients::emulator::{ClientOutcome, Stage, Verdict};
+use sshmatrix_clients::emulator::{ClientOutcome, Code, Stage, Verdict};
 use sshmatrix_clients::{Driver, KeyFactory, KeyFile, Profile};
 use sshmatrix_servers::{Endpoint, SshdTarget};
 use tokio::io::AsyncWriteExt;
@@ -642,25 +642,16 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
             Stage::Jump,
             format!("{driver}: the jump host refused {login}: {last}"),
         )
+        .with_code(Code::JumpHostRefused)
     } else if !view.accepted && client.contains(NO_FORWARDED_AGENT) {
         ClientOutcome::new(
             Verdict::Fail,
             Stage::Auth,
             format!("{driver}: agent forwarding refused by the jump host (its ssh found no key): {last}"),
         )
+        .with_code(Code::AgentForwardingRefused)
     } else if s.password && !view.accepted {
-        let reason = if password_refused(log) {
-            PASSWORD_REFUSED.to_string()
-        } else {
-            // ssh: "Permission denied (publickey)."; plink: "(server sent: publickey)".
-            let offers = ["Permission denied (", "server sent: "]
-                .iter()
-                .find_map(|m| client.rsplit_once(m))
-                .and_then(|(_, t)| t.split(')').next())
-                .unwrap_or("?");
-            format!("server does not offer password authentication (offers: {offers})")
-        };
-        ClientOutcome::new(Verdict::Fail, Stage::Auth, format!("{driver}: {reason}"))
+        password_refusal(s)
     } else if view.accepted {
         ClientOutcome::new(
             Verdict::Ok,
@@ -668,35 +659,65 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
             format!("logged in ({} exit {})", driver, s.status),
         )
     } else {
-        let stage = stage_of(client, log);
-        // sshd logs every public key it is shown (accepted, failed or refused by type); a
-        // connection that reached authentication without one means the client kept the key.
-        let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
-            .iter()
-            .any(|p| log.contains(p));
-        // The methods the server offers, as the client reports them (ssh, plink -batch), or a
-        // password prompt a key cell's client went on to (plink, typing): no publickey.
-        let offers = ["Permission denied (", "server sent: "]
-            .iter()
-            .find_map(|m| client.rsplit_once(m))
-            .and_then(|(_, t)| t.split(')').next());
-        let asked_password = client.to_lowercase().contains("password:");
-        let no_publickey = offers.is_some_and(|o| !o.contains("publickey"))
-            || (asked_password && offers.is_none());
-        let reason = if stage == Stage::Auth && !shown && no_publickey {
-            format!(
-                "{driver}: server does not offer publickey authentication (offers: {}): {last}",
-                offers.unwrap_or("password, by the prompt the client showed")
-            )
-        } else if stage == Stage::Auth && !shown && log.contains("Connection from") {
-            format!(
-                "{}: client does not offer the {} key (no publickey attempt in the server log): {last}",
-                driver,
-                s.family
-            )
-        } else {
-            format!("{}: {last}", driver)
-        };
-        ClientOutcome::new(Verdict::Fail, stage, reason)
+        key_refusal(s, &last)
     }
+}
+
+/// The methods the server offers, as the client reports them: ssh's "Permission denied
+/// (publickey).", plink's "(server sent: publickey)".
+fn offered(client: &str) -> Option<&str> {
+    ["Permission denied (", "server sent: "]
+        .iter()
+        .find_map(|m| client.rsplit_once(m))
+        .and_then(|(_, t)| t.split(')').next())
+}
+
+/// A password cell that did not log in: the password refused, or the method not offered.
+fn password_refusal(s: &Seen) -> ClientOutcome {
+    let (reason, code) = match password_refused(s.log) {
+        true => (PASSWORD_REFUSED.to_string(), Code::AuthPasswordRejected),
+        false => (
+            format!(
+                "server does not offer password authentication (offers: {})",
+                offered(s.client).unwrap_or("?")
+            ),
+            Code::AuthMethodDisabled,
+        ),
+    };
+    let reason = format!("{}: {reason}", s.driver);
+    ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
+}
+
+/// A key cell that did not log in: where it stopped, and — when the client never showed the
+/// key — whether the server offered no publickey or the client kept the key.
+fn key_refusal(s: &Seen, last: &str) -> ClientOutcome {
+    let (driver, client, log) = (s.driver, s.client, s.log);
+    let stage = stage_of(client, log);
+    // sshd logs every public key it is shown (accepted, failed or refused by type); a
+    // connection that reached authentication without one means the client kept the key.
+    let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
+        .iter()
+        .any(|p| log.contains(p));
+    // A password prompt a key cell's client went on to (plink, typing): no publickey either.
+    let offers = offered(client);
+    let asked_password = client.to_lowercase().contains("password:");
+    let no_publickey =
+        offers.is_some_and(|o| !o.contains("publickey")) || (asked_password && offers.is_none());
+    let unshown = stage == Stage::Auth && !shown;
+    let o = |reason: String| ClientOutcome::new(Verdict::Fail, stage, reason);
+    if unshown && no_publickey {
+        let offers = offers.unwrap_or("password, by the prompt the client showed");
+        let reason = format!(
+            "{driver}: server does not offer publickey authentication (offers: {offers}): {last}"
+        );
+        return o(reason).with_code(Code::AuthMethodDisabled);
+    }
+    if unshown && log.contains("Connection from") {
+        let reason = format!(
+            "{driver}: client does not offer the {} key (no publickey attempt in the server log): {last}",
+            s.family
+        );
+        return o(reason).with_code(Code::AuthNoSignatureAlgorithm);
+    }
+    o(format!("{driver}: {last}"))
 }

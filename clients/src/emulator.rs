@@ -361,8 +361,9 @@ pub struct Attempt<'a> {
     pub profile: &'a Profile,
     /// The server's identification and KEXINIT (from [`negotiate::probe`]).
     pub server: &'a ServerHello,
-    /// The user key, already loaded the way the client loads it.
-    pub key: Arc<PrivateKey>,
+    /// The user key, already loaded the way the client loads it (`None`: the client holds
+    /// a password instead).
+    pub key: Option<Arc<PrivateKey>>,
     /// The login name.
     pub user: &'a str,
     /// Inactivity limit for the session.
@@ -583,11 +584,15 @@ async fn authenticate(
         out.code = Some(Code::AuthMethodDisabled);
         return Ok(());
     }
-    let Some(signature) = signature(a, handle, out).await else {
+    let Some(key) = a.key.clone() else {
+        out.reason = "the client holds no key (and no password was given)".into();
+        return Ok(());
+    };
+    let Some(signature) = signature(a, &key, handle, out).await else {
         return Ok(());
     };
     out.signature = Some(signature.clone());
-    let Some(result) = sign(a, handle, out, &signature).await? else {
+    let Some(result) = sign(a, key, handle, out, &signature).await? else {
         return Ok(());
     };
     publickey_result(a, out, result, &signature, seen);
@@ -657,10 +662,11 @@ async fn offer_others_first(
 /// does not offer the key at all.
 async fn signature(
     a: &Attempt<'_>,
+    key: &PrivateKey,
     handle: &mut client::Handle<Recorder>,
     out: &mut ClientOutcome,
 ) -> Option<String> {
-    let family = key_family(&a.key);
+    let family = key_family(key);
     if !a.profile.auth.key_families.iter().any(|f| f == family) {
         out.stage = Stage::KeyLoad;
         out.reason = format!("{} cannot use {family} keys", a.profile.display_name());
@@ -672,9 +678,9 @@ async fn signature(
         return None;
     }
     if family != "rsa" {
-        return Some(a.key.algorithm().as_str().to_string());
+        return Some(key.algorithm().as_str().to_string());
     }
-    let bits = rsa_bits(&a.key);
+    let bits = rsa_bits(key);
     if let Some(min) = a.profile.min_rsa_bits.filter(|m| bits < *m) {
         out.reason =
             format!("client refuses its {bits}-bit RSA key (client RequiredRSASize {min})");
@@ -702,19 +708,20 @@ async fn signature(
 /// in `out`) when the agent could not sign.
 async fn sign(
     a: &Attempt<'_>,
+    key: Arc<PrivateKey>,
     handle: &mut client::Handle<Recorder>,
     out: &mut ClientOutcome,
     signature: &str,
 ) -> Result<Option<AuthResult>, russh::Error> {
     let Some(sock) = &a.agent else {
-        let key = PrivateKeyWithHashAlg::new(a.key.clone(), hash_of(signature));
+        let key = PrivateKeyWithHashAlg::new(key, hash_of(signature));
         return Ok(Some(handle.authenticate_publickey(a.user, key).await?));
     };
     let signed = match russh::keys::agent::client::AgentClient::connect_uds(sock).await {
         Ok(mut agent) => handle
             .authenticate_publickey_with(
                 a.user,
-                a.key.public_key().clone(),
+                key.public_key().clone(),
                 hash_of(signature),
                 &mut agent,
             )

@@ -39,10 +39,30 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-/// Keeps the cells of shard `k` of `n`: every plan index with `index % n == k`. Indices stay
-/// those of the whole plan, so shard reports merge back in order.
+/// Keeps the cells of shard `k` of `n` ([`shard_of`]). Indices stay those of the whole plan,
+/// so shard reports merge back in order.
 pub fn shard(plan: &mut Plan, k: usize, n: usize) {
-    plan.cells.retain(|c| c.index % n == k);
+    let of: Vec<usize> = plan.cells.iter().map(|c| shard_of(plan, c, n)).collect();
+    let mut i = 0;
+    plan.cells.retain(|_| {
+        i += 1;
+        of[i - 1] == k
+    });
+}
+
+/// The shard of `n` a cell runs in: its plan index modulo `n`, except that every cell logging
+/// in to one remote host (host and port, whatever the target) runs in the same shard, chosen by
+/// a stable hash of the host — the host's accounts have one failed-login budget, and only one
+/// machine's ledger can keep it.
+pub fn shard_of(plan: &Plan, cell: &crate::matrix::Cell, n: usize) -> usize {
+    use sha2::Digest;
+    match plan.targets[cell.target].remote() {
+        None => cell.index % n,
+        Some(r) => {
+            let h = sha2::Sha256::digest(format!("{}:{}", r.host, r.port).as_bytes());
+            (u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % n as u64) as usize
+        }
+    }
 }
 
 /// A result stream read back.

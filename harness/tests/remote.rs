@@ -30,6 +30,11 @@ fn free_port() -> u16 {
 
 /// Starts `sshd -D` on 127.0.0.1:port with an Ed25519 host key; returns it and the key's pin.
 fn daemon(dir: &Path, port: u16, authorized: &Path) -> (Daemon, String) {
+    daemon_with(dir, port, authorized, "PasswordAuthentication no\n")
+}
+
+/// [`daemon`] with `extra` sshd_config lines (first, so they win), its log in `dir/sshd.log`.
+fn daemon_with(dir: &Path, port: u16, authorized: &Path, extra: &str) -> (Daemon, String) {
     let hk = dir.join("hostkey");
     if !hk.exists() {
         assert!(Command::new("ssh-keygen")
@@ -53,7 +58,7 @@ fn daemon(dir: &Path, port: u16, authorized: &Path) -> (Daemon, String) {
     std::fs::write(
         &cfg,
         format!(
-            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nUsePAM no\nLogLevel VERBOSE\nStrictModes yes\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+            "{extra}ListenAddress 127.0.0.1\nPort {port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nUsePAM no\nLogLevel VERBOSE\nStrictModes yes\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
             hk.display(),
             authorized.display()
         ),
@@ -64,7 +69,7 @@ fn daemon(dir: &Path, port: u16, authorized: &Path) -> (Daemon, String) {
         .args(["-D", "-e", "-f"])
         .arg(&cfg)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -357,5 +362,237 @@ deploy = {{ user = "{user}", key = "admin_key", file = "{}" }}
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&authorized).unwrap(), installed);
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A local account with a known password, for password cells against the test daemon (made as
+/// root; `None` otherwise).
+fn password_account() -> Option<(String, String)> {
+    if sshmatrix_core::fsx::euid() != 0 {
+        eprintln!("password-account tests need root: not run");
+        return None;
+    }
+    let name = "sshmatrix-pw";
+    let exists = Command::new("id")
+        .arg(name)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let made = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", name])
+            .status()
+            .unwrap();
+        assert!(made.success() || Command::new("id").arg(name).status().unwrap().success());
+    }
+    let password = "pw-remote-7d2c1a";
+    let mut chpasswd = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let stdin = chpasswd.stdin.as_mut().unwrap();
+    writeln!(stdin, "{name}:{password}").unwrap();
+    assert!(chpasswd.wait().unwrap().success());
+    Some((name.into(), password.into()))
+}
+
+/// A remote target block for the test daemon on `port` pinned to `pin`, as `user`.
+fn remote_block(id: &str, port: u16, pin: &str, user: &str, extra: &str) -> String {
+    format!(
+        "[[targets]]\nid = \"{id}\"\nkind = \"remote\"\nhost = \"127.0.0.1\"\nport = {port}\nhost_key = \"{pin}\"\nusers = [\"{user}\"]\npolicy = \"upstream-9.2\"\n{extra}"
+    )
+}
+
+/// Runs sshmatrix with `args` and the environment variable the password grant names; the
+/// JSON report it wrote to `json`.
+fn run_json(work: &Path, json: &Path, args: &[&str], password: &str) -> (i32, Report, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        .args(args)
+        .args(["--format", "json", "-o"])
+        .arg(json)
+        .arg("--work-dir")
+        .arg(work)
+        .env("SSHMATRIX_TEST_REMOTE_PASSWORD", password)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let text = std::fs::read_to_string(json).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let r: Report = serde_json::from_str(&text).unwrap();
+    (out.status.code().unwrap_or(-1), r, err)
+}
+
+#[test]
+fn every_holder_does_what_it_says_on_a_remote_target() {
+    let Some((user, password)) = password_account() else {
+        return;
+    };
+    let work = common::work_dir().join(format!("remote-holders-{}", std::process::id()));
+    let dir = common::scratch_dir("remote-holders");
+    let port = free_port();
+    // In the account's own home, as StrictModes wants it for a user other than root.
+    let ssh_dir = PathBuf::from(format!("/home/{user}/.ssh"));
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let authorized = ssh_dir.join("authorized_keys");
+    let (_d, pin) = daemon_with(&dir, port, &authorized, "PasswordAuthentication yes\n");
+    let m = dir.join("holders.toml");
+    std::fs::write(
+        &m,
+        format!(
+            "[axes]\nkeys = [\"ed25519\"]\nholders = [\"file\", \"agent\", \"password\"]\n\
+             clients = [\"teraterm-5.3\", \"putty-0.74\"]\nkey_tools = [\"ssh-keygen\"]\n{}",
+            remote_block("lab", port, &pin, &user, "")
+        ),
+    )
+    .unwrap();
+    let grant = ["--password", "lab=env:SSHMATRIX_TEST_REMOTE_PASSWORD"];
+    let keys = sshmatrix(
+        &work,
+        &["authorized-keys", grant[0], grant[1], m.to_str().unwrap()],
+    );
+    let block = String::from_utf8(keys.stdout).unwrap();
+    let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#')).collect();
+    std::fs::write(&authorized, lines.join("\n") + "\n").unwrap();
+    let owner = Command::new("chown")
+        .args(["-R", &format!("{user}:"), ssh_dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(owner.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ssh_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let json = dir.join("r.json");
+    let args = ["run", "-q", grant[0], grant[1], m.to_str().unwrap()];
+    let (code, r, err) = run_json(&work, &json, &args, &password);
+    assert_eq!(code, 0, "{err}");
+    let cell = |client: &str, holder: &str| {
+        r.cells
+            .iter()
+            .find(|c| c.client == client && c.holder == holder)
+            .unwrap()
+    };
+    for client in ["teraterm-5.3", "putty-0.74"] {
+        // A password cell logs in with the password, whatever the client makes of the key file.
+        let pw = cell(client, "password");
+        assert_eq!(
+            (pw.verdict, pw.signature.as_deref()),
+            (Verdict::Ok, Some("password")),
+            "{client}: {}",
+            pw.reason
+        );
+        let agent = cell(client, "agent");
+        assert_eq!(agent.verdict, Verdict::Ok, "{client}: {}", agent.reason);
+    }
+    assert_eq!(cell("teraterm-5.3", "file").verdict, Verdict::Ok);
+    // PuTTY reads no OpenSSH key file: its key-file cell (only) cannot load the key.
+    assert_eq!(cell("putty-0.74", "file").code, "key-load-failed");
+    let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap();
+    assert_eq!(log.matches("Accepted password for").count(), 2, "{log}");
+    assert_eq!(log.matches("Accepted publickey for").count(), 3, "{log}");
+    assert!(!log.contains("Failed publickey"), "{log}");
+    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A matrix of 12 password cells against one remote account (and, with `local`, a local
+/// target too), its budget 2.
+fn budget_matrix(dir: &Path, port: u16, pin: &str, user: &str, local: bool) -> PathBuf {
+    let m = dir.join("budget.toml");
+    let local = match local {
+        true => "[[targets]]\nid = \"here\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n",
+        false => "",
+    };
+    std::fs::write(
+        &m,
+        format!(
+            "[axes]\nkeys = [\"rsa-2048\", \"rsa-3072\", \"ecdsa-256\", \"ecdsa-384\", \"ecdsa-521\", \"ed25519\"]\n\
+             holders = [\"password\"]\nclients = [\"teraterm-5.3\", \"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n{}{local}",
+            remote_block("lab", port, pin, user, "auth_budget = 2\n")
+        ),
+    )
+    .unwrap();
+    m
+}
+
+#[test]
+fn concurrent_cells_of_one_account_never_spend_more_than_its_budget() {
+    let Some((user, _)) = password_account() else {
+        return;
+    };
+    let work = common::work_dir().join(format!("remote-budget-{}", std::process::id()));
+    let dir = common::scratch_dir("remote-budget");
+    let port = free_port();
+    let (_d, pin) = daemon_with(
+        &dir,
+        port,
+        &dir.join("none"),
+        "PasswordAuthentication yes\n",
+    );
+    let m = budget_matrix(&dir, port, &pin, &user, false);
+    let json = dir.join("r.json");
+    let args = [
+        "run",
+        "-q",
+        "-j",
+        "12",
+        "--password",
+        "lab=env:SSHMATRIX_TEST_REMOTE_PASSWORD",
+        m.to_str().unwrap(),
+    ];
+    // A wrong password: every attempt the server sees is a failed login.
+    let (code, r, err) = run_json(&work, &json, &args, "wrong-password");
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap();
+    assert_eq!(log.matches("Failed password for").count(), 2, "{log}");
+    let codes = |code: &str| r.cells.iter().filter(|c| c.code == code).count();
+    assert_eq!(codes("auth-password-rejected"), 2);
+    assert_eq!(codes("auth-budget-exhausted"), 10);
+    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shards_keep_a_remote_hosts_cells_together_and_its_budget_held() {
+    let Some((user, _)) = password_account() else {
+        return;
+    };
+    let dir = common::scratch_dir("remote-shards");
+    let port = free_port();
+    let (_d, pin) = daemon_with(
+        &dir,
+        port,
+        &dir.join("none"),
+        "PasswordAuthentication yes\n",
+    );
+    let m = budget_matrix(&dir, port, &pin, &user, true);
+    let mut remote_cells = Vec::new();
+    for k in 0..2 {
+        // Two machines: a work directory (and failed-login ledger) each.
+        let work = common::work_dir().join(format!("remote-shard-{k}-{}", std::process::id()));
+        let json = dir.join(format!("shard-{k}.json"));
+        let shard = format!("{k}/2");
+        let args = [
+            "run",
+            "-q",
+            "--shard",
+            &shard,
+            "--password",
+            "lab=env:SSHMATRIX_TEST_REMOTE_PASSWORD",
+            m.to_str().unwrap(),
+        ];
+        let (code, r, err) = run_json(&work, &json, &args, "wrong-password");
+        assert_eq!(code, 0, "{err}");
+        remote_cells.push(r.cells.iter().filter(|c| c.target == "lab").count());
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    remote_cells.sort();
+    assert_eq!(
+        remote_cells,
+        [0, 12],
+        "one shard holds every cell of the remote host"
+    );
+    let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap();
+    assert_eq!(log.matches("Failed password for").count(), 2, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

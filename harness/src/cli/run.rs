@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// whose digest no longer matches the matrix (the stream keeps growing).
     #[arg(long, conflicts_with = "stream")]
     resume: Option<PathBuf>,
-    /// Run only shard K of N (0 <= K < N; cells whose index % N == K), e.g. 0/4.
+    /// Run only shard K of N (0 <= K < N): cells whose index % N == K, and every cell of a remote
+    /// host in one shard (its accounts have one failed-login budget), e.g. 0/4.
     #[arg(long)]
     shard: Option<String>,
     /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).

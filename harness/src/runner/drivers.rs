@@ -229,9 +229,10 @@ fn scrub(text: &str, secrets: &[Option<String>]) -> String {
 }
 
 /// The key file the client is given: converted to its own format (the conversion tool of the
-/// client's own family refusing a key is the client's verdict), or the cell's file as it is.
+/// client's own family refusing a key is the client's verdict), or the cell's file as it is
+/// (a password cell's client is given no key; plink asks an agent for its own).
 fn client_key(c: &RealCell<'_>, driver: Driver, factory: &KeyFactory) -> Result<PathBuf, String> {
-    let needs_key = driver != Driver::Plink || (c.agent.is_none() && c.password.is_none());
+    let needs_key = c.password.is_none() && (driver != Driver::Plink || c.agent.is_none());
     match needs_key {
         true => driver.prepare_key(factory, c.profile, c.key),
         false => Ok(c.key.path.clone()),

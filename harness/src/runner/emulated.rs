@@ -40,17 +40,21 @@ pub(super) fn no_verdict(reason: String) -> ClientOutcome {
 /// target has (remote host, refused port, jump host, hostile stub or a local/container sshd).
 pub(super) async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome, Option<String>) {
     let target = &shared.plan.targets[cell.target];
+    // A password cell's client holds no key: its key file is never read.
     let file = &shared.keys[&key_id(cell)];
-    let key = match shared.load(cell, file).await {
-        Ok(k) => k,
-        Err(e) => {
-            let o = ClientOutcome::new(
-                emulator::Verdict::Fail,
-                emulator::Stage::KeyLoad,
-                format!("{} {e}", cell.client.display_name()),
-            );
-            return (o, None);
-        }
+    let key = match cell.holder.uses_key() {
+        false => None,
+        true => match shared.load(cell, file).await {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let o = ClientOutcome::new(
+                    emulator::Verdict::Fail,
+                    emulator::Stage::KeyLoad,
+                    format!("{} {e}", cell.client.display_name()),
+                );
+                return (o, None);
+            }
+        },
     };
     match &target.backend {
         Backend::Remote(r) => return (run_remote(shared, cell, r, key).await, None),

@@ -127,7 +127,8 @@ pub(super) async fn prefetch_keys(shared: Arc<Shared>) {
     let mut loads = tokio::task::JoinSet::new();
     for (i, cell) in shared.plan.cells.iter().enumerate() {
         let file = &shared.keys[&key_id(cell)];
-        if cell.client.driver.is_some() || !file.encrypted || !seen.insert(&file.path) {
+        let keyless = !cell.holder.uses_key();
+        if cell.client.driver.is_some() || keyless || !file.encrypted || !seen.insert(&file.path) {
             continue;
         }
         let shared = shared.clone();

@@ -60,7 +60,9 @@ struct Shared {
     keys: Keys,
     /// Key files as clients hold them, decrypted once each.
     loads: KeyLoads,
-    budget: Mutex<budget::Budget>,
+    budget: budget::Budget,
+    /// Woken whenever a remote attempt settles its reservation.
+    budget_settled: tokio::sync::Notify,
     /// The OS user running sshmatrix (the account of local targets).
     login: String,
     /// What real clients and agent cells need.
@@ -164,7 +166,8 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         targets,
         keys,
         loads: KeyLoads::new(),
-        budget: Mutex::new(budget::Budget::load(opts.work_dir.join("auth-budget.json"))),
+        budget: budget::Budget::new(opts.work_dir.join("auth-budget.json")),
+        budget_settled: tokio::sync::Notify::new(),
         login,
         client,
         timeout: opts.timeout,

@@ -10,7 +10,8 @@ use sshmatrix_clients::emulator::{self, Attempt, ClientOutcome};
 use sshmatrix_clients::load::load_key;
 use sshmatrix_clients::{negotiate, ServerHello};
 
-use super::keys::Keys;
+use super::budget::Spent;
+use super::keys::{key_id, Keys};
 
 /// What preparing a remote target needs.
 pub(super) struct RemoteEnv<'a> {
@@ -52,7 +53,7 @@ impl RemoteEnv<'_> {
 use super::targets::authorized_lines;
 use super::Shared;
 use crate::error::RunError;
-use crate::matrix::{Cell, Method, Plan, TargetId};
+use crate::matrix::{Cell, Holder, Method, Plan, TargetId};
 
 /// Connects to a remote target, with the cell timeout.
 pub(super) async fn connect_remote(
@@ -176,50 +177,53 @@ pub(super) async fn deploy_keys(
     Ok(())
 }
 
-/// One cell against a remote target, within its account's failed-login budget.
+/// What a cell hands the remote host: its key (key-file and agent cells) or the password the
+/// user granted (password cells, and targets whose scenario logs in by password).
+fn remote_credential(
+    shared: &Shared,
+    cell: &Cell,
+    r: &crate::matrix::Remote,
+) -> Result<Option<String>, ClientOutcome> {
+    let target = &shared.plan.targets[cell.target];
+    let by_password = cell.holder == Holder::Password || target.scenario.method == Method::Password;
+    if !by_password {
+        return Ok(None);
+    }
+    match r.password.as_ref().and_then(crate::grants::Secret::read) {
+        Some(p) => Ok(Some(p)),
+        None => Err(ClientOutcome::new(
+            emulator::Verdict::Error,
+            emulator::Stage::Auth,
+            format!(
+                "no password: pass --password {}=env:VARIABLE (or file:PATH), and set it",
+                target.id
+            ),
+        )),
+    }
+}
+
+/// One cell against a remote target, within its account's failed-login budget: a failure is
+/// reserved before the attempt and kept only when the server refused a credential it saw.
 pub(super) async fn run_remote(
     shared: &Shared,
     cell: &Cell,
     r: &crate::matrix::Remote,
-    key: Arc<PrivateKey>,
+    key: Option<Arc<PrivateKey>>,
 ) -> ClientOutcome {
-    let spent = shared.budget.lock().expect("lock").spent(
-        &r.host,
-        r.port,
-        &cell.user,
-        r.budget_window_secs,
-    );
-    if spent >= r.auth_budget as usize {
-        return ClientOutcome::new(
-            emulator::Verdict::Error,
-            emulator::Stage::Auth,
-            format!(
-                "deferred: {spent} failed logins for {}@{}:{} in the last {} s spend its budget of {} (faillock); rerun later or raise auth_budget",
-                cell.user, r.host, r.port, r.budget_window_secs, r.auth_budget
-            ),
-        )
-        .with_code(sshmatrix_reports::Code::AuthBudgetExhausted);
-    }
-    let target = &shared.plan.targets[cell.target];
-    let password = match target.scenario.method {
-        Method::Publickey => None,
-        Method::Password => match r.password.as_ref().and_then(crate::grants::Secret::read) {
-            Some(p) => Some(p),
-            None => {
-                return ClientOutcome::new(
-                    emulator::Verdict::Error,
-                    emulator::Stage::Auth,
-                    format!(
-                        "no password: pass --password {}=env:VARIABLE (or file:PATH), and set it",
-                        target.id
-                    ),
-                )
-            }
-        },
+    let password = match remote_credential(shared, cell, r) {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    let reservation = match reserve(shared, cell, r).await {
+        Ok(res) => res,
+        Err(spent) => return deferred(cell, r, spent.failed),
     };
     let stream = match connect_remote(r, shared.timeout).await {
         Ok(s) => s,
-        Err(e) => return ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, e),
+        Err(e) => {
+            settle(shared, reservation, false);
+            return ClientOutcome::new(emulator::Verdict::Fail, emulator::Stage::Connect, e);
+        }
     };
     let attempt = Attempt {
         profile: &cell.client,
@@ -231,20 +235,62 @@ pub(super) async fn run_remote(
         host_key_pin: Some(r.host_key.clone()),
         other_keys_first: Vec::new(),
         password,
-        agent: None,
+        agent: cell
+            .holder
+            .uses_agent()
+            .then(|| shared.client.agents.get(&key_id(cell)).cloned())
+            .flatten(),
     };
     let o = emulator::attempt(attempt, stream).await;
     // Only a credential the server saw and refused counts against the account (a method it did
     // not offer, or a key the client did not send, is no failed login).
-    if o.verdict == emulator::Verdict::Fail
+    let failed = o.verdict == emulator::Verdict::Fail
         && o.stage == emulator::Stage::Auth
-        && o.signature.is_some()
-    {
-        shared
-            .budget
-            .lock()
-            .expect("lock")
-            .record(&r.host, r.port, &cell.user);
-    }
+        && o.signature.is_some();
+    settle(shared, reservation, failed);
     o
+}
+
+/// A failure reserved for the cell's attempt. While only attempts under way hold the budget,
+/// the cell waits for one of them to settle (the cell's own timeout bounds the wait); once
+/// failures alone spend it, the cell is deferred.
+async fn reserve(
+    shared: &Shared,
+    cell: &Cell,
+    r: &crate::matrix::Remote,
+) -> Result<super::budget::Reservation, Spent> {
+    loop {
+        let settled = shared.budget_settled.notified();
+        let window = r.budget_window_secs;
+        match shared
+            .budget
+            .reserve(&r.host, r.port, &cell.user, window, r.auth_budget)
+        {
+            Ok(res) => return Ok(res),
+            Err(spent) if spent.by_failures(r.auth_budget) => return Err(spent),
+            // Another process's attempt may settle without telling this one: look again soon.
+            Err(_) => {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), settled).await;
+            }
+        }
+    }
+}
+
+/// Settles a cell's reservation and wakes the cells waiting for budget.
+fn settle(shared: &Shared, reservation: super::budget::Reservation, failed: bool) {
+    shared.budget.settle(reservation, failed);
+    shared.budget_settled.notify_waiters();
+}
+
+/// A cell not tried: the account's budget is spent in the window.
+fn deferred(cell: &Cell, r: &crate::matrix::Remote, spent: usize) -> ClientOutcome {
+    ClientOutcome::new(
+        emulator::Verdict::Error,
+        emulator::Stage::Auth,
+        format!(
+            "deferred: {spent} failed logins for {}@{}:{} in the last {} s spend its budget of {} (faillock); rerun later or raise auth_budget",
+            cell.user, r.host, r.port, r.budget_window_secs, r.auth_budget
+        ),
+    )
+    .with_code(sshmatrix_reports::Code::AuthBudgetExhausted)
 }

@@ -347,3 +347,26 @@ pub async fn bench_real(plan: Plan, opts: &Options) -> Result<RealBench, RunErro
         backends,
     })
 }
+
+/// How long each renderer takes over `report` (the same report, every format): format name,
+/// time and output size in bytes. Rendering is linear in the cells (`reports::layout`); this is
+/// where that is measured.
+pub fn render_times(report: &sshmatrix_reports::Report) -> Vec<(&'static str, std::time::Duration, usize)> {
+    use sshmatrix_reports::Format;
+    [
+        ("table", Format::Table),
+        ("csv", Format::Csv),
+        ("json", Format::Json),
+        ("markdown", Format::Markdown),
+        ("sheet", Format::Sheet),
+        ("html", Format::Html),
+        ("junit", Format::Junit),
+    ]
+    .into_iter()
+    .map(|(name, f)| {
+        let t = std::time::Instant::now();
+        let text = sshmatrix_reports::render(report, f);
+        (name, t.elapsed(), text.len())
+    })
+    .collect()
+}

@@ -256,7 +256,7 @@ enum Command {
     /// same cells (warm key cache), in the same run.
     Bench {
         /// The matrix file (TOML); not needed with --synthetic.
-        #[arg(required_unless_present = "synthetic")]
+        #[arg(required_unless_present_any = ["synthetic", "render"])]
         matrix: Option<PathBuf>,
         /// Instead: a synthetic matrix of 400 × USERS cells (5 users: 2,000 cells), run cold
         /// (empty key cache) then warm; prints cells/s and peak RSS.
@@ -274,6 +274,10 @@ enum Command {
         /// Cells run at once by the emulator (default: 4 per core).
         #[arg(long, short)]
         jobs: Option<usize>,
+        /// Instead: a synthetic report of at least CELLS predicted cells rendered in every
+        /// format, each timed (target: 100,000 cells in 3 s or less per format).
+        #[arg(long, value_name = "CELLS", conflicts_with_all = ["synthetic", "real", "matrix"])]
+        render: Option<usize>,
         #[command(flatten)]
         work: cli::WorkDir,
     },
@@ -573,6 +577,19 @@ fn dispatch(command: Command) -> ExitCode {
             plan_only,
             real,
             jobs,
+            render: Some(cells),
+            work: cli::WorkDir { work_dir },
+        } => {
+            let _ = (matrix, synthetic, plan_only, real, jobs);
+            cli::bench::render_bench(cells, work_dir)
+        }
+        Command::Bench {
+            matrix,
+            synthetic,
+            plan_only,
+            real,
+            jobs,
+            render: None,
             work: cli::WorkDir { work_dir },
         } => cli::bench::command(matrix, synthetic, plan_only, real, jobs, work_dir),
         Command::Predict {

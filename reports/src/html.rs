@@ -119,15 +119,29 @@ fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
     )
 }
 
+/// Where each level's runs of equal row labels start: `spans[level][row]` is the run's length
+/// at its first row, `None` elsewhere.
+pub(crate) fn row_spans(g: &Grid) -> Vec<Vec<Option<usize>>> {
+    (0..g.width)
+        .map(|level| {
+            let mut at = vec![None; g.rows.len()];
+            for (start, n) in g.row_runs(level) {
+                at[start] = Some(n);
+            }
+            at
+        })
+        .collect()
+}
+
 /// The row label cells of row `ri` (spans for outer levels).
-pub(crate) fn row_labels(g: &Grid, starts: &[Vec<(usize, usize)>], ri: usize) -> String {
+pub(crate) fn row_labels(g: &Grid, spans: &[Vec<Option<usize>>], ri: usize) -> String {
     let r = &g.rows[ri];
     let mut h = String::new();
-    for (level, runs) in starts.iter().enumerate() {
+    for (level, at) in spans.iter().enumerate() {
         let label = esc(r.get(level).map(String::as_str).unwrap_or(""));
         if level + 1 == g.width {
             h.push_str(&format!("<th>{label}</th>"));
-        } else if let Some((_, n)) = runs.iter().find(|(s, _)| *s == ri) {
+        } else if let Some(n) = at[ri] {
             h.push_str(&format!("<th rowspan=\"{n}\">{label}</th>"));
         }
     }
@@ -160,7 +174,7 @@ pub(crate) fn plain_table(
     report: &Report,
     mark: impl Fn(Option<&CellResult>) -> String,
 ) -> String {
-    let starts: Vec<Vec<(usize, usize)>> = (0..g.width).map(|l| g.row_runs(l)).collect();
+    let starts = row_spans(g);
     let mut t = format!("<table>\n<thead>\n{}</thead>\n<tbody>\n", header(g, report));
     for (ri, r) in g.rows.iter().enumerate() {
         t.push_str("<tr>");
@@ -178,7 +192,7 @@ pub(crate) fn plain_table(
 pub fn render(report: &Report) -> String {
     let g = Grid::new(report);
     let mut h = header(&g, report);
-    let starts: Vec<Vec<(usize, usize)>> = (0..g.width).map(|l| g.row_runs(l)).collect();
+    let starts = row_spans(&g);
     let mut details = Vec::new();
     for (ri, r) in g.rows.iter().enumerate() {
         h.push_str("<tr>");

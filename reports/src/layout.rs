@@ -1,13 +1,17 @@
 //! The grid behind every tabular renderer: distinct row and column label paths in plan order,
 //! runs of equal labels (for spans), the legend of distinct failure reasons and each cell's mark.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use crate::schema::{CellResult, Report, Verdict};
 
-/// Items in first-seen order without repeats.
-pub fn distinct<T: Clone + PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+/// Items in first-seen order without repeats (linear: a set remembers what was seen).
+pub fn distinct<T: Clone + Eq + Hash>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<T> = Vec::new();
     for i in items {
-        if !out.contains(&i) {
+        if seen.insert(i.clone()) {
             out.push(i);
         }
     }
@@ -41,7 +45,11 @@ fn legend_key(c: &CellResult) -> (String, Vec<crate::schema::Advice>) {
     (legend_text(c), c.advice.clone())
 }
 
-/// The laid-out grid of a report.
+/// A legend entry's key: its text and its advice.
+type LegendKey = (String, Vec<crate::schema::Advice>);
+
+/// The laid-out grid of a report. Every lookup is by index (built once), so laying out and
+/// rendering take time linear in the cells.
 pub struct Grid<'a> {
     /// The report.
     pub report: &'a Report,
@@ -54,7 +62,13 @@ pub struct Grid<'a> {
     /// Number of row label columns.
     pub width: usize,
     /// Distinct legend entries of non-ok cells (text and advice), in first-seen order.
-    pub legend: Vec<(String, Vec<crate::schema::Advice>)>,
+    pub legend: Vec<LegendKey>,
+    /// (row, column) → position of the cell in the report.
+    at: HashMap<(&'a [String], &'a [String]), usize>,
+    /// Each cell's legend entry (`None` for ok cells), by position in the report.
+    entry: Vec<Option<usize>>,
+    /// How many cells each legend entry has, and the verdict of its first.
+    counts: Vec<(usize, Verdict)>,
 }
 
 impl<'a> Grid<'a> {
@@ -62,28 +76,54 @@ impl<'a> Grid<'a> {
     pub fn new(report: &'a Report) -> Self {
         let rows = distinct(report.cells.iter().map(|c| c.row.clone()));
         let cols = distinct(report.cells.iter().map(|c| c.column.clone()));
+        let mut at = HashMap::with_capacity(report.cells.len());
+        for (i, c) in report.cells.iter().enumerate() {
+            at.entry((c.row.as_slice(), c.column.as_slice())).or_insert(i);
+        }
+        let mut index: HashMap<LegendKey, usize> = HashMap::new();
+        let mut legend = Vec::new();
+        let mut counts = Vec::new();
+        let entry = report
+            .cells
+            .iter()
+            .map(|c| {
+                (c.verdict != Verdict::Ok).then(|| {
+                    let n = *index.entry(legend_key(c)).or_insert_with_key(|k| {
+                        legend.push(k.clone());
+                        counts.push((0, c.verdict));
+                        legend.len() - 1
+                    });
+                    counts[n].0 += 1;
+                    n
+                })
+            })
+            .collect();
         Grid {
             depth: cols.iter().map(Vec::len).max().unwrap_or(1).max(1),
             width: rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
-            legend: distinct(
-                report
-                    .cells
-                    .iter()
-                    .filter(|c| c.verdict != Verdict::Ok)
-                    .map(legend_key),
-            ),
+            legend,
             rows,
             cols,
             report,
+            at,
+            entry,
+            counts,
         }
     }
 
     /// The cell at a row and column path.
     pub fn cell(&self, row: &[String], col: &[String]) -> Option<&'a CellResult> {
-        self.report
-            .cells
-            .iter()
-            .find(|c| c.row == row && c.column == col)
+        self.at.get(&(row, col)).map(|&i| &self.report.cells[i])
+    }
+
+    /// The legend entry of a non-ok cell of the report (0 for an ok one).
+    pub fn entry_of(&self, c: &CellResult) -> usize {
+        let i = self
+            .at
+            .get(&(c.row.as_slice(), c.column.as_slice()))
+            .copied()
+            .unwrap_or(0);
+        self.entry.get(i).copied().flatten().unwrap_or(0)
     }
 
     /// The legend label of a legend entry: the verdict mark, numbered when there are several.
@@ -100,11 +140,7 @@ impl<'a> Grid<'a> {
         match cell {
             None => "-".into(),
             Some(c) if c.verdict == Verdict::Ok => "○".into(),
-            Some(c) => {
-                let key = legend_key(c);
-                let n = self.legend.iter().position(|t| *t == key).unwrap_or(0);
-                self.label(n, c.verdict)
-            }
+            Some(c) => self.label(self.entry_of(c), c.verdict),
         }
     }
 
@@ -134,14 +170,8 @@ impl<'a> Grid<'a> {
             .iter()
             .enumerate()
             .map(|(i, key)| {
-                let cells: Vec<&CellResult> = self
-                    .report
-                    .cells
-                    .iter()
-                    .filter(|c| c.verdict != Verdict::Ok && legend_key(c) == *key)
-                    .collect();
-                let verdict = cells.first().map(|c| c.verdict).unwrap_or(Verdict::Fail);
-                (self.label(i, verdict), key.0.clone(), cells.len())
+                let (count, verdict) = self.counts[i];
+                (self.label(i, verdict), key.0.clone(), count)
             })
             .collect()
     }

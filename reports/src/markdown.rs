@@ -46,8 +46,10 @@ pub fn render_sheet(report: &Report) -> String {
     let reasons = g.legend_lines();
     let mark = |c: Option<&crate::schema::CellResult>| -> String {
         let Some(c) = c else { return "–".into() };
-        let n = reasons.iter().position(|(l, _, _)| *l == g.mark(Some(c)));
-        let note = n.map(|n| superscript(n + 1)).unwrap_or_default();
+        let note = match c.verdict {
+            crate::schema::Verdict::Ok => String::new(),
+            _ => superscript(g.entry_of(c) + 1),
+        };
         match c.verdict {
             crate::schema::Verdict::Ok => "✓".into(),
             crate::schema::Verdict::Fail => format!("✗{note}"),

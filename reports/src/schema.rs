@@ -31,7 +31,7 @@ pub fn describe(code: &str) -> Option<&'static str> {
 }
 
 /// A fix for a failed cell.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Advice {
     /// Who acts: `client`, `server` or `proposed`.
     pub side: String,

@@ -26,6 +26,30 @@ pub fn command(
     }
 }
 
+/// `bench --render CELLS`: a synthetic matrix of at least CELLS cells predicted (no
+/// connection), its report rendered in every format, each timed.
+pub fn render_bench(cells: usize, work_dir: Option<PathBuf>) -> ExitCode {
+    let users = cells.div_ceil(400).max(1);
+    let plan = match plan_generated("synthetic.toml", &sshmatrix::bench::synthetic_matrix(users)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let report = match runner::predict_plan(&plan, &work_dir!(work_dir)) {
+        Ok(r) => r,
+        Err(e) => return fail_run(e),
+    };
+    println!("cells rendered:      {}", report.cells.len());
+    for (name, took, bytes) in sshmatrix::bench::render_times(&report) {
+        println!(
+            "{name:<20} {:.2} s  ({:.1} MiB)",
+            took.as_secs_f64(),
+            bytes as f64 / (1 << 20) as f64
+        );
+    }
+    println!("peak RSS:            {:.1} MiB", sshmatrix::bench::peak_rss_mib());
+    ExitCode::from(EXIT_OK as u8)
+}
+
 /// `bench --synthetic USERS`: 400 × USERS cells cold then warm, or planning alone.
 fn synthetic_bench(
     users: usize,

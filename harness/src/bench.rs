@@ -351,7 +351,9 @@ pub async fn bench_real(plan: Plan, opts: &Options) -> Result<RealBench, RunErro
 /// How long each renderer takes over `report` (the same report, every format): format name,
 /// time and output size in bytes. Rendering is linear in the cells (`reports::layout`); this is
 /// where that is measured.
-pub fn render_times(report: &sshmatrix_reports::Report) -> Vec<(&'static str, std::time::Duration, usize)> {
+pub fn render_times(
+    report: &sshmatrix_reports::Report,
+) -> Vec<(&'static str, std::time::Duration, usize)> {
     use sshmatrix_reports::Format;
     [
         ("table", Format::Table),

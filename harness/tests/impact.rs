@@ -106,7 +106,7 @@ fn hardening_against_stock_lists_exactly_the_regressed_clients() {
             .iter()
             .find(|c| c.client == client && c.key_type == key && c.target == target)
             .unwrap();
-        c.code.clone()
+        c.code
     };
     assert_eq!(code("real-openssh-9.2", "rsa", "new"), "auth-key-too-small");
     assert_eq!(code("real-dropbear-2022.83", "rsa", "new"), "mac-no-common");

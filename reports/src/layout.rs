@@ -78,7 +78,8 @@ impl<'a> Grid<'a> {
         let cols = distinct(report.cells.iter().map(|c| c.column.clone()));
         let mut at = HashMap::with_capacity(report.cells.len());
         for (i, c) in report.cells.iter().enumerate() {
-            at.entry((c.row.as_slice(), c.column.as_slice())).or_insert(i);
+            at.entry((c.row.as_slice(), c.column.as_slice()))
+                .or_insert(i);
         }
         let mut index: HashMap<LegendKey, usize> = HashMap::new();
         let mut legend = Vec::new();

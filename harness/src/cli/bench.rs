@@ -7,20 +7,48 @@ use std::time::Duration;
 use sshmatrix::runner::{self, Options};
 use sshmatrix::{EXIT_INPUT, EXIT_OK};
 
-use crate::{fail_run, load_plan, plan_generated, runtime};
+use super::common::{fail_run, load_plan, plan_generated, runtime};
+use super::WorkDir;
+
+/// Arguments of `sshmatrix bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The matrix file (TOML); not needed with --synthetic or --render.
+    #[arg(required_unless_present_any = ["synthetic", "render"])]
+    pub matrix: Option<PathBuf>,
+    /// Instead: a synthetic matrix of 400 × USERS cells (5 users: 2,000 cells), run cold
+    /// (empty key cache) then warm; prints cells/s and peak RSS.
+    #[arg(long, value_name = "USERS")]
+    pub synthetic: Option<usize>,
+    /// With --synthetic: only plan the matrix (what `check` does) and print the peak RSS
+    /// (target: 100,000 cells, `--synthetic 250`, within 100 MB).
+    #[arg(long, requires = "synthetic")]
+    pub plan_only: bool,
+    /// Instead: the matrix's real-client cells by sshmatrix against a plain parallel loop
+    /// of the same client command lines (same servers, same --jobs): wall time, their
+    /// ratio, CPU seconds per cell.
+    #[arg(long, conflicts_with = "synthetic")]
+    pub real: bool,
+    /// Cells run at once by the emulator (default: 4 per core).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Instead: a synthetic report of at least CELLS predicted cells rendered in every
+    /// format, each timed (target: 100,000 cells in 3 s or less per format).
+    #[arg(long, value_name = "CELLS", conflicts_with_all = ["synthetic", "real", "matrix"])]
+    pub render: Option<usize>,
+    #[command(flatten)]
+    pub work: WorkDir,
+}
 
 /// `sshmatrix bench`.
-pub fn command(
-    matrix: Option<PathBuf>,
-    synthetic: Option<usize>,
-    plan_only: bool,
-    real: bool,
-    jobs: Option<usize>,
-    work_dir: Option<PathBuf>,
-) -> ExitCode {
-    match (synthetic, matrix) {
-        (Some(users), _) => synthetic_bench(users, plan_only, jobs, work_dir),
-        (None, Some(m)) if real => real_bench(&m, jobs, work_dir),
+pub fn command(a: BenchArgs) -> ExitCode {
+    let (jobs, work_dir) = (a.jobs, a.work.work_dir);
+    if let Some(cells) = a.render {
+        return render_bench(cells, work_dir);
+    }
+    match (a.synthetic, a.matrix) {
+        (Some(users), _) => synthetic_bench(users, a.plan_only, jobs, work_dir),
+        (None, Some(m)) if a.real => real_bench(&m, jobs, work_dir),
         (None, Some(m)) => matrix_bench(&m, jobs, work_dir),
         (None, None) => ExitCode::from(EXIT_INPUT as u8),
     }
@@ -46,7 +74,10 @@ pub fn render_bench(cells: usize, work_dir: Option<PathBuf>) -> ExitCode {
             bytes as f64 / (1 << 20) as f64
         );
     }
-    println!("peak RSS:            {:.1} MiB", sshmatrix::bench::peak_rss_mib());
+    println!(
+        "peak RSS:            {:.1} MiB",
+        sshmatrix::bench::peak_rss_mib()
+    );
     ExitCode::from(EXIT_OK as u8)
 }
 

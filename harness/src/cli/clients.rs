@@ -26,6 +26,13 @@ pub enum ClientsAction {
 }
 
 /// `sshmatrix clients list|install`.
+/// Arguments of `sshmatrix clients`.
+#[derive(clap::Args)]
+pub struct ClientsArgs {
+    #[command(subcommand)]
+    pub action: ClientsAction,
+}
+
 pub fn clients_command(action: ClientsAction) -> ExitCode {
     match action {
         ClientsAction::List { work } => list(work_dir!(work.work_dir)),
@@ -34,7 +41,7 @@ pub fn clients_command(action: ClientsAction) -> ExitCode {
 }
 
 fn list(work_dir: PathBuf) -> ExitCode {
-    let profiles = crate::catalog_parts().0;
+    let profiles = super::common::catalog_parts().0;
     let root = sshmatrix::libraries::root(&work_dir);
     for p in sshmatrix::libraries::library_profiles(&profiles) {
         let state = match install::is_installed(&root, p) {
@@ -54,7 +61,7 @@ fn list(work_dir: PathBuf) -> ExitCode {
 }
 
 fn install_named(names: &[String], work_dir: PathBuf) -> ExitCode {
-    let profiles = crate::catalog_parts().0;
+    let profiles = super::common::catalog_parts().0;
     let known = sshmatrix::libraries::library_profiles(&profiles);
     let mut wanted = Vec::new();
     for n in names {

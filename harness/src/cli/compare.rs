@@ -6,17 +6,39 @@ use std::process::ExitCode;
 use sshmatrix::{scale, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_OK};
 use sshmatrix_reports::{diff, render};
 
-use crate::{emit, read_report, OutFormat};
+use super::common::{emit, read_report, OutFormat};
+use super::ReportOut;
+
+/// Arguments of `sshmatrix merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The JSON reports.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub out: ReportOut,
+    /// Accept a merge with cells missing (shards not given); exit 0 anyway.
+    #[arg(long)]
+    pub partial: bool,
+}
+
+/// Arguments of `sshmatrix diff`.
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The earlier report (JSON).
+    pub old: PathBuf,
+    /// The later report (JSON).
+    pub new: PathBuf,
+    /// Exit 0 when cells were only added or removed (regressions still exit 1).
+    #[arg(long)]
+    pub allow_added_removed: bool,
+}
 
 /// `sshmatrix merge`: shard reports joined into one.
-pub fn merge(
-    reports: Vec<PathBuf>,
-    format: OutFormat,
-    output: Option<PathBuf>,
-    partial: bool,
-) -> ExitCode {
+pub fn merge(a: MergeArgs) -> ExitCode {
+    let (partial, format, output) = (a.partial, a.out.format_or(OutFormat::Json), a.out.output);
     let mut all = Vec::new();
-    for p in &reports {
+    for p in &a.reports {
         match read_report(p) {
             Ok(r) => all.push(r),
             Err(code) => return code,
@@ -37,7 +59,8 @@ pub fn merge(
 }
 
 /// `sshmatrix diff`: the cells that changed between two reports.
-pub fn diff(old: PathBuf, new: PathBuf, allow_added_removed: bool) -> ExitCode {
+pub fn diff(a: DiffArgs) -> ExitCode {
+    let (old, new, allow_added_removed) = (a.old, a.new, a.allow_added_removed);
     let (old, new) = match (read_report(&old), read_report(&new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(code), _) | (_, Err(code)) => return code,

@@ -9,25 +9,87 @@ use sshmatrix::runner::{self, Options};
 use sshmatrix::{advice, EXIT_INPUT, EXIT_OK};
 use sshmatrix_reports::render;
 
-use crate::{catalog_parts, fail_run, load_plan, runtime, OutFormat};
+use super::common::{catalog_parts, fail_run, load_plan, runtime, OutFormat};
+use super::{GrantArgs, ReportOut, WorkDir};
+
+/// Arguments of `sshmatrix predict`.
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The matrix file (TOML; `-` reads it from standard input).
+    pub matrix: PathBuf,
+    #[command(flatten)]
+    pub out: ReportOut,
+    #[command(flatten)]
+    pub work: WorkDir,
+    #[command(flatten)]
+    pub grants: GrantArgs,
+}
+
+/// Arguments of `sshmatrix explain`.
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The matrix file (TOML; `-` reads it from standard input).
+    pub matrix: PathBuf,
+    /// The cell: its index, or key=value pairs (client, key_tool, key, passphrase, target, user).
+    /// Without it, the whole matrix is run and explained: why cells fail, grouped by code,
+    /// and the fixes that turn the most × into ○ (verified).
+    pub cell: Option<String>,
+    /// Explain the whole matrix (the same as leaving out CELL).
+    #[arg(long, conflicts_with_all = ["cell", "try_fixes", "fixes"])]
+    pub whole_matrix: bool,
+    /// Rerun the cell with each fix applied and report which really work.
+    #[arg(long)]
+    pub try_fixes: bool,
+    /// Also try this fix: client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B.
+    #[arg(long = "fix")]
+    pub fixes: Vec<String>,
+    #[command(flatten)]
+    pub work: WorkDir,
+    #[command(flatten)]
+    pub grants: GrantArgs,
+}
+
+/// Arguments of `sshmatrix authorized-keys`.
+#[derive(clap::Args)]
+pub struct AuthorizedKeysArgs {
+    /// The matrix file (TOML; `-` reads it from standard input).
+    pub matrix: PathBuf,
+    #[command(flatten)]
+    pub work: WorkDir,
+    #[command(flatten)]
+    pub grants: GrantArgs,
+}
+
+/// `sshmatrix explain`: one cell, or (no cell) the whole matrix.
+pub fn command(a: ExplainArgs) -> ExitCode {
+    let grants = a.grants.grants();
+    match a.cell {
+        Some(cell) => explain(
+            a.matrix,
+            cell,
+            a.try_fixes,
+            a.fixes,
+            a.work.work_dir,
+            &grants,
+        ),
+        None => explain_matrix(a.matrix, a.work.work_dir, &grants),
+    }
+}
 
 /// `sshmatrix predict`: every cell from profile and policy data alone.
-pub fn predict(
-    matrix: PathBuf,
-    format: OutFormat,
-    work_dir: Option<PathBuf>,
-    grants: &Grants,
-) -> ExitCode {
-    let (plan, _) = match load_plan(&matrix, grants) {
+pub fn predict(a: PredictArgs) -> ExitCode {
+    let (plan, _) = match load_plan(&a.matrix, &a.grants.grants()) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match runner::predict_plan(&plan, &work_dir!(work_dir)) {
-        Ok(report) => {
-            print!("{}", crate::for_stdout(&render(&report, format.into())));
-            ExitCode::from(EXIT_OK as u8)
-        }
-        Err(e) => fail_run(e),
+    let report = match runner::predict_plan(&plan, &work_dir!(a.work.work_dir)) {
+        Ok(r) => r,
+        Err(e) => return fail_run(e),
+    };
+    let format: OutFormat = a.out.format();
+    match super::common::emit(&render(&report, format.into()), a.out.output.as_deref()) {
+        Ok(()) => ExitCode::from(EXIT_OK as u8),
+        Err(code) => code,
     }
 }
 
@@ -108,8 +170,9 @@ pub fn explain_plan(
 }
 
 /// `sshmatrix authorized-keys`: the lines to install per target and user.
-pub fn authorized_keys(matrix: PathBuf, work_dir: Option<PathBuf>, grants: &Grants) -> ExitCode {
-    let (plan, _) = match load_plan(&matrix, grants) {
+pub fn authorized_keys(a: AuthorizedKeysArgs) -> ExitCode {
+    let work_dir = a.work.work_dir;
+    let (plan, _) = match load_plan(&a.matrix, &a.grants.grants()) {
         Ok(p) => p,
         Err(code) => return code,
     };

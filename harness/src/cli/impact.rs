@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use sshmatrix::impact::{self, NEW, NOW};
 use sshmatrix::matrix::{self, Catalog, Plan};
 use sshmatrix::runner::{self, Options, RunError};
-use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK};
+use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INTERRUPTED, EXIT_OK};
 use sshmatrix_reports::{diff, render, Format, Report};
 use sshmatrix_servers::sshd::{find_sshd, parse_release, sshd_version, HostKeyStore};
 use sshmatrix_servers::Policy;
 
-use crate::OutFormat;
+use super::common::{choose_clients, input_error};
 
 /// Arguments of `sshmatrix impact`.
 #[derive(clap::Args)]
@@ -29,22 +29,13 @@ pub struct ImpactArgs {
     /// Also run every cell with a passphrase-protected key.
     #[arg(long)]
     passphrase: bool,
-    /// Output format of the table.
-    #[arg(long, value_enum, default_value = "table")]
-    format: OutFormat,
-    /// Write the report here instead of standard output.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: super::ReportOut,
     #[command(flatten)]
     work: super::WorkDir,
     /// No per-cell progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
-}
-
-pub(crate) fn input_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_INPUT as u8)
 }
 
 /// One configuration file, checked by sshd and read: its policy and what it does not apply.
@@ -101,7 +92,7 @@ fn assess(sshd: &Path, file: &Path, id: &str, host_key: &Path) -> Result<Policy,
 
 /// The plan: both configurations (or the new one alone) against the chosen clients.
 fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
-    let (profiles, tools, mut all) = crate::catalog_parts();
+    let (profiles, tools, mut all) = super::common::catalog_parts();
     let mut targets = Vec::new();
     if let Some(old) = &a.from {
         targets.push((NOW, format!("now: {}", old.display()), "impact-now"));
@@ -120,47 +111,19 @@ fn plan(a: &ImpactArgs, policies: Vec<Policy>) -> Result<Plan, ExitCode> {
     matrix::plan("impact", &text, None, &catalog).map_err(|e| input_error(e.to_string()))
 }
 
-/// The client profiles `ids` names (an unknown one is exit 2 with the nearest id), or the
-/// default set of [`impact::default_clients`] when none are named.
-pub fn choose_clients<'a>(
-    flag: &str,
-    ids: &[String],
-    profiles: &'a [sshmatrix_clients::Profile],
-) -> Result<Vec<&'a sshmatrix_clients::Profile>, ExitCode> {
-    if ids.is_empty() {
-        return Ok(impact::default_clients(profiles));
-    }
-    let mut v = Vec::new();
-    for id in ids {
-        match profiles.iter().find(|p| &p.id == id) {
-            Some(p) => v.push(p),
-            None => {
-                let near = matrix::nearest(id, profiles.iter().map(|p| p.id.as_str()));
-                let hint = near
-                    .map(|n| format!("did you mean `{n}`? "))
-                    .unwrap_or_default();
-                return Err(input_error(format!(
-                    "{flag}: unknown client profile `{id}`\n  hint: {hint}(see `sshmatrix profiles`)"
-                )));
-            }
-        }
-    }
-    Ok(v)
-}
-
 /// `sshmatrix impact`.
 pub fn command(a: ImpactArgs) -> ExitCode {
     let sshd = match find_sshd() {
         Ok(s) => s,
-        Err(e) => return crate::fail_run(RunError::from(e)),
+        Err(e) => return super::common::fail_run(RunError::from(e)),
     };
     let work_dir = match sshmatrix::workdir::resolve(a.work.work_dir.clone()) {
         Ok(w) => w,
-        Err(e) => return crate::fail_run(e),
+        Err(e) => return super::common::fail_run(e),
     };
     let host_key = match HostKeyStore::new(work_dir.join("hostkeys")).map(|s| s.get("ed25519")) {
         Ok(Ok(k)) => k,
-        Ok(Err(e)) => return crate::fail_run(RunError::from(e)),
+        Ok(Err(e)) => return super::common::fail_run(RunError::from(e)),
         Err(e) => {
             eprintln!("error: {}: {e}", work_dir.display());
             return ExitCode::from(EXIT_ENVIRONMENT as u8);
@@ -182,10 +145,13 @@ pub fn command(a: ImpactArgs) -> ExitCode {
     opts.progress = runner::Progress::choose(a.quiet, false);
     let report = match super::run::execute(plan.clone(), &plan, &opts, false) {
         None => return ExitCode::from(EXIT_INTERRUPTED as u8),
-        Some(Err(e)) => return crate::fail_run(e),
+        Some(Err(e)) => return super::common::fail_run(e),
         Some(Ok(r)) => r,
     };
-    if let Err(code) = crate::emit(&render(&report, a.format.into()), a.output.as_deref()) {
+    if let Err(code) = super::common::emit(
+        &render(&report, a.out.format().into()),
+        a.out.output.as_deref(),
+    ) {
         return code;
     }
     if opts.stopping() {
@@ -223,7 +189,7 @@ fn changes(a: &ImpactArgs, report: &Report) -> ExitCode {
     }
     // The change list follows a table on standard output; beside other formats or a file it
     // goes to standard error, so the report stays machine-readable.
-    match a.output.is_none() && Format::from(a.format) == Format::Table {
+    match a.out.output.is_none() && Format::from(a.out.format()) == Format::Table {
         true => print!("{text}"),
         false => eprint!("{text}"),
     }

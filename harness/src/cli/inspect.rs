@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use sshmatrix::{EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_OK};
 use sshmatrix_servers::builtin_policies;
 
-use crate::{catalog_parts, load_plan};
+use super::common::{catalog_parts, load_plan};
+use super::GrantArgs;
 
 /// How `profiles` and `policies` list what they hold.
 #[derive(clap::Args)]
@@ -203,7 +204,31 @@ pub fn policies(listing: &Listing) -> ExitCode {
 }
 
 /// `sshmatrix check`: validates a matrix and prints its plan.
-pub fn check(matrix: PathBuf, grants: &sshmatrix::grants::Grants) -> ExitCode {
+/// Arguments of `sshmatrix check`.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The matrix file (TOML; `-` reads it from standard input).
+    pub matrix: PathBuf,
+    #[command(flatten)]
+    pub grants: GrantArgs,
+}
+
+/// Arguments of `sshmatrix profiles` and `sshmatrix policies`.
+#[derive(clap::Args)]
+pub struct ListingArgs {
+    #[command(flatten)]
+    pub listing: Listing,
+}
+
+/// Arguments of `sshmatrix images`.
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub action: ImagesAction,
+}
+
+pub fn check(a: CheckArgs) -> ExitCode {
+    let (matrix, grants) = (a.matrix, &a.grants.grants());
     // Several wrong names are all reported at once (the planner stops at the first error).
     // (Standard input can be read once only: the planner reads it.)
     let from_file = matrix != std::path::Path::new("-");
@@ -211,7 +236,7 @@ pub fn check(matrix: PathBuf, grants: &sshmatrix::grants::Grants) -> ExitCode {
         .then(|| sshmatrix::bounded::read_to_string(&matrix, sshmatrix::bounded::MAX_CONFIG).ok())
         .flatten()
     {
-        let (profiles, tools, policies) = crate::catalog_parts();
+        let (profiles, tools, policies) = catalog_parts();
         let catalog = sshmatrix::matrix::Catalog::new(&profiles, &tools, &policies);
         let file = matrix.display().to_string();
         let errs = sshmatrix::matrix::name_errors(&file, &text, &catalog, 20);

@@ -1,11 +1,26 @@
-//! Subcommands of the `sshmatrix` binary that need more than a few lines, one module each.
+//! The subcommands of the `sshmatrix` binary, one module each with its arguments; what they
+//! share is declared once here (work directory, grants, clients and keys, report output) and in
+//! [`common`] (catalog, planning, output, errors, runtime).
+
+/// The `--work-dir` given, else the default one; returns exit 3 from the enclosing function
+/// when it will not do.
+macro_rules! work_dir {
+    ($given:expr) => {
+        match $crate::cli::common::work_dir($given) {
+            Ok(w) => w,
+            Err(code) => return code,
+        }
+    };
+}
 
 pub mod bench;
 pub mod clients;
+pub mod common;
 pub mod compare;
 pub mod explain;
 pub mod impact;
 pub mod inspect;
+pub mod meta;
 pub mod output;
 pub mod record;
 pub mod run;
@@ -50,6 +65,31 @@ impl GrantArgs {
             passwords: self.password.clone(),
             deploy_keys: self.deploy_keys.clone(),
         }
+    }
+}
+
+/// Where and how a command writes its report, declared once for every command that writes
+/// one (`run`, `predict`, `scan`, `impact`, `merge`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ReportOut {
+    /// Output format (default: table; `merge`: json).
+    #[arg(long, value_enum)]
+    pub format: Option<common::OutFormat>,
+    /// Write the report here instead of standard output (never through a symbolic link, never
+    /// over another user's file).
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+}
+
+impl ReportOut {
+    /// The format asked for, else `default`.
+    pub fn format_or(&self, default: common::OutFormat) -> common::OutFormat {
+        self.format.unwrap_or(default)
+    }
+
+    /// The format asked for, else the table.
+    pub fn format(&self) -> common::OutFormat {
+        self.format_or(common::OutFormat::Table)
     }
 }
 

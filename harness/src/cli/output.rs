@@ -62,7 +62,7 @@ impl Destination {
         match self {
             Destination::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(crate::for_stdout(text).as_bytes())
+                out.write_all(super::common::for_stdout(text).as_bytes())
                     .and_then(|()| out.flush())
                     .map_err(|e| format!("standard output: {e}"))
             }

@@ -14,7 +14,7 @@ use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INTERRUPTED, EXIT_OK};
 use sshmatrix_clients::{Container, Profile};
 use tokio::io::AsyncBufReadExt;
 
-use super::impact::input_error;
+use super::common::input_error;
 
 /// Arguments of `sshmatrix record`.
 #[derive(clap::Args)]
@@ -103,7 +103,7 @@ pub fn record_one(a: RecordOneArgs) -> ExitCode {
         offer: a.offer,
         holding: a.holding,
     };
-    let conn = crate::runtime().block_on(async {
+    let conn = super::common::runtime().block_on(async {
         let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
         let timeout = Duration::from_secs(a.timeout);
         record::record_connection(stream, step, &keys, timeout, Some(&a.out)).await
@@ -185,9 +185,9 @@ fn inputs<'a>(
 pub fn command(a: RecordArgs) -> ExitCode {
     // Checked first, whichever mode: a work directory others can reach is never used.
     if let Err(e) = sshmatrix::workdir::resolve(a.work.work_dir.clone()) {
-        return crate::fail_run(e);
+        return super::common::fail_run(e);
     }
-    let (profiles, tools, _) = crate::catalog_parts();
+    let (profiles, tools, _) = super::common::catalog_parts();
     let (base, reads) = match inputs(&a, &profiles) {
         Ok(x) => x,
         Err(code) => return code,
@@ -310,10 +310,11 @@ fn drive(
             ids(profiles, true)
         )));
     };
-    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
+    let work_dir =
+        sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(super::common::fail_run)?;
     let factory = match sshmatrix::runner::key_factory(&work_dir) {
         Ok(f) => f,
-        Err(e) => return Err(crate::fail_run(e)),
+        Err(e) => return Err(super::common::fail_run(e)),
     };
     let tool_id = sshmatrix::fidelity::native_key_tool(profile);
     let tool = tools
@@ -329,7 +330,7 @@ fn drive(
         tool,
         timeout: Duration::from_secs(a.wait.min(60)),
     };
-    match crate::runtime().block_on(record::drive(&d)) {
+    match super::common::runtime().block_on(record::drive(&d)) {
         Ok(d) => {
             for s in &d.skips {
                 println!("  - {s}");
@@ -356,7 +357,7 @@ enum Event {
 fn listen(a: &RecordArgs) -> Result<Recording, ExitCode> {
     let addr = listen_addr(a)?;
     let keys = HostKeys::generate().map_err(environment)?;
-    crate::runtime().block_on(async {
+    super::common::runtime().block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             environment(format!(
                 "cannot listen on {addr}: {e}\n  hint: pick another port with --listen 127.0.0.1:PORT (0: any free port)"

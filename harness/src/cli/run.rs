@@ -8,25 +8,21 @@ use std::time::Duration;
 
 use sshmatrix::matrix::Plan;
 use sshmatrix::runner::{self, Options, RunError};
-use sshmatrix::{advice, expect, scale, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_INPUT};
+use sshmatrix::{advice, expect, scale, EXIT_ENVIRONMENT, EXIT_EXPECTATIONS};
 use sshmatrix::{EXIT_INTERRUPTED, EXIT_OK, MAX_JOBS};
 use sshmatrix_reports::{diff, render, Format, Report};
 
+use super::common::{environment_error, input_error};
 use super::output::{check_stream, cut_stream, rescue, Destination};
 use super::Signals;
-use crate::OutFormat;
 
 /// Arguments of `sshmatrix run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The matrix file (TOML; `-` reads it from standard input).
     matrix: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: OutFormat,
-    /// Write the report here instead of standard output.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: super::ReportOut,
     /// Cells run at once (default: 4 per core, or the matrix's [run] jobs; at most 1024).
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -64,16 +60,6 @@ pub struct RunArgs {
     accept: bool,
     #[command(flatten)]
     grants: super::GrantArgs,
-}
-
-fn input_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_INPUT as u8)
-}
-
-fn environment_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_ENVIRONMENT as u8)
 }
 
 /// The runner options from flags, the matrix's `[run]` table and defaults; bad values are
@@ -145,8 +131,8 @@ pub(crate) fn execute(
     opts: &Options,
     advise: bool,
 ) -> Option<Result<Report, RunError>> {
-    let rt = crate::runtime();
-    let (profiles, tools, policies) = crate::catalog_parts();
+    let rt = super::common::runtime();
+    let (profiles, tools, policies) = super::common::catalog_parts();
     let outcome = rt.block_on(async {
         let mut sig = Signals::install();
         if opts.progress != runner::Progress::Off {
@@ -221,7 +207,7 @@ struct Planned {
 
 /// Loads and validates the matrix, cuts the shard, and settles the options.
 fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
-    let (mut plan, mut expected) = crate::load_plan(&a.matrix, &a.grants.grants())?;
+    let (mut plan, mut expected) = super::common::load_plan(&a.matrix, &a.grants.grants())?;
     let (plan_cells, matrix_digest) = (
         plan.cells.len(),
         sshmatrix::matrix::digest::plan_digest(&plan),
@@ -232,7 +218,8 @@ fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
         // Expectations are checked on the merged report, not on a shard.
         expected = None;
     }
-    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
+    let work_dir =
+        sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(super::common::fail_run)?;
     let opts = options(a, &plan, work_dir).map_err(input_error)?;
     Ok(Planned {
         plan,
@@ -255,7 +242,7 @@ pub fn command(a: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let dest = match Destination::open(a.output.as_deref()) {
+    let dest = match Destination::open(a.out.output.as_deref()) {
         Ok(d) => d,
         Err(e) => return environment_error(e),
     };
@@ -283,7 +270,7 @@ pub fn command(a: RunArgs) -> ExitCode {
         Some(Err(RunError::Stream(e, report))) => (*report, Some(e)),
         Some(Err(e)) => {
             dest.discard();
-            return crate::fail_run(e);
+            return super::common::fail_run(e);
         }
         Some(Ok(r)) => (r, None),
     };
@@ -292,7 +279,7 @@ pub fn command(a: RunArgs) -> ExitCode {
     report.matrix_digest = matrix_digest;
     report.plan_cells = plan_cells;
     report.shard = a.shard.clone();
-    let written = write_report(&report, a.format.into(), dest, &opts.work_dir);
+    let written = write_report(&report, a.out.format().into(), dest, &opts.work_dir);
     if let Some(e) = stream_error {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_ENVIRONMENT as u8);
@@ -339,7 +326,7 @@ fn check_baseline(report: &Report, path: Option<&Path>, accept: bool) -> Result<
     };
     let mut code = EXIT_OK;
     if path.exists() {
-        let old = crate::read_report(path)?;
+        let old = super::common::read_report(path)?;
         let changes = diff::diff(&old, report);
         eprint!(
             "against baseline {}:\n{}",

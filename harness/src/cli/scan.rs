@@ -11,11 +11,10 @@ use sshmatrix::runner;
 use sshmatrix::runner::blank_result;
 use sshmatrix::scan::verify::{self, Verify};
 use sshmatrix::scan::{self, ScanError, Seen, SigAlgs};
-use sshmatrix::{EXIT_ENVIRONMENT, EXIT_OK};
+use sshmatrix::EXIT_OK;
 use sshmatrix_reports::{render, Report};
 
-use super::impact::{choose_clients, input_error};
-use crate::OutFormat;
+use super::common::{choose_clients, environment_error, input_error};
 
 /// Arguments of `sshmatrix scan`.
 #[derive(clap::Args)]
@@ -71,12 +70,8 @@ pub struct ScanArgs {
     /// The account of --deploy-key (root, or USER itself).
     #[arg(long, requires = "deploy_key", default_value = "root")]
     deploy_user: String,
-    /// Output format of the table.
-    #[arg(long, value_enum, default_value = "table")]
-    format: OutFormat,
-    /// Write the report here instead of standard output.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: super::ReportOut,
     #[command(flatten)]
     work: super::WorkDir,
 }
@@ -108,11 +103,6 @@ fn split_address(a: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
-fn environment_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_ENVIRONMENT as u8)
-}
-
 /// The server's facts: read from a report, or seen over the network.
 fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {
     if let Some(file) = &a.from_ssh_audit {
@@ -124,7 +114,7 @@ fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {
     let given = a.address.as_deref().unwrap_or_default();
     let (host, port) = split_address(given).map_err(input_error)?;
     let timeout = Duration::from_secs(a.timeout);
-    crate::runtime()
+    super::common::runtime()
         .block_on(scan::observe(&host, port, timeout))
         .map_err(|e| match e {
             ScanError::Report(m) => input_error(m),
@@ -178,7 +168,7 @@ fn plan(
     seen: &Seen,
     profiles: &[sshmatrix_clients::Profile],
 ) -> Result<Plan, ExitCode> {
-    let (_, tools, policies) = crate::catalog_parts();
+    let (_, tools, policies) = super::common::catalog_parts();
     let chosen = choose_clients("--clients", &a.cells.clients, profiles)?;
     let label = format!("{} ({})", seen.address, seen.hello.ident);
     let text = impact::matrix(
@@ -285,7 +275,7 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
 /// The plan of a verify run: the scan's clients and keys against the server as a remote
 /// target.
 fn verify_plan(a: &ScanArgs, v: &Verify, label: &str) -> Result<Plan, ExitCode> {
-    let (profiles, tools, policies) = crate::catalog_parts();
+    let (profiles, tools, policies) = super::common::catalog_parts();
     // A real client's driver does not run against remote targets: emulated clients only.
     let chosen: Vec<_> = choose_clients("--clients", &a.cells.clients, &profiles)?
         .into_iter()
@@ -333,12 +323,13 @@ fn print_keys(a: &ScanArgs, user: &str) -> ExitCode {
     let work_dir = work_dir!(a.work.work_dir.clone());
     let factory = match runner::key_factory(&work_dir) {
         Ok(f) => f,
-        Err(e) => return crate::fail_run(e),
+        Err(e) => return super::common::fail_run(e),
     };
     let stop = Default::default();
-    let keys = match crate::runtime().block_on(runner::make_keys(&plan, &factory, 4, &stop)) {
+    let keys = match super::common::runtime().block_on(runner::make_keys(&plan, &factory, 4, &stop))
+    {
         Ok(k) => k,
-        Err(e) => return crate::fail_run(e),
+        Err(e) => return super::common::fail_run(e),
     };
     println!(
         "# append to ~{user}/.ssh/authorized_keys on {}:{} (sshmatrix scan --verify {user})",
@@ -381,12 +372,13 @@ fn verify_cells(
         return Ok(());
     }
     let subset = plan.subset(plan.targets.clone(), cells);
-    let work_dir = sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(crate::fail_run)?;
+    let work_dir =
+        sshmatrix::workdir::resolve(a.work.work_dir.clone()).map_err(super::common::fail_run)?;
     let mut opts = runner::Options::new(work_dir);
     opts.progress = runner::Progress::Off;
     let measured = match super::run::execute(subset.clone(), &subset, &opts, false) {
         None => return Err(ExitCode::from(sshmatrix::EXIT_INTERRUPTED as u8)),
-        Some(Err(e)) => return Err(crate::fail_run(e)),
+        Some(Err(e)) => return Err(super::common::fail_run(e)),
         Some(Ok(r)) => r,
     };
     let n = verify::merge(report, &measured);
@@ -415,7 +407,7 @@ pub fn command(a: ScanArgs) -> ExitCode {
             return code;
         }
     }
-    let (profiles, _, policies) = crate::catalog_parts();
+    let (profiles, _, policies) = super::common::catalog_parts();
     let plan = match plan(&a, &seen, &profiles) {
         Ok(p) => p,
         Err(code) => return code,
@@ -434,7 +426,10 @@ pub fn command(a: ScanArgs) -> ExitCode {
             return code;
         }
     }
-    match crate::emit(&render(&report, a.format.into()), a.output.as_deref()) {
+    match super::common::emit(
+        &render(&report, a.out.format().into()),
+        a.out.output.as_deref(),
+    ) {
         Ok(()) => ExitCode::from(EXIT_OK as u8),
         Err(code) => code,
     }

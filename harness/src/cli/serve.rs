@@ -7,7 +7,7 @@ use sshmatrix::impact;
 use sshmatrix::matrix::{self, Catalog};
 use sshmatrix::EXIT_INTERRUPTED;
 
-use super::impact::input_error;
+use super::common::input_error;
 
 /// Arguments of `sshmatrix serve`.
 #[derive(clap::Args)]
@@ -57,7 +57,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
         Ok(k) => k,
         Err(code) => return code,
     };
-    let (profiles, tools, policies) = crate::catalog_parts();
+    let (profiles, tools, policies) = super::common::catalog_parts();
     let client: Vec<&sshmatrix_clients::Profile> = profiles.iter().take(1).collect();
     let q = impact::quote;
     let mut block = format!(
@@ -81,12 +81,12 @@ pub fn command(a: ServeArgs) -> ExitCode {
         Err(e) => return input_error(format!("--policy / --image: {e}")),
     };
     let work_dir = work_dir!(a.work.work_dir);
-    let rt = crate::runtime();
+    let rt = super::common::runtime();
     rt.block_on(async {
         let mut signals = super::Signals::install();
         let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &keys).await {
             Ok(s) => s,
-            Err(e) => return crate::fail_run(e),
+            Err(e) => return super::common::fail_run(e),
         };
         println!("127.0.0.1:{}", served.port);
         let t = &plan.targets[0];

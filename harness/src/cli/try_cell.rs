@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use sshmatrix::impact;
 use sshmatrix::matrix::{self, Catalog};
 
-use super::impact::{choose_clients, input_error};
+use super::common::{choose_clients, input_error};
 
 /// Arguments of `sshmatrix try`.
 #[derive(clap::Args)]
@@ -61,7 +61,7 @@ fn matrix_text(a: &TryArgs, tool: &str) -> String {
 
 /// `sshmatrix try`: runs the cell and explains it.
 pub fn command(a: TryArgs) -> ExitCode {
-    let (profiles, tools, policies) = crate::catalog_parts();
+    let (profiles, tools, policies) = super::common::catalog_parts();
     let client = match choose_clients("--client", std::slice::from_ref(&a.client), &profiles) {
         Ok(c) => c[0],
         Err(code) => return code,

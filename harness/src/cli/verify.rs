@@ -9,8 +9,31 @@ use sshmatrix::{EXIT_ENVIRONMENT, EXIT_EXPECTATIONS, EXIT_OK};
 use sshmatrix_clients::Profile;
 use sshmatrix_servers::Policy;
 
-use super::impact::input_error;
-use crate::{catalog_parts, fail_run, plan_generated, runtime};
+use super::common::{catalog_parts, fail_run, input_error, plan_generated, runtime};
+use super::WorkDir;
+
+/// Arguments of `sshmatrix verify-profiles`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Check this real client against this profile instead of its base (`real-openssh-9.2=
+    /// recorded-openssh-9.2p1`, e.g. a recorded profile in --profiles); repeatable. Only
+    /// the given pairs run, and no KEXINIT is captured.
+    #[arg(long, value_name = "REAL=PROFILE")]
+    pub pair: Vec<String>,
+    /// Only these policies (comma-separated; default: every built-in policy).
+    #[arg(long, value_delimiter = ',')]
+    pub policies: Vec<String>,
+    #[command(flatten)]
+    pub work: WorkDir,
+}
+
+/// Arguments of the hidden `sshmatrix capture-kexinit`.
+#[derive(clap::Args)]
+pub struct CaptureArgs {
+    /// Where the captured lists go.
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 /// The `--pair REAL=PROFILE` pairs (default: every real client with its base).
 fn chosen_pairs<'a>(
@@ -54,7 +77,8 @@ fn chosen_policies(only: &[String], mut all: Vec<Policy>) -> Result<Vec<Policy>,
 }
 
 /// `sshmatrix verify-profiles`: real clients against their emulation profiles.
-pub fn verify_profiles(given: &[String], only: &[String], work_dir: Option<PathBuf>) -> ExitCode {
+pub fn verify_profiles(a: VerifyArgs) -> ExitCode {
+    let (given, only, work_dir) = (&a.pair[..], &a.policies[..], a.work.work_dir);
     let (profiles, tools, policies) = catalog_parts();
     let policies = match chosen_policies(only, policies) {
         Ok(p) => p,
@@ -131,7 +155,8 @@ pub fn verify_profiles(given: &[String], only: &[String], work_dir: Option<PathB
 }
 
 /// `sshmatrix capture-kexinit` (hidden): records a client's identification and KEXINIT.
-pub fn capture_kexinit(out: PathBuf) -> ExitCode {
+pub fn capture_kexinit(a: CaptureArgs) -> ExitCode {
+    let out = a.out;
     let captured = runtime().block_on(async {
         let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
         sshmatrix_clients::probe(stream, "SSH-2.0-sshmatrix_capture").await

@@ -689,16 +689,27 @@ fn password_refusal(s: &Seen) -> ClientOutcome {
     ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
 }
 
+/// sshd log text that appears only once a client has shown a public key (OpenSSH auth2-pubkey.c:
+/// "Failed publickey", "Accepted publickey", "not in PubkeyAcceptedAlgorithms", "unsupported
+/// public key algorithm", "refusing RSA key: Invalid key length" (RequiredRSASize), and the
+/// StrictModes refusal of the authorized_keys file read for it).
+const SHOWN_KEY: &[&str] = &[
+    "publickey",
+    "PubkeyAccepted",
+    "public key algorithm",
+    "refusing RSA key",
+    "bad ownership or modes",
+];
+
 /// A key cell that did not log in: where it stopped, and — when the client never showed the
 /// key — whether the server offered no publickey or the client kept the key.
 fn key_refusal(s: &Seen, last: &str) -> ClientOutcome {
     let (driver, client, log) = (s.driver, s.client, s.log);
     let stage = stage_of(client, log);
-    // sshd logs every public key it is shown (accepted, failed or refused by type); a
-    // connection that reached authentication without one means the client kept the key.
-    let shown = ["publickey", "PubkeyAccepted", "public key algorithm"]
-        .iter()
-        .any(|p| log.contains(p));
+    // sshd logs every public key it is shown (accepted, failed, refused by type or size, or
+    // refused for the modes of the file it was looked up in); a connection that reached
+    // authentication without one means the client kept the key.
+    let shown = SHOWN_KEY.iter().any(|p| log.contains(p));
     // A password prompt a key cell's client went on to (plink, typing): no publickey either.
     let offers = offered(client);
     let asked_password = client.to_lowercase().contains("password:");

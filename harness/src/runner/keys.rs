@@ -22,10 +22,13 @@ pub type Keys = HashMap<KeyId, KeyFile>;
 /// A loaded key, or why it could not be loaded.
 type Loaded = Result<Arc<PrivateKey>, LoadError>;
 
+/// One key load shared by every cell that waits for it.
+type SharedLoad = Arc<tokio::sync::OnceCell<Loaded>>;
+
 /// Key loads, once per (file, wrong passphrase given): later cells wait for the first; at most
 /// [`decryptions`] decrypt at a time.
 pub(super) struct KeyLoads {
-    memo: Mutex<HashMap<(PathBuf, bool), Arc<tokio::sync::OnceCell<Loaded>>>>,
+    memo: Mutex<HashMap<(PathBuf, bool), SharedLoad>>,
     decrypting: Semaphore,
 }
 

@@ -183,7 +183,7 @@ fn remote_credential(
     shared: &Shared,
     cell: &Cell,
     r: &crate::matrix::Remote,
-) -> Result<Option<String>, ClientOutcome> {
+) -> Result<Option<String>, Box<ClientOutcome>> {
     let target = &shared.plan.targets[cell.target];
     let by_password = cell.holder == Holder::Password || target.scenario.method == Method::Password;
     if !by_password {
@@ -191,14 +191,14 @@ fn remote_credential(
     }
     match r.password.as_ref().and_then(crate::grants::Secret::read) {
         Some(p) => Ok(Some(p)),
-        None => Err(ClientOutcome::new(
+        None => Err(Box::new(ClientOutcome::new(
             emulator::Verdict::Error,
             emulator::Stage::Auth,
             format!(
                 "no password: pass --password {}=env:VARIABLE (or file:PATH), and set it",
                 target.id
             ),
-        )),
+        ))),
     }
 }
 
@@ -212,7 +212,7 @@ pub(super) async fn run_remote(
 ) -> ClientOutcome {
     let password = match remote_credential(shared, cell, r) {
         Ok(p) => p,
-        Err(o) => return o,
+        Err(o) => return *o,
     };
     let reservation = match reserve(shared, cell, r).await {
         Ok(res) => res,

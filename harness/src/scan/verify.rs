@@ -76,7 +76,7 @@ pub fn merge(scanned: &mut Report, measured: &Report) -> usize {
                 s.target.clone(),
                 s.policy.clone(),
             );
-            let (predicted, code) = (s.predicted_verdict, s.predicted_code.clone());
+            let (predicted, code) = (s.predicted_verdict, s.predicted_code);
             *s = m.clone();
             (s.index, s.row, s.column, s.target, s.policy) = kept;
             (s.predicted_verdict, s.predicted_code) = (predicted, code);

@@ -139,11 +139,11 @@ pub fn predict_in_plan<E: Effectives + ?Sized>(
             format!("jump host `{}` has AllowAgentForwarding no", jump.id),
         );
     }
-    // The jump host's ssh: the release of its image, or this host's.
-    let id = match jump.image().map(|i| i.name) {
-        Some("bullseye") => "real-openssh-8.4",
-        Some("trixie") => "real-openssh-10.0",
-        _ => "real-openssh-9.2",
+    // The jump host's ssh: the release of its image's OpenSSH, or this host's (Debian 12's
+    // 9.2, which the local backend runs).
+    let id = match jump.image().map(|i| i.openssh) {
+        Some((major, minor)) => format!("real-openssh-{major}.{minor}"),
+        None => "real-openssh-9.2".to_string(),
     };
     static PROFILES: std::sync::OnceLock<Vec<sshmatrix_clients::Profile>> =
         std::sync::OnceLock::new();

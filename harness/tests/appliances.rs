@@ -159,11 +159,11 @@ async fn start(
         return (sshmatrix_servers::SshdTarget::asyncssh(&p.id, server), None);
     }
     let image = recipes()
-        .into_iter()
+        .iter()
         .find(|r| r.server_version(p.server) == Some(d.version.as_str()))
         .unwrap_or_else(|| panic!("no image runs {}", p.id));
     let images = common::work_dir().join("images");
-    ensure_image(&image, &images, &mut std::io::sink()).unwrap();
+    ensure_image(image, &images, &mut std::io::sink()).unwrap();
     let spec = sshmatrix_servers::TargetSpec {
         id: p.id.clone(),
         policy: p.clone(),
@@ -177,7 +177,7 @@ async fn start(
     let (container, target) = start_target(
         dir,
         &spec,
-        &image,
+        image,
         store,
         &users,
         None,

@@ -243,19 +243,18 @@ async fn a_policy_is_rendered_for_each_sshd_release_and_says_what_it_changed() {
     }
 }
 
-/// Each Debian image's recipe names the OpenSSH release its sshd reports and the keywords its
-/// binary holds beyond that release (what configurations are rendered for).
+/// Each Debian image's recipe (servers/images/recipes.toml) names the OpenSSH release its sshd
+/// reports, the keywords its binary holds beyond that release (what configurations are rendered
+/// for), and the upstream releases of its Dropbear and TinySSH packages.
 #[test]
-fn image_recipes_name_the_release_and_keywords_of_their_sshd() {
+fn image_recipes_name_the_releases_and_keywords_of_their_servers() {
     let facts = sshmatrix_servers::dialect::directive_facts();
-    let debian = sshmatrix_servers::container::recipes()
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r.recipe,
-                sshmatrix_servers::container::Recipe::Debootstrap { .. }
-            )
-        });
+    let debian = sshmatrix_servers::container::recipes().iter().filter(|r| {
+        matches!(
+            r.recipe,
+            sshmatrix_servers::container::Recipe::Debootstrap { .. }
+        )
+    });
     for recipe in debian {
         let run = |cmd: &str| {
             let out = Command::new("docker")
@@ -292,5 +291,23 @@ fn image_recipes_name_the_release_and_keywords_of_their_sshd() {
                 recipe.name
             );
         }
+        // The packages' upstream versions: `2022.83-1+deb12u3` → `2022.83`.
+        let upstream = |package: &str| {
+            let out = run(&format!("dpkg-query -W -f '${{Version}}' {package}"));
+            let version = String::from_utf8_lossy(&out.stdout).to_string();
+            version.split('-').next().unwrap_or_default().to_string()
+        };
+        assert_eq!(
+            recipe.dropbear.as_deref(),
+            Some(upstream("dropbear-bin").as_str()),
+            "{}",
+            recipe.name
+        );
+        assert_eq!(
+            recipe.tinyssh.as_deref(),
+            Some(upstream("tinysshd").as_str()),
+            "{}",
+            recipe.name
+        );
     }
 }

@@ -308,7 +308,7 @@ pub fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) ->
     use sshmatrix_servers::container;
     if action == "list" {
         for r in container::recipes() {
-            let state = if container::image_present(&r) {
+            let state = if container::image_present(r) {
                 "built"
             } else {
                 "not built"

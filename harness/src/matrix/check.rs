@@ -166,7 +166,7 @@ pub fn release_image(policy: &sshmatrix_servers::Policy) -> Option<&'static str>
     sshmatrix_servers::container::recipes()
         .iter()
         .find(|r| r.server_version(kind) == Some(version.as_str()))
-        .map(|r| r.name)
+        .map(|r| r.name.as_str())
 }
 
 /// Whether `t` runs where its policy's server release is: in a container of an image with

@@ -43,7 +43,7 @@ fn target_hash(plan: &Plan, t: &Target, depth: usize) -> [u8; 32] {
         t.sshd,
         t.scenario,
         t.remote(),
-        t.image().map(|i| (i.name, i.tag())),
+        t.image().map(|i| (&i.name, i.tag())),
         t.users.first()
     );
     hash(&[own.as_bytes(), &via])

@@ -228,7 +228,7 @@ pub(super) fn image(
                 Err(e) => {
                     let known: Vec<&str> = sshmatrix_servers::container::recipes()
                         .iter()
-                        .map(|r| r.name)
+                        .map(|r| r.name.as_str())
                         .collect();
                     let hint = nearest(img.get_ref(), known.iter().copied())
                         .map(|n| format!("did you mean `{n}`?"))

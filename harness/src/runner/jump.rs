@@ -94,8 +94,10 @@ pub(super) async fn login_to_jump(
                 o.stage,
                 emulator::Stage::Emulation | emulator::Stage::Timeout
             ) {
+                // Whatever refused the login at B, the cell's cause is the jump host.
                 o.verdict = emulator::Verdict::Fail;
                 o.stage = emulator::Stage::Jump;
+                o.code = Some(sshmatrix_reports::Code::JumpHostRefused);
             }
             Err(o)
         }

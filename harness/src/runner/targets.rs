@@ -52,7 +52,7 @@ pub(super) fn prepare_images(plan: &Plan, work_dir: &std::path::Path) -> Result<
     container::sweep_stale();
     let mut done = std::collections::BTreeSet::new();
     for image in images {
-        if done.insert(image.name) {
+        if done.insert(&image.name) {
             container::ensure_image(image, &work_dir.join("images"), &mut std::io::stderr())
                 .map_err(|e| RunError::Environment(e.to_string()))?;
         }

@@ -1,0 +1,275 @@
+//! A target container: its accounts and keys installed, its server prepared, and the
+//! [`SshdTarget`] that serves it.
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::ServerKind;
+use crate::sshd::{render_config, target_dir, ConfigPaths, SshdTarget, TargetSpec};
+use crate::HostKeyStore;
+
+use super::{Container, ContainerError, FileIn, ImageRecipe};
+
+/// Where a target's files live inside its container.
+const CONFIG_IN: &str = "/etc/sshmatrix/sshd_config";
+/// The same configuration without untrusted lines, when it has any (see
+/// [`crate::SshdTarget::check_readback`]).
+const BASELINE_IN: &str = "/etc/sshmatrix/sshd_config.baseline";
+
+/// Starts a target container from `image`: installs each `(user, authorized key lines)` as a
+/// real account with `~/.ssh/<policy's file name>` (0600 in a 0700 directory, owned by the
+/// user; `mode` overrides the file's mode), and prepares the policy's server: an sshd_config
+/// checked with that sshd, or Dropbear's host keys in its own format. With `logs` (a host
+/// directory, mounted read-write) the target's connections are forked by a helper in the
+/// container, their logs written there; without, each is a `docker exec`. Returns the
+/// container and the target.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_target(
+    run_dir: &Path,
+    spec: &TargetSpec,
+    image: &ImageRecipe,
+    host_keys: &HostKeyStore,
+    users: &[(String, Vec<String>)],
+    mode: Option<&str>,
+    run: &str,
+    logs: Option<&Path>,
+) -> Result<(Container, SshdTarget), ContainerError> {
+    let fail = |message: String| ContainerError::Start {
+        target: spec.id.clone(),
+        message,
+    };
+    let mut files = Vec::new();
+    for kind in &spec.host_keys {
+        let path = host_keys.get(kind).map_err(|e| fail(e.to_string()))?;
+        files.push(FileIn {
+            path: format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
+            data: std::fs::read(&path).map_err(|e| fail(e.to_string()))?,
+            mode: 0o600,
+        });
+    }
+    let ak_name = &spec.policy.authorized_keys_name;
+    let mut script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
+    let version = spec.policy.facts.as_ref().map(|f| f.version.as_str());
+    let config = match (spec.policy.server, version) {
+        (ServerKind::Dropbear, Some(v)) => {
+            script.push_str(&dropbear_script(&spec.host_keys, v));
+            None
+        }
+        (ServerKind::Tinyssh, Some(v)) => {
+            files.extend(tinyssh_keys(host_keys).map_err(fail)?);
+            script.push_str(&format!(
+                "case \"$(dpkg-query -W -f='${{Version}}' tinysshd)\" in {v}*) ;; *) echo 'this image has no TinySSH {v}' >&2; exit 1;; esac\n"
+            ));
+            None
+        }
+        _ => {
+            let config = sshd_config(run_dir, spec, users, &mut files).map_err(fail)?;
+            script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+            Some(config)
+        }
+    };
+    let writable: Vec<PathBuf> = logs.map(Path::to_path_buf).into_iter().collect();
+    let container = Container::start(&spec.id, image, run, files, &[], &writable).await?;
+    let (code, out) = container.sh(&script).await?;
+    if code != 0 {
+        let id = spec.id.clone();
+        container.remove().await;
+        return Err(ContainerError::Start {
+            target: id,
+            message: format!(
+                "preparing accounts and the server in {} failed: {}",
+                image.tag(),
+                out.trim()
+            ),
+        });
+    }
+    let target = container_server(spec, container.exec_prefix(), config);
+    // Every server kind here (OpenSSH, TinySSH, Dropbear) runs through the container's helper.
+    let target = match logs {
+        None => target,
+        Some(dir) => match container.helper(Some(dir.to_path_buf())).await {
+            Ok(h) => target.with_helper(h),
+            Err(e) => {
+                container.remove().await;
+                return Err(e);
+            }
+        },
+    };
+    Ok((container, target))
+}
+
+/// The target of a prepared container: its sshd (reading `config`), tinysshd or Dropbear,
+/// started by `launcher` (`docker exec -i ID`).
+fn container_server(
+    spec: &TargetSpec,
+    mut launcher: Vec<String>,
+    config: Option<PathBuf>,
+) -> SshdTarget {
+    match (config, spec.policy.facts.clone()) {
+        (Some(config), _) => {
+            launcher.push("/usr/sbin/sshd".into());
+            let baseline = spec.baseline().map(|_| BASELINE_IN);
+            SshdTarget::in_container(&spec.id, launcher, config, CONFIG_IN, baseline)
+        }
+        (None, Some(facts)) if spec.policy.server == ServerKind::Tinyssh => {
+            launcher.push("/usr/sbin/tinysshd".into());
+            SshdTarget::tinyssh(&spec.id, launcher, facts)
+        }
+        (None, facts) => SshdTarget::dropbear(
+            &spec.id,
+            crate::dropbear::Dropbear {
+                prefix: launcher,
+                facts: facts.expect("a Dropbear policy has facts"),
+                host_key_types: spec.host_keys.clone(),
+            },
+        ),
+    }
+}
+
+/// Where a target's host keys (OpenSSH format) are copied in a container.
+const HOST_KEYS_IN: &str = "/etc/sshmatrix/hostkeys";
+
+/// Renders `spec` for a container's sshd (a copy kept under `run_dir`), added to `files`.
+fn sshd_config(
+    run_dir: &Path,
+    spec: &TargetSpec,
+    users: &[(String, Vec<String>)],
+    files: &mut Vec<FileIn>,
+) -> Result<PathBuf, String> {
+    let paths = ConfigPaths {
+        authorized_keys_file: format!(".ssh/{}", spec.policy.authorized_keys_name),
+        host_keys: spec
+            .host_keys
+            .iter()
+            .map(|kind| format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"))
+            .collect(),
+        root_login: users.iter().any(|(u, _)| u == "root"),
+        root_reason: "root is one of the matrix users of this target.",
+    };
+    let config_text = render_config(spec, &paths);
+    let dir = target_dir(run_dir, &spec.id).map_err(|e| e.to_string())?;
+    let config = dir.join("sshd_config");
+    std::fs::write(&config, &config_text).map_err(|e| e.to_string())?;
+    files.push(FileIn {
+        path: CONFIG_IN.into(),
+        data: config_text.into_bytes(),
+        mode: 0o644,
+    });
+    if let Some(b) = spec.baseline() {
+        files.push(FileIn {
+            path: BASELINE_IN.into(),
+            data: render_config(&b, &paths).into_bytes(),
+            mode: 0o644,
+        });
+    }
+    Ok(config)
+}
+
+/// The target's Ed25519 host key in TinySSH's key directory: `ed25519.pk` (the 32-byte public
+/// key) and `.ed25519.sk` (the 64-byte secret key, seed then public key, as NaCl keeps it), so
+/// the key clients see is the one sshmatrix pins for every other server kind.
+fn tinyssh_keys(host_keys: &HostKeyStore) -> Result<Vec<FileIn>, String> {
+    let path = host_keys.get("ed25519").map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = ssh_key::PrivateKey::from_openssh(&text).map_err(|e| e.to_string())?;
+    let pair = key
+        .key_data()
+        .ed25519()
+        .ok_or("the ed25519 host key is not an Ed25519 key")?;
+    Ok(vec![
+        FileIn {
+            path: format!("{}/ed25519.pk", crate::sshd::TINYSSH_KEYS),
+            data: pair.public.0.to_vec(),
+            mode: 0o644,
+        },
+        FileIn {
+            path: format!("{}/.ed25519.sk", crate::sshd::TINYSSH_KEYS),
+            data: pair.to_bytes().to_vec(),
+            mode: 0o600,
+        },
+    ])
+}
+
+/// The script lines that give Dropbear the target's host keys in its own format (converted by
+/// the image's own dropbearconvert) and check the image runs Dropbear `version`. Before 2022.82
+/// dropbearconvert reads RSA and ECDSA keys only in PEM (measured on 2020.81: "Unsupported
+/// OpenSSH key type"), so those are rewritten as PEM first by the image's ssh-keygen.
+fn dropbear_script(host_keys: &[String], version: &str) -> String {
+    let mut script = String::new();
+    for kind in host_keys {
+        let (src, out) = (
+            format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
+            crate::dropbear::host_key_path(kind),
+        );
+        let from = if kind == "ed25519" {
+            src
+        } else {
+            script.push_str(&format!(
+                "cp {src} {src}.pem && ssh-keygen -q -p -m PEM -P '' -N '' -f {src}.pem >/dev/null\n"
+            ));
+            format!("{src}.pem")
+        };
+        script.push_str(&format!(
+            "dropbearconvert openssh dropbear {from} {out} >/dev/null\n"
+        ));
+    }
+    script.push_str(&format!(
+        "v=$({} -V 2>&1 || true)\n\
+         case \"$v\" in *v{version}*) ;; *) echo \"this image runs $v, not Dropbear {version}\" >&2; exit 1;; esac\n",
+        crate::dropbear::DROPBEAR
+    ));
+    script
+}
+
+/// The script that makes each matrix user a real account with its authorized keys (files are
+/// added for each user's keys).
+fn accounts_script(
+    users: &[(String, Vec<String>)],
+    mode: Option<&str>,
+    ak_name: &str,
+    files: &mut Vec<FileIn>,
+) -> Result<String, String> {
+    let mut script = String::from("set -e\nmkdir -p /run/sshd\n");
+    for (user, lines) in users {
+        if !valid_user(user) {
+            return Err(format!(
+                "`{user}` is not a valid account name (letters, digits, _ and -, starting with a letter or _)"
+            ));
+        }
+        files.push(FileIn {
+            path: format!("/etc/sshmatrix/keys/{user}"),
+            data: (lines.join("\n") + "\n").into_bytes(),
+            mode: 0o600,
+        });
+        script.push_str(&format!(
+            "id -u {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}\n\
+             [ {user} = root ] || usermod -p '*' {user}\n\
+             h=$(getent passwd {user} | cut -d: -f6); g=$(id -gn {user})\n\
+             install -d -m 0700 -o {user} -g \"$g\" \"$h/.ssh\"\n\
+             install -m {mode} -o {user} -g \"$g\" /etc/sshmatrix/keys/{user} \"$h/.ssh/{ak}\"\n",
+            mode = mode.unwrap_or("0600"),
+            ak = ak_name,
+        ));
+    }
+    Ok(script)
+}
+
+fn valid_user(u: &str) -> bool {
+    let mut chars = u.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && u.len() <= 32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_checked_before_reaching_a_shell() {
+        assert!(valid_user("nutanix"));
+        assert!(valid_user("_svc-1"));
+        assert!(!valid_user("Admin"));
+        assert!(!valid_user("a;rm -rf /"));
+        assert!(!valid_user(""));
+    }
+}

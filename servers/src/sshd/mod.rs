@@ -1,0 +1,363 @@
+//! OpenSSH targets: renders a policy into an sshd_config and runs sshd in inetd mode
+//! (`sshd -i`), one process per connection over its stdin/stdout, as OpenSSH's own regress
+//! tests do. Each connection's log arrives on its stderr (`-e`) and belongs to exactly one cell.
+//! The sshd is the installed one (local backend) or one inside a container
+//! ([`crate::container`]), started with `docker exec -i`.
+//!
+//! With the local backend every matrix user is served by the OS user running sshmatrix: the
+//! login name in the report is a label, the account is the current one.
+
+mod config;
+mod host;
+mod session;
+mod settings;
+
+pub use config::SESSION_SUBSYSTEM;
+pub use config::{config_path, render_config, scrub_config_errors, ConfigPaths, TargetSpec};
+pub use host::{current_user, find_sshd, parse_release, release_of, running_as_root};
+pub use host::{sshd_version, target_dir, HostKeyStore};
+pub use session::{stopped_from_outside, Endpoint, Finished, Io, ServerSession, ServerStream};
+pub use settings::Effective;
+pub use sshmatrix_core::text::sh_quote;
+
+use host::ensure_privsep_dir;
+use session::helped_session;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+/// Errors of the local backend; all are environment problems (exit code 3) unless noted.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// No sshd binary found.
+    #[error("no OpenSSH sshd found (looked at $SSHMATRIX_SSHD, /usr/sbin/sshd, PATH): install openssh-server (apt-get install openssh-server)")]
+    NoSshd,
+    /// ssh-keygen missing or failing while making host keys.
+    #[error("cannot make host keys with ssh-keygen: {0}; install openssh-client")]
+    HostKeys(String),
+    /// `SSHMATRIX_SSHD` names something that is not an OpenSSH sshd.
+    #[error("{0}; unset it to use /usr/sbin/sshd, or point it at an OpenSSH sshd binary")]
+    NotSshd(String),
+    /// An OpenSSH-only operation (`sshd -T`, `sshd -V`) asked of another server.
+    #[error("target `{target}` is not served by OpenSSH (no sshd_config to read)")]
+    NotOpenssh {
+        /// Target id.
+        target: String,
+    },
+    /// The rendered configuration is rejected by sshd.
+    #[error("sshd rejects the configuration of target `{target}` ({config}): {message}")]
+    BadConfig {
+        /// Target id.
+        target: String,
+        /// Config file path.
+        config: String,
+        /// What sshd said.
+        message: String,
+    },
+    /// A path sshd could not be told about safely (a quote or control character in it).
+    #[error("the path {0:?} holds a quote or control character, which an sshd_config cannot carry; use a work directory without them (--work-dir)")]
+    BadPath(String),
+    /// Lines the user did not vouch for change what sshd runs or reads (`sshd -T`).
+    #[error("target `{target}`: the sshd lines given change `{keyword}` to `{value}` (read back with sshd -T); they read files or run commands as the user running sshmatrix: refused")]
+    Untrusted {
+        /// Target id.
+        target: String,
+        /// The setting they change (lower case, as `sshd -T` prints it).
+        keyword: String,
+        /// Its value then.
+        value: String,
+    },
+    /// Filesystem or process error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A prepared target's server: an OpenSSH sshd run once per connection (`sshd -i`, the
+/// installed one or one inside a container through `docker exec -i`), or a Dropbear daemon
+/// per connection inside a container.
+#[derive(Debug, Clone)]
+pub struct SshdTarget {
+    /// Target id.
+    pub id: String,
+    /// The rendered sshd_config on this host (OpenSSH).
+    pub config: PathBuf,
+    /// The authorized keys file on this host (local backend; in a container each user has
+    /// their own under their home directory).
+    pub authorized_keys: PathBuf,
+    server: Server,
+    /// The container's helper, when it has one: inetd-style connections are forked by it
+    /// instead of a `docker exec` each.
+    helper: Option<std::sync::Arc<crate::helper::Helper>>,
+}
+
+/// How a target's connections are served.
+#[derive(Debug, Clone)]
+enum Server {
+    /// `sshd -i` started by `launcher` (its binary, or `docker exec -i CONTAINER
+    /// /usr/sbin/sshd`), reading its configuration at `config_seen`; `baseline_seen` is the
+    /// same configuration without untrusted lines, when there were any.
+    Sshd {
+        launcher: Vec<String>,
+        config_seen: String,
+        baseline_seen: Option<String>,
+    },
+    /// A Dropbear daemon per connection.
+    Dropbear(Box<crate::dropbear::Dropbear>),
+    /// An AsyncSSH server process per connection, on this host.
+    AsyncSsh(Box<crate::asyncssh::AsyncSsh>),
+    /// `tinysshd` run once per connection by `launcher` (`docker exec -i CONTAINER
+    /// /usr/sbin/tinysshd`), its host key in [`TINYSSH_KEYS`].
+    Tinyssh {
+        launcher: Vec<String>,
+        facts: Box<crate::policy::ServerFacts>,
+    },
+}
+
+/// The key directory of a TinySSH target inside its container.
+pub const TINYSSH_KEYS: &str = "/etc/sshmatrix/tinyssh";
+
+impl SshdTarget {
+    /// Writes a local target's directory under `run_dir`: sshd_config and authorized keys.
+    pub fn create(
+        run_dir: &Path,
+        spec: &TargetSpec,
+        host_keys: &HostKeyStore,
+        sshd: &Path,
+        public_keys: &[String],
+    ) -> Result<Self, TargetError> {
+        let dir = target_dir(run_dir, &spec.id)?;
+        let ak = dir.join(&spec.policy.authorized_keys_name);
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(&ak, public_keys.join("\n") + "\n")?;
+        fs::set_permissions(&ak, fs::Permissions::from_mode(0o600))?;
+        let paths = ConfigPaths {
+            authorized_keys_file: config_path(&ak, true)?,
+            host_keys: spec
+                .host_keys
+                .iter()
+                .map(|k| config_path(&host_keys.get(k)?, false))
+                .collect::<Result<_, _>>()?,
+            root_login: running_as_root(),
+            root_reason: "The local backend logs in as the OS user running sshmatrix (root here).",
+        };
+        let config = dir.join("sshd_config");
+        fs::write(&config, render_config(spec, &paths))?;
+        let baseline_seen = match spec.baseline() {
+            None => None,
+            Some(b) => {
+                let path = dir.join("sshd_config.baseline");
+                fs::write(&path, render_config(&b, &paths))?;
+                Some(path.display().to_string())
+            }
+        };
+        Ok(SshdTarget {
+            id: spec.id.clone(),
+            server: Server::Sshd {
+                config_seen: config.display().to_string(),
+                launcher: vec![sshd.display().to_string()],
+                baseline_seen,
+            },
+            config,
+            authorized_keys: ak,
+            helper: None,
+        })
+    }
+
+    /// A target whose sshd is started by `launcher` (`docker exec -i CONTAINER
+    /// /usr/sbin/sshd`) and reads its configuration at `config_seen` (a copy of `config` on
+    /// this host).
+    pub fn in_container(
+        id: &str,
+        launcher: Vec<String>,
+        config: PathBuf,
+        config_seen: &str,
+        baseline_seen: Option<&str>,
+    ) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            authorized_keys: PathBuf::new(),
+            config,
+            server: Server::Sshd {
+                launcher,
+                config_seen: config_seen.to_string(),
+                baseline_seen: baseline_seen.map(str::to_string),
+            },
+            helper: None,
+        }
+    }
+
+    /// A Dropbear target: a daemon per connection, run where `dropbear.prefix` says.
+    pub fn dropbear(id: &str, dropbear: crate::dropbear::Dropbear) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Dropbear(Box::new(dropbear)),
+            helper: None,
+        }
+    }
+
+    /// An AsyncSSH target: a server process per connection on this host.
+    pub fn asyncssh(id: &str, server: crate::asyncssh::AsyncSsh) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::AsyncSsh(Box::new(server)),
+            helper: None,
+        }
+    }
+
+    /// A server process listening on a free port for one connection (Dropbear, AsyncSSH).
+    async fn listening(
+        &self,
+        log: Option<PathBuf>,
+        wait: Duration,
+    ) -> Option<std::io::Result<crate::daemon::Daemon>> {
+        match &self.server {
+            Server::Dropbear(d) => Some(d.serve(log, wait, self.helper.as_deref()).await),
+            Server::AsyncSsh(a) => Some(a.serve(log, wait).await),
+            _ => None,
+        }
+    }
+
+    /// A TinySSH target: `tinysshd` per connection, started by `launcher`.
+    pub fn tinyssh(id: &str, launcher: Vec<String>, facts: crate::policy::ServerFacts) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Tinyssh {
+                launcher,
+                facts: Box::new(facts),
+            },
+            helper: None,
+        }
+    }
+
+    /// This target with its connections served by the container's `helper` (OpenSSH and
+    /// TinySSH per connection; Dropbear's per-cell daemon).
+    pub fn with_helper(mut self, helper: std::sync::Arc<crate::helper::Helper>) -> Self {
+        self.helper = Some(helper);
+        self
+    }
+
+    /// The same target served the way a plain script would: a `docker exec` per connection.
+    pub fn without_helper(&self) -> Self {
+        SshdTarget {
+            helper: None,
+            ..self.clone()
+        }
+    }
+
+    /// The helper and the argv it runs for one inetd-style connection (the launcher's program
+    /// inside the container, without the `docker exec` prefix).
+    fn helped(&self) -> Option<(std::sync::Arc<crate::helper::Helper>, Vec<String>)> {
+        let helper = self.helper.clone()?;
+        let (launcher, args) = self.inetd_parts()?;
+        let program = launcher.last()?.clone();
+        Some((helper, std::iter::once(program).chain(args).collect()))
+    }
+
+    /// The launcher and arguments of one inetd-style connection (stdin/stdout, log on
+    /// stderr): `sshd -i -e -f CONFIG`, or `tinysshd -v -x SUBSYSTEM=/bin/true KEYDIR` (TinySSH
+    /// serves the session subsystem by running `true`); `None` for Dropbear.
+    fn inetd_parts(&self) -> Option<(&[String], Vec<String>)> {
+        match &self.server {
+            Server::Sshd {
+                launcher,
+                config_seen,
+                ..
+            } => Some((
+                launcher,
+                vec!["-i".into(), "-e".into(), "-f".into(), config_seen.clone()],
+            )),
+            Server::Tinyssh { launcher, .. } => Some((
+                launcher,
+                vec![
+                    "-v".into(),
+                    "-x".into(),
+                    format!("{SESSION_SUBSYSTEM}=/bin/true"),
+                    TINYSSH_KEYS.into(),
+                ],
+            )),
+            Server::Dropbear(_) | Server::AsyncSsh(_) => None,
+        }
+    }
+
+    /// The shell command that runs one inetd-style connection of this target, its log going
+    /// to `log` (a client's ProxyCommand); `None` for a server that has no such mode here
+    /// (Dropbear, AsyncSSH: [`SshdTarget::serve`] gives a port instead).
+    pub fn inetd_command(&self, log: &Path) -> Option<String> {
+        let (launcher, args) = self.inetd_parts()?;
+        let mut words: Vec<String> = launcher.iter().chain(&args).map(|w| sh_quote(w)).collect();
+        words.push(format!("2>{}", sh_quote(&log.display().to_string())));
+        Some(words.join(" "))
+    }
+
+    /// A port serving one connection of this target within `wait`, its server log going to
+    /// `log`.
+    pub async fn serve(&self, log: &Path, wait: Duration) -> std::io::Result<Endpoint> {
+        if let Some(daemon) = self.listening(Some(log.to_path_buf()), wait).await {
+            return Ok(Endpoint::Daemon(Box::new(daemon?)));
+        }
+        if let Some((helper, argv)) = self.helped() {
+            let log = log.to_path_buf();
+            let one =
+                crate::relay::serve_once_to(wait, async move { helper.inetd(&log, &argv).await });
+            return Ok(Endpoint::OneShot(one.await?));
+        }
+        let command = self
+            .inetd_command(log)
+            .expect("a server without a port has inetd mode");
+        Ok(Endpoint::OneShot(
+            crate::relay::serve_once(command, wait).await?,
+        ))
+    }
+
+    /// Starts serving one connection (within `wait`): the stream to the server and the session
+    /// that yields its log.
+    pub async fn connect(
+        &self,
+        wait: Duration,
+    ) -> Result<(ServerStream, ServerSession), TargetError> {
+        if let Some(daemon) = self.listening(None, wait).await {
+            let daemon = daemon?;
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;
+            return Ok((Box::new(stream), ServerSession::Daemon(Box::new(daemon))));
+        }
+        if let Some((helper, argv)) = self.helped() {
+            return helped_session(&helper, &argv).await;
+        }
+        let (launcher, args) = self
+            .inetd_parts()
+            .expect("a server without a port has inetd mode");
+        ensure_privsep_dir();
+        let mut child = Command::new(&launcher[0])
+            .process_group(0)
+            .args(&launcher[1..])
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let log = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf).await;
+            String::from_utf8_lossy(&buf).to_string()
+        });
+        Ok((
+            Box::new(tokio::io::join(stdout, stdin)),
+            ServerSession::Inetd { child, log },
+        ))
+    }
+}

@@ -114,7 +114,7 @@ impl RawRule {
                 let name = c.get_ref();
                 let known = Code::ALL.iter().map(|c| c.as_str());
                 let code = Code::parse(name).ok_or_else(|| {
-                    let hint = crate::matrix::nearest(name, known)
+                    let hint = crate::hints::nearest(name, known)
                         .map(|n| format!("; did you mean `{n}`?"))
                         .unwrap_or_default();
                     (c.span(), format!("unknown code `{name}`{hint}"))

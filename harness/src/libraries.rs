@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sshmatrix_clients::install::{self, InstallError};
 use sshmatrix_clients::Profile;
 
-use crate::runner::RunError;
+use crate::error::RunError;
 
 /// Where library clients are installed under a work directory.
 pub fn root(work_dir: &Path) -> PathBuf {

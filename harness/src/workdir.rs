@@ -8,7 +8,7 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::runner::RunError;
+use crate::error::RunError;
 
 /// The file that marks a directory as an sshmatrix work directory.
 pub const MARKER: &str = ".sshmatrix-work-dir";

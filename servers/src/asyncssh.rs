@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::daemon::{Daemon, Listen};
+use crate::error::{target_dir, TargetError};
 use crate::policy::ServerFacts;
-use crate::sshd::{target_dir, TargetError};
 
 /// The server program (embedded; written into each target's directory).
 pub const PROGRAM: &str = include_str!("../programs/asyncssh_server.py");

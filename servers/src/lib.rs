@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod dialect;
 pub mod directive;
 pub mod dropbear;
+pub mod error;
 pub mod helper;
 pub mod log;
 pub mod owner;

@@ -112,10 +112,12 @@ async fn run_on(sock: tokio::net::TcpStream, command: &str) -> io::Result<Ended>
         .kill_on_drop(true)
         .spawn()?;
     let status = child.wait().await?;
-    Ok(match crate::sshd::stopped_from_outside(&status) {
-        true => Ended::StoppedFromOutside,
-        false => Ended::Exited,
-    })
+    Ok(
+        match sshmatrix_core::process::stopped_from_outside(&status) {
+            true => Ended::StoppedFromOutside,
+            false => Ended::Exited,
+        },
+    )
 }
 
 /// A port on 127.0.0.1 that runs a command for every connection, inetd-style, until dropped

@@ -35,10 +35,7 @@ use client_side::{install_libraries, ClientSide};
 use emulated::{no_verdict, run_emulated};
 use keys::{key_id, prefetch_keys, KeyLoads};
 use real::{real_cell, run_real_once_more, Served};
-use result::{
-    fill_result, fixed_rsa_signature, interrupted, timed_out, unlisted_signature, ABANDONED,
-    CUT_SHORT,
-};
+use result::{interrupted, judge, timed_out, ABANDONED, CUT_SHORT};
 use targets::{prepare_images, prepare_targets, PreparedTarget, TargetEnv, Targets};
 
 pub use crate::error::RunError;
@@ -359,6 +356,7 @@ impl Drop for AbortOnDrop {
 /// its thread instead of yielding.
 async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
     let cell = &shared.plan.cells[i];
+    let target = &shared.plan.targets[cell.target];
     let started = Instant::now();
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = shared.keys[&key_id(cell)].fingerprint.clone();
@@ -374,8 +372,10 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
     let _abort = AbortOnDrop(work.abort_handle());
     let joined = tokio::time::timeout(shared.timeout, &mut work).await;
     match joined.map(|j| j.map_err(|e| e.to_string())) {
-        Ok(Err(panic)) => fill_result(
+        Ok(Err(panic)) => judge(
             &mut result,
+            target,
+            &cell.client,
             no_verdict(format!("the cell's task failed: {panic}")),
             None,
         ),
@@ -385,9 +385,7 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
                 // cell is reported as cut short (see `execute`), not with the signal's doing.
                 shared.stop.request_by_signal();
             }
-            fill_result(&mut result, done.0, done.1);
-            let fixed = fixed_rsa_signature(&cell.client, &result);
-            unlisted_signature(&shared.plan.targets[cell.target], &mut result, fixed);
+            judge(&mut result, target, &cell.client, done.0, done.1);
         }
         Err(_) => timed_out(&shared, cell, &mut result),
     }

@@ -73,6 +73,29 @@ pub(super) async fn run_real_once_more(
     second
 }
 
+/// The outcome of a cell the driver cannot run (`check` refuses these, but plans derived by
+/// `explain --fix` are not checked again); `None` when it can.
+fn unrunnable(
+    shared: &Shared,
+    cell: &Cell,
+    driver: sshmatrix_clients::Driver,
+) -> Option<ClientOutcome> {
+    let target = &shared.plan.targets[cell.target];
+    let unplain =
+        target.remote().is_some() || target.scenario != crate::matrix::Scenario::default();
+    if driver.runs(cell.holder, target.via.is_some()) && !unplain {
+        return None;
+    }
+    Some(ClientOutcome::new(
+        emulator::Verdict::Error,
+        emulator::Stage::Connect,
+        format!(
+            "the {} driver cannot run this cell (see `sshmatrix check`)",
+            driver.name()
+        ),
+    ))
+}
+
 /// What a real client's cell needs: its server end (and jump host), key, login and helpers.
 pub(super) async fn real_cell<'a>(
     shared: &'a Shared,
@@ -82,18 +105,8 @@ pub(super) async fn real_cell<'a>(
 ) -> Result<super::drivers::RealCell<'a>, ClientOutcome> {
     let target = &shared.plan.targets[cell.target];
     let file = &shared.keys[&key_id(cell)];
-    // `check` refuses these; plans derived by `explain --fix` are not checked again.
-    let unplain =
-        target.remote().is_some() || target.scenario != crate::matrix::Scenario::default();
-    if !driver.runs(cell.holder, target.via.is_some()) || unplain {
-        return Err(ClientOutcome::new(
-            emulator::Verdict::Error,
-            emulator::Stage::Connect,
-            format!(
-                "the {} driver cannot run this cell (see `sshmatrix check`)",
-                driver.name()
-            ),
-        ));
+    if let Some(refused) = unrunnable(shared, cell, driver) {
+        return Err(refused);
     }
     let log = shared.client.logs.join(format!("cell-{}.log", cell.index));
     let container = cell
@@ -140,14 +153,9 @@ pub(super) async fn real_cell<'a>(
         agent: cell
             .holder
             .uses_agent()
-            .then(|| {
-                shared
-                    .client
-                    .agents
-                    .get(&key_id(cell))
-                    .map(PathBuf::as_path)
-            })
-            .flatten(),
+            .then(|| shared.client.agents.get(&key_id(cell)))
+            .flatten()
+            .map(PathBuf::as_path),
         jump,
         password: (cell.holder == crate::matrix::Holder::Password)
             .then_some(shared.client.wrong_password.as_path()),

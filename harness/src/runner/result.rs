@@ -70,7 +70,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
 /// The one signature a client makes with an RSA key whatever a server lists (its profile's
 /// `ssh-rsa-only` rule, measured for every real client by `verify-profiles` and `record`),
 /// for a real client that does not say how it signed.
-pub(super) fn fixed_rsa_signature(client: &Profile, result: &CellResult) -> Option<&'static str> {
+fn fixed_rsa_signature(client: &Profile, result: &CellResult) -> Option<&'static str> {
     use sshmatrix_clients::profile::RsaSignatureMode;
     (result.key_type == "rsa" && client.auth.rsa.mode == RsaSignatureMode::SshRsaOnly)
         .then_some("ssh-rsa")
@@ -82,11 +82,7 @@ pub(super) fn fixed_rsa_signature(client: &Profile, result: &CellResult) -> Opti
 /// does not say how it signed, when the server verifies no algorithm of the key's family at
 /// all — the refusal is `auth-signature-rejected`, saying so. The data is held equal to the
 /// real servers by a test.
-pub(super) fn unlisted_signature(
-    t: &crate::matrix::Target,
-    result: &mut CellResult,
-    fixed: Option<&str>,
-) {
+fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed: Option<&str>) {
     let Some(d) = &t.policy.facts else { return };
     let accepted = &d.pubkey_algorithms;
     let unverified = match result.signature.as_deref().or(fixed) {
@@ -115,16 +111,24 @@ pub(super) fn unlisted_signature(
     );
 }
 
-/// Fills a result from the client's outcome and the server log: verdict, stage, code (both
-/// sides' evidence), reasons, negotiated algorithms and notes.
-pub(super) fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: Option<String>) {
+/// The one place a cell's verdict is decided: the client's outcome and the server's log (both
+/// sides' evidence) give the verdict, stage, code, reasons, negotiated algorithms and notes;
+/// what the log shows of the server itself (another local user's connection, a configuration
+/// it could not use) overrides them; and for a server that logs no reason (Dropbear, TinySSH)
+/// its policy data names a signature it does not verify.
+pub(super) fn judge(
+    result: &mut CellResult,
+    target: &crate::matrix::Target,
+    client: &Profile,
+    outcome: ClientOutcome,
+    log: Option<String>,
+) {
     let view = log.as_deref().map(analyse).unwrap_or_default();
     result.verdict = outcome.verdict;
     result.stage = outcome.stage;
     result.code = crate::diagnose::code(&outcome, &view).into();
     result.client_reason = outcome.reason.clone();
     result.server_reason = view.reason.clone();
-    result.server_evidence = view.evidence;
     result.reason = match (&result.verdict, &view.reason) {
         (Verdict::Ok, _) | (_, None) => outcome.reason.clone(),
         // The engine stopped itself: the server only saw the client leave.
@@ -134,38 +138,43 @@ pub(super) fn fill_result(result: &mut CellResult, outcome: ClientOutcome, log: 
         }
         (_, Some(s)) => format!("server: {s}"),
     };
+    result.server_evidence = view.evidence;
     if let Some(n) = &outcome.negotiated {
         result.kex = Some(n.kex.clone());
         result.hostkey = Some(n.hostkey.clone());
         result.cipher = Some(n.cipher.clone());
         result.mac = Some(n.mac.clone().unwrap_or_else(|| "implicit".into()));
     }
-    result.signature = outcome.signature.clone();
-    result.notes = outcome.notes.clone();
+    result.signature = outcome.signature;
+    result.notes = outcome.notes;
     if outcome.verdict == emulator::Verdict::Ok && !view.accepted && log.is_some() {
         result
             .notes
             .push("client saw success but the server log has no Accepted line".into());
     }
     if let Some(text) = log.as_deref() {
-        result
-            .notes
-            .extend(sshmatrix_servers::log::turned_away(text));
-        // Another local user reached the cell's own server: the log is no longer the cell's.
-        let foreign = sshmatrix_servers::log::foreign_connections(text);
-        if foreign > 0 {
-            result.verdict = Verdict::Error;
-            result.code = sshmatrix_reports::Code::ForeignConnection.into();
-            result.reason = format!(
-                "no verdict: the cell's server logged {foreign} connection(s) besides the cell's own (another local user connected to its port)"
-            );
-        }
+        server_overrides(result, text);
     }
-    // A server that could not use its own configuration says nothing about the client.
-    if let Some(line) = log
-        .as_deref()
-        .and_then(sshmatrix_servers::log::config_failure)
-    {
+    let fixed = fixed_rsa_signature(client, result);
+    unlisted_signature(target, result, fixed);
+}
+
+/// What the server's log says of the server itself, which no client caused: connections
+/// turned away (a note), another local user's connection to the cell's own server (the log
+/// is no longer the cell's), or a configuration it could not use.
+fn server_overrides(result: &mut CellResult, log: &str) {
+    result
+        .notes
+        .extend(sshmatrix_servers::log::turned_away(log));
+    let foreign = sshmatrix_servers::log::foreign_connections(log);
+    if foreign > 0 {
+        result.verdict = Verdict::Error;
+        result.code = sshmatrix_reports::Code::ForeignConnection.into();
+        result.reason = format!(
+            "no verdict: the cell's server logged {foreign} connection(s) besides the cell's own (another local user connected to its port)"
+        );
+    }
+    if let Some(line) = sshmatrix_servers::log::config_failure(log) {
         if result.verdict != Verdict::Ok {
             result.verdict = Verdict::Error;
             result.code = sshmatrix_reports::Code::ServerConfigError.into();

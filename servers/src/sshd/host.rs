@@ -141,17 +141,6 @@ pub fn current_user() -> String {
         .unwrap_or_else(|| "root".into())
 }
 
-/// The directory of target `id` under `run_dir` (0700), created.
-pub fn target_dir(run_dir: &Path, id: &str) -> Result<PathBuf, TargetError> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = run_dir.join("targets").join(id);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)?;
-    Ok(dir)
-}
-
 /// sshd refuses to start without its privilege separation directory (a tmpfs path that may be
 /// missing on a fresh machine); create it when we can.
 pub(super) fn ensure_privsep_dir() {

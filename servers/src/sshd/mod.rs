@@ -12,12 +12,14 @@ mod host;
 mod session;
 mod settings;
 
+pub use crate::error::{target_dir, TargetError};
 pub use config::SESSION_SUBSYSTEM;
 pub use config::{config_path, render_config, scrub_config_errors, ConfigPaths, TargetSpec};
 pub use host::{current_user, find_sshd, parse_release, release_of, running_as_root};
-pub use host::{sshd_version, target_dir, HostKeyStore};
-pub use session::{stopped_from_outside, Endpoint, Finished, Io, ServerSession, ServerStream};
+pub use host::{sshd_version, HostKeyStore};
+pub use session::{Endpoint, Finished, Io, ServerSession, ServerStream};
 pub use settings::Effective;
+pub use sshmatrix_core::process::stopped_from_outside;
 pub use sshmatrix_core::text::sh_quote;
 
 use host::ensure_privsep_dir;
@@ -30,52 +32,6 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-
-/// Errors of the local backend; all are environment problems (exit code 3) unless noted.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    /// No sshd binary found.
-    #[error("no OpenSSH sshd found (looked at $SSHMATRIX_SSHD, /usr/sbin/sshd, PATH): install openssh-server (apt-get install openssh-server)")]
-    NoSshd,
-    /// ssh-keygen missing or failing while making host keys.
-    #[error("cannot make host keys with ssh-keygen: {0}; install openssh-client")]
-    HostKeys(String),
-    /// `SSHMATRIX_SSHD` names something that is not an OpenSSH sshd.
-    #[error("{0}; unset it to use /usr/sbin/sshd, or point it at an OpenSSH sshd binary")]
-    NotSshd(String),
-    /// An OpenSSH-only operation (`sshd -T`, `sshd -V`) asked of another server.
-    #[error("target `{target}` is not served by OpenSSH (no sshd_config to read)")]
-    NotOpenssh {
-        /// Target id.
-        target: String,
-    },
-    /// The rendered configuration is rejected by sshd.
-    #[error("sshd rejects the configuration of target `{target}` ({config}): {message}")]
-    BadConfig {
-        /// Target id.
-        target: String,
-        /// Config file path.
-        config: String,
-        /// What sshd said.
-        message: String,
-    },
-    /// A path sshd could not be told about safely (a quote or control character in it).
-    #[error("the path {0:?} holds a quote or control character, which an sshd_config cannot carry; use a work directory without them (--work-dir)")]
-    BadPath(String),
-    /// Lines the user did not vouch for change what sshd runs or reads (`sshd -T`).
-    #[error("target `{target}`: the sshd lines given change `{keyword}` to `{value}` (read back with sshd -T); they read files or run commands as the user running sshmatrix: refused")]
-    Untrusted {
-        /// Target id.
-        target: String,
-        /// The setting they change (lower case, as `sshd -T` prints it).
-        keyword: String,
-        /// Its value then.
-        value: String,
-    },
-    /// Filesystem or process error.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// A prepared target's server: an OpenSSH sshd run once per connection (`sshd -i`, the
 /// installed one or one inside a container through `docker exec -i`), or a Dropbear daemon

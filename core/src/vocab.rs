@@ -204,7 +204,7 @@ pub enum Code {
 }
 
 impl Code {
-    /// Every code, in the order of README's table.
+    /// Every code, in the order of the table in docs/reference.md.
     pub const ALL: &[Code] = &[
         Code::KexNoCommon,
         Code::HostkeyNoCommon,

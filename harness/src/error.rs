@@ -1,5 +1,5 @@
-//! Why a command could not complete, and the exit code each reason maps to (README, "Exit
-//! codes"): the one error enum of a run and the one exit-code map.
+//! Why a command could not complete, and the exit code each reason maps to (docs/reference.md,
+//! "Exit codes"): the one error enum of a run and the one exit-code map.
 
 use sshmatrix_clients::factory::FactoryError;
 use sshmatrix_reports::Report;
@@ -25,7 +25,7 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The documented exit code (README, "Exit codes"): 2 bad input, 3 environment (a stream
+    /// The documented exit code (docs/reference.md, "Exit codes"): 2 bad input, 3 environment (a stream
     /// that cannot be written included), 130 interrupted.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -15,7 +15,7 @@ use cli::common::{self, ColorChoice};
     name = "sshmatrix",
     version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SSHMATRIX_COMMIT"), ")"),
     about = "Which SSH clients, holding which keys, can log in to which servers — and why not.",
-    after_help = "Examples:\n  sshmatrix run matrices/nutanix-cluster-lockdown.toml\n  sshmatrix explain matrices/nutanix-cluster-lockdown.toml 12 --try-fixes\n  sshmatrix run matrices/troubleshooting.toml --format html -o report.html\n\nExit codes: 0 done (expectations met), 1 expectations not met or regressions, 2 bad input, 3 environment problem, 130 interrupted"
+    after_help = "Examples:\n  sshmatrix run matrices/nutanix-cluster-lockdown.toml\n  sshmatrix explain matrices/nutanix-cluster-lockdown.toml 1 --try-fixes\n  sshmatrix run matrices/troubleshooting.toml --format html -o report.html\n\nExit codes: 0 done (expectations met), 1 expectations not met or regressions, 2 bad input, 3 environment problem, 130 interrupted"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,5 +1,6 @@
-//! Conventions of the command line: `--version` names the commit, help lists the exit codes,
-//! completions and the man page come from the CLI definition.
+//! Conventions of the command line and its documentation: `--version` names the commit, help
+//! lists the exit codes, completions and the man page come from the CLI definition; README's
+//! two commands are CI's, and the documentation's links and failure-code table hold.
 
 use std::process::Command;
 
@@ -22,7 +23,7 @@ fn version_help_completions_and_man_page() {
     let (_, help) = out(&["--help"]);
     assert!(help.contains("Exit codes: 0 done"), "{help}");
     assert!(
-        help.contains("sshmatrix explain matrices/nutanix-cluster-lockdown.toml 12"),
+        help.contains("sshmatrix explain matrices/nutanix-cluster-lockdown.toml 1 "),
         "{help}"
     );
     for shell in ["bash", "zsh", "fish"] {
@@ -167,6 +168,7 @@ fn every_cited_source_section_exists_in_the_repository() {
     }
     data.push(root.join("clients/keytools.toml"));
     data.push(root.join("servers/directives.toml"));
+    data.push(root.join("servers/images/recipes.toml"));
     let mut cited = 0;
     for path in &data {
         let text = std::fs::read_to_string(path).unwrap();
@@ -206,4 +208,121 @@ fn every_cited_source_section_exists_in_the_repository() {
         }
     }
     assert!(cited >= 90, "{cited} citations checked");
+}
+
+/// The repository root.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// README stays short and shows exactly two set-up commands, the main job and the test suite;
+/// `.ci/run` runs that same test command.
+#[test]
+fn readme_shows_the_two_commands_ci_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.lines().count() < 300,
+        "README.md is {} lines",
+        readme.lines().count()
+    );
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a set-up block");
+    let commands: Vec<&str> = block
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "scripts/deps && cargo run --release -- run matrices/nutanix-cluster-lockdown.toml",
+            "scripts/deps && cargo test --workspace --release",
+        ]
+    );
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(ci
+        .lines()
+        .any(|l| l.trim() == "cargo test --workspace --release"));
+    assert_eq!(readme.matches("```sh").count(), 1, "one set-up block");
+}
+
+/// A heading's anchor as GitHub makes it: lower case, punctuation but `-` and `_` dropped,
+/// spaces as `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every relative link of README.md and docs/ names a file that exists, and every `#anchor` a
+/// heading of that file.
+#[test]
+fn documentation_links_resolve() {
+    let mut pages = vec![root().join("README.md")];
+    for e in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            pages.push(path);
+        }
+    }
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (at, _) in text.match_indices("](") {
+            let target = text[at + 2..].split(')').next().unwrap();
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let linked = match file {
+                "" => page.clone(),
+                f => page.parent().unwrap().join(f),
+            };
+            let linked_text = std::fs::read_to_string(&linked)
+                .unwrap_or_else(|_| panic!("{}: link to missing {target}", page.display()));
+            if !fragment.is_empty() {
+                let found = linked_text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix('#'))
+                    .any(|h| anchor(h.trim_start_matches('#')) == fragment);
+                assert!(
+                    found,
+                    "{}: no heading for #{fragment} in {file}",
+                    page.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} links checked");
+}
+
+/// The reference's failure-code table lists every code with its description, in order.
+#[test]
+fn the_reference_lists_every_failure_code() {
+    let reference = std::fs::read_to_string(root().join("docs/reference.md")).unwrap();
+    let rows: Vec<&str> = reference
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("` | "))
+        .collect();
+    let expected: Vec<String> = sshmatrix_core::vocab::Code::ALL
+        .iter()
+        .map(|c| format!("| `{}` | {} |", c.as_str(), c.description()))
+        .collect();
+    let listed: Vec<&str> = rows
+        .iter()
+        .copied()
+        .filter(|r| {
+            expected
+                .iter()
+                .any(|e| e.split(" | ").next() == r.split(" | ").next())
+        })
+        .collect();
+    assert_eq!(listed, expected);
 }

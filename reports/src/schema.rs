@@ -1,6 +1,6 @@
 //! The result schema (version [`SCHEMA_VERSION`]): one [`CellResult`] per cell, gathered in a
 //! [`Report`]. JSON output is this structure; the JSON Lines result stream holds one
-//! `CellResult` per line. Field meanings are documented in README.md ("Result schema").
+//! `CellResult` per line. Field meanings are documented in docs/reference.md ("Result schema").
 
 use serde::{Deserialize, Serialize};
 

@@ -105,7 +105,7 @@ pub(super) fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputErr
                         "holder",
                         h,
                         Holder::NAMES.iter().copied(),
-                        "README, Matrix files",
+                        "docs/guide.md, Matrix files",
                     ));
                 };
                 if holders.contains(&v) {

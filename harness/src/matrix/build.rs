@@ -122,7 +122,7 @@ pub fn plan(
         file: file.to_string(),
         position: e.span().map(|s| position(text, s.start)),
         message: e.message().trim().to_string(),
-        hint: Some("see the matrix format in README.md (\"Matrix files\")".into()),
+        hint: Some("see the matrix format in docs/guide.md (\"Matrix files\")".into()),
     })?;
     let keys = keys(&ctx, &raw.axes)?;
     let passphrases = passphrases(&ctx, &raw.axes)?;
@@ -215,7 +215,7 @@ fn layout(ctx: &Ctx, raw: &RawMatrix) -> Result<(Vec<String>, Vec<String>), Inpu
                                 "layout axis",
                                 a,
                                 AXES.iter().copied(),
-                                "README, Matrix files",
+                                "docs/guide.md, Matrix files",
                             ));
                         }
                         if seen.contains(a.get_ref()) {
@@ -281,7 +281,12 @@ fn limits(
         Some(l) => {
             const LEVELS: &[&str] = &["VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3"];
             if !LEVELS.contains(&l.get_ref().as_str()) {
-                return Err(ctx.unknown("server_log_level", l, LEVELS.iter().copied(), "README"));
+                return Err(ctx.unknown(
+                    "server_log_level",
+                    l,
+                    LEVELS.iter().copied(),
+                    "docs/guide.md, Matrix files",
+                ));
             }
             Some(l.get_ref().clone())
         }

@@ -131,7 +131,7 @@ pub(super) fn sshd_lines(
         }
         let hint = match trust.asked {
             true => "this matrix sets trust_sshd_lines, but only you can grant it: read its sshd lines, then pass --trust-sshd-lines",
-            false => "drop the line, or pass --trust-sshd-lines if you trust this matrix file (README, Security)",
+            false => "drop the line, or pass --trust-sshd-lines if you trust this matrix file (docs/security.md)",
         };
         return Err(ctx.err(
             l.span(),
@@ -197,7 +197,7 @@ pub(super) fn host_keys(
                         "host key type",
                         h,
                         sshmatrix_servers::policy::HOST_KEY_TYPES.iter().copied(),
-                        "README: ed25519, ecdsa, rsa",
+                        "docs/guide.md: ed25519, ecdsa, rsa",
                     ));
                 }
                 out.push(h.get_ref().clone());

@@ -227,8 +227,7 @@ fn jump_matrix(first: bool) -> sshmatrix::matrix::Plan {
         if first { ahv } else { bastion }
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(format!("jump-{first}.toml"));
-    std::fs::write(&path, text).unwrap();
+    let path = common::matrix_file(dir.path(), &format!("jump-{first}.toml"), &text);
     common::plan(&path)
 }
 

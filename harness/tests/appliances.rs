@@ -15,7 +15,7 @@ fn cell<'a>(cells: &'a [CellResult], client: &str, key: &str, target: &str) -> &
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dropbear_builds_meet_the_matrix_expectations_with_their_own_log_lines() {
+async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_containers() {
     let report = common::run_shipped("appliance-servers.toml").await;
     assert_eq!(report.cells.len(), 8 * 3 * 9);
     // A ○ is backed by Dropbear's own success line, for emulated and real clients alike.
@@ -190,7 +190,7 @@ async fn start(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn each_dropbear_tinyssh_and_asyncssh_policy_lists_what_its_real_server_sends() {
+async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() {
     use sshmatrix_servers::{builtin_policies, Effective, HostKeyStore, ServerKind};
     use std::time::Duration;
     let work = tempfile::tempdir().unwrap();
@@ -233,7 +233,7 @@ async fn each_dropbear_tinyssh_and_asyncssh_policy_lists_what_its_real_server_se
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dropbear_refusal_gets_client_fixes_verified_on_that_server_and_no_sshd_lines() {
+async fn a_dropbear_refusal_gets_verified_client_fixes_and_no_sshd_lines_in_containers() {
     use sshmatrix::advice::{explain, select};
     let plan = common::plan(&common::matrices().join("appliance-servers.toml"));
     let i = select(
@@ -275,7 +275,6 @@ async fn a_dropbear_refusal_gets_client_fixes_verified_on_that_server_and_no_ssh
 
 /// A matrix of emulated clients against one Dropbear and one TinySSH target (24 cells).
 fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
-    let m = dir.join("appliances.toml");
     let mut text = String::from(
         "[axes]\nkeys = [\"rsa-2048\", \"rsa-3072\", \"ecdsa-256\", \"ed25519\"]\nclients = [\"teraterm-4.106\", \"teraterm-5.3\", \"putty-0.74\"]\nkey_tools = [\"ssh-keygen\"]\n",
     );
@@ -285,12 +284,11 @@ fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nkind = \"container\"\nimage = \"{image}\"\n");
     }
-    std::fs::write(&m, text).unwrap();
-    m
+    common::matrix_file(dir, "appliances.toml", &text)
 }
 
 #[test]
-fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c() {
+fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("cells.jsonl");
     let (s, m) = (
@@ -325,9 +323,8 @@ fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_key_that_is_not_registered_is_refused_by_every_server_kind() {
+async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_containers() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("unregistered.toml");
     let mut text = String::from(
         "[axes]\nkeys = [\"ed25519\"]\npairs = [{ client = \"putty-0.74\", key_tool = \"puttygen-0.74\" }]\n",
     );
@@ -341,7 +338,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind() {
             text += &format!("kind = \"container\"\nimage = \"{image}\"\n");
         }
     }
-    std::fs::write(&m, text).unwrap();
+    let m = common::matrix_file(dir.path(), "unregistered.toml", &text);
     let report = common::run(common::plan(&m)).await;
     assert_eq!(report.cells.len(), 3);
     for c in &report.cells {

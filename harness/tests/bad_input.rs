@@ -1,6 +1,8 @@
 //! Malformed matrix files: each gives exit code 2 and one clear message naming file, line and
 //! column (where there is one) and a fix — never a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -243,7 +245,6 @@ fn malformed_matrix_exits_2_with_place_and_fix(
 #[test]
 fn check_lists_every_wrong_name_of_a_file_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("typos.toml");
     let good = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/nutanix-cluster-lockdown.toml"),
     )
@@ -261,7 +262,7 @@ fn check_lists_every_wrong_name_of_a_file_at_once() {
             "policy = \"nutanix-ahv-lockdwn\"",
             1,
         );
-    std::fs::write(&path, bad).unwrap();
+    let path = common::matrix_file(dir.path(), "typos.toml", &bad);
     let (code, stderr) = check(&path);
     assert_eq!(code, 2, "{stderr}");
     for (place, hint) in [
@@ -315,7 +316,7 @@ fn the_shipped_matrices_are_valid() {
 
 #[test]
 fn missing_sshd_is_an_environment_problem() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(["run", "-q"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../matrices/al2023-teraterm.toml"))
         .env("SSHMATRIX_SSHD", "/nonexistent/sshd")
@@ -337,7 +338,7 @@ fn sshmatrix(args: &[&str]) -> (i32, String) {
 
 /// Runs sshmatrix with `args` and extra environment; gives the exit code and stderr.
 fn sshmatrix_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(args)
         .envs(env.iter().copied())
         .output()
@@ -350,15 +351,9 @@ fn sshmatrix_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 
 /// A matrix in a scratch directory whose `expect` names `expect`.
 fn matrix_expecting(dir: &Path, expect: &str) -> PathBuf {
-    let m = dir.join("m.toml");
-    std::fs::write(
-        &m,
-        format!(
+    common::matrix_file(dir, "m.toml", &format!(
             "expect = \"{expect}\"\n[axes]\nkeys = [\"ed25519\"]\nclients = [\"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\n"
-        ),
-    )
-    .unwrap();
-    m
+        ))
 }
 
 #[test]
@@ -457,7 +452,7 @@ fn without_home_the_work_dir_comes_from_passwd_never_the_current_directory() {
     let cwd = tempfile::tempdir().unwrap();
     let m = troubleshooting();
     for home in [None, Some("")] {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sshmatrix"));
+        let mut c = common::bin();
         c.args(["run", "-q"]).arg(&m).current_dir(cwd.path());
         c.env_remove("SSHMATRIX_HOME").env_remove("XDG_CACHE_HOME");
         match home {
@@ -479,15 +474,10 @@ fn sshd_errors_never_echo_the_contents_of_other_files() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "root:$6$SECRET-HASH-LINE:19000:0:99999:7:::\n").unwrap();
-    let m = dir.path().join("m.toml");
-    std::fs::write(
-        &m,
-        format!(
+    let m = common::matrix_file(dir.path(), "m.toml", &format!(
             "[run]\ntrust_sshd_lines = true\n[axes]\nkeys = [\"ed25519\"]\nclients = [\"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\nsshd = [\"Include {}\"]\n",
             secret.display()
-        ),
-    )
-    .unwrap();
+        ));
     let (code, err) = sshmatrix(&["predict", "--trust-sshd-lines", m.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -500,7 +490,7 @@ fn sshd_errors_never_echo_the_contents_of_other_files() {
 /// `sshmatrix check -` fed `text` on standard input.
 fn check_stdin(text: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let mut child = common::bin()
         .args(["check", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -10,9 +10,9 @@ fn bench(matrix: &std::path::Path) -> (i32, String, String) {
 #[test]
 fn real_cells_run_by_sshmatrix_and_by_a_plain_loop() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("real.toml");
-    std::fs::write(
-        &m,
+    let m = common::matrix_file(
+        dir.path(),
+        "real.toml",
         r#"title = "bench"
 [axes]
 keys = ["ed25519", "rsa-2048"]
@@ -27,8 +27,7 @@ id = "t"
 policy = "rhel9-default"
 users = ["u"]
 "#,
-    )
-    .unwrap();
+    );
     let (code, out, err) = bench(&m);
     assert_eq!(code, 0, "{err}");
     // Only the four real-client cells are timed; each logs in both ways.

@@ -2,13 +2,10 @@
 //! lists the exit codes, completions and the man page come from the CLI definition; README's
 //! two commands are CI's, and the documentation's links and failure-code table hold.
 
-use std::process::Command;
+mod common;
 
 fn out(args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = common::bin().args(args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).to_string(),
@@ -43,7 +40,7 @@ fn listing_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     // `profiles --long` prints more than a pipe holds (over 74 KB against 64 KiB), so it is
     // still writing when the reader goes, as with `| head -1`.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let mut child = common::bin()
         .args(["profiles", "--long"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -61,10 +58,7 @@ fn listing_into_a_closed_pipe_ends_quietly() {
 }
 
 fn listing(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::bin().args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
@@ -325,4 +319,38 @@ fn the_reference_lists_every_failure_code() {
         })
         .collect();
     assert_eq!(listed, expected);
+}
+
+/// Every command that writes a report takes the same `--format` and `--output` (one
+/// declaration); `predict -o` writes the report to the file (it had no `-o`).
+#[test]
+fn every_report_command_takes_format_and_output() {
+    for command in ["run", "predict", "scan", "impact", "merge"] {
+        let (code, help, _) = common::sshmatrix(&[command, "--help"]);
+        assert_eq!(code, 0, "{command}");
+        assert!(help.contains("--format <FORMAT>"), "{command}: {help}");
+        assert!(help.contains("-o, --output <OUTPUT>"), "{command}: {help}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("predicted.json");
+    let m = common::matrices().join("nutanix-cluster-lockdown.toml");
+    let (code, stdout, err) = common::sshmatrix(&[
+        "predict",
+        m.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let report: sshmatrix_reports::Report =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report.cells.len(), 144);
+    let failing = report
+        .cells
+        .iter()
+        .filter(|c| c.predicted_verdict == Some(sshmatrix_reports::Verdict::Fail))
+        .count();
+    assert_eq!(failing, 16);
 }

@@ -10,9 +10,7 @@ use std::process::{Child, Command};
 
 use sshmatrix_reports::Verdict;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-}
+use common::bin;
 
 fn spawn_run(matrix: &Path, stream: &Path, work: &Path) -> Child {
     let (stream, matrix) = (stream.to_str().unwrap(), matrix.to_str().unwrap());
@@ -27,19 +25,13 @@ fn wait_for_lines(path: &Path, n: usize) {
 }
 
 fn small_matrix(dir: &Path) -> std::path::PathBuf {
-    let m = dir.join("one.toml");
-    std::fs::write(
-        &m,
-        "[axes]\nkeys = [\"ed25519\"]\nclients = [\"openssh-8.8\"]\nkey_tools = [\"ssh-keygen\"]\n\
+    common::matrix_file(dir, "one.toml", "[axes]\nkeys = [\"ed25519\"]\nclients = [\"openssh-8.8\"]\nkey_tools = [\"ssh-keygen\"]\n\
          [[targets]]\nid = \"t\"\nkind = \"container\"\nimage = \"bookworm\"\npolicy = \"as-shipped\"\nusers = [\"admin\"]\n\
-         [layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\"]\ncolumns = [\"target\", \"user\"]\n",
-    )
-    .unwrap();
-    m
+         [layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\"]\ncolumns = [\"target\", \"user\"]\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn three_openssh_releases_meet_the_matrix_expectations_with_their_own_log_lines() {
+async fn three_openssh_releases_meet_expectations_with_their_own_log_lines_in_containers() {
     let report = common::run_shipped("openssh-versions.toml").await;
     assert_eq!(report.cells.len(), 3 * 9 * 6 * 2 * 2);
     // Each release refuses plink's DSA key in its own words.
@@ -82,7 +74,7 @@ async fn three_openssh_releases_meet_the_matrix_expectations_with_their_own_log_
 }
 
 #[test]
-fn containers_are_removed_after_a_run_and_after_ctrl_c() {
+fn containers_are_removed_after_a_run_and_after_ctrl_c_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let work = common::work_dir();
     // A complete run.
@@ -124,7 +116,7 @@ fn containers_are_removed_after_a_run_and_after_ctrl_c() {
 }
 
 #[test]
-fn containers_of_a_killed_run_are_swept_by_the_next_run() {
+fn containers_of_a_killed_run_are_swept_by_the_next_run_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let work = common::work_dir();
     let stream = dir.path().join("killed.jsonl");
@@ -164,8 +156,7 @@ fn unknown_image_and_missing_docker_get_one_clear_message() {
     let text = std::fs::read_to_string(&m)
         .unwrap()
         .replace("bookworm", "bookwrm");
-    let typo = dir.path().join("typo.toml");
-    std::fs::write(&typo, text).unwrap();
+    let typo = common::matrix_file(dir.path(), "typo.toml", &text);
     let out = bin().arg("check").arg(&typo).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -191,7 +182,7 @@ fn unknown_image_and_missing_docker_get_one_clear_message() {
 /// OpenSSH before 9.6 lists rsa-sha2-512 in server-sig-algs even when only rsa-sha2-256 is
 /// accepted (clients that pick 512 are refused); 10.0 lists only what it accepts.
 #[tokio::test(flavor = "multi_thread")]
-async fn server_sig_algs_are_filtered_from_openssh_9_6_on_and_prediction_knows_it() {
+async fn server_sig_algs_are_filtered_from_openssh_9_6_on_in_containers() {
     let report = common::run_shipped("server-sig-algs.toml").await;
     for c in &report.cells {
         match c.target.as_str() {
@@ -215,7 +206,7 @@ async fn server_sig_algs_are_filtered_from_openssh_9_6_on_and_prediction_knows_i
 /// names and no RequiredRSASize (so the 1024-bit key gets in there, and only there); Debian
 /// testing's 10.6 has no GSS-API patch (GSSAPIKexAlgorithms dropped); each change is a note.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_policy_is_rendered_for_each_sshd_release_and_says_what_it_changed() {
+async fn a_policy_is_rendered_for_each_sshd_release_and_says_what_it_changed_in_containers() {
     let report = common::run_shipped("policy-across-releases.toml").await;
     let notes = report.notes.join("\n");
     for said in [
@@ -247,7 +238,7 @@ async fn a_policy_is_rendered_for_each_sshd_release_and_says_what_it_changed() {
 /// reports, the keywords its binary holds beyond that release (what configurations are rendered
 /// for), and the upstream releases of its Dropbear and TinySSH packages.
 #[test]
-fn image_recipes_name_the_releases_and_keywords_of_their_servers() {
+fn image_recipes_name_the_releases_and_keywords_of_their_servers_in_containers() {
     let facts = sshmatrix_servers::dialect::directive_facts();
     let debian = sshmatrix_servers::container::recipes().iter().filter(|r| {
         matches!(

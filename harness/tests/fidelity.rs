@@ -8,7 +8,7 @@ use sshmatrix::fidelity;
 use sshmatrix::matrix::{plan, Catalog};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn real_clients_agree_with_their_profiles() {
+async fn real_clients_agree_with_their_profiles_in_containers() {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let policies: Vec<_> = sshmatrix_servers::builtin_policies()
@@ -67,12 +67,12 @@ async fn real_clients_agree_with_their_profiles() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn captured_kexinit_of_each_real_client_matches_its_profile() {
+async fn captured_kexinit_of_each_real_client_matches_its_profile_in_containers() {
     let profiles = sshmatrix_clients::builtin_profiles();
     let tools = sshmatrix_clients::key_tools();
     let factory = sshmatrix_clients::KeyFactory::new(common::work_dir().join("keys")).unwrap();
     let keys = fidelity::capture_keys(&factory, &tools).unwrap();
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sshmatrix"));
+    let exe = std::path::Path::new(common::exe());
     let captured = fidelity::capture_all(&profiles, exe, &common::work_dir(), &keys, &factory)
         .await
         .unwrap();

@@ -211,12 +211,7 @@ async fn troubleshooting_causes_each_yield_their_own_code() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dropbear_reads_an_unencrypted_tera_term_key_in_its_default_format_only() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("m.toml");
-    std::fs::write(
-        &m,
-        "[axes]\nkeys = [\"rsa-2048\", \"ecdsa-256\"]\npassphrase = [\"no\"]\nclients = [\"dropbear-2022.83\"]\nkey_tools = [\"teraterm-4.106\", \"teraterm-4.106-pem\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-legacy\"\nusers = [\"u\"]\n",
-    )
-    .unwrap();
+    let m = common::matrix_file(dir.path(), "m.toml", "[axes]\nkeys = [\"rsa-2048\", \"ecdsa-256\"]\npassphrase = [\"no\"]\nclients = [\"dropbear-2022.83\"]\nkey_tools = [\"teraterm-4.106\", \"teraterm-4.106-pem\"]\n[[targets]]\nid = \"t\"\npolicy = \"rhel9-legacy\"\nusers = [\"u\"]\n");
     let report = common::run(common::plan(&m)).await;
     for c in &report.cells {
         let (verdict, code) = match c.key_tool.as_str() {

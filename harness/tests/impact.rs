@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sshmatrix_reports::Report;
 
@@ -19,7 +18,7 @@ struct Out {
 }
 
 fn impact(args: &[&str], work: &Path) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let o = common::bin()
         .arg("impact")
         .args(args)
         .arg("--work-dir")

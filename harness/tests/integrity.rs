@@ -12,9 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use sshmatrix_reports::Report;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-}
+use common::bin;
 
 fn nutanix() -> PathBuf {
     common::matrices().join("nutanix-cluster-lockdown.toml")
@@ -167,11 +165,10 @@ fn a_group_ctrl_c_at_any_point_never_records_a_verdict() {
 }
 
 #[test]
-fn a_group_ctrl_c_on_a_container_matrix_never_records_a_verdict() {
+fn a_group_ctrl_c_on_a_container_matrix_never_records_a_verdict_in_containers() {
     let work = common::work_dir();
     let dir = scratch("ctr");
-    let matrix = dir.join("m.toml");
-    std::fs::write(&matrix, CONTAINERS).unwrap();
+    let matrix = common::matrix_file(&dir, "m.toml", CONTAINERS);
     let base_path = dir.join("base.json");
     let out = run_json(&["run", matrix.to_str().unwrap()], &work, &base_path);
     assert_eq!(
@@ -222,8 +219,7 @@ fn resume_reruns_the_cells_whose_matrix_changed() {
         "expect = \"expected/nutanix-cluster-lockdown-2024.csv\"",
         "",
     );
-    let matrix = dir.join("m.toml");
-    std::fs::write(&matrix, &original).unwrap();
+    let matrix = common::matrix_file(&dir, "m.toml", &original);
     let (m, stream) = (matrix.to_str().unwrap(), dir.join("s.jsonl"));
     let first = run_json(
         &["run", m, "--stream", stream.to_str().unwrap()],
@@ -493,20 +489,19 @@ users = ["nutanix"]
 fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
     let work = common::work_dir();
     let dir = scratch("pidns");
-    let victim_m = dir.join("victim.toml");
     // Slow enough to be mid-run when the other run sweeps: one cell at a time.
-    std::fs::write(
-        &victim_m,
-        CONTAINERS.replace("[axes]", "[run]\njobs = 1\n[axes]"),
-    )
-    .unwrap();
+    let victim_m = common::matrix_file(
+        &dir,
+        "victim.toml",
+        &CONTAINERS.replace("[axes]", "[run]\njobs = 1\n[axes]"),
+    );
     let stream = dir.join("victim.jsonl");
     // Its pid there (3999991) cannot exist here (beyond this namespace's pid_max): a sweep that
     // judged owners by `/proc/PID` alone would take it for dead.
     let victim = Command::new("unshare")
         .args(["-p", "-f", "--mount-proc", "sh", "-c"])
         .arg("echo 3999990 > /proc/sys/kernel/ns_last_pid; \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_sshmatrix"))
+        .arg(common::exe())
         .args(["run", "-q", "-o", "/dev/null", "--stream"])
         .arg(&stream)
         .arg(&victim_m)
@@ -521,8 +516,7 @@ fn a_sweep_never_touches_a_live_run_in_another_pid_namespace() {
         "the victim never ran"
     );
     // Another run here (it sweeps stale containers and run directories first).
-    let other = dir.join("other.toml");
-    std::fs::write(&other, CONTAINERS).unwrap();
+    let other = common::matrix_file(&dir, "other.toml", CONTAINERS);
     let out = bin()
         .args(["run", "-q", "-o", "/dev/null"])
         .arg(&other)

@@ -59,13 +59,12 @@ fn cell<'a>(r: &'a Report, client: &str, key: &str, passphrase: bool) -> &'a Cel
 
 async fn run() -> Report {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("libraries.toml");
-    std::fs::write(&path, matrix()).unwrap();
+    let path = common::matrix_file(dir.path(), "libraries.toml", &matrix());
     common::run(common::plan(&path)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
+async fn every_library_logs_in_and_is_refused_for_its_sourced_reason_from_registries() {
     let r = run().await;
     assert_eq!(r.cells.len(), 17 * 4 * 2);
     // Every measured cell agrees with its emulation profile's prediction.
@@ -173,7 +172,7 @@ async fn every_library_logs_in_and_is_refused_for_its_sourced_reason() {
 
 #[test]
 fn clients_list_and_install_name_what_they_do() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(["clients", "install", "real-paramko-2.8.1", "--work-dir"])
         .arg(common::work_dir())
         .output()
@@ -181,7 +180,7 @@ fn clients_list_and_install_name_what_they_do() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did you mean `real-paramiko-2.8.1`?"), "{err}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(["clients", "list", "--work-dir"])
         .arg(common::work_dir())
         .output()
@@ -192,11 +191,11 @@ fn clients_list_and_install_name_what_they_do() {
 }
 
 #[test]
-fn a_half_made_install_is_redone_and_a_missing_runtime_is_named() {
+fn a_half_made_install_is_redone_and_a_missing_runtime_is_named_from_registries() {
     std::fs::create_dir_all(common::work_dir()).unwrap();
     let work = tempfile::tempdir_in(common::work_dir()).unwrap();
     let install = |path: Option<&str>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"));
+        let mut cmd = common::bin();
         cmd.args(["clients", "install", "real-node-ssh2-0.8.9", "--work-dir"])
             .arg(work.path());
         if let Some(p) = path {
@@ -241,7 +240,7 @@ fn clients_and_servers_name_the_same_session_subsystem() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_automation_matrix_meets_its_expectations() {
+async fn the_automation_matrix_meets_its_expectations_in_containers_from_registries() {
     let report = common::run_shipped("automation-clients.toml").await;
     assert_eq!(report.cells.len(), 22 * 3 * 2 * 6);
     // The SHA-1 signers get into upstream 8.7 and the CVM (+ssh-rsa) and nowhere else.
@@ -266,7 +265,7 @@ async fn the_automation_matrix_meets_its_expectations() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn libraries_with_an_agent_or_a_password() {
+async fn libraries_with_an_agent_or_a_password_from_registries() {
     // The libraries whose program takes an agent (paramiko, AsyncSSH, Node ssh2, Go x/crypto),
     // with a real ssh-agent holding the key, and every library with a (wrong) password.
     let agents = [
@@ -294,8 +293,7 @@ async fn libraries_with_an_agent_or_a_password() {
         "]\n[[targets]]\nid = \"upstream-9.2\"\npolicy = \"upstream-9.2\"\nusers = [\"deploy\"]\n",
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("holders.toml");
-    std::fs::write(&path, t).unwrap();
+    let path = common::matrix_file(dir.path(), "holders.toml", &t);
     let r = common::run(common::plan(&path)).await;
     assert_eq!(r.cells.len(), agents.len() * 2 * 2);
     common::assert_predicted(&r);

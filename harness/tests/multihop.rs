@@ -12,7 +12,7 @@ use sshmatrix::runner::{self, Options};
 use sshmatrix_reports::Verdict;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn multi_hop_matrix_meets_its_expectations_and_leaves_no_key_on_the_jump_hosts() {
+async fn multi_hop_meets_expectations_and_leaves_no_key_on_jump_hosts_in_containers() {
     let plan = common::plan(&common::matrices().join("multi-hop-agent.toml"));
     let rules = sshmatrix::expect::load(plan.expect.as_ref().unwrap()).unwrap();
     let opts = Options {

@@ -29,7 +29,7 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 #[test]
-fn every_real_client_recorded_equals_its_profile_where_a_server_can_see() {
+fn every_real_client_recorded_equals_its_profile_in_containers_from_registries() {
     let dir = fresh_dir("recorded-all");
     let builtin = sshmatrix_clients::builtin_profiles();
     let real: Vec<&Profile> = builtin.iter().filter(|p| p.driver.is_some()).collect();
@@ -151,7 +151,7 @@ fn start_recorder(
     u16,
     BufReader<std::process::ChildStdout>,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let mut child = common::bin()
         .args([
             "record",
             "--listen",

@@ -3,13 +3,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 fn matrix(dir: &Path, policy: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("{policy}.toml"));
-    std::fs::write(
-        &path,
-        format!(
+    common::matrix_file(
+        dir,
+        &format!("{policy}.toml"),
+        &format!(
             r#"title = "RHEL 9 {policy}"
 [axes]
 keys = ["rsa-2048", "ecdsa-256"]
@@ -25,22 +24,6 @@ users = ["admin"]
 "#
         ),
     )
-    .unwrap();
-    path
-}
-
-fn sshmatrix(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .arg("--work-dir")
-        .arg(common::work_dir())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
 }
 
 #[test]
@@ -50,7 +33,7 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
     let (legacy, default) = (matrix(d, "rhel9-legacy"), matrix(d, "rhel9-default"));
     let (lj, dj) = (d.join("legacy.json"), d.join("default.json"));
     for (m, j) in [(&legacy, &lj), (&default, &dj)] {
-        let (code, _, err) = sshmatrix(&[
+        let (code, _, err) = common::sshmatrix_work(&[
             "run",
             "-q",
             "--format",
@@ -61,7 +44,7 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
         ]);
         assert_eq!(code, 0, "{err}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(["diff"])
         .arg(&lj)
         .arg(&dj)
@@ -85,7 +68,7 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
     // The same through run --baseline, then --accept makes the new state the baseline.
     let base = d.join("baseline.json");
     std::fs::copy(&lj, &base).unwrap();
-    let (code, _, err) = sshmatrix(&[
+    let (code, _, err) = common::sshmatrix_work(&[
         "run",
         "-q",
         "--format",
@@ -98,7 +81,7 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("2 regressions"), "{err}");
-    let (code, _, err) = sshmatrix(&[
+    let (code, _, err) = common::sshmatrix_work(&[
         "run",
         "-q",
         "-o",
@@ -109,7 +92,7 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
         default.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = sshmatrix(&[
+    let (code, _, err) = common::sshmatrix_work(&[
         "run",
         "-q",
         "-o",

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use sshmatrix_reports::Report;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-}
+use common::bin;
 
 fn run(args: &[&str]) -> Output {
     let out = bin()
@@ -218,12 +216,9 @@ fn shards_merge_into_the_single_machine_report() {
     }
     let mut args = vec!["merge".to_string(), "--format".into(), "table".into()];
     args.extend(parts.iter().cloned());
-    let merged_table = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let merged_table = common::bin().args(&args).output().unwrap();
     assert!(merged_table.status.success());
-    let single_table = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let single_table = common::bin()
         .args(["merge", "--format", "table", single.to_str().unwrap()])
         .output()
         .unwrap();
@@ -233,14 +228,8 @@ fn shards_merge_into_the_single_machine_report() {
     );
     let mut args = vec!["merge".to_string()];
     args.extend(parts);
-    let merged: Report = serde_json::from_slice(
-        &Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-            .args(&args)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let merged: Report =
+        serde_json::from_slice(&common::bin().args(&args).output().unwrap().stdout).unwrap();
     let single: Report = serde_json::from_str(&std::fs::read_to_string(&single).unwrap()).unwrap();
     assert_eq!(outcomes(&merged), outcomes(&single));
 }
@@ -248,9 +237,9 @@ fn shards_merge_into_the_single_machine_report() {
 #[test]
 fn passphrases_never_appear_in_any_output() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("secrets.toml");
-    std::fs::write(
-        &m,
+    let m = common::matrix_file(
+        dir.path(),
+        "secrets.toml",
         r#"title = "secrets"
 [axes]
 keys = ["rsa-2048", "ed25519"]
@@ -270,8 +259,7 @@ policy = "rhel9-default"
 users = ["u"]
 scenario = { passphrase = "wrong" }
 "#,
-    )
-    .unwrap();
+    );
     let stream = dir.path().join("s.jsonl");
     let json = dir.path().join("r.json");
     let run_out = bin()
@@ -372,10 +360,10 @@ fn agents_under(work: &Path) -> usize {
 fn no_ssh_agent_outlives_its_run_even_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let work = common::work_dir().join(format!("agents-{}", std::process::id()));
-    let matrix = dir.path().join("agents.toml");
     // One quick target, one that never answers (its cells stay in flight until killed).
-    std::fs::write(
-        &matrix,
+    let matrix = common::matrix_file(
+        dir.path(),
+        "agents.toml",
         "[axes]\nkeys = [\"ed25519\", \"rsa-2048\"]\nholders = [\"agent\"]\n\
          clients = [\"teraterm-5.3\"]\nkey_tools = [\"ssh-keygen\"]\n\
          [[targets]]\nid = \"quick\"\npolicy = \"rhel9-default\"\nusers = [\"u\"]\n\
@@ -383,8 +371,7 @@ fn no_ssh_agent_outlives_its_run_even_after_sigkill() {
          scenario = { server = \"silent\" }\n\
          [layout]\nrows = [\"client\", \"key_tool\", \"key\", \"passphrase\", \"holder\"]\n\
          columns = [\"target\", \"user\"]\n",
-    )
-    .unwrap();
+    );
     let stream = dir.path().join("s.jsonl");
     let mut child = common::spawn(
         &[

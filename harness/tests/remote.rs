@@ -81,10 +81,10 @@ fn daemon_with(dir: &Path, port: u16, authorized: &Path, extra: &str) -> (Daemon
 }
 
 fn matrix(dir: &Path, port: u16, pin: &str, user: &str) -> PathBuf {
-    let m = dir.join("remote.toml");
-    std::fs::write(
-        &m,
-        format!(
+    common::matrix_file(
+        dir,
+        "remote.toml",
+        &format!(
             r#"title = "remote appliance"
 [axes]
 keys = ["ed25519", "rsa-2048", "rsa-3072"]
@@ -111,8 +111,6 @@ scenario = {{ method = "password" }}
 "#
         ),
     )
-    .unwrap();
-    m
 }
 
 /// The user's grant: the password target's password comes from the test's variable.
@@ -122,7 +120,7 @@ const GRANT: [&str; 2] = [
 ];
 
 fn sshmatrix(work: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    common::bin()
         .args(args)
         .arg("--work-dir")
         .arg(work)
@@ -226,15 +224,14 @@ fn remote_target_pins_the_host_key_and_respects_the_failed_login_budget() {
         ),
     )
     .unwrap();
-    let via_file = dir.join("via-known-hosts.toml");
-    std::fs::write(
-        &via_file,
-        std::fs::read_to_string(&m).unwrap().replace(
+    let via_file = common::matrix_file(
+        &dir,
+        "via-known-hosts.toml",
+        &std::fs::read_to_string(&m).unwrap().replace(
             &format!("host_key = \"{pin}\""),
             "known_hosts = \"known_hosts\"",
         ),
-    )
-    .unwrap();
+    );
     let out = sshmatrix(
         &work,
         &[
@@ -296,10 +293,10 @@ fn keys_are_deployed_through_an_existing_admin_key() {
     std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o600)).unwrap();
     let user = sshmatrix_servers::sshd::current_user();
     let (_d, pin) = daemon(&dir, port, &authorized);
-    let m = dir.join("deploy.toml");
-    std::fs::write(
-        &m,
-        format!(
+    let m = common::matrix_file(
+        &dir,
+        "deploy.toml",
+        &format!(
             r#"title = "deploy"
 [axes]
 keys = ["ed25519", "ecdsa-256"]
@@ -317,8 +314,7 @@ deploy = {{ user = "{user}", key = "admin_key", file = "{}" }}
 "#,
             authorized.display()
         ),
-    )
-    .unwrap();
+    );
     let json = dir.join("r.json");
     let out = sshmatrix(
         &work,
@@ -408,7 +404,7 @@ fn remote_block(id: &str, port: u16, pin: &str, user: &str, extra: &str) -> Stri
 /// Runs sshmatrix with `args` and the environment variable the password grant names; the
 /// JSON report it wrote to `json`.
 fn run_json(work: &Path, json: &Path, args: &[&str], password: &str) -> (i32, Report, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let out = common::bin()
         .args(args)
         .args(["--format", "json", "-o"])
         .arg(json)
@@ -436,16 +432,15 @@ fn every_holder_does_what_it_says_on_a_remote_target() {
     std::fs::create_dir_all(&ssh_dir).unwrap();
     let authorized = ssh_dir.join("authorized_keys");
     let (_d, pin) = daemon_with(&dir, port, &authorized, "PasswordAuthentication yes\n");
-    let m = dir.join("holders.toml");
-    std::fs::write(
-        &m,
-        format!(
+    let m = common::matrix_file(
+        &dir,
+        "holders.toml",
+        &format!(
             "[axes]\nkeys = [\"ed25519\"]\nholders = [\"file\", \"agent\", \"password\"]\n\
              clients = [\"teraterm-5.3\", \"putty-0.74\"]\nkey_tools = [\"ssh-keygen\"]\n{}",
             remote_block("lab", port, &pin, &user, "")
         ),
-    )
-    .unwrap();
+    );
     let grant = ["--password", "lab=env:SSHMATRIX_TEST_REMOTE_PASSWORD"];
     let keys = sshmatrix(
         &work,
@@ -498,21 +493,15 @@ fn every_holder_does_what_it_says_on_a_remote_target() {
 /// A matrix of 12 password cells against one remote account (and, with `local`, a local
 /// target too), its budget 2.
 fn budget_matrix(dir: &Path, port: u16, pin: &str, user: &str, local: bool) -> PathBuf {
-    let m = dir.join("budget.toml");
     let local = match local {
         true => "[[targets]]\nid = \"here\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n",
         false => "",
     };
-    std::fs::write(
-        &m,
-        format!(
+    common::matrix_file(dir, "budget.toml", &format!(
             "[axes]\nkeys = [\"rsa-2048\", \"rsa-3072\", \"ecdsa-256\", \"ecdsa-384\", \"ecdsa-521\", \"ed25519\"]\n\
              holders = [\"password\"]\nclients = [\"teraterm-5.3\", \"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n{}{local}",
             remote_block("lab", port, pin, user, "auth_budget = 2\n")
-        ),
-    )
-    .unwrap();
-    m
+        ))
 }
 
 #[test]

@@ -48,7 +48,7 @@ impl Served {
 
     /// `sshmatrix serve --policy POLICY EXTRA…`.
     fn start_with(policy: &str, extra: &[&str], work: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+        let mut child = common::bin()
             .args(["serve", "--policy", policy])
             .args(extra)
             .arg("--work-dir")
@@ -100,10 +100,7 @@ struct Out {
 }
 
 fn sshmatrix(args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = common::bin().args(args).output().unwrap();
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into(),
@@ -596,7 +593,7 @@ async fn an_ssh_audit_report_predicts_what_a_live_scan_predicts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn from_openssh_9_6_on_every_login_is_observable_and_agrees() {
+async fn from_openssh_9_6_on_every_login_is_observable_and_agrees_in_containers() {
     // OpenSSH 10.0 (Debian 13) lists in server-sig-algs only what PubkeyAcceptedAlgorithms
     // accepts: with the whole list read, a scan sees which signatures the server takes.
     let work = common::work_dir();
@@ -736,7 +733,7 @@ async fn verify_logs_in_for_the_undecided_cells_within_the_failed_login_budget()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts() {
+async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts_in_containers() {
     let work = common::work_dir();
     let servers: Vec<(String, Option<&str>)> = [
         ("dropbear-2020.81", "bullseye"),

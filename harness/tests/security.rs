@@ -401,7 +401,7 @@ print scalar(keys %seen), "\n";
 "#;
 
 #[test]
-fn a_local_user_racing_for_one_shot_ports_changes_no_verdict() {
+fn a_local_user_racing_for_one_shot_ports_changes_no_verdict_in_containers() {
     let Some(attacker) = common::attacker() else {
         return;
     };
@@ -409,23 +409,13 @@ fn a_local_user_racing_for_one_shot_ports_changes_no_verdict() {
     // Emulated cells through a jump host (the target's one-shot port is open while the client
     // logs in to the jump host) and against an AsyncSSH daemon; a library client on a one-shot
     // port of its own.
-    let jumps = dir.join("jumps.toml");
-    std::fs::write(
-        &jumps,
-        "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\"]\nclients = [\"teraterm-5.3\"]\nkey_tools = [\"ssh-keygen\"]\n\
+    let jumps = common::matrix_file(&dir, "jumps.toml", "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\"]\nclients = [\"teraterm-5.3\"]\nkey_tools = [\"ssh-keygen\"]\n\
          [[targets]]\nid = \"bastion\"\npolicy = \"upstream-9.2\"\nusers = [\"jump\"]\n\
          [[targets]]\nid = \"behind\"\npolicy = \"upstream-9.2\"\nvia = \"bastion\"\nusers = [\"a\", \"b\", \"c\", \"d\"]\n\
          [[targets]]\nid = \"library\"\npolicy = \"asyncssh-2.24.1\"\nusers = [\"a\", \"b\"]\n\
-         [[targets]]\nid = \"appliance\"\nkind = \"container\"\nimage = \"bookworm\"\npolicy = \"dropbear-2022.83\"\nusers = [\"a\", \"b\"]\n",
-    )
-    .unwrap();
-    let ports = dir.join("ports.toml");
-    std::fs::write(
-        &ports,
-        "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\"]\nclients = [\"real-paramiko-3.5.1\"]\nkey_tools = [\"ssh-keygen\"]\n\
-         [[targets]]\nid = \"local\"\npolicy = \"upstream-9.2\"\nusers = [\"a\", \"b\", \"c\", \"d\"]\n",
-    )
-    .unwrap();
+         [[targets]]\nid = \"appliance\"\nkind = \"container\"\nimage = \"bookworm\"\npolicy = \"dropbear-2022.83\"\nusers = [\"a\", \"b\"]\n");
+    let ports = common::matrix_file(&dir, "ports.toml", "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\"]\nclients = [\"real-paramiko-3.5.1\"]\nkey_tools = [\"ssh-keygen\"]\n\
+         [[targets]]\nid = \"local\"\npolicy = \"upstream-9.2\"\nusers = [\"a\", \"b\", \"c\", \"d\"]\n");
     let mut racer = common::as_attacker("/usr/bin/perl", attacker)
         .args(["-e", RACER])
         .stdin(std::process::Stdio::piped())
@@ -557,16 +547,11 @@ fn control_characters_from_a_server_never_reach_the_terminal_raw() {
 }
 
 #[test]
-fn plink_never_types_a_passphrase_at_a_password_prompt() {
+fn plink_never_types_a_passphrase_at_a_password_prompt_in_containers() {
     let dir = common::scratch_dir("plink-prompt");
-    let m = dir.join("m.toml");
-    std::fs::write(
-        &m,
-        "[axes]\nkeys = [\"ed25519\"]\npassphrase = [\"yes\"]\nclients = [\"real-putty-0.78\", \"real-putty-0.83\"]\n\
+    let m = common::matrix_file(&dir, "m.toml", "[axes]\nkeys = [\"ed25519\"]\npassphrase = [\"yes\"]\nclients = [\"real-putty-0.78\", \"real-putty-0.83\"]\n\
          key_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"password-only\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n\
-         sshd = [\"PubkeyAuthentication no\", \"PasswordAuthentication yes\"]\n",
-    )
-    .unwrap();
+         sshd = [\"PubkeyAuthentication no\", \"PasswordAuthentication yes\"]\n");
     let json = dir.join("r.json");
     let (code, _, err) =
         common::sshmatrix_work(&["run", "-q", "--format", "json", "-o", path(&json), path(&m)]);
@@ -655,16 +640,11 @@ fn unbounded_inputs_are_refused_not_read() {
     }
     // Duplicate checks are linear: 200,000 users with one repeated are refused at the repeat.
     let users: Vec<String> = (0..200_000).map(|i| format!("\"u{i}\"")).collect();
-    let big = dir.join("big.toml");
-    std::fs::write(
-        &big,
-        format!(
+    let big = common::matrix_file(&dir, "big.toml", &format!(
             "[axes]\nkeys = [\"ed25519\"]\nclients = [\"putty-0.83\"]\nkey_tools = [\"ssh-keygen\"]\n\
              [[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [{}, \"u7\"]\n",
             users.join(",")
-        ),
-    )
-    .unwrap();
+        ));
     let (code, _, err) = sshmatrix(&["check", path(&big)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("user `u7` is listed twice"), "{err}");
@@ -701,16 +681,11 @@ fn a_profile_cannot_hand_pip_an_option_or_a_shell_word() {
 #[test]
 fn secrets_leave_the_environment_and_no_core_file_holds_them() {
     let dir = common::scratch_dir("environment");
-    let m = dir.join("m.toml");
-    std::fs::write(
-        &m,
-        "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\", \"rsa-2048\"]\npassphrase = [\"yes\", \"no\"]\n\
+    let m = common::matrix_file(&dir, "m.toml", "[axes]\nkeys = [\"ed25519\", \"ecdsa-256\", \"rsa-2048\"]\npassphrase = [\"yes\", \"no\"]\n\
          clients = [\"real-openssh-9.2\", \"real-putty-0.78\"]\nkey_tools = [\"ssh-keygen\"]\n\
-         [[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [\"a\", \"b\"]\n",
-    )
-    .unwrap();
+         [[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [\"a\", \"b\"]\n");
     let secret = "deploy-passphrase-5e1f0c";
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let mut child = common::bin()
         .args(["run", "-q", "-j", "2", "-o", "/dev/null"])
         .arg(&m)
         .arg("--work-dir")
@@ -731,7 +706,7 @@ fn secrets_leave_the_environment_and_no_core_file_holds_them() {
     let mut looked = std::collections::HashSet::new();
     let mut leaked = Vec::new();
     let mut core_limit = None;
-    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_sshmatrix")).unwrap();
+    let exe = std::fs::canonicalize(common::exe()).unwrap();
     while child.try_wait().unwrap().is_none() {
         for pid in descendants(me) {
             // A child between fork and exec is still a copy of sshmatrix: looked at once it

@@ -9,11 +9,7 @@ use std::process::Command;
 /// Runs `sshmatrix ARGS` inside a pseudo-terminal; everything it wrote (stdout and stderr).
 fn on_terminal(args: &str, env: &[(&str, &str)]) -> String {
     let work = common::work_dir();
-    let command = format!(
-        "{} {args} --work-dir {}",
-        env!("CARGO_BIN_EXE_sshmatrix"),
-        work.display()
-    );
+    let command = format!("{} {args} --work-dir {}", common::exe(), work.display());
     let o = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env("TERM", "xterm")
@@ -58,7 +54,7 @@ fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
 
 #[test]
 fn off_a_terminal_progress_is_one_line_per_cell_and_uncoloured() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let o = common::bin()
         .args(["run", &matrix(), "--color", "auto", "--work-dir"])
         .arg(common::work_dir())
         .output()
@@ -70,7 +66,7 @@ fn off_a_terminal_progress_is_one_line_per_cell_and_uncoloured() {
     );
     assert!(err.contains("[24/24] #"), "{err}");
     assert!(!out.contains('\x1b') && !err.contains('\x1b'), "{out}{err}");
-    let forced = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let forced = common::bin()
         .args(["run", &matrix(), "-q", "--color", "always", "--work-dir"])
         .arg(common::work_dir())
         .output()
@@ -88,7 +84,7 @@ fn table_width(text: &str) -> usize {
 }
 
 fn run_table(matrix: &str, columns: &str, extra: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
+    let o = common::bin()
         .args(["run", matrix, "-q"])
         .args(extra)
         .arg("--work-dir")

@@ -214,12 +214,28 @@ pub fn sshmatrix_work(args: &[&str]) -> (i32, String, String) {
     sshmatrix(&all)
 }
 
+/// The path of the sshmatrix binary under test.
+pub fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_sshmatrix")
+}
+
+/// The sshmatrix binary under test, as a command to add arguments to: every test runs the
+/// binary through this.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(exe())
+}
+
+/// Writes a matrix file `name` with `text` into `dir` and gives its path: every test that
+/// builds a matrix of its own writes it through this.
+pub fn matrix_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
 /// Runs the sshmatrix binary: exit code, standard output, standard error.
 pub fn sshmatrix(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sshmatrix"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = bin().args(args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into(),

@@ -118,6 +118,12 @@ struct RawTool {
     #[serde(default)]
     by_family: std::collections::BTreeMap<String, String>,
     source: String,
+    #[serde(default)]
+    native_to: Option<String>,
+    #[serde(default)]
+    convert: Option<String>,
+    #[serde(default)]
+    convert_source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +146,14 @@ pub struct KeyTool {
     pub by_family: Vec<(String, KeyFormat)>,
     /// Where the facts come from.
     pub source: String,
+    /// The client (profile name) this is the own key tool of, when it is one: `PuTTY` for
+    /// PuTTYgen. Advice offers a client's own tool first.
+    pub native_to: Option<String>,
+    /// How a user turns an existing key into this tool's format, in the tool's own words and
+    /// menus (its source: `convert_source`).
+    pub convert: Option<String>,
+    /// Where `convert` comes from.
+    pub convert_source: Option<String>,
 }
 
 impl KeyTool {
@@ -175,6 +189,9 @@ pub fn key_tools() -> Vec<KeyTool> {
                 name: t.name,
                 version: t.version,
                 source: t.source,
+                native_to: t.native_to,
+                convert: t.convert,
+                convert_source: t.convert_source,
             }
         })
         .collect()

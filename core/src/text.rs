@@ -21,6 +21,15 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
+/// A count with its noun, singular for one: `count(1, "cell")` is `1 cell`, `count(3, "cell")`
+/// is `3 cells` (nouns whose plural adds `s`).
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

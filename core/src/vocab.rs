@@ -16,7 +16,7 @@ pub enum Verdict {
     /// Not decided: timeout, engine limit, broken target (!).
     Error,
     /// Cut short by a stop (Ctrl-C): not measured, never a verdict. Such cells are kept out
-    /// of the result stream, so `--resume` runs them again (?).
+    /// of the result stream, so `--resume` runs them again (…).
     Interrupted,
 }
 
@@ -36,13 +36,14 @@ impl Verdict {
         *self != Verdict::Interrupted
     }
 
-    /// The table mark: ○, ×, ! or ? (interrupted).
+    /// The table mark: ○, ×, ! or … (interrupted). A cell a scan cannot decide without a login
+    /// has its own mark, `?` (`CellResult::mark` in the reports crate).
     pub fn mark(&self) -> &'static str {
         match self {
             Verdict::Ok => "○",
             Verdict::Fail => "×",
             Verdict::Error => "!",
-            Verdict::Interrupted => "?",
+            Verdict::Interrupted => "…",
         }
     }
 }

@@ -78,6 +78,45 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
     }
 }
 
+/// Refines, across the cells of one report, what no server log could say: a remote cell (no
+/// server evidence) refused as `auth-key-not-authorized` after signing with algorithm S, whose
+/// key logged in in another cell of the same run signing with another algorithm, was refused
+/// for S, not for the key (the key is registered: the other login proves it). Returns how many
+/// cells changed.
+pub fn across_cells(cells: &mut [sshmatrix_reports::CellResult]) -> usize {
+    use sshmatrix_reports::Verdict as V;
+    let logins: Vec<(String, String, String)> = cells
+        .iter()
+        .filter(|c| c.verdict == V::Ok && !c.key_fingerprint.is_empty())
+        .filter_map(|c| {
+            let sig = c.signature.clone()?;
+            Some((c.key_fingerprint.clone(), sig, c.client.clone()))
+        })
+        .collect();
+    let mut changed = 0;
+    for c in cells.iter_mut() {
+        if c.code != Code::AuthKeyNotAuthorized || !c.server_evidence.is_empty() {
+            continue;
+        }
+        let Some(sig) = c.signature.clone() else {
+            continue;
+        };
+        let proof = logins
+            .iter()
+            .find(|(fp, other, _)| *fp == c.key_fingerprint && *other != sig);
+        if let Some((_, other, client)) = proof {
+            c.code = Code::AuthSignatureRejected.into();
+            c.reason = format!(
+                "the server refused the {sig} signature: the same key logged in signed with {other} ({client}, this run), so the key is registered and {sig} is what it does not accept"
+            );
+            c.notes
+                .push("code from evidence across cells (no server log on a remote target)".into());
+            changed += 1;
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +209,62 @@ mod tests {
             code(&outcome(Stage::Emulation, "emulation limit"), &none),
             Some(Code::EmulationLimit)
         );
+    }
+
+    /// Cells of a two-client plan against one remote-like target, as results.
+    fn two_cells() -> Vec<sshmatrix_reports::CellResult> {
+        let text = r#"title = "t"
+[axes]
+keys = ["rsa-2048"]
+passphrase = ["no"]
+clients = ["openssh-9.2", "putty-0.74"]
+key_tools = ["ssh-keygen"]
+[[targets]]
+id = "t"
+policy = "rhel9-default"
+users = ["u"]
+"#;
+        let (profiles, tools, policies) = (
+            sshmatrix_clients::builtin_profiles(),
+            sshmatrix_clients::key_tools(),
+            sshmatrix_servers::builtin_policies(),
+        );
+        let catalog = crate::matrix::Catalog::new(&profiles, &tools, &policies);
+        let plan = crate::matrix::plan("t.toml", text, None, &catalog).unwrap();
+        let mut cells: Vec<_> = plan
+            .cells
+            .iter()
+            .map(|c| crate::runner::blank_result(&plan, c))
+            .collect();
+        for c in cells.iter_mut() {
+            c.key_fingerprint = "SHA256:same".into();
+        }
+        cells[0].verdict = Verdict::Ok;
+        cells[0].signature = Some("rsa-sha2-512".into());
+        cells[1].verdict = Verdict::Fail;
+        cells[1].code = Code::AuthKeyNotAuthorized.into();
+        cells[1].signature = Some("ssh-rsa".into());
+        cells
+    }
+
+    #[test]
+    fn a_key_that_logged_in_elsewhere_was_refused_for_its_signature_not_itself() {
+        let mut cells = two_cells();
+        assert_eq!(across_cells(&mut cells), 1);
+        assert_eq!(cells[1].code, Code::AuthSignatureRejected);
+        assert!(cells[1].reason.starts_with(
+            "the server refused the ssh-rsa signature: the same key logged in signed with rsa-sha2-512 (openssh-9.2, this run)"
+        ), "{}", cells[1].reason);
+        // Server evidence, another key, or no other login: the code stands.
+        for spoil in 0..3 {
+            let mut cells = two_cells();
+            match spoil {
+                0 => cells[1].server_evidence = vec!["Failed publickey".into()],
+                1 => cells[1].key_fingerprint = "SHA256:other".into(),
+                _ => cells[0].verdict = Verdict::Fail,
+            }
+            assert_eq!(across_cells(&mut cells), 0, "case {spoil}");
+            assert_eq!(cells[1].code, Code::AuthKeyNotAuthorized);
+        }
     }
 }

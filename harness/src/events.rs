@@ -86,7 +86,7 @@ impl Reporter for ProgressLines {
         eprintln!(
             "[{done}/{total}] #{} {} {}: {}{why}",
             r.index,
-            r.verdict.mark(),
+            r.mark(),
             r.selector(),
             r.stage,
         );
@@ -105,13 +105,25 @@ pub struct ProgressBar {
 impl ProgressBar {
     fn bar(&self, total: usize) -> &indicatif::ProgressBar {
         self.bar.get_or_init(|| {
+            // indicatif's own `{per_sec}` prints "17.8163/s": the rate is written here.
             let style = indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} cells  {msg}  {per_sec:.1} cells/s  {eta} left",
+                "{bar:30} {pos}/{len} cells  {msg}  {rate}  {eta} left",
             )
-            .expect("progress template");
+            .expect("progress template")
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", rate_text(s.per_sec()));
+                },
+            );
             indicatif::ProgressBar::new(total as u64).with_style(style)
         })
     }
+}
+
+/// Cells per second as the bar shows them: `17.8 cells/s`.
+fn rate_text(per_sec: f64) -> String {
+    format!("{per_sec:.1} cells/s")
 }
 
 /// The ○/×/! counts as the bar shows them.
@@ -143,13 +155,17 @@ impl Reporter for ProgressBar {
     }
 }
 
-/// Replaces the bar by its summary line: cells, counts, time.
+/// Replaces the bar by its summary line: cells, counts, time, rate.
 fn finish(bar: &indicatif::ProgressBar, c: &[usize; 3]) {
     let secs = bar.elapsed().as_secs_f64();
     bar.set_style(indicatif::ProgressStyle::with_template("{msg}").expect("template"));
+    let done = bar.position();
+    let rate = match secs > 0.0 {
+        true => format!("  ({})", rate_text(done as f64 / secs)),
+        false => String::new(),
+    };
     bar.finish_with_message(format!(
-        "{} cells  {}  in {secs:.1} s",
-        bar.position(),
+        "{done} cells  {}  in {secs:.1} s{rate}",
         counts_text(c)
     ));
 }

@@ -235,6 +235,15 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
         .collect()
 }
 
+/// How many cells of the report some rule selects (the cells the expectations hold).
+pub fn held(report: &Report, rules: &[Rule]) -> usize {
+    report
+        .cells
+        .iter()
+        .filter(|c| rules.iter().any(|r| r.selects(c)))
+        .count()
+}
+
 /// Lines describing every expectation the report does not meet (empty when all are met). A
 /// cell is held to the last rule that selects it, so a broad rule can be followed by its
 /// exceptions.

@@ -63,12 +63,18 @@ const NOT_LOCAL: &[(&str, &str)] = &[
         "syslogfacility",
         "the local sshd logs to its standard error",
     ),
+    ("permitrootlogin", ROOT),
+    (
+        "pidfile",
+        "the local sshd serves one connection (sshd -i) and writes no PID file",
+    ),
     ("allowusers", ACCOUNTS),
     ("allowgroups", ACCOUNTS),
     ("denyusers", ACCOUNTS),
     ("denygroups", ACCOUNTS),
 ];
 
+const ROOT: &str = "applies to root alone: impact's cells stand for an ordinary account (they log in as the OS user running sshmatrix, whom the harness lets in when that is root), so root's own access is not tested; check it with `sshd -T -C user=root` on the host";
 const UNSAFE: &str =
     "reads files or runs commands of the real host; sshmatrix supplies its own (keys, session)";
 const CONTROL: &str = "holds a control character: not applied";
@@ -200,6 +206,11 @@ pub fn policy(id: &str, file: &Path, reading: &Reading, openssh: &str) -> Policy
         .into(),
         notes: Vec::new(),
         alternatives: Vec::new(),
+        basis: sshmatrix_servers::policy::Basis {
+            kind: sshmatrix_servers::policy::BasisKind::Measured,
+            says: format!("{shown}, run by this host's sshd {openssh}"),
+        },
+        sshd_config_place: None,
         untrusted: true,
     }
 }
@@ -331,7 +342,7 @@ mod tests {
         let r = read(
             "# comment\nPort 2222\nHostKey /etc/ssh/ssh_host_ed25519_key\nHostKey=/etc/ssh/ssh_host_rsa_key\n\
              Ciphers aes256-gcm@openssh.com\nAuthorizedKeysFile .ssh/ak\nKexAlgorithms=curve25519-sha256\n\
-             Match Address 10.0.0.0/8\n  PasswordAuthentication yes\n",
+             PermitRootLogin no\nMatch Address 10.0.0.0/8\n  PasswordAuthentication yes\n",
         );
         assert_eq!(r.host_keys, ["ed25519", "rsa"]);
         assert_eq!(
@@ -345,7 +356,12 @@ mod tests {
             .collect();
         assert_eq!(
             lines,
-            [(2, "Port"), (6, "AuthorizedKeysFile"), (8, "Match")]
+            [
+                (2, "Port"),
+                (6, "AuthorizedKeysFile"),
+                (8, "PermitRootLogin"),
+                (9, "Match")
+            ]
         );
     }
 

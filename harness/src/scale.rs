@@ -164,6 +164,13 @@ pub fn skip_done(plan: &mut Plan, done: Vec<CellResult>) -> Resumed {
 pub fn merge(mut reports: Vec<Report>, partial: bool) -> Result<Report, String> {
     let mut first = reports.pop().ok_or("nothing to merge")?;
     let mut shards: Vec<Option<String>> = vec![first.shard.clone()];
+    // Each cell's identity once, so a merge of many shards stays linear in the cells.
+    let mut seen: std::collections::HashMap<String, usize> = first
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (identity(c), i))
+        .collect();
     for r in reports {
         let other_plan = !r.matrix_digest.is_empty()
             && !first.matrix_digest.is_empty()
@@ -182,15 +189,15 @@ pub fn merge(mut reports: Vec<Report>, partial: bool) -> Result<Report, String> 
         }
         shards.push(r.shard.clone());
         for c in r.cells {
-            if let Some(old) = first.cells.iter().find(|o| identity(o) == identity(&c)) {
+            let id = identity(&c);
+            if let Some(&i) = seen.get(&id) {
+                let old = &first.cells[i];
                 if old.verdict != c.verdict || old.code != c.code {
-                    return Err(format!(
-                        "cell {} appears twice with different verdicts",
-                        identity(&c)
-                    ));
+                    return Err(format!("cell {id} appears twice with different verdicts"));
                 }
                 continue;
             }
+            seen.insert(id, first.cells.len());
             first.cells.push(c);
         }
         for n in r.notes {
@@ -201,6 +208,7 @@ pub fn merge(mut reports: Vec<Report>, partial: bool) -> Result<Report, String> 
     }
     first.cells.sort_by_key(|c| c.index);
     first.shard = None;
+    crate::diagnose::across_cells(&mut first.cells);
     let missing = missing_cells(&first);
     if missing > 0 && !partial {
         return Err(format!(

@@ -76,9 +76,21 @@ async fn field_report_2_four_proposed_fixes_are_judged_correctly() {
         upgrades[0].contains("Tera Term 4.107") && upgrades[1].contains("Tera Term 5.0"),
         "{upgrades:?}"
     );
-    assert!(computed.iter().any(|t| t.fix.text
-        == "sshd_config: PubkeyAcceptedAlgorithms +ssh-rsa"
-        && t.fix.cost.is_some()));
+    // The directive says where it must go on AL2023 to take effect (sshd keeps the first value,
+    // and the crypto policy is included from 50-redhat.conf).
+    assert!(
+        computed.iter().any(|t| t
+            .fix
+            .text
+            .starts_with("sshd_config: PubkeyAcceptedAlgorithms +ssh-rsa — where: put the line in a drop-in that sorts before 50-redhat.conf")
+            && t.fix.cost.is_some()),
+        "{:?}",
+        computed.iter().map(|t| &t.fix.text).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        e.basis,
+        "server side: inferred — crypto-policies DEFAULT of the version AL2023 ships, without RequiredRSASize (not seen on an AL2023 host)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,6 +116,58 @@ async fn nutanix_ahv_failure_gets_verified_advice() {
         );
     }
     assert!(e.fixes.iter().any(|t| t.fix.text.contains("Tera Term 5.0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_putty_cannot_read_is_converted_in_puttygen_and_no_harness_profile_is_advised() {
+    let dir = common::scratch_dir("advice-putty-key");
+    let m = common::matrix_file(
+        &dir,
+        "putty.toml",
+        r#"title = "PuTTY 0.83 given an OpenSSH key"
+[axes]
+keys = ["ed25519"]
+passphrase = ["no"]
+clients = ["putty-0.83"]
+key_tools = ["ssh-keygen"]
+
+[[targets]]
+id = "rhel9"
+policy = "rhel9-default"
+users = ["u"]
+"#,
+    );
+    let plan = common::plan(&m);
+    let (profiles, tools, policies) = (
+        sshmatrix_clients::builtin_profiles(),
+        sshmatrix_clients::key_tools(),
+        sshmatrix_servers::builtin_policies(),
+    );
+    let e = explain(&plan, 0, &[], true, &opts(), &profiles, &tools, &policies)
+        .await
+        .unwrap();
+    assert_eq!(e.result.code, "key-load-failed", "{}", e.result.reason);
+    let texts: Vec<&str> = e.fixes.iter().map(|t| t.fix.text.as_str()).collect();
+    // The first fix is where the user is: PuTTY's own PuTTYgen, in the client's release, in its
+    // own menus; and it is verified.
+    assert_eq!(
+        texts.first().copied(),
+        Some("convert the key to ppk-v3: in PuTTYgen: Conversions › Import key, choose the key file (type its passphrase), then Save private key"),
+        "{texts:?}"
+    );
+    assert_eq!(
+        e.fixes[0].fix.change,
+        sshmatrix::advice::Change::KeyTool("puttygen-0.83".into())
+    );
+    assert_eq!(e.fixes[0].result.as_ref().unwrap().verdict, Verdict::Ok);
+    // A harness instrument (a real binary in a release image) is never a fix a user can take,
+    // and a crypto policy does not decide whether a key file can be read.
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("real-") || t.contains("switch to policy")),
+        "{texts:?}"
+    );
 }
 
 #[test]

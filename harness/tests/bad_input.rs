@@ -68,7 +68,21 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case("unknown-key-type.toml", "2:9: unknown key type `ecc-256`", "")]
 #[case("empty-keys.toml", "2:8: the keys axis is empty", "")]
-#[case("unknown-field.toml", "3:1: unknown field `clinets`", "")]
+#[case(
+    "unknown-field.toml",
+    "3:1: unknown field `clinets` (fields here: keys, passphrase, clients,",
+    "did you mean `clients`?"
+)]
+#[case(
+    "users-not-a-list.toml",
+    "9:9: `users` must be a list: users = [\"ec2-user\"]",
+    "users = [\"ec2-user\"]"
+)]
+#[case(
+    "key-with-colon.toml",
+    "2:9: unknown key type `rsa:2048`",
+    "did you mean `rsa-2048`?"
+)]
 #[case("empty-users.toml", "9:9: target `t` has no users", "")]
 #[case("duplicate-target-id.toml", "12:6: target id `t` is used twice", "")]
 #[case(
@@ -122,7 +136,11 @@ fn check(path: &Path) -> (i32, String) {
     "2:9: impossible key size `rsa-99999999999999`",
     ""
 )]
-#[case("keys-not-an-array.toml", "2:8: invalid type: string", "")]
+#[case(
+    "keys-not-an-array.toml",
+    "2:8: `keys` must be a list: keys = [\"rsa-2048\"]",
+    ""
+)]
 #[case(
     "duplicate-client.toml",
     "3:26: client `putty-0.83` is listed twice",

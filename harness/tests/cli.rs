@@ -353,4 +353,44 @@ fn every_report_command_takes_format_and_output() {
         .filter(|c| c.predicted_verdict == Some(sshmatrix_reports::Verdict::Fail))
         .count();
     assert_eq!(failing, 16);
+    // Every answer says what its server side rests on: the AHV refusal on a field report alone.
+    assert!(
+        report.notes.iter().any(|n| n
+            == "policy `nutanix-ahv-lockdown`: server side: field report only — ssh-rsa refusal rests on field report §1 alone; ciphers and MACs from the DISA Nutanix STIG"),
+        "{:?}",
+        report.notes
+    );
+}
+
+/// `run … --format json | head`: the reader closing the pipe early is no error (no "Broken
+/// pipe", no exit 3, no rescued file). `run` keeps SIGPIPE ignored (it has processes and a run
+/// directory to clean up), so the write itself must take it quietly.
+#[test]
+fn a_reader_that_stops_early_ends_a_runs_output_quietly() {
+    use std::io::Read;
+    let work = common::scratch_dir("epipe");
+    let m = common::matrices().join("nutanix-cluster-lockdown.toml");
+    let mut child = common::bin()
+        .args([
+            "run",
+            m.to_str().unwrap(),
+            "-q",
+            "--format",
+            "json",
+            "--work-dir",
+        ])
+        .arg(&work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The JSON (144 cells) is larger than a pipe holds: the writer is still writing when the
+    // reader goes away after its first bytes.
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("error") && !err.contains("rescued"), "{err}");
+    assert!(!work.join("rescued").exists());
 }

@@ -121,12 +121,32 @@ fn interrupt_and_resume(matrix: &Path, work: &Path, after: usize, base: &Report,
     let stream = dir.join("s.jsonl");
     let m = matrix.to_str().unwrap();
     let s = stream.to_str().unwrap();
-    let child = spawn_job(&["run", m, "--stream", s, "-q"], work);
+    let partial = dir.join("partial.json");
+    let p = partial.to_str().unwrap();
+    let args = ["run", m, "--stream", s, "-q", "--format", "json", "-o", p];
+    let child = spawn_job(&args, work);
     let got = common::wait_for_lines(&stream, after);
     assert!(got >= after, "the stream never reached {after} lines");
     ctrl_c(&child);
     let (code, err) = finish(child, None);
     assert_eq!(code, 130, "{err}");
+    assert!(
+        err.contains(&format!("`--resume {s}` runs only them")),
+        "{err}"
+    );
+    // The partial file says so where a reader looks first.
+    let cut = read(&partial);
+    let head = format!(
+        "PARTIAL ({} of {} cells, interrupted): ",
+        cut.cells.len(),
+        base.cells.len()
+    );
+    assert!(cut.title.starts_with(&head), "{}", cut.title);
+    assert!(
+        cut.notes[0].starts_with("PARTIAL: the run was interrupted; "),
+        "{:?}",
+        cut.notes
+    );
     for line in std::fs::read_to_string(&stream).unwrap().lines() {
         assert!(!line.contains("\"interrupted\""), "{line}");
     }

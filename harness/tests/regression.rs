@@ -104,3 +104,23 @@ fn legacy_to_default_lists_exactly_the_regressed_cells_and_exits_1() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("0 changed cells"), "{err}");
 }
+
+/// One rule held to six cells, two of which differ: the count names differences, cells and
+/// rules apart ("2 of 1 expectations not met" said neither).
+#[test]
+fn unmet_expectations_count_differences_cells_and_rules_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = matrix(dir.path(), "rhel9-default");
+    let text = std::fs::read_to_string(&m).unwrap().replacen(
+        "[axes]",
+        "expect = [ { verdict = \"ok\" } ]\n[axes]",
+        1,
+    );
+    std::fs::write(&m, text).unwrap();
+    let (code, _, err) = common::sshmatrix_work(&["run", "-q", m.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("expectations not met: 2 differences (6 cells held to 1 rule):"),
+        "{err}"
+    );
+}

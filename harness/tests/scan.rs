@@ -305,6 +305,38 @@ async fn assuming_release_defaults_matches_a_policy_that_keeps_them() {
         }
     }
     assert!(ok >= 20, "{ok} logins");
+    // Without --assume-defaults the same scan leaves cells undecided: on the table they have
+    // their own mark and count (not "error"), and one line says how to decide them.
+    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
+    let plain = sshmatrix(&[
+        "scan",
+        &served.address,
+        "--clients",
+        &clients,
+        "--keys",
+        &keys,
+        "--color",
+        "never",
+    ]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let undecided = scan(&served.address, &[])
+        .cells
+        .iter()
+        .filter(|c| c.code == "not-observable")
+        .count();
+    assert!(undecided > 0);
+    assert!(
+        plain
+            .stdout
+            .contains(&format!("? needs a login {undecided}   ! error 0")),
+        "{}",
+        plain.stdout
+    );
+    assert!(
+        plain.stdout.contains("need a login to decide: assume the releases' defaults with --assume-defaults, or log in with --verify USER"),
+        "{}",
+        plain.stdout
+    );
     // Nothing authenticated: the server's log of the last connection has no auth attempt.
     let log = std::fs::read_dir(work.join("runs"))
         .unwrap()
@@ -692,6 +724,14 @@ async fn verify_logs_in_for_the_undecided_cells_within_the_failed_login_budget()
             .any(|n| n.starts_with("--verify: 9 cells measured")),
         "{:?}",
         report.notes
+    );
+    // The title says the report is no longer only a prediction.
+    assert!(
+        report.title.ends_with(&format!(
+            "(predicted before login; 9 cells measured by logging in as {user})"
+        )),
+        "{}",
+        report.title
     );
     for c in &report.cells {
         let real = c.client.starts_with("real-");

@@ -31,6 +31,20 @@ fn matrix() -> String {
 fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
     let out = on_terminal(&format!("run {}", matrix()), &[]);
     assert!(out.contains("24 cells  ○ 22  × 2  ! 0  in "), "{out}");
+    // The rate is a number of cells per second, once ("17.8 cells/s", not "17.8163/s cells/s").
+    let summary = out.rsplit("24 cells  ○").next().unwrap_or_default();
+    let summary = summary.lines().next().unwrap_or_default();
+    let rate = summary
+        .split("  (")
+        .nth(1)
+        .and_then(|r| r.split(" cells/s)").next())
+        .unwrap_or_default();
+    assert!(
+        rate.parse::<f64>().is_ok_and(|r| r > 0.0)
+            && rate.split('.').nth(1).map(str::len) == Some(1),
+        "{out}"
+    );
+    assert!(!out.contains("/s cells/s"), "{out}");
     assert!(
         !out.contains("[24/24]"),
         "no per-cell lines under the bar: {out}"

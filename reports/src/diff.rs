@@ -128,7 +128,7 @@ fn state(c: Option<&CellResult>) -> String {
     match c {
         None => "-".into(),
         Some(c) if c.verdict == Verdict::Ok => "○".into(),
-        Some(c) => format!("{} [{}] {}", c.verdict.mark(), c.code, c.reason),
+        Some(c) => format!("{} [{}] {}", c.mark(), c.code, c.reason),
     }
 }
 

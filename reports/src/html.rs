@@ -14,7 +14,7 @@ pub fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}\
 th,td{border:1px solid #999;padding:.25em .6em;text-align:center}th{background:#eee}\
-td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{background:#fff3cd;cursor:pointer}\
+td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{background:#fff3cd;cursor:pointer}td.needs-login{background:#eef0f4;color:#555;cursor:pointer}\
 td.ok{cursor:pointer}#detail{white-space:pre-wrap;font-family:monospace;border:1px solid #999;padding:.8em;margin-top:1em;background:#fafafa}";
 
 const SCRIPT: &str = "document.querySelectorAll('td[data-i]').forEach(function(td){td.addEventListener('click',function(){\
@@ -102,6 +102,7 @@ fn detail(cell: &CellResult) -> serde_json::Value {
 /// One `<td>`: the cell's mark, its reason on hover, its panel index.
 fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
     let class = match cell.verdict {
+        _ if cell.needs_login() => "needs-login",
         Verdict::Ok => "ok",
         Verdict::Fail => "fail",
         Verdict::Error => "error",
@@ -154,9 +155,9 @@ fn legend(g: &Grid, report: &Report) -> String {
         "<li><b>○</b> logged in</li><li><b>×</b> refused</li><li><b>!</b> no verdict (error)</li><li><b>-</b> no such cell</li>",
     );
     for (label, text, count) in g.legend_lines() {
-        let cells = if count == 1 { "cell" } else { "cells" };
+        let cells = sshmatrix_core::text::count(count, "cell");
         legend.push_str(&format!(
-            "<li><b>{}</b> {} ({count} {cells})</li>",
+            "<li><b>{}</b> {} ({cells})</li>",
             esc(&label),
             esc(&text)
         ));
@@ -190,6 +191,8 @@ pub(crate) fn plain_table(
 
 /// Renders the report as a self-contained HTML page.
 pub fn render(report: &Report) -> String {
+    let folded = crate::layout::fold_constant_rows(report);
+    let report = folded.as_ref();
     let g = Grid::new(report);
     let mut h = header(&g, report);
     let starts = row_spans(&g);
@@ -211,10 +214,10 @@ pub fn render(report: &Report) -> String {
     let data = serde_json::to_string(&details)
         .expect("json")
         .replace("</", "<\\/");
-    let (ok, fail, err) = report.counts();
+    let tally = esc(&report.tally(" · "));
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head>\n\
-         <body><h1>{title}</h1>\n<table>\n{h}</table>\n<p>○ ok {ok} · × fail {fail} · ! error {err} — click a cell for its evidence</p>\n\
+         <body><h1>{title}</h1>\n<table>\n{h}</table>\n<p>{tally} — click a cell for its evidence</p>\n\
          <ul>{legend}</ul>\n<div id=\"detail\">Click a cell.</div>\n<script>var CELLS={data};{SCRIPT}</script>\n</body></html>\n",
         title = esc(&report.title),
         legend = legend(&g, report)

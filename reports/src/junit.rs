@@ -29,6 +29,7 @@ pub fn render(report: &Report) -> String {
             c.duration_ms as f64 / 1000.0
         ));
         let tag = match c.verdict {
+            _ if c.needs_login() => "skipped",
             Verdict::Ok => {
                 out.push_str("/>\n");
                 continue;

@@ -33,20 +33,72 @@ pub fn runs<K: PartialEq>(keys: &[K]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Row axes with one value across every cell, moved into the title (`Passphrase: no`): what a
+/// terminal table does to fit, and what documentation formats always do.
+pub(crate) fn fold_constant_rows(report: &Report) -> std::borrow::Cow<'_, Report> {
+    let axes = report.row_axes.len();
+    let uniform = report.cells.iter().all(|c| c.row.len() == axes);
+    let single: Vec<usize> = (0..axes)
+        .filter(|&i| {
+            let first = report.cells.first().and_then(|c| c.row.get(i));
+            uniform && report.cells.iter().all(|c| c.row.get(i) == first)
+        })
+        .collect();
+    if single.is_empty() || single.len() >= axes {
+        return std::borrow::Cow::Borrowed(report);
+    }
+    let mut r = report.clone();
+    let said: Vec<String> = single
+        .iter()
+        .map(|&i| format!("{}: {}", report.row_axes[i], report.cells[0].row[i]))
+        .collect();
+    r.title = format!("{} — {}", report.title, said.join(", "));
+    let keep = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .enumerate()
+            .filter(|(i, _)| !single.contains(i))
+            .map(|(_, x)| x.clone())
+            .collect()
+    };
+    r.row_axes = keep(&report.row_axes);
+    for c in &mut r.cells {
+        c.row = keep(&c.row);
+    }
+    std::borrow::Cow::Owned(r)
+}
+
 /// The legend entry of a non-ok cell: failure code, stage and reason.
 pub fn legend_text(c: &CellResult) -> String {
     format!("[{}] {}: {}", c.code, c.stage, c.reason)
 }
 
-/// What puts two non-ok cells under one legend entry: the same text and the same advice (cells
-/// with the same reason but different fixes get entries of their own, so every cell shows its
-/// own fixes).
-fn legend_key(c: &CellResult) -> (String, Vec<crate::schema::Advice>) {
-    (legend_text(c), c.advice.clone())
+/// One legend entry: a failure text (one mark per reason), and the distinct lists of fixes its
+/// cells carry (cells with the same reason can have different fixes: a client's own upgrade).
+pub struct LegendEntry {
+    /// Code, stage and reason.
+    pub text: String,
+    variants: Vec<Variant>,
 }
 
-/// A legend entry's key: its text and its advice.
-type LegendKey = (String, Vec<crate::schema::Advice>);
+/// The cells of a legend entry that carry one list of fixes.
+struct Variant {
+    advice: Vec<crate::schema::Advice>,
+    count: usize,
+    /// The report position of its first cell.
+    first: usize,
+}
+
+/// One fix as a legend shows it: (mark, side, text, cost).
+pub type FixLine = (String, String, String, Option<String>);
+
+fn fix_line(a: &crate::schema::Advice) -> FixLine {
+    (
+        a.mark().to_string(),
+        a.side.clone(),
+        a.text.clone(),
+        a.cost.clone(),
+    )
+}
 
 /// The laid-out grid of a report. Every lookup is by index (built once), so laying out and
 /// rendering take time linear in the cells.
@@ -61,14 +113,57 @@ pub struct Grid<'a> {
     pub depth: usize,
     /// Number of row label columns.
     pub width: usize,
-    /// Distinct legend entries of non-ok cells (text and advice), in first-seen order.
-    pub legend: Vec<LegendKey>,
+    /// Distinct legend entries of non-ok cells (one per failure text), in first-seen order.
+    pub legend: Vec<LegendEntry>,
     /// (row, column) → position of the cell in the report.
     at: HashMap<(&'a [String], &'a [String]), usize>,
     /// Each cell's legend entry (`None` for ok cells), by position in the report.
     entry: Vec<Option<usize>>,
     /// How many cells each legend entry has, and the verdict of its first.
-    counts: Vec<(usize, Verdict)>,
+    counts: Vec<(usize, &'static str)>,
+}
+
+/// The legend of a report's non-ok cells: its entries, each cell's entry (by report position),
+/// and each entry's cell count and mark.
+type Legend = (
+    Vec<LegendEntry>,
+    Vec<Option<usize>>,
+    Vec<(usize, &'static str)>,
+);
+
+fn legend_of(report: &Report) -> Legend {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut variant: HashMap<(usize, &[crate::schema::Advice]), usize> = HashMap::new();
+    let mut legend: Vec<LegendEntry> = Vec::new();
+    let mut counts = Vec::new();
+    let mut entry = Vec::with_capacity(report.cells.len());
+    for (i, c) in report.cells.iter().enumerate() {
+        if c.verdict == Verdict::Ok {
+            entry.push(None);
+            continue;
+        }
+        let n = *index.entry(legend_text(c)).or_insert_with_key(|text| {
+            legend.push(LegendEntry {
+                text: text.clone(),
+                variants: Vec::new(),
+            });
+            counts.push((0, c.mark()));
+            legend.len() - 1
+        });
+        counts[n].0 += 1;
+        let variants = &mut legend[n].variants;
+        let v = *variant.entry((n, c.advice.as_slice())).or_insert_with(|| {
+            variants.push(Variant {
+                advice: c.advice.clone(),
+                count: 0,
+                first: i,
+            });
+            variants.len() - 1
+        });
+        variants[v].count += 1;
+        entry.push(Some(n));
+    }
+    (legend, entry, counts)
 }
 
 impl<'a> Grid<'a> {
@@ -81,24 +176,7 @@ impl<'a> Grid<'a> {
             at.entry((c.row.as_slice(), c.column.as_slice()))
                 .or_insert(i);
         }
-        let mut index: HashMap<LegendKey, usize> = HashMap::new();
-        let mut legend = Vec::new();
-        let mut counts = Vec::new();
-        let entry = report
-            .cells
-            .iter()
-            .map(|c| {
-                (c.verdict != Verdict::Ok).then(|| {
-                    let n = *index.entry(legend_key(c)).or_insert_with_key(|k| {
-                        legend.push(k.clone());
-                        counts.push((0, c.verdict));
-                        legend.len() - 1
-                    });
-                    counts[n].0 += 1;
-                    n
-                })
-            })
-            .collect();
+        let (legend, entry, counts) = legend_of(report);
         Grid {
             depth: cols.iter().map(Vec::len).max().unwrap_or(1).max(1),
             width: rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
@@ -127,12 +205,12 @@ impl<'a> Grid<'a> {
         self.entry.get(i).copied().flatten().unwrap_or(0)
     }
 
-    /// The legend label of a legend entry: the verdict mark, numbered when there are several.
-    pub fn label(&self, index: usize, verdict: Verdict) -> String {
+    /// The legend label of a legend entry: the cells' mark, numbered when there are several.
+    pub fn label(&self, index: usize, mark: &str) -> String {
         if self.legend.len() > 1 {
-            format!("{}{}", verdict.mark(), index + 1)
+            format!("{mark}{}", index + 1)
         } else {
-            verdict.mark().to_string()
+            mark.to_string()
         }
     }
 
@@ -141,7 +219,7 @@ impl<'a> Grid<'a> {
         match cell {
             None => "-".into(),
             Some(c) if c.verdict == Verdict::Ok => "○".into(),
-            Some(c) => self.label(self.entry_of(c), c.verdict),
+            Some(c) => self.label(self.entry_of(c), c.mark()),
         }
     }
 
@@ -170,32 +248,55 @@ impl<'a> Grid<'a> {
         self.legend
             .iter()
             .enumerate()
-            .map(|(i, key)| {
-                let (count, verdict) = self.counts[i];
-                (self.label(i, verdict), key.0.clone(), count)
+            .map(|(i, e)| {
+                let (count, mark) = self.counts[i];
+                (self.label(i, mark), e.text.clone(), count)
             })
             .collect()
     }
 
-    /// The advice of legend entry `index` (every cell of an entry has the same): (mark, side,
-    /// text, cost).
-    pub fn legend_advice(&self, index: usize) -> Vec<(String, String, String, Option<String>)> {
-        self.legend
-            .get(index)
-            .map(|(_, advice)| {
-                advice
+    /// The fixes every cell of legend entry `index` carries.
+    pub fn legend_advice(&self, index: usize) -> Vec<FixLine> {
+        let Some(e) = self.legend.get(index) else {
+            return Vec::new();
+        };
+        let Some(first) = e.variants.first() else {
+            return Vec::new();
+        };
+        first
+            .advice
+            .iter()
+            .filter(|a| e.variants.iter().all(|v| v.advice.contains(a)))
+            .map(fix_line)
+            .collect()
+    }
+
+    /// The fixes only some cells of legend entry `index` carry, per group of cells: where its
+    /// first cell is (`row / … → column / …`), how many cells, and their own fixes. Empty when
+    /// every cell carries the same.
+    pub fn legend_variants(&self, index: usize) -> Vec<(String, usize, Vec<FixLine>)> {
+        let Some(e) = self.legend.get(index).filter(|e| e.variants.len() > 1) else {
+            return Vec::new();
+        };
+        let common: Vec<_> = e.variants[0]
+            .advice
+            .iter()
+            .filter(|a| e.variants.iter().all(|v| v.advice.contains(a)))
+            .collect();
+        e.variants
+            .iter()
+            .filter_map(|v| {
+                let own: Vec<FixLine> = v
+                    .advice
                     .iter()
-                    .map(|a| {
-                        (
-                            a.mark().to_string(),
-                            a.side.clone(),
-                            a.text.clone(),
-                            a.cost.clone(),
-                        )
-                    })
-                    .collect()
+                    .filter(|a| !common.contains(a))
+                    .map(fix_line)
+                    .collect();
+                let c = &self.report.cells[v.first];
+                let at = format!("{} → {}", c.row.join(" / "), c.column.join(" / "));
+                (!own.is_empty()).then_some((at, v.count, own))
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// Cells whose measurement disagrees with the static prediction.

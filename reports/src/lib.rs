@@ -25,9 +25,10 @@ pub enum Format {
     Csv,
     /// The [`Report`] as pretty JSON.
     Json,
-    /// Markdown for documentation: a Markdown table, or an HTML table inside it where column
-    /// headers are grouped.
+    /// Markdown for documentation: a pipe table (grouped column labels joined in one header).
     Markdown,
+    /// Markdown with an HTML table where column headers are grouped (they span their columns).
+    MarkdownHtml,
     /// A compatibility sheet for documentation pages: ✓/✗ with numbered footnotes saying why.
     Sheet,
     /// One self-contained HTML file; cells show reason and evidence on hover and click.
@@ -42,7 +43,8 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Table => table::render(report),
         Format::Csv => csv::render(report),
         Format::Json => serde_json::to_string_pretty(report).expect("report serializes") + "\n",
-        Format::Markdown => markdown::render(report),
+        Format::Markdown => markdown::render(report, false),
+        Format::MarkdownHtml => markdown::render(report, true),
         Format::Sheet => markdown::render_sheet(report),
         Format::Html => html::render(report),
         Format::Junit => junit::render(report),

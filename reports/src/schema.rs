@@ -237,6 +237,20 @@ impl CellResult {
         )
     }
 
+    /// The table mark: the verdict's (○, ×, !, …), or `?` for a cell no one can decide without
+    /// a login (`not-observable`: a scan's prediction, neither a refusal nor an error).
+    pub fn mark(&self) -> &'static str {
+        match self.code == Code::NotObservable {
+            true => "?",
+            false => self.verdict.mark(),
+        }
+    }
+
+    /// Whether this cell needs a login to be decided (see [`CellResult::mark`]).
+    pub fn needs_login(&self) -> bool {
+        self.code == Code::NotObservable
+    }
+
     /// Whether a prediction exists and the measurement differs from it (verdict or code).
     pub fn disagrees_with_prediction(&self) -> bool {
         if !self.verdict.is_measured() {
@@ -260,9 +274,32 @@ impl Report {
             .count()
     }
 
-    /// Counts of ok / fail / error cells.
+    /// Counts of ok / fail / error cells (cells that need a login counted apart: [`Report::needs_login`]).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let n = |v: Verdict| self.cells.iter().filter(|c| c.verdict == v).count();
+        let n = |v: Verdict| {
+            self.cells
+                .iter()
+                .filter(|c| c.verdict == v && !c.needs_login())
+                .count()
+        };
         (n(Verdict::Ok), n(Verdict::Fail), n(Verdict::Error))
+    }
+
+    /// How many cells need a login to be decided (a scan's `not-observable` cells).
+    pub fn needs_login(&self) -> usize {
+        self.cells.iter().filter(|c| c.needs_login()).count()
+    }
+
+    /// The one-line tally every format ends its table with: `○ ok 3 · × fail 1 · ! error 0`,
+    /// with `? needs a login N` when a scan left cells undecided (joined by `sep`).
+    pub fn tally(&self, sep: &str) -> String {
+        let (ok, fail, err) = self.counts();
+        let mut parts = vec![format!("○ ok {ok}"), format!("× fail {fail}")];
+        match self.needs_login() {
+            0 => {}
+            n => parts.push(format!("? needs a login {n}")),
+        }
+        parts.push(format!("! error {err}"));
+        parts.join(sep)
     }
 }

@@ -132,38 +132,28 @@ fn tables(g: &Grid, report: &Report, fit: usize) -> String {
     }
 }
 
-/// Row axes with one value across every cell, moved into the title (`Passphrase: no`), when a
-/// table must fit a terminal.
-fn fold_single_valued(report: &Report) -> std::borrow::Cow<'_, Report> {
-    let axes = report.row_axes.len();
-    let uniform = report.cells.iter().all(|c| c.row.len() == axes);
-    let single: Vec<usize> = (0..axes)
-        .filter(|&i| {
-            let first = report.cells.first().and_then(|c| c.row.get(i));
-            uniform && report.cells.iter().all(|c| c.row.get(i) == first)
-        })
-        .collect();
-    if single.is_empty() || single.len() >= axes {
-        return std::borrow::Cow::Borrowed(report);
+/// A legend's fixes, each on its own line with its cost under it, indented by `pad`.
+fn fix_lines(out: &mut String, pad: &str, fixes: &[crate::layout::FixLine]) {
+    for (mark, side, fix, cost) in fixes {
+        out.push_str(&format!("{pad}fix {mark:<8} {side}: {fix}\n"));
+        if let Some(c) = cost {
+            out.push_str(&format!("{pad}         cost: {c}\n"));
+        }
     }
-    let mut r = report.clone();
-    let said: Vec<String> = single
-        .iter()
-        .map(|&i| format!("{}: {}", report.row_axes[i], report.cells[0].row[i]))
-        .collect();
-    r.title = format!("{} — {}", report.title, said.join(", "));
-    let keep = |v: &Vec<String>| -> Vec<String> {
-        v.iter()
-            .enumerate()
-            .filter(|(i, _)| !single.contains(i))
-            .map(|(_, x)| x.clone())
-            .collect()
-    };
-    r.row_axes = keep(&report.row_axes);
-    for c in &mut r.cells {
-        c.row = keep(&c.row);
+}
+
+/// The one line that tells a scan's reader how to decide the cells marked `?`.
+fn needs_login_hint(report: &Report) -> Option<String> {
+    match report.needs_login() {
+        0 => None,
+        n => Some(format!(
+            "? {} to decide: assume the releases' defaults with --assume-defaults, or log in with --verify USER\n",
+            match n {
+                1 => "1 cell needs a login".to_string(),
+                n => format!("{n} cells need a login"),
+            }
+        )),
     }
-    std::borrow::Cow::Owned(r)
 }
 
 /// Renders the grouped ○/× table and its legend (fitted to the width of [`fit_to`]).
@@ -176,26 +166,27 @@ pub fn render(report: &Report) -> String {
 pub fn render_fitted(report: &Report, fit: usize) -> String {
     let report = match fit {
         0 => std::borrow::Cow::Borrowed(report),
-        _ => fold_single_valued(report),
+        _ => crate::layout::fold_constant_rows(report),
     };
     let report = report.as_ref();
     let g = Grid::new(report);
-    let (ok, fail, err) = report.counts();
     let mut out = format!("{}\n{}", report.title, tables(&g, report, fit));
-    out.push_str(&format!("○ ok {ok}   × fail {fail}   ! error {err}"));
+    out.push_str(&report.tally("   "));
     match report.interrupted() {
         0 => out.push('\n'),
-        n => out.push_str(&format!(
-            "   ? interrupted {n} (not measured; --resume runs them)\n"
-        )),
+        n => out.push_str(&format!("   … interrupted {n} (not measured)\n")),
+    }
+    if let Some(hint) = needs_login_hint(report) {
+        out.push_str(&hint);
     }
     for (i, (label, text, count)) in g.legend_lines().into_iter().enumerate() {
-        out.push_str(&format!("{label}  {text}  ({count} cells)\n"));
-        for (mark, side, fix, cost) in g.legend_advice(i) {
-            out.push_str(&format!("      fix {mark:<8} {side}: {fix}\n"));
-            if let Some(c) = cost {
-                out.push_str(&format!("               cost: {c}\n"));
-            }
+        let cells = sshmatrix_core::text::count(count, "cell");
+        out.push_str(&format!("{label}  {text}  ({cells})\n"));
+        fix_lines(&mut out, "      ", &g.legend_advice(i));
+        for (at, n, fixes) in g.legend_variants(i) {
+            let cells = sshmatrix_core::text::count(n, "cell");
+            out.push_str(&format!("      for {at} ({cells}):\n"));
+            fix_lines(&mut out, "        ", &fixes);
         }
     }
     let disagree = g.disagreements();

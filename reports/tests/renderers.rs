@@ -109,35 +109,78 @@ fn table_groups_headers_and_rows_and_gives_the_legend_once() {
 }
 
 #[test]
-fn markdown_uses_an_html_table_for_grouped_headers_and_a_markdown_table_otherwise() {
-    // Grouped column headers (AOS 7.0 over CVM / AHV over users): Markdown tables have one
-    // header row and no spans, so the table is HTML inside the Markdown.
+fn markdown_is_a_pipe_table_every_wiki_renders_and_markdown_html_keeps_spans() {
+    // Grouped column headers (AOS 7.0 over CVM / AHV over users) in one header cell each: a
+    // wiki that strips HTML still shows the table.
     let m = render(&report(), Format::Markdown);
-    assert!(m.starts_with("### T\n\n<table>"), "{m}");
-    assert!(m.contains("<th colspan=\"3\">AOS 7.0</th>"), "{m}");
-    assert!(m.contains("<th colspan=\"2\">AHV</th>"), "{m}");
-    assert!(m.contains("<th rowspan=\"2\">TT</th>"), "{m}");
+    assert!(!m.contains("<table"), "{m}");
+    let lines: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(
+        lines[0],
+        "| **Client** | **Key** | **AOS 7.0 · CVM · nutanix** | **AOS 7.0 · AHV · nutanix** | **AOS 7.0 · AHV · admin** |",
+        "{m}"
+    );
+    assert!(lines[1].starts_with("| --- | --- | :-: |"), "{m}");
+    assert_eq!(
+        lines.len(),
+        2 + 3,
+        "one header, one separator, three rows: {m}"
+    );
+    assert!(
+        lines[3].starts_with("|  | ecdsa-256 |"),
+        "row label written once: {m}"
+    );
     assert!(m.contains("- no such cell"), "{m}");
-    assert!(!m.lines().any(|l| l.starts_with('|')), "{m}");
-    // One level of column labels: a plain Markdown table, one header row, row labels once.
+    // markdown-html: HTML inside the Markdown, grouped headers spanning their columns.
+    let h = render(&report(), Format::MarkdownHtml);
+    assert!(h.starts_with("### T\n\n<table>"), "{h}");
+    assert!(h.contains("<th colspan=\"3\">AOS 7.0</th>"), "{h}");
+    assert!(h.contains("<th colspan=\"2\">AHV</th>"), "{h}");
+    assert!(h.contains("<th rowspan=\"2\">TT</th>"), "{h}");
+    // One level of column labels: the same pipe table either way.
     let mut flat = report();
     for c in &mut flat.cells {
         c.column = vec![c.column.last().unwrap().clone()];
     }
     flat.cells
         .dedup_by(|a, b| a.row == b.row && a.column == b.column);
-    let m = render(&flat, Format::Markdown);
-    let lines: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
-    assert!(lines[0].starts_with("| **Client** | **Key** |"), "{m}");
-    assert!(lines[1].starts_with("| --- | --- |"), "{m}");
-    assert!(lines[3].starts_with("|  | "), "row label written once: {m}");
+    assert_eq!(
+        render(&flat, Format::Markdown),
+        render(&flat, Format::MarkdownHtml)
+    );
+}
+
+#[test]
+fn cells_that_need_a_login_have_their_own_mark_and_count_in_every_format() {
+    let mut r = report();
+    r.cells[0].verdict = Verdict::Error;
+    r.cells[0].code = Code::NotObservable.into();
+    r.cells[0].reason = "not observable without a login".into();
+    let t = render(&r, Format::Table);
+    assert!(
+        t.contains("○ ok 6   × fail 2   ? needs a login 1   ! error 0"),
+        "{t}"
+    );
+    assert!(t.contains("? 1 cell needs a login to decide: "), "{t}");
+    assert!(t.contains("?1  [not-observable]"), "{t}");
+    let m = render(&r, Format::Markdown);
+    assert!(
+        m.contains("○ ok 6 · × fail 2 · ? needs a login 1 · ! error 0"),
+        "{m}"
+    );
+    let h = render(&r, Format::Html);
+    assert!(h.contains("class=\"needs-login\""), "{h}");
+    let j = render(&r, Format::Junit);
+    assert!(j.contains("errors=\"0\""), "{j}");
+    assert!(j.contains("<skipped type=\"not-observable\""), "{j}");
 }
 
 #[test]
 fn the_compatibility_sheet_has_ticks_crosses_and_footnotes_in_words() {
     let s = render(&report(), Format::Sheet);
-    assert!(s.contains("<td>✓</td>"), "{s}");
-    assert!(s.contains("<td>✗</td>") || s.contains("<td>✗¹</td>"), "{s}");
+    assert!(s.contains("| ✓ |"), "{s}");
+    assert!(s.contains("| ✗ |") || s.contains("| ✗¹ |"), "{s}");
+    assert!(!s.contains("<table"), "{s}");
     assert!(
         s.contains("✓ logs in · ✗ refused · ⚠ could not be decided"),
         "{s}"
@@ -233,28 +276,51 @@ fn every_renderer_shows_each_cells_own_fixes() {
     assert_eq!(failing.len(), 2);
     r.cells[failing[0]].advice = vec![advice("upgrade to Tera Term 4.107")];
     r.cells[failing[1]].advice = vec![advice("use an Ed25519 key")];
+    r.cells[failing[0]]
+        .advice
+        .push(advice("switch to policy LEGACY"));
+    r.cells[failing[1]]
+        .advice
+        .push(advice("switch to policy LEGACY"));
     for format in [Format::Table, Format::Markdown] {
         let text = render(&r, format);
-        for fix in ["upgrade to Tera Term 4.107", "use an Ed25519 key"] {
+        for fix in [
+            "upgrade to Tera Term 4.107",
+            "use an Ed25519 key",
+            "switch to policy LEGACY",
+        ] {
             assert_eq!(text.matches(fix).count(), 1, "{format:?}: {text}");
         }
-        // Two legend entries (×1, ×2), one per list of fixes.
+        // One mark per reason (no ×1/×2 with the same text); the fix both cells share once,
+        // each cell's own under where that cell is.
         assert!(
-            text.contains("×1") && text.contains("×2"),
+            !text.contains("×1") && !text.contains("×2"),
             "{format:?}: {text}"
         );
         let lines: Vec<&str> = text.lines().collect();
-        for (mark, fix) in [("×1", "Tera Term 4.107"), ("×2", "Ed25519 key")] {
-            let at = lines
+        let legend = lines
+            .iter()
+            .position(|l| l.starts_with("×  [") || l.starts_with("- **×**"))
+            .unwrap_or_else(|| panic!("{format:?}: no legend line: {text}"));
+        assert!(
+            lines[legend + 1].contains("switch to policy LEGACY"),
+            "{format:?}: {text}"
+        );
+        for (at, fix) in [
+            (
+                "TT / rsa-2048 → AOS 7.0 / AHV / nutanix (1 cell):",
+                "Tera Term 4.107",
+            ),
+            (
+                "TT / rsa-2048 → AOS 7.0 / AHV / admin (1 cell):",
+                "Ed25519 key",
+            ),
+        ] {
+            let i = lines
                 .iter()
-                .position(|l| {
-                    l.starts_with(&format!("{mark}  [")) || l.starts_with(&format!("- **{mark}**"))
-                })
-                .unwrap_or_else(|| panic!("{format:?}: no legend line {mark}: {text}"));
-            assert!(
-                lines[at + 1].contains(fix),
-                "{format:?}: {mark} lacks its fix: {text}"
-            );
+                .position(|l| l.trim_start().trim_start_matches("- ") == format!("for {at}"))
+                .unwrap_or_else(|| panic!("{format:?}: no `for {at}`: {text}"));
+            assert!(lines[i + 1].contains(fix), "{format:?}: {text}");
         }
     }
 }
@@ -281,5 +347,27 @@ fn the_shipped_json_schema_is_the_one_the_types_generate() {
         "predicted_code",
     ] {
         assert!(cell.get(field).is_some(), "{field} in {cell}");
+    }
+}
+
+#[test]
+fn documentation_formats_move_a_row_axis_with_one_value_to_the_title() {
+    let mut r = report();
+    r.row_axes.push("Passphrase".into());
+    for c in &mut r.cells {
+        c.row.push("no".into());
+    }
+    for format in [
+        Format::Markdown,
+        Format::MarkdownHtml,
+        Format::Sheet,
+        Format::Html,
+    ] {
+        let text = render(&r, format);
+        assert!(text.contains("T — Passphrase: no"), "{format:?}: {text}");
+        assert!(
+            !text.contains("**Passphrase**") && !text.contains(">Passphrase<"),
+            "{format:?}: {text}"
+        );
     }
 }

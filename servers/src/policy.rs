@@ -43,11 +43,60 @@ pub struct Policy {
     /// Other policies an administrator of this platform can switch to, with how and at what cost.
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+    /// What the policy's server side rests on, in one line every answer shows.
+    pub basis: Basis,
+    /// Where an sshd_config line must go on this platform to take effect (OpenSSH policies;
+    /// its source is `sources.sshd_config_place`); `None`: sshd_config itself.
+    #[serde(default)]
+    pub sshd_config_place: Option<String>,
     /// Whether the directives come from the user rather than sshmatrix's data (`impact`'s
     /// candidate file): then what `sshd -T` makes of them is checked against a rendering
     /// without them ([`crate::SshdTarget::check_readback`]).
     #[serde(skip)]
     pub untrusted: bool,
+}
+
+/// What a policy's description of the server rests on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basis {
+    /// How it is known.
+    pub kind: BasisKind,
+    /// What, in one line (for example which report or which generator output).
+    pub says: String,
+}
+
+/// How a policy's server side is known, from the firmest to the weakest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BasisKind {
+    /// Read off the real server build (its image runs here; a test holds the data to it).
+    Measured,
+    /// Taken from the platform's published configuration or its generator's output.
+    Documented,
+    /// Inferred from related documented builds; not seen on the platform itself.
+    Inferred,
+    /// Rests on a field report alone: what users saw, no public configuration.
+    Report,
+}
+
+impl BasisKind {
+    /// The word answers print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BasisKind::Measured => "measured",
+            BasisKind::Documented => "documented",
+            BasisKind::Inferred => "inferred",
+            BasisKind::Report => "field report only",
+        }
+    }
+}
+
+impl Basis {
+    /// The one line answers print: `server side: documented — fedora-crypto-policies output`.
+    pub fn line(&self) -> String {
+        format!("server side: {} — {}", self.kind.as_str(), self.says)
+    }
 }
 
 /// A server implementation a policy describes.

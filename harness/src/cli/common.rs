@@ -92,8 +92,11 @@ pub enum OutFormat {
     Table,
     Csv,
     Json,
+    /// Markdown with a pipe table (every wiki renders it).
     Markdown,
-    /// A ✓/✗ compatibility sheet (Markdown with an HTML table) for documentation pages.
+    /// Markdown with an HTML table whose grouped column headers span their columns.
+    MarkdownHtml,
+    /// A ✓/✗ compatibility sheet (Markdown, footnotes in plain words) for documentation pages.
     Sheet,
     Html,
     Junit,
@@ -106,6 +109,7 @@ impl From<OutFormat> for Format {
             OutFormat::Csv => Format::Csv,
             OutFormat::Json => Format::Json,
             OutFormat::Markdown => Format::Markdown,
+            OutFormat::MarkdownHtml => Format::MarkdownHtml,
             OutFormat::Sheet => Format::Sheet,
             OutFormat::Html => Format::Html,
             OutFormat::Junit => Format::Junit,

@@ -57,14 +57,20 @@ impl Destination {
         })
     }
 
-    /// Writes the whole text (replacing what a regular file held).
+    /// Writes the whole text (replacing what a regular file held). A reader that closes standard
+    /// output early (`| head`) is no error: nothing is rescued, nothing is said.
     pub fn write(self, text: &str) -> Result<(), String> {
         match self {
             Destination::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(super::common::for_stdout(text).as_bytes())
+                match out
+                    .write_all(super::common::for_stdout(text).as_bytes())
                     .and_then(|()| out.flush())
-                    .map_err(|e| format!("standard output: {e}"))
+                {
+                    // The reader stopped reading (`| head`): it has what it wanted.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    r => r.map_err(|e| format!("standard output: {e}")),
+                }
             }
             Destination::File {
                 path,

@@ -279,6 +279,9 @@ pub fn command(a: RunArgs) -> ExitCode {
     report.matrix_digest = matrix_digest;
     report.plan_cells = plan_cells;
     report.shard = a.shard.clone();
+    if opts.stopping() {
+        mark_partial(&mut report);
+    }
     let written = write_report(&report, a.out.format().into(), dest, &opts.work_dir);
     if let Some(e) = stream_error {
         eprintln!("error: {e}");
@@ -288,8 +291,15 @@ pub fn command(a: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_ENVIRONMENT as u8);
     }
     if opts.stopping() {
+        let rest = match &opts.stream {
+            Some(s) => format!("`--resume {}` runs only them", s.display()),
+            None => {
+                "run again; with --stream FILE a later --resume FILE runs only the missing ones"
+                    .into()
+            }
+        };
         eprintln!(
-            "interrupted: partial report of {} measured cells written (cells cut short are not recorded; --resume runs them); processes and the run directory were cleaned up",
+            "interrupted: partial report of {} measured cells written (cells cut short are not recorded: {rest}); processes and the run directory were cleaned up",
             report.cells.len()
         );
         return ExitCode::from(EXIT_INTERRUPTED as u8);
@@ -302,17 +312,42 @@ pub fn command(a: RunArgs) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// Marks a report cut short by a stop, where every reader looks first: the title, and a note
+/// of how many cells are missing (a written file must never look complete).
+fn mark_partial(report: &mut Report) {
+    let measured = report.cells.len();
+    report.title = format!(
+        "PARTIAL ({measured} of {} cells, interrupted): {}",
+        report.plan_cells, report.title
+    );
+    report.notes.insert(
+        0,
+        format!(
+            "PARTIAL: the run was interrupted; {} of the plan are not in this report",
+            sshmatrix_core::text::count(report.plan_cells.saturating_sub(measured), "cell")
+        ),
+    );
+}
+
 /// Compares the report with the matrix's expectations; returns the exit code they give.
 pub(crate) fn check_expectations(report: &Report, expected: Option<&[expect::Rule]>) -> i32 {
     let Some(exp) = expected else {
         return EXIT_OK;
     };
     let misses = expect::compare(report, exp);
+    let held = expect::held(report, exp);
+    let (cells, rules) = (
+        sshmatrix_core::text::count(held, "cell"),
+        sshmatrix_core::text::count(exp.len(), "rule"),
+    );
     if misses.is_empty() {
-        eprintln!("all {} expectations met", exp.len());
+        eprintln!("expectations met: {cells} held to {rules}, none differs");
         return EXIT_OK;
     }
-    eprintln!("{} of {} expectations not met:", misses.len(), exp.len());
+    eprintln!(
+        "expectations not met: {} ({cells} held to {rules}):",
+        sshmatrix_core::text::count(misses.len(), "difference")
+    );
     for m in &misses {
         eprintln!("  {m}");
     }

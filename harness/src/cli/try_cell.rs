@@ -59,6 +59,40 @@ fn matrix_text(a: &TryArgs, tool: &str) -> String {
     t
 }
 
+/// A planning error of the one-cell matrix in the words of `try`'s own flags: the flag whose
+/// value the error is about instead of a line of a file the user never wrote, and `--image`
+/// where the hint gives matrix syntax.
+fn flag_error(e: &matrix::InputError, text: &str) -> String {
+    let line = e
+        .position
+        .and_then(|(l, c)| Some((text.lines().nth(l.checked_sub(1)?)?, c)));
+    let flag = match line {
+        Some((l, _)) if l.starts_with("keys") => "--key",
+        Some((l, _)) if l.starts_with("passphrase") => "--passphrase",
+        Some((l, c)) if l.starts_with("pairs") => match l.find("key_tool") {
+            Some(k) if c > k => "--key-tool",
+            _ => "--client",
+        },
+        Some((l, _)) if l.starts_with("users") => "--user",
+        Some((l, _)) if l.starts_with("image") || l.starts_with("kind") => "--image",
+        _ => "--policy",
+    };
+    let hint = e.hint.as_deref().map(|h| match image_in(h) {
+        Some(image) => format!("add --image {image}"),
+        None => h.to_string(),
+    });
+    match hint {
+        Some(h) => format!("{flag}: {}\n  hint: {h}", e.message),
+        None => format!("{flag}: {}", e.message),
+    }
+}
+
+/// The image a matrix hint names (`image = "bookworm"`).
+fn image_in(hint: &str) -> Option<&str> {
+    let rest = hint.split_once("image = \"")?.1;
+    rest.split_once('"').map(|(image, _)| image)
+}
+
 /// `sshmatrix try`: runs the cell and explains it.
 pub fn command(a: TryArgs) -> ExitCode {
     let (profiles, tools, policies) = super::common::catalog_parts();
@@ -71,14 +105,10 @@ pub fn command(a: TryArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| sshmatrix::fidelity::native_key_tool(client).to_string());
     let catalog = Catalog::new(&profiles, &tools, &policies);
-    let plan = match matrix::plan("try", &matrix_text(&a, &tool), None, &catalog) {
+    let text = matrix_text(&a, &tool);
+    let plan = match matrix::plan("try", &text, None, &catalog) {
         Ok(p) => p,
-        Err(e) => {
-            return input_error(format!(
-                "{}\n  (from --client / --key / --key-tool / --policy / --image / --user)",
-                e
-            ))
-        }
+        Err(e) => return input_error(flag_error(&e, &text)),
     };
     let work_dir: Option<PathBuf> = a.work.work_dir.clone();
     super::explain::explain_plan(&plan, "0", a.try_fixes, Vec::new(), work_dir)

@@ -12,15 +12,18 @@ use super::{position, Catalog, Holder, InputError};
 /// How to write a key the matrix misspelled: the spelling it most likely meant (`rsa4096`,
 /// `RSA_4096` → `rsa-4096`), else the pattern.
 pub(super) fn key_hint(written: &str) -> String {
-    let lower = written.to_lowercase().replace(['_', ' '], "-");
+    let lower = written.to_lowercase().replace(['_', ' ', ':', '/'], "-");
     let split = lower.find(|c: char| c.is_ascii_digit());
     let meant = match split {
         Some(i) if !lower[..i].ends_with('-') => format!("{}-{}", &lower[..i], &lower[i..]),
-        _ => lower,
+        _ => lower.clone(),
     };
-    match meant.parse::<KeySpec>() {
-        Ok(_) if meant != written => format!("did you mean `{meant}`?"),
-        _ => "key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into(),
+    // `ed-25519` is `ed25519`: the family name itself has digits.
+    let joined = lower.replace('-', "");
+    let parses = |s: &String| s.parse::<KeySpec>().is_ok() && s != written;
+    match [meant, joined].into_iter().find(parses) {
+        Some(m) => format!("did you mean `{m}`?"),
+        None => "key names look like rsa-2048, ecdsa-256, ed25519, dsa-1024".into(),
     }
 }
 

@@ -107,6 +107,20 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Plan, InputError> {
     plan(&file, &text, dir, catalog)
 }
 
+/// The matrix as TOML gives it, its errors in a matrix writer's words.
+fn read_raw(file: &str, text: &str) -> Result<RawMatrix, InputError> {
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start);
+        let (message, hint) = super::plain::words(text, at, e.message().trim());
+        InputError {
+            file: file.to_string(),
+            position: at.map(|a| position(text, a)),
+            message,
+            hint: Some(hint),
+        }
+    })
+}
+
 /// Plans a matrix from its text (`dir` resolves relative paths such as `expect`): each part of
 /// the raw file is converted on its own (axes, targets, jump hosts, layout, limits, expansion,
 /// expectations), then the plan is checked as a whole ([`crate::validate`]) and stamped with
@@ -118,12 +132,7 @@ pub fn plan(
     catalog: &Catalog,
 ) -> Result<Plan, InputError> {
     let ctx = Ctx { file, text };
-    let raw: RawMatrix = toml::from_str(text).map_err(|e| InputError {
-        file: file.to_string(),
-        position: e.span().map(|s| position(text, s.start)),
-        message: e.message().trim().to_string(),
-        hint: Some("see the matrix format in docs/guide.md (\"Matrix files\")".into()),
-    })?;
+    let raw = read_raw(file, text)?;
     let keys = keys(&ctx, &raw.axes)?;
     let passphrases = passphrases(&ctx, &raw.axes)?;
     let holders = holders(&ctx, &raw.axes)?;

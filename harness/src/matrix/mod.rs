@@ -9,6 +9,7 @@ pub mod check;
 mod ctx;
 pub mod digest;
 mod known_hosts;
+mod plain;
 mod raw;
 mod targets;
 

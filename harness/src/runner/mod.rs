@@ -152,6 +152,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     } = prepare_targets(&env).await?;
     let login = current_user();
     notes.splice(0..0, targets::local_notes(&plan, &sshd, &login));
+    notes.extend(targets::basis_notes(&plan));
     let client = ClientSide::prepare(&plan, &keys, factory, programs, logs, run_dir.path(), opts);
     let (client, agent_procs, more) = client.await?;
     notes.extend(client_side::hop_notes(&plan, client.agents.len()));

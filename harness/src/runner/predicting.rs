@@ -47,9 +47,10 @@ pub fn predict_plan(plan: &Plan, work_dir: &std::path::Path) -> Result<Report, R
             r
         })
         .collect();
-    let notes = vec![
+    let mut notes = vec![
         "static prediction from profile and policy data (sshd -T); no connection was made".into(),
     ];
+    notes.extend(super::targets::basis_notes(plan));
     let title = format!("{} (predicted)", plan.title);
     Ok(super::result::report(plan, title, notes, cells))
 }

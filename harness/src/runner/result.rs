@@ -206,6 +206,8 @@ pub(super) fn timed_out(shared: &Shared, cell: &Cell, result: &mut CellResult) {
 
 /// The report of `cells` of `plan` under `title`, with `notes`.
 pub fn report(plan: &Plan, title: String, notes: Vec<String>, cells: Vec<CellResult>) -> Report {
+    let mut cells = cells;
+    crate::diagnose::across_cells(&mut cells);
     let header = sshmatrix_reports::Header {
         matrix: plan.file.clone(),
         title,

@@ -80,6 +80,17 @@ pub(super) fn local_notes(plan: &Plan, sshd: &std::path::Path, login: &str) -> V
     ]
 }
 
+/// What each policy of the plan rests on, one note per policy (every answer says whether its
+/// server side is measured, documented, inferred or a field report's).
+pub(super) fn basis_notes(plan: &Plan) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    plan.targets
+        .iter()
+        .filter(|t| seen.insert(t.policy.id.clone()))
+        .map(|t| format!("policy `{}`: {}", t.policy.id, t.policy.basis.line()))
+        .collect()
+}
+
 /// Every target of a plan, prepared (in plan order), and what preparing them left to clean up.
 pub(super) struct Targets {
     pub(super) notes: Vec<String>,

@@ -12,6 +12,9 @@ use sshmatrix_servers::{Effective, Policy};
 use crate::matrix::{Cell, Plan};
 use crate::predict::predict;
 
+mod select;
+pub use select::select;
+
 /// One change to a cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -149,21 +152,41 @@ pub fn fixes(
     if result.verdict == Verdict::Ok {
         return Vec::new();
     }
-    let mut out = upgrades(cell, target, eff, profiles);
+    // A key the client cannot read is fixed where the user is: convert it in the client's
+    // own tool, before any upgrade.
+    let mut out: Vec<Fix> = match result.code == Code::KeyLoadFailed {
+        true => key_tool_fix(cell, tools).into_iter().collect(),
+        false => Vec::new(),
+    };
+    out.extend(upgrades(cell, target, eff, profiles));
     out.extend(other_keys(cell, target, eff, result.code.code()));
-    if result.code == Code::KeyLoadFailed {
-        out.extend(key_tool_fix(cell, tools));
-    }
     // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
     // compiled in: the fixes there are the client's).
     if policy.facts.is_none() {
         out.extend(server_directive(
             result.code.code(),
             result.signature.as_deref(),
+            policy.sshd_config_place.as_deref(),
         ));
     }
-    // Policy alternatives from the policy data.
-    out.extend(policy.alternatives.iter().map(|a| Fix {
+    // Policy alternatives from the policy data, for the failures a crypto policy decides (a
+    // key file the client cannot read, a wrong passphrase or an unregistered key are not).
+    let policy_decides = matches!(
+        result.code.code(),
+        Some(
+            Code::KexNoCommon
+                | Code::HostkeyNoCommon
+                | Code::CipherNoCommon
+                | Code::MacNoCommon
+                | Code::CompressionNoCommon
+                | Code::WeakCryptoRefused
+                | Code::AuthSignatureRejected
+                | Code::AuthKeyTooSmall
+                | Code::AuthNoSignatureAlgorithm
+        )
+    );
+    let alternatives = policy.alternatives.iter().filter(|_| policy_decides);
+    out.extend(alternatives.map(|a| Fix {
         side: "server",
         text: format!("switch to policy {}: {}", a.policy, a.how),
         cost: Some(a.cost.clone()),
@@ -173,7 +196,9 @@ pub fn fixes(
 }
 
 /// Newer versions of the same client that the predictor expects to log in: the first of each
-/// major line.
+/// major line. Only profiles of the product itself are offered: a real-client profile is an
+/// instrument of this harness (a binary in a release image, keys converted for it), never a
+/// fix a user can take.
 fn upgrades(
     cell: &Cell,
     target: &crate::matrix::Target,
@@ -182,6 +207,7 @@ fn upgrades(
 ) -> Vec<Fix> {
     let mut upgrades: Vec<&Profile> = profiles
         .iter()
+        .filter(|p| p.driver.is_none())
         .filter(|p| {
             p.name == cell.client.name
                 && version_key(&p.version) > version_key(&cell.client.version)
@@ -241,29 +267,61 @@ fn other_keys(
         .collect()
 }
 
-/// A key tool whose format the client reads.
+/// A key tool whose format the client reads, the client's own first (PuTTYgen for PuTTY, in
+/// the release nearest below the client's), saying how to convert the key in that tool.
 fn key_tool_fix(cell: &Cell, tools: &[KeyTool]) -> Option<Fix> {
-    let t = tools.iter().find(|t| {
+    let reads = |t: &&KeyTool| {
         cell.client
             .reads
             .contains(&t.format_for(&cell.key).container)
-    })?;
+    };
+    let native = |t: &&KeyTool| t.native_to.as_deref() == Some(cell.client.name.as_str());
+    let mut own: Vec<&KeyTool> = tools.iter().filter(reads).filter(native).collect();
+    own.sort_by_key(|t| {
+        let newer = version_key(&t.version) > version_key(&cell.client.version);
+        (newer, std::cmp::Reverse(version_key(&t.version)))
+    });
+    let t = own
+        .first()
+        .copied()
+        .or_else(|| tools.iter().filter(reads).find(|t| t.convert.is_some()))
+        .or_else(|| tools.iter().find(reads))?;
+    let format = t.format_for(&cell.key).container.name();
+    let text = match &t.convert {
+        Some(how) => format!("convert the key to {format}: {how}"),
+        None => format!(
+            "convert the key to {format} ({} {} writes it)",
+            t.name, t.version
+        ),
+    };
     Some(Fix {
         side: "client",
-        text: format!(
-            "convert the key to {} ({} writes it)",
-            t.format_for(&cell.key).container.name(),
-            t.id
-        ),
+        text,
         cost: None,
         change: Change::KeyTool(t.id.clone()),
     })
 }
 
-/// The sshd directive that answers a failure code, with its security cost.
-fn server_directive(code: Option<Code>, signature: Option<&str>) -> Option<Fix> {
-    let sig = signature.unwrap_or_default();
-    Some(match code? {
+/// The sshd directive that answers a failure code, with its security cost, and where the line
+/// must go on the policy's platform to take effect (`place`).
+fn server_directive(
+    code: Option<Code>,
+    signature: Option<&str>,
+    place: Option<&str>,
+) -> Option<Fix> {
+    let fix = directive_for(code?, signature.unwrap_or_default())?;
+    Some(match (place, &fix.change) {
+        (Some(place), Change::Sshd(_)) => Fix {
+            text: format!("{} — where: {place}", fix.text),
+            ..fix
+        },
+        _ => fix,
+    })
+}
+
+/// The sshd directive (or host key change) that answers a failure code.
+fn directive_for(code: Code, sig: &str) -> Option<Fix> {
+    Some(match code {
         Code::AuthSignatureRejected => Fix {
             side: "server",
             text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
@@ -307,123 +365,8 @@ pub struct Explanation {
     pub caveats: Vec<String>,
     /// Fixes, computed and user-proposed, with their verification when tried.
     pub fixes: Vec<Tried>,
-}
-
-/// Selects one cell: a plan index, or `key=value` pairs separated by commas over `client`,
-/// `key_tool`, `key`, `passphrase`, `target`, `user` that match exactly one cell.
-pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
-    if let Ok(i) = spec.trim().parse::<usize>() {
-        return if i < plan.cells.len() {
-            Ok(i)
-        } else {
-            Err(format!(
-                "cell {i} does not exist (the matrix has {} cells)",
-                plan.cells.len()
-            ))
-        };
-    }
-    let mut pairs = Vec::new();
-    for part in spec.split(',') {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("cell selector part `{part}` must be key=value"))?;
-        let k = k.trim();
-        if !SELECTOR_KEYS.contains(&k) {
-            let near = crate::matrix::nearest(k, SELECTOR_KEYS.iter().copied())
-                .map(|n| format!("did you mean `{n}`? "))
-                .unwrap_or_default();
-            return Err(format!(
-                "unknown cell selector key `{k}`\n  hint: {near}(keys: {})",
-                SELECTOR_KEYS.join(", ")
-            ));
-        }
-        pairs.push((k.to_string(), v.trim().to_string()));
-    }
-    // No holder named: the key file (as in cell names, which name only other holders).
-    if !pairs.iter().any(|(k, _)| k == "holder") {
-        pairs.push(("holder".into(), "file".into()));
-    }
-    for (k, v) in &pairs {
-        let values = selector_values(plan, k);
-        if !values.contains(v) {
-            let near = crate::matrix::nearest(v, values.iter().map(String::as_str))
-                .map(|n| format!("did you mean `{k}={n}`? "))
-                .unwrap_or_default();
-            return Err(format!(
-                "no cell matches `{spec}`: no cell of this matrix has {k}={v}\n  hint: {near}({k} values: {})",
-                values.join(", ")
-            ));
-        }
-    }
-    let matches: Vec<usize> = plan
-        .cells
-        .iter()
-        .filter(|c| pairs.iter().all(|(k, v)| selector_value(plan, c, k) == *v))
-        .map(|c| c.index)
-        .collect();
-    match matches.len() {
-        1 => Ok(matches[0]),
-        0 => Err(format!(
-            "no cell matches `{spec}` (each value exists, but not together)"
-        )),
-        n => Err(format!(
-            "{n} cells match `{spec}`: add key=value pairs to pick one, or give one of:\n{}",
-            matches
-                .iter()
-                .take(10)
-                .map(|&i| format!("  {i}  {}", cell_selector(plan, &plan.cells[i])))
-                .chain((n > 10).then(|| format!("  … and {} more", n - 10)))
-                .collect::<Vec<_>>()
-                .join("\n")
-        )),
-    }
-}
-
-/// The keys a cell selector takes: the matrix axes.
-const SELECTOR_KEYS: &[&str] = crate::matrix::AXES;
-
-/// A cell's value for a selector key, as selectors spell it.
-fn selector_value(plan: &Plan, c: &Cell, key: &str) -> String {
-    match key {
-        "client" => c.client.id.clone(),
-        "key_tool" => c.key_tool.id.clone(),
-        "key" => c.key.to_string(),
-        "passphrase" => (if c.passphrase { "yes" } else { "no" }).into(),
-        "target" => plan.targets[c.target].id.clone(),
-        "user" => c.user.clone(),
-        "holder" => c.holder.as_str().into(),
-        _ => String::new(),
-    }
-}
-
-/// The distinct values a selector key has across the plan's cells.
-fn selector_values(plan: &Plan, key: &str) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for c in &plan.cells {
-        let x = selector_value(plan, c, key);
-        if !v.contains(&x) {
-            v.push(x);
-        }
-    }
-    v
-}
-
-/// A plan cell's selector (the name progress lines and reports give it).
-fn cell_selector(plan: &Plan, c: &Cell) -> String {
-    let holder = match c.holder.as_str() {
-        "file" => String::new(),
-        h => format!(",holder={h}"),
-    };
-    let v = |k| selector_value(plan, c, k);
-    format!(
-        "client={},key_tool={},key={},passphrase={}{holder},target={},user={}",
-        v("client"),
-        v("key_tool"),
-        v("key"),
-        v("passphrase"),
-        v("target"),
-        v("user")
-    )
+    /// What the target's server side rests on, in one line.
+    pub basis: String,
 }
 
 /// Runs one cell, computes its fixes (plus `extra` proposed ones) and, with `try_fixes`, reruns
@@ -489,6 +432,7 @@ pub async fn explain(
         route,
         caveats,
         fixes: out,
+        basis: policy.basis.line(),
     })
 }
 
@@ -501,7 +445,7 @@ pub fn render(e: &Explanation) -> String {
         r.row.join(" / "),
         r.column.join(" / "),
         r.selector(),
-        r.verdict.mark(),
+        r.mark(),
         r.verdict.as_str()
     );
     if r.verdict != Verdict::Ok {
@@ -511,6 +455,7 @@ pub fn render(e: &Explanation) -> String {
         }
     }
     s.push_str(&format!("\n  route: {}", e.route));
+    s.push_str(&format!("\n  {}", e.basis));
     for c in &e.caveats {
         s.push_str(&format!("\n  caveat: {c}"));
     }
@@ -549,7 +494,7 @@ pub fn render(e: &Explanation) -> String {
         let outcome = match &t.result {
             None => "  ".to_string(),
             Some(c) if c.verdict == Verdict::Ok => "○ works".to_string(),
-            Some(c) => format!("{} still [{}]", c.verdict.mark(), c.code),
+            Some(c) => format!("{} still [{}]", c.mark(), c.code),
         };
         s.push_str(&format!(
             "  {}. {outcome}  {}: {}\n",

@@ -372,3 +372,30 @@ pub fn render_times(
     })
     .collect()
 }
+
+/// A real sshd log (VERBOSE: refusals for key exchange, host key, cipher, MAC and a small RSA
+/// key; harness/tests/logs/README.md says how it was made), the unit a synthetic log repeats.
+const SSHD_LOG: &str = include_str!("../tests/logs/sshd-9.2-verbose-mixed.log");
+
+/// Writes a syslog-style sshd log of at least `mib` MiB to `path`: the real log's connections
+/// over and over, each under its own PID and client port as a busy host's journal has them.
+/// Returns the bytes written.
+pub fn synthetic_server_log(path: &std::path::Path, mib: u64) -> std::io::Result<u64> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let (mut written, mut pid) = (0u64, 1000u32);
+    while written < mib << 20 {
+        for line in SSHD_LOG.lines() {
+            if line.starts_with("Connection from") {
+                pid += 1;
+            }
+            let port = 10000 + pid % 50000;
+            let line = line.replace("port 5", &format!("port {port}5"));
+            let l = format!("Dec  7 02:10:01 host-a sshd[{pid}]: {line}\n");
+            out.write_all(l.as_bytes())?;
+            written += l.len() as u64;
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}

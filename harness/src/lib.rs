@@ -10,6 +10,7 @@ pub use sshmatrix_core::bounded;
 pub mod diagnose;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod expect;
 pub mod fidelity;
 pub mod grants;

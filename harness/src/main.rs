@@ -15,7 +15,7 @@ use cli::common::{self, ColorChoice};
     name = "sshmatrix",
     version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SSHMATRIX_COMMIT"), ")"),
     about = "Which SSH clients, holding which keys, can log in to which servers — and why not.",
-    after_help = "Examples:\n  sshmatrix run matrices/nutanix-cluster-lockdown.toml\n  sshmatrix explain matrices/nutanix-cluster-lockdown.toml 1 --try-fixes\n  sshmatrix run matrices/troubleshooting.toml --format html -o report.html\n\nExit codes: 0 done (expectations met), 1 expectations not met or regressions, 2 bad input, 3 environment problem, 130 interrupted"
+    after_help = "Examples:\n  sshmatrix run matrices/nutanix-cluster-lockdown.toml\n  sshmatrix explain matrices/nutanix-cluster-lockdown.toml 1 --try-fixes\n  sshmatrix try --client teraterm-4.106 --key rsa-2048 --policy rhel9-default --try-fixes\n  sshmatrix diagnose client.log server.log --reproduce\n  sshmatrix run matrices/troubleshooting.toml --format html -o report.html\n\nExit codes: 0 done (expectations met), 1 expectations not met or regressions, 2 bad input, 3 environment problem, 130 interrupted"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +46,10 @@ enum Command {
     Predict(cli::explain::PredictArgs),
     /// Explain one cell: its verdict, code and evidence, and the fixes that would turn × into ○.
     Explain(cli::explain::ExplainArgs),
+    /// A support case from its logs: a client's debug output (ssh -vvv, paramiko), the server's
+    /// auth log or journal → each attempt's client and server identified, its cause named with
+    /// the evidence lines; `--matrix` writes a reproduction, `--reproduce` runs it.
+    Diagnose(Box<cli::diagnose::DiagnoseArgs>),
     /// One client holding one key against one policy, without a matrix file: runs the cell and
     /// explains it (verdict, code, both sides' evidence, fixes; `--try-fixes` verifies them).
     Try(Box<cli::try_cell::TryArgs>),
@@ -155,6 +159,7 @@ fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(a) => run::command(*a),
         Command::Explain(a) => explain::command(a),
+        Command::Diagnose(a) => diagnose::command(*a),
         Command::AuthorizedKeys(a) => explain::authorized_keys(a),
         Command::Predict(a) => explain::predict(a),
         Command::VerifyProfiles(a) => verify::verify_profiles(a),

@@ -21,7 +21,7 @@ pub struct Served {
     pub port: u16,
     /// The rendered sshd_config.
     pub config: PathBuf,
-    /// The sshd log of the latest connection.
+    /// The server log: every connection's, appended (Dropbear: its daemon's).
     pub log: PathBuf,
     listening: Option<Listening>,
     daemon: Option<Endpoint>,
@@ -90,6 +90,7 @@ pub async fn serve(
     t: &Target,
     work_dir: &Path,
     public_keys: &[String],
+    log: Option<PathBuf>,
 ) -> Result<Served, RunError> {
     let servable = match t.policy.server {
         ServerKind::Openssh => true,
@@ -110,10 +111,10 @@ pub async fn serve(
         target.effective_config()?;
         target.check_readback()?;
     }
-    let log = run_dir.path().join("sshd.log");
+    let log = log.unwrap_or_else(|| run_dir.path().join("sshd.log"));
     let listen_error =
         |e: std::io::Error| RunError::Environment(format!("cannot listen on 127.0.0.1: {e}"));
-    let (port, listening, daemon) = match target.inetd_command(&log) {
+    let (port, listening, daemon) = match target.inetd_command_appending(&log) {
         Some(command) => {
             let l = relay::serve_each(command).await.map_err(listen_error)?;
             (l.port, Some(l), None)

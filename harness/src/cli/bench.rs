@@ -13,8 +13,8 @@ use super::WorkDir;
 /// Arguments of `sshmatrix bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// The matrix file (TOML); not needed with --synthetic or --render.
-    #[arg(required_unless_present_any = ["synthetic", "render"])]
+    /// The matrix file (TOML); not needed with --synthetic, --render or --diagnose.
+    #[arg(required_unless_present_any = ["synthetic", "render", "diagnose"])]
     pub matrix: Option<PathBuf>,
     /// Instead: a synthetic matrix of 400 × USERS cells (5 users: 2,000 cells), run cold
     /// (empty key cache) then warm; prints cells/s and peak RSS.
@@ -36,6 +36,11 @@ pub struct BenchArgs {
     /// format, each timed (target: 100,000 cells in 3 s or less per format).
     #[arg(long, value_name = "CELLS", conflicts_with_all = ["synthetic", "real", "matrix"])]
     pub render: Option<usize>,
+    /// Instead: a syslog-style sshd log of MIB MiB (a real log's connections repeated) read by
+    /// `diagnose`: MiB/s on one core and peak RSS (target: 1 GiB at 100 MB/s or more within
+    /// 100 MB).
+    #[arg(long, value_name = "MIB", conflicts_with_all = ["synthetic", "real", "matrix", "render"])]
+    pub diagnose: Option<u64>,
     #[command(flatten)]
     pub work: WorkDir,
 }
@@ -45,6 +50,9 @@ pub fn command(a: BenchArgs) -> ExitCode {
     let (jobs, work_dir) = (a.jobs, a.work.work_dir);
     if let Some(cells) = a.render {
         return render_bench(cells, work_dir);
+    }
+    if let Some(mib) = a.diagnose {
+        return diagnose_bench(mib, work_dir);
     }
     match (a.synthetic, a.matrix) {
         (Some(users), _) => synthetic_bench(users, a.plan_only, jobs, work_dir),
@@ -74,6 +82,43 @@ pub fn render_bench(cells: usize, work_dir: Option<PathBuf>) -> ExitCode {
             bytes as f64 / (1 << 20) as f64
         );
     }
+    println!(
+        "peak RSS:            {:.1} MiB",
+        sshmatrix::bench::peak_rss_mib()
+    );
+    ExitCode::from(EXIT_OK as u8)
+}
+
+/// `bench --diagnose MIB`: a synthetic sshd log streamed through `diagnose`.
+fn diagnose_bench(mib: u64, work_dir: Option<PathBuf>) -> ExitCode {
+    let work = work_dir!(work_dir);
+    let run = match runner::new_run_dir(&work, "bench-diagnose-") {
+        Ok(r) => r,
+        Err(e) => return fail_run(e),
+    };
+    let log = run.path().join("auth.log");
+    let bytes = match sshmatrix::bench::synthetic_server_log(&log, mib) {
+        Ok(b) => b,
+        Err(e) => return super::common::environment_error(format!("{}: {e}", log.display())),
+    };
+    let profiles = sshmatrix_clients::builtin_profiles();
+    let t = std::time::Instant::now();
+    let case = sshmatrix::evidence::case::diagnose(&[log], &profiles);
+    let secs = t.elapsed().as_secs_f64();
+    let mb = bytes as f64 / (1 << 20) as f64;
+    println!(
+        "log read:            {mb:.0} MiB, {} lines",
+        case.files[0].lines
+    );
+    println!(
+        "attempts:            {} kept, {} counted",
+        case.attempts.len(),
+        case.not_kept
+    );
+    println!(
+        "took:                {secs:.2} s  ({:.0} MiB/s)",
+        mb / secs.max(1e-9)
+    );
     println!(
         "peak RSS:            {:.1} MiB",
         sshmatrix::bench::peak_rss_mib()

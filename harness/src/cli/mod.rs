@@ -17,6 +17,7 @@ pub mod bench;
 pub mod clients;
 pub mod common;
 pub mod compare;
+pub mod diagnose;
 pub mod explain;
 pub mod impact;
 pub mod inspect;

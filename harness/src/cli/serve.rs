@@ -23,6 +23,11 @@ pub struct ServeArgs {
     /// A public key file (OpenSSH `.pub` format) whose keys may log in; repeatable.
     #[arg(long, value_name = "FILE.pub")]
     authorize: Vec<PathBuf>,
+    /// Append every connection's server log to FILE (made 0600 when new; kept after the
+    /// server stops), e.g. for `sshmatrix diagnose`. Default: a file in the run directory,
+    /// removed when the server stops.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
     #[command(flatten)]
     work: super::WorkDir,
 }
@@ -48,6 +53,21 @@ fn public_keys(files: &[PathBuf]) -> Result<Vec<String>, ExitCode> {
         }
     }
     Ok(lines)
+}
+
+/// Makes the log file a private regular file this user owns (never through a symbolic link).
+fn private_log(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    match f.metadata()?.is_file() {
+        true => Ok(()),
+        false => Err(std::io::Error::other("not a regular file")),
+    }
 }
 
 /// `sshmatrix serve`: prints `127.0.0.1:PORT` on standard output, then serves until SIGINT or
@@ -84,7 +104,12 @@ pub fn command(a: ServeArgs) -> ExitCode {
     let rt = super::common::runtime();
     rt.block_on(async {
         let mut signals = super::Signals::install();
-        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &keys).await {
+        if let Some(log) = &a.log {
+            if let Err(e) = private_log(log) {
+                return super::common::environment_error(format!("--log {}: {e}", log.display()));
+            }
+        }
+        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &keys, a.log.clone()).await {
             Ok(s) => s,
             Err(e) => return super::common::fail_run(e),
         };
@@ -95,7 +120,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
             None => sshmatrix_servers::sshd::current_user(),
         };
         eprintln!(
-            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}); config {}; server log of the latest connection {}; Ctrl-C stops",
+            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}); config {}; server log (every connection's, appended) {}; Ctrl-C stops",
             t.policy.id,
             t.policy.name,
             served.port,

@@ -250,9 +250,22 @@ impl SshdTarget {
     /// to `log` (a client's ProxyCommand); `None` for a server that has no such mode here
     /// (Dropbear, AsyncSSH: [`SshdTarget::serve`] gives a port instead).
     pub fn inetd_command(&self, log: &Path) -> Option<String> {
+        self.inetd_redirected(log, "2>")
+    }
+
+    /// As [`SshdTarget::inetd_command`], each connection's log appended to `log` (`serve`
+    /// keeps every connection's).
+    pub fn inetd_command_appending(&self, log: &Path) -> Option<String> {
+        self.inetd_redirected(log, "2>>")
+    }
+
+    fn inetd_redirected(&self, log: &Path, redirect: &str) -> Option<String> {
         let (launcher, args) = self.inetd_parts()?;
         let mut words: Vec<String> = launcher.iter().chain(&args).map(|w| sh_quote(w)).collect();
-        words.push(format!("2>{}", sh_quote(&log.display().to_string())));
+        words.push(format!(
+            "{redirect}{}",
+            sh_quote(&log.display().to_string())
+        ));
         Some(words.join(" "))
     }
 

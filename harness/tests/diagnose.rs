@@ -1,0 +1,516 @@
+//! `sshmatrix diagnose` on logs written by real programs: the real OpenSSH client at `-vvv` and
+//! the real sshd (`sshmatrix serve --log`) under the shipped policies, paramiko's DEBUG logging;
+//! the same logs damaged the way tickets damage them; files that are no logs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A running `sshmatrix serve --log`; dropping it stops the server.
+struct Served {
+    child: Child,
+    port: String,
+    log: PathBuf,
+}
+
+impl Served {
+    fn start(policy: &str, authorize: &Path, dir: &Path) -> Served {
+        let log = dir.join(format!("{policy}.server.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut child = common::bin()
+            .args(["serve", "--policy", policy, "--authorize"])
+            .arg(authorize)
+            .arg("--log")
+            .arg(&log)
+            .arg("--work-dir")
+            .arg(common::work_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("127.0.0.1:").unwrap().to_string();
+        Served { child, port, log }
+    }
+
+    /// The real OpenSSH client at -vvv with `options`: its exit code and its log.
+    fn ssh(&self, key: &Path, options: &[&str]) -> (i32, String) {
+        let user = sshmatrix_servers::sshd::current_user();
+        let o = Command::new("ssh")
+            .args([
+                "-vvv",
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+            ])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(options.iter().flat_map(|o| ["-o", o]))
+            .arg("-i")
+            .arg(key)
+            .args(["-p", &self.port, &format!("{user}@127.0.0.1"), "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into(),
+        )
+    }
+
+    /// The server log so far (every connection's).
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's log of the connections since byte `from`, once the last of them has ended
+    /// (the client may exit before its server has written its last line): waits, bounded, for
+    /// a line that ends a connection.
+    fn log_after(&self, from: usize) -> String {
+        const ENDS: [&str; 4] = [
+            "Unable to negotiate",
+            "Connection closed by",
+            "Disconnected from",
+            "Received disconnect",
+        ];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            let new = log.get(from..).unwrap_or_default().to_string();
+            let ended = new
+                .lines()
+                .last()
+                .is_some_and(|l| ENDS.iter().any(|e| l.starts_with(e)));
+            if ended || std::time::Instant::now() > deadline {
+                return new;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A key made by the real ssh-keygen.
+fn keygen(dir: &Path, name: &str, kind: &[&str]) -> PathBuf {
+    let key = dir.join(name);
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", "", "-f"])
+        .arg(&key)
+        .args(kind)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    key
+}
+
+/// `sshmatrix diagnose ARGS --format json`: exit code and the case.
+fn diagnose(files: &[&Path], extra: &[&str]) -> (i32, Value, String) {
+    let o = common::bin()
+        .arg("diagnose")
+        .args(files)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code().unwrap_or(-1), v, err)
+}
+
+/// The failed attempts of a case.
+fn failures(case: &Value) -> Vec<&Value> {
+    case["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["cause"]["verdict"] != "ok")
+        .collect()
+}
+
+fn candidates(a: &Value) -> Vec<&str> {
+    a["cause"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Tera Term 4.106's case (field report §1) reproduced by the real OpenSSH client configured
+/// to sign RSA keys with ssh-rsa only, against the Nutanix AHV policy: named from both logs and
+/// from the server's alone, left to its candidates by the client's alone; the written matrix
+/// reproduces it and its fixes are verified.
+#[test]
+fn the_ahv_ssh_rsa_case_is_named_from_real_logs_and_reproduced() {
+    let dir = common::scratch_dir("diagnose-ahv");
+    let key = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048"]);
+    let served = Served::start("nutanix-ahv-lockdown", &dir.join("rsa.pub"), &dir);
+    let (code, client) = served.ssh(&key, &["PubkeyAcceptedAlgorithms=ssh-rsa"]);
+    assert_eq!(code, 255, "{client}");
+    let client_log = write(&dir, "client.log", &client);
+    let server_log = write(&dir, "server.log", served.log_after(0));
+    let (code, both, err) = diagnose(&[&client_log, &server_log], &[]);
+    assert_eq!(code, 0, "{err}");
+    let f = failures(&both);
+    assert_eq!(f.len(), 1, "{both:#}");
+    let a = f[0];
+    assert_eq!(a["cause"]["code"], "auth-signature-rejected", "{a:#}");
+    assert_eq!(
+        a["cause"]["server_reason"],
+        "signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms"
+    );
+    assert_eq!(a["client_matches"][0]["profile"], "openssh-9.2");
+    assert_eq!(a["client_matches"][0]["distance"], 0);
+    assert_eq!(a["server_software"], "OpenSSH_9.2p1");
+    // The client's log alone cannot tell a refused algorithm from an unregistered key.
+    let (_, alone, _) = diagnose(&[&client_log], &[]);
+    let a = failures(&alone)[0];
+    assert_eq!(a["cause"]["code"], Value::Null);
+    let c = candidates(a);
+    assert!(
+        c.contains(&"auth-signature-rejected") && c.contains(&"auth-key-not-authorized"),
+        "{c:?}"
+    );
+    // The server's alone names it.
+    let (_, server_only, _) = diagnose(&[&server_log], &[]);
+    assert_eq!(
+        failures(&server_only)[0]["cause"]["code"],
+        "auth-signature-rejected"
+    );
+    // The reproduction: written, run, its fixes verified.
+    let out = dir.join("case.toml");
+    let o = common::bin()
+        .arg("diagnose")
+        .args([&client_log, &server_log])
+        .arg("--matrix")
+        .arg(&out)
+        .args(["--reproduce", "--try-fixes", "--work-dir"])
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("reproduced: [auth-signature-rejected] with the server saying \"signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms\", as in the logs"), "{text}");
+    assert!(
+        text.contains("○ works  client: use an Ed25519 key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("○ works  server: sshd_config: PubkeyAcceptedAlgorithms +ssh-rsa"),
+        "{text}"
+    );
+    let matrix = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        matrix.contains("keys = [\"rsa-3072\"]")
+            && matrix.contains("\"PubkeyAcceptedAlgorithms -ssh-rsa\""),
+        "{matrix}"
+    );
+    let profile = std::fs::read_to_string(dir.join("case.profiles/case-client.toml")).unwrap();
+    assert!(
+        profile.contains("base = \"openssh-9.2\"") && profile.contains("ssh-rsa-only"),
+        "{profile}"
+    );
+    // The written matrix runs on its own with its profile and meets its expectation.
+    let run = common::bin()
+        .arg("--profiles")
+        .arg(dir.join("case.profiles"))
+        .args(["run", "-q"])
+        .arg(&out)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    damaged_copies_read_the_same(&dir, &client, &served.log_after(0));
+}
+
+/// The same logs as a ticket delivers them: CRLF, UTF-16 from PowerShell, Shift_JIS with
+/// Japanese lines, Markdown fences, syslog prefixes among another connection's lines, a mix of
+/// both sides pasted in one file, a client log cut short.
+fn damaged_copies_read_the_same(dir: &Path, client: &str, server: &str) {
+    let code_of = |files: &[&Path]| {
+        let (code, case, err) = diagnose(files, &[]);
+        assert_eq!(code, 0, "{err}");
+        failures(&case)
+            .first()
+            .map(|a| a["cause"]["code"].as_str().unwrap_or("null").to_string())
+            .unwrap_or_default()
+    };
+    let crlf = write(dir, "crlf.log", client.replace('\n', "\r\n"));
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(server.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let utf16 = write(dir, "utf16.log", utf16);
+    assert_eq!(code_of(&[&crlf, &utf16]), "auth-signature-rejected");
+    let japanese = format!("接続ログ（お客様提供）\n{server}");
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&japanese);
+    let sjis = write(dir, "sjis.log", sjis);
+    assert_eq!(code_of(&[&crlf, &sjis]), "auth-signature-rejected");
+    // Syslog prefixes, and another client's accepted login interleaved under another PID.
+    let mut syslog = String::new();
+    for (i, line) in server.lines().enumerate() {
+        syslog.push_str(&format!(
+            "Dec  7 02:10:0{} ahv-1 sshd[4242]: {line}\n",
+            i % 10
+        ));
+        syslog.push_str(&format!("Dec  7 02:10:0{} ahv-1 sshd[4343]: Accepted publickey for nutanix from 10.0.0.9 port 6000{i} ssh2: ECDSA SHA256:other\n", i % 10));
+    }
+    let syslog = write(dir, "syslog.log", &syslog);
+    let (_, case, _) = diagnose(&[&crlf, &syslog], &[]);
+    assert_eq!(failures(&case).len(), 1, "{case:#}");
+    assert_eq!(
+        failures(&case)[0]["cause"]["code"],
+        "auth-signature-rejected"
+    );
+    let pasted = write(
+        dir,
+        "ticket.md",
+        format!("Customer says:\n```\n{client}```\nand the server:\n```\n{server}```\n"),
+    );
+    assert_eq!(code_of(&[&pasted]), "auth-signature-rejected");
+    // Cut short before the refusal: the server's word stands.
+    let cut: String = client.lines().take(60).map(|l| format!("{l}\n")).collect();
+    let cut = write(dir, "cut.log", cut);
+    assert_eq!(code_of(&[&cut, &utf16]), "auth-signature-rejected");
+    // --redact: no address, user or fingerprint survives.
+    let (_, red, _) = diagnose(&[&crlf, &syslog], &["--redact"]);
+    let text = red.to_string();
+    let user = sshmatrix_servers::sshd::current_user();
+    assert!(
+        !text.contains("10.0.0.9") && !text.contains(&format!("\"{user}\"")),
+        "{text}"
+    );
+    assert!(text.contains("addr-") && text.contains("user-"), "{text}");
+}
+
+/// A key the server does not know, and a login that works: both sides agree.
+#[test]
+fn an_unregistered_key_and_a_login_are_told_apart() {
+    let dir = common::scratch_dir("diagnose-unknown");
+    let known = keygen(&dir, "known", &["-t", "ed25519"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    let served = Served::start("rhel9-default", &dir.join("known.pub"), &dir);
+    let (code, refused) = served.ssh(&stranger, &[]);
+    assert_eq!(code, 255);
+    let refused_log = write(&dir, "refused.log", &refused);
+    let server_log = write(&dir, "server.log", served.log_after(0));
+    let (_, case, _) = diagnose(&[&refused_log, &server_log], &[]);
+    let f = failures(&case);
+    assert_eq!(f.len(), 1, "{case:#}");
+    assert_eq!(f[0]["cause"]["code"], "auth-key-not-authorized", "{case:#}");
+    let (code, ok) = served.ssh(&known, &[]);
+    assert_eq!(code, 0, "{ok}");
+    let ok_log = write(&dir, "ok.log", &ok);
+    let o = common::bin()
+        .args(["diagnose"])
+        .arg(&ok_log)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("no failed attempt: every attempt in these logs logged in"));
+}
+
+/// paramiko at DEBUG, refused for ssh-rsa: named from both logs.
+#[test]
+fn a_paramiko_debug_log_is_read_from_registries() {
+    let work = common::work_dir();
+    let st = common::bin()
+        .args(["clients", "install", "real-paramiko-3.5.1", "--work-dir"])
+        .arg(&work)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let python = work.join("clients/real-paramiko-3.5.1/venv/bin/python");
+    let dir = common::scratch_dir("diagnose-paramiko");
+    let key = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048"]);
+    let served = Served::start("rhel9-default", &dir.join("rsa.pub"), &dir);
+    let script = "import logging, sys, paramiko\n\
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n\
+c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n\
+try:\n    c.connect('127.0.0.1', port=int(sys.argv[1]), username=sys.argv[3], key_filename=sys.argv[2], look_for_keys=False, allow_agent=False, disabled_algorithms={'pubkeys': ['rsa-sha2-512', 'rsa-sha2-256']})\n\
+except Exception as e:\n    print('refused', e)\n";
+    let o = Command::new(&python)
+        .args(["-c", script, &served.port])
+        .arg(&key)
+        .arg(sshmatrix_servers::sshd::current_user())
+        .output()
+        .unwrap();
+    let client = write(&dir, "paramiko.log", &o.stderr);
+    let server = write(&dir, "server.log", served.log_after(0));
+    let (code, case, err) = diagnose(&[&client, &server], &[]);
+    assert_eq!(code, 0, "{err}");
+    let f = failures(&case);
+    assert_eq!(f.len(), 1, "{case:#}");
+    let a = f[0];
+    assert_eq!(a["client"]["program"], "paramiko");
+    assert_eq!(a["client"]["ident"], "SSH-2.0-paramiko_3.5.1");
+    assert_eq!(a["client"]["keys"][0]["signature"], "ssh-rsa");
+    assert_eq!(a["cause"]["code"], "auth-signature-rejected", "{a:#}");
+    // Alone, the client's log says it signed ssh-rsa: that candidate comes first.
+    let (_, alone, _) = diagnose(&[&client], &[]);
+    assert_eq!(
+        candidates(failures(&alone)[0])[0],
+        "auth-signature-rejected"
+    );
+}
+
+/// Files that are no logs: named, exit 2 when nothing was read; read among good ones.
+#[test]
+fn files_that_are_no_logs_are_named() {
+    let dir = common::scratch_dir("diagnose-bad");
+    let empty = write(&dir, "empty.log", "");
+    let binary = write(
+        &dir,
+        "image.png",
+        [
+            0x89u8, b'P', b'N', b'G', 0, 0, 0, 13, 0, 0, 1, 2, 3, 0, 0, 0,
+        ]
+        .repeat(64),
+    );
+    for (file, says) in [
+        (&empty, "empty"),
+        (&binary, "not a log (binary data)"),
+        (&dir, "not a regular file"),
+    ] {
+        let (code, _, err) = diagnose(&[file], &[]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says) && err.contains("hint: "), "{err}");
+    }
+    let good = write(
+        &dir,
+        "ok.log",
+        "ssh: connect to host 10.0.0.1 port 22: Connection refused\n",
+    );
+    let (code, case, _) = diagnose(&[&empty, &good], &[]);
+    assert_eq!(code, 0);
+    assert!(case["files"][0]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("empty"));
+    assert_eq!(failures(&case)[0]["cause"]["code"], "connection-refused");
+}
+
+/// One failure of every kind the real OpenSSH client reaches against the RHEL 9 DEFAULT policy,
+/// each diagnosed from both logs, the client's alone and the server's alone: from both the code
+/// must be the one the failure is; alone, the code or, where one side cannot tell, among the
+/// candidates. The agreement per log kind is printed (docs/testing.md quotes it).
+#[test]
+fn every_failure_the_real_client_reaches_is_named_from_each_log_kind() {
+    let dir = common::scratch_dir("diagnose-corpus");
+    let ed = keygen(&dir, "ed", &["-t", "ed25519"]);
+    let rsa = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048"]);
+    let small = keygen(&dir, "small", &["-t", "rsa", "-b", "1024"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    let authorized: String = ["ed", "rsa", "small"]
+        .iter()
+        .map(|k| std::fs::read_to_string(dir.join(format!("{k}.pub"))).unwrap())
+        .collect();
+    let keys = write(&dir, "authorized.pub", authorized);
+    let served = Served::start("rhel9-default", &keys, &dir);
+    let cases: [(&str, &Path, &[&str], Option<&str>); 8] = [
+        (
+            "kex",
+            &ed,
+            &["KexAlgorithms=diffie-hellman-group1-sha1"],
+            Some("kex-no-common"),
+        ),
+        (
+            "hostkey",
+            &ed,
+            &["HostKeyAlgorithms=ssh-dss"],
+            Some("hostkey-no-common"),
+        ),
+        (
+            "cipher",
+            &ed,
+            &["Ciphers=3des-cbc"],
+            Some("cipher-no-common"),
+        ),
+        (
+            "mac",
+            &ed,
+            &["Ciphers=aes128-ctr", "MACs=hmac-md5"],
+            Some("mac-no-common"),
+        ),
+        (
+            "ssh-rsa",
+            &rsa,
+            &["PubkeyAcceptedAlgorithms=ssh-rsa"],
+            Some("auth-signature-rejected"),
+        ),
+        ("small", &small, &[], Some("auth-key-too-small")),
+        ("stranger", &stranger, &[], Some("auth-key-not-authorized")),
+        ("login", &ed, &[], None),
+    ];
+    let mut agree = [(0, 0); 3];
+    for (name, key, options, want) in cases {
+        let before = served.log().len();
+        let (_, client) = served.ssh(key, options);
+        let server = served.log_after(before);
+        let c = write(&dir, &format!("{name}.client.log"), &client);
+        let s = write(&dir, &format!("{name}.server.log"), &server);
+        for (i, files) in [vec![&c, &s], vec![&c], vec![&s]].iter().enumerate() {
+            let files: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+            let (code, case, err) = diagnose(&files, &[]);
+            assert_eq!(code, 0, "{err}");
+            let f = failures(&case);
+            let ok = match (want, f.first()) {
+                (None, None) => true,
+                (Some(w), Some(a)) => {
+                    a["cause"]["code"] == w
+                        || (i > 0 && a["cause"]["code"].is_null() && candidates(a).contains(&w))
+                }
+                _ => false,
+            };
+            assert!(ok, "{name} ({}): {case:#}", ["both", "client", "server"][i]);
+            agree[i].0 += usize::from(ok);
+            agree[i].1 += 1;
+        }
+    }
+    for (i, (n, of)) in agree.iter().enumerate() {
+        eprintln!(
+            "diagnose agreement, {} logs: {n} of {of}",
+            ["both", "client", "server"][i]
+        );
+    }
+}

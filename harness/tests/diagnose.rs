@@ -81,11 +81,12 @@ impl Served {
     /// (the client may exit before its server has written its last line): waits, bounded, for
     /// a line that ends a connection.
     fn log_after(&self, from: usize) -> String {
-        const ENDS: [&str; 4] = [
+        const ENDS: [&str; 5] = [
             "Unable to negotiate",
             "Connection closed by",
             "Disconnected from",
             "Received disconnect",
+            "Closing connection to",
         ];
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
@@ -513,4 +514,90 @@ fn every_failure_the_real_client_reaches_is_named_from_each_log_kind() {
             ["both", "client", "server"][i]
         );
     }
+}
+
+/// Debian's plink (putty-tools) at -v: a key the server does not know, and a login; the same
+/// event log copied from PuTTY's Event Log window (a timestamp and a tab before each line).
+#[test]
+fn a_plink_event_log_is_read() {
+    let dir = common::scratch_dir("diagnose-plink");
+    let known = keygen(&dir, "known", &["-t", "ed25519"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    let ppk = |key: &Path| {
+        let out = key.with_extension("ppk");
+        let st = Command::new("puttygen")
+            .arg(key)
+            .args(["-O", "private", "-o"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        out
+    };
+    let (known, stranger) = (ppk(&known), ppk(&stranger));
+    let served = Served::start("rhel9-default", &dir.join("known.pub"), &dir);
+    // The host key's fingerprint, as plink -batch wants it pinned.
+    let scan = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ssh-keyscan -p {} -t ed25519 127.0.0.1 2>/dev/null | ssh-keygen -lf -",
+            served.port
+        ))
+        .output()
+        .unwrap();
+    let pin = String::from_utf8_lossy(&scan.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let plink = |key: &Path| {
+        let before = served.log().len();
+        let o = Command::new("plink")
+            .args(["-batch", "-v", "-hostkey", &pin, "-i"])
+            .arg(key)
+            .args(["-P", &served.port])
+            .arg(format!(
+                "{}@127.0.0.1",
+                sshmatrix_servers::sshd::current_user()
+            ))
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&o.stderr).to_string(),
+            served.log_after(before),
+        )
+    };
+    let (client, server) = plink(&stranger);
+    let c = write(&dir, "plink.log", &client);
+    let s = write(&dir, "server.log", &server);
+    let (_, case, _) = diagnose(&[&c, &s], &[]);
+    let f = failures(&case);
+    assert_eq!(f.len(), 1, "{case:#}");
+    assert_eq!(f[0]["client"]["program"], "putty");
+    assert_eq!(
+        f[0]["client_matches"][0]["profile"], "putty-0.78",
+        "{case:#}"
+    );
+    assert_eq!(f[0]["cause"]["code"], "auth-key-not-authorized", "{case:#}");
+    // Alone: the candidates, with an unregistered key among them.
+    let (_, alone, _) = diagnose(&[&c], &[]);
+    assert!(candidates(failures(&alone)[0]).contains(&"auth-key-not-authorized"));
+    // Copied from the Event Log window.
+    let window: String = client
+        .lines()
+        .map(|l| format!("2026-12-07 02:31:00\t{l}\n"))
+        .collect();
+    let w = write(&dir, "window.log", window);
+    let (_, copied, _) = diagnose(&[&w, &s], &[]);
+    assert_eq!(
+        failures(&copied)[0]["cause"]["code"],
+        "auth-key-not-authorized"
+    );
+    let (client, _) = plink(&known);
+    let ok = write(&dir, "ok.log", &client);
+    let (_, case, _) = diagnose(&[&ok], &[]);
+    assert!(failures(&case).is_empty(), "{case:#}");
+    assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok");
 }

@@ -124,3 +124,29 @@ fn unmet_expectations_count_differences_cells_and_rules_apart() {
         "{err}"
     );
 }
+
+/// Under LEGACY the ssh-rsa cells log in, but with SHA-1: ◐ on the table, and with
+/// `--fail-on weak` the run exits 1 naming them.
+#[test]
+fn sha1_logins_are_weak_and_fail_a_run_that_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = matrix(dir.path(), "rhel9-legacy");
+    let m = m.to_str().unwrap();
+    let (code, out, err) = common::sshmatrix_work(&["run", "-q", "--color", "never", m]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("○ ok 6 (◐ weak 2)"), "{out}");
+    assert!(
+        out.contains("logs in, weak: RSA user key signed with SHA-1 (ssh-rsa)"),
+        "{out}"
+    );
+    let (code, _, err) = common::sshmatrix_work(&["run", "-q", "--fail-on", "weak", m]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--fail-on weak: 2 cells log in weakly:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("teraterm-4.106 / ssh-keygen / rsa-2048"),
+        "{err}"
+    );
+}

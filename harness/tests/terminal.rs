@@ -62,7 +62,7 @@ fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
     ] {
         let plain = on_terminal(&args, &env);
         assert!(!plain.contains("\x1b[3"), "{args} {env:?}: {plain}");
-        assert!(plain.contains("○ ok 22   × fail 2"), "{plain}");
+        assert!(plain.contains("○ ok 22 (◐ weak 1)   × fail 2"), "{plain}");
     }
 }
 
@@ -131,7 +131,7 @@ fn tables_fit_the_terminal_width_unless_wide() {
         );
         assert_eq!(fitted.matches('○').count(), wide.matches('○').count());
         assert!(
-            fitted.contains("○ ok 128   × fail 16   ! error 0"),
+            fitted.contains("○ ok 128 (◐ weak 8)   × fail 16   ! error 0"),
             "{fitted}"
         );
     }

@@ -1,5 +1,5 @@
-//! CSV: one row per cell. Columns are only ever appended (`holder` came last), so scripts that
-//! read columns by position keep working.
+//! CSV: one row per cell. Columns are only ever appended (`holder`, then `weak`), so scripts
+//! that read columns by position keep working.
 
 use crate::schema::Report;
 
@@ -27,6 +27,7 @@ pub const COLUMNS: &[&str] = &[
     "signature",
     "duration_ms",
     "holder",
+    "weak",
 ];
 
 /// Renders the report as CSV.
@@ -58,6 +59,7 @@ pub fn render(report: &Report) -> String {
             opt(&c.signature),
             c.duration_ms.to_string(),
             c.holder.to_string(),
+            c.weak.join(";"),
         ])
         .expect("in-memory write");
     }

@@ -14,7 +14,7 @@ pub fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}\
 th,td{border:1px solid #999;padding:.25em .6em;text-align:center}th{background:#eee}\
-td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{background:#fff3cd;cursor:pointer}td.needs-login{background:#eef0f4;color:#555;cursor:pointer}\
+td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{background:#fff3cd;cursor:pointer}td.needs-login{background:#eef0f4;color:#555;cursor:pointer}td.weak{background:#f6f1d5;cursor:pointer}\
 td.ok{cursor:pointer}#detail{white-space:pre-wrap;font-family:monospace;border:1px solid #999;padding:.8em;margin-top:1em;background:#fafafa}";
 
 const SCRIPT: &str = "document.querySelectorAll('td[data-i]').forEach(function(td){td.addEventListener('click',function(){\
@@ -94,6 +94,13 @@ fn detail(cell: &CellResult) -> serde_json::Value {
             )
         ],
         ["signature", opt(&cell.signature)],
+        [
+            "weak",
+            cell.weak_rules()
+                .iter()
+                .map(|r| format!("{} ({})", r.text(), r.source))
+                .collect::<Vec<_>>()
+        ],
         ["fixes", advice],
         ["notes", cell.notes],
     ])
@@ -103,6 +110,7 @@ fn detail(cell: &CellResult) -> serde_json::Value {
 fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
     let class = match cell.verdict {
         _ if cell.needs_login() => "needs-login",
+        _ if cell.mark() == "◐" => "weak",
         Verdict::Ok => "ok",
         Verdict::Fail => "fail",
         Verdict::Error => "error",
@@ -152,7 +160,7 @@ pub(crate) fn row_labels(g: &Grid, spans: &[Vec<Option<usize>>], ri: usize) -> S
 /// The legend (every symbol used) and the notes.
 fn legend(g: &Grid, report: &Report) -> String {
     let mut legend = String::from(
-        "<li><b>○</b> logged in</li><li><b>×</b> refused</li><li><b>!</b> no verdict (error)</li><li><b>-</b> no such cell</li>",
+        "<li><b>○</b> logged in</li><li><b>×</b> refused</li><li><b>◐</b> logs in, weak</li><li><b>!</b> no verdict (error)</li><li><b>-</b> no such cell</li>",
     );
     for (label, text, count) in g.legend_lines() {
         let cells = sshmatrix_core::text::count(count, "cell");

@@ -138,11 +138,16 @@ fn legend_of(report: &Report) -> Legend {
     let mut counts = Vec::new();
     let mut entry = Vec::with_capacity(report.cells.len());
     for (i, c) in report.cells.iter().enumerate() {
-        if c.verdict == Verdict::Ok {
+        let weak = c.verdict == Verdict::Ok && c.mark() == "◐";
+        if c.verdict == Verdict::Ok && !weak {
             entry.push(None);
             continue;
         }
-        let n = *index.entry(legend_text(c)).or_insert_with_key(|text| {
+        let text = match weak {
+            true => crate::weak::legend_text(&c.weak_rules()),
+            false => legend_text(c),
+        };
+        let n = *index.entry(text).or_insert_with_key(|text| {
             legend.push(LegendEntry {
                 text: text.clone(),
                 variants: Vec::new(),
@@ -218,7 +223,7 @@ impl<'a> Grid<'a> {
     pub fn mark(&self, cell: Option<&CellResult>) -> String {
         match cell {
             None => "-".into(),
-            Some(c) if c.verdict == Verdict::Ok => "○".into(),
+            Some(c) if c.mark() == "○" => "○".into(),
             Some(c) => self.label(self.entry_of(c), c.mark()),
         }
     }

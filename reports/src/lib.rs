@@ -11,6 +11,7 @@ pub mod layout;
 pub mod markdown;
 pub mod schema;
 pub mod table;
+pub mod weak;
 
 pub use schema::{
     Advice, CellCode, CellResult, Code, Header, Holder, Report, Stage, Verdict, SCHEMA_VERSION,

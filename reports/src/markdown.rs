@@ -48,19 +48,20 @@ pub fn render_sheet(report: &Report) -> String {
     let reasons = g.legend_lines();
     let mark = |c: Option<&crate::schema::CellResult>| -> String {
         let Some(c) = c else { return "–".into() };
-        let note = match c.verdict {
-            crate::schema::Verdict::Ok => String::new(),
+        let note = match c.mark() {
+            "○" => String::new(),
             _ => superscript(g.entry_of(c) + 1),
         };
-        match c.verdict {
-            crate::schema::Verdict::Ok => "✓".into(),
-            crate::schema::Verdict::Fail => format!("✗{note}"),
+        match (c.verdict, c.mark()) {
+            (_, "◐") => format!("◐{note}"),
+            (crate::schema::Verdict::Ok, _) => "✓".into(),
+            (crate::schema::Verdict::Fail, _) => format!("✗{note}"),
             _ => format!("⚠{note}"),
         }
     };
     let mut out = format!("### {}\n\n", esc(&report.title));
     out.push_str(&pipe_table(&g, report, mark));
-    out.push_str("\n✓ logs in · ✗ refused · ⚠ could not be decided\n\n");
+    out.push_str("\n✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided\n\n");
     for (i, (_, text, count)) in reasons.iter().enumerate() {
         let why = text.split_once(": ").map(|(_, r)| r).unwrap_or(text);
         let cells = sshmatrix_core::text::count(*count, "cell");

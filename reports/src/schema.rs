@@ -129,6 +129,10 @@ pub struct CellResult {
     /// `--resume` and `merge` reuse a result only for a cell with the same digest.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
+    /// Ids of the rules of `reports/weak.toml` a logged-in cell meets (`sha1-user-signature`,
+    /// …): a "weak" one marks it ◐, a notice only lists it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weak: Vec<String>,
     /// Row label path in the table.
     pub row: Vec<String>,
     /// Column label path in the table.
@@ -187,7 +191,10 @@ pub struct Header {
 impl Report {
     /// The one way a report is made (run, resume, merge, scan, impact, predict): this schema
     /// version, this tool's version, the header and the cells.
-    pub fn new(h: Header, cells: Vec<CellResult>) -> Report {
+    pub fn new(h: Header, mut cells: Vec<CellResult>) -> Report {
+        for c in &mut cells {
+            c.weak = c.weak_rules().iter().map(|r| r.id.clone()).collect();
+        }
         Report {
             schema_version: SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -237,13 +244,37 @@ impl CellResult {
         )
     }
 
-    /// The table mark: the verdict's (○, ×, !, …), or `?` for a cell no one can decide without
-    /// a login (`not-observable`: a scan's prediction, neither a refusal nor an error).
+    /// The table mark: the verdict's (○, ×, !, …); `◐` for a login that a known hardening
+    /// refuses ([`crate::weak`]); `?` for a cell no one can decide without a login
+    /// (`not-observable`: a scan's prediction, neither a refusal nor an error).
     pub fn mark(&self) -> &'static str {
-        match self.code == Code::NotObservable {
-            true => "?",
+        if self.code == Code::NotObservable {
+            return "?";
+        }
+        let weak = self.weak_rules();
+        match weak
+            .iter()
+            .any(|r| r.severity == crate::weak::Severity::Weak)
+        {
+            true => "◐",
             false => self.verdict.mark(),
         }
+    }
+
+    /// The rules of `reports/weak.toml` this login meets, weak ones and notices (none for a
+    /// cell that did not log in).
+    pub fn weak_rules(&self) -> Vec<&'static crate::weak::Rule> {
+        if self.verdict != Verdict::Ok {
+            return Vec::new();
+        }
+        crate::weak::met(&crate::weak::Used {
+            signature: self.signature.as_deref(),
+            hostkey: self.hostkey.as_deref(),
+            kex: self.kex.as_deref(),
+            cipher: self.cipher.as_deref(),
+            mac: self.mac.as_deref(),
+            key: format!("{}-{}", self.key_type, self.key_bits),
+        })
     }
 
     /// Whether this cell needs a login to be decided (see [`CellResult::mark`]).
@@ -291,10 +322,16 @@ impl Report {
     }
 
     /// The one-line tally every format ends its table with: `○ ok 3 · × fail 1 · ! error 0`,
-    /// with `? needs a login N` when a scan left cells undecided (joined by `sep`).
+    /// `(◐ weak N)` after the logins when some are weak, `? needs a login N` when a scan left
+    /// cells undecided (joined by `sep`).
     pub fn tally(&self, sep: &str) -> String {
         let (ok, fail, err) = self.counts();
-        let mut parts = vec![format!("○ ok {ok}"), format!("× fail {fail}")];
+        let weak = self.cells.iter().filter(|c| c.mark() == "◐").count();
+        let ok = match weak {
+            0 => format!("○ ok {ok}"),
+            n => format!("○ ok {ok} (◐ weak {n})"),
+        };
+        let mut parts = vec![ok, format!("× fail {fail}")];
         match self.needs_login() {
             0 => {}
             n => parts.push(format!("? needs a login {n}")),

@@ -230,6 +230,7 @@ pub fn colorize(text: &str) -> String {
                 '○' => out.push_str(&format!("{GREEN}○{RESET}")),
                 '×' => out.push_str(&format!("{RED}×{RESET}")),
                 '!' => out.push_str(&format!("{YELLOW}!{RESET}")),
+                '◐' => out.push_str(&format!("{YELLOW}◐{RESET}")),
                 c => out.push(c),
             }
         }
@@ -237,7 +238,7 @@ pub fn colorize(text: &str) -> String {
     };
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.split_inclusive('\n') {
-        let legend = line.starts_with('×') || line.starts_with('!');
+        let legend = line.starts_with('×') || line.starts_with('!') || line.starts_with('◐');
         if line.starts_with('│') || line.starts_with("○ ok") {
             out.push_str(&paint(line));
         } else if legend {

@@ -56,6 +56,7 @@ fn cell(
         predicted_code: Some(code.parse().unwrap()),
         advice: vec![],
         digest: String::new(),
+        weak: vec![],
         row: vec![client.into(), key.into()],
         column: vec!["AOS 7.0".into(), target.into(), user.into()],
     }
@@ -182,7 +183,7 @@ fn the_compatibility_sheet_has_ticks_crosses_and_footnotes_in_words() {
     assert!(s.contains("| ✗ |") || s.contains("| ✗¹ |"), "{s}");
     assert!(!s.contains("<table"), "{s}");
     assert!(
-        s.contains("✓ logs in · ✗ refused · ⚠ could not be decided"),
+        s.contains("✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided"),
         "{s}"
     );
     // Footnotes say why without the failure code.
@@ -225,10 +226,13 @@ fn csv_and_json_round_trip() {
     assert_eq!(csv.lines().count(), 10);
     assert!(csv.lines().next().unwrap().starts_with("client,key_tool,key_type,key_bits,passphrase,key_format,target,policy,user,verdict,code,stage,reason"));
     assert!(
-        csv.lines().next().unwrap().ends_with(",duration_ms,holder"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",duration_ms,holder,weak"),
         "{csv}"
     );
-    assert!(csv.lines().nth(1).unwrap().ends_with(",file"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with(",file,"), "{csv}");
 }
 
 #[test]
@@ -370,4 +374,48 @@ fn documentation_formats_move_a_row_axis_with_one_value_to_the_title() {
             "{format:?}: {text}"
         );
     }
+}
+
+/// A login with an ssh-rsa (SHA-1) signature is ◐ in every format, with the rule's words in the
+/// legend and its id in JSON and CSV; a notice alone (a non-post-quantum key exchange) keeps ○.
+#[test]
+fn a_login_a_known_hardening_refuses_is_marked_weak() {
+    let mut r = report();
+    let ok: Vec<usize> = (0..r.cells.len())
+        .filter(|&i| r.cells[i].verdict == Verdict::Ok)
+        .collect();
+    r.cells[ok[0]].signature = Some("ssh-rsa".into());
+    r.cells[ok[1]].kex = Some("curve25519-sha256".into());
+    let r = Report::new(
+        sshmatrix_reports::Header {
+            matrix: r.matrix.clone(),
+            title: r.title.clone(),
+            plan_cells: r.plan_cells,
+            row_axes: r.row_axes.clone(),
+            column_axes: r.column_axes.clone(),
+            notes: r.notes.clone(),
+            ..Default::default()
+        },
+        r.cells,
+    );
+    assert_eq!(r.cells[ok[0]].weak, ["sha1-user-signature"]);
+    assert_eq!(r.cells[ok[1]].weak, ["not-post-quantum"]);
+    assert_eq!(r.cells[ok[1]].mark(), "○");
+    let t = render(&r, Format::Table);
+    assert!(t.contains("○ ok 7 (◐ weak 1)   × fail 2"), "{t}");
+    assert!(
+        t.contains("◐1  logs in, weak: RSA user key signed with SHA-1 (ssh-rsa) — breaks under OpenSSH 8.8 and later defaults"),
+        "{t}"
+    );
+    let m = render(&r, Format::Markdown);
+    assert!(m.contains("| ◐1 |") && m.contains("(◐ weak 1)"), "{m}");
+    let h = render(&r, Format::Html);
+    assert!(
+        h.contains("class=\"weak\"") && h.contains("OpenSSH 8.8 release notes"),
+        "{h}"
+    );
+    let c = render(&r, Format::Csv);
+    assert!(c.lines().next().unwrap().ends_with(",holder,weak"), "{c}");
+    assert!(c.contains(",sha1-user-signature"), "{c}");
+    assert!(render(&r, Format::Sheet).contains("◐¹"));
 }

@@ -454,6 +454,13 @@ pub fn render(e: &Explanation) -> String {
             s.push_str(&format!("\nmeaning: {d}"));
         }
     }
+    for w in r.weak_rules() {
+        let label = match w.severity {
+            sshmatrix_reports::weak::Severity::Weak => "weak",
+            sshmatrix_reports::weak::Severity::Notice => "notice",
+        };
+        s.push_str(&format!("\n  {label}: {} ({})", w.text(), w.source));
+    }
     s.push_str(&format!("\n  route: {}", e.route));
     s.push_str(&format!("\n  {}", e.basis));
     for c in &e.caveats {

@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// Write this run's JSON report to the --baseline path (accept the new state).
     #[arg(long, requires = "baseline")]
     accept: bool,
+    /// Exit 1 also when a cell logs in weakly (◐: a SHA-1 signature, a DSA or small RSA key, a
+    /// CBC cipher… that a known hardening refuses; rules in reports/weak.toml), for CI.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    fail_on: Option<FailOn>,
     #[command(flatten)]
     grants: super::GrantArgs,
 }
@@ -230,6 +234,36 @@ fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
     })
 }
 
+/// What else makes `run` exit 1.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FailOn {
+    /// Logins a known hardening refuses (◐).
+    Weak,
+}
+
+/// With `--fail-on weak`: the weak logins, listed; the exit code they give.
+fn check_weak(report: &Report, fail_on: Option<FailOn>) -> i32 {
+    let Some(FailOn::Weak) = fail_on else {
+        return EXIT_OK;
+    };
+    let weak: Vec<_> = report.cells.iter().filter(|c| c.mark() == "◐").collect();
+    if weak.is_empty() {
+        return EXIT_OK;
+    }
+    eprintln!(
+        "--fail-on weak: {} log in weakly:",
+        sshmatrix_core::text::count(weak.len(), "cell")
+    );
+    for c in weak {
+        eprintln!(
+            "  {}: {}",
+            diff::identity(c),
+            sshmatrix_reports::weak::legend_text(&c.weak_rules())
+        );
+    }
+    EXIT_EXPECTATIONS
+}
+
 /// `sshmatrix run`.
 pub fn command(a: RunArgs) -> ExitCode {
     let Planned {
@@ -291,25 +325,30 @@ pub fn command(a: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_ENVIRONMENT as u8);
     }
     if opts.stopping() {
-        let rest = match &opts.stream {
-            Some(s) => format!("`--resume {}` runs only them", s.display()),
-            None => {
-                "run again; with --stream FILE a later --resume FILE runs only the missing ones"
-                    .into()
-            }
-        };
-        eprintln!(
-            "interrupted: partial report of {} measured cells written (cells cut short are not recorded: {rest}); processes and the run directory were cleaned up",
-            report.cells.len()
-        );
-        return ExitCode::from(EXIT_INTERRUPTED as u8);
+        return interrupted(&report, opts.stream.as_deref());
     }
     let mut code = check_expectations(&report, expected.as_deref());
+    code = code.max(check_weak(&report, a.fail_on));
     match check_baseline(&report, a.baseline.as_deref(), a.accept) {
         Ok(c) => code = code.max(c),
         Err(exit) => return exit,
     }
     ExitCode::from(code as u8)
+}
+
+/// Says what an interrupted run wrote and how to finish it; exit 130.
+fn interrupted(report: &Report, stream: Option<&Path>) -> ExitCode {
+    let rest = match stream {
+        Some(s) => format!("`--resume {}` runs only them", s.display()),
+        None => {
+            "run again; with --stream FILE a later --resume FILE runs only the missing ones".into()
+        }
+    };
+    eprintln!(
+        "interrupted: partial report of {} measured cells written (cells cut short are not recorded: {rest}); processes and the run directory were cleaned up",
+        report.cells.len()
+    );
+    ExitCode::from(EXIT_INTERRUPTED as u8)
 }
 
 /// Marks a report cut short by a stop, where every reader looks first: the title, and a note

@@ -12,6 +12,7 @@ use super::cause::{self, Cause};
 use super::client::{ClientAttempt, OpenSshReader};
 use super::identify::{self, Match};
 use super::paramiko::ParamikoReader;
+use super::putty::PuttyReader;
 use super::read::Lines;
 use super::server::{ServerConnection, ServerReader};
 use super::sources::Classifier;
@@ -108,6 +109,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
         ParamikoReader::new(&name),
         ServerReader::new(&name),
     );
+    let mut putty = PuttyReader::new(&name);
     let mut count = 0;
     for line in lines.by_ref() {
         let line = line.map_err(|e| format!("cannot read: {e}"))?;
@@ -115,6 +117,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
         if let Some(e) = classifier.entry(line.no, &line.text) {
             ssh.feed(&e);
             pm.feed(&e);
+            putty.feed(&e);
             srv.feed(&e);
         }
     }
@@ -123,6 +126,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     }
     let mut clients = ssh.finish();
     clients.extend(pm.finish());
+    clients.extend(putty.finish());
     let (servers, not_kept) = srv.finish();
     let read = FileRead {
         file: name,

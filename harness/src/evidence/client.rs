@@ -34,6 +34,8 @@ pub struct ClientAttempt {
     pub methods: Vec<String>,
     /// The client found no signature algorithm for a key that the server accepts.
     pub no_mutual_signature: bool,
+    /// The server refused a key the client offered (PuTTY's "Server refused our key").
+    pub key_refused: bool,
     /// How it ended.
     pub ending: Ending,
     /// The lines that say so.

@@ -10,6 +10,7 @@ pub mod client;
 pub mod identify;
 pub mod paramiko;
 pub mod prefix;
+pub mod putty;
 pub mod read;
 pub mod redact;
 pub mod render;

@@ -43,12 +43,19 @@ pub fn split(line: &str) -> (Prefix<'_>, &str) {
     }
 }
 
-/// The text after a leading timestamp (BSD syslog or RFC 3339), if the line starts with one.
+/// The text after a leading timestamp (BSD syslog, RFC 3339, or PuTTY's Event Log window's
+/// `2026-12-07 02:31:00<TAB>`), if the line starts with one.
 fn timestamp(line: &str) -> Option<&str> {
     let mut words = line.split_ascii_whitespace();
     let first = words.next()?;
     if is_rfc3339(first) {
         return Some(line[first.len()..].trim_start());
+    }
+    if first.len() == 10
+        && is_rfc3339(line.get(..19).unwrap_or_default())
+        && line[19..].starts_with(['\t', ' '])
+    {
+        return Some(&line[20..]);
     }
     if !MONTHS.contains(&first) {
         return None;

@@ -96,6 +96,8 @@ impl Classifier {
             return None;
         }
         let (prefix, text) = prefix::split(trimmed);
+        // A PuTTY session log's event lines.
+        let text = text.strip_prefix("Event Log: ").unwrap_or(text);
         let text = super::redact::mask_secrets(text.trim()).into_owned();
         let side = self.side(&prefix, &text);
         Some(Entry {

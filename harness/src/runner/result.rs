@@ -62,6 +62,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         predicted_code: None,
         advice: Vec::new(),
         digest: cell.digest.to_string(),
+        weak: Vec::new(),
         row: cell.row.clone(),
         column: cell.column.clone(),
     }

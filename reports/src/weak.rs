@@ -1,0 +1,152 @@
+//! "Logs in, but weak": the rules of `reports/weak.toml` (each with its public source) applied to
+//! what a ○ cell negotiated and used — a SHA-1 signature, a DSA or small RSA key, a SHA-1 key
+//! exchange, a CBC cipher, an MD5 MAC — so a cell that the next hardening turns into × is
+//! marked ◐ now.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// What a rule reads of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Property {
+    /// The user-key signature algorithm.
+    Signature,
+    /// The host key algorithm.
+    Hostkey,
+    /// The key exchange.
+    Kex,
+    /// The cipher.
+    Cipher,
+    /// The MAC.
+    Mac,
+    /// The user key as `family-bits` (`rsa-1024`).
+    Key,
+}
+
+/// Whether a rule marks the cell or only notes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// ◐: logs in, will break under the rule's hardening.
+    Weak,
+    /// Listed with the cell, the mark stays ○.
+    Notice,
+}
+
+/// One rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Stable id (`sha1-user-signature`), what JSON and CSV carry.
+    pub id: String,
+    /// What it reads.
+    pub property: Property,
+    /// Names it matches; a trailing `*` matches a prefix, a leading `*` a suffix.
+    pub names: Vec<String>,
+    /// Weak or notice.
+    pub severity: Severity,
+    /// What it is, in a few words.
+    pub says: String,
+    /// Which hardening refuses it.
+    pub breaks_under: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+impl Rule {
+    fn matches(&self, value: &str) -> bool {
+        self.names
+            .iter()
+            .any(|n| match (n.strip_suffix('*'), n.strip_prefix('*')) {
+                (Some(prefix), _) => value.starts_with(prefix),
+                (_, Some(suffix)) => value.ends_with(suffix),
+                _ => value == n,
+            })
+    }
+
+    /// The legend's words for it.
+    pub fn text(&self) -> String {
+        format!("{} — breaks under {}", self.says, self.breaks_under)
+    }
+}
+
+#[derive(Deserialize)]
+struct File {
+    rule: Vec<Rule>,
+}
+
+/// The rules (`reports/weak.toml`).
+pub fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        toml::from_str::<File>(include_str!("../weak.toml"))
+            .expect("reports/weak.toml is valid")
+            .rule
+    })
+}
+
+/// What a logged-in cell negotiated and used, as the rules read it.
+#[derive(Debug, Clone, Default)]
+pub struct Used<'a> {
+    /// The user-key signature algorithm.
+    pub signature: Option<&'a str>,
+    /// The host key algorithm.
+    pub hostkey: Option<&'a str>,
+    /// The key exchange.
+    pub kex: Option<&'a str>,
+    /// The cipher.
+    pub cipher: Option<&'a str>,
+    /// The MAC.
+    pub mac: Option<&'a str>,
+    /// The user key as `family-bits`.
+    pub key: String,
+}
+
+/// The rules a login meets.
+pub fn met(u: &Used) -> Vec<&'static Rule> {
+    rules()
+        .iter()
+        .filter(|r| {
+            let value = match r.property {
+                Property::Signature => u.signature,
+                Property::Hostkey => u.hostkey,
+                Property::Kex => u.kex,
+                Property::Cipher => u.cipher,
+                Property::Mac => u.mac,
+                Property::Key => Some(u.key.as_str()),
+            };
+            value.is_some_and(|v| r.matches(v))
+        })
+        .collect()
+}
+
+/// The legend text of a weak login: every weak rule it meets.
+pub fn legend_text(met: &[&Rule]) -> String {
+    let texts: Vec<String> = met
+        .iter()
+        .filter(|r| r.severity == Severity::Weak)
+        .map(|r| r.text())
+        .collect();
+    format!("logs in, weak: {}", texts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_has_a_source_and_names() {
+        for r in rules() {
+            assert!(!r.names.is_empty() && !r.source.is_empty(), "{}", r.id);
+        }
+        let cbc = rules()
+            .iter()
+            .find(|r| r.id == "cbc-or-rc4-cipher")
+            .unwrap();
+        assert!(
+            cbc.matches("aes256-cbc") && cbc.matches("arcfour128") && !cbc.matches("aes256-ctr")
+        );
+    }
+}

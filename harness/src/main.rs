@@ -50,6 +50,10 @@ enum Command {
     /// auth log or journal → each attempt's client and server identified, its cause named with
     /// the evidence lines; `--matrix` writes a reproduction, `--reproduce` runs it.
     Diagnose(Box<cli::diagnose::DiagnoseArgs>),
+    /// Who really connects, from servers' logs: per host and overall the client software
+    /// (mapped to profiles), key types, signature algorithms, methods, accounts, failures by
+    /// code, and what the log level cannot show.
+    Census(cli::census::CensusArgs),
     /// One client holding one key against one policy, without a matrix file: runs the cell and
     /// explains it (verdict, code, both sides' evidence, fixes; `--try-fixes` verifies them).
     Try(Box<cli::try_cell::TryArgs>),
@@ -160,6 +164,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Run(a) => run::command(*a),
         Command::Explain(a) => explain::command(a),
         Command::Diagnose(a) => diagnose::command(*a),
+        Command::Census(a) => census::command(a),
         Command::AuthorizedKeys(a) => explain::authorized_keys(a),
         Command::Predict(a) => explain::predict(a),
         Command::VerifyProfiles(a) => verify::verify_profiles(a),

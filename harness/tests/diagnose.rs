@@ -601,3 +601,151 @@ fn a_plink_event_log_is_read() {
     assert!(failures(&case).is_empty(), "{case:#}");
     assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok");
 }
+
+/// `census` of real sshd logs: VERBOSE (`serve --log`) counts logins, key types, accounts and
+/// failures by code, and says client software needs DEBUG1; at DEBUG1 (the real sshd run with
+/// `LogLevel DEBUG1`) the client software is counted and mapped to its profile; syslog copies
+/// from two hosts are counted per host.
+#[test]
+fn a_census_counts_who_really_connects() {
+    let dir = common::scratch_dir("census");
+    let ed = keygen(&dir, "ed", &["-t", "ed25519"]);
+    let rsa = keygen(&dir, "rsa", &["-t", "rsa", "-b", "3072"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    let authorized: String = ["ed", "rsa"]
+        .iter()
+        .map(|k| std::fs::read_to_string(dir.join(format!("{k}.pub"))).unwrap())
+        .collect();
+    let keys = write(&dir, "authorized.pub", authorized);
+    let served = Served::start("rhel9-default", &keys, &dir);
+    for key in [&ed, &rsa, &stranger] {
+        let before = served.log().len();
+        served.ssh(key, &[]);
+        served.log_after(before);
+    }
+    let verbose = write(&dir, "verbose.log", served.log());
+    let census = |files: &[&Path]| {
+        let o = common::bin()
+            .arg("census")
+            .args(files)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let c = census(&[&verbose]);
+    let all = &c["all"];
+    assert_eq!(
+        (all["attempts"].as_u64(), all["logins"].as_u64()),
+        (Some(3), Some(2)),
+        "{c:#}"
+    );
+    assert_eq!(all["key_types"]["ED25519"], 1);
+    assert_eq!(all["key_types"]["RSA"], 1);
+    assert_eq!(all["failures"]["auth-key-not-authorized"], 1, "{c:#}");
+    assert_eq!(c["level"], "VERBOSE");
+    assert!(c["cannot_show"][0]
+        .as_str()
+        .unwrap()
+        .contains("LogLevel DEBUG1"));
+    // Two hosts' journals.
+    // Each connection under its own PID, as a journal has it.
+    let journal = |host: &str| -> String {
+        let mut pid = 100;
+        let mut out = String::new();
+        for (i, l) in served.log().lines().enumerate() {
+            pid += usize::from(l.starts_with("Connection from"));
+            out.push_str(&format!(
+                "Dec  7 02:10:{:02} {host} sshd[{pid}]: {l}\n",
+                i % 60
+            ));
+        }
+        out
+    };
+    let a = write(&dir, "a.log", journal("ahv-1"));
+    let b = write(&dir, "b.log", journal("cvm-1"));
+    let c = census(&[&a, &b]);
+    assert_eq!(c["hosts"].as_object().unwrap().len(), 2, "{c:#}");
+    assert_eq!(c["hosts"]["ahv-1"]["first_seen"], "Dec  7 02:10:00");
+    // DEBUG1: the real sshd, its configuration written here.
+    let hk = keygen(&dir, "hk", &["-t", "ed25519"]);
+    let debug = dir.join("debug.log");
+    let cfg = write(&dir, "sshd_config", format!(
+        "HostKey {}\nAuthorizedKeysFile {}\nPidFile none\nUsePAM no\nStrictModes no\nLogLevel DEBUG1\n",
+        hk.display(),
+        keys.display()
+    ));
+    let sshd = sshmatrix_servers::sshd::find_sshd().unwrap();
+    let user = sshmatrix_servers::sshd::current_user();
+    let st = Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-i",
+        ])
+        .arg(&ed)
+        .arg("-o")
+        .arg(format!(
+            "ProxyCommand={} -i -f {} -E {}",
+            sshd.display(),
+            cfg.display(),
+            debug.display()
+        ))
+        .args([&format!("{user}@127.0.0.1"), "true"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let c = census(&[&debug]);
+    let clients = c["all"]["clients"].as_object().unwrap();
+    let (software, t) = clients.iter().next().unwrap();
+    assert!(software.starts_with("OpenSSH_9.2p1"), "{c:#}");
+    assert_eq!(t["profile"], "openssh-9.2");
+    assert_eq!(c["all"]["signatures"]["ssh-ed25519"], 1, "{c:#}");
+    assert_eq!(c["level"], "DEBUG");
+    // impact weighed by that census: the hardened config locks out OpenSSH 9.2's RSA 2048 key,
+    // and the census saw OpenSSH 9.2 log in once.
+    let census_json = write(&dir, "census.json", c.to_string());
+    let configs = common::matrices().join("sshd_config");
+    let o = common::bin()
+        .arg("impact")
+        .arg("--sshd-config")
+        .arg(configs.join("debian-12-hardened"))
+        .arg("--from")
+        .arg(configs.join("debian-12-stock"))
+        .args([
+            "--clients",
+            "real-openssh-9.2",
+            "--keys",
+            "rsa-2048",
+            "--quiet",
+            "--population",
+        ])
+        .arg(&census_json)
+        .arg("--work-dir")
+        .arg(common::work_dir())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("breaks 1 of 1 distinct clients seen, 1 of 1 logins"),
+        "{out}"
+    );
+    assert!(
+        out.contains("OpenSSH_9.2p1 Debian-2+deb12u10 (openssh-9.2): 1 logins lost"),
+        "{out}"
+    );
+}

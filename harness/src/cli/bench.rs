@@ -103,7 +103,7 @@ fn diagnose_bench(mib: u64, work_dir: Option<PathBuf>) -> ExitCode {
     };
     let profiles = sshmatrix_clients::builtin_profiles();
     let t = std::time::Instant::now();
-    let case = sshmatrix::evidence::case::diagnose(&[log], &profiles);
+    let case = sshmatrix::evidence::case::diagnose(std::slice::from_ref(&log), &profiles);
     let secs = t.elapsed().as_secs_f64();
     let mb = bytes as f64 / (1 << 20) as f64;
     println!(
@@ -121,6 +121,19 @@ fn diagnose_bench(mib: u64, work_dir: Option<PathBuf>) -> ExitCode {
     );
     println!(
         "peak RSS:            {:.1} MiB",
+        sshmatrix::bench::peak_rss_mib()
+    );
+    // The same log counted by `census` (every connection judged, none kept).
+    let t = std::time::Instant::now();
+    let census = sshmatrix::evidence::census::take(&[log], &profiles);
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "census:              {secs:.2} s  ({:.0} MiB/s), {} attempts counted",
+        mb / secs.max(1e-9),
+        census.all.attempts
+    );
+    println!(
+        "peak RSS (both):     {:.1} MiB",
         sshmatrix::bench::peak_rss_mib()
     );
     ExitCode::from(EXIT_OK as u8)

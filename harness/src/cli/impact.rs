@@ -20,6 +20,10 @@ pub struct ImpactArgs {
     /// The sshd_config to assess (checked with `sshd -t` first).
     #[arg(long = "sshd-config", value_name = "NEW")]
     new: PathBuf,
+    /// With --from: weigh the regressions by who really connects, from a `sshmatrix census
+    /// --format json` of the servers' logs ("breaks 1 of 3 distinct clients, 212 of 5380 logins").
+    #[arg(long, value_name = "CENSUS.json", requires = "from")]
+    population: Option<PathBuf>,
     /// The sshd_config in use now: both run, and the cells that change are listed (regressions
     /// first; exit 1 on any regression).
     #[arg(long, value_name = "OLD")]
@@ -160,6 +164,30 @@ pub fn command(a: ImpactArgs) -> ExitCode {
     changes(&a, &report)
 }
 
+/// The regressions weighed by the census at `path`.
+fn population(path: &std::path::Path, changes: &[diff::Change]) -> Result<String, ExitCode> {
+    let text = sshmatrix::bounded::read_to_string(path, sshmatrix::bounded::MAX_REPORT)
+        .map_err(|e| super::common::input_error(format!("{}: {e}", path.display())))?;
+    let census: sshmatrix::evidence::census::Census = serde_json::from_str(&text).map_err(|e| {
+        super::common::input_error(format!(
+            "{}: not a census ({e})\n  hint: make one with `sshmatrix census LOG… --format json -o {}`",
+            path.display(),
+            path.display()
+        ))
+    })?;
+    let broken: Vec<String> = changes
+        .iter()
+        .filter(|c| c.kind == diff::ChangeKind::Regression)
+        .filter_map(|c| c.new.map(|n| n.client.clone()))
+        .collect();
+    let (profiles, _, _) = super::common::catalog_parts();
+    let w = sshmatrix::evidence::census::weigh(&census, &broken, &profiles);
+    Ok(sshmatrix::evidence::census::render_weighed(
+        &w,
+        &path.display().to_string(),
+    ))
+}
+
 /// With `--from`: the cells that change, regressions first; exit 1 on any regression.
 fn changes(a: &ImpactArgs, report: &Report) -> ExitCode {
     if a.from.is_none() {
@@ -186,6 +214,12 @@ fn changes(a: &ImpactArgs, report: &Report) -> ExitCode {
                 .map(|n| format!("  {}: {}\n", diff::identity(n), n.reason))
                 .collect::<String>()
         ));
+    }
+    if let Some(path) = &a.population {
+        match population(path, &changes) {
+            Ok(w) => text.push_str(&w),
+            Err(code) => return code,
+        }
     }
     // The change list follows a table on standard output; beside other formats or a file it
     // goes to standard error, so the report stays machine-readable.

@@ -14,6 +14,7 @@ macro_rules! work_dir {
 }
 
 pub mod bench;
+pub mod census;
 pub mod clients;
 pub mod common;
 pub mod compare;

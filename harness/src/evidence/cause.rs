@@ -62,15 +62,16 @@ pub fn of(
     server: Option<&ServerConnection>,
     rsa_sha1_client: bool,
 ) -> Cause {
-    let view = server.map(|s| s.view.clone()).unwrap_or_default();
+    let none = ServerView::default();
+    let view = server.map_or(&none, |s| &s.view);
     // A client log that stops before its attempt ends leaves the server's word.
     let outcome = match (client, server) {
         (Some(c), _) if c.ended => outcome(c),
-        (_, Some(_)) => from_server(&view),
+        (_, Some(_)) => from_server(view),
         (Some(c), None) => outcome(c),
-        (None, None) => from_server(&view),
+        (None, None) => from_server(view),
     };
-    let mut code = crate::diagnose::code(&outcome, &view);
+    let mut code = crate::diagnose::code(&outcome, view);
     let auth =
         matches!(outcome.stage, Stage::Auth | Stage::Login) && outcome.verdict != Verdict::Ok;
     let decisive = view
@@ -95,7 +96,7 @@ pub fn of(
         verdict: outcome.verdict,
         stage: outcome.stage,
         code,
-        reason: reason(&outcome, &view),
+        reason: reason(&outcome, view),
         server_reason: view.reason.clone(),
         candidates,
         cannot_tell,

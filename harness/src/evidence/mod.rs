@@ -6,6 +6,7 @@
 
 pub mod case;
 pub mod cause;
+pub mod census;
 pub mod client;
 pub mod identify;
 pub mod paramiko;

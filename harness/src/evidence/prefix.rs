@@ -11,6 +11,8 @@ pub struct Prefix<'a> {
     pub pid: Option<u32>,
     /// The host that logged it.
     pub host: Option<&'a str>,
+    /// The collector's timestamp, as written.
+    pub time: Option<&'a str>,
 }
 
 const MONTHS: [&str; 12] = [
@@ -23,6 +25,7 @@ pub fn split(line: &str) -> (Prefix<'_>, &str) {
         return r;
     }
     let rest = timestamp(line);
+    let time = rest.map(|r| line[..line.len() - r.len()].trim());
     let Some(rest) = rest else {
         return match program(line) {
             Some((p, msg)) => (p, msg),
@@ -30,17 +33,21 @@ pub fn split(line: &str) -> (Prefix<'_>, &str) {
         };
     };
     // After a timestamp: a host, then the program; some collectors leave the host out.
-    if let Some((p, msg)) = program(rest) {
-        return (p, msg);
-    }
-    let (host, after) = rest.split_once(' ').unwrap_or((rest, ""));
-    match program(after.trim_start()) {
-        Some((mut p, msg)) => {
-            p.host = Some(host);
-            (p, msg)
+    let (mut p, msg) = match program(rest) {
+        Some(found) => found,
+        None => {
+            let (host, after) = rest.split_once(' ').unwrap_or((rest, ""));
+            match program(after.trim_start()) {
+                Some((mut p, msg)) => {
+                    p.host = Some(host);
+                    (p, msg)
+                }
+                None => (Prefix::default(), rest),
+            }
         }
-        None => (Prefix::default(), rest),
-    }
+    };
+    p.time = time;
+    (p, msg)
 }
 
 /// The text after a leading timestamp (BSD syslog, RFC 3339, or PuTTY's Event Log window's
@@ -109,6 +116,7 @@ fn named(name: &str, pid: Option<u32>) -> Prefix<'_> {
         program: Some(name),
         pid,
         host: None,
+        time: None,
     }
 }
 

@@ -44,6 +44,18 @@ impl Redactor {
         r
     }
 
+    /// The replacements for a census: its hosts and accounts.
+    pub fn of_census(c: &super::census::Census) -> Redactor {
+        let mut r = Redactor::default();
+        for (host, counts) in &c.hosts {
+            r.add(Some(host), "host");
+            for user in counts.users.keys() {
+                r.add(Some(user), "user");
+            }
+        }
+        r
+    }
+
     fn add(&mut self, value: Option<&str>, kind: &str) {
         let Some(v) = value.filter(|v| v.len() >= 2) else {
             return;

@@ -33,6 +33,26 @@ pub struct ServerConnection {
     pub evidence: Vec<Cite>,
     /// Lines not kept (a connection's lines are capped).
     pub more_lines: usize,
+    /// What the connection's lines say of the client and its login (what `census` counts).
+    pub login: Login,
+}
+
+/// What a server's lines say of a connection's client and login; each field only where the
+/// log level shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Login {
+    /// The client's software (`OpenSSH_9.2p1 Debian-2+deb12u10`): LogLevel DEBUG1 and up.
+    pub client_software: Option<String>,
+    /// The method that logged in (`publickey`, `password`, `keyboard-interactive`): INFO.
+    pub method: Option<String>,
+    /// The user key's type (`RSA`, `ED25519`): INFO, with an accepted public key.
+    pub key_type: Option<String>,
+    /// The signature algorithm (`rsa-sha2-512`): DEBUG1 and up.
+    pub signature: Option<String>,
+    /// The collector's timestamp of its first and last line.
+    pub first_seen: Option<String>,
+    /// See `first_seen`.
+    pub last_seen: Option<String>,
 }
 
 /// The most lines kept per connection.
@@ -63,6 +83,8 @@ pub struct ServerReader {
     ordinal: usize,
     /// Connections past [`MAX_CONNECTIONS`], counted only.
     not_kept: usize,
+    /// Whether every connection is kept in detail (a counting caller takes them as they end).
+    unlimited: bool,
 }
 
 /// The most connections open at once; older ones are closed as if they had ended.
@@ -80,6 +102,21 @@ impl ServerReader {
         }
     }
 
+    /// A reader whose caller takes every ended connection with [`ServerReader::take_done`]
+    /// (none is only counted).
+    pub fn counting(file: &str) -> Self {
+        ServerReader {
+            file: file.into(),
+            unlimited: true,
+            ..Default::default()
+        }
+    }
+
+    /// The connections that have ended since the last call.
+    pub fn take_done(&mut self) -> Vec<ServerConnection> {
+        std::mem::take(&mut self.done)
+    }
+
     /// Reads one line of the server.
     pub fn feed(&mut self, e: &Entry) {
         if e.side != Side::Server || is_listener(&e.text) {
@@ -89,9 +126,19 @@ impl ServerReader {
         if !self.open.contains_key(&key) {
             self.open_connection(&key, e.prefix.host);
         }
-        let full = self.done.len() >= MAX_CONNECTIONS;
+        let full = self.done.len() >= MAX_CONNECTIONS && !self.unlimited;
         let c = self.open.get_mut(&key).expect("opened");
         read_facts(c, &e.text);
+        read_login(&mut c.login, &e.text);
+        if let Some(t) = e.prefix.time {
+            if c.login.first_seen.is_none() {
+                c.login.first_seen = Some(t.to_string());
+            }
+            // Reused, not reallocated, line after line.
+            let last = c.login.last_seen.get_or_insert_with(String::new);
+            last.clear();
+            last.push_str(t);
+        }
         // Past the detail limit a connection is only counted: its lines are not kept.
         match c.evidence.len() < MAX_LINES && !full {
             true => c.evidence.push(Cite {
@@ -163,7 +210,7 @@ impl ServerReader {
         let Some(mut c) = self.open.remove(key) else {
             return;
         };
-        if self.done.len() >= MAX_CONNECTIONS {
+        if self.done.len() >= MAX_CONNECTIONS && !self.unlimited {
             // Past the limit a connection is only counted, not judged.
             self.not_kept += 1;
             return;
@@ -249,6 +296,28 @@ fn read_facts(c: &mut ServerConnection, t: &str) {
         c.refused_signature = rest
             .and_then(|r| r.split_whitespace().next())
             .map(String::from);
+    }
+}
+
+/// What a line says of the client and its login.
+fn read_login(l: &mut Login, t: &str) {
+    let word = |s: &str| s.split_whitespace().next().map(String::from);
+    let t = t.trim_end_matches(" [preauth]");
+    if let Some(v) = t.strip_prefix("debug1: Remote protocol version ") {
+        l.client_software = v
+            .split_once("remote software version ")
+            .map(|(_, s)| s.trim().to_string());
+    } else if let Some(v) = t.strip_prefix("debug1: Client protocol version ") {
+        l.client_software = v
+            .split_once("client software version ")
+            .map(|(_, s)| s.trim().to_string());
+    } else if let Some(v) = t.strip_prefix("Accepted ") {
+        l.method = word(v);
+        l.key_type = v.split_once(" ssh2: ").and_then(|(_, k)| word(k));
+    } else if let Some(v) = t.strip_prefix("debug1: userauth_pubkey: ") {
+        if let Some((_, alg)) = v.split_once("pkalg ") {
+            l.signature = word(alg);
+        }
     }
 }
 

@@ -69,11 +69,15 @@ const CLIENT_OPENERS: &[&str] = &[
     "debug1: Reading configuration data",
     "debug1: Connecting to",
     "debug1: Authenticating to",
-    "debug1: Local version string",
 ];
 
 /// Lines that open a server's log.
-const SERVER_OPENERS: &[&str] = &["debug1: sshd version", "Server listening on"];
+const SERVER_OPENERS: &[&str] = &[
+    "debug1: sshd version",
+    "Server listening on",
+    "Connection from ",
+    "debug1: inetd sockets after dupping",
+];
 
 /// Classifies lines one after the other, keeping the file's current mode.
 pub struct Classifier {
@@ -89,6 +93,12 @@ impl Default for Classifier {
 }
 
 impl Classifier {
+    /// A classifier for a file known to be a server's log (`census`): unmarked lines are the
+    /// server's.
+    pub fn server_only() -> Self {
+        Classifier { mode: Side::Server }
+    }
+
     /// The entry of one raw line, `None` for lines that carry nothing (blank, Markdown fences).
     pub fn entry<'a>(&mut self, no: usize, raw: &'a str) -> Option<Entry<'a>> {
         let trimmed = raw.trim();

@@ -94,6 +94,28 @@ fn profiles_are_one_line_each_narrowed_by_a_filter_and_complete_with_long() {
         total < 150,
         "one line per profile and key tool, not {total}"
     );
+    // Columns line up whatever the longest value (Go's version 0.0.20201221 is 12 characters).
+    let lines: Vec<&str> = all.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("  ID ")).unwrap();
+    let kind = lines[header].find("KIND").unwrap();
+    for row in lines[header + 1..].iter().take_while(|l| !l.is_empty()) {
+        let at = row.char_indices().nth(kind).map(|(i, _)| i).unwrap();
+        assert!(
+            row[at..].starts_with("emulated") || row[at..].starts_with("real"),
+            "{row}"
+        );
+    }
+    let policies = listing(&["policies"]);
+    let header = policies.lines().find(|l| l.starts_with("  ID ")).unwrap();
+    let keys = header.find("HOST KEYS").unwrap();
+    let shipped = policies
+        .lines()
+        .find(|l| l.starts_with("  as-shipped "))
+        .unwrap();
+    assert!(
+        shipped[keys..].starts_with("ecdsa,ed25519,rsa"),
+        "{policies}"
+    );
 }
 
 #[test]

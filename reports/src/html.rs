@@ -15,10 +15,17 @@ pub fn esc(s: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}\
 th,td{border:1px solid #999;padding:.25em .6em;text-align:center}th{background:#eee}\
 td.ok{background:#e6f4e6}td.fail{background:#fbe3e3;cursor:pointer}td.error{background:#fff3cd;cursor:pointer}td.needs-login{background:#eef0f4;color:#555;cursor:pointer}td.weak{background:#f6f1d5;cursor:pointer}\
-td.ok{cursor:pointer}#detail{white-space:pre-wrap;font-family:monospace;border:1px solid #999;padding:.8em;margin-top:1em;background:#fafafa}";
+td.ok{cursor:pointer}td.selected{outline:3px solid #1a5fb4;outline-offset:-3px}.meta{color:#555}\
+#detail{white-space:pre-wrap;font-family:monospace;border:1px solid #999;padding:.8em;margin-top:1em;background:#fafafa;\
+position:sticky;bottom:0;max-height:45vh;overflow:auto;box-shadow:0 -2px 6px rgba(0,0,0,.15)}\
+@media print{#detail{position:static;box-shadow:none}}";
 
+/// Click a cell: it is outlined, its evidence fills the panel kept in view at the bottom of the
+/// window (empty fields left out).
 const SCRIPT: &str = "document.querySelectorAll('td[data-i]').forEach(function(td){td.addEventListener('click',function(){\
-var c=CELLS[td.dataset.i];var t='';for(var j=0;j<c.length;j++){var v=c[j][1];if(Array.isArray(v))v=v.join('\\n    ');t+=c[j][0]+': '+v+'\\n';}\
+document.querySelectorAll('td.selected').forEach(function(x){x.classList.remove('selected');});td.classList.add('selected');\
+var c=CELLS[td.dataset.i];var t='';for(var j=0;j<c.length;j++){var v=c[j][1];if(Array.isArray(v)){if(!v.length)continue;v=v.join('\\n    ');}\
+if(v===''||v==='-')continue;t+=c[j][0]+': '+v+'\\n';}\
 document.getElementById('detail').textContent=t;});});";
 
 /// The header rows: the row-axis corner, then the column label levels with their spans.
@@ -157,6 +164,23 @@ pub(crate) fn row_labels(g: &Grid, spans: &[Vec<Option<usize>>], ri: usize) -> S
     h
 }
 
+/// What the report is of: matrix, cells, tool version (a pasted file says where it came from).
+fn meta(report: &Report) -> String {
+    let shard = report
+        .shard
+        .as_deref()
+        .map(|s| format!(", shard {s}"))
+        .unwrap_or_default();
+    format!(
+        "{} · {} of {} cells{shard} · sshmatrix {} (report schema {})",
+        report.matrix,
+        report.cells.len(),
+        report.plan_cells,
+        report.tool_version,
+        report.schema_version
+    )
+}
+
 /// The legend (every symbol used) and the notes.
 fn legend(g: &Grid, report: &Report) -> String {
     let mut legend = String::from(
@@ -225,9 +249,10 @@ pub fn render(report: &Report) -> String {
     let tally = esc(&report.tally(" · "));
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head>\n\
-         <body><h1>{title}</h1>\n<table>\n{h}</table>\n<p>{tally} — click a cell for its evidence</p>\n\
+         <body><h1>{title}</h1>\n<p class=\"meta\">{meta}</p>\n<table>\n{h}</table>\n<p>{tally} — click a cell for its evidence</p>\n\
          <ul>{legend}</ul>\n<div id=\"detail\">Click a cell.</div>\n<script>var CELLS={data};{SCRIPT}</script>\n</body></html>\n",
         title = esc(&report.title),
+        meta = esc(&meta(report)),
         legend = legend(&g, report)
     )
 }

@@ -203,6 +203,17 @@ fn html_spans_escapes_and_embeds_evidence() {
     assert!(h.contains("title=\"[auth-signature-rejected] auth: server: auth-signature-rejected &lt;&amp;&gt;\""), "{h}");
     assert!(h.contains("not in PubkeyAcceptedAlgorithms"));
     assert_eq!(h.matches("data-i=").count(), 9);
+    // Where it came from, and a detail panel kept in view with the clicked cell outlined.
+    assert!(
+        h.contains(
+            "<p class=\"meta\">m.toml · 9 of 9 cells · sshmatrix test (report schema 1)</p>"
+        ),
+        "{h}"
+    );
+    assert!(
+        h.contains("position:sticky") && h.contains("classList.add('selected')"),
+        "{h}"
+    );
 }
 
 #[test]

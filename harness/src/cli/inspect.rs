@@ -121,16 +121,23 @@ pub fn profiles(listing: &Listing) -> ExitCode {
         let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
         listing.no_match_hint(&ids, "profile");
     }
-    println!("  {:<26} {:<10} {:<26} CLIENT", "ID", "VERSION", "KIND");
-    for p in &shown {
-        let kind = profile_kind(p);
-        println!(
-            "  {:<26} {:<10} {:<26} {}",
-            p.id,
-            p.version,
-            kind,
-            p.display_name()
-        );
+    let header = ["ID", "VERSION", "KIND", "CLIENT"]
+        .map(String::from)
+        .to_vec();
+    let rows: Vec<Vec<String>> = std::iter::once(header)
+        .chain(shown.iter().map(|p| {
+            vec![
+                p.id.clone(),
+                p.version.clone(),
+                profile_kind(p),
+                p.display_name(),
+            ]
+        }))
+        .collect();
+    let lines = aligned(&rows);
+    println!("{}", lines[0]);
+    for (p, line) in shown.iter().zip(&lines[1..]) {
+        println!("{line}");
         if listing.long {
             println!("      ident: {}", p.ident);
             print_facts(&p.sources, &p.notes);
@@ -161,6 +168,34 @@ pub fn profiles(listing: &Listing) -> ExitCode {
     ExitCode::from(EXIT_OK as u8)
 }
 
+/// Rows as lines whose columns line up (each but the last padded to its widest cell, in
+/// characters), indented by two spaces.
+fn aligned(rows: &[Vec<String>]) -> Vec<String> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match i + 1 == r.len() {
+                    true => c.clone(),
+                    false => format!("{c}{}", " ".repeat(widths[i] - c.chars().count())),
+                })
+                .collect();
+            format!("  {}", cells.join(" "))
+        })
+        .collect()
+}
+
 /// `sshmatrix policies`: server policies (compact, `--long` with every fact's source, or JSON).
 pub fn policies(listing: &Listing) -> ExitCode {
     let all = builtin_policies();
@@ -176,21 +211,23 @@ pub fn policies(listing: &Listing) -> ExitCode {
         let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
         listing.no_match_hint(&ids, "policy");
     }
-    let w = shown.iter().map(|p| p.id.len()).max().unwrap_or(0).max(22);
-    println!(
-        "  {:<w$} {:<16} {:<18} POLICY — PLATFORM",
-        "ID", "SERVER", "HOST KEYS"
-    );
-    for p in &shown {
-        let keys = p.host_keys.join(",");
-        let server = match &p.facts {
-            Some(d) => format!("{} {}", p.server.name(), d.version),
-            None => format!("OpenSSH {}", p.openssh),
-        };
-        println!(
-            "  {:<w$} {:<16} {:<18} {} — {}",
-            p.id, server, keys, p.name, p.platform
-        );
+    let header = ["ID", "SERVER", "HOST KEYS", "POLICY — PLATFORM"]
+        .map(String::from)
+        .to_vec();
+    let rows: Vec<Vec<String>> = std::iter::once(header)
+        .chain(shown.iter().map(|p| {
+            let server = match &p.facts {
+                Some(d) => format!("{} {}", p.server.name(), d.version),
+                None => format!("OpenSSH {}", p.openssh),
+            };
+            let what = format!("{} — {}", p.name, p.platform);
+            vec![p.id.clone(), server, p.host_keys.join(","), what]
+        }))
+        .collect();
+    let lines = aligned(&rows);
+    println!("{}", lines[0]);
+    for (p, line) in shown.iter().zip(&lines[1..]) {
+        println!("{line}");
         if listing.long {
             print_facts(&p.sources, &p.notes);
         }

@@ -69,6 +69,9 @@ enum Command {
     /// List the cells that changed between two JSON reports; exit 1 on regressions and on
     /// cells present in one report only.
     Diff(cli::compare::DiffArgs),
+    /// Render a saved JSON report in any format (table, CSV, Markdown, sheet, HTML, JUnit)
+    /// without running anything.
+    Render(cli::compare::RenderArgs),
     /// Merge the JSON reports of shards (or of resumed runs) into one report.
     Merge(cli::compare::MergeArgs),
     /// Print the authorized_keys lines to install for each target and user (makes the keys).
@@ -127,6 +130,7 @@ fn only_prints(command: &Command) -> bool {
                 | Command::Policies(_)
                 | Command::Check(_)
                 | Command::Predict(_)
+                | Command::Render(_)
                 | Command::Completions(_)
                 | Command::Man
                 | Command::Schema
@@ -170,6 +174,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::VerifyProfiles(a) => verify::verify_profiles(a),
         Command::CaptureKexinit(a) => verify::capture_kexinit(a),
         Command::Merge(a) => compare::merge(a),
+        Command::Render(a) => compare::render_saved(a),
         Command::Diff(a) => compare::diff(a),
         Command::Bench(a) => bench::command(a),
         Command::Completions(a) => meta::completions(&a, Cli::command()),

@@ -347,7 +347,7 @@ fn the_reference_lists_every_failure_code() {
 /// declaration); `predict -o` writes the report to the file (it had no `-o`).
 #[test]
 fn every_report_command_takes_format_and_output() {
-    for command in ["run", "predict", "scan", "impact", "merge"] {
+    for command in ["run", "predict", "scan", "impact", "merge", "render"] {
         let (code, help, _) = common::sshmatrix(&[command, "--help"]);
         assert_eq!(code, 0, "{command}");
         assert!(help.contains("--format <FORMAT>"), "{command}: {help}");
@@ -375,6 +375,14 @@ fn every_report_command_takes_format_and_output() {
         .filter(|c| c.predicted_verdict == Some(sshmatrix_reports::Verdict::Fail))
         .count();
     assert_eq!(failing, 16);
+    // A saved report renders in any format without running anything, as the run would.
+    let (code, direct, _) =
+        common::sshmatrix(&["predict", m.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(code, 0);
+    let (code, rendered, err) =
+        common::sshmatrix(&["render", json.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rendered, direct);
     // Every answer says what its server side rests on: the AHV refusal on a field report alone.
     assert!(
         report.notes.iter().any(|n| n

@@ -810,3 +810,82 @@ async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts_in_contain
         "{compared} compared, {refused} refused"
     );
 }
+
+/// `scan --targets`: several served policies and an unreachable address in one file; one
+/// report whose cells for each host are exactly a single-host scan's, attributed to that host;
+/// the unreachable one named; exit 3 only when no host could be scanned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_scan_equals_single_scans_host_by_host() {
+    let work = common::work_dir();
+    let served: Vec<Served> = ["rhel9-default", "upstream-7.4", "nutanix-ahv-lockdown"]
+        .iter()
+        .map(|p| Served::start(p, &work))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = String::from("# the fleet\n");
+    for s in &served {
+        list.push_str(&format!("{}\n", s.address));
+    }
+    list.push_str("127.0.0.1:1   # decommissioned\n");
+    let file = dir.path().join("hosts.txt");
+    std::fs::write(&file, &list).unwrap();
+    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
+    let f = file.to_str().unwrap();
+    let out = sshmatrix(&[
+        "scan",
+        "--targets",
+        f,
+        "--clients",
+        &clients,
+        "--keys",
+        &keys,
+        "--format",
+        "json",
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let fleet: Report = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        fleet
+            .notes
+            .iter()
+            .any(|n| n.starts_with("127.0.0.1:1: not scanned: ")),
+        "{:?}",
+        fleet.notes
+    );
+    for s in &served {
+        let single = scan(&s.address, &[]);
+        let mine: Vec<&CellResult> = fleet
+            .cells
+            .iter()
+            .filter(|c| c.target == s.address)
+            .collect();
+        assert_eq!(mine.len(), single.cells.len(), "{}", s.address);
+        for (f, one) in mine.iter().zip(&single.cells) {
+            assert_eq!(
+                (
+                    f.client.as_str(),
+                    f.key_spec(),
+                    f.verdict,
+                    f.code.as_str(),
+                    f.reason.as_str()
+                ),
+                (
+                    one.client.as_str(),
+                    one.key_spec(),
+                    one.verdict,
+                    one.code.as_str(),
+                    one.reason.as_str()
+                ),
+                "{}",
+                s.address
+            );
+        }
+    }
+    let nowhere = dir.path().join("nowhere.txt");
+    std::fs::write(&nowhere, "127.0.0.1:1\n").unwrap();
+    let out = sshmatrix(&["scan", "--targets", nowhere.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("no host of"), "{}", out.stderr);
+}

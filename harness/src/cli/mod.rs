@@ -20,6 +20,7 @@ pub mod common;
 pub mod compare;
 pub mod diagnose;
 pub mod explain;
+pub mod fleet;
 pub mod impact;
 pub mod inspect;
 pub mod meta;

@@ -21,8 +21,16 @@ use super::common::{choose_clients, environment_error, input_error};
 pub struct ScanArgs {
     /// The server, HOST or HOST:PORT (port 22 by default). Only this address is contacted, and
     /// nothing authenticates: the scan ends each connection after the key exchange.
-    #[arg(required_unless_present = "from_ssh_audit")]
+    #[arg(required_unless_present_any = ["from_ssh_audit", "targets"])]
     address: Option<String>,
+    /// Instead: every host of FILE (`HOST[:PORT]` per line, `#` comments), in one report; a
+    /// host that cannot be scanned is named, exit 3 only when none could be (pins from
+    /// --known-hosts per host).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["address", "from_ssh_audit", "verify", "pin"])]
+    targets: Option<PathBuf>,
+    /// With --targets: hosts scanned at once (each host gets one connection at a time).
+    #[arg(long, short, requires = "targets", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    jobs: u64,
     /// Take the server's facts from an ssh-audit JSON report (`ssh-audit -j HOST`) instead of
     /// connecting.
     #[arg(long, value_name = "REPORT.json", conflicts_with = "address")]
@@ -49,7 +57,7 @@ pub struct ScanArgs {
     assume_defaults: bool,
     /// Seconds to wait for each connection's identification, KEXINIT and key exchange.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
-    timeout: u64,
+    pub(super) timeout: u64,
     /// Log in as USER for every cell the scan cannot decide, turning those predictions into
     /// measurements: with sshmatrix's keys (authorize them first: `--print-keys`, or
     /// `--deploy-key`), the host key pinned (`--pin`, else the key this scan saw), within
@@ -71,9 +79,16 @@ pub struct ScanArgs {
     #[arg(long, requires = "deploy_key", default_value = "root")]
     deploy_user: String,
     #[command(flatten)]
-    out: super::ReportOut,
+    pub(super) out: super::ReportOut,
     #[command(flatten)]
     work: super::WorkDir,
+}
+
+impl ScanArgs {
+    /// Hosts scanned at once with --targets.
+    pub(super) fn jobs(&self) -> usize {
+        self.jobs as usize
+    }
 }
 
 /// Rows and columns of a scan's table: clients down, key types across.
@@ -83,7 +98,7 @@ const LAYOUT: (&[&str], &[&str]) = (
 );
 
 /// HOST[:PORT] split, port 22 by default (`[v6]:port` too).
-fn split_address(a: &str) -> Result<(String, u16), String> {
+pub(super) fn split_address(a: &str) -> Result<(String, u16), String> {
     let (host, port) = match a.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, Some(p)),
         _ => (a, None),
@@ -397,8 +412,47 @@ fn verify_cells(
     Ok(())
 }
 
+/// One host's known_hosts pin checked (none given: nothing to check), as a reason when it fails.
+pub(super) fn check_pin_quietly(
+    a: &ScanArgs,
+    host: &str,
+    port: u16,
+    seen: &Seen,
+) -> Result<(), String> {
+    let Some(file) = &a.known_hosts else {
+        return Ok(());
+    };
+    let Ok(pin) = matrix::known_hosts_pin(file, host, port) else {
+        return Ok(());
+    };
+    match seen
+        .host_keys
+        .iter()
+        .any(|k| pin.split(',').any(|x| x == k.fingerprint))
+    {
+        true => Ok(()),
+        false => Err(format!(
+            "no host key matches its known_hosts entry ({pin}): confirm the new key out of band"
+        )),
+    }
+}
+
+/// One host's report: its plan and every cell predicted from what it showed.
+pub(super) fn host_report(a: &ScanArgs, seen: &Seen) -> Result<Report, ExitCode> {
+    let (profiles, _, policies) = super::common::catalog_parts();
+    let plan = plan(a, seen, &profiles)?;
+    let how = scan::Reading {
+        known: scan::known_build(seen, &policies),
+        assume_defaults: a.assume_defaults,
+    };
+    Ok(report(&plan, seen, how, "a key exchange per host key type"))
+}
+
 /// `sshmatrix scan`.
 pub fn command(a: ScanArgs) -> ExitCode {
+    if let Some(file) = a.targets.clone() {
+        return super::fleet::command(&a, &file);
+    }
     let pinned = match pin(&a) {
         Ok(p) => p,
         Err(code) => return code,

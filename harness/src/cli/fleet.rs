@@ -1,0 +1,154 @@
+//! `sshmatrix scan --targets FILE`: every host of a list scanned (at most `--jobs` hosts at once,
+//! one connection at a time to each host), one report of hosts × clients × key types, each host's
+//! cells exactly what a scan of that host alone gives; a host that cannot be scanned is named
+//! with why, and only when no host could be is the exit 3.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sshmatrix::scan::{self, ScanError, Seen};
+use sshmatrix::EXIT_OK;
+use sshmatrix_reports::{render, Report};
+
+use super::common::{environment_error, input_error};
+use super::scan::{check_pin_quietly, host_report, split_address, ScanArgs};
+
+/// One line of a targets file: `HOST[:PORT]`, `#` comments and blank lines skipped.
+pub fn read_targets(file: &Path) -> Result<Vec<(String, u16)>, ExitCode> {
+    let text = sshmatrix::bounded::read_to_string(file, sshmatrix::bounded::MAX_CONFIG)
+        .map_err(|e| input_error(format!("{}: {e}", file.display())))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let target = split_address(line).map_err(|e| {
+            input_error(format!(
+                "{}:{}: {e}\n  hint: one HOST or HOST:PORT per line",
+                file.display(),
+                i + 1
+            ))
+        })?;
+        if !out.contains(&target) {
+            out.push(target);
+        }
+    }
+    if out.is_empty() {
+        return Err(input_error(format!(
+            "{}: no host in it\n  hint: one HOST or HOST:PORT per line",
+            file.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// Observes every host, `jobs` at a time.
+async fn observe_all(
+    hosts: &[(String, u16)],
+    jobs: usize,
+    timeout: Duration,
+) -> Vec<Result<Seen, ScanError>> {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let tasks: Vec<_> = hosts
+        .iter()
+        .map(|(h, p)| {
+            let (h, p, gate) = (h.clone(), *p, gate.clone());
+            tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                scan::observe(&h, p, timeout).await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(
+            t.await
+                .unwrap_or_else(|e| Err(ScanError::Report(e.to_string()))),
+        );
+    }
+    out
+}
+
+/// `scan --targets FILE`.
+pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
+    let hosts = match read_targets(file) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let timeout = Duration::from_secs(a.timeout);
+    let rt = super::common::runtime();
+    let seen = rt.block_on(observe_all(&hosts, a.jobs(), timeout));
+    let mut reports = Vec::new();
+    let mut notes = Vec::new();
+    for ((host, port), s) in hosts.iter().zip(seen) {
+        let address = format!("{host}:{port}");
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                notes.push(format!("{address}: not scanned: {e}"));
+                continue;
+            }
+        };
+        if let Err(why) = check_pin_quietly(a, host, *port, &s) {
+            notes.push(format!("{address}: not scanned: {why}"));
+            continue;
+        }
+        match host_report(a, &s) {
+            Ok(r) => reports.push(r),
+            Err(code) => return code,
+        }
+    }
+    if reports.is_empty() {
+        return environment_error(format!(
+            "no host of {} could be scanned:\n  {}",
+            file.display(),
+            notes.join("\n  ")
+        ));
+    }
+    let fleet = join(reports, notes, hosts.len(), file);
+    match super::common::emit(
+        &render(&fleet, a.out.format().into()),
+        a.out.output.as_deref(),
+    ) {
+        Ok(()) => ExitCode::from(EXIT_OK as u8),
+        Err(code) => code,
+    }
+}
+
+/// One report of every host's cells: each host its own target (its address), its notes
+/// prefixed with it, the hosts not scanned named.
+fn join(reports: Vec<Report>, mut notes: Vec<String>, listed: usize, file: &Path) -> Report {
+    let scanned = reports.len();
+    let first = reports.first().cloned().expect("at least one host");
+    let mut cells = Vec::new();
+    for r in reports {
+        let address = r.matrix.trim_start_matches("scan ").to_string();
+        for n in &r.notes {
+            notes.push(format!("{address}: {n}"));
+        }
+        for mut c in r.cells {
+            c.target = address.clone();
+            c.index = cells.len();
+            cells.push(c);
+        }
+    }
+    notes.insert(
+        0,
+        format!("{scanned} of {listed} hosts scanned, one connection at a time to each; nothing authenticated"),
+    );
+    let header = sshmatrix_reports::Header {
+        matrix: format!("scan --targets {}", file.display()),
+        title: format!(
+            "Scan of {scanned} hosts of {} (predicted before login)",
+            file.display()
+        ),
+        matrix_digest: String::new(),
+        plan_cells: cells.len(),
+        row_axes: first.row_axes.clone(),
+        column_axes: first.column_axes.clone(),
+        notes,
+    };
+    Report::new(header, cells)
+}

@@ -883,6 +883,58 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
             );
         }
     }
+    // Weighed by who really connects (a census as `sshmatrix census --format json` writes it).
+    let census = serde_json::json!({
+        "hosts": {},
+        "all": {
+            "attempts": 60, "logins": 55,
+            "clients": {
+                "PuTTY_Release_0.70": {"logins": 40, "attempts": 40, "profile": "putty-0.70"},
+                "libssh2_1.10.0": {"logins": 10, "attempts": 12, "profile": "libssh2-1.10.0"},
+                "SomeAppliance_1.0": {"logins": 5, "attempts": 8}
+            },
+            "key_types": {}, "signatures": {}, "methods": {}, "users": {}, "failures": {}
+        },
+        "level": "DEBUG", "cannot_show": [], "unread": []
+    });
+    let census_file = dir.path().join("census.json");
+    std::fs::write(&census_file, census.to_string()).unwrap();
+    let weighed = sshmatrix(&[
+        "scan",
+        "--targets",
+        f,
+        "--clients",
+        &clients,
+        "--keys",
+        &keys,
+        "--population",
+        census_file.to_str().unwrap(),
+    ]);
+    assert_eq!(weighed.code, 0, "{}", weighed.stderr);
+    let locked: std::collections::BTreeSet<&str> = fleet
+        .cells
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| c.client.as_str())
+        .collect();
+    let (n, lost) = [("putty-0.70", 40), ("libssh2-1.10.0", 10)]
+        .iter()
+        .filter(|(p, _)| locked.contains(p))
+        .fold((0, 0), |(n, l), (_, x)| (n + 1, l + x));
+    assert!(
+        weighed.stdout.contains(&format!(
+            "breaks {n} of 3 distinct clients seen, {lost} of 55 logins"
+        )),
+        "{locked:?}\n{}",
+        weighed.stdout
+    );
+    assert!(
+        weighed
+            .stdout
+            .contains("unknown: SomeAppliance_1.0 (5 logins)"),
+        "{}",
+        weighed.stdout
+    );
     let nowhere = dir.path().join("nowhere.txt");
     std::fs::write(&nowhere, "127.0.0.1:1\n").unwrap();
     let out = sshmatrix(&["scan", "--targets", nowhere.to_str().unwrap()]);

@@ -61,3 +61,20 @@ pub fn command(a: CensusArgs) -> ExitCode {
         Err(code) => code,
     }
 }
+
+/// The clients (profile ids) a change or a scan locks out, weighed by the census at `path`
+/// (`impact --population`, `scan --population`), in words.
+pub fn weigh_by(path: &std::path::Path, broken: &[String]) -> Result<String, ExitCode> {
+    let text = sshmatrix::bounded::read_to_string(path, sshmatrix::bounded::MAX_REPORT)
+        .map_err(|e| super::common::input_error(format!("{}: {e}", path.display())))?;
+    let census: census::Census = serde_json::from_str(&text).map_err(|e| {
+        super::common::input_error(format!(
+            "{}: not a census ({e})\n  hint: make one with `sshmatrix census LOG… --format json -o {}`",
+            path.display(),
+            path.display()
+        ))
+    })?;
+    let (profiles, _, _) = catalog_parts();
+    let w = census::weigh(&census, broken, &profiles);
+    Ok(census::render_weighed(&w, &path.display().to_string()))
+}

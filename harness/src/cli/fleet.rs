@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sshmatrix::scan::{self, ScanError, Seen};
-use sshmatrix::EXIT_OK;
-use sshmatrix_reports::{render, Report};
+use sshmatrix_reports::Report;
 
 use super::common::{environment_error, input_error};
 use super::scan::{check_pin_quietly, host_report, split_address, ScanArgs};
@@ -108,13 +107,7 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
         ));
     }
     let fleet = join(reports, notes, hosts.len(), file);
-    match super::common::emit(
-        &render(&fleet, a.out.format().into()),
-        a.out.output.as_deref(),
-    ) {
-        Ok(()) => ExitCode::from(EXIT_OK as u8),
-        Err(code) => code,
-    }
+    super::scan::emit_weighed(a, &fleet)
 }
 
 /// One report of every host's cells: each host its own target (its address), its notes

@@ -166,26 +166,12 @@ pub fn command(a: ImpactArgs) -> ExitCode {
 
 /// The regressions weighed by the census at `path`.
 fn population(path: &std::path::Path, changes: &[diff::Change]) -> Result<String, ExitCode> {
-    let text = sshmatrix::bounded::read_to_string(path, sshmatrix::bounded::MAX_REPORT)
-        .map_err(|e| super::common::input_error(format!("{}: {e}", path.display())))?;
-    let census: sshmatrix::evidence::census::Census = serde_json::from_str(&text).map_err(|e| {
-        super::common::input_error(format!(
-            "{}: not a census ({e})\n  hint: make one with `sshmatrix census LOG… --format json -o {}`",
-            path.display(),
-            path.display()
-        ))
-    })?;
     let broken: Vec<String> = changes
         .iter()
         .filter(|c| c.kind == diff::ChangeKind::Regression)
         .filter_map(|c| c.new.map(|n| n.client.clone()))
         .collect();
-    let (profiles, _, _) = super::common::catalog_parts();
-    let w = sshmatrix::evidence::census::weigh(&census, &broken, &profiles);
-    Ok(sshmatrix::evidence::census::render_weighed(
-        &w,
-        &path.display().to_string(),
-    ))
+    super::census::weigh_by(path, &broken)
 }
 
 /// With `--from`: the cells that change, regressions first; exit 1 on any regression.

@@ -28,6 +28,10 @@ pub struct ScanArgs {
     /// --known-hosts per host).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["address", "from_ssh_audit", "verify", "pin"])]
     targets: Option<PathBuf>,
+    /// Weigh the clients the scan predicts locked out (×) by who really connects, from a
+    /// `sshmatrix census --format json` of the servers' logs.
+    #[arg(long, value_name = "CENSUS.json")]
+    pub(super) population: Option<PathBuf>,
     /// With --targets: hosts scanned at once (each host gets one connection at a time).
     #[arg(long, short, requires = "targets", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     jobs: u64,
@@ -488,11 +492,35 @@ pub fn command(a: ScanArgs) -> ExitCode {
             return code;
         }
     }
-    match super::common::emit(
-        &render(&report, a.out.format().into()),
-        a.out.output.as_deref(),
-    ) {
-        Ok(()) => ExitCode::from(EXIT_OK as u8),
+    super::scan::emit_weighed(&a, &report)
+}
+
+/// Writes the report, then (with --population) the locked-out clients weighed by the census:
+/// after a table on standard output, else on standard error.
+pub(super) fn emit_weighed(a: &ScanArgs, report: &Report) -> ExitCode {
+    let format = a.out.format().into();
+    if let Err(code) = super::common::emit(&render(report, format), a.out.output.as_deref()) {
+        return code;
+    }
+    let Some(path) = &a.population else {
+        return ExitCode::from(EXIT_OK as u8);
+    };
+    let mut broken: Vec<String> = report
+        .cells
+        .iter()
+        .filter(|c| c.verdict == sshmatrix_reports::Verdict::Fail)
+        .map(|c| c.client.clone())
+        .collect();
+    broken.dedup();
+    match super::census::weigh_by(path, &broken) {
+        Ok(text) if a.out.output.is_none() && format == sshmatrix_reports::Format::Table => {
+            print!("{text}");
+            ExitCode::from(EXIT_OK as u8)
+        }
+        Ok(text) => {
+            eprint!("{text}");
+            ExitCode::from(EXIT_OK as u8)
+        }
         Err(code) => code,
     }
 }

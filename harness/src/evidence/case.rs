@@ -43,8 +43,10 @@ pub struct FileRead {
     pub encoding: String,
     /// Lines read.
     pub lines: usize,
-    /// Client attempts and server connections found in it.
-    pub attempts: usize,
+    /// Client attempts found in it.
+    pub client_attempts: usize,
+    /// Server connections found in it.
+    pub server_connections: usize,
     /// Why it was not read, when it was not.
     pub error: Option<String>,
 }
@@ -132,7 +134,8 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
         file: name,
         encoding: encoding.name().to_string(),
         lines: count,
-        attempts: clients.len() + servers.len(),
+        client_attempts: clients.len(),
+        server_connections: servers.len(),
         error: None,
     };
     Ok((
@@ -176,7 +179,8 @@ fn unread(file: &str, error: String) -> FileRead {
         file: file.to_string(),
         encoding: String::new(),
         lines: 0,
-        attempts: 0,
+        client_attempts: 0,
+        server_connections: 0,
         error: Some(error),
     }
 }

@@ -3,6 +3,8 @@
 //! lines with their places, the candidates and what would decide them, what the logs cannot
 //! tell. Logins are counted, not listed.
 
+use sshmatrix_core::text::count;
+
 use super::case::{Case, Diagnosis};
 use super::Cite;
 
@@ -38,14 +40,18 @@ fn header(case: &Case) -> String {
         match &f.error {
             Some(e) => out.push_str(&format!("{}: not read: {e}\n", f.file)),
             None => out.push_str(&format!(
-                "{}: {} lines ({}), {} attempts\n",
-                f.file, f.lines, f.encoding, f.attempts
+                "{}: {} ({}): {}, {}\n",
+                f.file,
+                count(f.lines, "line"),
+                f.encoding,
+                count(f.client_attempts, "client attempt"),
+                count(f.server_connections, "server connection")
             )),
         }
     }
     out.push_str(&format!(
-        "{} attempts: {failed} failed, {logins} logged in\n",
-        case.attempts.len()
+        "{}: {failed} failed, {logins} logged in\n",
+        count(case.attempts.len(), "attempt")
     ));
     if case.not_kept > 0 {
         out.push_str(&format!(

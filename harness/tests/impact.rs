@@ -97,6 +97,12 @@ fn hardening_against_stock_lists_exactly_the_regressed_clients() {
         "{}",
         out.stderr
     );
+    // One line per cause says what the list of cells does.
+    assert!(
+        out.stderr.contains("regressions by cause:\n  3 cells [auth-key-too-small] refusing RSA key: Invalid key length: putty-0.75, real-openssh-9.2, real-putty-0.78\n"),
+        "{}",
+        out.stderr
+    );
     let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report.cells.len(), 2 * 7 * 2);
     let code = |client: &str, key: &str, target: &str| {

@@ -164,6 +164,40 @@ pub fn command(a: ImpactArgs) -> ExitCode {
     changes(&a, &report)
 }
 
+/// The regressions grouped by what the new configuration says of them, largest group first:
+/// one line says what a long list of cells would (`4 cells [auth-key-too-small] …: clients`).
+fn by_cause(changes: &[diff::Change]) -> String {
+    let mut groups: std::collections::BTreeMap<String, (usize, Vec<&str>)> = Default::default();
+    let regressed = changes
+        .iter()
+        .filter(|c| c.kind == diff::ChangeKind::Regression)
+        .filter_map(|c| c.new);
+    for n in regressed {
+        let why = n.server_reason.as_deref().unwrap_or(&n.reason);
+        let (cells, clients) = groups.entry(format!("[{}] {why}", n.code)).or_default();
+        *cells += 1;
+        if !clients.contains(&n.client.as_str()) {
+            clients.push(n.client.as_str());
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut lines: Vec<(usize, String, Vec<&str>)> = groups
+        .into_iter()
+        .map(|(why, (n, c))| (n, why, c))
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let body: String = lines
+        .iter()
+        .map(|(n, why, clients)| {
+            let cells = sshmatrix_core::text::count(*n, "cell");
+            format!("  {cells} {why}: {}\n", clients.join(", "))
+        })
+        .collect();
+    format!("regressions by cause:\n{body}")
+}
+
 /// The regressions weighed by the census at `path`.
 fn population(path: &std::path::Path, changes: &[diff::Change]) -> Result<String, ExitCode> {
     let broken: Vec<String> = changes
@@ -182,12 +216,13 @@ fn changes(a: &ImpactArgs, report: &Report) -> ExitCode {
     let (now, new) = (impact::side(report, NOW), impact::side(report, NEW));
     let (changes, unknown) = impact::measured(diff::diff(&now, &new));
     let mut text = format!(
-        "changes from {} to {}:\n{}",
+        "changes from {} to {}:\n{}{}",
         a.from
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         a.new.display(),
+        by_cause(&changes),
         diff::render(&changes)
     );
     if !unknown.is_empty() {

@@ -749,3 +749,64 @@ fn a_census_counts_who_really_connects() {
         "{out}"
     );
 }
+
+/// Node ssh2 1.17.0 (from npm) with `debug` logging: a key the server does not know, named from
+/// both logs, the client identified by its KEXINIT; its login read as a login.
+#[test]
+fn a_node_ssh2_debug_log_is_read_from_registries() {
+    let work = common::work_dir();
+    let st = common::bin()
+        .args(["clients", "install", "real-node-ssh2-1.17.0", "--work-dir"])
+        .arg(&work)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let modules = work.join("clients/real-node-ssh2-1.17.0/node_modules");
+    let dir = common::scratch_dir("diagnose-node");
+    let known = keygen(&dir, "known", &["-t", "ed25519"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    let served = Served::start("rhel9-default", &dir.join("known.pub"), &dir);
+    let script = write(
+        &dir,
+        "login.js",
+        "const { Client } = require('ssh2');\n\
+         const c = new Client();\n\
+         c.on('ready', () => c.end());\n\
+         c.on('error', () => {});\n\
+         c.connect({ host: '127.0.0.1', port: Number(process.argv[2]), username: process.argv[4],\n\
+           privateKey: require('fs').readFileSync(process.argv[3]), debug: (s) => console.error(s) });\n",
+    );
+    let node = |key: &Path| {
+        let before = served.log().len();
+        let o = Command::new("node")
+            .arg(&script)
+            .arg(&served.port)
+            .arg(key)
+            .arg(sshmatrix_servers::sshd::current_user())
+            .env("NODE_PATH", &modules)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&o.stderr).to_string(),
+            served.log_after(before),
+        )
+    };
+    let (client, server) = node(&stranger);
+    let c = write(&dir, "node.log", &client);
+    let s = write(&dir, "server.log", &server);
+    let (_, case, _) = diagnose(&[&c, &s], &[]);
+    let f = failures(&case);
+    assert_eq!(f.len(), 1, "{case:#}");
+    assert_eq!(f[0]["client"]["program"], "node-ssh2");
+    assert_eq!(
+        f[0]["client_matches"][0]["profile"], "node-ssh2-1.17.0",
+        "{case:#}"
+    );
+    assert_eq!(f[0]["client_matches"][0]["distance"], 0, "{case:#}");
+    assert_eq!(f[0]["cause"]["code"], "auth-key-not-authorized", "{case:#}");
+    let (client, _) = node(&known);
+    let ok = write(&dir, "ok.log", &client);
+    let (_, case, _) = diagnose(&[&ok], &[]);
+    assert!(failures(&case).is_empty(), "{case:#}");
+    assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok");
+}

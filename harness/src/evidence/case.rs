@@ -11,6 +11,7 @@ use sshmatrix_reports::Verdict;
 use super::cause::{self, Cause};
 use super::client::{ClientAttempt, OpenSshReader};
 use super::identify::{self, Match};
+use super::node::NodeReader;
 use super::paramiko::ParamikoReader;
 use super::putty::PuttyReader;
 use super::read::Lines;
@@ -112,6 +113,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
         ServerReader::new(&name),
     );
     let mut putty = PuttyReader::new(&name);
+    let mut node = NodeReader::new(&name);
     let mut count = 0;
     for line in lines.by_ref() {
         let line = line.map_err(|e| format!("cannot read: {e}"))?;
@@ -120,6 +122,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
             ssh.feed(&e);
             pm.feed(&e);
             putty.feed(&e);
+            node.feed(&e);
             srv.feed(&e);
         }
     }
@@ -129,6 +132,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     let mut clients = ssh.finish();
     clients.extend(pm.finish());
     clients.extend(putty.finish());
+    clients.extend(node.finish());
     let (servers, not_kept) = srv.finish();
     let read = FileRead {
         file: name,

@@ -184,10 +184,18 @@ fn auth_candidates(
         .and_then(|c| c.user.clone())
         .or_else(|| server.and_then(|s| s.user.clone()))
         .unwrap_or_else(|| "USER".into());
+    // The algorithm the client logged signing with, when it did.
+    let sig = key
+        .and_then(|k| k.signature.clone())
+        .unwrap_or_else(|| "ssh-rsa".into());
+    let why = match sig.as_str() {
+        "ssh-rsa" => "an RSA key signed with ssh-rsa (SHA-1), which OpenSSH 8.8 and later and the RHEL 9 / AL2023 crypto policies refuse by default".to_string(),
+        s => format!("the server does not accept the {s} signature the client sent (its PubkeyAcceptedAlgorithms)"),
+    };
     let signature = Candidate {
         code: Code::AuthSignatureRejected,
-        why: "an RSA key signed with ssh-rsa (SHA-1), which OpenSSH 8.8 and later and the RHEL 9 / AL2023 crypto policies refuse by default".into(),
-        decides: "the server line `userauth_pubkey: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms` (sshd at LogLevel VERBOSE), or `sshmatrix scan HOST --verify USER`".into(),
+        why,
+        decides: format!("the server line `userauth_pubkey: signature algorithm {sig} not in PubkeyAcceptedAlgorithms` (sshd at LogLevel VERBOSE), or `sshmatrix scan HOST --verify USER`"),
     };
     let unregistered = Candidate {
         code: Code::AuthKeyNotAuthorized,

@@ -9,6 +9,7 @@ pub mod cause;
 pub mod census;
 pub mod client;
 pub mod identify;
+pub mod node;
 pub mod paramiko;
 pub mod prefix;
 pub mod putty;

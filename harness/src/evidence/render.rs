@@ -152,7 +152,11 @@ fn facts(s: &mut String, d: &Diagnosis) {
         ));
     }
     for k in &c.keys {
-        let fp = k.fingerprint.as_deref().unwrap_or("");
+        let fp = k
+            .fingerprint
+            .as_deref()
+            .map(|f| format!(" {f}"))
+            .unwrap_or_default();
         let file = k
             .file
             .as_deref()
@@ -165,7 +169,7 @@ fn facts(s: &mut String, d: &Diagnosis) {
             .unwrap_or_default();
         let answer = if k.accepted { ", accepted" } else { "" };
         s.push_str(&format!(
-            "  key offered: {} {fp}{file}{sig}{answer}\n",
+            "  key offered: {}{fp}{file}{sig}{answer}\n",
             k.family
         ));
     }

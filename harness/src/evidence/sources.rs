@@ -13,6 +13,8 @@ pub enum Side {
     Paramiko,
     /// PuTTY / plink's event log (`plink -v`).
     Putty,
+    /// Node ssh2's debug output.
+    Node,
     /// A server: OpenSSH sshd, Dropbear, TinySSH.
     Server,
 }
@@ -153,6 +155,9 @@ fn client_opener(text: &str) -> Option<Side> {
     let putty = ["Looking up host \"", "We claim version: SSH-2.0-PuTTY"];
     if putty.iter().any(|p| text.starts_with(p)) {
         return Some(Side::Putty);
+    }
+    if text.starts_with("Local ident: 'SSH-2.0-ssh2js") {
+        return Some(Side::Node);
     }
     (text.contains("paramiko.transport") && text.contains("starting thread"))
         .then_some(Side::Paramiko)

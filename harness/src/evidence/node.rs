@@ -1,0 +1,183 @@
+//! Node ssh2's debug output (`debug: console.log` in its connect options) read into login
+//! attempts: identifications, both KEXINITs, what was agreed, the keys tried with their
+//! signature algorithm, the server's answers, how it ended.
+
+use sshmatrix_reports::{Stage, Verdict};
+
+use super::client::ClientAttempt;
+use super::sources::{Entry, Side};
+use super::OfferedKey;
+
+/// Reads Node ssh2 lines into attempts.
+#[derive(Default)]
+pub struct NodeReader {
+    file: String,
+    current: Option<ClientAttempt>,
+    done: Vec<ClientAttempt>,
+}
+
+impl NodeReader {
+    /// A reader of lines of `file`.
+    pub fn new(file: &str) -> Self {
+        NodeReader {
+            file: file.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Reads one line.
+    pub fn feed(&mut self, e: &Entry) {
+        if e.side != Side::Node {
+            return;
+        }
+        let t = e.text.as_str();
+        if t.starts_with("Local ident: ") || self.current.is_none() {
+            if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
+                self.done.push(a);
+            }
+            self.current = Some(ClientAttempt::new("node-ssh2", &self.file, e.no));
+        }
+        let a = self.current.as_mut().expect("started");
+        if handshake(a, t) || auth(a, t) || ending(a, t) {
+            a.cite(e.no, t);
+        }
+    }
+
+    /// The attempts read.
+    pub fn finish(mut self) -> Vec<ClientAttempt> {
+        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
+            self.done.push(a);
+        }
+        self.done
+    }
+}
+
+fn quoted(v: &str) -> Option<String> {
+    Some(v.trim().trim_matches('\'').to_string())
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Identification and negotiation lines; false when `t` is none.
+fn handshake(a: &mut ClientAttempt, t: &str) -> bool {
+    if let Some(v) = t.strip_prefix("Local ident: ") {
+        a.ident = quoted(v);
+        return true;
+    }
+    if let Some(v) = t.strip_prefix("Remote ident: ") {
+        a.server_ident = quoted(v);
+        return true;
+    }
+    let Some(h) = t.strip_prefix("Handshake: ") else {
+        return false;
+    };
+    let (lists, rest) = match (h.strip_prefix("(local) "), h.strip_prefix("(remote) ")) {
+        (Some(r), _) => (Some(&mut a.kexinit), r),
+        (_, Some(r)) => (Some(&mut a.server_kexinit), r),
+        _ => (None, h),
+    };
+    let Some((what, value)) = rest.split_once(": ") else {
+        return false;
+    };
+    let negotiated = lists.is_none();
+    match lists {
+        Some(l) => match what {
+            "KEX method" => l.kex = list(value),
+            "Host key format" => l.hostkey = list(value),
+            "C->S cipher" => l.cipher = list(value),
+            "C->S MAC" => l.mac = list(value),
+            _ => {}
+        },
+        None => {
+            let n = &mut a.negotiated;
+            let v = Some(value.trim().to_string()).filter(|v| v != "<implicit>");
+            match what {
+                "KEX algorithm" => n.kex = v,
+                "Host key format" => n.hostkey = v,
+                "C->S Cipher" => n.cipher = v,
+                "C->S MAC" => n.mac = v,
+                _ => return false,
+            }
+        }
+    }
+    negotiated
+}
+
+/// Authentication lines; false when `t` is none.
+fn auth(a: &mut ClientAttempt, t: &str) -> bool {
+    if let Some(v) = t.strip_prefix("Inbound: Received USERAUTH_FAILURE (") {
+        a.methods = list(v.trim_end_matches(')'));
+    } else if let Some(v) = t.strip_prefix("Client: publickey (") {
+        // `Client: publickey (rsa-sha256) auth failed`: the key and the algorithm it tried.
+        let alg = v.split(')').next().unwrap_or_default().to_string();
+        let family = match alg.as_str() {
+            a if a.starts_with("rsa-") || a == "ssh-rsa" => "RSA",
+            a if a.starts_with("ecdsa") => "ECDSA",
+            a if a.contains("ed25519") => "ED25519",
+            _ => "",
+        };
+        a.keys.push(OfferedKey {
+            family: family.into(),
+            signature: Some(alg),
+            ..Default::default()
+        });
+        a.key_refused |= t.ends_with("auth failed");
+    } else {
+        return t == "Outbound: Sending USERAUTH_REQUEST (publickey -- check)"
+            || t == "Client: publickey auth failed";
+    }
+    true
+}
+
+/// How it ended; false when `t` says nothing of it.
+fn ending(a: &mut ClientAttempt, t: &str) -> bool {
+    if t == "Inbound: Received USERAUTH_SUCCESS" {
+        a.end(
+            Verdict::Ok,
+            Stage::Login,
+            "logged in (USERAUTH_SUCCESS)".into(),
+        );
+    } else if t.starts_with("Outbound: Sending DISCONNECT") && !a.ended {
+        let reason = match (a.methods.iter().any(|m| m == "publickey"), a.keys.last()) {
+            (_, Some(k)) if a.key_refused => format!(
+                "server refused the {} key (signed {})",
+                k.family,
+                k.signature.as_deref().unwrap_or("?")
+            ),
+            (false, _) if !a.methods.is_empty() => format!(
+                "server does not offer publickey authentication (offers: {})",
+                a.methods.join(",")
+            ),
+            _ => "connection closed by the client".into(),
+        };
+        let stage = if a.negotiated.kex.is_some() {
+            Stage::Auth
+        } else {
+            Stage::Connect
+        };
+        a.end(Verdict::Fail, stage, reason);
+    } else if let Some(why) = t.strip_prefix("Handshake failed: ") {
+        let stage = if why.contains("host key") {
+            Stage::Hostkey
+        } else if why.contains("cipher") {
+            Stage::Cipher
+        } else if why.contains("MAC") || why.contains("mac") {
+            Stage::Mac
+        } else {
+            Stage::Kex
+        };
+        a.end(
+            Verdict::Fail,
+            stage,
+            format!("no matching algorithm: {why}"),
+        );
+    } else {
+        return false;
+    }
+    true
+}

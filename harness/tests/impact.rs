@@ -105,6 +105,9 @@ fn hardening_against_stock_lists_exactly_the_regressed_clients() {
     );
     let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report.cells.len(), 2 * 7 * 2);
+    // The placeholder account is no column of the table.
+    assert_eq!(report.column_axes, ["Target"]);
+    assert!(report.cells.iter().all(|c| c.column.len() == 1));
     let code = |client: &str, key: &str, target: &str| {
         let c = report
             .cells

@@ -147,11 +147,12 @@ pub fn command(a: ImpactArgs) -> ExitCode {
     };
     let mut opts = Options::new(work_dir);
     opts.progress = runner::Progress::choose(a.quiet, false);
-    let report = match super::run::execute(plan.clone(), &plan, &opts, false) {
+    let mut report = match super::run::execute(plan.clone(), &plan, &opts, false) {
         None => return ExitCode::from(EXIT_INTERRUPTED as u8),
         Some(Err(e)) => return super::common::fail_run(e),
         Some(Ok(r)) => r,
     };
+    drop_user_column(&mut report);
     if let Err(code) = super::common::emit(
         &render(&report, a.out.format().into()),
         a.out.output.as_deref(),
@@ -206,6 +207,24 @@ fn population(path: &std::path::Path, changes: &[diff::Change]) -> Result<String
         .filter_map(|c| c.new.map(|n| n.client.clone()))
         .collect();
     super::census::weigh_by(path, &broken)
+}
+
+/// The one account of an impact run stands for any account: no column of its own (a
+/// placeholder name on the table says nothing).
+fn drop_user_column(report: &mut Report) {
+    let Some(i) = report
+        .column_axes
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case("user"))
+    else {
+        return;
+    };
+    report.column_axes.remove(i);
+    for c in &mut report.cells {
+        if i < c.column.len() {
+            c.column.remove(i);
+        }
+    }
 }
 
 /// With `--from`: the cells that change, regressions first; exit 1 on any regression.

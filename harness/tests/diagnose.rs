@@ -4,16 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-/// A running `sshmatrix serve --log`; dropping it stops the server.
+/// A served policy whose server log (every connection's) goes to a file: `sshmatrix serve --log`.
 struct Served {
-    child: Child,
-    port: String,
+    inner: common::Served,
     log: PathBuf,
 }
 
@@ -21,23 +19,15 @@ impl Served {
     fn start(policy: &str, authorize: &Path, dir: &Path) -> Served {
         let log = dir.join(format!("{policy}.server.log"));
         let _ = std::fs::remove_file(&log);
-        let mut child = common::bin()
-            .args(["serve", "--policy", policy, "--authorize"])
-            .arg(authorize)
-            .arg("--log")
-            .arg(&log)
-            .arg("--work-dir")
-            .arg(common::work_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().strip_prefix("127.0.0.1:").unwrap().to_string();
-        Served { child, port, log }
+        let (a, l) = (authorize.to_str().unwrap(), log.to_str().unwrap());
+        let extra = ["--authorize", a, "--log", l];
+        let inner = common::Served::start_with(policy, &extra, &common::work_dir());
+        Served { inner, log }
+    }
+
+    /// The port, as `ssh -p` takes it.
+    fn port(&self) -> &str {
+        self.inner.port()
     }
 
     /// The real OpenSSH client at -vvv with `options`: its exit code and its log.
@@ -62,7 +52,7 @@ impl Served {
             .args(options.iter().flat_map(|o| ["-o", o]))
             .arg("-i")
             .arg(key)
-            .args(["-p", &self.port, &format!("{user}@127.0.0.1"), "true"])
+            .args(["-p", self.port(), &format!("{user}@127.0.0.1"), "true"])
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -101,15 +91,6 @@ impl Served {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
     }
 }
 
@@ -371,7 +352,7 @@ c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy()
 try:\n    c.connect('127.0.0.1', port=int(sys.argv[1]), username=sys.argv[3], key_filename=sys.argv[2], look_for_keys=False, allow_agent=False, disabled_algorithms={'pubkeys': ['rsa-sha2-512', 'rsa-sha2-256']})\n\
 except Exception as e:\n    print('refused', e)\n";
     let o = Command::new(&python)
-        .args(["-c", script, &served.port])
+        .args(["-c", script, served.port()])
         .arg(&key)
         .arg(sshmatrix_servers::sshd::current_user())
         .output()
@@ -541,7 +522,7 @@ fn a_plink_event_log_is_read() {
         .arg("-c")
         .arg(format!(
             "ssh-keyscan -p {} -t ed25519 127.0.0.1 2>/dev/null | ssh-keygen -lf -",
-            served.port
+            served.port()
         ))
         .output()
         .unwrap();
@@ -555,7 +536,7 @@ fn a_plink_event_log_is_read() {
         let o = Command::new("plink")
             .args(["-batch", "-v", "-hostkey", &pin, "-i"])
             .arg(key)
-            .args(["-P", &served.port])
+            .args(["-P", served.port()])
             .arg(format!(
                 "{}@127.0.0.1",
                 sshmatrix_servers::sshd::current_user()
@@ -780,7 +761,7 @@ fn a_node_ssh2_debug_log_is_read_from_registries() {
         let before = served.log().len();
         let o = Command::new("node")
             .arg(&script)
-            .arg(&served.port)
+            .arg(served.port())
             .arg(key)
             .arg(sshmatrix_servers::sshd::current_user())
             .env("NODE_PATH", &modules)

@@ -5,9 +5,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use sshmatrix::matrix::{self, Catalog};
 use sshmatrix_reports::{CellResult, Code, Report, Verdict};
@@ -29,69 +28,7 @@ const CLIENTS: &[&str] = &[
 ];
 const KEYS: &[&str] = &["rsa-2048", "ecdsa-256", "ed25519"];
 
-/// A running `sshmatrix serve`; dropping it stops the server with SIGINT.
-struct Served {
-    child: Child,
-    address: String,
-}
-
-impl Served {
-    fn start(policy: &str, work: &Path) -> Served {
-        Served::start_in(policy, None, work)
-    }
-
-    /// Served by the sshd of a release image (`image`), or this host's.
-    fn start_in(policy: &str, image: Option<&str>, work: &Path) -> Served {
-        let image: Vec<&str> = image.map(|i| vec!["--image", i]).unwrap_or_default();
-        Served::start_with(policy, &image, work)
-    }
-
-    /// `sshmatrix serve --policy POLICY EXTRA…`.
-    fn start_with(policy: &str, extra: &[&str], work: &Path) -> Served {
-        let mut child = common::bin()
-            .args(["serve", "--policy", policy])
-            .args(extra)
-            .arg("--work-dir")
-            .arg(work)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("127.0.0.1:"),
-            "serve {policy} printed {line:?}"
-        );
-        Served {
-            child,
-            address: line.trim().to_string(),
-        }
-    }
-
-    /// SIGINT, then the exit code.
-    fn stop(mut self) -> i32 {
-        interrupt(&self.child);
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        std::mem::forget(self);
-        code
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        interrupt(&self.child);
-        let _ = self.child.wait();
-    }
-}
-
-fn interrupt(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-}
+use common::Served;
 
 struct Out {
     code: i32,

@@ -193,7 +193,7 @@ impl Report {
     /// version, this tool's version, the header and the cells.
     pub fn new(h: Header, mut cells: Vec<CellResult>) -> Report {
         for c in &mut cells {
-            c.weak = c.weak_rules().iter().map(|r| r.id.clone()).collect();
+            c.apply_weak_rules();
         }
         Report {
             schema_version: SCHEMA_VERSION,
@@ -251,14 +251,18 @@ impl CellResult {
         if self.code == Code::NotObservable {
             return "?";
         }
-        let weak = self.weak_rules();
-        match weak
-            .iter()
-            .any(|r| r.severity == crate::weak::Severity::Weak)
-        {
+        // The rules were applied once ([`Self::apply_weak_rules`]).
+        let weak = self.verdict == Verdict::Ok && self.weak.iter().any(|id| crate::weak::marks(id));
+        match weak {
             true => "◐",
             false => self.verdict.mark(),
         }
+    }
+
+    /// Records which rules of `reports/weak.toml` this cell meets (`weak`, what [`Self::mark`]
+    /// reads): once, when the cell is judged or its report made.
+    pub fn apply_weak_rules(&mut self) {
+        self.weak = self.weak_rules().iter().map(|r| r.id.clone()).collect();
     }
 
     /// The rules of `reports/weak.toml` this login meets, weak ones and notices (none for a

@@ -87,6 +87,13 @@ pub fn rules() -> &'static [Rule] {
     })
 }
 
+/// Whether rule `id` marks a cell ◐ (a weak rule, not a notice).
+pub fn marks(id: &str) -> bool {
+    rules()
+        .iter()
+        .any(|r| r.id == id && r.severity == Severity::Weak)
+}
+
 /// What a logged-in cell negotiated and used, as the rules read it.
 #[derive(Debug, Clone, Default)]
 pub struct Used<'a> {

@@ -73,6 +73,7 @@ impl Case {
 }
 
 /// What the readers of one file found.
+#[derive(Default)]
 struct Found {
     clients: Vec<ClientAttempt>,
     servers: Vec<ServerConnection>,
@@ -157,15 +158,13 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
 pub fn diagnose_bytes(name: &str, bytes: &[u8], profiles: &[Profile]) -> Case {
     let (files, found) = match read_stream(name.to_string(), Box::new(bytes)) {
         Ok((read, found)) => (vec![read], found),
-        Err(e) => (
-            vec![unread(name, e)],
-            Found {
-                clients: Vec::new(),
-                servers: Vec::new(),
-                not_kept: 0,
-            },
-        ),
+        Err(e) => (vec![unread(name, e)], Found::default()),
     };
+    assemble(files, found, profiles)
+}
+
+/// The case of what the files gave: attempts paired, identified and diagnosed.
+fn assemble(files: Vec<FileRead>, found: Found, profiles: &[Profile]) -> Case {
     let attempts = pair(found.clients, found.servers)
         .into_iter()
         .enumerate()
@@ -193,28 +192,19 @@ fn unread(file: &str, error: String) -> FileRead {
 /// [`Case::files`] and the rest are still read.
 pub fn diagnose(paths: &[PathBuf], profiles: &[Profile]) -> Case {
     let mut files = Vec::new();
-    let (mut clients, mut servers, mut not_kept) = (Vec::new(), Vec::new(), 0);
+    let mut all = Found::default();
     for p in paths {
         match read_file(p) {
             Ok((read, found)) => {
                 files.push(read);
-                clients.extend(found.clients);
-                servers.extend(found.servers);
-                not_kept += found.not_kept;
+                all.clients.extend(found.clients);
+                all.servers.extend(found.servers);
+                all.not_kept += found.not_kept;
             }
             Err(e) => files.push(unread(&p.display().to_string(), e)),
         }
     }
-    let attempts = pair(clients, servers)
-        .into_iter()
-        .enumerate()
-        .map(|(i, (c, s))| diagnosis(i + 1, c, s, profiles))
-        .collect();
-    Case {
-        files,
-        attempts,
-        not_kept,
-    }
+    assemble(files, all, profiles)
 }
 
 /// How well a server connection fits a client attempt (0: not at all).

@@ -105,17 +105,10 @@ pub fn of(
 
 /// The attempt's ending as the runner's client outcome (what [`crate::diagnose::code`] reads).
 fn outcome(c: &ClientAttempt) -> ClientOutcome {
-    ClientOutcome {
-        verdict: c.ending.verdict,
-        stage: c.ending.stage,
-        reason: c.ending.reason.clone(),
-        negotiated: None,
-        signature: c.keys.last().and_then(|k| k.signature.clone()),
-        methods: c.methods.clone(),
-        notes: Vec::new(),
-        stopped_from_outside: false,
-        code: None,
-    }
+    let mut o = ClientOutcome::new(c.ending.verdict, c.ending.stage, c.ending.reason.clone());
+    o.signature = c.keys.last().and_then(|k| k.signature.clone());
+    o.methods = c.methods.clone();
+    o
 }
 
 /// A client outcome from the server's words alone.
@@ -127,36 +120,15 @@ fn from_server(view: &ServerView) -> ClientOutcome {
         || said.contains("no matching")
         || said.contains("No matching algo")
     {
-        (Verdict::Fail, negotiation_stage(&said))
+        (Verdict::Fail, super::negotiation_stage(&said))
     } else {
         (Verdict::Fail, Stage::Auth)
     };
-    ClientOutcome {
-        verdict,
-        stage,
-        reason: match said.is_empty() {
-            true => "the server log gives no reason".into(),
-            false => format!("server: {said}"),
-        },
-        negotiated: None,
-        signature: None,
-        methods: Vec::new(),
-        notes: Vec::new(),
-        stopped_from_outside: false,
-        code: None,
-    }
-}
-
-fn negotiation_stage(said: &str) -> Stage {
-    if said.contains("host key") || said.contains("hostkey") {
-        Stage::Hostkey
-    } else if said.contains("cipher") {
-        Stage::Cipher
-    } else if said.contains("MAC") || said.contains("mac") {
-        Stage::Mac
-    } else {
-        Stage::Kex
-    }
+    let reason = match said.is_empty() {
+        true => "the server log gives no reason".to_string(),
+        false => format!("server: {said}"),
+    };
+    ClientOutcome::new(verdict, stage, reason)
 }
 
 fn reason(o: &ClientOutcome, view: &ServerView) -> String {

@@ -360,21 +360,8 @@ fn refusal(a: &ClientAttempt, methods: &str) -> String {
 
 /// "Unable to negotiate with … no matching X found. Their offer: …".
 fn no_common(t: &str) -> (Stage, String) {
-    let stage = if t.contains("key exchange method") {
-        Stage::Kex
-    } else if t.contains("host key type") {
-        Stage::Hostkey
-    } else if t.contains("cipher") {
-        Stage::Cipher
-    } else if t.contains("MAC") {
-        Stage::Mac
-    } else if t.contains("compression") {
-        Stage::Compression
-    } else {
-        Stage::Kex
-    };
     let what = t.split_once(": ").map_or(t, |(_, r)| r);
-    (stage, what.to_string())
+    (super::negotiation_stage(t), what.to_string())
 }
 
 /// How a connection ended before authentication decided anything.

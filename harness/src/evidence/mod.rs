@@ -110,3 +110,63 @@ impl Default for Ending {
         }
     }
 }
+
+/// The stage a "no common algorithm" message fails at, from the words every implementation
+/// uses for the category (OpenSSH's "no matching host key type", PuTTY's "Couldn't agree a
+/// client-to-server cipher", paramiko's "no acceptable macs", sshd's server-side lines). Only
+/// the words before the offer are read: an offer lists algorithm names, not categories.
+pub fn negotiation_stage(message: &str) -> Stage {
+    // From the words that name the category on (a host name before them could say anything).
+    let start = [
+        "no matching",
+        "No matching",
+        "no acceptable",
+        "Couldn't agree",
+    ]
+    .iter()
+    .filter_map(|m| message.find(m))
+    .min()
+    .unwrap_or(0);
+    let message = &message[start..];
+    let head = message
+        .split("Their offer")
+        .next()
+        .unwrap_or(message)
+        .split("available:")
+        .next()
+        .unwrap_or(message)
+        .to_ascii_lowercase();
+    let says = |w: &[&str]| w.iter().any(|w| head.contains(w));
+    if says(&["host key", "hostkey"]) {
+        Stage::Hostkey
+    } else if says(&["cipher"]) {
+        Stage::Cipher
+    } else if says(&["mac"]) {
+        Stage::Mac
+    } else if says(&["compression"]) {
+        Stage::Compression
+    } else {
+        Stage::Kex
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_implementations_words_name_the_stage() {
+        for (message, stage) in [
+            ("Unable to negotiate with macbook port 22: no matching key exchange method found. Their offer: hmac-cipher", Stage::Kex),
+            ("no matching host key type found. Their offer: ssh-rsa", Stage::Hostkey),
+            ("no matching MAC found. Their offer: hmac-md5", Stage::Mac),
+            ("Couldn't agree a client-to-server cipher (available: aes256-ctr)", Stage::Cipher),
+            ("Couldn't agree a key exchange algorithm (available: curve25519-sha256)", Stage::Kex),
+            ("Incompatible ssh server (no acceptable host key)", Stage::Hostkey),
+            ("Incompatible ssh peer (no acceptable macs)", Stage::Mac),
+            ("no matching compression method found", Stage::Compression),
+        ] {
+            assert_eq!(negotiation_stage(message), stage, "{message}");
+        }
+    }
+}

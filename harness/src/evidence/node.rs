@@ -162,15 +162,7 @@ fn ending(a: &mut ClientAttempt, t: &str) -> bool {
         };
         a.end(Verdict::Fail, stage, reason);
     } else if let Some(why) = t.strip_prefix("Handshake failed: ") {
-        let stage = if why.contains("host key") {
-            Stage::Hostkey
-        } else if why.contains("cipher") {
-            Stage::Cipher
-        } else if why.contains("MAC") || why.contains("mac") {
-            Stage::Mac
-        } else {
-            Stage::Kex
-        };
+        let stage = super::negotiation_stage(why);
         a.end(
             Verdict::Fail,
             stage,

@@ -161,15 +161,7 @@ fn ending(a: &mut ClientAttempt, m: &str) -> bool {
             format!("server does not offer publickey authentication (offers: {offers})"),
         );
     } else if let Some(what) = m.strip_prefix("Incompatible ssh ") {
-        let stage = if what.contains("host key") {
-            Stage::Hostkey
-        } else if what.contains("cipher") {
-            Stage::Cipher
-        } else if what.contains("mac") {
-            Stage::Mac
-        } else {
-            Stage::Kex
-        };
+        let stage = super::negotiation_stage(what);
         a.end(Verdict::Fail, stage, format!("no matching algorithm: {m}"));
     } else {
         return false;

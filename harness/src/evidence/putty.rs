@@ -146,15 +146,8 @@ fn ending(a: &mut ClientAttempt, t: &str) -> bool {
 
 /// The stage and reason of a fatal error, in the words of the failure taxonomy.
 fn fatal_reason(a: &ClientAttempt, f: &str) -> (Stage, String) {
-    let agree = |what: &str| f.starts_with(&format!("Couldn't agree a {what}"));
-    if agree("key exchange") {
-        (Stage::Kex, f.to_string())
-    } else if agree("host key") {
-        (Stage::Hostkey, f.to_string())
-    } else if agree("client-to-server cipher") || agree("server-to-client cipher") {
-        (Stage::Cipher, f.to_string())
-    } else if agree("client-to-server MAC") || agree("server-to-client MAC") {
-        (Stage::Mac, f.to_string())
+    if f.starts_with("Couldn't agree a ") {
+        (super::negotiation_stage(f), f.to_string())
     } else if f.contains("No supported authentication methods") {
         let methods = f
             .split_once("server sent: ")

@@ -158,6 +158,7 @@ pub(super) fn judge(
     }
     let fixed = fixed_rsa_signature(client, result);
     unlisted_signature(target, result, fixed);
+    result.apply_weak_rules();
 }
 
 /// What the server's log says of the server itself, which no client caused: connections

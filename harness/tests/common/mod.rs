@@ -286,3 +286,76 @@ pub fn as_attacker(program: &str, (uid, gid): (u32, u32)) -> std::process::Comma
         .current_dir("/");
     c
 }
+
+/// A running `sshmatrix serve` (in the shared work directory or `work`); dropping it stops the
+/// server with SIGINT.
+pub struct Served {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl Served {
+    /// `sshmatrix serve --policy POLICY` on this host's sshd.
+    pub fn start(policy: &str, work: &Path) -> Served {
+        Served::start_in(policy, None, work)
+    }
+
+    /// Served by the sshd of a release image (`image`), or this host's.
+    pub fn start_in(policy: &str, image: Option<&str>, work: &Path) -> Served {
+        let image: Vec<&str> = image.map(|i| vec!["--image", i]).unwrap_or_default();
+        Served::start_with(policy, &image, work)
+    }
+
+    /// `sshmatrix serve --policy POLICY EXTRA…`.
+    pub fn start_with(policy: &str, extra: &[&str], work: &Path) -> Served {
+        use std::io::BufRead;
+        let mut child = bin()
+            .args(["serve", "--policy", policy])
+            .args(extra)
+            .arg("--work-dir")
+            .arg(work)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("127.0.0.1:"),
+            "serve {policy} printed {line:?}"
+        );
+        Served {
+            child,
+            address: line.trim().to_string(),
+        }
+    }
+
+    /// The port, as `ssh -p` takes it.
+    pub fn port(&self) -> &str {
+        self.address.trim_start_matches("127.0.0.1:")
+    }
+
+    /// SIGINT, then the exit code.
+    pub fn stop(mut self) -> i32 {
+        interrupt(&self.child);
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        std::mem::forget(self);
+        code
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        interrupt(&self.child);
+        let _ = self.child.wait();
+    }
+}
+
+fn interrupt(child: &std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+}

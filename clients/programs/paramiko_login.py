@@ -1,6 +1,7 @@
 """sshmatrix's paramiko client: log in once with a key file (or a password) and report
 (arguments, secrets and output: sshmatrix_cell.py)."""
 import logging
+import os
 import warnings
 
 warnings.simplefilter("ignore")
@@ -32,7 +33,6 @@ def load_key(path, family, passphrase):
 
 def agent_key(sock):
     """The one key of the cell's ssh-agent."""
-    import os
     os.environ["SSH_AUTH_SOCK"] = sock
     keys = paramiko.Agent().get_keys()
     if not keys:
@@ -52,6 +52,8 @@ def main():
                 pkey = agent_key(c.agent)
             else:
                 pkey = load_key(c.key, c.family, secret(c.passfile))
+                if os.environ.get("SSHMATRIX_CERT"):
+                    pkey.load_certificate(os.environ["SSHMATRIX_CERT"])
         except Exception as e:
             return result("fail", "key-load", f"{type(e).__name__}: {e}")
     sock = connect(c)

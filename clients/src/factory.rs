@@ -56,6 +56,8 @@ pub struct KeyFile {
     pub public_line: String,
     /// SHA256 fingerprint of the public key.
     pub fingerprint: String,
+    /// A pair of its own for certificate cells ([`KeyFactory::get_certified`]).
+    pub certified: bool,
 }
 
 impl KeyFile {
@@ -135,7 +137,20 @@ impl KeyFactory {
         tool: &KeyTool,
         passphrase: bool,
     ) -> Result<KeyFile, FactoryError> {
-        self.get_or_build(spec, tool, passphrase)
+        self.get_or_build(spec, tool, passphrase, false)
+            .map_err(|e| e.at(&self.root))
+    }
+
+    /// Like [`KeyFactory::get`], but a pair of its own for certificate cells: a certificate
+    /// cell must not log in with its bare key when its certificate is refused, so its public
+    /// key is never one the targets register.
+    pub fn get_certified(
+        &self,
+        spec: KeySpec,
+        tool: &KeyTool,
+        passphrase: bool,
+    ) -> Result<KeyFile, FactoryError> {
+        self.get_or_build(spec, tool, passphrase, true)
             .map_err(|e| e.at(&self.root))
     }
 
@@ -144,12 +159,14 @@ impl KeyFactory {
         spec: KeySpec,
         tool: &KeyTool,
         passphrase: bool,
+        certified: bool,
     ) -> Result<KeyFile, FactoryError> {
         let format = tool.format_for(&spec).clone();
         let dir = self.root.join(format!(
-            "{spec}_{}_{}",
+            "{spec}_{}_{}{}",
             tool.id,
-            if passphrase { "pp" } else { "nopp" }
+            if passphrase { "pp" } else { "nopp" },
+            if certified { "_certified" } else { "" }
         ));
         let file = |dir: &Path| KeyFile {
             spec,
@@ -160,6 +177,7 @@ impl KeyFactory {
             passphrase_file: passphrase.then(|| dir.join("passphrase")),
             public_line: String::new(),
             fingerprint: String::new(),
+            certified,
         };
         if dir.exists() {
             trusted_entry(&dir)?;
@@ -185,7 +203,10 @@ impl KeyFactory {
         if let Some(p) = &pass {
             write_private(&scratch.path().join("passphrase"), p.as_bytes())?;
         }
-        let comment = format!("sshmatrix {spec} {}", tool.id);
+        let comment = match certified {
+            true => format!("sshmatrix {spec} {} certified", tool.id),
+            false => format!("sshmatrix {spec} {}", tool.id),
+        };
         let ssh = to_ssh_key(&material, &comment)?;
         let bytes = write_format(&material, &ssh, &format, pass.as_deref(), scratch.path())?;
         write_private(&scratch.path().join("id"), &bytes)?;

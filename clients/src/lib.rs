@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod certs;
 pub mod driver;
 pub mod emulator;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod profile;
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
+pub use certs::CertSpec;
 pub use driver::Driver;
 pub use emulator::{ClientOutcome, Stage, Verdict};
 pub use factory::{KeyFactory, KeyFile};

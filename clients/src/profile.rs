@@ -102,6 +102,23 @@ pub struct AuthRules {
     /// (the SSH_AGENT_RSA_SHA2_* flags); `false`: an agent-held RSA key signs ssh-rsa.
     #[serde(default = "yes")]
     pub agent_rsa_sha2: bool,
+    /// Server identifications (after `SSH-2.0-`, as prefixes) to which the client offers an RSA
+    /// certificate only as `ssh-rsa-cert-v01@openssh.com`, whatever server-sig-algs says
+    /// (paramiko 2.9–3.x aim this at OpenSSH 7.7 and older; their pattern also takes
+    /// `OpenSSH_10`).
+    #[serde(default)]
+    pub rsa_cert_ssh_rsa_for: Vec<String>,
+}
+
+impl AuthRules {
+    /// Whether the client offers an RSA certificate as `ssh-rsa-cert-v01@openssh.com` to a
+    /// server identifying as `ident` (`SSH-2.0-OpenSSH_10.0p2`, or without the prefix).
+    pub fn rsa_cert_forced_ssh_rsa(&self, ident: &str) -> bool {
+        let software = ident.strip_prefix("SSH-2.0-").unwrap_or(ident);
+        self.rsa_cert_ssh_rsa_for
+            .iter()
+            .any(|p| software.starts_with(p.as_str()))
+    }
 }
 
 /// A key file container a client reads only for some keys (`[[partial_reads]]`).
@@ -165,6 +182,10 @@ pub struct Profile {
     /// in batch mode cannot.
     #[serde(default)]
     pub batch_refuses_terrapin: bool,
+    /// Whether the client presents OpenSSH user certificates (a fact with a source:
+    /// `user_certificates`).
+    #[serde(default)]
+    pub user_certificates: bool,
     /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;
     /// the rest of the profile (from its `base`) describes what that binary does.
     #[serde(default)]

@@ -79,6 +79,7 @@ fn render() -> String {
                     password_file: (*holder == "password")
                         .then_some(Path::new("/w/runs/r/password")),
                     askpass: Path::new("/w/runs/r/askpass.sh"),
+                    certificate: None,
                     login: "nutanix",
                     route,
                     pins: vec!["11:22:33".into()],
@@ -151,4 +152,46 @@ fn an_unknown_driver_is_a_load_error_of_its_profile() {
     let e = bad.unwrap_err().to_string();
     assert!(e.contains("unknown variant `sssh`"), "{e}");
     assert!(e.contains("line 1"), "{e}");
+}
+
+/// A certificate cell's certificate reaches every driver that presents certificates, as the
+/// option that driver reads: ssh's CertificateFile, plink's -cert, the library's
+/// SSHMATRIX_CERT (never mixed into another driver's command line).
+#[test]
+fn a_certificate_reaches_each_driver_that_presents_one() {
+    let program = ["/w/venv/bin/python".to_string(), "login.py".to_string()];
+    let cert = Path::new("/w/runs/r/certs/k-cert.pub");
+    for driver in Driver::ALL {
+        let cell = DriverCell {
+            key: Path::new("/w/keys/k/id"),
+            public_key: Path::new("/w/keys/k/id.pub"),
+            passphrase_file: None,
+            agent: None,
+            password_file: None,
+            askpass: Path::new("/w/runs/r/askpass.sh"),
+            certificate: Some(cert),
+            login: "u",
+            route: Route::Port(2222),
+            pins: vec![],
+            typed: false,
+            program: driver.needs_port().then_some(&program[..]),
+            family: "ed25519",
+            timeout_secs: 20,
+            session: Session::Subsystem,
+        };
+        let inv = driver.invocation(&cell);
+        let words = format!("{:?} {:?}", inv.argv, inv.env);
+        let expected = match driver {
+            Driver::Ssh => Some("CertificateFile=/w/runs/r/certs/k-cert.pub"),
+            Driver::Plink => Some("-cert '/w/runs/r/certs/k-cert.pub'"),
+            d if d.supports_certificates() => {
+                Some("(\"SSHMATRIX_CERT\", \"/w/runs/r/certs/k-cert.pub\")")
+            }
+            _ => None,
+        };
+        match expected {
+            Some(e) => assert!(words.contains(e), "{}: {words}", driver.name()),
+            None => assert!(!driver.supports_certificates(), "{}", driver.name()),
+        }
+    }
 }

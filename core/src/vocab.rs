@@ -202,6 +202,14 @@ pub enum Code {
     ServerConfigError,
     /// no verdict: another local process connected to the cell's server port first (a local user racing for it)
     ForeignConnection,
+    /// the server refuses the certificate: its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)
+    CertCaSignatureRefused,
+    /// the server refuses the certificate: its validity has ended
+    CertExpired,
+    /// the server refuses the certificate: its validity has not begun (or the clocks disagree)
+    CertNotYetValid,
+    /// the server refuses the certificate: the login name is not one of its principals
+    CertPrincipalNotAllowed,
 }
 
 impl Code {
@@ -235,6 +243,10 @@ impl Code {
         Code::AgentForwardingRefused,
         Code::ServerConfigError,
         Code::ForeignConnection,
+        Code::CertCaSignatureRefused,
+        Code::CertExpired,
+        Code::CertNotYetValid,
+        Code::CertPrincipalNotAllowed,
     ];
 
     /// The kebab-case name reports carry.
@@ -268,6 +280,10 @@ impl Code {
             Code::AgentForwardingRefused => "agent-forwarding-refused",
             Code::ServerConfigError => "server-config-error",
             Code::ForeignConnection => "foreign-connection",
+            Code::CertCaSignatureRefused => "cert-ca-signature-refused",
+            Code::CertExpired => "cert-expired",
+            Code::CertNotYetValid => "cert-not-yet-valid",
+            Code::CertPrincipalNotAllowed => "cert-principal-not-allowed",
         }
     }
 
@@ -302,6 +318,10 @@ impl Code {
             Code::AgentForwardingRefused => "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key",
             Code::ServerConfigError => "no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client",
             Code::ForeignConnection => "no verdict: another local process connected to the cell's server port first (a local user racing for it)",
+            Code::CertCaSignatureRefused => "the server refuses the certificate: its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)",
+            Code::CertExpired => "the server refuses the certificate: its validity has ended",
+            Code::CertNotYetValid => "the server refuses the certificate: its validity has not begun (or the clocks disagree)",
+            Code::CertPrincipalNotAllowed => "the server refuses the certificate: the login name is not one of its principals",
         }
     }
 
@@ -410,7 +430,8 @@ impl std::fmt::Display for Holder {
     }
 }
 
-/// One key of a plan: cells with the same key spec, key tool and passphrase share its file.
+/// One key of a plan: cells with the same key spec, key tool and passphrase share its file
+/// (certificate cells share a pair of their own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId {
     /// The key as matrix files spell it (`rsa-2048`).
@@ -419,6 +440,8 @@ pub struct KeyId {
     pub tool: String,
     /// Whether it has a passphrase.
     pub passphrase: bool,
+    /// A pair of its own for certificate cells (never registered bare on a target).
+    pub certified: bool,
 }
 
 /// A cell's failure code as reports carry it: a [`Code`], or none for a login (written `""`).

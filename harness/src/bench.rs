@@ -77,6 +77,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             jump: None,
             timeout: opts.timeout,
             program: None,
+            certificate: None,
         };
         match crate::runner::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,

@@ -57,6 +57,9 @@ pub struct RawRule {
     /// How the client holds the key (`file`, `agent`, `agent-forwarded`, `password`).
     #[serde(default)]
     pub holder: Option<Sel>,
+    /// The certificate (`none`: the bare key; `rsa-sha1`, `ed25519-expired`, …).
+    #[serde(default)]
+    pub certificate: Option<Sel>,
     /// Target id.
     #[serde(default)]
     pub target: Option<Sel>,
@@ -83,6 +86,8 @@ pub struct Rule {
     pub passphrase: Option<Sel>,
     /// How the client holds the key.
     pub holder: Option<Sel>,
+    /// The certificate (`none`: the bare key).
+    pub certificate: Option<Sel>,
     /// Target id.
     pub target: Option<Sel>,
     /// Login name.
@@ -131,6 +136,7 @@ impl RawRule {
             key: self.key,
             passphrase: self.passphrase,
             holder: self.holder,
+            certificate: self.certificate,
             target: self.target,
             user: self.user,
         })
@@ -157,12 +163,17 @@ impl Rule {
             format!("{}-{}", c.key_type, c.key_bits)
         };
         let pass = if c.passphrase { "yes" } else { "no" };
+        let certificate = match c.certificate.as_str() {
+            "" => "none",
+            word => word,
+        };
         [
             (&self.client, c.client.as_str()),
             (&self.key_tool, c.key_tool.as_str()),
             (&self.key, key.as_str()),
             (&self.passphrase, pass),
             (&self.holder, c.holder.as_str()),
+            (&self.certificate, certificate),
             (&self.target, c.target.as_str()),
             (&self.user, c.user.as_str()),
         ]
@@ -177,6 +188,7 @@ impl Rule {
             ("key", &self.key),
             ("passphrase", &self.passphrase),
             ("holder", &self.holder),
+            ("certificate", &self.certificate),
             ("target", &self.target),
             ("user", &self.user),
         ]
@@ -228,6 +240,7 @@ pub fn read(path: &Path) -> Result<Vec<Rule>, String> {
                 target: Some(Sel::One(row.target)),
                 user: Some(Sel::One(row.user)),
                 holder: None,
+                certificate: None,
                 verdict: verdict(&row.verdict).map_err(|e| format!("{}: {e}", path.display()))?,
                 code: None,
             })

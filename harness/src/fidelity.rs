@@ -192,6 +192,7 @@ pub async fn capture(
         jump: None,
         timeout,
         program,
+        certificate: None,
     };
     let _ = crate::runner::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)

@@ -3,6 +3,7 @@
 //! measurement disagrees with the prediction, a profile, a policy or the engine is wrong.
 
 use sshmatrix_clients::emulator::{choose_rsa, unsupported, RsaChoice};
+use sshmatrix_clients::CertSpec;
 use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::{Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, ServerKind};
@@ -342,6 +343,10 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
             format!("client RequiredRSASize {min}"),
         ));
     }
+    let ident = server_software(eff);
+    if cell.certificate.is_some() && ident.is_some_and(|i| p.auth.rsa_cert_forced_ssh_rsa(&i)) {
+        return Ok("ssh-rsa".to_string());
+    }
     // A server's list as data (an empty one: it sends no ext-info), else OpenSSH's.
     let list: Option<Vec<String>> = match &eff.server_sig_algs {
         Some(sent) => (!sent.is_empty()).then(|| sent.clone()),
@@ -364,6 +369,13 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
     }
 }
 
+/// The software part of an OpenSSH target's identification as its release names it
+/// (`OpenSSH_10.0`), for the clients' rules keyed on it.
+fn server_software(eff: &Effective) -> Option<String> {
+    let (major, minor) = eff.release?;
+    (eff.server == ServerKind::Openssh).then(|| format!("OpenSSH_{major}.{minor}"))
+}
+
 /// Why the server refuses a signed key, if it does: the signature algorithm, the RSA size,
 /// the key not registered, or StrictModes.
 fn server_refusal(
@@ -373,10 +385,16 @@ fn server_refusal(
     signature: &str,
 ) -> Option<(Code, String)> {
     let sc = &target.scenario;
-    if !eff.pubkey_accepted.iter().any(|a| a == signature) {
+    // A certificate is offered under its certificate algorithm (OpenSSH auth2-pubkey.c checks
+    // it against PubkeyAcceptedAlgorithms before anything else).
+    let offered = match cell.certificate {
+        Some(_) => format!("{signature}-cert-v01@openssh.com"),
+        None => signature.to_string(),
+    };
+    if !eff.pubkey_accepted.contains(&offered) {
         return Some((
             Code::AuthSignatureRejected,
-            format!("signature algorithm {signature} not in PubkeyAcceptedAlgorithms"),
+            format!("signature algorithm {offered} not in PubkeyAcceptedAlgorithms"),
         ));
     }
     if cell.key.family() == "rsa" && cell.key.bits() < eff.required_rsa_size {
@@ -388,6 +406,9 @@ fn server_refusal(
                 eff.required_rsa_size
             ),
         ));
+    }
+    if let Some(cert) = cell.certificate {
+        return certificate_refusal(cert, eff);
     }
     if sc.authorized_keys != Registered::Matrix {
         return Some((
@@ -404,6 +425,28 @@ fn server_refusal(
             Code::StrictmodesPermissions,
             "authorized keys file is group/world-writable".to_string(),
         )
+    })
+}
+
+/// Why an OpenSSH server refuses a user certificate signed by the run's CA (which it trusts):
+/// the CA's signature algorithm outside CASignatureAlgorithms, then the certificate's own
+/// validity and principals (OpenSSH auth2-pubkey.c, sshkey_cert_check_authority).
+fn certificate_refusal(cert: CertSpec, eff: &Effective) -> Option<(Code, String)> {
+    use sshmatrix_clients::certs::CertFlaw;
+    let ca = cert.ca.signature();
+    if !eff.ca_signature_algorithms.iter().any(|a| a == ca) {
+        return Some((
+            Code::CertCaSignatureRefused,
+            format!("certificate signature algorithm {ca} not in CASignatureAlgorithms"),
+        ));
+    }
+    cert.flaw.map(|flaw| match flaw {
+        CertFlaw::Expired => (Code::CertExpired, "certificate expired".to_string()),
+        CertFlaw::NotYetValid => (Code::CertNotYetValid, "certificate not yet valid".into()),
+        CertFlaw::OtherPrincipal => (
+            Code::CertPrincipalNotAllowed,
+            "the login name is not a principal of the certificate".into(),
+        ),
     })
 }
 

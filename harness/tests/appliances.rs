@@ -172,6 +172,7 @@ async fn start(
         log_level: "VERBOSE".into(),
         dialect: None,
         trusted_extra: false,
+        trusted_user_cas: Vec::new(),
     };
     let users = [("admin".to_string(), Vec::new())];
     let (container, target) = start_target(

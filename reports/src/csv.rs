@@ -1,4 +1,4 @@
-//! CSV: one row per cell. Columns are only ever appended (`holder`, then `weak`), so scripts
+//! CSV: one row per cell. Columns are only ever appended (`holder`, `weak`, `certificate`), so scripts
 //! that read columns by position keep working.
 
 use crate::schema::Report;
@@ -28,6 +28,7 @@ pub const COLUMNS: &[&str] = &[
     "duration_ms",
     "holder",
     "weak",
+    "certificate",
 ];
 
 /// Renders the report as CSV.
@@ -60,6 +61,7 @@ pub fn render(report: &Report) -> String {
             c.duration_ms.to_string(),
             c.holder.to_string(),
             c.weak.join(";"),
+            c.certificate.clone(),
         ])
         .expect("in-memory write");
     }

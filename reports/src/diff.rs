@@ -45,7 +45,7 @@ pub struct Change<'a> {
 
 /// The identity of a cell across runs.
 pub fn identity(c: &CellResult) -> String {
-    with_holder(
+    let id = with_holder(
         identity_of(
             &c.client,
             &c.key_tool,
@@ -56,7 +56,11 @@ pub fn identity(c: &CellResult) -> String {
             &c.target,
         ),
         c.holder.as_str(),
-    )
+    );
+    match c.certificate.is_empty() {
+        true => id,
+        false => format!("{id} certificate={}", c.certificate),
+    }
 }
 
 /// An identity with the cell's key holder added (key-file cells keep the plain identity, so

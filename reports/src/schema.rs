@@ -74,6 +74,10 @@ pub struct CellResult {
     #[serde(default)]
     #[schemars(with = "String")]
     pub holder: Holder,
+    /// The certificate presented with the key, as the matrix's `certificates` axis names it
+    /// (`rsa-sha1`, `ed25519-expired`, …); absent for a bare key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub certificate: String,
     /// File format, e.g. `pem/aes-128-cbc`, `ppk-v3/aes256-cbc`, `openssh-v1`.
     pub key_format: String,
     /// SHA256 fingerprint of the user key.
@@ -226,12 +230,17 @@ impl CellResult {
     }
 
     /// The cell as an `explain` selector (`client=…,key_tool=…,key=…,passphrase=…,holder=…,
-    /// target=…,user=…`; `holder` only when not `file`): one name for the cell in progress
+    /// certificate=…,target=…,user=…`; `holder` only when not `file`, `certificate` only for a
+    /// certificate cell): one name for the cell in progress
     /// lines, JUnit and `explain`, which accepts it as it is.
     pub fn selector(&self) -> String {
         let holder = match self.holder {
             Holder::File => String::new(),
             h => format!(",holder={h}"),
+        };
+        let holder = match self.certificate.as_str() {
+            "" => holder,
+            cert => format!("{holder},certificate={cert}"),
         };
         format!(
             "client={},key_tool={},key={},passphrase={}{holder},target={},user={}",

@@ -23,6 +23,7 @@ fn cell(
         key_bits: bits.parse().unwrap(),
         passphrase: false,
         holder: Holder::File,
+        certificate: String::new(),
         key_format: "pem".into(),
         key_fingerprint: "SHA256:x".into(),
         target: target.into(),

@@ -16,6 +16,9 @@ pub struct ServerView {
 
 /// Patterns that carry a refusal reason, most specific first.
 const REASONS: &[&str] = &[
+    // A user certificate refused (OpenSSH auth2-pubkey.c, auth2-pubkeyfile.c).
+    "certificate signature algorithm",
+    "Certificate invalid:",
     "not in PubkeyAcceptedAlgorithms",
     // OpenSSH before 8.5 names the setting PubkeyAcceptedKeyTypes.
     "not in PubkeyAcceptedKeyTypes",

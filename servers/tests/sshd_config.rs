@@ -33,6 +33,7 @@ fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
         log_level: "VERBOSE".into(),
         dialect: None,
         trusted_extra: false,
+        trusted_user_cas: Vec::new(),
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(
@@ -161,6 +162,7 @@ fn target_with(extra: &[&str], trusted: bool) -> (tempfile::TempDir, SshdTarget)
         log_level: "VERBOSE".into(),
         dialect: None,
         trusted_extra: trusted,
+        trusted_user_cas: Vec::new(),
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(dir.path(), &spec, &store, &find_sshd().unwrap(), &[]).unwrap();

@@ -3,8 +3,10 @@
 //! ([`crate::install`]). Every program takes the same arguments — `HOST PORT USER KEY
 //! TIMEOUT_SECS FAMILY`, an empty word for none — and finds secrets in 0600 files named by
 //! `SSHMATRIX_PASSFILE` (the key's passphrase) or `SSHMATRIX_PASSWORD_FILE` (a password cell),
-//! never on its command line, and an agent cell's ssh-agent in `SSHMATRIX_AGENT_SOCK`; it logs in once (authentication and a session channel, no shell
-//! or command) and prints `sshmatrix-negotiated k=v …` when the transport is up and one
+//! never on its command line, an agent cell's ssh-agent in `SSHMATRIX_AGENT_SOCK`, and a
+//! certificate cell's certificate in `SSHMATRIX_CERT` (programs of
+//! [`super::Driver::supports_certificates`]); it logs in once (authentication and a session
+//! channel, no shell or command) and prints `sshmatrix-negotiated k=v …` when the transport is up and one
 //! `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 
 use super::{DriverCell, Invocation, Route};
@@ -97,6 +99,9 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         env.push(("SSHMATRIX_AGENT_SOCK".into(), sock.display().to_string()));
     } else if let Some(p) = c.passphrase_file {
         env.push(("SSHMATRIX_PASSFILE".into(), p.display().to_string()));
+    }
+    if let Some(cert) = c.certificate {
+        env.push(("SSHMATRIX_CERT".into(), cert.display().to_string()));
     }
     Invocation {
         argv,

@@ -102,6 +102,8 @@ pub struct DriverCell<'a> {
     pub password_file: Option<&'a Path>,
     /// A script printing `$SSHMATRIX_PASSFILE` (SSH_ASKPASS).
     pub askpass: &'a Path,
+    /// The OpenSSH certificate presented with the key (certificate cells).
+    pub certificate: Option<&'a Path>,
     /// The account to log in to.
     pub login: &'a str,
     /// How the server is reached.
@@ -246,6 +248,13 @@ impl Driver {
                 | Driver::NodeSsh2
                 | Driver::GoXCrypto
         )
+    }
+
+    /// Whether sshmatrix can give the driver a user certificate to present with its key
+    /// file: `ssh` (`CertificateFile`), `plink` (`-cert`, PuTTY 0.78 and later) and the
+    /// library programs that load one (`SSHMATRIX_CERT`).
+    pub fn supports_certificates(self) -> bool {
+        matches!(self, Driver::Ssh | Driver::Plink | Driver::Paramiko)
     }
 
     /// Whether the driver runs password cells (every library program reads

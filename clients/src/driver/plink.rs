@@ -38,6 +38,10 @@ fn line(c: &DriverCell) -> String {
         (_, Some(_)) => " -noagent".to_string(),
         _ => format!(" -noagent -i {}", sh_quote(&c.key.display().to_string())),
     };
+    let auth = match c.certificate {
+        Some(cert) => format!("{auth} -cert {}", sh_quote(&cert.display().to_string())),
+        None => auth,
+    };
     let batch = if c.typed { "" } else { " -batch" };
     let base = format!("plink -ssh{auth}{batch}");
     let login = sh_quote(c.login);

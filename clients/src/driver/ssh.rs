@@ -56,6 +56,9 @@ fn base_options(c: &DriverCell) -> Vec<String> {
         "-i".into(),
         identity.display().to_string(),
     ]);
+    if let Some(cert) = c.certificate {
+        base.extend(["-o".into(), format!("CertificateFile={}", cert.display())]);
+    }
     base
 }
 

@@ -15,6 +15,8 @@ use crate::predict::predict;
 mod select;
 pub use select::select;
 
+mod certs;
+
 /// One change to a cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -30,6 +32,8 @@ pub enum Change {
     Sshd(Vec<String>),
     /// Give the target these host key types.
     HostKeys(Vec<String>),
+    /// Present this certificate instead (`None`: the bare key).
+    Certificate(Option<sshmatrix_clients::CertSpec>),
 }
 
 impl fmt::Display for Change {
@@ -41,6 +45,9 @@ impl fmt::Display for Change {
             Change::Policy(p) => write!(f, "policy={p}"),
             Change::Sshd(l) => write!(f, "sshd={}", l.join("; ")),
             Change::HostKeys(h) => write!(f, "host_keys={}", h.join(",")),
+            Change::Certificate(c) => {
+                write!(f, "certificate={}", sshmatrix_clients::certs::word_of(*c))
+            }
         }
     }
 }
@@ -59,11 +66,11 @@ pub struct Fix {
 }
 
 /// Parses a user-proposed fix: `client=ID`, `key=SPEC`, `key_tool=ID`, `policy=ID`,
-/// `sshd=LINE`, `host_keys=T1,T2`.
+/// `sshd=LINE`, `host_keys=T1,T2`, `certificate=WORD` (`none`: the bare key).
 pub fn parse_change(spec: &str) -> Result<Change, String> {
     let (k, v) = spec
         .split_once('=')
-        .ok_or_else(|| format!("fix `{spec}` must look like client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE or host_keys=A,B"))?;
+        .ok_or_else(|| format!("fix `{spec}` must look like client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B or certificate=WORD"))?;
     Ok(match k.trim() {
         "client" => Change::Client(v.trim().into()),
         "key" => Change::Key(v.trim().parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
@@ -77,6 +84,10 @@ pub fn parse_change(spec: &str) -> Result<Change, String> {
             Change::Sshd(vec![v.trim().into()])
         }
         "host_keys" => Change::HostKeys(v.split(',').map(|s| s.trim().to_string()).collect()),
+        "certificate" => Change::Certificate(match v.trim() {
+            "none" => None,
+            w => Some(w.parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
+        }),
         other => return Err(format!("fix `{spec}`: unknown kind `{other}`")),
     })
 }
@@ -132,6 +143,7 @@ pub fn variant(
             t.sshd = all;
         }
         Some(Change::HostKeys(h)) => t.host_keys = h.clone(),
+        Some(Change::Certificate(cert)) => c.certificate = *cert,
     }
     let mut targets = plan.targets.clone();
     targets[cell.target] = t;
@@ -158,6 +170,9 @@ pub fn fixes(
         true => key_tool_fix(cell, tools).into_iter().collect(),
         false => Vec::new(),
     };
+    if let Some(cert) = cell.certificate {
+        out.extend(certs::fixes(cert, result.code.code()));
+    }
     out.extend(upgrades(cell, target, eff, profiles));
     out.extend(other_keys(cell, target, eff, result.code.code()));
     // sshd_config directives fix OpenSSH servers only (a Dropbear build's algorithms are
@@ -183,6 +198,7 @@ pub fn fixes(
                 | Code::AuthSignatureRejected
                 | Code::AuthKeyTooSmall
                 | Code::AuthNoSignatureAlgorithm
+                | Code::CertCaSignatureRefused
         )
     );
     let alternatives = policy.alternatives.iter().filter(|_| policy_decides);

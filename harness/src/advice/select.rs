@@ -4,7 +4,8 @@
 use crate::matrix::{Cell, Plan};
 
 /// Selects one cell: a plan index, or `key=value` pairs separated by commas over `client`,
-/// `key_tool`, `key`, `passphrase`, `target`, `user` that match exactly one cell.
+/// `key_tool`, `key`, `passphrase`, `holder`, `certificate`, `target`, `user` that match
+/// exactly one cell.
 pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
     if let Ok(i) = spec.trim().parse::<usize>() {
         return if i < plan.cells.len() {
@@ -36,6 +37,10 @@ pub fn select(plan: &Plan, spec: &str) -> Result<usize, String> {
     // No holder named: the key file (as in cell names, which name only other holders).
     if !pairs.iter().any(|(k, _)| k == "holder") {
         pairs.push(("holder".into(), "file".into()));
+    }
+    // No certificate named: the bare key (cell names name only certificates).
+    if !pairs.iter().any(|(k, _)| k == "certificate") {
+        pairs.push(("certificate".into(), "none".into()));
     }
     for (k, v) in &pairs {
         let values = selector_values(plan, k);
@@ -86,6 +91,7 @@ fn selector_value(plan: &Plan, c: &Cell, key: &str) -> String {
         "target" => plan.targets[c.target].id.clone(),
         "user" => c.user.clone(),
         "holder" => c.holder.as_str().into(),
+        "certificate" => sshmatrix_clients::certs::word_of(c.certificate),
         _ => String::new(),
     }
 }
@@ -107,6 +113,10 @@ fn cell_selector(plan: &Plan, c: &Cell) -> String {
     let holder = match c.holder.as_str() {
         "file" => String::new(),
         h => format!(",holder={h}"),
+    };
+    let holder = match c.certificate {
+        Some(cert) => format!("{holder},certificate={cert}"),
+        None => holder,
     };
     let v = |k| selector_value(plan, c, k);
     format!(

@@ -1,4 +1,4 @@
-//! The axes of a matrix: keys, passphrases, holders, and the client / key-tool pairs (every
+//! The axes of a matrix: keys, passphrases, holders, certificates, and the client / key-tool pairs (every
 //! name checked against the catalog, the nearest name offered).
 
 use toml::Spanned;
@@ -131,6 +131,49 @@ pub(super) fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputErr
     }
 
     Ok(holders)
+}
+
+/// The certificates axis: `none` (the bare key) or a certificate word per value; absent, the
+/// bare key alone.
+pub(super) fn certificates(
+    ctx: &Ctx,
+    axes: &RawAxes,
+) -> Result<Vec<Option<sshmatrix_clients::CertSpec>>, InputError> {
+    let Some(list) = &axes.certificates else {
+        return Ok(vec![None]);
+    };
+    let mut out = Vec::new();
+    for w in list.get_ref() {
+        let v = match w.get_ref().as_str() {
+            "none" => None,
+            word => Some(
+                word.parse()
+                    .map_err(|e: sshmatrix_clients::certs::CertSpecError| {
+                        ctx.err(
+                            w.span(),
+                            e.to_string(),
+                            Some("docs/guide.md, Certificates".into()),
+                        )
+                    })?,
+            ),
+        };
+        if out.contains(&v) {
+            return Err(ctx.err(
+                w.span(),
+                "certificate listed twice",
+                Some("remove the duplicate".into()),
+            ));
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err(ctx.err(
+            list.span(),
+            "the certificates axis is empty",
+            Some("write [\"none\", \"ed25519\"] or leave it out".into()),
+        ));
+    }
+    Ok(out)
 }
 
 /// What a matrix field names: a client profile or a server policy.

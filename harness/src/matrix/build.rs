@@ -5,9 +5,9 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use sshmatrix_clients::{KeyTool, Profile};
+use sshmatrix_clients::{CertSpec, KeyTool, Profile};
 
-use super::axes::{holders, keys, pairs, passphrases};
+use super::axes::{certificates, holders, keys, pairs, passphrases};
 use super::ctx::Ctx;
 use super::raw::{RawExpect, RawMatrix};
 use super::targets::{jump_hosts, targets};
@@ -133,31 +133,18 @@ pub fn plan(
 ) -> Result<Plan, InputError> {
     let ctx = Ctx { file, text };
     let raw = read_raw(file, text)?;
-    let keys = keys(&ctx, &raw.axes)?;
-    let passphrases = passphrases(&ctx, &raw.axes)?;
-    let holders = holders(&ctx, &raw.axes)?;
+    let values = AxisValues {
+        keys: keys(&ctx, &raw.axes)?,
+        passphrases: passphrases(&ctx, &raw.axes)?,
+        holders: holders(&ctx, &raw.axes)?,
+        certificates: certificates(&ctx, &raw.axes)?,
+    };
     let pairs = pairs(&ctx, &raw.axes, catalog)?;
     let mut targets = targets(&ctx, &raw, catalog, dir)?;
     jump_hosts(&ctx, &raw, &mut targets)?;
     let (rows, columns) = layout(&ctx, &raw)?;
-    let log_level = limits(
-        &ctx,
-        &raw,
-        pairs.len(),
-        keys.len(),
-        passphrases.len(),
-        holders.len(),
-        &targets,
-    )?;
-    let cells = expand(
-        pairs,
-        &keys,
-        &passphrases,
-        &holders,
-        &targets,
-        &rows,
-        &columns,
-    );
+    let log_level = limits(&ctx, &raw, pairs.len(), &values, &targets)?;
+    let cells = expand(pairs, &values, &targets, &rows, &columns);
     let expect = expectation(&ctx, &raw, dir)?;
     let run = raw.run.as_ref();
     let axis_title = |a: &str| axis_title(a, &targets);
@@ -211,6 +198,9 @@ fn layout(ctx: &Ctx, raw: &RawMatrix) -> Result<(Vec<String>, Vec<String>), Inpu
             if raw.axes.holders.is_some() {
                 rows.push("holder".into());
             }
+            if raw.axes.certificates.is_some() {
+                rows.push("certificate".into());
+            }
             (rows, vec!["target".to_string(), "user".into()])
         }
         Some(l) => {
@@ -241,7 +231,11 @@ fn layout(ctx: &Ctx, raw: &RawMatrix) -> Result<(Vec<String>, Vec<String>), Inpu
                 };
             let rows = take(&l.rows)?;
             let columns = take(&l.columns)?;
-            let declared = |a: &&&str| **a != "holder" || raw.axes.holders.is_some();
+            let declared = |a: &&&str| match **a {
+                "holder" => raw.axes.holders.is_some(),
+                "certificate" => raw.axes.certificates.is_some(),
+                _ => true,
+            };
             if let Some(missing) = AXES
                 .iter()
                 .filter(declared)
@@ -260,21 +254,31 @@ fn layout(ctx: &Ctx, raw: &RawMatrix) -> Result<(Vec<String>, Vec<String>), Inpu
     Ok((rows, columns))
 }
 
+/// The values of the axes a matrix lists (besides pairs and targets), in declaration order.
+struct AxisValues {
+    keys: Vec<KeySpec>,
+    passphrases: Vec<bool>,
+    holders: Vec<Holder>,
+    /// `None`: the bare key.
+    certificates: Vec<Option<CertSpec>>,
+}
+
 /// Refuses a cross product beyond `[run] max_cells`; returns the server log level.
-#[allow(clippy::too_many_arguments)]
 fn limits(
     ctx: &Ctx,
     raw: &RawMatrix,
     pairs: usize,
-    keys: usize,
-    passphrases: usize,
-    holders: usize,
+    v: &AxisValues,
     targets: &[Target],
 ) -> Result<Option<String>, InputError> {
     let run = raw.run.as_ref();
     let max_cells = run.and_then(|r| r.max_cells).unwrap_or(DEFAULT_MAX_CELLS);
-    let total: usize =
-        pairs * keys * passphrases * holders * targets.iter().map(|t| t.users.len()).sum::<usize>();
+    let total: usize = pairs
+        * v.keys.len()
+        * v.passphrases.len()
+        * v.holders.len()
+        * v.certificates.len()
+        * targets.iter().map(|t| t.users.len()).sum::<usize>();
     if total > max_cells {
         return Err(InputError {
             file: ctx.file.to_string(),
@@ -308,9 +312,7 @@ fn limits(
 /// declaration order; pairs keep their order).
 fn expand(
     pairs: Vec<(Profile, KeyTool)>,
-    keys: &[KeySpec],
-    passphrases: &[bool],
-    holders: &[Holder],
+    v: &AxisValues,
     targets: &[Target],
     rows: &[String],
     columns: &[String],
@@ -320,40 +322,45 @@ fn expand(
         .map(|(c, t)| (std::sync::Arc::new(c), std::sync::Arc::new(t)))
         .collect();
     // Each axis value's declaration index, in `AXES` order (pairs keep their order).
-    let sort_key = |order: [usize; 7]| -> Vec<usize> {
+    let sort_key = |order: [usize; 8]| -> Vec<usize> {
         rows.iter()
             .chain(columns.iter())
             .map(|a| order[AXES.iter().position(|x| x == a).expect("layout axis")])
             .collect()
     };
     let mut cells = Vec::new();
-    for (pi, (client, tool)) in pairs.iter().enumerate() {
-        for (ki, key) in keys.iter().enumerate() {
-            for (si, pass) in passphrases.iter().enumerate() {
-                for (hi, holder) in holders.iter().enumerate() {
-                    for (ti, target) in targets.iter().enumerate() {
-                        // Forwarding the agent needs a jump host to forward it to.
-                        if *holder == Holder::AgentForwarded && target.via.is_none() {
-                            continue;
-                        }
-                        for (ui, user) in target.users.iter().enumerate() {
-                            let cell = Cell {
-                                index: 0,
-                                client: client.clone(),
-                                key_tool: tool.clone(),
-                                key: *key,
-                                passphrase: *pass,
-                                holder: *holder,
-                                target: TargetId(ti),
-                                user: user.clone(),
-                                row: Vec::new(),
-                                column: Vec::new(),
-                                digest: Default::default(),
-                            };
-                            cells.push((sort_key([pi, pi, ki, si, hi, ti, ui]), cell));
-                        }
-                    }
-                }
+    // Every combination of the listed axes (odometer order), then the targets and users.
+    let sizes = [
+        pairs.len(),
+        v.keys.len(),
+        v.passphrases.len(),
+        v.holders.len(),
+        v.certificates.len(),
+    ];
+    for at in odometer(sizes) {
+        let [pi, ki, si, hi, ci] = at;
+        let holder = v.holders[hi];
+        for (ti, target) in targets.iter().enumerate() {
+            // Forwarding the agent needs a jump host to forward it to.
+            if holder == Holder::AgentForwarded && target.via.is_none() {
+                continue;
+            }
+            for (ui, user) in target.users.iter().enumerate() {
+                let cell = Cell {
+                    index: 0,
+                    client: pairs[pi].0.clone(),
+                    key_tool: pairs[pi].1.clone(),
+                    key: v.keys[ki],
+                    passphrase: v.passphrases[si],
+                    holder,
+                    certificate: v.certificates[ci],
+                    target: TargetId(ti),
+                    user: user.clone(),
+                    row: Vec::new(),
+                    column: Vec::new(),
+                    digest: Default::default(),
+                };
+                cells.push((sort_key([pi, pi, ki, si, hi, ci, ti, ui]), cell));
             }
         }
     }
@@ -371,6 +378,19 @@ fn expand(
         .collect()
 }
 
+/// Every index tuple below `sizes`, the last index turning fastest.
+fn odometer<const N: usize>(sizes: [usize; N]) -> impl Iterator<Item = [usize; N]> {
+    let total: usize = sizes.iter().product();
+    (0..total).map(move |mut n| {
+        let mut at = [0; N];
+        for i in (0..N).rev() {
+            at[i] = n % sizes[i];
+            n /= sizes[i];
+        }
+        at
+    })
+}
+
 /// A cell's label(s) on one axis of the table.
 fn cell_label(c: &Cell, t: &Target, axis: &str) -> Vec<String> {
     match axis {
@@ -379,6 +399,7 @@ fn cell_label(c: &Cell, t: &Target, axis: &str) -> Vec<String> {
         "key" => vec![c.key.label()],
         "passphrase" => vec![if c.passphrase { "yes" } else { "no" }.into()],
         "holder" => vec![c.holder.label().into()],
+        "certificate" => vec![sshmatrix_clients::certs::label_of(c.certificate)],
         "target" => t.label.clone(),
         _ => vec![c.user.clone()],
     }

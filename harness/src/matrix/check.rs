@@ -83,7 +83,60 @@ pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
             runnable(w, plan, cell, &t.id)?;
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    for cell in plan.cells.iter().filter(|c| c.certificate.is_some()) {
+        if seen.insert((cell.client.id.as_str(), cell.holder, cell.target)) {
+            certifiable(w, plan, cell)?;
+        }
+    }
     Ok(())
+}
+
+/// Whether a certificate cell can run: a real client that presents certificates from a key
+/// file, against an OpenSSH target sshmatrix configures (local or container, no jump host).
+fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
+    let t = &plan.targets[cell.target];
+    let client = &cell.client.id;
+    let problem = match cell.client.driver {
+        None => Some((
+            format!("certificate cells run with real clients only so far: the emulator presents bare keys (`{client}` is emulated)"),
+            "use a real client that presents certificates (real-openssh-*, real-putty-0.78 and later, real-paramiko-*; see `sshmatrix profiles`)",
+        )),
+        Some(_) if !cell.client.user_certificates => Some((
+            format!("`{client}` presents no user certificates (its profile's `user_certificates` fact)"),
+            "use a release that does (PuTTY 0.78 and later), or drop it from the certificate cells",
+        )),
+        Some(d) if !d.supports_certificates() => Some((
+            format!("sshmatrix cannot give the {} driver (`{client}`) a certificate yet", d.name()),
+            "use real-openssh-*, real-putty-0.78+ or real-paramiko-* for the certificate cells",
+        )),
+        Some(_) if cell.holder != super::Holder::File => Some((
+            format!("certificate cells hold their key in a file; `{client}` has holder `{}`", cell.holder.as_str()),
+            "list holders = [\"file\"] with certificates, or split the matrix",
+        )),
+        Some(_) if t.policy.server != ServerKind::Openssh
+            || !matches!(t.backend, super::Backend::Local | super::Backend::Container(_))
+            || t.via.is_some() =>
+        {
+            Some((
+                format!("target `{}`: certificate cells run against local and container OpenSSH targets without a jump host (sshmatrix makes them trust the run's CA)", t.id),
+                "give the certificates another target, or split the matrix",
+            ))
+        }
+        Some(_) => None,
+    };
+    match problem {
+        None => Ok(()),
+        Some((message, hint)) => {
+            let span = w
+                .raw
+                .axes
+                .certificates
+                .as_ref()
+                .map_or(w.client(client), |c| c.span());
+            Err(w.err(span, message, hint))
+        }
+    }
 }
 
 /// The sshd lines of a plan that read files or run commands: (target id, line).

@@ -71,13 +71,17 @@ pub fn stamp(plan: &mut Plan) {
 }
 
 fn cell_digest(c: &Cell, p: &[u8], k: &[u8], t: &[u8], log_level: &str) -> Digest {
-    let spec = format!(
+    let mut spec = format!(
         "{}|{}|{}|{}|{log_level}",
         c.key,
         c.passphrase,
         c.holder.as_str(),
         c.user
     );
+    // Only certificate cells carry it, so every bare-key digest stays what it was.
+    if let Some(cert) = c.certificate {
+        spec.push_str(&format!("|cert={cert}"));
+    }
     let full = hash(&[p, k, t, spec.as_bytes()]);
     let mut d = [0; 16];
     d.copy_from_slice(&full[..16]);

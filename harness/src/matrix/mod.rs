@@ -29,6 +29,7 @@ pub const AXES: &[&str] = &[
     "key",
     "passphrase",
     "holder",
+    "certificate",
     "target",
     "user",
 ];
@@ -350,6 +351,8 @@ pub struct Cell {
     pub passphrase: bool,
     /// How the client holds the key.
     pub holder: Holder,
+    /// The certificate the client presents with the key (`None`: the bare key).
+    pub certificate: Option<sshmatrix_clients::CertSpec>,
     /// Its target.
     pub target: TargetId,
     /// Login name.

@@ -33,6 +33,8 @@ pub(super) struct RawAxes {
     pub(super) pairs: Option<Spanned<Vec<RawPair>>>,
     #[serde(default)]
     pub(super) holders: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(super) certificates: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -173,6 +173,7 @@ impl Login<'_> {
             jump: None,
             timeout: d.timeout,
             program: self.program,
+            certificate: None,
         };
         let (outcome, _) = crate::runner::drivers::run(real, d.factory).await;
         drop(agent);

@@ -353,6 +353,7 @@ fn base_profile(meta: &Meta, hello: &ServerHello, recorded: &str) -> Profile {
             key_families: Vec::new(),
             not_offered: Vec::new(),
             agent_rsa_sha2: true,
+            rsa_cert_ssh_rsa_for: Vec::new(),
         },
         reads: Vec::new(),
         reads_encrypted: true,
@@ -361,6 +362,8 @@ fn base_profile(meta: &Meta, hello: &ServerHello, recorded: &str) -> Profile {
         sources,
         notes: Vec::new(),
         batch_refuses_terrapin: false,
+        // Recording does not present certificates: not measured, so not claimed.
+        user_certificates: false,
         driver: None,
         image: None,
         install: None,

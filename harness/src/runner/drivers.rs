@@ -105,6 +105,8 @@ pub struct RealCell<'a> {
     pub timeout: Duration,
     /// For a library driver: the argv prefix of its installed client program.
     pub program: Option<&'a [String]>,
+    /// The certificate the client presents with the key (certificate cells).
+    pub certificate: Option<&'a Path>,
 }
 
 /// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
@@ -249,6 +251,7 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         agent: c.agent,
         password_file: c.password,
         askpass: c.askpass,
+        certificate: c.certificate,
         login: c.login,
         route: route(c),
         pins: c
@@ -699,6 +702,8 @@ const SHOWN_KEY: &[&str] = &[
     "public key algorithm",
     "refusing RSA key",
     "bad ownership or modes",
+    // A certificate refused for its CA's signature algorithm (the only line sshd logs then).
+    "certificate signature algorithm",
 ];
 
 /// A key cell that did not log in: where it stopped, and — when the client never showed the

@@ -62,29 +62,31 @@ pub async fn make_keys(
     jobs: usize,
     stop: &Arc<Stop>,
 ) -> Result<Keys, RunError> {
-    let mut wanted: Vec<(sshmatrix_clients::KeySpec, sshmatrix_clients::KeyTool, bool)> =
-        Vec::new();
+    let mut ids: Vec<KeyId> = Vec::new();
+    let mut wanted = Vec::new();
     for c in &plan.cells {
-        if !wanted
-            .iter()
-            .any(|(k, t, p)| *k == c.key && t.id == c.key_tool.id && *p == c.passphrase)
-        {
-            wanted.push((c.key, (*c.key_tool).clone(), c.passphrase));
+        let id = key_id(c);
+        if !ids.contains(&id) {
+            wanted.push((c.key, (*c.key_tool).clone(), c.passphrase, id.certified));
+            ids.push(id);
         }
     }
     let sem = Arc::new(Semaphore::new(jobs.max(1)));
     let mut tasks = Vec::new();
-    for (spec, tool, pass) in wanted {
+    for (spec, tool, pass, certified) in wanted {
         let factory = factory.clone();
         let sem = sem.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore");
             stop.check("making keys")?;
-            tokio::task::spawn_blocking(move || factory.get(spec, &tool, pass))
-                .await
-                .expect("key task")
-                .map_err(RunError::from)
+            tokio::task::spawn_blocking(move || match certified {
+                true => factory.get_certified(spec, &tool, pass),
+                false => factory.get(spec, &tool, pass),
+            })
+            .await
+            .expect("key task")
+            .map_err(RunError::from)
         }));
     }
     // Every build is awaited (a stop lets the ones under way finish, so no half-built key
@@ -98,6 +100,7 @@ pub async fn make_keys(
                     key: kf.spec.to_string(),
                     tool: kf.tool_id.clone(),
                     passphrase: kf.encrypted,
+                    certified: kf.certified,
                 };
                 out.insert(id, kf);
             }
@@ -117,6 +120,7 @@ pub(super) fn key_id(c: &Cell) -> KeyId {
         key: c.key.to_string(),
         tool: c.key_tool.id.clone(),
         passphrase: c.passphrase,
+        certified: c.certificate.is_some(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod budget;
+mod certs;
 mod client_side;
 pub mod drivers;
 mod emulated;
@@ -55,6 +56,8 @@ struct Shared {
     /// Every target prepared, by [`TargetId`].
     targets: Vec<PreparedTarget>,
     keys: Keys,
+    /// The certificates certificate cells present.
+    certs: certs::Certificates,
     /// Key files as clients hold them, decrypted once each.
     loads: KeyLoads,
     budget: budget::Budget,
@@ -126,6 +129,8 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let programs = install_libraries(&plan, &opts.work_dir, &opts.stop).await?;
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = dir_name(run_dir.path());
+    let login = current_user();
+    let certs = certs::make(&plan, &keys, run_dir.path(), &login)?;
     let logs = files::private_subdir(run_dir.path(), "logs")?;
     let env = TargetEnv {
         plan: &plan,
@@ -143,6 +148,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             .into(),
         programs: &programs,
         logs: &logs,
+        trusted_user_cas: &certs.trusted,
     };
     let Targets {
         mut notes,
@@ -150,7 +156,6 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         mut containers,
         target_containers,
     } = prepare_targets(&env).await?;
-    let login = current_user();
     notes.splice(0..0, targets::local_notes(&plan, &sshd, &login));
     notes.extend(targets::basis_notes(&plan));
     let client = ClientSide::prepare(&plan, &keys, factory, programs, logs, run_dir.path(), opts);
@@ -163,6 +168,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         plan,
         targets,
         keys,
+        certs,
         loads: KeyLoads::new(),
         budget: budget::Budget::new(opts.work_dir.join("auth-budget.json")),
         budget_settled: tokio::sync::Notify::new(),

@@ -160,6 +160,7 @@ pub(super) async fn real_cell<'a>(
         password: (cell.holder == crate::matrix::Holder::Password)
             .then_some(shared.client.wrong_password.as_path()),
         timeout: shared.timeout,
+        certificate: shared.certs.of(cell),
         program: shared
             .client
             .programs

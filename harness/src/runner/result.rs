@@ -36,6 +36,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         key_bits: cell.key.bits(),
         passphrase: cell.passphrase,
         holder: cell.holder,
+        certificate: cell.certificate.map(|c| c.to_string()).unwrap_or_default(),
         key_format: cell
             .key_tool
             .format_for(&cell.key)

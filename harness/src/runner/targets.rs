@@ -137,6 +137,8 @@ pub(super) struct TargetEnv<'a> {
     /// The cells' server logs (mounted read-write in target containers, whose helper writes
     /// them).
     pub(super) logs: &'a std::path::Path,
+    /// The run's user-certificate authorities every OpenSSH target trusts.
+    pub(super) trusted_user_cas: &'a [String],
 }
 
 /// One prepared target, as every cell on it uses it: its server end (local, in a container, on
@@ -173,6 +175,9 @@ pub fn authorized_lines(plan: &Plan, keys: &Keys, ti: TargetId, user: Option<&st
             (c.target == ti && user.is_none_or(|u| c.user == u))
                 || (plan.targets[c.target].via == Some(ti) && user.is_none_or(|u| Some(u) == first))
         })
+        // A certificate cell's key is trusted through its CA only: were it registered, a
+        // refused certificate would log in with the bare key.
+        .filter(|c| c.certificate.is_none())
         .map(|c| keys[&key_id(c)].public_line.clone())
         .collect();
     lines.sort();
@@ -228,6 +233,7 @@ pub fn target_spec(
         log_level: log_level.to_string(),
         dialect,
         trusted_extra,
+        trusted_user_cas: Vec::new(),
     }
 }
 
@@ -362,7 +368,8 @@ pub(super) async fn prepare_target(
 ) -> Result<(PreparedTarget, Option<Container>, Vec<String>), RunError> {
     let t = &env.plan.targets[ti];
     let extras = extras(t)?;
-    let spec = target_spec(t, &env.log_level, env.sshd, env.plan.trusted_sshd_lines);
+    let mut spec = target_spec(t, &env.log_level, env.sshd, env.plan.trusted_sshd_lines);
+    spec.trusted_user_cas = env.trusted_user_cas.to_vec();
     let (server, container) = start_backend(env, ti, &spec).await?;
     // Lines the user did not vouch for must not change what sshd runs or reads.
     if let Err(e) = server.check_readback() {

@@ -125,6 +125,9 @@ fn container_server(
     }
 }
 
+/// Where a target's trusted user-certificate authorities are copied in a container.
+const TRUSTED_CAS_IN: &str = "/etc/sshmatrix/trusted-user-ca-keys";
+
 /// Where a target's host keys (OpenSSH format) are copied in a container.
 const HOST_KEYS_IN: &str = "/etc/sshmatrix/hostkeys";
 
@@ -135,7 +138,7 @@ fn sshd_config(
     users: &[(String, Vec<String>)],
     files: &mut Vec<FileIn>,
 ) -> Result<PathBuf, String> {
-    let paths = ConfigPaths {
+    let mut paths = ConfigPaths {
         authorized_keys_file: format!(".ssh/{}", spec.policy.authorized_keys_name),
         host_keys: spec
             .host_keys
@@ -144,7 +147,16 @@ fn sshd_config(
             .collect(),
         root_login: users.iter().any(|(u, _)| u == "root"),
         root_reason: "root is one of the matrix users of this target.",
+        trusted_user_ca_keys: None,
     };
+    if !spec.trusted_user_cas.is_empty() {
+        files.push(FileIn {
+            path: TRUSTED_CAS_IN.into(),
+            data: (spec.trusted_user_cas.join("\n") + "\n").into_bytes(),
+            mode: 0o644,
+        });
+        paths.trusted_user_ca_keys = Some(TRUSTED_CAS_IN.into());
+    }
     let config_text = render_config(spec, &paths);
     let dir = target_dir(run_dir, &spec.id).map_err(|e| e.to_string())?;
     let config = dir.join("sshd_config");

@@ -40,6 +40,9 @@ pub struct TargetSpec {
     /// Whether the user trusts the `extra` lines (`--trust-sshd-lines`); untrusted ones are
     /// checked with `sshd -T` against a rendering without them.
     pub trusted_extra: bool,
+    /// The public keys of the run's user-certificate authorities (`TrustedUserCAKeys`); empty
+    /// when no cell presents a certificate.
+    pub trusted_user_cas: Vec<String>,
 }
 
 impl TargetSpec {
@@ -102,6 +105,8 @@ pub struct ConfigPaths {
     pub root_login: bool,
     /// Why root logs in, for the comment in the file.
     pub root_reason: &'static str,
+    /// `TrustedUserCAKeys` value, when the spec trusts certificate authorities.
+    pub trusted_user_ca_keys: Option<String>,
 }
 
 /// The subsystem real clients request to end a cell after the session starts: served by sshd
@@ -125,6 +130,11 @@ pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
         cfg.push_str(&format!(
             "# {}\nPermitRootLogin prohibit-password\n",
             paths.root_reason
+        ));
+    }
+    if let Some(file) = &paths.trusted_user_ca_keys {
+        cfg.push_str(&format!(
+            "# The run's certificate authorities (certificate cells).\nTrustedUserCAKeys {file}\n"
         ));
     }
     if !spec.policy.sets("StrictModes") {

@@ -100,6 +100,14 @@ impl SshdTarget {
                 .collect::<Result<_, _>>()?,
             root_login: running_as_root(),
             root_reason: "The local backend logs in as the OS user running sshmatrix (root here).",
+            trusted_user_ca_keys: match spec.trusted_user_cas.is_empty() {
+                true => None,
+                false => {
+                    let cas = dir.join("trusted-user-ca-keys");
+                    fs::write(&cas, spec.trusted_user_cas.join("\n") + "\n")?;
+                    Some(config_path(&cas, true)?)
+                }
+            },
         };
         let config = dir.join("sshd_config");
         fs::write(&config, render_config(spec, &paths))?;

@@ -139,6 +139,9 @@ pub struct Effective {
     pub compression: Vec<String>,
     /// PubkeyAcceptedAlgorithms.
     pub pubkey_accepted: Vec<String>,
+    /// CASignatureAlgorithms: what a user certificate's CA may have signed it with (empty
+    /// when unknown: a server other than OpenSSH, or a scan).
+    pub ca_signature_algorithms: Vec<String>,
     /// RequiredRSASize (at least sshd's hard floor of 1024).
     pub required_rsa_size: u32,
     /// PubkeyAuthentication.
@@ -220,6 +223,7 @@ impl Effective {
                 get("pubkeyacceptedkeytypes"),
             ]
             .concat(),
+            ca_signature_algorithms: get("casignaturealgorithms"),
             required_rsa_size: one("requiredrsasize")
                 .parse::<u32>()
                 .unwrap_or(1024)
@@ -254,6 +258,7 @@ impl Effective {
             macs: d.macs.clone(),
             compression: d.compression.clone(),
             pubkey_accepted: d.pubkey_algorithms.clone(),
+            ca_signature_algorithms: Vec::new(),
             required_rsa_size: d.rsa_min_bits,
             pubkey_auth: true,
             password_auth: d.password_auth(),

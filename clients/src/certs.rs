@@ -111,6 +111,20 @@ impl CertFlaw {
 }
 
 impl CertSpec {
+    /// Every certificate word a matrix may write (`none` aside).
+    pub fn words() -> Vec<String> {
+        let flaws = [
+            None,
+            Some(CertFlaw::Expired),
+            Some(CertFlaw::NotYetValid),
+            Some(CertFlaw::OtherPrincipal),
+        ];
+        CaKind::ALL
+            .iter()
+            .flat_map(|&ca| flaws.map(|flaw| CertSpec { ca, flaw }.to_string()))
+            .collect()
+    }
+
     /// A short label for tables: `cert (CA RSA, ssh-rsa)`, `cert (CA Ed25519, expired)`.
     pub fn label(&self) -> String {
         let ca = match self.ca {

@@ -148,6 +148,16 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case("no-axes.toml", "missing field `axes`", "")]
 #[case(
+    "unknown-certificate.toml",
+    "3:25: unknown certificate `rsa-sha3`",
+    "did you mean `rsa-sha1`?"
+)]
+#[case(
+    "certificate-emulated.toml",
+    "3:16: certificate cells run with real clients only so far",
+    "use a real client that presents certificates"
+)]
+#[case(
     "unknown-holder.toml",
     "3:20: unknown holder `agnet`",
     "did you mean `agent`"

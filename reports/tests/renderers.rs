@@ -241,10 +241,10 @@ fn csv_and_json_round_trip() {
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",duration_ms,holder,weak"),
+            .ends_with(",duration_ms,holder,weak,certificate"),
         "{csv}"
     );
-    assert!(csv.lines().nth(1).unwrap().ends_with(",file,"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with(",file,,"), "{csv}");
 }
 
 #[test]
@@ -427,7 +427,13 @@ fn a_login_a_known_hardening_refuses_is_marked_weak() {
         "{h}"
     );
     let c = render(&r, Format::Csv);
-    assert!(c.lines().next().unwrap().ends_with(",holder,weak"), "{c}");
-    assert!(c.contains(",sha1-user-signature"), "{c}");
+    assert!(
+        c.lines()
+            .next()
+            .unwrap()
+            .ends_with(",holder,weak,certificate"),
+        "{c}"
+    );
+    assert!(c.contains(",sha1-user-signature,"), "{c}");
     assert!(render(&r, Format::Sheet).contains("◐¹"));
 }

@@ -57,110 +57,25 @@ pub(super) fn keys(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<KeySpec>, InputError
     Ok(keys)
 }
 
-pub(super) fn passphrases(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<bool>, InputError> {
-    let mut passphrases = Vec::new();
-    match &axes.passphrase {
-        None => passphrases.push(false),
-        Some(list) => {
-            for p in list.get_ref() {
-                let v = match p.get_ref() {
-                    Pass::Bool(b) => *b,
-                    Pass::Word(w) if w == "yes" => true,
-                    Pass::Word(w) if w == "no" => false,
-                    Pass::Word(w) => {
-                        return Err(ctx.err(
-                            p.span(),
-                            format!("passphrase value `{w}` is not yes/no"),
-                            Some("write \"yes\", \"no\", true or false".into()),
-                        ))
-                    }
-                };
-                if passphrases.contains(&v) {
-                    return Err(ctx.err(
-                        p.span(),
-                        "passphrase value listed twice",
-                        Some("remove the duplicate".into()),
-                    ));
-                }
-                passphrases.push(v);
-            }
-            if passphrases.is_empty() {
-                return Err(ctx.err(
-                    list.span(),
-                    "the passphrase axis is empty",
-                    Some("write [\"yes\", \"no\"] or leave it out".into()),
-                ));
-            }
-        }
-    }
-
-    Ok(passphrases)
-}
-
-pub(super) fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
-    let mut holders = Vec::new();
-    match &axes.holders {
-        None => holders.push(Holder::File),
-        Some(list) => {
-            for h in list.get_ref() {
-                let Some(v) = Holder::parse(h.get_ref()) else {
-                    return Err(ctx.unknown(
-                        "holder",
-                        h,
-                        Holder::NAMES.iter().copied(),
-                        "docs/guide.md, Matrix files",
-                    ));
-                };
-                if holders.contains(&v) {
-                    return Err(ctx.err(
-                        h.span(),
-                        "holder listed twice",
-                        Some("remove the duplicate".into()),
-                    ));
-                }
-                holders.push(v);
-            }
-            if holders.is_empty() {
-                return Err(ctx.err(
-                    list.span(),
-                    "the holders axis is empty",
-                    Some("write [\"file\", \"agent\"] or leave it out".into()),
-                ));
-            }
-        }
-    }
-
-    Ok(holders)
-}
-
-/// The certificates axis: `none` (the bare key) or a certificate word per value; absent, the
-/// bare key alone.
-pub(super) fn certificates(
+/// The values of an optional axis: `absent` when the file leaves it out, else each listed
+/// value read by `read`, refused when listed twice or when the list is empty.
+fn listed<W, T: PartialEq>(
     ctx: &Ctx,
-    axes: &RawAxes,
-) -> Result<Vec<Option<sshmatrix_clients::CertSpec>>, InputError> {
-    let Some(list) = &axes.certificates else {
-        return Ok(vec![None]);
+    list: Option<&Spanned<Vec<Spanned<W>>>>,
+    absent: T,
+    (what, example): (&str, &str),
+    read: impl Fn(&Spanned<W>) -> Result<T, InputError>,
+) -> Result<Vec<T>, InputError> {
+    let Some(list) = list else {
+        return Ok(vec![absent]);
     };
     let mut out = Vec::new();
-    for w in list.get_ref() {
-        let v = match w.get_ref().as_str() {
-            "none" => None,
-            word => Some(
-                word.parse()
-                    .map_err(|e: sshmatrix_clients::certs::CertSpecError| {
-                        ctx.err(
-                            w.span(),
-                            e.to_string(),
-                            Some("docs/guide.md, Certificates".into()),
-                        )
-                    })?,
-            ),
-        };
+    for item in list.get_ref() {
+        let v = read(item)?;
         if out.contains(&v) {
             return Err(ctx.err(
-                w.span(),
-                "certificate listed twice",
+                item.span(),
+                format!("{what} value listed twice"),
                 Some("remove the duplicate".into()),
             ));
         }
@@ -169,11 +84,68 @@ pub(super) fn certificates(
     if out.is_empty() {
         return Err(ctx.err(
             list.span(),
-            "the certificates axis is empty",
-            Some("write [\"none\", \"ed25519\"] or leave it out".into()),
+            format!("the {what} axis is empty"),
+            Some(format!("write {example} or leave it out")),
         ));
     }
     Ok(out)
+}
+
+pub(super) fn passphrases(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<bool>, InputError> {
+    let what = ("passphrase", "[\"yes\", \"no\"]");
+    listed(ctx, axes.passphrase.as_ref(), false, what, |p| {
+        match p.get_ref() {
+            Pass::Bool(b) => Ok(*b),
+            Pass::Word(w) if w == "yes" => Ok(true),
+            Pass::Word(w) if w == "no" => Ok(false),
+            Pass::Word(w) => Err(ctx.err(
+                p.span(),
+                format!("passphrase value `{w}` is not yes/no"),
+                Some("write \"yes\", \"no\", true or false".into()),
+            )),
+        }
+    })
+}
+
+pub(super) fn holders(ctx: &Ctx, axes: &RawAxes) -> Result<Vec<Holder>, InputError> {
+    let what = ("holders", "[\"file\", \"agent\"]");
+    listed(ctx, axes.holders.as_ref(), Holder::File, what, |h| {
+        Holder::parse(h.get_ref()).ok_or_else(|| {
+            ctx.unknown(
+                "holder",
+                h,
+                Holder::NAMES.iter().copied(),
+                "docs/guide.md, Matrix files",
+            )
+        })
+    })
+}
+
+/// The certificates axis: `none` (the bare key) or a certificate word per value; absent, the
+/// bare key alone.
+pub(super) fn certificates(
+    ctx: &Ctx,
+    axes: &RawAxes,
+) -> Result<Vec<Option<sshmatrix_clients::CertSpec>>, InputError> {
+    let what = ("certificates", "[\"none\", \"ed25519\"]");
+    listed(ctx, axes.certificates.as_ref(), None, what, |w| {
+        match w.get_ref().as_str() {
+            "none" => Ok(None),
+            word => word
+                .parse()
+                .map(Some)
+                .map_err(|e: sshmatrix_clients::certs::CertSpecError| {
+                    let words = sshmatrix_clients::CertSpec::words();
+                    let hint = match crate::hints::nearest(word, words.iter().map(String::as_str)) {
+                        Some(near) => {
+                            format!("did you mean `{near}`? (docs/guide.md, Certificates)")
+                        }
+                        None => "see docs/guide.md, Certificates".to_string(),
+                    };
+                    ctx.err(w.span(), e.to_string(), Some(hint))
+                }),
+        }
+    })
 }
 
 /// What a matrix field names: a client profile or a server policy.

@@ -1,0 +1,239 @@
+//! User certificates: real clients present certificates signed by the run's CA to real sshd
+//! targets that trust it; each refusal carries sshd's own words and its cert-* code, each
+//! prediction agrees, and a refused certificate never logs in with its bare key.
+
+mod common;
+
+use sshmatrix_reports::{CellResult, Code, Report, Verdict};
+
+/// The cell of `client`, `key`, certificate word `cert` (`none`: the bare key) and `target`.
+fn cell<'a>(r: &'a Report, client: &str, key: &str, cert: &str, target: &str) -> &'a CellResult {
+    let word = if cert == "none" { "" } else { cert };
+    r.cells
+        .iter()
+        .find(|c| {
+            c.client == client && c.key_spec() == key && c.certificate == word && c.target == target
+        })
+        .unwrap_or_else(|| panic!("no cell {client} {key} {cert} {target}"))
+}
+
+const LOCAL: &str = r#"
+title = "certificates on this host"
+[axes]
+keys = ["ed25519", "rsa-3072"]
+certificates = ["none", "rsa-sha1", "rsa-sha512", "ecdsa", "ed25519-expired", "ed25519-not-yet-valid", "ed25519-other-principal"]
+pairs = [
+  { client = "real-openssh-9.2", key_tool = "ssh-keygen" },
+  { client = "real-putty-0.78", key_tool = "puttygen-0.78" },
+]
+[[targets]]
+id = "default"
+policy = "rhel9-default"
+users = ["u"]
+[[targets]]
+id = "legacy"
+policy = "rhel9-legacy"
+users = ["u"]
+"#;
+
+/// The host's real ssh 9.2 and plink 0.78 against RHEL 9 DEFAULT and LEGACY on the host's
+/// sshd: every verdict and code exact, the server's words as the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn real_clients_present_certificates_and_sshd_says_why_it_refuses() {
+    let dir = common::scratch_dir("certificates-local");
+    let path = common::matrix_file(&dir, "m.toml", LOCAL);
+    let report = common::run(common::plan(&path)).await;
+    assert_eq!(report.cells.len(), 2 * 2 * 7 * 2);
+    common::assert_predicted(&report);
+    for c in &report.cells {
+        let expected = match (c.certificate.as_str(), c.target.as_str()) {
+            ("", _) => None,
+            ("rsa-sha1", "default") => Some(Code::CertCaSignatureRefused),
+            ("ed25519-expired", _) => Some(Code::CertExpired),
+            ("ed25519-not-yet-valid", _) => Some(Code::CertNotYetValid),
+            ("ed25519-other-principal", _) => Some(Code::CertPrincipalNotAllowed),
+            _ => None,
+        };
+        let name = c.selector();
+        match expected {
+            None => assert_eq!(c.verdict, Verdict::Ok, "{name}: {}", c.reason),
+            Some(code) => {
+                assert_eq!(c.verdict, Verdict::Fail, "{name}");
+                assert_eq!(c.code, code, "{name}: {}", c.reason);
+            }
+        }
+    }
+    for client in ["real-openssh-9.2", "real-putty-0.78"] {
+        let sha1 = cell(&report, client, "rsa-3072", "rsa-sha1", "default");
+        assert_eq!(
+            sha1.server_reason.as_deref(),
+            Some("certificate signature algorithm ssh-rsa: signature algorithm not supported"),
+            "{client}"
+        );
+        let principal = cell(
+            &report,
+            client,
+            "ed25519",
+            "ed25519-other-principal",
+            "legacy",
+        );
+        assert_eq!(
+            principal.server_reason.as_deref(),
+            Some("Certificate invalid: name is not a listed principal")
+        );
+        // The login is the certificate's, never the bare key's.
+        let ok = cell(&report, client, "ed25519", "ecdsa", "default");
+        assert!(
+            ok.server_evidence
+                .iter()
+                .any(|l| l.starts_with("Accepted publickey") && l.contains("ED25519-CERT")),
+            "{client}: {:?}",
+            ok.server_evidence
+        );
+        let bare = cell(&report, client, "ed25519", "none", "default");
+        assert!(bare.server_evidence.iter().all(|l| !l.contains("-CERT")));
+    }
+    // A refused certificate does not fall back to the bare key, which ssh offers next: the
+    // certified pair is registered nowhere, so sshd refuses that too.
+    let expired = cell(
+        &report,
+        "real-openssh-9.2",
+        "ed25519",
+        "ed25519-expired",
+        "legacy",
+    );
+    assert!(
+        expired
+            .server_evidence
+            .iter()
+            .any(|l| l.starts_with("Failed publickey") && l.contains(": ED25519 SHA256:")),
+        "{:?}",
+        expired.server_evidence
+    );
+    assert_ne!(
+        cell(&report, "real-openssh-9.2", "ed25519", "none", "default").key_fingerprint,
+        expired.key_fingerprint,
+        "a certificate cell has a key pair of its own"
+    );
+}
+
+/// `explain --try-fixes` on a certificate refused for its CA's SHA-1 signature: re-issuing it
+/// with rsa-sha2-512 works (the CA's fix, first), and so does the sshd line (with its cost).
+#[test]
+fn the_ca_side_fix_of_a_sha1_certificate_is_verified() {
+    let dir = common::scratch_dir("certificates-explain");
+    let path = common::matrix_file(&dir, "m.toml", LOCAL);
+    let (code, out, err) = common::sshmatrix_work(&[
+        "explain",
+        path.to_str().unwrap(),
+        "client=real-openssh-9.2,key=ed25519,certificate=rsa-sha1,target=default",
+        "--try-fixes",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("[cert-ca-signature-refused]"), "{out}");
+    let fixes: Vec<&str> = out.lines().filter(|l| l.contains(". ○ works")).collect();
+    assert!(
+        fixes[0].contains("CA: re-issue the certificate: sign it with SHA-2"),
+        "{out}"
+    );
+    assert!(
+        fixes[1].contains("server: sshd_config: CASignatureAlgorithms +ssh-rsa"),
+        "{out}"
+    );
+}
+
+/// Combinations sshmatrix cannot run are refused before anything runs, at the place in the
+/// file, with a fix: emulated clients, a client without certificates, an agent holder, a
+/// Dropbear target.
+#[test]
+fn certificate_cells_that_cannot_run_are_refused_at_check() {
+    let dir = common::scratch_dir("certificates-check");
+    let cases = [
+        (
+            "teraterm-5.3",
+            "ssh-keygen",
+            "",
+            "",
+            "the emulator presents bare keys",
+        ),
+        (
+            "real-putty-0.74",
+            "puttygen-0.78",
+            "",
+            "",
+            "presents no user certificates",
+        ),
+        (
+            "real-openssh-9.2",
+            "ssh-keygen",
+            "holders = [\"agent\"]",
+            "",
+            "hold their key in a file",
+        ),
+        (
+            "real-openssh-9.2",
+            "ssh-keygen",
+            "",
+            "kind = \"container\"\nimage = \"bookworm\"\npolicy = \"dropbear-2022.83\"",
+            "local and container OpenSSH targets",
+        ),
+    ];
+    for (client, tool, axes, target, words) in cases {
+        let target = match target {
+            "" => "policy = \"upstream-9.2\"",
+            t => t,
+        };
+        let text = format!(
+            "[axes]\nkeys = [\"ed25519\"]\ncertificates = [\"ed25519\"]\n{axes}\npairs = [{{ client = \"{client}\", key_tool = \"{tool}\" }}]\n[[targets]]\nid = \"t\"\n{target}\nusers = [\"u\"]\n"
+        );
+        let path = common::matrix_file(&dir, "m.toml", &text);
+        let (code, _, err) = common::sshmatrix(&["check", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{client}: {err}");
+        assert!(err.contains(&format!("{}:3:", path.display())), "{err}");
+        assert!(err.contains(words), "{client}: {err}");
+        assert!(err.contains("hint:"), "{err}");
+    }
+    let text = "[axes]\nkeys = [\"ed25519\"]\ncertificates = [\"ed25519-old\"]\nclients = [\"real-openssh-9.2\"]\n[[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n";
+    let path = common::matrix_file(&dir, "m.toml", text);
+    let (code, _, err) = common::sshmatrix(&["check", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown certificate `ed25519-old`"), "{err}");
+}
+
+/// The shipped certificate matrix: OpenSSH 8.4/9.2/10.0, PuTTY 0.78/0.83 and paramiko
+/// 2.8.1/3.5.1/5.1.0 against RHEL 9 DEFAULT, LEGACY and Debian 13's OpenSSH 10.0, every
+/// expectation met and every prediction agreeing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_certificate_matrix_meets_its_expectations_in_containers_from_registries() {
+    let report = common::run_shipped("certificates.toml").await;
+    assert_eq!(report.cells.len(), 8 * 2 * 8 * 3);
+    // paramiko 3.5.1's pattern for OpenSSH <= 7.7 takes OpenSSH_10.0: its RSA certificate is
+    // offered as ssh-rsa-cert-v01, which 10.0 refuses; 5.1.0 signs it with rsa-sha2-512.
+    let old = cell(
+        &report,
+        "real-paramiko-3.5.1",
+        "rsa-3072",
+        "ed25519",
+        "debian13",
+    );
+    assert_eq!(
+        old.server_reason.as_deref(),
+        Some("signature algorithm ssh-rsa-cert-v01@openssh.com not in PubkeyAcceptedAlgorithms")
+    );
+    let new = cell(
+        &report,
+        "real-paramiko-5.1.0",
+        "rsa-3072",
+        "ed25519",
+        "debian13",
+    );
+    assert_eq!(new.verdict, Verdict::Ok, "{}", new.reason);
+    let same = cell(
+        &report,
+        "real-paramiko-3.5.1",
+        "rsa-3072",
+        "ed25519",
+        "rhel9-default",
+    );
+    assert_eq!(same.verdict, Verdict::Ok, "{}", same.reason);
+}

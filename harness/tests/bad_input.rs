@@ -153,9 +153,9 @@ fn check(path: &Path) -> (i32, String) {
     "did you mean `rsa-sha1`?"
 )]
 #[case(
-    "certificate-emulated.toml",
-    "3:16: certificate cells run with real clients only so far",
-    "use a real client that presents certificates"
+    "certificate-unsourced.toml",
+    "3:16: `teraterm-5.3` has no sourced fact that it presents user certificates",
+    "use a client whose profile says it does"
 )]
 #[case(
     "unknown-holder.toml",

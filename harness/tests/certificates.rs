@@ -25,6 +25,8 @@ certificates = ["none", "rsa-sha1", "rsa-sha512", "ecdsa", "ed25519-expired", "e
 pairs = [
   { client = "real-openssh-9.2", key_tool = "ssh-keygen" },
   { client = "real-putty-0.78", key_tool = "puttygen-0.78" },
+  { client = "openssh-9.2", key_tool = "ssh-keygen" },
+  { client = "putty-0.78", key_tool = "puttygen-0.78" },
 ]
 [[targets]]
 id = "default"
@@ -36,15 +38,30 @@ policy = "rhel9-legacy"
 users = ["u"]
 "#;
 
-/// The host's real ssh 9.2 and plink 0.78 against RHEL 9 DEFAULT and LEGACY on the host's
-/// sshd: every verdict and code exact, the server's words as the reason.
+/// The host's real ssh 9.2 and plink 0.78, and their emulations, against RHEL 9 DEFAULT and
+/// LEGACY on the host's sshd: every verdict and code exact, the server's words as the reason,
+/// each emulated cell as its real client's.
 #[tokio::test(flavor = "multi_thread")]
 async fn real_clients_present_certificates_and_sshd_says_why_it_refuses() {
     let dir = common::scratch_dir("certificates-local");
     let path = common::matrix_file(&dir, "m.toml", LOCAL);
     let report = common::run(common::plan(&path)).await;
-    assert_eq!(report.cells.len(), 2 * 2 * 7 * 2);
+    assert_eq!(report.cells.len(), 4 * 2 * 7 * 2);
     common::assert_predicted(&report);
+    for (emulated, real) in [
+        ("openssh-9.2", "real-openssh-9.2"),
+        ("putty-0.78", "real-putty-0.78"),
+    ] {
+        for e in report.cells.iter().filter(|c| c.client == emulated) {
+            let word = if e.certificate.is_empty() {
+                "none"
+            } else {
+                &e.certificate
+            };
+            let r = cell(&report, real, &e.key_spec(), word, &e.target);
+            assert_eq!((e.verdict, e.code), (r.verdict, r.code), "{}", e.selector());
+        }
+    }
     for c in &report.cells {
         let expected = match (c.certificate.as_str(), c.target.as_str()) {
             ("", _) => None,
@@ -143,8 +160,8 @@ fn the_ca_side_fix_of_a_sha1_certificate_is_verified() {
 }
 
 /// Combinations sshmatrix cannot run are refused before anything runs, at the place in the
-/// file, with a fix: emulated clients, a client without certificates, an agent holder, a
-/// Dropbear target.
+/// file, with a fix: clients whose profiles do not say they present certificates (emulated or
+/// real), an agent holder, a Dropbear target.
 #[test]
 fn certificate_cells_that_cannot_run_are_refused_at_check() {
     let dir = common::scratch_dir("certificates-check");
@@ -154,14 +171,14 @@ fn certificate_cells_that_cannot_run_are_refused_at_check() {
             "ssh-keygen",
             "",
             "",
-            "the emulator presents bare keys",
+            "no sourced fact that it presents",
         ),
         (
             "real-putty-0.74",
             "puttygen-0.78",
             "",
             "",
-            "presents no user certificates",
+            "no sourced fact that it presents",
         ),
         (
             "real-openssh-9.2",

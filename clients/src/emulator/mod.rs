@@ -6,6 +6,7 @@
 //! instead of silently differing. Otherwise the engine proposes the profile's lists minus what it
 //! cannot speak (which cannot change the outcome) and runs the real exchange.
 
+pub mod certificate;
 mod engine;
 mod probe;
 mod recorder;

@@ -45,6 +45,8 @@ pub struct Attempt<'a> {
     /// the signature (with the SHA-2 flags when its profile says so) and bridges forwarded
     /// agent channels to it.
     pub agent: Option<PathBuf>,
+    /// The OpenSSH certificate the client presents with its key (a key file's).
+    pub certificate: Option<russh::keys::Certificate>,
 }
 
 /// A logged-in emulated session, for what comes after authentication (jump hosts).
@@ -351,6 +353,10 @@ async fn signature(
             format!("client refuses its {bits}-bit RSA key (client RequiredRSASize {min})");
         return None;
     }
+    // A rule keyed on the server's identification overrides server-sig-algs (paramiko 2.9–3.x).
+    if a.certificate.is_some() && a.profile.auth.rsa_cert_forced_ssh_rsa(&a.server.ident) {
+        return Some("ssh-rsa".to_string());
+    }
     let list = match a.profile.sends_ext_info() {
         true => server_sig_algs(handle).await,
         false => None,
@@ -378,6 +384,18 @@ async fn sign(
     out: &mut ClientOutcome,
     signature: &str,
 ) -> Result<Option<AuthResult>, russh::Error> {
+    if let (Some(cert), None) = (&a.certificate, &a.agent) {
+        let mut signer = super::certificate::KeySigner(key);
+        let hash = hash_of(signature);
+        let result = handle
+            .authenticate_certificate_with(a.user, cert.clone(), hash, &mut signer)
+            .await;
+        return match result {
+            Ok(r) => Ok(Some(r)),
+            Err(russh::AgentAuthError::Send(_)) => Err(russh::Error::SendError),
+            Err(russh::AgentAuthError::Key(e)) => Err(russh::Error::from(e)),
+        };
+    }
     let Some(sock) = &a.agent else {
         let key = PrivateKeyWithHashAlg::new(key, hash_of(signature));
         return Ok(Some(handle.authenticate_publickey(a.user, key).await?));

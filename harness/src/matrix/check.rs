@@ -92,29 +92,25 @@ pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Whether a certificate cell can run: a real client that presents certificates from a key
-/// file, against an OpenSSH target sshmatrix configures (local or container, no jump host).
+/// Whether a certificate cell can run: a client that presents certificates (its profile says
+/// so; a real one through a driver that can be given one) from a key file, against an OpenSSH target sshmatrix configures (local or container, no jump host).
 fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
     let t = &plan.targets[cell.target];
     let client = &cell.client.id;
     let problem = match cell.client.driver {
-        None => Some((
-            format!("certificate cells run with real clients only so far: the emulator presents bare keys (`{client}` is emulated)"),
-            "use a real client that presents certificates (real-openssh-*, real-putty-0.78 and later, real-paramiko-*; see `sshmatrix profiles`)",
-        )),
-        Some(_) if !cell.client.user_certificates => Some((
-            format!("`{client}` presents no user certificates (its profile's `user_certificates` fact)"),
-            "use a release that does (PuTTY 0.78 and later), or drop it from the certificate cells",
+        _ if !cell.client.user_certificates => Some((
+            format!("`{client}` has no sourced fact that it presents user certificates (its profile's `user_certificates`)"),
+            "use a client whose profile says it does (OpenSSH, PuTTY 0.78 and later, paramiko; see `sshmatrix profiles`), or drop it from the certificate cells",
         )),
         Some(d) if !d.supports_certificates() => Some((
             format!("sshmatrix cannot give the {} driver (`{client}`) a certificate yet", d.name()),
             "use real-openssh-*, real-putty-0.78+ or real-paramiko-* for the certificate cells",
         )),
-        Some(_) if cell.holder != super::Holder::File => Some((
+        _ if cell.holder != super::Holder::File => Some((
             format!("certificate cells hold their key in a file; `{client}` has holder `{}`", cell.holder.as_str()),
             "list holders = [\"file\"] with certificates, or split the matrix",
         )),
-        Some(_) if t.policy.server != ServerKind::Openssh
+        _ if t.policy.server != ServerKind::Openssh
             || !matches!(t.backend, super::Backend::Local | super::Backend::Container(_))
             || t.via.is_some() =>
         {
@@ -123,7 +119,7 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
                 "give the certificates another target, or split the matrix",
             ))
         }
-        Some(_) => None,
+        _ => None,
     };
     match problem {
         None => Ok(()),

@@ -56,6 +56,16 @@ pub(super) async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome
             }
         },
     };
+    let certificate = match shared.certs.of(cell).map(emulator::certificate::read) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            return (
+                no_verdict(format!("cannot read the certificate: {e}")),
+                None,
+            )
+        }
+    };
     match &target.backend {
         Backend::Remote(r) => return (run_remote(shared, cell, r, key).await, None),
         Backend::Unreachable => return (refused_connect().await, None),
@@ -79,6 +89,7 @@ pub(super) async fn run_emulated(shared: &Shared, cell: &Cell) -> (ClientOutcome
             .uses_agent()
             .then(|| shared.client.agents.get(&key_id(cell)).cloned())
             .flatten(),
+        certificate,
     };
     if let Some(vi) = target.via {
         return run_via(shared, cell, attempt, vi).await;

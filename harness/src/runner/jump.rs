@@ -80,6 +80,8 @@ pub(super) async fn login_to_jump(
         other_keys_first: Vec::new(),
         password: attempt.password.clone(),
         agent: attempt.agent.clone(),
+        // `check` keeps certificate cells off jump hosts.
+        certificate: None,
     };
     let (out_b, sess) = emulator::login(to_b, stream).await;
     match sess {

@@ -240,6 +240,8 @@ pub(super) async fn run_remote(
             .uses_agent()
             .then(|| shared.client.agents.get(&key_id(cell)).cloned())
             .flatten(),
+        // `check` keeps certificate cells off remote targets.
+        certificate: None,
     };
     let o = emulator::attempt(attempt, stream).await;
     // Only a credential the server saw and refused counts against the account (a method it did

@@ -3,6 +3,7 @@
 ~/.ssh/config, no known_hosts."""
 import asyncio
 import inspect
+import os
 import warnings
 
 warnings.simplefilter("ignore")
@@ -19,6 +20,9 @@ def options(c, key):
         # The agent's keys are given as the client keys (login() fetches them): client_keys=None
         # would turn keys and agent off, and () would add ~/.ssh's keys.
         opts.update(password=None)
+    elif os.environ.get("SSHMATRIX_CERT"):
+        cert = asyncssh.read_certificate(os.environ["SSHMATRIX_CERT"])
+        opts.update(client_keys=[(key, cert)], password=None)
     else:
         opts.update(client_keys=[key], password=None)
     known = inspect.signature(asyncssh.SSHClientConnectionOptions.prepare).parameters

@@ -69,7 +69,30 @@ func auth(key string) (ssh.AuthMethod, string, string) {
 	if err != nil {
 		return nil, "key-load", err.Error()
 	}
+	if path := os.Getenv("SSHMATRIX_CERT"); path != "" {
+		signer, err = certSigner(path, signer)
+		if err != nil {
+			return nil, "key-load", err.Error()
+		}
+	}
 	return ssh.PublicKeys(signer), "", ""
+}
+
+// certSigner presents the OpenSSH certificate at path with signer's key.
+func certSigner(path string, signer ssh.Signer) (ssh.Signer, error) {
+	text, err := ioutil.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(text)
+	if err != nil {
+		return nil, err
+	}
+	cert, ok := pub.(*ssh.Certificate)
+	if !ok {
+		return nil, fmt.Errorf("%s holds no certificate", path)
+	}
+	return ssh.NewCertSigner(cert, signer)
 }
 
 // stage names where a handshake error happened.

@@ -102,10 +102,10 @@ pub struct AuthRules {
     /// (the SSH_AGENT_RSA_SHA2_* flags); `false`: an agent-held RSA key signs ssh-rsa.
     #[serde(default = "yes")]
     pub agent_rsa_sha2: bool,
-    /// Server identifications (after `SSH-2.0-`, as prefixes) to which the client offers an RSA
-    /// certificate only as `ssh-rsa-cert-v01@openssh.com`, whatever server-sig-algs says
-    /// (paramiko 2.9–3.x aim this at OpenSSH 7.7 and older; their pattern also takes
-    /// `OpenSSH_10`).
+    /// Server identifications (after `SSH-2.0-`, as prefixes; `""`: every server) to which the
+    /// client offers an RSA certificate only as `ssh-rsa-cert-v01@openssh.com`, whatever
+    /// server-sig-algs says (paramiko 2.9–3.x aim this at OpenSSH 7.7 and older, and their
+    /// pattern also takes `OpenSSH_10`; AsyncSSH 2.1 knows no other RSA certificate algorithm).
     #[serde(default)]
     pub rsa_cert_ssh_rsa_for: Vec<String>,
 }

@@ -217,13 +217,14 @@ fn certificate_cells_that_cannot_run_are_refused_at_check() {
     assert!(err.contains("unknown certificate `ed25519-old`"), "{err}");
 }
 
-/// The shipped certificate matrix: OpenSSH 8.4/9.2/10.0, PuTTY 0.78/0.83 and paramiko
-/// 2.8.1/3.5.1/5.1.0 against RHEL 9 DEFAULT, LEGACY and Debian 13's OpenSSH 10.0, every
-/// expectation met and every prediction agreeing.
+/// The shipped certificate matrix: OpenSSH 8.4/9.2/10.0, PuTTY 0.78/0.83, paramiko
+/// 2.8.1/3.5.1/5.1.0, AsyncSSH 2.1.0/2.24.1 and Go x/crypto 0.0.20201221/0.25.0 against RHEL 9
+/// DEFAULT, LEGACY and Debian 13's OpenSSH 10.0, every expectation met and every prediction
+/// agreeing.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_certificate_matrix_meets_its_expectations_in_containers_from_registries() {
     let report = common::run_shipped("certificates.toml").await;
-    assert_eq!(report.cells.len(), 8 * 2 * 8 * 3);
+    assert_eq!(report.cells.len(), 12 * 2 * 8 * 3);
     // paramiko 3.5.1's pattern for OpenSSH <= 7.7 takes OpenSSH_10.0: its RSA certificate is
     // offered as ssh-rsa-cert-v01, which 10.0 refuses; 5.1.0 signs it with rsa-sha2-512.
     let old = cell(

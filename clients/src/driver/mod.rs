@@ -254,7 +254,10 @@ impl Driver {
     /// file: `ssh` (`CertificateFile`), `plink` (`-cert`, PuTTY 0.78 and later) and the
     /// library programs that load one (`SSHMATRIX_CERT`).
     pub fn supports_certificates(self) -> bool {
-        matches!(self, Driver::Ssh | Driver::Plink | Driver::Paramiko)
+        matches!(
+            self,
+            Driver::Ssh | Driver::Plink | Driver::Paramiko | Driver::Asyncssh | Driver::GoXCrypto
+        )
     }
 
     /// Whether the driver runs password cells (every library program reads

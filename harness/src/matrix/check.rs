@@ -100,11 +100,11 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
     let problem = match cell.client.driver {
         _ if !cell.client.user_certificates => Some((
             format!("`{client}` has no sourced fact that it presents user certificates (its profile's `user_certificates`)"),
-            "use a client whose profile says it does (OpenSSH, PuTTY 0.78 and later, paramiko; see `sshmatrix profiles`), or drop it from the certificate cells",
+            "use a client whose profile says it does (OpenSSH, PuTTY 0.78 and later, paramiko, AsyncSSH, Go x/crypto; see `sshmatrix profiles`), or drop it from the certificate cells",
         )),
         Some(d) if !d.supports_certificates() => Some((
             format!("sshmatrix cannot give the {} driver (`{client}`) a certificate yet", d.name()),
-            "use real-openssh-*, real-putty-0.78+ or real-paramiko-* for the certificate cells",
+            "use real-openssh-*, real-putty-0.78+, real-paramiko-*, real-asyncssh-* or real-go-x-crypto-* for the certificate cells",
         )),
         _ if cell.holder != super::Holder::File => Some((
             format!("certificate cells hold their key in a file; `{client}` has holder `{}`", cell.holder.as_str()),

@@ -53,13 +53,15 @@ async fn start(
     t: &Target,
     work_dir: &Path,
     run_dir: &Path,
-    public_keys: &[String],
+    keys: &Trusted<'_>,
 ) -> Result<(SshdTarget, Option<Container>), RunError> {
+    let public_keys = keys.public_keys;
     let sshd = find_sshd()?;
     let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
     // `serve` takes no sshd lines of its own: whatever a target carries is checked.
-    let spec = target_spec(t, "VERBOSE", &sshd, false);
+    let mut spec = target_spec(t, "VERBOSE", &sshd, false);
+    spec.trusted_user_cas = keys.user_cas.to_vec();
     let Some(image) = t.image() else {
         return Ok((
             SshdTarget::create(run_dir, &spec, &host_keys, &sshd, public_keys)?,
@@ -82,14 +84,23 @@ async fn start(
     Ok((target, Some(c)))
 }
 
-/// Serves target `t` of a plan on a free 127.0.0.1 port, `public_keys` authorized (OpenSSH
-/// lines): OpenSSH on this host or in a release image, TinySSH (a server per connection) and
-/// Dropbear (its own daemon) in their images. A remote target, AsyncSSH (a process per
-/// connection) or a non-OpenSSH server without its image is bad input.
+/// What a served target trusts: public keys (authorized) and user-certificate authorities
+/// (`TrustedUserCAKeys`, OpenSSH), each as OpenSSH public key lines.
+pub struct Trusted<'a> {
+    /// Keys that may log in.
+    pub public_keys: &'a [String],
+    /// CAs whose user certificates may log in.
+    pub user_cas: &'a [String],
+}
+
+/// Serves target `t` of a plan on a free 127.0.0.1 port, trusting `keys`: OpenSSH on this
+/// host or in a release image, TinySSH (a server per connection) and Dropbear (its own daemon)
+/// in their images. A remote target, AsyncSSH (a process per connection) or a non-OpenSSH
+/// server without its image is bad input.
 pub async fn serve(
     t: &Target,
     work_dir: &Path,
-    public_keys: &[String],
+    keys: &Trusted<'_>,
     log: Option<PathBuf>,
 ) -> Result<Served, RunError> {
     let servable = match t.policy.server {
@@ -105,7 +116,14 @@ pub async fn serve(
     }
     crate::workdir::prepare(work_dir)?;
     let run_dir = new_run_dir(work_dir, "serve-")?;
-    let (target, container) = start(t, work_dir, run_dir.path(), public_keys).await?;
+    if !keys.user_cas.is_empty() && t.policy.server != ServerKind::Openssh {
+        return Err(RunError::Input(format!(
+            "target `{}`: --trust-ca configures OpenSSH's TrustedUserCAKeys; a {} policy takes none",
+            t.id,
+            t.policy.server.name()
+        )));
+    }
+    let (target, container) = start(t, work_dir, run_dir.path(), keys).await?;
     if t.policy.server == ServerKind::Openssh {
         // The config must be valid before anyone connects: `sshd -T` says what is wrong.
         target.effective_config()?;

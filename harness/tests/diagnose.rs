@@ -17,10 +17,15 @@ struct Served {
 
 impl Served {
     fn start(policy: &str, authorize: &Path, dir: &Path) -> Served {
+        Served::start_trusting(policy, &["--authorize", authorize.to_str().unwrap()], dir)
+    }
+
+    /// Serves `policy` trusting what `trust` names (`--authorize FILE`, `--trust-ca FILE`).
+    fn start_trusting(policy: &str, trust: &[&str], dir: &Path) -> Served {
         let log = dir.join(format!("{policy}.server.log"));
         let _ = std::fs::remove_file(&log);
-        let (a, l) = (authorize.to_str().unwrap(), log.to_str().unwrap());
-        let extra = ["--authorize", a, "--log", l];
+        let mut extra = trust.to_vec();
+        extra.extend(["--log", log.to_str().unwrap()]);
         let inner = common::Served::start_with(policy, &extra, &common::work_dir());
         Served { inner, log }
     }
@@ -330,6 +335,83 @@ fn an_unregistered_key_and_a_login_are_told_apart() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout)
         .contains("no failed attempt: every attempt in these logs logged in"));
+}
+
+/// User certificates refused for their CA's SHA-1 signature, for their validity and for their
+/// principals by a served RHEL 9 DEFAULT that trusts the CA (`serve --trust-ca`): each named
+/// from the real `ssh -vvv` and sshd logs, and from the server's alone.
+#[test]
+fn refused_certificates_are_named_from_real_logs() {
+    let dir = common::scratch_dir("diagnose-certificates");
+    let ca = keygen(&dir, "ca", &["-t", "rsa", "-b", "3072"]);
+    let user = keygen(&dir, "user", &["-t", "ed25519"]);
+    let login = sshmatrix_servers::sshd::current_user();
+    let served = Served::start_trusting(
+        "rhel9-default",
+        &["--trust-ca", dir.join("ca.pub").to_str().unwrap()],
+        &dir,
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["-t", "ssh-rsa", "-V", "-5m:+1d", "-n", &login],
+            "cert-ca-signature-refused",
+        ),
+        (
+            &[
+                "-t",
+                "rsa-sha2-512",
+                "-V",
+                "20200101:20200102",
+                "-n",
+                &login,
+            ],
+            "cert-expired",
+        ),
+        (
+            &["-t", "rsa-sha2-512", "-V", "+52w:+53w", "-n", &login],
+            "cert-not-yet-valid",
+        ),
+        (
+            &["-t", "rsa-sha2-512", "-V", "-5m:+1d", "-n", "someone-else"],
+            "cert-principal-not-allowed",
+        ),
+    ];
+    for (n, (sign, code)) in cases.iter().enumerate() {
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-s"])
+            .arg(&ca)
+            .args(["-I", "case"])
+            .args(*sign)
+            .arg(dir.join("user.pub"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let from = served.log().len();
+        // ssh offers user-cert.pub with the key it was given, then the bare key (unknown).
+        let (exit, client) = served.ssh(&user, &[]);
+        assert_eq!(exit, 255, "{client}");
+        assert!(client.contains("ED25519-CERT"), "{client}");
+        let client_log = write(&dir, &format!("client-{n}.log"), &client);
+        let server_log = write(&dir, &format!("server-{n}.log"), served.log_after(from));
+        for files in [vec![&client_log, &server_log], vec![&server_log]] {
+            let files: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+            let (_, case, err) = diagnose(&files, &[]);
+            let f = failures(&case);
+            assert_eq!(f.len(), 1, "{err}{case:#}");
+            assert_eq!(f[0]["cause"]["code"], *code, "{case:#}");
+        }
+    }
+    // A valid certificate logs in.
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "ok", "-V", "-5m:+1d", "-n", &login])
+        .arg(dir.join("user.pub"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (exit, client) = served.ssh(&user, &[]);
+    assert_eq!(exit, 0, "{client}");
 }
 
 /// paramiko at DEBUG, refused for ssh-rsa: named from both logs.

@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// A public key file (OpenSSH `.pub` format) whose keys may log in; repeatable.
     #[arg(long, value_name = "FILE.pub")]
     authorize: Vec<PathBuf>,
+    /// A certificate authority's public key file whose user certificates may log in
+    /// (OpenSSH's TrustedUserCAKeys; principals must name the login); repeatable.
+    #[arg(long, value_name = "CA.pub")]
+    trust_ca: Vec<PathBuf>,
     /// Append every connection's server log to FILE (made 0600 when new; kept after the
     /// server stops), e.g. for `sshmatrix diagnose`. Default: a file in the run directory,
     /// removed when the server stops.
@@ -73,9 +77,9 @@ fn private_log(path: &std::path::Path) -> std::io::Result<()> {
 /// `sshmatrix serve`: prints `127.0.0.1:PORT` on standard output, then serves until SIGINT or
 /// SIGTERM.
 pub fn command(a: ServeArgs) -> ExitCode {
-    let keys = match public_keys(&a.authorize) {
-        Ok(k) => k,
-        Err(code) => return code,
+    let (keys, cas) = match (public_keys(&a.authorize), public_keys(&a.trust_ca)) {
+        (Ok(k), Ok(c)) => (k, c),
+        (Err(code), _) | (_, Err(code)) => return code,
     };
     let (profiles, tools, policies) = super::common::catalog_parts();
     let client: Vec<&sshmatrix_clients::Profile> = profiles.iter().take(1).collect();
@@ -109,7 +113,11 @@ pub fn command(a: ServeArgs) -> ExitCode {
                 return super::common::environment_error(format!("--log {}: {e}", log.display()));
             }
         }
-        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &keys, a.log.clone()).await {
+        let trusted = sshmatrix::serve::Trusted {
+            public_keys: &keys,
+            user_cas: &cas,
+        };
+        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &trusted, a.log.clone()).await {
             Ok(s) => s,
             Err(e) => return super::common::fail_run(e),
         };
@@ -120,11 +128,12 @@ pub fn command(a: ServeArgs) -> ExitCode {
             None => sshmatrix_servers::sshd::current_user(),
         };
         eprintln!(
-            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}); config {}; server log (every connection's, appended) {}; Ctrl-C stops",
+            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}) and certificates of --trust-ca ({}); config {}; server log (every connection's, appended) {}; Ctrl-C stops",
             t.policy.id,
             t.policy.name,
             served.port,
             keys.len(),
+            cas.len(),
             served.config.display(),
             served.log.display()
         );

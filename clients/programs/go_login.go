@@ -37,20 +37,23 @@ func secret(env string) (string, bool, error) {
 	return strings.TrimRight(string(b), "\n"), true, err
 }
 
-// auth is the cell's authentication method, or the stage and message of why there is none.
-func auth(key string) (ssh.AuthMethod, string, string) {
-	if pw, ok, err := secret("SSHMATRIX_PASSWORD_FILE"); ok {
-		if err != nil {
-			return nil, "key-load", err.Error()
-		}
-		return ssh.Password(pw), "", ""
+// auth is the cell's authentication methods, or the stage and message of why there are none:
+// a password cell's password; a key (file or agent); a two-step cell's key, then its password
+// (x/crypto tries the methods in turn, continuing on the server's partial success).
+func auth(key string) ([]ssh.AuthMethod, string, string) {
+	pw, hasPassword, err := secret("SSHMATRIX_PASSWORD_FILE")
+	if err != nil {
+		return nil, "key-load", err.Error()
+	}
+	if hasPassword && key == "" {
+		return []ssh.AuthMethod{ssh.Password(pw)}, "", ""
 	}
 	if sock := os.Getenv("SSHMATRIX_AGENT_SOCK"); sock != "" {
 		conn, err := net.Dial("unix", sock)
 		if err != nil {
 			return nil, "key-load", err.Error()
 		}
-		return ssh.PublicKeysCallback(agent.NewClient(conn).Signers), "", ""
+		return []ssh.AuthMethod{ssh.PublicKeysCallback(agent.NewClient(conn).Signers)}, "", ""
 	}
 	pem, err := ioutil.ReadFile(key)
 	if err != nil {
@@ -75,7 +78,11 @@ func auth(key string) (ssh.AuthMethod, string, string) {
 			return nil, "key-load", err.Error()
 		}
 	}
-	return ssh.PublicKeys(signer), "", ""
+	methods := []ssh.AuthMethod{ssh.PublicKeys(signer)}
+	if hasPassword {
+		methods = append(methods, ssh.Password(pw))
+	}
+	return methods, "", ""
 }
 
 // certSigner presents the OpenSSH certificate at path with signer's key.
@@ -113,14 +120,14 @@ func stage(err error) string {
 func main() {
 	host, port, user, key := os.Args[1], os.Args[2], os.Args[3], os.Args[4]
 	secs, _ := strconv.Atoi(os.Args[5])
-	method, where, why := auth(key)
-	if method == nil {
+	methods, where, why := auth(key)
+	if methods == nil {
 		result("fail", where, why)
 		return
 	}
 	config := &ssh.ClientConfig{
 		User: user,
-		Auth: []ssh.AuthMethod{method},
+		Auth: methods,
 		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
 			fmt.Println("sshmatrix-negotiated hostkey=" + k.Type())
 			return nil

@@ -46,7 +46,7 @@ def main():
     log.setLevel(logging.DEBUG)
     log.addHandler(Kex())
     pkey = None
-    if c.key and not c.pwfile:
+    if c.key:
         try:
             if c.agent:
                 pkey = agent_key(c.agent)
@@ -66,10 +66,17 @@ def main():
         return result("fail", "negotiate", f"{type(e).__name__}: {e}")
     negotiated(kex=Kex.kex, hostkey=t.host_key_type, cipher=t.local_cipher, mac=t.local_mac)
     try:
-        if c.pwfile:
+        if c.pwfile and not c.key:
             t.auth_password(c.user, secret(c.pwfile))
         else:
-            t.auth_publickey(c.user, pkey)
+            remaining = t.auth_publickey(c.user, pkey)
+            # A two-step cell: on partial success the password, as paramiko's SSHClient._auth
+            # goes on to it ("two_factor").
+            if remaining and c.pwfile and "password" in remaining:
+                t.auth_password(c.user, secret(c.pwfile))
+            elif remaining:
+                # Partial success and nothing to go on with: SSHClient would give up too.
+                return result("fail", "auth", f"partial success; the server wants {','.join(remaining)} next")
         t.open_session(timeout=c.timeout).close()
     except Exception as e:
         return result("fail", "auth", f"{type(e).__name__}: {e}")

@@ -3,7 +3,7 @@ result line, and the connected socket.
 
 argv: HOST PORT USER KEY TIMEOUT_SECS FAMILY (empty: none). Secrets are read from the 0600
 files $SSHMATRIX_PASSFILE (the key's passphrase) and $SSHMATRIX_PASSWORD_FILE (a password
-cell), never argv; $SSHMATRIX_AGENT_SOCK names the ssh-agent of an agent cell (its one key). A program prints `sshmatrix-negotiated k=v ...` when its transport is up
+cell; with a KEY, a two-step cell's second step), never argv; $SSHMATRIX_AGENT_SOCK names the ssh-agent of an agent cell (its one key). A program prints `sshmatrix-negotiated k=v ...` when its transport is up
 and one `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 """
 import os

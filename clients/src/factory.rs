@@ -383,7 +383,8 @@ fn read_cached(dir: &Path, mut file: KeyFile) -> Option<KeyFile> {
     Some(file)
 }
 
-fn random_passphrase() -> String {
+/// A fresh random secret (36 hex digits): key passphrases, account passwords.
+pub fn random_passphrase() -> String {
     let mut buf = [0u8; 18];
     openssl::rand::rand_bytes(&mut buf).expect("OpenSSL RNG");
     hex::encode(buf)

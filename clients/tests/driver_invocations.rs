@@ -9,7 +9,7 @@ use std::path::Path;
 use sshmatrix_clients::driver::{DriverCell, JumpHop, Route, Session};
 use sshmatrix_clients::{builtin_profiles, Driver};
 
-const HOLDERS: &[&str] = &["file", "agent", "password"];
+const HOLDERS: &[&str] = &["file", "agent", "password", "file+password"];
 
 fn routes() -> Vec<(&'static str, Route)> {
     let jump = |forward| JumpHop {
@@ -55,6 +55,7 @@ fn render() -> String {
                 let held = match *holder {
                     "agent" => driver.supports_agent(),
                     "password" => driver.supports_password(),
+                    "file+password" => driver.supports_two_steps() && !jumps,
                     _ => true,
                 };
                 if !held || (jumps && !driver.supports_jumps()) {
@@ -76,8 +77,9 @@ fn render() -> String {
                     public_key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.pub"),
                     passphrase_file: Some(Path::new("/w/keys/rsa-2048_ssh-keygen_pp/passphrase")),
                     agent: (*holder == "agent").then_some(Path::new("/w/runs/r/agent-0.sock")),
-                    password_file: (*holder == "password")
+                    password_file: (*holder == "password" || *holder == "file+password")
                         .then_some(Path::new("/w/runs/r/password")),
+                    password_after_key: *holder == "file+password",
                     askpass: Path::new("/w/runs/r/askpass.sh"),
                     certificate: None,
                     login: "nutanix",
@@ -168,6 +170,7 @@ fn a_certificate_reaches_each_driver_that_presents_one() {
             passphrase_file: None,
             agent: None,
             password_file: None,
+            password_after_key: false,
             askpass: Path::new("/w/runs/r/askpass.sh"),
             certificate: Some(cert),
             login: "u",

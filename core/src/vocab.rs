@@ -210,6 +210,8 @@ pub enum Code {
     CertNotYetValid,
     /// the server refuses the certificate: the login name is not one of its principals
     CertPrincipalNotAllowed,
+    /// the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it
+    AuthPartialNotContinued,
 }
 
 impl Code {
@@ -247,6 +249,7 @@ impl Code {
         Code::CertExpired,
         Code::CertNotYetValid,
         Code::CertPrincipalNotAllowed,
+        Code::AuthPartialNotContinued,
     ];
 
     /// The kebab-case name reports carry.
@@ -284,6 +287,7 @@ impl Code {
             Code::CertExpired => "cert-expired",
             Code::CertNotYetValid => "cert-not-yet-valid",
             Code::CertPrincipalNotAllowed => "cert-principal-not-allowed",
+            Code::AuthPartialNotContinued => "auth-partial-not-continued",
         }
     }
 
@@ -322,6 +326,7 @@ impl Code {
             Code::CertExpired => "the server refuses the certificate: its validity has ended",
             Code::CertNotYetValid => "the server refuses the certificate: its validity has not begun (or the clocks disagree)",
             Code::CertPrincipalNotAllowed => "the server refuses the certificate: the login name is not one of its principals",
+            Code::AuthPartialNotContinued => "the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it",
         }
     }
 
@@ -370,11 +375,21 @@ pub enum Holder {
     AgentForwarded,
     /// A password instead of a key.
     Password,
+    /// The key file, then the account's password: two steps (`AuthenticationMethods
+    /// publickey,password`), on targets whose accounts have one.
+    #[serde(rename = "file+password")]
+    FileAndPassword,
 }
 
 impl Holder {
     /// All values, in matrix-file spelling.
-    pub const NAMES: &'static [&'static str] = &["file", "agent", "agent-forwarded", "password"];
+    pub const NAMES: &'static [&'static str] = &[
+        "file",
+        "agent",
+        "agent-forwarded",
+        "password",
+        "file+password",
+    ];
 
     /// The matrix-file spelling.
     pub fn as_str(self) -> &'static str {
@@ -383,6 +398,7 @@ impl Holder {
             Holder::Agent => "agent",
             Holder::AgentForwarded => "agent-forwarded",
             Holder::Password => "password",
+            Holder::FileAndPassword => "file+password",
         }
     }
 
@@ -393,6 +409,7 @@ impl Holder {
             "agent" => Holder::Agent,
             "agent-forwarded" => Holder::AgentForwarded,
             "password" => Holder::Password,
+            "file+password" => Holder::FileAndPassword,
             _ => return None,
         })
     }
@@ -414,6 +431,7 @@ impl Holder {
             Holder::Agent => "agent",
             Holder::AgentForwarded => "agent forwarded",
             Holder::Password => "password",
+            Holder::FileAndPassword => "key file, then password",
         }
     }
 }

@@ -78,6 +78,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             timeout: opts.timeout,
             program: None,
             certificate: None,
+            password_after_key: false,
         };
         match crate::runner::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,

@@ -61,9 +61,17 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
                 || cli("Too many authentication failures")
             {
                 Code::TooManyAuthFailures
-            } else if cli("server refused the password") {
+            } else if cli("server refused the password") || srv("Failed password") {
                 Code::AuthPasswordRejected
-            } else if cli("does not offer publickey") || cli("does not offer password") {
+            } else if srv("Partial publickey") {
+                Code::AuthPartialNotContinued
+            } else if cli("does not offer publickey")
+                || cli("does not offer password")
+                // paramiko: the method is not among the server's; Go x/crypto: nothing but
+                // `none` was tried, for the server offered none of the client's methods.
+                || cli("BadAuthenticationType")
+                || cli("attempted methods [none],")
+            {
                 Code::AuthMethodDisabled
             } else if cli("does not offer the")
                 || cli("no RSA signature algorithm")

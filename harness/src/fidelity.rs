@@ -193,6 +193,7 @@ pub async fn capture(
         timeout,
         program,
         certificate: None,
+        password_after_key: false,
     };
     let _ = crate::runner::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)

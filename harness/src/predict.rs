@@ -177,7 +177,45 @@ pub fn predict_as(
     client_side(cell, target)
         .or_else(|| transport(cell, target, eff, engine_limits))
         .or_else(|| password(cell, target, eff))
-        .unwrap_or_else(|| public_key(cell, target, eff))
+        .unwrap_or_else(|| further_steps(cell, eff, public_key(cell, target, eff)))
+}
+
+/// What `AuthenticationMethods` makes of a key that logs in by itself: a login when a chain
+/// is the key alone, or the key then the password a `file+password` client gives next;
+/// otherwise the key is a first step the client cannot follow up.
+fn further_steps(cell: &Cell, eff: &Effective, key: Prediction) -> Prediction {
+    if key.verdict != Verdict::Ok || eff.authentication_methods.is_empty() {
+        return key;
+    }
+    let mut taken = vec!["publickey"];
+    if cell.holder == Holder::FileAndPassword && eff.password_auth {
+        taken.push("password");
+    }
+    let chains = &eff.authentication_methods;
+    let done =
+        |c: &Vec<String>| c.len() <= taken.len() && c.iter().zip(&taken).all(|(a, b)| a == b);
+    if chains.iter().any(done) {
+        return key;
+    }
+    let listed = chains
+        .iter()
+        .map(|c| c.join(","))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut f = match chains.iter().any(|c| c[0] == "publickey") {
+        true => fail(
+            Stage::Auth,
+            Code::AuthPartialNotContinued,
+            format!("AuthenticationMethods {listed}: the key is a first step, and the client has no next"),
+        ),
+        false => fail(
+            Stage::Auth,
+            Code::AuthMethodDisabled,
+            format!("AuthenticationMethods {listed}: no chain begins with publickey"),
+        ),
+    };
+    f.signature = key.signature;
+    f
 }
 
 /// What a hostile stub does to every client.
@@ -313,11 +351,18 @@ fn transport(
 fn password(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction> {
     let sc = &target.scenario;
     if sc.method == Method::Password || cell.holder == Holder::Password {
+        let first = |c: &Vec<String>| c[0] == "password";
+        let chains = &eff.authentication_methods;
         return Some(match eff.password_auth {
             false => fail(
                 Stage::Auth,
                 Code::AuthMethodDisabled,
                 "PasswordAuthentication no".into(),
+            ),
+            true if !chains.is_empty() && !chains.iter().any(first) => fail(
+                Stage::Auth,
+                Code::AuthMethodDisabled,
+                "AuthenticationMethods: no chain begins with password".into(),
             ),
             true => fail(
                 Stage::Auth,

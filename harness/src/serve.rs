@@ -77,10 +77,18 @@ async fn start(
         .map(|u| (u.clone(), public_keys.to_vec()))
         .collect();
     let run = dir_name(run_dir);
-    let (c, target) =
-        container::start_target(run_dir, &spec, image, &host_keys, &users, None, &run, None)
-            .await
-            .map_err(env)?;
+    let (c, target) = container::start_target(
+        run_dir,
+        &spec,
+        image,
+        &host_keys,
+        &users,
+        Default::default(),
+        &run,
+        None,
+    )
+    .await
+    .map_err(env)?;
     Ok((target, Some(c)))
 }
 

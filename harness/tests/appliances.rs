@@ -181,7 +181,7 @@ async fn start(
         image,
         store,
         &users,
-        None,
+        Default::default(),
         "appliances-test",
         None,
     )

@@ -67,9 +67,25 @@ pub(crate) fn fold_constant_rows(report: &Report) -> std::borrow::Cow<'_, Report
     std::borrow::Cow::Owned(r)
 }
 
-/// The legend entry of a non-ok cell: failure code, stage and reason.
+/// The legend entry of a non-ok cell: failure code, stage and reason, with what differs from
+/// connection to connection (a client's port, a key's fingerprint) left out, so the cells one
+/// cause refuses share one entry (each cell's own reason keeps them).
 pub fn legend_text(c: &CellResult) -> String {
-    format!("[{}] {}: {}", c.code, c.stage, c.reason)
+    format!("[{}] {}: {}", c.code, c.stage, generic(&c.reason))
+}
+
+/// `reason` with the number after `port` and every `SHA256:` fingerprint written `…`.
+fn generic(reason: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for word in reason.split(' ') {
+        let port = out.last() == Some(&"port") && word.bytes().all(|b| b.is_ascii_digit());
+        match () {
+            _ if port && !word.is_empty() => out.push("…"),
+            _ if word.starts_with("SHA256:") && word.len() > 40 => out.push("SHA256:…"),
+            _ => out.push(word),
+        }
+    }
+    out.join(" ")
 }
 
 /// One legend entry: a failure text (one mark per reason), and the distinct lists of fixes its

@@ -36,6 +36,8 @@ const REASONS: &[&str] = &[
     "Disconnecting",
     "Failed publickey",
     "Failed password",
+    // A first step accepted (AuthenticationMethods), the next never taken.
+    "Partial publickey",
     // Dropbear: the connection's process aborting (2025.89 and later assert in rsa_pad_em
     // when asked to verify an ssh-rsa signature), no common algorithm (`No matching algo
     // kex`), too many attempts, a bad password; it says nothing of a key it does not know,
@@ -146,16 +148,17 @@ pub fn analyse(log: &str) -> ServerView {
         .map(clean)
         .collect();
     let lines: Vec<&str> = cleaned.iter().map(String::as_str).collect();
-    let accepted: Vec<String> = lines
-        .iter()
-        .filter(|l| is_acceptance(l))
-        .map(|l| l.to_string())
-        .collect();
-    if !accepted.is_empty() {
+    if lines.iter().any(|l| is_acceptance(l)) {
+        // A login's steps: the first ones of a chain (AuthenticationMethods) and the last.
+        let steps = lines
+            .iter()
+            .filter(|l| is_acceptance(l) || l.starts_with("Partial "))
+            .map(|l| l.to_string())
+            .collect();
         return ServerView {
             reason: None,
             accepted: true,
-            evidence: accepted,
+            evidence: steps,
         };
     }
     for pat in REASONS {

@@ -85,9 +85,10 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
         c.route.host().to_string(),
         port,
         c.login.to_string(),
+        // A password cell gives no key; a two-step cell gives both.
         match c.password_file {
-            Some(_) => String::new(),
-            None => c.key.display().to_string(),
+            Some(_) if !c.password_after_key => String::new(),
+            _ => c.key.display().to_string(),
         },
         c.timeout_secs.to_string(),
         c.family.to_string(),

@@ -100,6 +100,9 @@ pub struct DriverCell<'a> {
     pub agent: Option<&'a Path>,
     /// The file holding the password, for password holders.
     pub password_file: Option<&'a Path>,
+    /// The password answers a second step after the key file's (holder `file+password`:
+    /// `AuthenticationMethods publickey,password`), instead of replacing the key.
+    pub password_after_key: bool,
     /// A script printing `$SSHMATRIX_PASSFILE` (SSH_ASKPASS).
     pub askpass: &'a Path,
     /// The OpenSSH certificate presented with the key (certificate cells).
@@ -260,6 +263,17 @@ impl Driver {
         )
     }
 
+    /// Whether the driver runs `file+password` cells: the key file, then the password on the
+    /// server's partial success — `ssh` and `plink` themselves, and the library programs whose
+    /// library is given both (Go x/crypto tries its auth methods in turn; paramiko's program
+    /// continues as paramiko's SSHClient does).
+    pub fn supports_two_steps(self) -> bool {
+        matches!(
+            self,
+            Driver::Ssh | Driver::Plink | Driver::Paramiko | Driver::GoXCrypto
+        )
+    }
+
     /// Whether the driver runs password cells (every library program reads
     /// `SSHMATRIX_PASSWORD_FILE`; dbclient has no way to be given one).
     pub fn supports_password(self) -> bool {
@@ -274,6 +288,7 @@ impl Driver {
             Holder::Agent => self.supports_agent(),
             Holder::AgentForwarded => self.supports_jumps(),
             Holder::Password => self.supports_password(),
+            Holder::FileAndPassword => self.supports_two_steps(),
         };
         held && (!via || self.supports_jumps())
     }

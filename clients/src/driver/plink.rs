@@ -35,7 +35,7 @@ fn line(c: &DriverCell) -> String {
     // An agent cell lets plink use $SSH_AUTH_SOCK; a password cell offers no key.
     let auth = match (c.agent, c.password_file) {
         (Some(_), _) => String::new(),
-        (_, Some(_)) => " -noagent".to_string(),
+        (_, Some(_)) if !c.password_after_key => " -noagent".to_string(),
         _ => format!(" -noagent -i {}", sh_quote(&c.key.display().to_string())),
     };
     let auth = match c.certificate {

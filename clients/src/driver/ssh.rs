@@ -28,6 +28,21 @@ fn base_options(c: &DriverCell) -> Vec<String> {
         "-o",
         "LogLevel=VERBOSE",
     ]);
+    if c.password_after_key {
+        base.extend(strings(&[
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "PasswordAuthentication=yes",
+            "-o",
+            "PreferredAuthentications=publickey,password",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-i",
+        ]));
+        base.push(c.key.display().to_string());
+        return base;
+    }
     if c.password_file.is_some() {
         base.extend(strings(&[
             "-o",

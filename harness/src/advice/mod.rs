@@ -350,6 +350,12 @@ fn directive_for(code: Code, sig: &str) -> Option<Fix> {
             cost: Some("accepts RSA keys below 2048 bits, which no longer meet NIST guidance".into()),
             change: Change::Sshd(vec!["RequiredRSASize 1024".into()]),
         },
+        Code::AuthPartialNotContinued => Fix {
+            side: "server",
+            text: "sshd_config: AuthenticationMethods any".into(),
+            cost: Some("one method suffices: the second step (e.g. the password after the key) is no longer asked".into()),
+            change: Change::Sshd(vec!["AuthenticationMethods any".into()]),
+        },
         Code::HostkeyNoCommon => Fix {
             side: "server",
             text: "give the server Ed25519, ECDSA and RSA host keys".into(),

@@ -89,7 +89,52 @@ pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
             certifiable(w, plan, cell)?;
         }
     }
+    let two_steps = |c: &&Cell| c.holder == super::Holder::FileAndPassword;
+    for cell in plan.cells.iter().filter(two_steps) {
+        two_step(w, plan, cell)?;
+    }
     Ok(())
+}
+
+/// A problem found in a cell (message, hint) refused at `span`, the axis it is about.
+fn refuse(
+    w: &Written,
+    span: Range<usize>,
+    problem: Option<(String, &str)>,
+) -> Result<(), InputError> {
+    match problem {
+        None => Ok(()),
+        Some((message, hint)) => Err(w.err(span, message, hint)),
+    }
+}
+
+/// Whether a `file+password` cell can run: a real client that takes both steps, a key without
+/// a passphrase (ssh's askpass answers one secret), against a container OpenSSH target (its
+/// accounts get the run's password) reached directly.
+fn two_step(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
+    let t = &plan.targets[cell.target];
+    let client = &cell.client.id;
+    let problem = if cell.client.driver.is_none() {
+        Some((
+            format!("`file+password` cells run with real clients so far (`{client}` is emulated)"),
+            "use real-openssh-*, real-putty-*, real-paramiko-* or real-go-x-crypto-*",
+        ))
+    } else if cell.passphrase {
+        Some((
+            "`file+password` cells take keys without a passphrase (one secret per cell)"
+                .to_string(),
+            "list passphrase = [\"no\"] with holder file+password, or split the matrix",
+        ))
+    } else if t.policy.server != ServerKind::Openssh || t.image().is_none() || t.via.is_some() {
+        Some((
+            format!("target `{}`: `file+password` cells need real accounts with a password: a container OpenSSH target, reached directly", t.id),
+            "give the target kind = \"container\" and an image, or split the matrix",
+        ))
+    } else {
+        None
+    };
+    let axis = w.raw.axes.holders.as_ref();
+    refuse(w, axis.map_or(w.client(client), |h| h.span()), problem)
 }
 
 /// Whether a certificate cell can run: a client that presents certificates (its profile says
@@ -121,18 +166,8 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
         }
         _ => None,
     };
-    match problem {
-        None => Ok(()),
-        Some((message, hint)) => {
-            let span = w
-                .raw
-                .axes
-                .certificates
-                .as_ref()
-                .map_or(w.client(client), |c| c.span());
-            Err(w.err(span, message, hint))
-        }
-    }
+    let axis = w.raw.axes.certificates.as_ref();
+    refuse(w, axis.map_or(w.client(client), |c| c.span()), problem)
 }
 
 /// The sshd lines of a plan that read files or run commands: (target id, line).

@@ -174,6 +174,7 @@ impl Login<'_> {
             timeout: d.timeout,
             program: self.program,
             certificate: None,
+            password_after_key: false,
         };
         let (outcome, _) = crate::runner::drivers::run(real, d.factory).await;
         drop(agent);

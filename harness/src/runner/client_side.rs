@@ -19,6 +19,24 @@ pub(super) fn wrong_password_file(run_dir: &std::path::Path) -> Result<PathBuf, 
     write_private_file(run_dir, "password", &format!("{WRONG_PASSWORD}\n"), 0o600)
 }
 
+/// The run's account password (holder `file+password`): random, in a 0600 file of the run
+/// directory, set on every account of the container targets. `None` when no cell needs it.
+pub(super) fn account_password(
+    plan: &Plan,
+    run_dir: &std::path::Path,
+) -> Result<Option<(PathBuf, String)>, RunError> {
+    let wanted = plan
+        .cells
+        .iter()
+        .any(|c| c.holder == crate::matrix::Holder::FileAndPassword);
+    if !wanted {
+        return Ok(None);
+    }
+    let secret = sshmatrix_clients::factory::random_passphrase();
+    let path = write_private_file(run_dir, "account-password", &format!("{secret}\n"), 0o600)?;
+    Ok(Some((path, secret)))
+}
+
 /// Installs the library clients the plan's cells run (off the async threads: pip and npm
 /// take seconds).
 pub(super) async fn install_libraries(

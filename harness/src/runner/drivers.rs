@@ -107,6 +107,8 @@ pub struct RealCell<'a> {
     pub program: Option<&'a [String]>,
     /// The certificate the client presents with the key (certificate cells).
     pub certificate: Option<&'a Path>,
+    /// `password` answers a second step after the key (`file+password` cells).
+    pub password_after_key: bool,
 }
 
 /// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
@@ -234,7 +236,8 @@ fn scrub(text: &str, secrets: &[Option<String>]) -> String {
 /// client's own family refusing a key is the client's verdict), or the cell's file as it is
 /// (a password cell's client is given no key; plink asks an agent for its own).
 fn client_key(c: &RealCell<'_>, driver: Driver, factory: &KeyFactory) -> Result<PathBuf, String> {
-    let needs_key = c.password.is_none() && (driver != Driver::Plink || c.agent.is_none());
+    let keyed = c.password.is_none() || c.password_after_key;
+    let needs_key = keyed && (driver != Driver::Plink || c.agent.is_none());
     match needs_key {
         true => driver.prepare_key(factory, c.profile, c.key),
         false => Ok(c.key.path.clone()),
@@ -250,6 +253,7 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         passphrase_file: c.key.passphrase_file.as_deref(),
         agent: c.agent,
         password_file: c.password,
+        password_after_key: c.password_after_key,
         askpass: c.askpass,
         certificate: c.certificate,
         login: c.login,

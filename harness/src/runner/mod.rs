@@ -58,6 +58,8 @@ struct Shared {
     keys: Keys,
     /// The certificates certificate cells present.
     certs: certs::Certificates,
+    /// The file holding the container accounts' password (`file+password` cells).
+    account_password: Option<PathBuf>,
     /// Key files as clients hold them, decrypted once each.
     loads: KeyLoads,
     budget: budget::Budget,
@@ -131,6 +133,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let run_name = dir_name(run_dir.path());
     let login = current_user();
     let certs = certs::make(&plan, &keys, run_dir.path(), &login)?;
+    let account_password = client_side::account_password(&plan, run_dir.path())?;
     let logs = files::private_subdir(run_dir.path(), "logs")?;
     let env = TargetEnv {
         plan: &plan,
@@ -149,6 +152,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         programs: &programs,
         logs: &logs,
         trusted_user_cas: &certs.trusted,
+        account_password: account_password.as_ref().map(|(_, s)| s.as_str()),
     };
     let Targets {
         mut notes,
@@ -169,6 +173,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
         targets,
         keys,
         certs,
+        account_password: account_password.map(|(path, _)| path),
         loads: KeyLoads::new(),
         budget: budget::Budget::new(opts.work_dir.join("auth-budget.json")),
         budget_settled: tokio::sync::Notify::new(),

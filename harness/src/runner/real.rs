@@ -157,8 +157,12 @@ pub(super) async fn real_cell<'a>(
             .flatten()
             .map(PathBuf::as_path),
         jump,
-        password: (cell.holder == crate::matrix::Holder::Password)
-            .then_some(shared.client.wrong_password.as_path()),
+        password: match cell.holder {
+            crate::matrix::Holder::Password => Some(shared.client.wrong_password.as_path()),
+            crate::matrix::Holder::FileAndPassword => shared.account_password.as_deref(),
+            _ => None,
+        },
+        password_after_key: cell.holder == crate::matrix::Holder::FileAndPassword,
         timeout: shared.timeout,
         certificate: shared.certs.of(cell),
         program: shared

@@ -139,6 +139,8 @@ pub(super) struct TargetEnv<'a> {
     pub(super) logs: &'a std::path::Path,
     /// The run's user-certificate authorities every OpenSSH target trusts.
     pub(super) trusted_user_cas: &'a [String],
+    /// The password of every container account (`file+password` cells).
+    pub(super) account_password: Option<&'a str>,
 }
 
 /// One prepared target, as every cell on it uses it: its server end (local, in a container, on
@@ -282,7 +284,10 @@ pub(super) async fn start_backend(
         image,
         env.host_keys,
         &users,
-        t.scenario.authorized_keys_mode.as_deref(),
+        sshmatrix_servers::container::Accounts {
+            mode: t.scenario.authorized_keys_mode.as_deref(),
+            password: env.account_password,
+        },
         env.run_name,
         Some(env.logs),
     )

@@ -239,6 +239,7 @@ fn effective(seen: &Seen, known: Option<&Policy>, sig_algs: Vec<String>) -> Effe
         pubkey_accepted: EVERY_SIGNATURE.iter().map(|s| s.to_string()).collect(),
         // A scan cannot see what CAs a server accepts.
         ca_signature_algorithms: Vec::new(),
+        authentication_methods: Vec::new(),
         required_rsa_size: known
             .and_then(|p| p.facts.as_ref())
             .map_or(1024, |f| f.rsa_min_bits),

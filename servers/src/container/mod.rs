@@ -15,7 +15,7 @@ mod target;
 
 pub use images::REPOSITORY;
 pub use images::{build_image, ensure_image, image_present, recipe, recipes, ImageRecipe, Recipe};
-pub use target::start_target;
+pub use target::{start_target, Accounts};
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

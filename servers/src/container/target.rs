@@ -17,7 +17,8 @@ const BASELINE_IN: &str = "/etc/sshmatrix/sshd_config.baseline";
 
 /// Starts a target container from `image`: installs each `(user, authorized key lines)` as a
 /// real account with `~/.ssh/<policy's file name>` (0600 in a 0700 directory, owned by the
-/// user; `mode` overrides the file's mode), and prepares the policy's server: an sshd_config
+/// user; `accounts.mode` overrides the file's mode; `accounts.password` is set on every
+/// account), and prepares the policy's server: an sshd_config
 /// checked with that sshd, or Dropbear's host keys in its own format. With `logs` (a host
 /// directory, mounted read-write) the target's connections are forked by a helper in the
 /// container, their logs written there; without, each is a `docker exec`. Returns the
@@ -29,7 +30,7 @@ pub async fn start_target(
     image: &ImageRecipe,
     host_keys: &HostKeyStore,
     users: &[(String, Vec<String>)],
-    mode: Option<&str>,
+    accounts: Accounts<'_>,
     run: &str,
     logs: Option<&Path>,
 ) -> Result<(Container, SshdTarget), ContainerError> {
@@ -47,7 +48,7 @@ pub async fn start_target(
         });
     }
     let ak_name = &spec.policy.authorized_keys_name;
-    let mut script = accounts_script(users, mode, ak_name, &mut files).map_err(fail)?;
+    let mut script = accounts_script(users, &accounts, ak_name, &mut files).map_err(fail)?;
     let version = spec.policy.facts.as_ref().map(|f| f.version.as_str());
     let config = match (spec.policy.server, version) {
         (ServerKind::Dropbear, Some(v)) => {
@@ -124,6 +125,18 @@ fn container_server(
         ),
     }
 }
+
+/// How a target container's accounts are made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Accounts<'a> {
+    /// The authorized keys file's mode (default 0600).
+    pub mode: Option<&'a str>,
+    /// A password set on every account (else none: `*`, key logins only).
+    pub password: Option<&'a str>,
+}
+
+/// Where the accounts' passwords wait for chpasswd in a container (removed by the script).
+const PASSWORDS_IN: &str = "/etc/sshmatrix/passwords";
 
 /// Where a target's trusted user-certificate authorities are copied in a container.
 const TRUSTED_CAS_IN: &str = "/etc/sshmatrix/trusted-user-ca-keys";
@@ -236,7 +249,7 @@ fn dropbear_script(host_keys: &[String], version: &str) -> String {
 /// added for each user's keys).
 fn accounts_script(
     users: &[(String, Vec<String>)],
-    mode: Option<&str>,
+    accounts: &Accounts,
     ak_name: &str,
     files: &mut Vec<FileIn>,
 ) -> Result<String, String> {
@@ -258,8 +271,23 @@ fn accounts_script(
              h=$(getent passwd {user} | cut -d: -f6); g=$(id -gn {user})\n\
              install -d -m 0700 -o {user} -g \"$g\" \"$h/.ssh\"\n\
              install -m {mode} -o {user} -g \"$g\" /etc/sshmatrix/keys/{user} \"$h/.ssh/{ak}\"\n",
-            mode = mode.unwrap_or("0600"),
+            mode = accounts.mode.unwrap_or("0600"),
             ak = ak_name,
+        ));
+    }
+    // The password reaches chpasswd through a root-only file, removed at once (never argv).
+    if let Some(password) = accounts.password {
+        let lines: String = users
+            .iter()
+            .map(|(u, _)| format!("{u}:{password}\n"))
+            .collect();
+        files.push(FileIn {
+            path: PASSWORDS_IN.into(),
+            data: lines.into_bytes(),
+            mode: 0o600,
+        });
+        script.push_str(&format!(
+            "chpasswd < {PASSWORDS_IN}\nrm -f {PASSWORDS_IN}\n"
         ));
     }
     Ok(script)

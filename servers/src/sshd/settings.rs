@@ -142,6 +142,9 @@ pub struct Effective {
     /// CASignatureAlgorithms: what a user certificate's CA may have signed it with (empty
     /// when unknown: a server other than OpenSSH, or a scan).
     pub ca_signature_algorithms: Vec<String>,
+    /// AuthenticationMethods: the method chains a login must complete, one of them in order
+    /// (empty: `any`, one method suffices).
+    pub authentication_methods: Vec<Vec<String>>,
     /// RequiredRSASize (at least sshd's hard floor of 1024).
     pub required_rsa_size: u32,
     /// PubkeyAuthentication.
@@ -189,6 +192,23 @@ impl Effective {
     }
 }
 
+/// The `authenticationmethods` chains of `sshd -T` output: lists separated by spaces, methods
+/// by commas (`any`: none).
+fn chains(dump: &str) -> Vec<Vec<String>> {
+    let value = dump.lines().find_map(|l| {
+        let (key, value) = l.split_once(' ')?;
+        key.eq_ignore_ascii_case("authenticationmethods")
+            .then_some(value)
+    });
+    match value.map(str::trim) {
+        None | Some("any") => Vec::new(),
+        Some(v) => v
+            .split_whitespace()
+            .map(|chain| chain.split(',').map(str::to_string).collect())
+            .collect(),
+    }
+}
+
 impl Effective {
     /// Parses `sshd -T` output for a target with host keys of `host_key_types`.
     pub fn parse(dump: &str, host_key_types: &[String]) -> Self {
@@ -224,6 +244,7 @@ impl Effective {
             ]
             .concat(),
             ca_signature_algorithms: get("casignaturealgorithms"),
+            authentication_methods: chains(dump),
             required_rsa_size: one("requiredrsasize")
                 .parse::<u32>()
                 .unwrap_or(1024)
@@ -259,6 +280,7 @@ impl Effective {
             compression: d.compression.clone(),
             pubkey_accepted: d.pubkey_algorithms.clone(),
             ca_signature_algorithms: Vec::new(),
+            authentication_methods: Vec::new(),
             required_rsa_size: d.rsa_min_bits,
             pubkey_auth: true,
             password_auth: d.password_auth(),

@@ -255,3 +255,38 @@ async fn the_certificate_matrix_meets_its_expectations_in_containers_from_regist
     );
     assert_eq!(same.verdict, Verdict::Ok, "{}", same.reason);
 }
+
+/// `try --certificate`: one client, one certificate, one policy, without a matrix file; a
+/// misspelt certificate is named by its flag.
+#[test]
+fn try_presents_a_certificate() {
+    let (code, out, err) = common::sshmatrix_work(&[
+        "try",
+        "--client",
+        "real-openssh-9.2",
+        "--policy",
+        "rhel9-legacy",
+        "--certificate",
+        "ed25519-expired",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("verdict: × fail [cert-expired] at auth"),
+        "{out}"
+    );
+    assert!(out.contains("certificate=ed25519-expired"), "{out}");
+    let (code, _, err) = common::sshmatrix_work(&[
+        "try",
+        "--client",
+        "real-openssh-9.2",
+        "--policy",
+        "rhel9-legacy",
+        "--certificate",
+        "rsa-sha3",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--certificate: unknown certificate `rsa-sha3`"),
+        "{err}"
+    );
+}

@@ -26,6 +26,10 @@ pub struct TryArgs {
     /// Protect the key file with a passphrase.
     #[arg(long)]
     passphrase: bool,
+    /// Present a user certificate signed by a CA made for the run (the server trusts it), as
+    /// matrix files spell it: rsa-sha1, rsa-sha512, ecdsa, ed25519, ed25519-expired, …
+    #[arg(long, value_name = "CERTIFICATE")]
+    certificate: Option<String>,
     /// Run the server in a container of this release image instead of this host's sshd (needed
     /// for Dropbear and TinySSH policies).
     #[arg(long)]
@@ -43,8 +47,12 @@ pub struct TryArgs {
 /// The one-cell matrix of a `try`.
 fn matrix_text(a: &TryArgs, tool: &str) -> String {
     let q = impact::quote;
+    let certificates = match &a.certificate {
+        Some(c) => format!("certificates = [{}]\n", q(c)),
+        None => String::new(),
+    };
     let mut t = format!(
-        "title = \"try\"\n[axes]\nkeys = [{}]\npassphrase = [{}]\npairs = [{{ client = {}, key_tool = {} }}]\n[[targets]]\nid = {}\npolicy = {}\nusers = [{}]\n",
+        "title = \"try\"\n[axes]\nkeys = [{}]\npassphrase = [{}]\n{certificates}pairs = [{{ client = {}, key_tool = {} }}]\n[[targets]]\nid = {}\npolicy = {}\nusers = [{}]\n",
         q(&a.key),
         q(if a.passphrase { "yes" } else { "no" }),
         q(&a.client),
@@ -69,6 +77,7 @@ fn flag_error(e: &matrix::InputError, text: &str) -> String {
     let flag = match line {
         Some((l, _)) if l.starts_with("keys") => "--key",
         Some((l, _)) if l.starts_with("passphrase") => "--passphrase",
+        Some((l, _)) if l.starts_with("certificates") => "--certificate",
         Some((l, c)) if l.starts_with("pairs") => match l.find("key_tool") {
             Some(k) if c > k => "--key-tool",
             _ => "--client",

@@ -878,3 +878,72 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("no host of"), "{}", out.stderr);
 }
+
+/// `scan --targets` reads the files a team already has: an OpenSSH client configuration (its
+/// concrete `Host` blocks at their HostName and Port; patterns and jump hosts left out with a
+/// note) and a known_hosts file (plain entries; hashed ones named).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
+    let work = common::work_dir();
+    let served: Vec<Served> = ["rhel9-default", "upstream-7.4"]
+        .iter()
+        .map(|p| Served::start(p, &work))
+        .collect();
+    let dir = common::scratch_dir("scan-sources");
+    let (p1, p2) = (served[0].port(), served[1].port());
+    let config = format!(
+        "Host ahv\n  HostName 127.0.0.1\n  Port {p1}\n\nHost legacy old\n  HostName 127.0.0.1\n  Port {p2}\nHost *.lab\n  User admin\nHost inner\n  HostName 10.9.9.9\n  ProxyJump ahv\n"
+    );
+    let known = format!(
+        "[127.0.0.1]:{p1} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"
+    );
+    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
+    for (name, text, hosts, note) in [
+        (
+            "config",
+            config.as_str(),
+            2,
+            "Host pattern `*.lab` names no one host",
+        ),
+        (
+            "known_hosts",
+            known.as_str(),
+            1,
+            "1 hashed entries (HashKnownHosts)",
+        ),
+    ] {
+        let file = common::matrix_file(&dir, name, text);
+        let f = file.to_str().unwrap();
+        let out = sshmatrix(&[
+            "scan",
+            "--targets",
+            f,
+            "--clients",
+            &clients,
+            "--keys",
+            &keys,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let fleet: Report = serde_json::from_str(&out.stdout).unwrap();
+        let targets: std::collections::BTreeSet<&str> =
+            fleet.cells.iter().map(|c| c.target.as_str()).collect();
+        assert_eq!(targets.len(), hosts, "{name}: {targets:?}");
+        assert!(
+            fleet.notes.iter().any(|n| n.contains(note)),
+            "{name}: {:?}",
+            fleet.notes
+        );
+        if name == "config" {
+            assert!(
+                fleet
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("reached through `ahv`")),
+                "{:?}",
+                fleet.notes
+            );
+        }
+    }
+}

@@ -11,36 +11,26 @@ use sshmatrix::scan::{self, ScanError, Seen};
 use sshmatrix_reports::Report;
 
 use super::common::{environment_error, input_error};
-use super::scan::{check_pin_quietly, host_report, split_address, ScanArgs};
+use super::scan::{check_pin_quietly, host_report, ScanArgs};
 
-/// One line of a targets file: `HOST[:PORT]`, `#` comments and blank lines skipped.
-pub fn read_targets(file: &Path) -> Result<Vec<(String, u16)>, ExitCode> {
+/// The hosts of a targets file (a list, an OpenSSH client configuration or a known_hosts file),
+/// with the notes of what was left out.
+pub fn read_targets(file: &Path) -> Result<sshmatrix::scan::targets::Hosts, ExitCode> {
     let text = sshmatrix::bounded::read_to_string(file, sshmatrix::bounded::MAX_CONFIG)
         .map_err(|e| input_error(format!("{}: {e}", file.display())))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.is_empty() {
-            continue;
-        }
-        let target = split_address(line).map_err(|e| {
-            input_error(format!(
-                "{}:{}: {e}\n  hint: one HOST or HOST:PORT per line",
-                file.display(),
-                i + 1
-            ))
-        })?;
-        if !out.contains(&target) {
-            out.push(target);
-        }
-    }
-    if out.is_empty() {
+    let hosts =
+        sshmatrix::scan::targets::read(&text, &file.display().to_string()).map_err(input_error)?;
+    if hosts.hosts.is_empty() {
         return Err(input_error(format!(
-            "{}: no host in it\n  hint: one HOST or HOST:PORT per line",
-            file.display()
+            "{}: no host in it{}\n  hint: one HOST or HOST:PORT per line, `Host` blocks of an OpenSSH client configuration, or a known_hosts file",
+            file.display(),
+            match hosts.notes.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", hosts.notes.join("; ")),
+            }
         )));
     }
-    Ok(out)
+    Ok(hosts)
 }
 
 /// Observes every host, `jobs` at a time.
@@ -72,15 +62,27 @@ async fn observe_all(
 
 /// `scan --targets FILE`.
 pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
-    let hosts = match read_targets(file) {
+    let listed = match read_targets(file) {
         Ok(h) => h,
         Err(code) => return code,
     };
+    let hosts = listed.hosts;
     let timeout = Duration::from_secs(a.timeout);
     let rt = super::common::runtime();
     let seen = rt.block_on(observe_all(&hosts, a.jobs(), timeout));
     let mut reports = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = listed.notes;
+    if listed.kind != "list" {
+        notes.insert(
+            0,
+            format!(
+                "hosts from {} ({}): {}",
+                file.display(),
+                listed.kind,
+                hosts.len()
+            ),
+        );
+    }
     for ((host, port), s) in hosts.iter().zip(seen) {
         let address = format!("{host}:{port}");
         let s = match s {

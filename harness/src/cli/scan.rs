@@ -23,9 +23,11 @@ pub struct ScanArgs {
     /// nothing authenticates: the scan ends each connection after the key exchange.
     #[arg(required_unless_present_any = ["from_ssh_audit", "targets"])]
     address: Option<String>,
-    /// Instead: every host of FILE (`HOST[:PORT]` per line, `#` comments), in one report; a
-    /// host that cannot be scanned is named, exit 3 only when none could be (pins from
-    /// --known-hosts per host).
+    /// Instead: every host of FILE, in one report — a list (`HOST[:PORT]` per line, `#`
+    /// comments), an OpenSSH client configuration (`Host` blocks with HostName and Port;
+    /// patterns, Match, Include and jump hosts left out with a note) or a known_hosts file
+    /// (plain entries; hashed ones named); a host that cannot be scanned is named, exit 3 only
+    /// when none could be (pins from --known-hosts per host).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["address", "from_ssh_audit", "verify", "pin"])]
     targets: Option<PathBuf>,
     /// Weigh the clients the scan predicts locked out (×) by who really connects, from a
@@ -101,26 +103,7 @@ const LAYOUT: (&[&str], &[&str]) = (
     &["target", "user", "passphrase", "key"],
 );
 
-/// HOST[:PORT] split, port 22 by default (`[v6]:port` too).
-pub(super) fn split_address(a: &str) -> Result<(String, u16), String> {
-    let (host, port) = match a.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, Some(p)),
-        _ => (a, None),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = match port {
-        None => 22,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("`{a}`: the port must be a number from 1 to 65535"))?,
-    };
-    if host.is_empty() {
-        return Err(format!("`{a}`: no host"));
-    }
-    Ok((host.to_string(), port))
-}
+pub(super) use sshmatrix::scan::targets::split_address;
 
 /// The server's facts: read from a report, or seen over the network.
 fn observe(a: &ScanArgs) -> Result<Seen, ExitCode> {

@@ -16,6 +16,7 @@ use crate::matrix::{Cell, Target};
 use crate::predict::Prediction;
 
 pub mod sig_algs;
+pub mod targets;
 pub mod verify;
 
 /// The identification string a scan sends.

@@ -1,0 +1,267 @@
+//! The hosts of a fleet scan, from the file a team already has: a list (`HOST[:PORT]` per
+//! line), an OpenSSH client configuration (`Host` blocks with `HostName` and `Port`), or a
+//! known_hosts file (plain entries). Only names and ports are read; nothing in the file is run,
+//! included or resolved, and what cannot be scanned as written is named in a note.
+
+/// The hosts of a targets file, in file order without repeats, and what was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hosts {
+    /// What the file is: `list`, `ssh_config` or `known_hosts`.
+    pub kind: &'static str,
+    /// `(host, port)` pairs.
+    pub hosts: Vec<(String, u16)>,
+    /// Entries not scanned, each with why (`file:line: …`).
+    pub notes: Vec<String>,
+}
+
+/// `HOST`, `HOST:PORT` or `[HOST]:PORT` (IPv6 in brackets): the host and port (22 by default).
+pub fn split_address(a: &str) -> Result<(String, u16), String> {
+    let (host, port) = match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, Some(p)),
+        _ => (a, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = match port {
+        None => 22,
+        Some(p) => parse_port(p)
+            .ok_or_else(|| format!("`{a}`: the port must be a number from 1 to 65535"))?,
+    };
+    if host.is_empty() {
+        return Err(format!("`{a}`: no host"));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    p.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+/// The first word of a config line and the rest (`Key value`, `Key=value`, any case).
+fn keyword(line: &str) -> Option<(String, &str)> {
+    let line = line.trim();
+    let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
+    let rest = line[end..].trim_start_matches(|c: char| c.is_whitespace() || c == '=');
+    Some((line[..end].to_ascii_lowercase(), rest.trim()))
+}
+
+/// Which kind of file `text` is: a client configuration has `Host` or `Match` lines, a
+/// known_hosts file lines of `NAMES KEYTYPE BASE64` (or hashed `|1|` names), a list neither.
+fn kind_of(text: &str) -> &'static str {
+    let lines = || {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    };
+    let config = lines().any(|l| keyword(l).is_some_and(|(k, _)| k == "host" || k == "match"));
+    let known = lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        l.starts_with("|1|")
+            || l.starts_with('@')
+            || (w.len() >= 3 && (w[1].starts_with("ssh-") || w[1].starts_with("ecdsa-")))
+    });
+    match (config, known) {
+        (true, _) => "ssh_config",
+        (false, true) => "known_hosts",
+        _ => "list",
+    }
+}
+
+/// Reads a targets file's text (`file` names it in messages): a list, an OpenSSH client
+/// configuration or a known_hosts file, told apart by their lines. An error names the line.
+pub fn read(text: &str, file: &str) -> Result<Hosts, String> {
+    let kind = kind_of(text);
+    let mut out = Hosts {
+        kind,
+        hosts: Vec::new(),
+        notes: Vec::new(),
+    };
+    match kind {
+        "ssh_config" => ssh_config(text, file, &mut out),
+        "known_hosts" => known_hosts(text, file, &mut out),
+        _ => list(text, file, &mut out)?,
+    }
+    Ok(out)
+}
+
+fn add(out: &mut Hosts, host: (String, u16)) {
+    if !out.hosts.contains(&host) {
+        out.hosts.push(host);
+    }
+}
+
+fn list(text: &str, file: &str, out: &mut Hosts) -> Result<(), String> {
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let host = split_address(line).map_err(|e| {
+            format!(
+                "{file}:{}: {e}\n  hint: one HOST or HOST:PORT per line",
+                i + 1
+            )
+        })?;
+        add(out, host);
+    }
+    Ok(())
+}
+
+/// One `Host` block of a client configuration, being read.
+struct Block {
+    line: usize,
+    names: Vec<String>,
+    hostname: Option<String>,
+    port: Option<u16>,
+    jump: Option<String>,
+}
+
+fn ssh_config(text: &str, file: &str, out: &mut Hosts) {
+    let mut block: Option<Block> = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = keyword(line.split('#').next().unwrap_or_default()) else {
+            continue;
+        };
+        let b = block.as_mut();
+        match (key.as_str(), b) {
+            ("host", _) | ("match", _) => {
+                if let Some(done) = block.take() {
+                    finish(done, file, out);
+                }
+                if key == "match" {
+                    out.notes.push(format!("{file}:{}: a Match block is not read (its conditions decide at connect time)", i + 1));
+                    continue;
+                }
+                let names = value.split_whitespace().map(str::to_string).collect();
+                block = Some(Block {
+                    line: i + 1,
+                    names,
+                    hostname: None,
+                    port: None,
+                    jump: None,
+                });
+            }
+            ("include", _) => out.notes.push(format!(
+                "{file}:{}: Include `{value}` is not followed (only this file is read)",
+                i + 1
+            )),
+            ("hostname", Some(b)) => b.hostname = Some(value.to_string()),
+            ("port", Some(b)) => b.port = parse_port(value),
+            ("proxyjump", Some(b)) | ("proxycommand", Some(b)) => b.jump = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    if let Some(done) = block {
+        finish(done, file, out);
+    }
+}
+
+/// The hosts of a finished `Host` block: each name without wildcards, at its HostName and Port.
+fn finish(b: Block, file: &str, out: &mut Hosts) {
+    let at = format!("{file}:{}", b.line);
+    if let Some(jump) = &b.jump {
+        out.notes.push(format!(
+            "{at}: Host {} is reached through `{jump}`; scanned directly it would not be what its clients see, so it is left out",
+            b.names.join(" ")
+        ));
+        return;
+    }
+    for name in &b.names {
+        if name.contains(['*', '?', '!']) {
+            out.notes.push(format!(
+                "{at}: Host pattern `{name}` names no one host; left out"
+            ));
+            continue;
+        }
+        let host = b.hostname.clone().unwrap_or_else(|| name.clone());
+        if host.contains('%') {
+            out.notes
+                .push(format!("{at}: HostName `{host}` has % tokens; left out"));
+            continue;
+        }
+        add(out, (host, b.port.unwrap_or(22)));
+    }
+}
+
+fn known_hosts(text: &str, file: &str, out: &mut Hosts) {
+    let mut hashed = 0;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('@') {
+            out.notes.push(format!(
+                "{file}:{}: a marked entry ({}) names no host to scan; left out",
+                i + 1,
+                line.split_whitespace().next().unwrap_or_default()
+            ));
+            continue;
+        }
+        let names = line.split_whitespace().next().unwrap_or_default();
+        if names.starts_with("|1|") {
+            hashed += 1;
+            continue;
+        }
+        for name in names.split(',') {
+            match split_address(name) {
+                Ok(host) if !name.contains(['*', '?', '!']) => add(out, host),
+                _ => out.notes.push(format!(
+                    "{file}:{}: `{name}` names no one host; left out",
+                    i + 1
+                )),
+            }
+        }
+    }
+    if hashed > 0 {
+        out.notes.push(format!(
+            "{file}: {hashed} hashed entries (HashKnownHosts) cannot be read back into host names; left out"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_configuration_gives_its_concrete_hosts() {
+        let text = "Include ~/.ssh/more\nHost ahv1 ahv2\n  HostName 10.0.0.5\n  Port 2222\nHost cvm\n  User nutanix\nHost *.lab\n  Port 22\nHost inner\n  ProxyJump bastion\nMatch host x\n  Port 1\n";
+        let h = read(text, "cfg").unwrap();
+        assert_eq!(h.kind, "ssh_config");
+        assert_eq!(
+            h.hosts,
+            vec![("10.0.0.5".to_string(), 2222), ("cvm".to_string(), 22)]
+        );
+        assert_eq!(h.notes.len(), 4, "{:?}", h.notes);
+        assert!(h.notes[0].starts_with("cfg:1: Include"));
+        assert!(h.notes[1].contains("`*.lab` names no one host"));
+        assert!(h.notes[2].contains("reached through `bastion`"));
+        assert!(h.notes[3].starts_with("cfg:11: a Match block"));
+    }
+
+    #[test]
+    fn a_known_hosts_file_gives_its_plain_entries() {
+        let text = "ahv1,10.0.0.5 ssh-ed25519 AAAA\n[10.0.0.6]:2222 ecdsa-sha2-nistp256 AAAA\n|1|abc=|def= ssh-rsa AAAA\n@cert-authority *.lab ssh-ed25519 AAAA\n";
+        let h = read(text, "kh").unwrap();
+        assert_eq!(h.kind, "known_hosts");
+        assert_eq!(
+            h.hosts,
+            vec![
+                ("ahv1".to_string(), 22),
+                ("10.0.0.5".to_string(), 22),
+                ("10.0.0.6".to_string(), 2222)
+            ]
+        );
+        assert!(h.notes.iter().any(|n| n.contains("1 hashed entries")));
+        assert!(h.notes.iter().any(|n| n.contains("@cert-authority")));
+    }
+
+    #[test]
+    fn a_list_names_the_bad_line() {
+        let h = read("# fleet\nahv1\n10.0.0.6:2222 # cvm\n", "l").unwrap();
+        assert_eq!(h.kind, "list");
+        assert_eq!(h.hosts.len(), 2);
+        let e = read("ahv1\nhost:99999\n", "l").unwrap_err();
+        assert!(e.starts_with("l:2: `host:99999`"), "{e}");
+    }
+}

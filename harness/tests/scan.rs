@@ -748,6 +748,26 @@ async fn dropbear_and_tinyssh_builds_are_read_with_their_policy_facts_in_contain
     );
 }
 
+/// `scan --targets FILE` of the test's clients and keys, as JSON (exit 0 asserted).
+fn fleet_scan(file: &std::path::Path, extra: &[&str]) -> Report {
+    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
+    let f = file.to_str().unwrap();
+    let mut args = vec![
+        "scan",
+        "--targets",
+        f,
+        "--clients",
+        &clients,
+        "--keys",
+        &keys,
+    ];
+    args.extend(["--format", "json"]);
+    args.extend(extra);
+    let out = sshmatrix(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 /// `scan --targets`: several served policies and an unreachable address in one file; one
 /// report whose cells for each host are exactly a single-host scan's, attributed to that host;
 /// the unreachable one named; exit 3 only when no host could be scanned.
@@ -768,21 +788,7 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
     std::fs::write(&file, &list).unwrap();
     let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
     let f = file.to_str().unwrap();
-    let out = sshmatrix(&[
-        "scan",
-        "--targets",
-        f,
-        "--clients",
-        &clients,
-        "--keys",
-        &keys,
-        "--format",
-        "json",
-        "--jobs",
-        "2",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let fleet: Report = serde_json::from_str(&out.stdout).unwrap();
+    let fleet = fleet_scan(&file, &["--jobs", "2"]);
     assert!(
         fleet
             .notes
@@ -897,7 +903,6 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let known = format!(
         "[127.0.0.1]:{p1} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"
     );
-    let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
     for (name, text, hosts, note) in [
         (
             "config",
@@ -913,20 +918,7 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
         ),
     ] {
         let file = common::matrix_file(&dir, name, text);
-        let f = file.to_str().unwrap();
-        let out = sshmatrix(&[
-            "scan",
-            "--targets",
-            f,
-            "--clients",
-            &clients,
-            "--keys",
-            &keys,
-            "--format",
-            "json",
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let fleet: Report = serde_json::from_str(&out.stdout).unwrap();
+        let fleet = fleet_scan(&file, &[]);
         let targets: std::collections::BTreeSet<&str> =
             fleet.cells.iter().map(|c| c.target.as_str()).collect();
         assert_eq!(targets.len(), hosts, "{name}: {targets:?}");

@@ -887,7 +887,8 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
 
 /// `scan --targets` reads the files a team already has: an OpenSSH client configuration (its
 /// concrete `Host` blocks at their HostName and Port; patterns and jump hosts left out with a
-/// note) and a known_hosts file (plain entries; hashed ones named).
+/// note), a known_hosts file (plain entries; hashed ones named) and an Ansible inventory (all
+/// hosts, or a group with its children).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let work = common::work_dir();
@@ -903,22 +904,41 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let known = format!(
         "[127.0.0.1]:{p1} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"
     );
-    for (name, text, hosts, note) in [
+    let inventory = format!(
+        "[ahv]\nahv1 ansible_host=127.0.0.1 ansible_port={p1}\n[legacy]\nold1 ansible_host=127.0.0.1 ansible_port={p2}\nweb[01:03]\n[cluster:children]\nahv\n"
+    );
+    for (name, text, hosts, note, extra) in [
         (
             "config",
             config.as_str(),
             2,
             "Host pattern `*.lab` names no one host",
+            &[][..],
         ),
         (
             "known_hosts",
             known.as_str(),
             1,
             "1 hashed entries (HashKnownHosts)",
+            &[],
+        ),
+        (
+            "inventory",
+            inventory.as_str(),
+            2,
+            "host pattern `web[01:03]` is not expanded",
+            &[],
+        ),
+        (
+            "inventory",
+            inventory.as_str(),
+            1,
+            "(ansible, groups cluster): 1",
+            &["--group", "cluster"],
         ),
     ] {
         let file = common::matrix_file(&dir, name, text);
-        let fleet = fleet_scan(&file, &[]);
+        let fleet = fleet_scan(&file, extra);
         let targets: std::collections::BTreeSet<&str> =
             fleet.cells.iter().map(|c| c.target.as_str()).collect();
         assert_eq!(targets.len(), hosts, "{name}: {targets:?}");

@@ -13,16 +13,19 @@ use sshmatrix_reports::Report;
 use super::common::{environment_error, input_error};
 use super::scan::{check_pin_quietly, host_report, ScanArgs};
 
-/// The hosts of a targets file (a list, an OpenSSH client configuration or a known_hosts file),
-/// with the notes of what was left out.
-pub fn read_targets(file: &Path) -> Result<sshmatrix::scan::targets::Hosts, ExitCode> {
+/// The hosts of a targets file (a list, an OpenSSH client configuration, a known_hosts file or
+/// an Ansible inventory, limited to `groups`), with the notes of what was left out.
+pub fn read_targets(
+    file: &Path,
+    groups: &[String],
+) -> Result<sshmatrix::scan::targets::Hosts, ExitCode> {
     let text = sshmatrix::bounded::read_to_string(file, sshmatrix::bounded::MAX_CONFIG)
         .map_err(|e| input_error(format!("{}: {e}", file.display())))?;
-    let hosts =
-        sshmatrix::scan::targets::read(&text, &file.display().to_string()).map_err(input_error)?;
+    let name = file.display().to_string();
+    let hosts = sshmatrix::scan::targets::read_groups(&text, &name, groups).map_err(input_error)?;
     if hosts.hosts.is_empty() {
         return Err(input_error(format!(
-            "{}: no host in it{}\n  hint: one HOST or HOST:PORT per line, `Host` blocks of an OpenSSH client configuration, or a known_hosts file",
+            "{}: no host in it{}\n  hint: one HOST or HOST:PORT per line, `Host` blocks of an OpenSSH client configuration, a known_hosts file, or an Ansible INI inventory",
             file.display(),
             match hosts.notes.is_empty() {
                 true => String::new(),
@@ -62,7 +65,7 @@ async fn observe_all(
 
 /// `scan --targets FILE`.
 pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
-    let listed = match read_targets(file) {
+    let listed = match read_targets(file, &a.group) {
         Ok(h) => h,
         Err(code) => return code,
     };
@@ -73,15 +76,12 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
     let mut reports = Vec::new();
     let mut notes = listed.notes;
     if listed.kind != "list" {
-        notes.insert(
-            0,
-            format!(
-                "hosts from {} ({}): {}",
-                file.display(),
-                listed.kind,
-                hosts.len()
-            ),
-        );
+        let groups = match a.group.is_empty() {
+            true => String::new(),
+            false => format!(", groups {}", a.group.join(", ")),
+        };
+        let from = format!("{} ({}{groups})", file.display(), listed.kind);
+        notes.insert(0, format!("hosts from {from}: {}", hosts.len()));
     }
     for ((host, port), s) in hosts.iter().zip(seen) {
         let address = format!("{host}:{port}");

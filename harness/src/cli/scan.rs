@@ -25,8 +25,9 @@ pub struct ScanArgs {
     address: Option<String>,
     /// Instead: every host of FILE, in one report — a list (`HOST[:PORT]` per line, `#`
     /// comments), an OpenSSH client configuration (`Host` blocks with HostName and Port;
-    /// patterns, Match, Include and jump hosts left out with a note) or a known_hosts file
-    /// (plain entries; hashed ones named); a host that cannot be scanned is named, exit 3 only
+    /// patterns, Match, Include and jump hosts left out with a note), a known_hosts file
+    /// (plain entries; hashed ones named) or an Ansible INI inventory (ansible_host,
+    /// ansible_port; --group); a host that cannot be scanned is named, exit 3 only
     /// when none could be (pins from --known-hosts per host).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["address", "from_ssh_audit", "verify", "pin"])]
     targets: Option<PathBuf>,
@@ -34,6 +35,10 @@ pub struct ScanArgs {
     /// `sshmatrix census --format json` of the servers' logs.
     #[arg(long, value_name = "CENSUS.json")]
     pub(super) population: Option<PathBuf>,
+    /// With --targets of an Ansible inventory: only the hosts of this group (and its child
+    /// groups); repeatable.
+    #[arg(long, requires = "targets", value_name = "GROUP")]
+    pub(super) group: Vec<String>,
     /// With --targets: hosts scanned at once (each host gets one connection at a time).
     #[arg(long, short, requires = "targets", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     jobs: u64,

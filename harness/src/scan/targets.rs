@@ -1,12 +1,13 @@
 //! The hosts of a fleet scan, from the file a team already has: a list (`HOST[:PORT]` per
-//! line), an OpenSSH client configuration (`Host` blocks with `HostName` and `Port`), or a
-//! known_hosts file (plain entries). Only names and ports are read; nothing in the file is run,
-//! included or resolved, and what cannot be scanned as written is named in a note.
+//! line), an OpenSSH client configuration (`Host` blocks with `HostName` and `Port`), a
+//! known_hosts file (plain entries) or an Ansible inventory in INI form (`ansible_host`,
+//! `ansible_port`, groups and their children). Only names and ports are read; nothing in the
+//! file is run, included or resolved, and what cannot be scanned as written is named in a note.
 
 /// The hosts of a targets file, in file order without repeats, and what was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hosts {
-    /// What the file is: `list`, `ssh_config` or `known_hosts`.
+    /// What the file is: `list`, `ssh_config`, `known_hosts` or `ansible`.
     pub kind: &'static str,
     /// `(host, port)` pairs.
     pub hosts: Vec<(String, u16)>,
@@ -32,7 +33,7 @@ pub fn split_address(a: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
-fn parse_port(p: &str) -> Option<u16> {
+pub(super) fn parse_port(p: &str) -> Option<u16> {
     p.parse::<u16>().ok().filter(|p| *p > 0)
 }
 
@@ -59,17 +60,46 @@ fn kind_of(text: &str) -> &'static str {
             || l.starts_with('@')
             || (w.len() >= 3 && (w[1].starts_with("ssh-") || w[1].starts_with("ecdsa-")))
     });
-    match (config, known) {
-        (true, _) => "ssh_config",
-        (false, true) => "known_hosts",
+    let inventory = lines().any(|l| section(l).is_some() || l.contains("ansible_host="));
+    match (config, known, inventory) {
+        (true, _, _) => "ssh_config",
+        (false, true, _) => "known_hosts",
+        (false, false, true) => "ansible",
         _ => "list",
     }
+}
+
+/// An INI section header of an Ansible inventory: `[group]`, `[group:children]`,
+/// `[group:vars]` (a bracketed IPv6 address is none).
+pub(super) fn section(line: &str) -> Option<(&str, &str)> {
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?;
+    let (name, kind) = inner.split_once(':').unwrap_or((inner, ""));
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    (word(name)
+        && (kind.is_empty() || kind == "children" || kind == "vars")
+        && !name.chars().all(|c| c.is_ascii_hexdigit()))
+    .then_some((name, kind))
 }
 
 /// Reads a targets file's text (`file` names it in messages): a list, an OpenSSH client
 /// configuration or a known_hosts file, told apart by their lines. An error names the line.
 pub fn read(text: &str, file: &str) -> Result<Hosts, String> {
+    read_groups(text, file, &[])
+}
+
+/// As [`read`], an Ansible inventory's hosts limited to `groups` (and their child groups) when
+/// any are given; `groups` with another kind of file is an error.
+pub fn read_groups(text: &str, file: &str, groups: &[String]) -> Result<Hosts, String> {
     let kind = kind_of(text);
+    if !groups.is_empty() && kind != "ansible" {
+        return Err(format!(
+            "{file}: --group selects hosts of an Ansible inventory; this file is a {kind}"
+        ));
+    }
     let mut out = Hosts {
         kind,
         hosts: Vec::new(),
@@ -78,12 +108,13 @@ pub fn read(text: &str, file: &str) -> Result<Hosts, String> {
     match kind {
         "ssh_config" => ssh_config(text, file, &mut out),
         "known_hosts" => known_hosts(text, file, &mut out),
+        "ansible" => super::inventory::read(text, file, groups, &mut out)?,
         _ => list(text, file, &mut out)?,
     }
     Ok(out)
 }
 
-fn add(out: &mut Hosts, host: (String, u16)) {
+pub(super) fn add(out: &mut Hosts, host: (String, u16)) {
     if !out.hosts.contains(&host) {
         out.hosts.push(host);
     }

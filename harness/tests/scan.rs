@@ -826,6 +826,25 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
             );
         }
     }
+    // The summary: each client and key type some host refuses, on how many hosts and why.
+    let mut locked: BTreeMap<(String, String), std::collections::BTreeSet<String>> =
+        BTreeMap::new();
+    for c in fleet.cells.iter().filter(|c| c.verdict == Verdict::Fail) {
+        let hosts = locked.entry((c.client.clone(), c.key_spec())).or_default();
+        hosts.insert(c.target.clone());
+    }
+    assert!(!locked.is_empty());
+    for ((client, key), hosts) in &locked {
+        let line = format!(
+            "{client} {key}: locked out on {} of 3 hosts — ",
+            hosts.len()
+        );
+        assert!(
+            fleet.notes.iter().any(|n| n.starts_with(&line)),
+            "{line}\n{:?}",
+            fleet.notes
+        );
+    }
     // Weighed by who really connects (a census as `sshmatrix census --format json` writes it).
     let census = serde_json::json!({
         "hosts": {},

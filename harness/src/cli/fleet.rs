@@ -133,6 +133,14 @@ fn join(reports: Vec<Report>, mut notes: Vec<String>, listed: usize, file: &Path
         0,
         format!("{scanned} of {listed} hosts scanned, one connection at a time to each; nothing authenticated"),
     );
+    let lockouts = sshmatrix::scan::fleet::lockouts(&cells, scanned);
+    let undecided = cells.iter().filter(|c| c.mark() == "?").count();
+    let summary = match (lockouts.is_empty(), undecided) {
+        (true, 0) => vec![format!("no client and key is locked out on any of the {scanned} hosts")],
+        (true, n) => vec![format!("no client and key is predicted locked out on any of the {scanned} hosts; {n} cells are undecided (?) without a login")],
+        (false, _) => lockouts,
+    };
+    notes.splice(1..1, summary);
     let header = sshmatrix_reports::Header {
         matrix: format!("scan --targets {}", file.display()),
         title: format!(

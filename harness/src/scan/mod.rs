@@ -15,6 +15,7 @@ use sshmatrix_servers::{Effective, Policy, ServerKind};
 use crate::matrix::{Cell, Target};
 use crate::predict::Prediction;
 
+pub mod fleet;
 mod inventory;
 pub mod sig_algs;
 pub mod targets;

@@ -920,8 +920,12 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let config = format!(
         "Host ahv\n  HostName 127.0.0.1\n  Port {p1}\n\nHost legacy old\n  HostName 127.0.0.1\n  Port {p2}\nHost *.lab\n  User admin\nHost inner\n  HostName 10.9.9.9\n  ProxyJump ahv\n"
     );
+    // The served hosts' own key (the shared host key store) pins p1; a hashed entry is named.
+    let host_key = std::fs::read_to_string(work.join("hostkeys/ssh_host_ed25519_key.pub")).unwrap();
+    let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
     let known = format!(
-        "[127.0.0.1]:{p1} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"
+        "[127.0.0.1]:{p1} {}\n|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n",
+        host_key.join(" ")
     );
     let inventory = format!(
         "[ahv]\nahv1 ansible_host=127.0.0.1 ansible_port={p1}\n[legacy]\nold1 ansible_host=127.0.0.1 ansible_port={p2}\nweb[01:03]\n[cluster:children]\nahv\n"
@@ -977,4 +981,24 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
             );
         }
     }
+    // A known_hosts file of targets pins its hosts: another key for p1 and it is not scanned.
+    let other = dir.join("other");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let other_key = std::fs::read_to_string(dir.join("other.pub")).unwrap();
+    let other_key: Vec<&str> = other_key.split_whitespace().take(2).collect();
+    let wrong = format!("[127.0.0.1]:{p1} {}\n", other_key.join(" "));
+    let file = common::matrix_file(&dir, "known_hosts_wrong", &wrong);
+    let out = sshmatrix(&["scan", "--targets", file.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no host key matches its known_hosts entry"),
+        "{}",
+        out.stderr
+    );
 }

@@ -73,6 +73,10 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
     let timeout = Duration::from_secs(a.timeout);
     let rt = super::common::runtime();
     let seen = rt.block_on(observe_all(&hosts, a.jobs(), timeout));
+    // A known_hosts file of targets pins each host by its own entry unless --known-hosts says
+    // otherwise.
+    let from_known_hosts = (listed.kind == "known_hosts").then_some(file);
+    let pins = a.known_hosts.as_deref().or(from_known_hosts);
     let mut reports = Vec::new();
     let mut notes = listed.notes;
     if listed.kind != "list" {
@@ -92,7 +96,7 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
                 continue;
             }
         };
-        if let Err(why) = check_pin_quietly(a, host, *port, &s) {
+        if let Err(why) = check_pin_quietly(pins, host, *port, &s) {
             notes.push(format!("{address}: not scanned: {why}"));
             continue;
         }

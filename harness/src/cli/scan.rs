@@ -56,9 +56,10 @@ pub struct ScanArgs {
         conflicts_with = "known_hosts"
     )]
     pin: Vec<String>,
-    /// Pin the host key of the address's plain entry in this known_hosts file.
+    /// Pin the host key of the address's plain entry in this known_hosts file (with
+    /// --targets: each host's; a known_hosts file of targets pins its hosts itself).
     #[arg(long, value_name = "FILE")]
-    known_hosts: Option<PathBuf>,
+    pub(super) known_hosts: Option<PathBuf>,
     #[command(flatten)]
     cells: super::CellChoice,
     /// Where the server's PubkeyAcceptedAlgorithms cannot be seen (OpenSSH before 9.6), take
@@ -406,16 +407,19 @@ fn verify_cells(
 
 /// One host's known_hosts pin checked (none given: nothing to check), as a reason when it fails.
 pub(super) fn check_pin_quietly(
-    a: &ScanArgs,
+    known_hosts: Option<&std::path::Path>,
     host: &str,
     port: u16,
     seen: &Seen,
 ) -> Result<(), String> {
-    let Some(file) = &a.known_hosts else {
+    let Some(file) = known_hosts else {
         return Ok(());
     };
-    let Ok(pin) = matrix::known_hosts_pin(file, host, port) else {
-        return Ok(());
+    // No entry: unpinned. An entry whose key cannot be read pins nothing: not scanned.
+    let pin = match matrix::known_hosts_pin(file, host, port) {
+        Ok(pin) => pin,
+        Err(e) if e.contains("bad key") => return Err(e),
+        Err(_) => return Ok(()),
     };
     match seen
         .host_keys

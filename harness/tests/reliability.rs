@@ -404,4 +404,6 @@ fn no_ssh_agent_outlives_its_run_even_after_sigkill() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(agents_under(&work), 0, "agents left after SIGKILL");
+    // The killed run could not remove its run directory: the test's own work directory goes.
+    std::fs::remove_dir_all(&work).unwrap();
 }

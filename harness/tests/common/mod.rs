@@ -22,11 +22,24 @@ pub fn work_dir() -> PathBuf {
 }
 
 /// A private scratch directory for one test's own files (fake appliances, matrices), outside
-/// any work directory: `~/.cache/sshmatrix-test-scratch/NAME-PID`, created 0700 and empty.
+/// any work directory: `~/.cache/sshmatrix-test-scratch/NAME-PID`, created 0700 and empty. The
+/// same test's directories of earlier, ended runs (their process gone) are removed.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = runner::default_work_dir()
-        .with_file_name("sshmatrix-test-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+    let root = runner::default_work_dir().with_file_name("sshmatrix-test-scratch");
+    let stale = |entry: &std::fs::DirEntry| {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let pid = file
+            .strip_prefix(&format!("{name}-"))?
+            .parse::<u32>()
+            .ok()?;
+        (!Path::new(&format!("/proc/{pid}")).exists()).then(|| entry.path())
+    };
+    for old in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if let Some(path) = stale(&old) {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+    let dir = root.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     sshmatrix_core::fsx::private_dir(&dir).unwrap();
     dir

@@ -260,30 +260,25 @@ async fn the_certificate_matrix_meets_its_expectations_in_containers_from_regist
 /// misspelt certificate is named by its flag.
 #[test]
 fn try_presents_a_certificate() {
-    let (code, out, err) = common::sshmatrix_work(&[
-        "try",
-        "--client",
-        "real-openssh-9.2",
-        "--policy",
-        "rhel9-legacy",
-        "--certificate",
-        "ed25519-expired",
-    ]);
+    let try_cert = |word: &str| {
+        common::sshmatrix_work(&[
+            "try",
+            "--client",
+            "real-openssh-9.2",
+            "--policy",
+            "rhel9-legacy",
+            "--certificate",
+            word,
+        ])
+    };
+    let (code, out, err) = try_cert("ed25519-expired");
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("verdict: × fail [cert-expired] at auth"),
         "{out}"
     );
     assert!(out.contains("certificate=ed25519-expired"), "{out}");
-    let (code, _, err) = common::sshmatrix_work(&[
-        "try",
-        "--client",
-        "real-openssh-9.2",
-        "--policy",
-        "rhel9-legacy",
-        "--certificate",
-        "rsa-sha3",
-    ]);
+    let (code, _, err) = try_cert("rsa-sha3");
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("--certificate: unknown certificate `rsa-sha3`"),

@@ -52,6 +52,53 @@ pub struct ClientAttempt {
 /// The most lines quoted per attempt.
 const MAX_EVIDENCE: usize = 40;
 
+/// The attempts of one client log being read: the one under way and those finished, a new one
+/// started where the client's log says a connection begins. What every line-by-line reader of
+/// a client's log shares.
+#[derive(Default)]
+pub struct Attempts {
+    file: String,
+    client: &'static str,
+    current: Option<ClientAttempt>,
+    done: Vec<ClientAttempt>,
+}
+
+impl Attempts {
+    /// Attempts of `client` read from `file`.
+    pub fn new(client: &'static str, file: &str) -> Self {
+        Attempts {
+            file: file.into(),
+            client,
+            ..Default::default()
+        }
+    }
+
+    /// The attempt line `no` belongs to: a new one when `starts` (or none is under way yet),
+    /// the previous one kept if it holds anything.
+    pub fn at(&mut self, starts: bool, no: usize) -> &mut ClientAttempt {
+        if starts || self.current.is_none() {
+            if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
+                self.done.push(a);
+            }
+            self.current = Some(ClientAttempt::new(self.client, &self.file, no));
+        }
+        self.current.as_mut().expect("started")
+    }
+
+    /// The attempt under way, if any.
+    pub fn current(&self) -> Option<&ClientAttempt> {
+        self.current.as_ref()
+    }
+
+    /// Every attempt read, the last one too if it holds anything.
+    pub fn finish(mut self) -> Vec<ClientAttempt> {
+        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
+            self.done.push(a);
+        }
+        self.done
+    }
+}
+
 impl ClientAttempt {
     /// A new attempt starting at line `no` of `file`.
     pub fn new(program: &str, file: &str, no: usize) -> Self {
@@ -95,35 +142,30 @@ impl ClientAttempt {
 /// Reads OpenSSH client lines into attempts.
 #[derive(Default)]
 pub struct OpenSshReader {
-    file: String,
-    current: Option<ClientAttempt>,
+    attempts: Attempts,
     /// Which KEXINIT the list lines belong to: `Some(true)` the server's.
     proposal: Option<bool>,
-    done: Vec<ClientAttempt>,
 }
 
 impl OpenSshReader {
     /// A reader of lines of `file`.
     pub fn new(file: &str) -> Self {
         OpenSshReader {
-            file: file.into(),
+            attempts: Attempts::new("openssh", file),
             ..Default::default()
         }
     }
 
     fn start(&mut self, no: usize) {
-        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-            self.done.push(a);
-        }
-        self.current = Some(ClientAttempt::new("openssh", &self.file, no));
+        self.attempts.at(true, no);
         self.proposal = None;
     }
 
     fn attempt(&mut self, no: usize) -> &mut ClientAttempt {
-        if self.current.as_ref().is_none_or(|a| a.ended) {
+        if self.attempts.current().is_none_or(|a| a.ended) {
             self.start(no);
         }
-        self.current.as_mut().expect("started")
+        self.attempts.at(false, no)
     }
 
     /// Reads one line of the client.
@@ -136,8 +178,8 @@ impl OpenSshReader {
             || t.starts_with("debug1: Connecting to");
         if opens
             && self
-                .current
-                .as_ref()
+                .attempts
+                .current()
                 .is_some_and(|a| a.ident.is_some() || a.ended)
         {
             self.start(e.no);
@@ -153,11 +195,8 @@ impl OpenSshReader {
     }
 
     /// The attempts read (the last one too).
-    pub fn finish(mut self) -> Vec<ClientAttempt> {
-        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-            self.done.push(a);
-        }
-        self.done
+    pub fn finish(self) -> Vec<ClientAttempt> {
+        self.attempts.finish()
     }
 
     /// A `debugN:` line.

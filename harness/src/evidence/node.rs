@@ -4,24 +4,21 @@
 
 use sshmatrix_reports::{Stage, Verdict};
 
-use super::client::ClientAttempt;
+use super::client::{Attempts, ClientAttempt};
 use super::sources::{Entry, Side};
 use super::OfferedKey;
 
 /// Reads Node ssh2 lines into attempts.
 #[derive(Default)]
 pub struct NodeReader {
-    file: String,
-    current: Option<ClientAttempt>,
-    done: Vec<ClientAttempt>,
+    attempts: Attempts,
 }
 
 impl NodeReader {
     /// A reader of lines of `file`.
     pub fn new(file: &str) -> Self {
         NodeReader {
-            file: file.into(),
-            ..Default::default()
+            attempts: Attempts::new("node-ssh2", file),
         }
     }
 
@@ -31,24 +28,15 @@ impl NodeReader {
             return;
         }
         let t = e.text.as_str();
-        if t.starts_with("Local ident: ") || self.current.is_none() {
-            if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-                self.done.push(a);
-            }
-            self.current = Some(ClientAttempt::new("node-ssh2", &self.file, e.no));
-        }
-        let a = self.current.as_mut().expect("started");
+        let a = self.attempts.at(t.starts_with("Local ident: "), e.no);
         if handshake(a, t) || auth(a, t) || ending(a, t) {
             a.cite(e.no, t);
         }
     }
 
     /// The attempts read.
-    pub fn finish(mut self) -> Vec<ClientAttempt> {
-        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-            self.done.push(a);
-        }
-        self.done
+    pub fn finish(self) -> Vec<ClientAttempt> {
+        self.attempts.finish()
     }
 }
 

@@ -4,16 +4,14 @@
 
 use sshmatrix_reports::{Stage, Verdict};
 
-use super::client::ClientAttempt;
+use super::client::{Attempts, ClientAttempt};
 use super::sources::{Entry, Side};
 use super::OfferedKey;
 
 /// Reads paramiko lines into attempts.
 #[derive(Default)]
 pub struct ParamikoReader {
-    file: String,
-    current: Option<ClientAttempt>,
-    done: Vec<ClientAttempt>,
+    attempts: Attempts,
 }
 
 /// The message of a paramiko log line (after `DEBUG:paramiko.transport:` or a formatter's
@@ -29,8 +27,7 @@ impl ParamikoReader {
     /// A reader of lines of `file`.
     pub fn new(file: &str) -> Self {
         ParamikoReader {
-            file: file.into(),
-            ..Default::default()
+            attempts: Attempts::new("paramiko", file),
         }
     }
 
@@ -42,22 +39,15 @@ impl ParamikoReader {
         let Some(m) = message(&e.text) else {
             return;
         };
-        if m.starts_with("starting thread (client mode)") || self.current.is_none() {
-            if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-                self.done.push(a);
-            }
-            self.current = Some(ClientAttempt::new("paramiko", &self.file, e.no));
-        }
-        let a = self.current.as_mut().expect("started");
+        let a = self
+            .attempts
+            .at(m.starts_with("starting thread (client mode)"), e.no);
         read_line(a, e.no, m, &e.text);
     }
 
     /// The attempts read.
-    pub fn finish(mut self) -> Vec<ClientAttempt> {
-        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-            self.done.push(a);
-        }
-        self.done
+    pub fn finish(self) -> Vec<ClientAttempt> {
+        self.attempts.finish()
     }
 }
 

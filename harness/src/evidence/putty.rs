@@ -4,25 +4,23 @@
 
 use sshmatrix_reports::{Stage, Verdict};
 
-use super::client::ClientAttempt;
+use super::client::{Attempts, ClientAttempt};
 use super::sources::{Entry, Side};
 use super::OfferedKey;
 
 /// Reads PuTTY lines into attempts.
 #[derive(Default)]
 pub struct PuttyReader {
-    file: String,
-    current: Option<ClientAttempt>,
+    attempts: Attempts,
     /// The next line is the host key's fingerprint.
     fingerprint_next: bool,
-    done: Vec<ClientAttempt>,
 }
 
 impl PuttyReader {
     /// A reader of lines of `file`.
     pub fn new(file: &str) -> Self {
         PuttyReader {
-            file: file.into(),
+            attempts: Attempts::new("putty", file),
             ..Default::default()
         }
     }
@@ -33,13 +31,7 @@ impl PuttyReader {
             return;
         }
         let t = e.text.as_str();
-        if t.starts_with("Looking up host ") || self.current.is_none() {
-            if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-                self.done.push(a);
-            }
-            self.current = Some(ClientAttempt::new("putty", &self.file, e.no));
-        }
-        let a = self.current.as_mut().expect("started");
+        let a = self.attempts.at(t.starts_with("Looking up host "), e.no);
         if std::mem::take(&mut self.fingerprint_next) {
             a.negotiated.hostkey = t.split_whitespace().next().map(String::from);
             a.cite(e.no, t);
@@ -52,11 +44,8 @@ impl PuttyReader {
     }
 
     /// The attempts read.
-    pub fn finish(mut self) -> Vec<ClientAttempt> {
-        if let Some(a) = self.current.take().filter(|a| !a.is_empty()) {
-            self.done.push(a);
-        }
-        self.done
+    pub fn finish(self) -> Vec<ClientAttempt> {
+        self.attempts.finish()
     }
 }
 

@@ -108,9 +108,48 @@ pub struct AuthRules {
     /// pattern also takes `OpenSSH_10`; AsyncSSH 2.1 knows no other RSA certificate algorithm).
     #[serde(default)]
     pub rsa_cert_ssh_rsa_for: Vec<String>,
+    /// Servers whose server-sig-algs the client does not take as sent (OpenSSH 8.7+ and Node
+    /// ssh2 1.x for `OpenSSH_7.4`, whose list leaves out the rsa-sha2 algorithms it verifies).
+    #[serde(default)]
+    pub implied_sig_algs: Vec<ImpliedSigAlgs>,
+}
+
+/// What a client assumes of a server's signature algorithms, keyed on its identification.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ImpliedSigAlgs {
+    /// The identification's prefix after `SSH-2.0-` (`OpenSSH_7.4`).
+    pub server: String,
+    /// The algorithms assumed.
+    pub algs: Vec<String>,
+    /// Put before the list sent (`true`, Node ssh2) or instead of it (`false`, OpenSSH).
+    #[serde(default)]
+    pub prepend: bool,
+    /// Also when the server sent no server-sig-algs (Node ssh2); OpenSSH only overrides a
+    /// list it was sent.
+    #[serde(default)]
+    pub when_absent: bool,
 }
 
 impl AuthRules {
+    /// The server-sig-algs the client acts on, from what a server identifying as `ident` sent
+    /// (`None`: nothing).
+    pub fn believed_sig_algs(&self, ident: &str, sent: Option<Vec<String>>) -> Option<Vec<String>> {
+        let software = ident.strip_prefix("SSH-2.0-").unwrap_or(ident);
+        let Some(rule) = self
+            .implied_sig_algs
+            .iter()
+            .find(|r| software.starts_with(r.server.as_str()))
+        else {
+            return sent;
+        };
+        match sent {
+            None if !rule.when_absent => None,
+            Some(list) if rule.prepend => Some(rule.algs.iter().cloned().chain(list).collect()),
+            _ => Some(rule.algs.clone()),
+        }
+    }
+
     /// Whether the client offers an RSA certificate as `ssh-rsa-cert-v01@openssh.com` to a
     /// server identifying as `ident` (`SSH-2.0-OpenSSH_10.0p2`, or without the prefix).
     pub fn rsa_cert_forced_ssh_rsa(&self, ident: &str) -> bool {

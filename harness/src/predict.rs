@@ -389,7 +389,7 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
         ));
     }
     let ident = server_software(eff);
-    if cell.certificate.is_some() && ident.is_some_and(|i| p.auth.rsa_cert_forced_ssh_rsa(&i)) {
+    if cell.certificate.is_some() && ident.as_ref().is_some_and(|i| p.auth.rsa_cert_forced_ssh_rsa(i)) {
         return Ok("ssh-rsa".to_string());
     }
     // A server's list as data (an empty one: it sends no ext-info), else OpenSSH's.
@@ -405,7 +405,12 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
                 .collect(),
         ),
     };
-    match choose_rsa(p, list.as_deref().filter(|_| p.sends_ext_info())) {
+    let list = list.filter(|_| p.sends_ext_info());
+    let list = match &ident {
+        Some(i) => p.auth.believed_sig_algs(i, list),
+        None => list,
+    };
+    match choose_rsa(p, list.as_deref()) {
         RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
         RsaChoice::Sign(a) => Ok(a),
         RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
@@ -417,6 +422,9 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
 /// The software part of an OpenSSH target's identification as its release names it
 /// (`OpenSSH_10.0`), for the clients' rules keyed on it.
 fn server_software(eff: &Effective) -> Option<String> {
+    if let Some(ident) = &eff.ident {
+        return Some(ident.clone());
+    }
     let (major, minor) = eff.release?;
     (eff.server == ServerKind::Openssh).then(|| format!("OpenSSH_{major}.{minor}"))
 }

@@ -114,11 +114,11 @@ pub async fn serve(
     let servable = match t.policy.server {
         ServerKind::Openssh => true,
         ServerKind::Tinyssh | ServerKind::Dropbear => t.image().is_some(),
-        ServerKind::Asyncssh => false,
+        ServerKind::Asyncssh | ServerKind::Emulated => false,
     };
     if t.remote().is_some() || !servable {
         return Err(RunError::Input(format!(
-            "target `{}`: serve runs OpenSSH policies (on this host or with --image), and Dropbear and TinySSH policies with the image of their release; not AsyncSSH or remote targets",
+            "target `{}`: serve runs OpenSSH policies (on this host or with --image), and Dropbear and TinySSH policies with the image of their release; not AsyncSSH, emulated or remote targets",
             t.id
         )));
     }

@@ -31,6 +31,8 @@ pub struct AsyncSsh {
     pub host_keys: Vec<PathBuf>,
     /// What the release does.
     pub facts: ServerFacts,
+    /// For an emulated release: the profile the program reads (`--emulate`), its facts as TOML.
+    pub emulation: Option<PathBuf>,
 }
 
 impl AsyncSsh {
@@ -43,6 +45,7 @@ impl AsyncSsh {
         host_keys: Vec<PathBuf>,
         users: &[(String, Vec<String>)],
         facts: ServerFacts,
+        emulated: bool,
     ) -> Result<Self, TargetError> {
         use std::os::unix::fs::PermissionsExt;
         let dir = target_dir(run_dir, id)?;
@@ -56,23 +59,34 @@ impl AsyncSsh {
             std::fs::write(&file, lines.join("\n") + "\n")?;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
         }
+        let emulation = match emulated {
+            true => {
+                let file = dir.join("emulation.toml");
+                let text = toml::to_string(&facts).map_err(|e| {
+                    TargetError::Io(io::Error::other(format!("emulation profile: {e}")))
+                })?;
+                std::fs::write(&file, text)?;
+                Some(file)
+            }
+            false => None,
+        };
         Ok(AsyncSsh {
             python: python.to_string(),
             program,
             keys,
             host_keys,
             facts,
+            emulation,
         })
     }
 
     /// The argv of a server listening on 127.0.0.1:`port`.
     pub fn argv(&self, port: u16) -> Vec<String> {
-        let mut argv = vec![
-            self.python.clone(),
-            self.program.display().to_string(),
-            port.to_string(),
-            self.keys.display().to_string(),
-        ];
+        let mut argv = vec![self.python.clone(), self.program.display().to_string()];
+        if let Some(profile) = &self.emulation {
+            argv.extend(["--emulate".into(), profile.display().to_string()]);
+        }
+        argv.extend([port.to_string(), self.keys.display().to_string()]);
         argv.extend(self.host_keys.iter().map(|k| k.display().to_string()));
         argv
     }

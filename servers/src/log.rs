@@ -48,6 +48,8 @@ const REASONS: &[&str] = &[
     "Bad password attempt",
     "Pubkey auth attempt with unknown algo",
     "Exit before auth",
+    // An emulated server's engine ending the connection (the release's own lines come first).
+    "emulated server: connection lost",
     // TinySSH.
     "unable to authorize",
     "too many authentication tries",
@@ -92,6 +94,15 @@ pub fn turned_away(log: &str) -> Vec<String> {
         .filter(|l| l.contains("sshmatrix: turned away"))
         .map(|l| l.trim().trim_start_matches("sshmatrix: ").to_string())
         .collect()
+}
+
+/// The signature algorithm of the public-key request an emulated server verified (its own
+/// line, `emulated server: signature algorithm ALG (valid)`), if it logged one.
+pub fn emulated_signature(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        let rest = l.trim().strip_prefix("emulated server: signature algorithm ")?;
+        rest.split_whitespace().next().map(String::from)
+    })
 }
 
 /// Lines kept as evidence though they explain nothing themselves.

@@ -112,6 +112,9 @@ pub enum ServerKind {
     Tinyssh,
     /// The server of the Python library AsyncSSH (its defaults).
     Asyncssh,
+    /// Another release emulated from its sourced facts (identification string, algorithm
+    /// lists, ext-info, what it verifies, its log lines) on AsyncSSH's server engine.
+    Emulated,
 }
 
 impl ServerKind {
@@ -122,7 +125,14 @@ impl ServerKind {
             ServerKind::Dropbear => "Dropbear",
             ServerKind::Tinyssh => "TinySSH",
             ServerKind::Asyncssh => "AsyncSSH",
+            ServerKind::Emulated => "emulated",
         }
+    }
+
+    /// Whether the server runs as a program on this host (a library's server), not in a
+    /// container or on a remote host.
+    pub fn on_this_host(self) -> bool {
+        matches!(self, ServerKind::Asyncssh | ServerKind::Emulated)
     }
 }
 
@@ -164,6 +174,27 @@ pub struct ServerFacts {
     /// OpenSSH pads such a signature before verifying it.
     #[serde(default)]
     pub rsa_signature_exact_length: bool,
+    /// An emulated server's identification string after `SSH-2.0-` (`OpenSSH_7.4`,
+    /// `dropbear_2017.75`): what clients' compatibility rules key on.
+    #[serde(default)]
+    pub ident: Option<String>,
+    /// Failed authentication requests before an emulated server disconnects (Dropbear's real
+    /// servers take `-T N` in `options`).
+    #[serde(default)]
+    pub auth_tries: Option<u32>,
+    /// Whether a key refused before its signature (unknown algorithm, not authorized) counts
+    /// toward `auth_tries` (OpenSSH: yes; Dropbear: only bad signatures and passwords count).
+    #[serde(default = "yes")]
+    pub counts_refused_keys: bool,
+    /// An emulated server's log lines, as the release's code writes them: `accepted`,
+    /// `failed`, `unknown_algorithm`, `rsa_too_small`, `too_many` (and `too_many_message`, the
+    /// disconnect text), with `{user}`, `{alg}`, `{addr}`, `{port}`, `{bits}` filled in.
+    #[serde(default)]
+    pub log: BTreeMap<String, String>,
+    /// What an emulated server does not reproduce, one line each: every answer about it
+    /// carries them.
+    #[serde(default)]
+    pub limits: Vec<String>,
 }
 
 impl ServerFacts {
@@ -172,8 +203,12 @@ impl ServerFacts {
         !self.options.iter().any(|o| o == "-s")
     }
 
-    /// The authentication attempts allowed (`-T N`, else Dropbear's default 10).
+    /// The authentication attempts allowed (an emulated release's `auth_tries`, `-T N`, else
+    /// Dropbear's default 10).
     pub fn max_auth_tries(&self) -> u32 {
+        if let Some(n) = self.auth_tries {
+            return n;
+        }
         self.options
             .iter()
             .position(|o| o == "-T")
@@ -193,6 +228,10 @@ pub struct Alternative {
     pub how: String,
     /// What it costs in security.
     pub cost: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_ak() -> String {
@@ -258,6 +297,12 @@ fn check_kind(p: &Policy) -> Result<(), String> {
                 .into(),
         ),
         (kind, None) => Err(format!("a {} policy needs a `[facts]` table", kind.name())),
+        (ServerKind::Emulated, Some(f)) if f.ident.is_none() || f.runs_with.is_none() => Err(
+            "an emulated server needs `ident` (its identification string) and `runs_with` (the AsyncSSH installation that runs it) in `[facts]`".into(),
+        ),
+        (ServerKind::Emulated, Some(f)) if f.limits.is_empty() => Err(
+            "an emulated server lists what it does not reproduce in `[facts] limits`".into(),
+        ),
         (kind, Some(_)) if !p.directives.trim().is_empty() || !p.openssh.is_empty() => {
             Err(format!(
                 "a {} policy has no sshd_config `directives` and no `openssh` release",

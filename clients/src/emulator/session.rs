@@ -361,6 +361,7 @@ async fn signature(
         true => server_sig_algs(handle).await,
         false => None,
     };
+    let list = a.profile.auth.believed_sig_algs(&a.server.ident, list);
     match choose_rsa(a.profile, list.as_deref()) {
         // An agent asked for no SHA-2 flag signs with SHA-1.
         RsaChoice::Sign(_) if a.agent.is_some() && !a.profile.auth.agent_rsa_sha2 => {

@@ -243,7 +243,7 @@ fn facts_target(w: &Written, plan: &Plan, t: &Target) -> Result<(), InputError> 
 pub fn release_image(policy: &sshmatrix_servers::Policy) -> Option<&'static str> {
     use sshmatrix_servers::ServerKind;
     let kind = policy.server;
-    if matches!(kind, ServerKind::Openssh | ServerKind::Asyncssh) {
+    if kind == ServerKind::Openssh || kind.on_this_host() {
         return None;
     }
     let version = &policy.facts.as_ref()?.version;
@@ -269,12 +269,12 @@ fn server_release(t: &Target, raw: &RawTarget) -> Option<Problem> {
     let image_at = || raw.image.as_ref().map_or(raw.id.span(), |i| i.span());
     match (t.image(), t.remote()) {
         // A library's server runs on this host, from the library's own installation.
-        (Some(_), _) if kind == ServerKind::Asyncssh => Some((
+        (Some(_), _) if kind.on_this_host() => Some((
             image_at(),
             format!("target `{}`: policy `{policy}` is the {name} server, which runs on this host, not in a container", t.id),
             "drop `kind` and `image` for this target".into(),
         )),
-        _ if kind == ServerKind::Asyncssh => None,
+        _ if kind.on_this_host() => None,
         (None, None) => Some((
             raw.policy.span(),
             format!(

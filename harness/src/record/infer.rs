@@ -354,6 +354,7 @@ fn base_profile(meta: &Meta, hello: &ServerHello, recorded: &str) -> Profile {
             not_offered: Vec::new(),
             agent_rsa_sha2: true,
             rsa_cert_ssh_rsa_for: Vec::new(),
+            implied_sig_algs: Vec::new(),
         },
         reads: Vec::new(),
         reads_encrypted: true,

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use sshmatrix_clients::{KeyFactory, KeyFile};
 use sshmatrix_reports::{CellResult, Report, Verdict};
 use sshmatrix_servers::sshd::current_user;
-use sshmatrix_servers::{find_sshd, Effective, HostKeyStore, ServerKind, SshdTarget};
+use sshmatrix_servers::{find_sshd, Effective, HostKeyStore, SshdTarget};
 
 use crate::matrix::{Cell, Plan, TargetId};
 use client_side::{install_libraries, ClientSide};
@@ -346,7 +346,7 @@ impl Shared {
     /// the OS user running sshmatrix on local ones.
     fn login_for<'a>(&'a self, cell: &'a Cell) -> &'a str {
         let t = &self.plan.targets[cell.target];
-        if t.image().is_some() || t.policy.server == ServerKind::Asyncssh {
+        if t.image().is_some() || t.policy.server.on_this_host() {
             &cell.user
         } else {
             &self.login

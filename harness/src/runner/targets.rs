@@ -254,7 +254,7 @@ pub(super) async fn start_backend(
     spec: &TargetSpec,
 ) -> Result<(SshdTarget, Option<sshmatrix_servers::container::Container>), RunError> {
     let t = &env.plan.targets[ti];
-    if t.policy.server == ServerKind::Asyncssh {
+    if t.policy.server.on_this_host() {
         return Ok((asyncssh_target(env, ti)?, None));
     }
     let Some(image) = t.image() else {
@@ -309,7 +309,8 @@ pub(super) fn effective_of(
 }
 
 /// An AsyncSSH target: its server program in the virtual environment of the AsyncSSH client
-/// profile of the same release, each matrix user with an authorized-keys file of its own.
+/// profile of the same release, each matrix user with an authorized-keys file of its own. An
+/// emulated release runs the same way, the program reading its profile.
 pub(super) fn asyncssh_target(env: &TargetEnv<'_>, ti: usize) -> Result<SshdTarget, RunError> {
     let t = &env.plan.targets[ti];
     let facts = t
@@ -341,6 +342,7 @@ pub(super) fn asyncssh_target(env: &TargetEnv<'_>, ti: usize) -> Result<SshdTarg
         host_keys,
         &users,
         facts,
+        t.policy.server == ServerKind::Emulated,
     )?;
     Ok(SshdTarget::asyncssh(&t.id, server))
 }

@@ -254,6 +254,7 @@ fn effective(seen: &Seen, known: Option<&Policy>, sig_algs: Vec<String>) -> Effe
         server_sig_algs: Some(sig_algs),
         server: kind.unwrap_or_default(),
         kex_as_sent: true,
+        ident: h.ident.strip_prefix("SSH-2.0-").map(String::from),
     }
 }
 

@@ -209,7 +209,7 @@ impl ImageRecipe {
             crate::policy::ServerKind::Openssh => None,
             crate::policy::ServerKind::Dropbear => self.dropbear.as_deref(),
             crate::policy::ServerKind::Tinyssh => self.tinyssh.as_deref(),
-            crate::policy::ServerKind::Asyncssh => None,
+            crate::policy::ServerKind::Asyncssh | crate::policy::ServerKind::Emulated => None,
         }
     }
 

@@ -167,6 +167,9 @@ pub struct Effective {
     /// Whether `kex` is the list as the server sends it, protocol markers included (a scan of
     /// a live server); `false` for `sshd -T` output, which prints no markers.
     pub kex_as_sent: bool,
+    /// The server's identification after `SSH-2.0-` where it is known without running it (an
+    /// emulated release, a scanned server): clients' compatibility rules key on it.
+    pub ident: Option<String>,
 }
 
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
@@ -257,6 +260,7 @@ impl Effective {
             server_sig_algs: None,
             server: crate::policy::ServerKind::Openssh,
             kex_as_sent: false,
+            ident: None,
         }
     }
 
@@ -283,13 +287,14 @@ impl Effective {
             authentication_methods: Vec::new(),
             required_rsa_size: d.rsa_min_bits,
             pubkey_auth: true,
-            password_auth: d.password_auth(),
+            password_auth: d.password_auth() && !server.on_this_host(),
             agent_forwarding: true,
             max_auth_tries: d.max_auth_tries(),
             release: None,
             server_sig_algs: Some(d.server_sig_algs.clone()),
             server,
             kex_as_sent: true,
+            ident: d.ident.clone(),
         }
     }
 }

@@ -49,7 +49,10 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
         Stage::Auth | Stage::Login => {
             if let Some(code) = certificate_refusal(&srv) {
                 code
-            } else if srv("not in PubkeyAccepted") || srv("unsupported public key algorithm") {
+            } else if srv("not in PubkeyAccepted")
+                || srv("unsupported public key algorithm")
+                || srv("Pubkey auth attempt with unknown algo")
+            {
                 Code::AuthSignatureRejected
             } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize")
             {

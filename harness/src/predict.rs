@@ -389,7 +389,11 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
         ));
     }
     let ident = server_software(eff);
-    if cell.certificate.is_some() && ident.as_ref().is_some_and(|i| p.auth.rsa_cert_forced_ssh_rsa(i)) {
+    if cell.certificate.is_some()
+        && ident
+            .as_ref()
+            .is_some_and(|i| p.auth.rsa_cert_forced_ssh_rsa(i))
+    {
         return Ok("ssh-rsa".to_string());
     }
     // A server's list as data (an empty one: it sends no ext-info), else OpenSSH's.

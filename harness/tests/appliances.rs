@@ -130,7 +130,8 @@ async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_contain
 }
 
 /// Starts `p`'s real server as a target (Dropbear and TinySSH in their image's container,
-/// AsyncSSH from its client profile's installation) and returns it with its container.
+/// AsyncSSH and the releases emulated on it from its client profile's installation) and
+/// returns it with its container.
 async fn start(
     p: &sshmatrix_servers::Policy,
     dir: &std::path::Path,
@@ -141,7 +142,7 @@ async fn start(
 ) {
     use sshmatrix_servers::container::{ensure_image, recipes, start_target};
     let d = p.facts.clone().unwrap();
-    if p.server == sshmatrix_servers::ServerKind::Asyncssh {
+    if p.server.on_this_host() {
         let with = d.runs_with.clone().unwrap();
         let profile = sshmatrix_clients::builtin_profiles()
             .into_iter()
@@ -153,9 +154,11 @@ async fn start(
         let host_keys = p.host_keys.iter().map(|k| store.get(k).unwrap()).collect();
         let users = [("admin".to_string(), Vec::new())];
         let python = &installed[&with][0];
-        let server =
-            sshmatrix_servers::asyncssh::AsyncSsh::create(dir, &p.id, python, host_keys, &users, d)
-                .unwrap();
+        let emulated = p.server == sshmatrix_servers::ServerKind::Emulated;
+        let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
+            dir, &p.id, python, host_keys, &users, d, emulated,
+        )
+        .unwrap();
         return (sshmatrix_servers::SshdTarget::asyncssh(&p.id, server), None);
     }
     let image = recipes()
@@ -200,7 +203,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
         .into_iter()
         .filter(|p| p.facts.is_some())
         .collect();
-    assert_eq!(policies.len(), 10);
+    assert_eq!(policies.len(), 14);
     for p in policies {
         let d = p.facts.clone().unwrap();
         let (target, container) = start(&p, work.path(), &store).await;
@@ -217,6 +220,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
         let ident = match p.server {
             ServerKind::Dropbear => format!("SSH-2.0-dropbear_{}", d.version),
             ServerKind::Asyncssh => format!("SSH-2.0-AsyncSSH_{}", d.version),
+            ServerKind::Emulated => format!("SSH-2.0-{}", d.ident.clone().unwrap_or_default()),
             _ => "SSH-2.0-tinyssh".to_string(),
         };
         assert!(hello.ident.starts_with(&ident), "{}: {}", p.id, hello.ident);

@@ -74,16 +74,30 @@ pub fn legend_text(c: &CellResult) -> String {
     format!("[{}] {}: {}", c.code, c.stage, generic(&c.reason))
 }
 
-/// `reason` with the number after `port` and every `SHA256:` fingerprint written `…`.
+/// `reason` with the number after `port` (or after `ADDRESS:`, as Dropbear writes it), every
+/// `SHA256:` fingerprint and every colon-hex MD5 fingerprint written `…`.
 fn generic(reason: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for word in reason.split(' ') {
-        let port = out.last() == Some(&"port") && word.bytes().all(|b| b.is_ascii_digit());
-        match () {
-            _ if port && !word.is_empty() => out.push("…"),
-            _ if word.starts_with("SHA256:") && word.len() > 40 => out.push("SHA256:…"),
-            _ => out.push(word),
-        }
+        let digits = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+        let bare = word.trim_end_matches([':', ',', '.', ')']);
+        let port = out.last().is_some_and(|w| w == "port") && digits(bare);
+        let addr_port = word.rsplit_once(':').filter(|(addr, p)| {
+            digits(p) && addr.split('.').count() == 4 && addr.split('.').all(digits)
+        });
+        let md5 = word.len() == 47
+            && word
+                .split(':')
+                .all(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        out.push(match () {
+            _ if port => format!("…{}", &word[bare.len()..]),
+            _ if word.starts_with("SHA256:") && word.len() > 40 => "SHA256:…".into(),
+            _ if md5 => "…".into(),
+            _ => match addr_port {
+                Some((addr, _)) => format!("{addr}:…"),
+                None => word.to_string(),
+            },
+        });
     }
     out.join(" ")
 }
@@ -327,5 +341,26 @@ impl<'a> Grid<'a> {
             .iter()
             .filter(|c| c.disagrees_with_prediction())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generic;
+
+    #[test]
+    fn a_legend_leaves_out_ports_and_fingerprints_as_each_server_writes_them() {
+        assert_eq!(
+            generic("ssh: Unable to negotiate with 127.0.0.1 port 46799: no matching host key"),
+            "ssh: Unable to negotiate with 127.0.0.1 port …: no matching host key"
+        );
+        assert_eq!(
+            generic("Pubkey auth attempt with unknown algo for 'admin' from 127.0.0.1:48613"),
+            "Pubkey auth attempt with unknown algo for 'admin' from 127.0.0.1:…"
+        );
+        let md5 = "with key md5 2b:3c:4d:5e:6f:70:81:92:a3:b4:c5:d6:e7:f8:09:1a from";
+        assert_eq!(generic(md5), "with key md5 … from");
+        // A version or a time is not a port.
+        assert_eq!(generic("OpenSSH_9.2 at 10:15"), "OpenSSH_9.2 at 10:15");
     }
 }

@@ -27,16 +27,20 @@ import asyncssh
 
 
 def owner(local, peer):
-    """The uid owning the socket at `peer` connected to `local` (IPv4), from /proc/net/tcp."""
+    """The uid owning the socket at `peer` connected to `local` (IPv4), from /proc/net/tcp, or
+    from /proc/net/tcp6 for a client on a dual-stack socket (Java's) with IPv4-mapped addresses."""
     def word(addr):
-        ip, port = addr[0], addr[1]
-        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(ip), "little"), port)
-    want_local, want_remote = word(peer), word(local)
-    with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            f = line.split()
-            if len(f) > 7 and f[1] == want_local and f[2] == want_remote:
-                return int(f[7])
+        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(addr[0]), "little"), addr[1])
+
+    def mapped(addr):
+        return "0000000000000000FFFF0000" + word(addr)
+    for table, form in (("/proc/net/tcp", word), ("/proc/net/tcp6", mapped)):
+        want_local, want_remote = form(peer), form(local)
+        with open(table) as rows:
+            for line in rows.readlines()[1:]:
+                f = line.split()
+                if len(f) > 7 and f[1] == want_local and f[2] == want_remote:
+                    return int(f[7])
     return None
 
 
@@ -115,7 +119,11 @@ def emulate(profile):
 
     def initialised(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        self._server_host_key_algs = [a for a in hostkey if a in self._server_host_keys]
+        # AsyncSSH picks the key for the first algorithm of the client's list it has a key
+        # for: only the release's algorithms may be found.
+        keys = self._server_host_keys
+        self._server_host_keys = {a: keys[a] for a in hostkey if a in keys}
+        self._server_host_key_algs = list(self._server_host_keys)
     conn.__init__ = initialised
 
     accepted = set(profile["pubkey_algorithms"])
@@ -221,6 +229,11 @@ async def serve(port, host_keys, keys_dir, profile):
         def connection_made(self, conn):
             self.conn = conn
             peer, local = conn.get_extra_info("peername"), conn.get_extra_info("sockname")
+            if profile:
+                line = fill(profile, "connection", addr=peer[0], port=peer[1],
+                            laddr=local[0], lport=local[1])
+                if line:
+                    say(line)
             uid = owner(local, peer)
             if uid not in (os.geteuid(), 0):
                 self.foreign = True
@@ -229,7 +242,11 @@ async def serve(port, host_keys, keys_dir, profile):
                 conn.abort()
 
         def connection_lost(self, exc):
-            if profile and exc is not None and not self.foreign:
+            # The engine's own failure (a protocol error, no common algorithm), not the client
+            # going away.
+            ended = (asyncssh.Error, ) if profile else ()
+            if isinstance(exc, ended) and not isinstance(exc, asyncssh.ConnectionLost) \
+                    and not self.foreign:
                 say("emulated server: connection lost: %s" % exc)
             if not self.foreign:
                 done.set()

@@ -82,22 +82,11 @@ mod tests {
 
     #[test]
     fn a_daemon_serves_one_port_with_the_targets_host_keys_and_options() {
+        let facts = "version = \"2022.83\"\noptions = [\"-s\"]\nkex = []\nhostkey = []\n\
+                     ciphers = []\nmacs = []\ncompression = []\npubkey_algorithms = []";
         let d = Dropbear {
             prefix: vec![],
-            facts: ServerFacts {
-                version: "2022.83".into(),
-                options: vec!["-s".into()],
-                kex: vec![],
-                hostkey: vec![],
-                ciphers: vec![],
-                macs: vec![],
-                compression: vec![],
-                server_sig_algs: vec![],
-                pubkey_algorithms: vec![],
-                rsa_min_bits: 1024,
-                rsa_signature_exact_length: true,
-                runs_with: None,
-            },
+            facts: toml::from_str::<ServerFacts>(facts).unwrap(),
             host_key_types: vec!["ed25519".into(), "rsa".into()],
         };
         assert_eq!(

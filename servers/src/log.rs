@@ -48,8 +48,6 @@ const REASONS: &[&str] = &[
     "Bad password attempt",
     "Pubkey auth attempt with unknown algo",
     "Exit before auth",
-    // An emulated server's engine ending the connection (the release's own lines come first).
-    "emulated server: connection lost",
     // TinySSH.
     "unable to authorize",
     "too many authentication tries",
@@ -100,13 +98,19 @@ pub fn turned_away(log: &str) -> Vec<String> {
 /// line, `emulated server: signature algorithm ALG (valid)`), if it logged one.
 pub fn emulated_signature(log: &str) -> Option<String> {
     log.lines().rev().find_map(|l| {
-        let rest = l.trim().strip_prefix("emulated server: signature algorithm ")?;
+        let rest = l
+            .trim()
+            .strip_prefix("emulated server: signature algorithm ")?;
         rest.split_whitespace().next().map(String::from)
     })
 }
 
-/// Lines kept as evidence though they explain nothing themselves.
-const CONTEXT: &[&str] = &["Connection closed by authenticating user"];
+/// Lines kept as evidence though they explain nothing themselves (an emulated server's engine
+/// ending the connection is not the release's reason: the client says what failed).
+const CONTEXT: &[&str] = &[
+    "Connection closed by authenticating user",
+    "emulated server: connection lost",
+];
 
 /// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix or
 /// TinySSH's `tinysshd: SESSION: info: ` prefix and ` {file.c:LINE}` suffix.

@@ -186,9 +186,10 @@ pub struct ServerFacts {
     /// toward `auth_tries` (OpenSSH: yes; Dropbear: only bad signatures and passwords count).
     #[serde(default = "yes")]
     pub counts_refused_keys: bool,
-    /// An emulated server's log lines, as the release's code writes them: `accepted`,
-    /// `failed`, `unknown_algorithm`, `rsa_too_small`, `too_many` (and `too_many_message`, the
-    /// disconnect text), with `{user}`, `{alg}`, `{addr}`, `{port}`, `{bits}` filled in.
+    /// An emulated server's log lines, as the release's code writes them: `connection`,
+    /// `accepted`, `failed`, `unknown_algorithm`, `rsa_too_small`, `too_many` (and
+    /// `too_many_message`, the disconnect text), with `{user}`, `{alg}`, `{addr}`, `{port}`,
+    /// `{laddr}`, `{lport}`, `{bits}`, `{fp_md5}`, `{fp_sha256}` filled in.
     #[serde(default)]
     pub log: BTreeMap<String, String>,
     /// What an emulated server does not reproduce, one line each: every answer about it
@@ -242,6 +243,34 @@ fn default_ak() -> String {
 pub const HOST_KEY_TYPES: &[&str] = &["ed25519", "ecdsa", "rsa"];
 
 impl Policy {
+    /// The server release as answers name it: `Dropbear 2022.83`, `OpenSSH 5.3 (emulated)`
+    /// (an emulated release by its identification), `OpenSSH` when the policy says no release.
+    pub fn server_release(&self) -> String {
+        match (&self.facts, self.server) {
+            (Some(f), ServerKind::Emulated) => {
+                let ident = f.ident.as_deref().unwrap_or(&f.version);
+                format!("{} (emulated)", ident.replacen('_', " ", 1))
+            }
+            (Some(f), kind) => format!("{} {}", kind.name(), f.version),
+            (None, kind) => kind.name().to_string(),
+        }
+    }
+
+    /// The line every answer about this policy carries: what its server side rests on and, for
+    /// an emulated release, what the emulation does not reproduce.
+    pub fn basis_line(&self) -> String {
+        let limits = self
+            .facts
+            .as_ref()
+            .filter(|_| self.server == ServerKind::Emulated)
+            .map(|f| f.limits.join("; "))
+            .filter(|l| !l.is_empty());
+        match limits {
+            Some(l) => format!("{}; not reproduced: {l}", self.basis.line()),
+            None => self.basis.line(),
+        }
+    }
+
     /// Whether the directives set `keyword` (case-insensitive), so harness defaults must not.
     pub fn sets(&self, keyword: &str) -> bool {
         self.directives.lines().any(|l| {

@@ -454,7 +454,7 @@ pub async fn explain(
         route,
         caveats,
         fixes: out,
-        basis: policy.basis.line(),
+        basis: policy.basis_line(),
     })
 }
 

@@ -696,7 +696,7 @@ fn password_refusal(s: &Seen) -> ClientOutcome {
     ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
 }
 
-/// sshd log text that appears only once a client has shown a public key (OpenSSH auth2-pubkey.c:
+/// Server log text that appears only once a client has shown a public key (OpenSSH auth2-pubkey.c:
 /// "Failed publickey", "Accepted publickey", "not in PubkeyAcceptedAlgorithms", "unsupported
 /// public key algorithm", "refusing RSA key: Invalid key length" (RequiredRSASize), and the
 /// StrictModes refusal of the authorized_keys file read for it).
@@ -708,6 +708,9 @@ const SHOWN_KEY: &[&str] = &[
     "bad ownership or modes",
     // A certificate refused for its CA's signature algorithm (the only line sshd logs then).
     "certificate signature algorithm",
+    // Dropbear (svr-authpubkey.c): `Pubkey auth succeeded`, `… bad signature`, `… attempt
+    // with unknown algo`.
+    "Pubkey auth ",
 ];
 
 /// A key cell that did not log in: where it stopped, and — when the client never showed the
@@ -733,7 +736,8 @@ fn key_refusal(s: &Seen, last: &str) -> ClientOutcome {
         );
         return o(reason).with_code(Code::AuthMethodDisabled);
     }
-    if unshown && log.contains("Connection from") {
+    // OpenSSH's `Connection from`, Dropbear's `Child connection from`: the server saw the client.
+    if unshown && (log.contains("Connection from") || log.contains("Child connection from")) {
         let reason = format!(
             "{driver}: client does not offer the {} key (no publickey attempt in the server log): {last}",
             s.family

@@ -68,7 +68,7 @@ pub(super) async fn run_real_once_more(
         "the first attempt was refused ({}) and this one logged in: {} leaves the leading zero bytes out of an RSA signature (about 1 in 256 is a byte short) and {} verifies only signatures as long as the key's modulus, so about 1 login in 256 fails",
         first.0.reason,
         cell.client.display_name(),
-        target.policy.server.name(),
+        target.policy.server_release(),
     ));
     second
 }

@@ -106,9 +106,8 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed:
     };
     result.code = sshmatrix_reports::Code::AuthSignatureRejected.into();
     result.reason = format!(
-        "{} {} does not verify {what} (it verifies {}); {server}",
-        t.policy.server.name(),
-        d.version,
+        "{} does not verify {what} (it verifies {}); {server}",
+        t.policy.server_release(),
         accepted.join(","),
     );
 }

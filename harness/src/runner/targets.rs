@@ -87,7 +87,7 @@ pub(super) fn basis_notes(plan: &Plan) -> Vec<String> {
     plan.targets
         .iter()
         .filter(|t| seen.insert(t.policy.id.clone()))
-        .map(|t| format!("policy `{}`: {}", t.policy.id, t.policy.basis.line()))
+        .map(|t| format!("policy `{}`: {}", t.policy.id, t.policy.basis_line()))
         .collect()
 }
 

@@ -1,0 +1,119 @@
+//! Emulated servers (issue 37): old releases run on AsyncSSH's server engine from their sourced
+//! facts, met by real clients. The release's identification makes the clients' compatibility
+//! rules fire, what it sends (or leaves out) of ext-info decides the RSA signature, and its
+//! refusals are its own log lines.
+
+mod common;
+
+use sshmatrix_reports::{CellResult, Report, Verdict};
+
+fn cell<'a>(cells: &'a [CellResult], client: &str, key: &str, target: &str) -> &'a CellResult {
+    cells
+        .iter()
+        .find(|c| c.client == client && c.key_type == key && c.target == target)
+        .unwrap_or_else(|| panic!("no cell {client} {key} {target}"))
+}
+
+/// A matrix of host clients (real ssh 9.2, paramiko 2.9.5 and 3.5.1, Node ssh2 1.17.0) against
+/// the emulated OpenSSH 7.4, 6.6 and Dropbear 2017.75.
+fn matrix(dir: &std::path::Path) -> std::path::PathBuf {
+    let target = |id: &str, policy: &str| {
+        format!("[[targets]]\nid = \"{id}\"\npolicy = \"{policy}\"\nusers = [\"admin\"]\n")
+    };
+    let text = format!(
+        "title = \"emulated servers\"\n[axes]\nkeys = [\"rsa-2048\", \"ed25519\"]\npassphrase = [\"no\"]\n\
+         pairs = [{{ client = \"real-openssh-9.2\", key_tool = \"ssh-keygen\" }}, \
+         {{ client = \"real-paramiko-2.9.5\", key_tool = \"ssh-keygen\" }}, \
+         {{ client = \"real-paramiko-3.5.1\", key_tool = \"ssh-keygen\" }}, \
+         {{ client = \"real-node-ssh2-1.17.0\", key_tool = \"ssh-keygen\" }}]\n{}{}{}",
+        target("c7", "emulated-openssh-7.4p1"),
+        target("u14", "emulated-openssh-6.6.1p1"),
+        target("db17", "emulated-dropbear-2017.75"),
+    );
+    common::matrix_file(dir, "emulated.toml", &text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_servers_answer_real_clients_as_their_sources_say_from_registries() {
+    let dir = common::scratch_dir("emulated-servers");
+    let report: Report = common::run(common::plan(&matrix(&dir))).await;
+    let cells = &report.cells;
+    assert_eq!(cells.len(), 4 * 2 * 3);
+    common::assert_predicted(&report);
+    // OpenSSH 7.4's server-sig-algs has no rsa-sha2: ssh 9.2 (SSH_BUG_SIGTYPE74) and Node ssh2
+    // (IMPLY_RSA_SHA2_SIGALGS) sign rsa-sha2 anyway, paramiko takes the list and signs ssh-rsa.
+    let signed = |client: &str| cell(cells, client, "rsa", "c7").signature.clone();
+    assert_eq!(signed("real-openssh-9.2").as_deref(), Some("rsa-sha2-512"));
+    assert_eq!(
+        signed("real-node-ssh2-1.17.0").as_deref(),
+        Some("rsa-sha2-256")
+    );
+    assert_eq!(signed("real-paramiko-3.5.1").as_deref(), Some("ssh-rsa"));
+    let weak = &cell(cells, "real-paramiko-3.5.1", "rsa", "c7").weak;
+    assert!(weak.iter().any(|w| w == "sha1-user-signature"), "{weak:?}");
+    let c7 = cell(cells, "real-openssh-9.2", "rsa", "c7");
+    assert_eq!(c7.verdict, Verdict::Ok);
+    assert!(
+        c7.server_evidence[0].starts_with("Accepted publickey for admin from 127.0.0.1 port "),
+        "{:?}",
+        c7.server_evidence
+    );
+    // No ext-info: paramiko 2.9+ signs rsa-sha2-512 and 6.6 does not know it (paramiko #1961);
+    // ssh 9.2 has no signature algorithm left for the RSA key.
+    for paramiko in ["real-paramiko-2.9.5", "real-paramiko-3.5.1"] {
+        let c = cell(cells, paramiko, "rsa", "u14");
+        assert_eq!(
+            (c.verdict, c.code.as_str()),
+            (Verdict::Fail, "auth-signature-rejected")
+        );
+        assert_eq!(
+            c.server_reason.as_deref(),
+            Some("unsupported public key algorithm: rsa-sha2-512")
+        );
+    }
+    let c = cell(cells, "real-openssh-9.2", "rsa", "db17");
+    assert_eq!(
+        c.code.as_str(),
+        "auth-no-signature-algorithm",
+        "{}",
+        c.reason
+    );
+    // Dropbear 2017.75 knows no Ed25519 and says so in its own words; ssh-rsa it verifies.
+    let c = cell(cells, "real-node-ssh2-1.17.0", "ed25519", "db17");
+    assert_eq!(c.code.as_str(), "auth-signature-rejected");
+    let reason = c.server_reason.as_deref().unwrap_or("");
+    assert!(
+        reason.starts_with("Pubkey auth attempt with unknown algo for 'admin' from 127.0.0.1:"),
+        "{reason}"
+    );
+    let c = cell(cells, "real-node-ssh2-1.17.0", "rsa", "db17");
+    assert_eq!(
+        (c.verdict, c.signature.as_deref()),
+        (Verdict::Ok, Some("ssh-rsa"))
+    );
+    assert!(c.server_evidence[0].starts_with("Pubkey auth succeeded for 'admin' with key md5 "));
+    // Every answer says what the emulation leaves out.
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("emulated on AsyncSSH's server engine; not reproduced: "),
+        "{notes}"
+    );
+}
+
+/// The shipped legacy-servers matrix: today's real clients (OpenSSH 8.4/9.2/10.0 from the
+/// Debian images, PuTTY, paramiko, JSch, Go, Node ssh2, libssh2) against the four emulated
+/// releases, its expectations (from the sources its header names) met and every cell as
+/// predicted.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_servers_matrix_meets_its_expectations_in_containers_from_registries() {
+    let report: Report = common::run_shipped("legacy-servers.toml").await;
+    assert_eq!(report.cells.len(), 12 * 3 * 4);
+    // OpenSSH 8.4 predates SSH_BUG_SIGTYPE74 (8.7): it signs ssh-rsa for 7.4; 10.0 does not.
+    let sig = |client: &str| {
+        cell(&report.cells, client, "rsa", "openssh-7.4")
+            .signature
+            .clone()
+    };
+    assert_eq!(sig("real-openssh-8.4").as_deref(), Some("ssh-rsa"));
+    assert_eq!(sig("real-openssh-10.0").as_deref(), Some("rsa-sha2-512"));
+}

@@ -184,6 +184,8 @@ pub enum Code {
     ConnectionRefused,
     /// the server closed the connection before a verdict
     ConnectionClosed,
+    /// the server refuses every connection from this source address for a while: earlier failed logins (or crashes, or connections that never authenticated) earned it a penalty (OpenSSH 9.8+ PerSourcePenalties)
+    SourcePenalized,
     /// the peer sent something that is not valid SSH
     ProtocolError,
     /// no verdict within the cell's timeout
@@ -236,6 +238,7 @@ impl Code {
         Code::WrongPassphrase,
         Code::ConnectionRefused,
         Code::ConnectionClosed,
+        Code::SourcePenalized,
         Code::ProtocolError,
         Code::Timeout,
         Code::AuthBudgetExhausted,
@@ -274,6 +277,7 @@ impl Code {
             Code::WrongPassphrase => "wrong-passphrase",
             Code::ConnectionRefused => "connection-refused",
             Code::ConnectionClosed => "connection-closed",
+            Code::SourcePenalized => "source-penalized",
             Code::ProtocolError => "protocol-error",
             Code::Timeout => "timeout",
             Code::AuthBudgetExhausted => "auth-budget-exhausted",
@@ -313,6 +317,7 @@ impl Code {
             Code::WrongPassphrase => "the passphrase does not decrypt the key file",
             Code::ConnectionRefused => "nothing accepts the connection",
             Code::ConnectionClosed => "the server closed the connection before a verdict",
+            Code::SourcePenalized => "the server refuses every connection from this source address for a while: earlier failed logins (or crashes, or connections that never authenticated) earned it a penalty (OpenSSH 9.8+ PerSourcePenalties)",
             Code::ProtocolError => "the peer sent something that is not valid SSH",
             Code::Timeout => "no verdict within the cell's timeout",
             Code::AuthBudgetExhausted => "deferred: the account's failed-login budget on a remote target is spent",

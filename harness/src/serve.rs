@@ -1,7 +1,8 @@
 //! `sshmatrix serve`: one target — an OpenSSH policy rendered for this host's sshd as a run
 //! renders it, or for the sshd of a release image in a container — on a 127.0.0.1 port that
-//! serves any number of connections, `sshd -i` per connection: for a scan, for a real client a
-//! user points at it, for a quick manual test.
+//! serves any number of connections, `sshd -i` per connection (or, with `listen`, one real
+//! `sshd -D` daemon for all of them, so its penalties and limits across connections apply):
+//! for a scan, for a real client a user points at it, for a quick manual test.
 
 use std::path::{Path, PathBuf};
 
@@ -110,7 +111,15 @@ pub async fn serve(
     work_dir: &Path,
     keys: &Trusted<'_>,
     log: Option<PathBuf>,
+    listen: bool,
 ) -> Result<Served, RunError> {
+    if listen && t.policy.server != ServerKind::Openssh {
+        return Err(RunError::Input(format!(
+            "target `{}`: --listen runs OpenSSH's own listening daemon; a {} policy has none here",
+            t.id,
+            t.policy.server.name()
+        )));
+    }
     let servable = match t.policy.server {
         ServerKind::Openssh => true,
         ServerKind::Tinyssh | ServerKind::Dropbear => t.image().is_some(),
@@ -140,6 +149,20 @@ pub async fn serve(
     let log = log.unwrap_or_else(|| run_dir.path().join("sshd.log"));
     let listen_error =
         |e: std::io::Error| RunError::Environment(format!("cannot listen on 127.0.0.1: {e}"));
+    let wait = std::time::Duration::from_secs(30);
+    if listen {
+        let d = target.listen(&log, wait).await.expect("an OpenSSH target");
+        let d = d.map_err(listen_error)?;
+        return Ok(Served {
+            port: d.port(),
+            config: target.config.clone(),
+            log,
+            listening: None,
+            daemon: Some(d),
+            container,
+            _run_dir: run_dir,
+        });
+    }
     let (port, listening, daemon) = match target.inetd_command_appending(&log) {
         Some(command) => {
             let l = relay::serve_each(command).await.map_err(listen_error)?;
@@ -147,10 +170,7 @@ pub async fn serve(
         }
         // Dropbear listens itself and serves every connection until stopped.
         None => {
-            let d = target
-                .serve(&log, std::time::Duration::from_secs(30))
-                .await
-                .map_err(listen_error)?;
+            let d = target.serve(&log, wait).await.map_err(listen_error)?;
             (d.port(), None, Some(d))
         }
     };

@@ -37,7 +37,11 @@ impl Served {
 
     /// The real OpenSSH client at -vvv with `options`: its exit code and its log.
     fn ssh(&self, key: &Path, options: &[&str]) -> (i32, String) {
-        let user = sshmatrix_servers::sshd::current_user();
+        self.ssh_as(&sshmatrix_servers::sshd::current_user(), key, options)
+    }
+
+    /// As [`Served::ssh`], logging in as `user` (`sshmatrix` in a release image).
+    fn ssh_as(&self, user: &str, key: &Path, options: &[&str]) -> (i32, String) {
         let o = Command::new("ssh")
             .args([
                 "-vvv",
@@ -335,6 +339,60 @@ fn an_unregistered_key_and_a_login_are_told_apart() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout)
         .contains("no failed attempt: every attempt in these logs logged in"));
+}
+
+/// A real listening sshd (OpenSSH 10.0 in the Debian 13 image, `serve --listen`) with its
+/// default PerSourcePenalties: a client whose logins keep failing is cut off after a few
+/// attempts, and so is the next client from the same address with a good key; diagnose names
+/// the penalty from the client's and the server's logs.
+#[test]
+fn a_listening_sshd_cuts_off_a_source_after_failed_logins_in_containers() {
+    let dir = common::scratch_dir("diagnose-penalty");
+    let good = keygen(&dir, "good", &["-t", "ed25519"]);
+    let bad = keygen(&dir, "bad", &["-t", "ed25519"]);
+    let good_pub = dir.join("good.pub");
+    let trust = [
+        "--authorize",
+        good_pub.to_str().unwrap(),
+        "--image",
+        "trixie",
+        "--listen",
+    ];
+    let served = Served::start_trusting("as-shipped", &trust, &dir);
+    // Refused logins, until the daemon stops answering (defaults: authfail 5s, min 15s).
+    let mut refused = 0;
+    let cut_off = loop {
+        let (code, log) = served.ssh_as("sshmatrix", &bad, &[]);
+        assert_eq!(code, 255, "{log}");
+        if !log.contains("Permission denied") {
+            break log;
+        }
+        refused += 1;
+        assert!(refused < 8, "never cut off: {}", served.log());
+    };
+    assert!(refused >= 3, "cut off after {refused} refusals");
+    assert!(
+        cut_off.contains("banner line 0: Not allowed at this time"),
+        "{cut_off}"
+    );
+    // The source is penalised, not the key: the authorized key is turned away too.
+    let (code, log) = served.ssh_as("sshmatrix", &good, &[]);
+    assert_eq!(code, 255, "{log}");
+    let server = served.log();
+    assert!(
+        server.contains("penalty: failed authentication"),
+        "{server}"
+    );
+    let client_log = write(&dir, "cut-off.log", &cut_off);
+    let server_log = write(&dir, "server.log", &server);
+    let (_, case, _) = diagnose(&[&client_log, &server_log], &[]);
+    let paired = case["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["client"].is_object() && a["server"].is_object())
+        .unwrap_or_else(|| panic!("no attempt paired: {case:#}"));
+    assert_eq!(paired["cause"]["code"], "source-penalized", "{case:#}");
 }
 
 /// User certificates refused for their CA's SHA-1 signature, for their validity and for their

@@ -210,8 +210,15 @@ async fn read_log(
     tx: watch::Sender<Vec<String>>,
     log: Option<PathBuf>,
 ) {
+    // Appended to: a served daemon's log may be the user's file (`serve --log`).
     let mut file = match &log {
-        Some(p) => tokio::fs::File::create(p).await.ok(),
+        Some(p) => tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(p)
+            .await
+            .ok(),
         None => None,
     };
     let mut reader = BufReader::new(stderr).lines();

@@ -31,6 +31,8 @@ const REASONS: &[&str] = &[
     "Authentication refused",
     "not allowed because",
     "Invalid user",
+    // OpenSSH 9.8+ PerSourcePenalties: the listener drops a penalised source's connection.
+    "penalty: ",
     "Too many authentication failures",
     "maximum authentication attempts exceeded",
     "Disconnecting",

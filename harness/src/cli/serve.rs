@@ -32,6 +32,15 @@ pub struct ServeArgs {
     /// removed when the server stops.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Run OpenSSH as its own listening daemon (`sshd -D`) serving every connection, instead of
+    /// `sshd -i` per connection: PerSourcePenalties (OpenSSH 9.8+), MaxStartups and the like
+    /// then act across connections. Other local users' connections are not turned away.
+    #[arg(long)]
+    listen: bool,
+    /// An sshd_config line added to the policy's (e.g. "PerSourcePenalties authfail:30s");
+    /// repeatable; checked like a matrix target's `sshd` lines.
+    #[arg(long = "sshd", value_name = "LINE")]
+    sshd: Vec<String>,
     #[command(flatten)]
     work: super::WorkDir,
 }
@@ -89,6 +98,10 @@ pub fn command(a: ServeArgs) -> ExitCode {
         q(&format!("policy {}", a.policy)),
         q(&a.policy)
     );
+    if !a.sshd.is_empty() {
+        let lines: Vec<String> = a.sshd.iter().map(|l| q(l)).collect();
+        block.push_str(&format!("sshd = [{}]\n", lines.join(", ")));
+    }
     match &a.image {
         Some(image) => block.push_str(&format!(
             "kind = \"container\"\nimage = {}\nusers = [\"sshmatrix\"]\n",
@@ -102,7 +115,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
     let catalog = Catalog::new(&profiles, &tools, &policies);
     let plan = match matrix::plan("serve", &text, None, &catalog) {
         Ok(p) => p,
-        Err(e) => return input_error(format!("--policy / --image: {e}")),
+        Err(e) => return input_error(format!("--policy / --image / --sshd: {e}")),
     };
     let work_dir = work_dir!(a.work.work_dir);
     let rt = super::common::runtime();
@@ -117,7 +130,7 @@ pub fn command(a: ServeArgs) -> ExitCode {
             public_keys: &keys,
             user_cas: &cas,
         };
-        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &trusted, a.log.clone()).await {
+        let served = match sshmatrix::serve::serve(&plan.targets[0], &work_dir, &trusted, a.log.clone(), a.listen).await {
             Ok(s) => s,
             Err(e) => return super::common::fail_run(e),
         };
@@ -128,10 +141,14 @@ pub fn command(a: ServeArgs) -> ExitCode {
             None => sshmatrix_servers::sshd::current_user(),
         };
         eprintln!(
-            "serving policy `{}` ({}) on 127.0.0.1:{}: a server per connection; logins as `{user}` with the keys of --authorize ({}) and certificates of --trust-ca ({}); config {}; server log (every connection's, appended) {}; Ctrl-C stops",
+            "serving policy `{}` ({}) on 127.0.0.1:{}: {}; logins as `{user}` with the keys of --authorize ({}) and certificates of --trust-ca ({}); config {}; server log (every connection's, appended) {}; Ctrl-C stops",
             t.policy.id,
             t.policy.name,
             served.port,
+            match a.listen {
+                true => "one listening sshd for every connection",
+                false => "a server per connection",
+            },
             keys.len(),
             cas.len(),
             served.config.display(),

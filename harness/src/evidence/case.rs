@@ -216,9 +216,17 @@ fn fit(c: &ClientAttempt, s: &ServerConnection) -> usize {
         .any(|f| s.fingerprints.contains(f));
     let user = c.user.is_some() && c.user == s.user;
     let same_end = (c.ending.verdict == Verdict::Ok) == s.view.accepted;
+    // A connection the listener dropped (a penalised source) and a client cut off before the
+    // server's identification: nothing else names either side.
+    let dropped = c.ending.stage == sshmatrix_reports::Stage::Connect
+        && s.view
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("penalty: "));
     usize::from(fingerprint) * 4
         + usize::from(user) * 2
         + usize::from(same_end && (user || fingerprint))
+        + usize::from(dropped)
 }
 
 /// Client attempts with the server connection each most likely was; unpaired connections of

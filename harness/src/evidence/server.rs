@@ -183,7 +183,12 @@ impl ServerReader {
             let host = e.prefix.host.unwrap_or("");
             return format!("{host} {}[{pid}]", program_family(p));
         }
-        if e.text.starts_with("Connection from ") || e.text.starts_with("Child connection from ") {
+        // A penalised source's connection is dropped by the listener: it is a connection of
+        // one line.
+        if e.text.starts_with("Connection from ")
+            || e.text.starts_with("Child connection from ")
+            || e.text.starts_with("drop connection #")
+        {
             self.ordinal += 1;
             return format!("connection {}", self.ordinal);
         }
@@ -249,6 +254,8 @@ fn is_listener(t: &str) -> bool {
         "Received signal",
         "debug1: sshd version",
         "Starting OpenBSD Secure Shell",
+        // OpenSSH 9.8+: a source's penalty recorded or activated (the drop says which).
+        "srclimit_penalise:",
     ]
     .iter()
     .any(|p| t.starts_with(p))

@@ -297,6 +297,47 @@ impl SshdTarget {
         ))
     }
 
+    /// This OpenSSH target as a listening daemon (`sshd -D -e` on a free 127.0.0.1 port),
+    /// serving every connection until the endpoint is dropped: what sshd does between
+    /// connections (PerSourcePenalties, MaxStartups, penalties for failed logins) applies. Its
+    /// log goes to `log`. `None` for a server other than OpenSSH.
+    pub async fn listen(&self, log: &Path, wait: Duration) -> Option<std::io::Result<Endpoint>> {
+        let Server::Sshd {
+            launcher,
+            config_seen,
+            ..
+        } = &self.server
+        else {
+            return None;
+        };
+        ensure_privsep_dir();
+        let (program, prefix) = launcher.split_last().expect("a launcher names sshd");
+        let listen = crate::daemon::Listen {
+            prefix,
+            helper: self.helper.as_deref(),
+            ready: "Server listening on 127.0.0.1 port",
+            port_taken: "Address already in use",
+            what: "the listening sshd",
+        };
+        let argv = |port: u16| -> Vec<String> {
+            let words = [
+                "-D",
+                "-e",
+                "-f",
+                config_seen,
+                "-o",
+                "ListenAddress=127.0.0.1",
+                "-p",
+            ];
+            std::iter::once(program.clone())
+                .chain(words.iter().map(|w| w.to_string()))
+                .chain([port.to_string()])
+                .collect()
+        };
+        let daemon = listen.serve(argv, Some(log.to_path_buf()), wait).await;
+        Some(daemon.map(|d| Endpoint::Daemon(Box::new(d))))
+    }
+
     /// Starts serving one connection (within `wait`): the stream to the server and the session
     /// that yields its log.
     pub async fn connect(

@@ -133,6 +133,10 @@ pub struct CellResult {
     /// `--resume` and `merge` reuse a result only for a cell with the same digest.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
+    /// Whether the key exchange was strict (both sides offered `kex-strict-*-v00@openssh.com`,
+    /// the Terrapin countermeasure); absent where it is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_kex: Option<bool>,
     /// Ids of the rules of `reports/weak.toml` a logged-in cell meets (`sha1-user-signature`,
     /// …): a "weak" one marks it ◐, a notice only lists it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -287,6 +291,7 @@ impl CellResult {
             cipher: self.cipher.as_deref(),
             mac: self.mac.as_deref(),
             key: format!("{}-{}", self.key_type, self.key_bits),
+            strict_kex: self.strict_kex,
         })
     }
 

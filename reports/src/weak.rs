@@ -53,6 +53,10 @@ pub struct Rule {
     pub breaks_under: String,
     /// Where the fact comes from.
     pub source: String,
+    /// Met only when the key exchange is known not to be strict (the Terrapin countermeasure,
+    /// `kex-strict-*-v00@openssh.com`, not agreed by both sides).
+    #[serde(default)]
+    pub without_strict_kex: bool,
 }
 
 impl Rule {
@@ -109,6 +113,8 @@ pub struct Used<'a> {
     pub mac: Option<&'a str>,
     /// The user key as `family-bits`.
     pub key: String,
+    /// Whether the key exchange was strict, where known.
+    pub strict_kex: Option<bool>,
 }
 
 /// The rules a login meets.
@@ -124,7 +130,8 @@ pub fn met(u: &Used) -> Vec<&'static Rule> {
                 Property::Mac => u.mac,
                 Property::Key => Some(u.key.as_str()),
             };
-            value.is_some_and(|v| r.matches(v))
+            let strictness = !r.without_strict_kex || u.strict_kex == Some(false);
+            strictness && value.is_some_and(|v| r.matches(v))
         })
         .collect()
 }
@@ -155,5 +162,22 @@ mod tests {
         assert!(
             cbc.matches("aes256-cbc") && cbc.matches("arcfour128") && !cbc.matches("aes256-ctr")
         );
+    }
+
+    #[test]
+    fn chacha20_is_weak_only_where_the_key_exchange_is_known_not_strict() {
+        let ids = |strict_kex| -> Vec<String> {
+            let u = Used {
+                cipher: Some("chacha20-poly1305@openssh.com"),
+                key: "ed25519-256".into(),
+                strict_kex,
+                ..Default::default()
+            };
+            met(&u).iter().map(|r| r.id.clone()).collect()
+        };
+        assert_eq!(ids(Some(false)), ["terrapin-chacha20"]);
+        assert!(ids(Some(true)).is_empty());
+        // Unknown is not weak: nothing unmeasured is recorded.
+        assert!(ids(None).is_empty());
     }
 }

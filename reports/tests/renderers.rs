@@ -58,6 +58,7 @@ fn cell(
         advice: vec![],
         digest: String::new(),
         weak: vec![],
+        strict_kex: None,
         row: vec![client.into(), key.into()],
         column: vec!["AOS 7.0".into(), target.into(), user.into()],
     }

@@ -354,6 +354,23 @@ impl Shared {
     }
 }
 
+/// Whether a cell's key exchange was strict (the Terrapin countermeasure): both the client's
+/// profile and the target's KEXINIT as read offer it. Known only for a cell that got past the
+/// key exchange (and not through a jump host, whose own exchange comes first).
+fn strict_kex(shared: &Shared, cell: &Cell, result: &CellResult) -> Option<bool> {
+    if result.kex.is_none() && result.verdict != sshmatrix_reports::Verdict::Ok {
+        return None;
+    }
+    let client = cell
+        .client
+        .kexinit
+        .kex
+        .iter()
+        .any(|k| k == "kex-strict-c-v00@openssh.com");
+    let server = &shared.targets[cell.target].hello.kex;
+    Some(client && server.iter().any(|k| k == "kex-strict-s-v00@openssh.com"))
+}
+
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
@@ -401,6 +418,7 @@ async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
         }
         Err(_) => timed_out(&shared, cell, &mut result),
     }
+    result.strict_kex = strict_kex(&shared, cell, &result);
     let predicted = crate::predict::predict_in_plan(&shared.plan, cell, shared.targets.as_slice());
     result.predicted_verdict = Some(predicted.verdict);
     result.predicted_code = Some(predicted.code.into());

@@ -64,6 +64,7 @@ pub fn blank_result(plan: &Plan, cell: &Cell) -> CellResult {
         advice: Vec::new(),
         digest: cell.digest.to_string(),
         weak: Vec::new(),
+        strict_kex: None,
         row: cell.row.clone(),
         column: cell.column.clone(),
     }

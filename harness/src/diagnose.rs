@@ -37,7 +37,7 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
         Stage::Compression => Code::CompressionNoCommon,
         Stage::Connect if cli("Connection refused") => Code::ConnectionRefused,
         // OpenSSH 9.8+: `drop connection #0 from [ADDR]:PORT on [ADDR]:PORT penalty: REASON`.
-        Stage::Connect if srv("penalty: ") => Code::SourcePenalized,
+        Stage::Connect if srv("drop connection #") => Code::SourcePenalized,
         Stage::Connect if cli("protocol error") => Code::ProtocolError,
         Stage::Connect if cli("closed") || cli("Disconnect") => Code::ConnectionClosed,
         Stage::Connect if cli("protocol") || cli("Version") || cli("version") => {

@@ -116,6 +116,9 @@ pub fn predict_in_plan<E: Effectives + ?Sized>(
     effective: &E,
 ) -> Prediction {
     let target = &plan.targets[cell.target];
+    if let Some(p) = penalised(plan, cell, effective) {
+        return p;
+    }
     let Some(vi) = target.via else {
         return predict(cell, target, effective.of(cell.target));
     };
@@ -370,6 +373,55 @@ fn password(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction>
                 "the password is wrong".into(),
             ),
         });
+    }
+    None
+}
+
+/// Refusals that count as failed authentication for PerSourcePenalties: the server checked
+/// the key or password itself (its monitor's MON_AUTH requests set `auth_attempted`, openssh
+/// V_10_0_P1 monitor.c l.307-309, sshd-session.c l.1420); a signature algorithm or RSA size
+/// refused before that check, or no key offered, is no attempt (inferred from the source; the
+/// refused key and password are measured by harness/tests/penalties.rs).
+const AUTH_ATTEMPTS: &[Code] = &[
+    Code::AuthKeyNotAuthorized,
+    Code::AuthPasswordRejected,
+    Code::TooManyAuthFailures,
+    Code::StrictmodesPermissions,
+    Code::CertExpired,
+    Code::CertNotYetValid,
+    Code::CertPrincipalNotAllowed,
+];
+
+/// A listening target's PerSourcePenalties: its cells run one at a time in plan order, all from
+/// 127.0.0.1, so the failed logins before a cell add up; once they reach the penalty's
+/// minimum, the source is refused (the run is taken to be shorter than the penalty).
+fn penalised<E: Effectives + ?Sized>(
+    plan: &Plan,
+    cell: &Cell,
+    effective: &E,
+) -> Option<Prediction> {
+    let target = &plan.targets[cell.target];
+    let eff = effective.of(cell.target);
+    let need = eff
+        .penalties
+        .filter(|_| target.listen)?
+        .failures_to_enforce()?;
+    let mut failed = 0;
+    for c in plan.cells.iter().filter(|c| c.target == cell.target) {
+        if failed >= need {
+            return Some(fail(
+                Stage::Connect,
+                Code::SourcePenalized,
+                format!(
+                    "PerSourcePenalties: {failed} failed login(s) from 127.0.0.1 before this cell reach its minimum"
+                ),
+            ));
+        }
+        if c.index == cell.index {
+            return None;
+        }
+        let p = predict(c, target, eff);
+        failed += u32::from(p.code.is_some_and(|code| AUTH_ATTEMPTS.contains(&code)));
     }
     None
 }

@@ -243,6 +243,11 @@ fn check(path: &Path) -> (i32, String) {
     "11:9: target `service`: policy `asyncssh-2.24.1` is the AsyncSSH server, which runs on this host, not in a container",
     "drop `kind` and `image`"
 )]
+#[case(
+    "listen-not-openssh.toml",
+    "10:10: target `ups`: listen = true runs OpenSSH's own listening sshd; policy `emulated-dropbear-2017.75` is dropbear 2017.75 (emulated)",
+    "drop `listen` for this target"
+)]
 #[case("expect-directory.toml", "not a regular file", "CSV file")]
 fn malformed_matrix_exits_2_with_place_and_fix(
     #[case] file: &str,

@@ -83,6 +83,7 @@ fn generic(reason: &str) -> String {
         let bare = word.trim_end_matches([':', ',', '.', ')']);
         let port = out.last().is_some_and(|w| w == "port") && digits(bare);
         let addr_port = word.rsplit_once(':').filter(|(addr, p)| {
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
             digits(p) && addr.split('.').count() == 4 && addr.split('.').all(digits)
         });
         let md5 = word.len() == 47
@@ -357,6 +358,10 @@ mod tests {
         assert_eq!(
             generic("Pubkey auth attempt with unknown algo for 'admin' from 127.0.0.1:48613"),
             "Pubkey auth attempt with unknown algo for 'admin' from 127.0.0.1:…"
+        );
+        assert_eq!(
+            generic("drop connection #0 from [127.0.0.1]:38906 on [127.0.0.1]:38055 penalty:"),
+            "drop connection #0 from [127.0.0.1]:… on [127.0.0.1]:… penalty:"
         );
         let md5 = "with key md5 2b:3c:4d:5e:6f:70:81:92:a3:b4:c5:d6:e7:f8:09:1a from";
         assert_eq!(generic(md5), "with key md5 … from");

@@ -204,6 +204,27 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// How many lines it has logged so far.
+    pub fn logged(&self) -> usize {
+        self.lines.borrow().len()
+    }
+
+    /// The lines logged from line `from` on, once one of them ends a connection (`ends`) or
+    /// `grace` has passed: one connection's lines of a daemon serving one at a time.
+    pub async fn lines_from(&self, from: usize, ends: &[&str], grace: Duration) -> Vec<String> {
+        let mut rx = self.lines.clone();
+        let ended = |l: &Vec<String>| {
+            l.iter()
+                .skip(from)
+                .any(|x| ends.iter().any(|e| x.contains(e)))
+        };
+        let _ = tokio::time::timeout(grace, rx.wait_for(ended)).await;
+        let all = rx.borrow();
+        all.iter().skip(from).cloned().collect()
+    }
+}
+
 /// Collects the daemon's stderr line by line (published on `tx`, appended to `log`).
 async fn read_log(
     stderr: Box<dyn AsyncRead + Send + Sync + Unpin>,

@@ -31,8 +31,9 @@ const REASONS: &[&str] = &[
     "Authentication refused",
     "not allowed because",
     "Invalid user",
-    // OpenSSH 9.8+ PerSourcePenalties: the listener drops a penalised source's connection.
-    "penalty: ",
+    // OpenSSH 9.8+ PerSourcePenalties: the listener drops a penalised source's connection
+    // (`drop connection #0 from [ADDR]:PORT on [ADDR]:PORT penalty: failed authentication`).
+    "drop connection #",
     "Too many authentication failures",
     "maximum authentication attempts exceeded",
     "Disconnecting",
@@ -78,12 +79,13 @@ pub fn config_failure(log: &str) -> Option<String> {
         .map(clean)
 }
 
-/// The connections a per-cell daemon's log says it served beyond the cell's one (Dropbear logs
-/// `Child connection from HOST:PORT` for each): a connection another local user made to the
+/// The connections a cell's log says its server served beyond the cell's one (Dropbear logs
+/// `Child connection from HOST:PORT` for each, sshd `Connection from …`; a listening sshd's
+/// slice of a cell may hold another local user's connection): a connection another local user made to the
 /// cell's port, which makes the log (and so the verdict) no longer the cell's alone.
 pub fn foreign_connections(log: &str) -> usize {
     log.lines()
-        .filter(|l| l.contains("Child connection from"))
+        .filter(|l| l.contains("Child connection from") || l.contains("Connection from "))
         .count()
         .saturating_sub(1)
 }
@@ -107,11 +109,25 @@ pub fn emulated_signature(log: &str) -> Option<String> {
     })
 }
 
+/// The sshd lines that end a connection (the last a connection logs): how a listening daemon's
+/// log is cut into its connections.
+pub const CONNECTION_ENDS: &[&str] = &[
+    "Disconnected from",
+    "Connection closed by",
+    "Connection reset by",
+    "Disconnecting",
+    "drop connection #",
+    "Unable to negotiate",
+    "Timeout before authentication",
+];
+
 /// Lines kept as evidence though they explain nothing themselves (an emulated server's engine
 /// ending the connection is not the release's reason: the client says what failed).
 const CONTEXT: &[&str] = &[
     "Connection closed by authenticating user",
     "emulated server: connection lost",
+    // A listening sshd's penalty for the connection that just ended.
+    "srclimit_penalise:",
 ];
 
 /// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix or

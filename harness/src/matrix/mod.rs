@@ -236,6 +236,9 @@ pub struct Target {
     pub backend: Backend,
     /// The jump host the client reaches this target through.
     pub via: Option<TargetId>,
+    /// Served by one listening sshd (`sshd -D`) for all its cells, one cell at a time, instead
+    /// of an `sshd -i` per cell: what sshd does between connections carries from cell to cell.
+    pub listen: bool,
 }
 
 /// Where a target's server end is: the one place that says how a cell reaches it.

@@ -75,6 +75,8 @@ pub(super) struct RawTarget {
     pub(super) deploy: Option<RawDeploy>,
     #[serde(default)]
     pub(super) via: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) listen: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Debug)]

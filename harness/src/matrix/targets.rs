@@ -25,25 +25,7 @@ pub(super) fn targets(
     let mut targets: Vec<Target> = Vec::new();
     let mut ids = std::collections::HashSet::new();
     for t in raw.targets.get_ref() {
-        let id = t.id.get_ref().clone();
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(ctx.err(
-                t.id.span(),
-                format!("target id `{id}` must be letters, digits, '-', '_' or '.'"),
-                Some("e.g. id = \"aos-7.0-cvm\"".into()),
-            ));
-        }
-        if !ids.insert(id.clone()) {
-            return Err(ctx.err(
-                t.id.span(),
-                format!("target id `{id}` is used twice"),
-                Some("give every target its own id".into()),
-            ));
-        }
+        let id = target_id(ctx, t, &mut ids)?;
         let policy = catalog
             .policies
             .iter()
@@ -76,7 +58,15 @@ pub(super) fn targets(
             granted: catalog.grants.trust_sshd_lines,
         };
         sshd_lines(ctx, &id, &t.sshd, trust)?;
+        let listen = listening(
+            ctx,
+            t,
+            &id,
+            &policy,
+            remote.is_some() || !scenario.reachable || scenario.server.is_some(),
+        )?;
         targets.push(Target {
+            listen,
             backend: super::Backend::of(remote, image, &scenario),
             via: None,
             scenario,
@@ -93,6 +83,65 @@ pub(super) fn targets(
         });
     }
     Ok(targets)
+}
+
+/// A target's id: a word of its own.
+fn target_id(
+    ctx: &Ctx<'_>,
+    t: &RawTarget,
+    ids: &mut std::collections::HashSet<String>,
+) -> Result<String, InputError> {
+    let id = t.id.get_ref().clone();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ctx.err(
+            t.id.span(),
+            format!("target id `{id}` must be letters, digits, '-', '_' or '.'"),
+            Some("e.g. id = \"aos-7.0-cvm\"".into()),
+        ));
+    }
+    if !ids.insert(id.clone()) {
+        return Err(ctx.err(
+            t.id.span(),
+            format!("target id `{id}` is used twice"),
+            Some("give every target its own id".into()),
+        ));
+    }
+    Ok(id)
+}
+
+/// A target's `listen`: only an OpenSSH target sshmatrix starts itself (on this host or in a
+/// container) has a listening sshd of its own.
+fn listening(
+    ctx: &Ctx<'_>,
+    t: &RawTarget,
+    id: &str,
+    policy: &sshmatrix_servers::Policy,
+    elsewhere: bool,
+) -> Result<bool, InputError> {
+    let Some(listen) = &t.listen else {
+        return Ok(false);
+    };
+    let why = match () {
+        _ if !*listen.get_ref() => return Ok(false),
+        _ if policy.server != sshmatrix_servers::ServerKind::Openssh => format!(
+            "target `{id}`: listen = true runs OpenSSH's own listening sshd; policy `{}` is {}",
+            policy.id,
+            policy.server_release()
+        ),
+        _ if elsewhere => format!(
+            "target `{id}`: listen = true needs a server sshmatrix starts (this host's sshd or a container's), not a remote host or a scenario stub"
+        ),
+        _ => return Ok(true),
+    };
+    Err(ctx.err(
+        listen.span(),
+        why,
+        Some("drop `listen` for this target".into()),
+    ))
 }
 
 /// Whether a matrix's sshd lines may read files or run commands.

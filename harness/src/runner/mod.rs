@@ -21,6 +21,7 @@ mod remote;
 mod result;
 mod stop;
 mod targets;
+mod turns;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -386,6 +387,11 @@ impl Drop for AbortOnDrop {
 async fn run_cell(shared: Arc<Shared>, i: usize) -> CellResult {
     let cell = &shared.plan.cells[i];
     let target = &shared.plan.targets[cell.target];
+    // A listening target's cells take turns on its one sshd, in plan order.
+    let _turn = match &shared.targets[cell.target].turns {
+        Some(turns) => turns.wait(i).await,
+        None => None,
+    };
     let started = Instant::now();
     let mut result = blank_result(&shared.plan, cell);
     result.key_fingerprint = shared.keys[&key_id(cell)].fingerprint.clone();

@@ -113,6 +113,20 @@ fn unlisted_signature(t: &crate::matrix::Target, result: &mut CellResult, fixed:
     );
 }
 
+/// A connection the server's listener dropped (PerSourcePenalties): refused at the connect
+/// stage, whatever the client made of the closed connection (ssh and plink see it close before
+/// the identification, the emulator as an engine error).
+fn penalised(outcome: &mut ClientOutcome, view: &sshmatrix_servers::ServerView) {
+    let dropped = view
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("drop connection #"));
+    if dropped && outcome.verdict != emulator::Verdict::Ok {
+        outcome.verdict = emulator::Verdict::Fail;
+        outcome.stage = emulator::Stage::Connect;
+    }
+}
+
 /// The one place a cell's verdict is decided: the client's outcome and the server's log (both
 /// sides' evidence) give the verdict, stage, code, reasons, negotiated algorithms and notes;
 /// what the log shows of the server itself (another local user's connection, a configuration
@@ -126,6 +140,8 @@ pub(super) fn judge(
     log: Option<String>,
 ) {
     let view = log.as_deref().map(analyse).unwrap_or_default();
+    let mut outcome = outcome;
+    penalised(&mut outcome, &view);
     result.verdict = outcome.verdict;
     result.stage = outcome.stage;
     result.code = crate::diagnose::code(&outcome, &view).into();

@@ -157,6 +157,8 @@ pub(super) struct PreparedTarget {
     pub(super) extras: Extras,
     /// Its host key public files (plink pins them).
     pub(super) host_key_pubs: Vec<PathBuf>,
+    /// A listening target's cells take turns (its one sshd's log is cut cell by cell).
+    pub(super) turns: Option<super::turns::Turns>,
 }
 
 impl crate::predict::Effectives for [PreparedTarget] {
@@ -406,14 +408,50 @@ pub(super) async fn prepare_target(
             probe_target(&server, &t.id, env.opts.timeout).await?
         }
     };
+    let mut server = server;
+    if t.listen {
+        match start_listening(env, t, &mut server).await {
+            Ok(note) => notes.push(note),
+            Err(e) => {
+                if let Some(c) = container {
+                    c.remove().await;
+                }
+                return Err(e);
+            }
+        }
+    }
     let prepared = PreparedTarget {
         server,
         effective,
         hello,
         extras,
         host_key_pubs: host_key_pubs(t, env.host_keys),
+        turns: t.listen.then(|| {
+            let cells = env.plan.cells.iter().filter(|c| c.target.0 == ti);
+            super::turns::Turns::new(cells.map(|c| c.index))
+        }),
     };
     Ok((prepared, container, notes))
+}
+
+/// Starts a listening target's sshd (after its KEXINIT was probed with an `sshd -i` of its
+/// own, so the probe is not one of the daemon's connections): the note a reader needs.
+async fn start_listening(
+    env: &TargetEnv<'_>,
+    t: &crate::matrix::Target,
+    server: &mut SshdTarget,
+) -> Result<String, RunError> {
+    let log = env.run_dir.join(format!("listening-{}.log", t.id));
+    server
+        .start_listening(&log, env.opts.timeout)
+        .await
+        .map_err(|e| {
+            RunError::Environment(format!("target `{}`: the listening sshd: {e}", t.id))
+        })?;
+    Ok(format!(
+        "target `{}`: one listening sshd (sshd -D on a 127.0.0.1 port) serves every cell, one cell at a time, each cell's lines cut from its log: what sshd does between connections (PerSourcePenalties, MaxStartups) carries from cell to cell",
+        t.id
+    ))
 }
 
 /// What a reader must know about a container target: its image and which server serves a cell.
@@ -426,6 +464,7 @@ pub(super) fn container_note(
         (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, started by the container's helper; its inetd mode logs only to syslog)", d.version),
         (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style) started by the container's helper", d.version),
         (ServerKind::Asyncssh, Some(d)) => format!("an AsyncSSH {} server per cell", d.version),
+        _ if t.listen => "one listening sshd for every cell (sshd -D, started by the container's helper)".into(),
         _ => "sshd -i per cell started by the container's helper (no docker exec per cell)".into(),
     };
     format!(

@@ -255,6 +255,8 @@ fn effective(seen: &Seen, known: Option<&Policy>, sig_algs: Vec<String>) -> Effe
         server: kind.unwrap_or_default(),
         kex_as_sent: true,
         ident: h.ident.strip_prefix("SSH-2.0-").map(String::from),
+        // A scan sees nothing of what a server does between connections.
+        penalties: None,
     }
 }
 

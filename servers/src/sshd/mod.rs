@@ -49,6 +49,22 @@ pub struct SshdTarget {
     /// The container's helper, when it has one: inetd-style connections are forked by it
     /// instead of a `docker exec` each.
     helper: Option<std::sync::Arc<crate::helper::Helper>>,
+    /// The target's listening sshd, once started ([`SshdTarget::start_listening`]): every
+    /// connection goes to it instead of an `sshd -i` of its own.
+    listener: Listener,
+}
+
+/// A target's listening sshd, shared by its cells (one at a time).
+#[derive(Clone, Default)]
+struct Listener(Option<std::sync::Arc<crate::daemon::Daemon>>);
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(d) => write!(f, "listening on 127.0.0.1:{}", d.port),
+            None => write!(f, "not listening"),
+        }
+    }
 }
 
 /// How a target's connections are served.
@@ -129,6 +145,7 @@ impl SshdTarget {
             config,
             authorized_keys: ak,
             helper: None,
+            listener: Listener::default(),
         })
     }
 
@@ -152,6 +169,7 @@ impl SshdTarget {
                 baseline_seen: baseline_seen.map(str::to_string),
             },
             helper: None,
+            listener: Listener::default(),
         }
     }
 
@@ -163,6 +181,7 @@ impl SshdTarget {
             authorized_keys: PathBuf::new(),
             server: Server::Dropbear(Box::new(dropbear)),
             helper: None,
+            listener: Listener::default(),
         }
     }
 
@@ -174,6 +193,7 @@ impl SshdTarget {
             authorized_keys: PathBuf::new(),
             server: Server::AsyncSsh(Box::new(server)),
             helper: None,
+            listener: Listener::default(),
         }
     }
 
@@ -201,6 +221,7 @@ impl SshdTarget {
                 facts: Box::new(facts),
             },
             helper: None,
+            listener: Listener::default(),
         }
     }
 
@@ -258,6 +279,9 @@ impl SshdTarget {
     /// to `log` (a client's ProxyCommand); `None` for a server that has no such mode here
     /// (Dropbear, AsyncSSH: [`SshdTarget::serve`] gives a port instead).
     pub fn inetd_command(&self, log: &Path) -> Option<String> {
+        if self.listener.0.is_some() {
+            return None;
+        }
         self.inetd_redirected(log, "2>")
     }
 
@@ -280,6 +304,9 @@ impl SshdTarget {
     /// A port serving one connection of this target within `wait`, its server log going to
     /// `log`.
     pub async fn serve(&self, log: &Path, wait: Duration) -> std::io::Result<Endpoint> {
+        if let Some(turn) = self.turn(Some(log)) {
+            return Ok(Endpoint::Shared(turn));
+        }
         if let Some(daemon) = self.listening(Some(log.to_path_buf()), wait).await {
             return Ok(Endpoint::Daemon(Box::new(daemon?)));
         }
@@ -338,12 +365,42 @@ impl SshdTarget {
         Some(daemon.map(|d| Endpoint::Daemon(Box::new(d))))
     }
 
+    /// Starts this OpenSSH target's listening sshd (see [`SshdTarget::listen`]), its whole log
+    /// going to `log`: from then on every connection goes to it, each cell's lines cut from its
+    /// log (cells must then take turns).
+    pub async fn start_listening(&mut self, log: &Path, wait: Duration) -> std::io::Result<()> {
+        let Some(started) = self.listen(log, wait).await else {
+            return Err(std::io::Error::other(
+                "only OpenSSH targets listen themselves",
+            ));
+        };
+        let Endpoint::Daemon(d) = started? else {
+            unreachable!("listen starts a daemon")
+        };
+        self.listener = Listener(Some(std::sync::Arc::new(*d)));
+        Ok(())
+    }
+
+    /// A cell's turn on the listening sshd, if the target has one; its lines go to `log`.
+    fn turn(&self, log: Option<&Path>) -> Option<session::Turn> {
+        let daemon = self.listener.0.clone()?;
+        Some(session::Turn {
+            from: daemon.logged(),
+            daemon,
+            log: log.map(Path::to_path_buf),
+        })
+    }
+
     /// Starts serving one connection (within `wait`): the stream to the server and the session
     /// that yields its log.
     pub async fn connect(
         &self,
         wait: Duration,
     ) -> Result<(ServerStream, ServerSession), TargetError> {
+        if let Some(turn) = self.turn(None) {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", turn.daemon.port)).await?;
+            return Ok((Box::new(stream), ServerSession::Shared(turn)));
+        }
         if let Some(daemon) = self.listening(None, wait).await {
             let daemon = daemon?;
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port)).await?;

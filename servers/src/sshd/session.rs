@@ -19,6 +19,25 @@ pub enum Endpoint {
     OneShot(crate::relay::OneShot),
     /// A per-cell server that listens itself (Dropbear, AsyncSSH).
     Daemon(Box<crate::daemon::Daemon>),
+    /// A cell's turn on a target's listening sshd.
+    Shared(Turn),
+}
+
+/// A cell's turn on a target's listening sshd (one cell at a time): the daemon, where the cell's
+/// lines begin in its log, and the file the cell's lines are written to when it finishes.
+pub struct Turn {
+    pub(crate) daemon: std::sync::Arc<crate::daemon::Daemon>,
+    pub(crate) from: usize,
+    pub(crate) log: Option<PathBuf>,
+}
+
+impl Turn {
+    /// The cell's lines, once its connection has ended (within `grace`).
+    async fn lines(&self, grace: Duration) -> String {
+        let ends = crate::log::CONNECTION_ENDS;
+        let lines = self.daemon.lines_from(self.from, ends, grace).await;
+        lines.join("\n") + "\n"
+    }
 }
 
 impl Endpoint {
@@ -27,6 +46,7 @@ impl Endpoint {
         match self {
             Endpoint::OneShot(o) => o.port,
             Endpoint::Daemon(d) => d.port,
+            Endpoint::Shared(t) => t.daemon.port,
         }
     }
 
@@ -35,7 +55,7 @@ impl Endpoint {
     pub fn turned_away(&self) -> Vec<String> {
         match self {
             Endpoint::OneShot(o) => o.turned_away(),
-            Endpoint::Daemon(_) => Vec::new(),
+            Endpoint::Daemon(_) | Endpoint::Shared(_) => Vec::new(),
         }
     }
 
@@ -48,6 +68,13 @@ impl Endpoint {
             }
             Endpoint::Daemon(d) => {
                 d.finish(grace).await;
+                false
+            }
+            Endpoint::Shared(t) => {
+                let text = t.lines(grace).await;
+                if let Some(log) = &t.log {
+                    let _ = fs::write(log, text);
+                }
                 false
             }
         }
@@ -72,6 +99,8 @@ pub enum ServerSession {
     },
     /// A per-cell server that listens itself (Dropbear, AsyncSSH).
     Daemon(Box<crate::daemon::Daemon>),
+    /// A cell's turn on a target's listening sshd.
+    Shared(Turn),
     /// A connection forked by a container's helper: done when the splice ends.
     Helped {
         /// Copies between the client's pipe and the helper's socket.
@@ -102,6 +131,12 @@ impl ServerSession {
     /// (`sshd -i` on this host; the other servers are not in sshmatrix's process group).
     pub async fn finish_checked(self, grace: Duration) -> Finished {
         let (mut child, mut log) = match self {
+            ServerSession::Shared(t) => {
+                return Finished {
+                    log: t.lines(grace).await,
+                    ..Finished::default()
+                }
+            }
             ServerSession::Daemon(d) => {
                 let log = d.finish(grace).await;
                 return Finished {

@@ -170,6 +170,39 @@ pub struct Effective {
     /// The server's identification after `SSH-2.0-` where it is known without running it (an
     /// emulated release, a scanned server): clients' compatibility rules key on it.
     pub ident: Option<String>,
+    /// PerSourcePenalties (OpenSSH 9.8+, `sshd -T`), when enabled.
+    pub penalties: Option<Penalties>,
+}
+
+/// What PerSourcePenalties does with failed logins: each adds `authfail_secs` to its source's
+/// penalty, enforced (every connection from the source refused) once `min_secs` have accrued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Penalties {
+    /// `authfail:`: the penalty of a connection that made failed authentication attempts.
+    pub authfail_secs: u32,
+    /// `min:`: the penalty that must accrue before enforcement begins.
+    pub min_secs: u32,
+}
+
+impl Penalties {
+    /// Reads `sshd -T`'s `persourcepenalties` value (`crash:90 authfail:5 … min:15 …`; `no`:
+    /// none).
+    pub fn parse(value: &str) -> Option<Penalties> {
+        let field = |name: &str| {
+            value
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
+        };
+        Some(Penalties {
+            authfail_secs: field("authfail")?,
+            min_secs: field("min")?,
+        })
+    }
+
+    /// How many failed logins in a row, within the penalty's time, get a source refused.
+    pub fn failures_to_enforce(&self) -> Option<u32> {
+        (self.authfail_secs > 0).then(|| self.min_secs.div_ceil(self.authfail_secs).max(1))
+    }
 }
 
 /// Whether a loaded host key of one of `host_key_types` backs host key algorithm `alg`.
@@ -261,6 +294,7 @@ impl Effective {
             server: crate::policy::ServerKind::Openssh,
             kex_as_sent: false,
             ident: None,
+            penalties: Penalties::parse(&one("persourcepenalties")),
         }
     }
 
@@ -295,6 +329,7 @@ impl Effective {
             server,
             kex_as_sent: true,
             ident: d.ident.clone(),
+            penalties: None,
         }
     }
 }

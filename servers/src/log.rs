@@ -79,13 +79,12 @@ pub fn config_failure(log: &str) -> Option<String> {
         .map(clean)
 }
 
-/// The connections a cell's log says its server served beyond the cell's one (Dropbear logs
-/// `Child connection from HOST:PORT` for each, sshd `Connection from …`; a listening sshd's
-/// slice of a cell may hold another local user's connection): a connection another local user made to the
+/// The connections a per-cell daemon's log says it served beyond the cell's one (Dropbear logs
+/// `Child connection from HOST:PORT` for each): a connection another local user made to the
 /// cell's port, which makes the log (and so the verdict) no longer the cell's alone.
 pub fn foreign_connections(log: &str) -> usize {
     log.lines()
-        .filter(|l| l.contains("Child connection from") || l.contains("Connection from "))
+        .filter(|l| l.contains("Child connection from"))
         .count()
         .saturating_sub(1)
 }

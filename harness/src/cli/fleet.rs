@@ -25,7 +25,7 @@ pub fn read_targets(
     let hosts = sshmatrix::scan::targets::read_groups(&text, &name, groups).map_err(input_error)?;
     if hosts.hosts.is_empty() {
         return Err(input_error(format!(
-            "{}: no host in it{}\n  hint: one HOST or HOST:PORT per line, `Host` blocks of an OpenSSH client configuration, a known_hosts file, or an Ansible INI inventory",
+            "{}: no host in it{}\n  hint: one HOST or HOST:PORT per line, `Host` blocks of an OpenSSH client configuration, a known_hosts file, or an Ansible inventory (INI or YAML)",
             file.display(),
             match hosts.notes.is_empty() {
                 true => String::new(),

@@ -26,7 +26,7 @@ pub struct ScanArgs {
     /// Instead: every host of FILE, in one report — a list (`HOST[:PORT]` per line, `#`
     /// comments), an OpenSSH client configuration (`Host` blocks with HostName and Port;
     /// patterns, Match, Include and jump hosts left out with a note), a known_hosts file
-    /// (plain entries; hashed ones named) or an Ansible INI inventory (ansible_host,
+    /// (plain entries; hashed ones named) or an Ansible inventory in INI or YAML form (ansible_host,
     /// ansible_port; --group); a host that cannot be scanned is named, exit 3 only
     /// when none could be (pins from --known-hosts per host).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["address", "from_ssh_audit", "verify", "pin"])]

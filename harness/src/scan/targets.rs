@@ -1,6 +1,6 @@
 //! The hosts of a fleet scan, from the file a team already has: a list (`HOST[:PORT]` per
 //! line), an OpenSSH client configuration (`Host` blocks with `HostName` and `Port`), a
-//! known_hosts file (plain entries) or an Ansible inventory in INI form (`ansible_host`,
+//! known_hosts file (plain entries) or an Ansible inventory in INI or YAML form (`ansible_host`,
 //! `ansible_port`, groups and their children). Only names and ports are read; nothing in the
 //! file is run, included or resolved, and what cannot be scanned as written is named in a note.
 
@@ -60,13 +60,22 @@ fn kind_of(text: &str) -> &'static str {
             || l.starts_with('@')
             || (w.len() >= 3 && (w[1].starts_with("ssh-") || w[1].starts_with("ecdsa-")))
     });
-    let inventory = lines().any(|l| section(l).is_some() || l.contains("ansible_host="));
+    let inventory = lines().any(|l| section(l).is_some() || l.contains("ansible_host="))
+        || yaml_inventory(text);
     match (config, known, inventory) {
         (true, _, _) => "ssh_config",
         (false, true, _) => "known_hosts",
         (false, false, true) => "ansible",
         _ => "list",
     }
+}
+
+/// Whether `text` is an Ansible inventory in YAML form: a group's `hosts:` or `children:` key
+/// on a line of its own.
+fn yaml_inventory(text: &str) -> bool {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .any(|l| l == "hosts:" || l == "children:")
 }
 
 /// An INI section header of an Ansible inventory: `[group]`, `[group:children]`,
@@ -108,6 +117,9 @@ pub fn read_groups(text: &str, file: &str, groups: &[String]) -> Result<Hosts, S
     match kind {
         "ssh_config" => ssh_config(text, file, &mut out),
         "known_hosts" => known_hosts(text, file, &mut out),
+        "ansible" if yaml_inventory(text) => {
+            super::inventory::read_yaml(text, file, groups, &mut out)?
+        }
         "ansible" => super::inventory::read(text, file, groups, &mut out)?,
         _ => list(text, file, &mut out)?,
     }

@@ -906,8 +906,8 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
 
 /// `scan --targets` reads the files a team already has: an OpenSSH client configuration (its
 /// concrete `Host` blocks at their HostName and Port; patterns and jump hosts left out with a
-/// note), a known_hosts file (plain entries; hashed ones named) and an Ansible inventory (all
-/// hosts, or a group with its children).
+/// note), a known_hosts file (plain entries; hashed ones named) and an Ansible inventory, INI
+/// or YAML (all hosts, or a group with its children).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let work = common::work_dir();
@@ -930,7 +930,25 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
     let inventory = format!(
         "[ahv]\nahv1 ansible_host=127.0.0.1 ansible_port={p1}\n[legacy]\nold1 ansible_host=127.0.0.1 ansible_port={p2}\nweb[01:03]\n[cluster:children]\nahv\n"
     );
+    // The same inventory in YAML form.
+    let yaml = format!(
+        "all:\n  children:\n    cluster:\n      children:\n        ahv:\n          hosts:\n            ahv1:\n              ansible_host: 127.0.0.1\n              ansible_port: {p1}\n    legacy:\n      hosts:\n        old1:\n          ansible_host: 127.0.0.1\n          ansible_port: {p2}\n        web[01:03]:\n"
+    );
     for (name, text, hosts, note, extra) in [
+        (
+            "inventory.yml",
+            yaml.as_str(),
+            1,
+            "(ansible, groups cluster): 1",
+            &["--group", "cluster"][..],
+        ),
+        (
+            "inventory.yml",
+            yaml.as_str(),
+            2,
+            "group `legacy`: host pattern `web[01:03]` is not expanded",
+            &[],
+        ),
         (
             "config",
             config.as_str(),

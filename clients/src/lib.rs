@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod current;
 pub mod driver;
 pub mod emulator;
 pub mod error;

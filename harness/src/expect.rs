@@ -156,6 +156,16 @@ struct CsvRow {
 }
 
 impl Rule {
+    /// Whether the rule names clients and every one of them is in `clients` (a rule about
+    /// clients a cut plan left out: `run --current`).
+    pub fn only_about(&self, clients: &[String]) -> bool {
+        match &self.client {
+            Some(Sel::One(c)) => clients.contains(c),
+            Some(Sel::Any(cs)) => cs.iter().all(|c| clients.contains(c)),
+            None => false,
+        }
+    }
+
     fn selects(&self, c: &CellResult) -> bool {
         let key = if c.key_type == "ed25519" {
             "ed25519".to_string()

@@ -50,6 +50,28 @@ pub fn shard(plan: &mut Plan, k: usize, n: usize) {
     });
 }
 
+/// Keeps the cells of the clients that are the newest release of their family among the
+/// plan's clients (`run --current`); returns the clients left out (id, display name).
+pub fn keep_current(plan: &mut Plan) -> Vec<(String, String)> {
+    let mut clients: Vec<&sshmatrix_clients::Profile> = Vec::new();
+    for c in &plan.cells {
+        if !clients.iter().any(|p| p.id == c.client.id) {
+            clients.push(&c.client);
+        }
+    }
+    let current: Vec<String> = sshmatrix_clients::current::current(clients.iter().copied())
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    let older: Vec<(String, String)> = clients
+        .iter()
+        .filter(|p| !current.contains(&p.id))
+        .map(|p| (p.id.clone(), p.display_name()))
+        .collect();
+    plan.cells.retain(|c| current.contains(&c.client.id));
+    older
+}
+
 /// The shard of `n` a cell runs in: its plan index modulo `n`, except that every cell logging
 /// in to one remote host (host and port, whatever the target) runs in the same shard, chosen by
 /// a stable hash of the host — the host's accounts have one failed-login budget, and only one

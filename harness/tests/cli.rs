@@ -424,3 +424,47 @@ fn a_reader_that_stops_early_ends_a_runs_output_quietly() {
     assert!(!err.contains("error") && !err.contains("rescued"), "{err}");
     assert!(!work.join("rescued").exists());
 }
+
+/// `run --current` keeps the newest release of each client family of the matrix (the field
+/// report's Tera Term 4.106 gives way to 5.3) and names the ones left out; the expectations
+/// about them are set aside, the others still hold. `clients = ["@current"]` lists the newest
+/// of every family sshmatrix knows.
+#[test]
+fn current_clients_only() {
+    let m = common::matrices().join("nutanix-cluster-lockdown.toml");
+    let (code, json, err) = common::sshmatrix_work(&[
+        "run",
+        "-q",
+        "--current",
+        "--format",
+        "json",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: sshmatrix_reports::Report = serde_json::from_str(&json).unwrap();
+    assert!(!report.cells.is_empty());
+    assert!(report.cells.iter().all(|c| c.client != "teraterm-4.106"));
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.ends_with("older releases not run: Tera Term 4.106")));
+    let dir = common::scratch_dir("current-clients");
+    let file = common::matrix_file(
+        &dir,
+        "current.toml",
+        "[axes]\nkeys = [\"ed25519\"]\nclients = [\"@current\"]\nkey_tools = [\"ssh-keygen\"]\n\
+         [[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n",
+    );
+    let plan = common::plan(&file);
+    let ids: Vec<&str> = plan.cells.iter().map(|c| c.client.id.as_str()).collect();
+    let want = sshmatrix_clients::current::current(&sshmatrix_clients::builtin_profiles())
+        .iter()
+        .filter(|p| p.driver.is_none())
+        .count();
+    assert_eq!(ids.len(), want);
+    assert!(
+        ids.contains(&"putty-0.85") && ids.contains(&"teraterm-5.3"),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"putty-0.83"), "{ids:?}");
+}

@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// host in one shard (its accounts have one failed-login budget), e.g. 0/4.
     #[arg(long)]
     shard: Option<String>,
+    /// Only the newest release of each client family in the matrix (as testssl.sh shows current
+    /// browsers); the older ones are named in a note. In a matrix, `clients = ["@current"]`
+    /// (or "@current-real") lists the newest of every family sshmatrix knows.
+    #[arg(long)]
+    current: bool,
     /// Attach verified advice to every failed cell (reruns one cell per failure group per fix).
     #[arg(long)]
     advise: bool,
@@ -207,11 +212,28 @@ struct Planned {
     plan_cells: usize,
     matrix_digest: String,
     opts: Options,
+    /// Notes the report gets from how the plan was cut (`--current`).
+    notes: Vec<String>,
 }
 
 /// Loads and validates the matrix, cuts the shard, and settles the options.
 fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
     let (mut plan, mut expected) = super::common::load_plan(&a.matrix, &a.grants.grants())?;
+    let mut notes = Vec::new();
+    if a.current {
+        let older = scale::keep_current(&mut plan);
+        if !older.is_empty() {
+            let names: Vec<&str> = older.iter().map(|(_, n)| n.as_str()).collect();
+            notes.push(format!(
+                "--current: the newest release of each client family only; older releases not run: {}",
+                names.join(", ")
+            ));
+        }
+        // Rules about the clients left out have no cells to hold.
+        let ids: Vec<String> = older.into_iter().map(|(id, _)| id).collect();
+        expected =
+            expected.map(|rules| rules.into_iter().filter(|r| !r.only_about(&ids)).collect());
+    }
     let (plan_cells, matrix_digest) = (
         plan.cells.len(),
         sshmatrix::matrix::digest::plan_digest(&plan),
@@ -231,6 +253,7 @@ fn planned(a: &RunArgs) -> Result<Planned, ExitCode> {
         plan_cells,
         matrix_digest,
         opts,
+        notes,
     })
 }
 
@@ -272,6 +295,7 @@ pub fn command(a: RunArgs) -> ExitCode {
         plan_cells,
         matrix_digest,
         opts,
+        notes,
     } = match planned(&a) {
         Ok(p) => p,
         Err(code) => return code,
@@ -312,6 +336,7 @@ pub fn command(a: RunArgs) -> ExitCode {
     report.cells.sort_by_key(|c| c.index);
     report.matrix_digest = matrix_digest;
     report.plan_cells = plan_cells;
+    report.notes.extend(notes);
     report.shard = a.shard.clone();
     if opts.stopping() {
         mark_partial(&mut report);

@@ -244,7 +244,13 @@ pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> V
             tools.push(&pair.key_tool);
         }
     }
-    clients.extend(raw.axes.clients.iter().flat_map(|c| c.get_ref()));
+    clients.extend(
+        raw.axes
+            .clients
+            .iter()
+            .flat_map(|c| c.get_ref())
+            .filter(|c| !c.get_ref().starts_with("@current")),
+    );
     tools.extend(raw.axes.key_tools.iter().flat_map(|t| t.get_ref()));
     errs.extend(
         clients
@@ -267,6 +273,34 @@ pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> V
     errs.dedup_by(|a, b| a.position == b.position);
     errs.truncate(limit);
     errs
+}
+
+/// The `clients` axis with `@current` (the newest emulated profile of each family) and
+/// `@current-real` (the newest real program of each) written out, each keeping the span of
+/// the word that named it.
+fn expand_current(
+    listed: &[Spanned<String>],
+    catalog: &Catalog,
+) -> Result<Vec<Spanned<String>>, InputError> {
+    let mut out = Vec::new();
+    for c in listed {
+        let real = match c.get_ref().as_str() {
+            "@current" => false,
+            "@current-real" => true,
+            _ => {
+                out.push(c.clone());
+                continue;
+            }
+        };
+        let current = sshmatrix_clients::current::current(catalog.profiles.iter());
+        out.extend(
+            current
+                .into_iter()
+                .filter(|p| p.driver.is_some() == real)
+                .map(|p| Spanned::new(c.span(), p.id.clone())),
+        );
+    }
+    Ok(out)
 }
 
 pub(super) fn pairs(
@@ -299,8 +333,8 @@ pub(super) fn pairs(
                 }
             }
             let mut seen = std::collections::HashSet::new();
-            for c in cs.get_ref() {
-                let c2 = find_client(c)?;
+            for c in expand_current(cs.get_ref(), catalog)? {
+                let c2 = find_client(&c)?;
                 if !seen.insert(c2.id.clone()) {
                     return Err(ctx.err(c.span(), format!("client `{}` is listed twice", c2.id), Some("remove the duplicate".into())));
                 }

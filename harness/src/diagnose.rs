@@ -54,6 +54,7 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
             } else if srv("not in PubkeyAccepted")
                 || srv("unsupported public key algorithm")
                 || srv("Pubkey auth attempt with unknown algo")
+                || srv("No verifier located for algorithm")
             {
                 Code::AuthSignatureRejected
             } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize")

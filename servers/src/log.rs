@@ -50,6 +50,8 @@ const REASONS: &[&str] = &[
     "Max auth tries reached",
     "Bad password attempt",
     "Pubkey auth attempt with unknown algo",
+    // Apache MINA SSHD: a signature algorithm it has no verifier for (DEBUG).
+    "No verifier located for algorithm",
     "Exit before auth",
     // TinySSH.
     "unable to authorize",
@@ -170,6 +172,8 @@ fn is_acceptance(line: &str) -> bool {
             .any(|p| line.starts_with(p))
         || (line.starts_with("auth: ") && line.ends_with(" accepted"))
         || (line.starts_with("Auth for user ") && line.ends_with(" succeeded"))
+        // Apache MINA SSHD (ServerUserAuthService, INFO).
+        || (line.starts_with("Session ") && line.ends_with(" authenticated"))
 }
 
 /// Analyses the log of one connection (`sshd -i`, or a per-cell Dropbear daemon).

@@ -42,33 +42,7 @@ impl Served {
 
     /// As [`Served::ssh`], logging in as `user` (`sshmatrix` in a release image).
     fn ssh_as(&self, user: &str, key: &Path, options: &[&str]) -> (i32, String) {
-        let o = Command::new("ssh")
-            .args([
-                "-vvv",
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-            ])
-            .args(options.iter().flat_map(|o| ["-o", o]))
-            .arg("-i")
-            .arg(key)
-            .args(["-p", self.port(), &format!("{user}@127.0.0.1"), "true"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stderr).into(),
-        )
+        common::ssh_vvv(key, self.port(), user, options)
     }
 
     /// The server log so far (every connection's).

@@ -117,3 +117,65 @@ async fn the_legacy_servers_matrix_meets_its_expectations_in_containers_from_reg
     assert_eq!(sig("real-openssh-8.4").as_deref(), Some("ssh-rsa"));
     assert_eq!(sig("real-openssh-10.0").as_deref(), Some("rsa-sha2-512"));
 }
+
+/// `diagnose` names an old server from the KEXINIT a real client logged: `ssh -vvv` against the
+/// emulated OpenSSH 7.4 (its identification and lists as the release sends them) is matched to
+/// that release, and the reproduction runs against it.
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnose_names_an_old_server_by_its_kexinit_from_registries() {
+    let dir = common::scratch_dir("emulated-diagnose");
+    let p = sshmatrix_servers::builtin_policies()
+        .into_iter()
+        .find(|p| p.id == "emulated-openssh-7.4p1")
+        .unwrap();
+    let facts = p.facts.clone().unwrap();
+    let with = facts.runs_with.clone().unwrap();
+    let profile = sshmatrix_clients::builtin_profiles()
+        .into_iter()
+        .find(|c| c.id == with)
+        .unwrap();
+    let installed =
+        sshmatrix::libraries::ensure_all(&[&profile], &common::work_dir(), &mut |_| {}).unwrap();
+    let store = sshmatrix_servers::HostKeyStore::new(dir.join("hostkeys")).unwrap();
+    let host_keys = p.host_keys.iter().map(|k| store.get(k).unwrap()).collect();
+    let users = [("admin".to_string(), Vec::new())];
+    let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
+        &dir,
+        &p.id,
+        &installed[&with][0],
+        host_keys,
+        &users,
+        facts,
+        true,
+    )
+    .unwrap();
+    let daemon = server
+        .serve(None, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let key = dir.join("key");
+    let _ = std::fs::remove_file(&key);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let port = daemon.port.to_string();
+    let (_, client_log) = common::ssh_vvv(&key, &port, "admin", &[]);
+    daemon.finish(std::time::Duration::from_secs(5)).await;
+    let log = dir.join("client.log");
+    std::fs::write(&log, client_log).unwrap();
+    let o = common::bin()
+        .args(["diagnose", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let case: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = &case["attempts"][0]["server_matches"][0];
+    assert_eq!(m["profile"], "emulated-openssh-7.4p1", "{case:#}");
+    assert_eq!(
+        (m["distance"].as_u64(), m["ident_equal"].as_bool()),
+        (Some(0), Some(true))
+    );
+}

@@ -178,26 +178,7 @@ fn start_recorder(
 }
 
 fn ssh(port: u16, keys: &[&Path]) -> std::process::Output {
-    let mut c = Command::new("ssh");
-    c.args([
-        "-p",
-        &port.to_string(),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-    ])
-    .args([
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-    ])
-    .args(["-F", "/dev/null"]);
-    for k in keys {
-        c.arg("-i").arg(k);
-    }
-    c.args(["anyone@127.0.0.1", "true"]).output().unwrap()
+    common::ssh_login(&port.to_string(), "anyone", keys, &[])
 }
 
 #[test]

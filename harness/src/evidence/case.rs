@@ -31,6 +31,8 @@ pub struct Diagnosis {
     pub client_matches: Vec<Match>,
     /// The server's software, from its identification string.
     pub server_software: Option<String>,
+    /// The server releases (policies with facts) nearest the server's logged KEXINIT.
+    pub server_matches: Vec<Match>,
     /// Why it ended.
     pub cause: Cause,
 }
@@ -165,10 +167,11 @@ pub fn diagnose_bytes(name: &str, bytes: &[u8], profiles: &[Profile]) -> Case {
 
 /// The case of what the files gave: attempts paired, identified and diagnosed.
 fn assemble(files: Vec<FileRead>, found: Found, profiles: &[Profile]) -> Case {
+    let policies = sshmatrix_servers::builtin_policies();
     let attempts = pair(found.clients, found.servers)
         .into_iter()
         .enumerate()
-        .map(|(i, (c, s))| diagnosis(i + 1, c, s, profiles))
+        .map(|(i, (c, s))| diagnosis(i + 1, c, s, profiles, &policies))
         .collect();
     Case {
         files,
@@ -270,6 +273,7 @@ fn diagnosis(
     c: Option<ClientAttempt>,
     s: Option<ServerConnection>,
     profiles: &[Profile],
+    policies: &[sshmatrix_servers::Policy],
 ) -> Diagnosis {
     let client_matches = c
         .as_ref()
@@ -289,6 +293,10 @@ fn diagnosis(
                 .any(|k| k.signature.as_deref() == Some("ssh-rsa"))
         });
     let cause = cause::of(c.as_ref(), s.as_ref(), sha1);
+    let server_matches = c
+        .as_ref()
+        .map(|c| identify::server(c, policies))
+        .unwrap_or_default();
     let server_software = c
         .as_ref()
         .and_then(|c| c.server_ident.as_deref())
@@ -299,6 +307,7 @@ fn diagnosis(
         server: s,
         client_matches,
         server_software,
+        server_matches,
         cause,
     }
 }

@@ -1,6 +1,7 @@
 //! Naming the implementations of a logged attempt: the client from its identification string and,
 //! where logged, its KEXINIT lists compared with every client profile (an identification can be
-//! changed or hidden; the ordered lists rarely are); the server from its identification string.
+//! changed or hidden; the ordered lists rarely are); the server from its identification string
+//! and, where the client logged the server's KEXINIT, the server releases sshmatrix has as data.
 
 use serde::Serialize;
 use sshmatrix_clients::Profile;
@@ -55,6 +56,64 @@ pub fn client(a: &ClientAttempt, profiles: &[Profile]) -> Vec<Match> {
         .collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.profile.cmp(&b.1.profile)));
     scored.into_iter().take(3).map(|(_, m)| m).collect()
+}
+
+/// The server releases sshmatrix has as data (policies with facts: Dropbear, TinySSH, AsyncSSH
+/// builds and the emulated old releases) nearest the server's KEXINIT as the client logged it,
+/// best first (at most two; none when the log has no server lists). Host key algorithms are
+/// left out of the comparison (a server offers those of the keys it has), and so are the
+/// protocol markers (`ext-info-s`, `kex-strict-s-v00@openssh.com`, `kexguess2@…`).
+pub fn server(a: &ClientAttempt, policies: &[sshmatrix_servers::Policy]) -> Vec<Match> {
+    let logged = &a.server_kexinit;
+    if logged.kex.is_empty() && logged.cipher.is_empty() {
+        return Vec::new();
+    }
+    let ident = a.server_ident.as_deref().unwrap_or("");
+    let mut scored: Vec<(usize, Match)> = policies
+        .iter()
+        .filter_map(|p| Some((p, p.facts.as_ref()?)))
+        .map(|(p, f)| {
+            let distance = edit(&algorithms(&logged.kex), &algorithms(&f.kex))
+                + edit(&logged.cipher, &f.ciphers)
+                + edit(&logged.mac, &f.macs);
+            let release = p.server_release();
+            let ident_equal = f
+                .ident
+                .as_deref()
+                .is_some_and(|i| software(ident) == software(i));
+            let lists = match distance {
+                0 => format!("KEXINIT (key exchange, ciphers, MACs) equals {release}'s"),
+                d => format!("KEXINIT {d} entries from {release}'s"),
+            };
+            let says = match ident_equal {
+                true => format!("{lists}; identification equal"),
+                false => format!("{lists}; identification says {}", software(ident)),
+            };
+            let m = Match {
+                profile: p.id.clone(),
+                distance: Some(distance),
+                ident_equal,
+                says,
+            };
+            (distance * 2 + usize::from(!ident_equal), m)
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.profile.cmp(&b.1.profile)));
+    // Far ones say nothing: most servers in the field are OpenSSH builds with no such data.
+    scored
+        .into_iter()
+        .filter(|(_, m)| m.distance.is_some_and(|d| d < UNKNOWN_FROM))
+        .take(2)
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// A key exchange list without its protocol markers.
+fn algorithms(kex: &[String]) -> Vec<String> {
+    let marker = |k: &str| {
+        k.starts_with("ext-info-") || k.starts_with("kex-strict-") || k.starts_with("kexguess")
+    };
+    kex.iter().filter(|k| !marker(k)).cloned().collect()
 }
 
 /// Whether the best match identifies the client (rather than only being the nearest).

@@ -80,6 +80,9 @@ pub fn attempt(d: &Diagnosis) -> String {
     if let Some(sw) = &d.server_software {
         s.push_str(&format!("  server: {sw}\n"));
     }
+    for m in &d.server_matches {
+        s.push_str(&format!("    ~ {}: {}\n", m.profile, m.says));
+    }
     facts(&mut s, d);
     let c = &d.cause;
     let code = c

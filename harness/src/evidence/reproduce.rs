@@ -61,8 +61,18 @@ pub fn build(d: &Diagnosis, profiles: &[Profile], supported: &Supported) -> Repr
     };
     let key = key_spec(d, &mut assumptions);
     let tool = crate::fidelity::native_key_tool(&base);
-    let policy = release_policy(d, &mut assumptions);
-    let lines = sshd_lines(d, refused.as_deref(), supported);
+    let (policy, lines) = match emulated_release(d) {
+        Some(p) => {
+            assumptions.push(format!(
+                "the server is taken to be the emulated release `{p}`: its identification and KEXINIT equal the logged server's"
+            ));
+            (p, Vec::new())
+        }
+        None => (
+            release_policy(d, &mut assumptions),
+            sshd_lines(d, refused.as_deref(), supported),
+        ),
+    };
     let user = d
         .client
         .as_ref()
@@ -169,6 +179,14 @@ fn key_spec(d: &Diagnosis, assumptions: &mut Vec<String>) -> String {
             format!("rsa-{bits}")
         }
     }
+}
+
+/// An emulated release that the logged server is exactly (identification and KEXINIT equal):
+/// the reproduction's target then runs it as it is.
+fn emulated_release(d: &Diagnosis) -> Option<String> {
+    let m = d.server_matches.first()?;
+    let emulated = m.profile.starts_with("emulated-");
+    (emulated && m.distance == Some(0) && m.ident_equal).then(|| m.profile.clone())
 }
 
 /// The release policy nearest below the logged server's OpenSSH release.

@@ -372,3 +372,43 @@ fn interrupt(child: &std::process::Child) {
         .args(["-INT", &child.id().to_string()])
         .status();
 }
+
+/// The real OpenSSH client logging in to 127.0.0.1:`port` as `user` with `keys` only (no
+/// config, no known hosts, batch mode), `extra` arguments before the destination, running
+/// `true`.
+pub fn ssh_login(port: &str, user: &str, keys: &[&Path], extra: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new("ssh");
+    c.args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+    ])
+    .args(extra);
+    for k in keys {
+        c.arg("-i").arg(k);
+    }
+    c.args(["-p", port, &format!("{user}@127.0.0.1"), "true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// [`ssh_login`] at -vvv with one key and `options` (`-o` each): its exit code and its log.
+pub fn ssh_vvv(key: &Path, port: &str, user: &str, options: &[&str]) -> (i32, String) {
+    let mut extra = vec!["-vvv"];
+    extra.extend(options.iter().flat_map(|o| ["-o", *o]));
+    let o = ssh_login(port, user, &[key], &extra);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}

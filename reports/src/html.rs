@@ -171,8 +171,13 @@ fn meta(report: &Report) -> String {
         .as_deref()
         .map(|s| format!(", shard {s}"))
         .unwrap_or_default();
+    let made = match (&report.generated, &report.host) {
+        (Some(t), Some(h)) => format!(" · made {t} on {h}"),
+        (Some(t), None) => format!(" · made {t}"),
+        _ => String::new(),
+    };
     format!(
-        "{} · {} of {} cells{shard} · sshmatrix {} (report schema {})",
+        "{} · {} of {} cells{shard} · sshmatrix {} (report schema {}){made}",
         report.matrix,
         report.cells.len(),
         report.plan_cells,

@@ -147,6 +147,14 @@ pub struct CellResult {
     pub column: Vec<String>,
 }
 
+/// Now, in UTC to the second (`2026-12-07T09:20:13Z`).
+fn made_at() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| now.to_string())
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
@@ -164,6 +172,12 @@ pub struct Report {
     /// How many cells the whole plan has (all shards together; 0 in reports written before).
     #[serde(default)]
     pub plan_cells: usize,
+    /// When the report was made (UTC, RFC 3339, to the second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
+    /// The machine that made it (its host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The shard this report holds (`K/N`), when run with `--shard`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
@@ -210,6 +224,11 @@ impl Report {
             title: h.title,
             matrix_digest: h.matrix_digest,
             plan_cells: h.plan_cells,
+            generated: Some(made_at()),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty()),
             shard: None,
             row_axes: h.row_axes,
             column_axes: h.column_axes,

@@ -88,6 +88,8 @@ fn report() -> Report {
         title: "T".into(),
         matrix_digest: String::new(),
         plan_cells: 9,
+        generated: Some("2026-12-07T09:20:13Z".into()),
+        host: Some("support-laptop".into()),
         shard: None,
         row_axes: vec!["Client".into(), "Key".into()],
         column_axes: vec!["Target".into(), String::new(), "User".into()],
@@ -208,7 +210,7 @@ fn html_spans_escapes_and_embeds_evidence() {
     // Where it came from, and a detail panel kept in view with the clicked cell outlined.
     assert!(
         h.contains(
-            "<p class=\"meta\">m.toml · 9 of 9 cells · sshmatrix test (report schema 1)</p>"
+            "<p class=\"meta\">m.toml · 9 of 9 cells · sshmatrix test (report schema 1) · made 2026-12-07T09:20:13Z on support-laptop</p>"
         ),
         "{h}"
     );

@@ -468,3 +468,32 @@ fn current_clients_only() {
     );
     assert!(!ids.contains(&"putty-0.83"), "{ids:?}");
 }
+
+/// `try` and `explain` colour the verdict's mark as tables do (`--color always`, or a terminal),
+/// and print it plain into a pipe.
+#[test]
+fn try_colours_its_verdict_on_request() {
+    let args = [
+        "try",
+        "--client",
+        "teraterm-4.106",
+        "--key",
+        "rsa-2048",
+        "--policy",
+        "rhel9-default",
+    ];
+    let (code, plain, _) = common::sshmatrix_work(&args);
+    assert_eq!(code, 0);
+    assert!(
+        plain.contains("verdict: × fail [auth-signature-rejected] at auth"),
+        "{plain}"
+    );
+    let mut coloured = vec!["--color", "always"];
+    coloured.extend(args);
+    let (code, out, _) = common::sshmatrix_work(&coloured);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("verdict: \u{1b}[31m×\u{1b}[0m fail [auth-signature-rejected]"),
+        "{out}"
+    );
+}

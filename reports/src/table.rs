@@ -215,8 +215,9 @@ pub fn render_fitted(report: &Report, fit: usize) -> String {
 }
 
 /// ANSI colours of a rendered table for a terminal: ○ green, × red, ! yellow in the table's
-/// cells, the counts line and the legend labels; `note:` lines dim. Other lines (and any text
-/// that is not a table: CSV, JSON, Markdown, HTML) pass unchanged.
+/// cells, the counts line and the legend labels, and the mark of an explanation's `verdict:`
+/// line (`explain`, `try`); `note:` lines dim. Other lines (and any text that is not a table:
+/// CSV, JSON, Markdown, HTML) pass unchanged.
 pub fn colorize(text: &str) -> String {
     const GREEN: &str = "\x1b[32m";
     const RED: &str = "\x1b[31m";
@@ -239,7 +240,8 @@ pub fn colorize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.split_inclusive('\n') {
         let legend = line.starts_with('×') || line.starts_with('!') || line.starts_with('◐');
-        if line.starts_with('│') || line.starts_with("○ ok") {
+        let verdict = line.trim_start().starts_with("verdict: ");
+        if line.starts_with('│') || line.starts_with("○ ok") || verdict {
             out.push_str(&paint(line));
         } else if legend {
             let (label, rest) = line.split_once(' ').unwrap_or((line, ""));

@@ -162,7 +162,7 @@ pub fn explain_plan(
         &plan, index, &changes, try_fixes, &opts, &profiles, &tools, &policies,
     )) {
         Ok(e) => {
-            print!("{}", advice::render(&e));
+            print!("{}", super::common::for_stdout(&advice::render(&e)));
             ExitCode::from(EXIT_OK as u8)
         }
         Err(e) => fail_run(e),

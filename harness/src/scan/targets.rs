@@ -126,7 +126,18 @@ pub fn read_groups(text: &str, file: &str, groups: &[String]) -> Result<Hosts, S
     Ok(out)
 }
 
+/// Adds a host once; a name with white space or control characters in it (a YAML or
+/// client-configuration value can hold anything) is no host name: named in a note, left out.
 pub(super) fn add(out: &mut Hosts, host: (String, u16)) {
+    if host.0.is_empty()
+        || host
+            .0
+            .contains(|c: char| c.is_whitespace() || c.is_control())
+    {
+        out.notes
+            .push(format!("{:?} is not a host name; left out", host.0));
+        return;
+    }
     if !out.hosts.contains(&host) {
         out.hosts.push(host);
     }
@@ -138,12 +149,14 @@ fn list(text: &str, file: &str, out: &mut Hosts) -> Result<(), String> {
         if line.is_empty() {
             continue;
         }
-        let host = split_address(line).map_err(|e| {
-            format!(
-                "{file}:{}: {e}\n  hint: one HOST or HOST:PORT per line",
+        let hint = "\n  hint: one HOST or HOST:PORT per line";
+        if line.contains(char::is_whitespace) {
+            return Err(format!(
+                "{file}:{}: `{line}` is not one host{hint} (a client configuration needs its `Host` lines)",
                 i + 1
-            )
-        })?;
+            ));
+        }
+        let host = split_address(line).map_err(|e| format!("{file}:{}: {e}{hint}", i + 1))?;
         add(out, host);
     }
     Ok(())
@@ -297,6 +310,20 @@ mod tests {
         );
         assert!(h.notes.iter().any(|n| n.contains("1 hashed entries")));
         assert!(h.notes.iter().any(|n| n.contains("@cert-authority")));
+    }
+
+    #[test]
+    fn a_host_name_with_white_space_in_it_is_no_host() {
+        // Found by fuzzing: a misspelt `Host` line made the file a list of `HostName …` hosts.
+        let e = read("Hosta \n  HostName 10.0.0.1\n  Port 2222\n", "f").unwrap_err();
+        assert!(
+            e.starts_with("f:2: `HostName 10.0.0.1` is not one host"),
+            "{e}"
+        );
+        let yaml = "all:\n  hosts:\n    a:\n      ansible_host: \"10.0.0.1 evil\"\n";
+        let h = read(yaml, "inv.yml").unwrap();
+        assert!(h.hosts.is_empty());
+        assert_eq!(h.notes, ["\"10.0.0.1 evil\" is not a host name; left out"]);
     }
 
     #[test]

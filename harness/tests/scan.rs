@@ -988,6 +988,13 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
             "{name}: {:?}",
             fleet.notes
         );
+        // An inventory's hosts are grouped by the groups they are listed under.
+        if name.starts_with("inventory") && extra.is_empty() {
+            assert_eq!(fleet.column_axes.first().map(String::as_str), Some("Group"));
+            let groups: std::collections::BTreeSet<&str> =
+                fleet.cells.iter().map(|c| c.column[0].as_str()).collect();
+            assert_eq!(groups, ["ahv", "legacy"].into(), "{name}");
+        }
         if name == "config" {
             assert!(
                 fleet

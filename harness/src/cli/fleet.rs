@@ -87,7 +87,8 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
         let from = format!("{} ({}{groups})", file.display(), listed.kind);
         notes.insert(0, format!("hosts from {from}: {}", hosts.len()));
     }
-    for ((host, port), s) in hosts.iter().zip(seen) {
+    let mut groups = Vec::new();
+    for (((host, port), s), group) in hosts.iter().zip(seen).zip(&listed.groups) {
         let address = format!("{host}:{port}");
         let s = match s {
             Ok(s) => s,
@@ -101,7 +102,10 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
             continue;
         }
         match host_report(a, &s) {
-            Ok(r) => reports.push(r),
+            Ok(r) => {
+                reports.push(r);
+                groups.push(group.clone());
+            }
             Err(code) => return code,
         }
     }
@@ -112,17 +116,25 @@ pub fn command(a: &ScanArgs, file: &Path) -> ExitCode {
             notes.join("\n  ")
         ));
     }
-    let fleet = join(reports, notes, hosts.len(), file);
+    let fleet = join(reports, &groups, notes, hosts.len(), file);
     super::scan::emit_weighed(a, &fleet)
 }
 
 /// One report of every host's cells: each host its own target (its address), its notes
-/// prefixed with it, the hosts not scanned named.
-fn join(reports: Vec<Report>, mut notes: Vec<String>, listed: usize, file: &Path) -> Report {
+/// prefixed with it, the hosts not scanned named; the columns grouped by the inventory groups
+/// the hosts are listed under (`groups`, one per report), when they come from an inventory.
+fn join(
+    reports: Vec<Report>,
+    groups: &[String],
+    mut notes: Vec<String>,
+    listed: usize,
+    file: &Path,
+) -> Report {
     let scanned = reports.len();
     let first = reports.first().cloned().expect("at least one host");
+    let grouped = groups.iter().any(|g| !g.is_empty());
     let mut cells = Vec::new();
-    for r in reports {
+    for (r, group) in reports.into_iter().zip(groups) {
         let address = r.matrix.trim_start_matches("scan ").to_string();
         for n in &r.notes {
             notes.push(format!("{address}: {n}"));
@@ -130,8 +142,15 @@ fn join(reports: Vec<Report>, mut notes: Vec<String>, listed: usize, file: &Path
         for mut c in r.cells {
             c.target = address.clone();
             c.index = cells.len();
+            if grouped {
+                c.column.insert(0, group.clone());
+            }
             cells.push(c);
         }
+    }
+    let mut column_axes = first.column_axes.clone();
+    if grouped {
+        column_axes.insert(0, "Group".into());
     }
     notes.insert(
         0,
@@ -154,7 +173,7 @@ fn join(reports: Vec<Report>, mut notes: Vec<String>, listed: usize, file: &Path
         matrix_digest: String::new(),
         plan_cells: cells.len(),
         row_axes: first.row_axes.clone(),
-        column_axes: first.column_axes.clone(),
+        column_axes,
         notes,
     };
     Report::new(header, cells)

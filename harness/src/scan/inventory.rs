@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::targets::{add, parse_port, section, Hosts};
+use super::targets::{add_in, parse_port, section, Hosts};
 
 /// One host: its address and the groups it is listed under.
 struct Entry {
@@ -151,7 +151,8 @@ fn choose(inv: Inventory, file: &str, groups: &[String], out: &mut Hosts) -> Res
             .as_ref()
             .is_none_or(|w| e.groups.iter().any(|g| w.contains(g)))
         {
-            add(out, e.address);
+            let groups: Vec<&str> = e.groups.iter().map(String::as_str).collect();
+            add_in(out, e.address, groups.join(","));
         }
     }
     Ok(())
@@ -259,6 +260,10 @@ ansible_user=admin
             ]
         );
         assert!(all.notes[0].starts_with("inv:4: host pattern `web[01:03].lab`"));
+        assert_eq!(all.groups, ["ahv", "ahv", "cvm"]);
+        // A group whose name is all hex digits is still a group.
+        let db = read_groups("[db]\nd1 ansible_host=10.0.2.1\n", "inv", &["db".into()]).unwrap();
+        assert_eq!((db.hosts.len(), db.groups[0].as_str()), (1, "db"));
         let cvm = read_groups(INVENTORY, "inv", &["cvm".into()]).unwrap();
         assert_eq!(cvm.hosts, vec![("10.0.1.5".to_string(), 22)]);
         let cluster = read_groups(INVENTORY, "inv", &["cluster".into()]).unwrap();

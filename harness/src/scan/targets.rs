@@ -11,6 +11,9 @@ pub struct Hosts {
     pub kind: &'static str,
     /// `(host, port)` pairs.
     pub hosts: Vec<(String, u16)>,
+    /// For each host, the inventory groups it is listed under (comma-separated; empty outside
+    /// an inventory): a fleet report groups its columns by them.
+    pub groups: Vec<String>,
     /// Entries not scanned, each with why (`file:line: …`).
     pub notes: Vec<String>,
 }
@@ -88,10 +91,10 @@ pub(super) fn section(line: &str) -> Option<(&str, &str)> {
             && w.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
-    (word(name)
-        && (kind.is_empty() || kind == "children" || kind == "vars")
-        && !name.chars().all(|c| c.is_ascii_hexdigit()))
-    .then_some((name, kind))
+    // `[db]` and `[cafe]` are groups: a bracketed IPv6 address has a colon in it, and what
+    // follows it is no `children` or `vars`.
+    (word(name) && (kind.is_empty() || kind == "children" || kind == "vars"))
+        .then_some((name, kind))
 }
 
 /// Reads a targets file's text (`file` names it in messages): a list, an OpenSSH client
@@ -112,6 +115,7 @@ pub fn read_groups(text: &str, file: &str, groups: &[String]) -> Result<Hosts, S
     let mut out = Hosts {
         kind,
         hosts: Vec::new(),
+        groups: Vec::new(),
         notes: Vec::new(),
     };
     match kind {
@@ -129,17 +133,20 @@ pub fn read_groups(text: &str, file: &str, groups: &[String]) -> Result<Hosts, S
 /// Adds a host once; a name with white space or control characters in it (a YAML or
 /// client-configuration value can hold anything) is no host name: named in a note, left out.
 pub(super) fn add(out: &mut Hosts, host: (String, u16)) {
-    if host.0.is_empty()
-        || host
-            .0
-            .contains(|c: char| c.is_whitespace() || c.is_control())
-    {
-        out.notes
-            .push(format!("{:?} is not a host name; left out", host.0));
+    add_in(out, host, String::new());
+}
+
+/// [`add`], the host listed under `groups` (an inventory's).
+pub(super) fn add_in(out: &mut Hosts, host: (String, u16), groups: String) {
+    let bad = |c: char| c.is_whitespace() || c.is_control();
+    if host.0.is_empty() || host.0.contains(bad) {
+        let note = format!("{:?} is not a host name; left out", host.0);
+        out.notes.push(note);
         return;
     }
     if !out.hosts.contains(&host) {
         out.hosts.push(host);
+        out.groups.push(groups);
     }
 }
 

@@ -113,24 +113,7 @@ pub async fn serve(
     log: Option<PathBuf>,
     listen: bool,
 ) -> Result<Served, RunError> {
-    if listen && t.policy.server != ServerKind::Openssh {
-        return Err(RunError::Input(format!(
-            "target `{}`: --listen runs OpenSSH's own listening daemon; a {} policy has none here",
-            t.id,
-            t.policy.server.name()
-        )));
-    }
-    let servable = match t.policy.server {
-        ServerKind::Openssh => true,
-        ServerKind::Tinyssh | ServerKind::Dropbear => t.image().is_some(),
-        ServerKind::Asyncssh | ServerKind::Emulated => false,
-    };
-    if t.remote().is_some() || !servable {
-        return Err(RunError::Input(format!(
-            "target `{}`: serve runs OpenSSH policies (on this host or with --image), and Dropbear and TinySSH policies with the image of their release; not AsyncSSH, emulated or remote targets",
-            t.id
-        )));
-    }
+    servable(t, listen)?;
     crate::workdir::prepare(work_dir)?;
     let run_dir = new_run_dir(work_dir, "serve-")?;
     if !keys.user_cas.is_empty() && t.policy.server != ServerKind::Openssh {
@@ -139,6 +122,9 @@ pub async fn serve(
             t.id,
             t.policy.server.name()
         )));
+    }
+    if t.policy.server.on_this_host() {
+        return serve_on_this_host(t, work_dir, run_dir, keys, log).await;
     }
     let (target, container) = start(t, work_dir, run_dir.path(), keys).await?;
     if t.policy.server == ServerKind::Openssh {
@@ -183,4 +169,86 @@ pub async fn serve(
         container,
         _run_dir: run_dir,
     })
+}
+
+/// Serves an AsyncSSH or emulated release from the AsyncSSH installation its policy names, a
+/// server for every connection until stopped; the keys of `keys` log in as this host's user.
+async fn serve_on_this_host(
+    t: &Target,
+    work_dir: &Path,
+    run_dir: tempfile::TempDir,
+    keys: &Trusted<'_>,
+    log: Option<PathBuf>,
+) -> Result<Served, RunError> {
+    let facts = t
+        .policy
+        .facts
+        .clone()
+        .expect("a library server's policy has facts");
+    let with = facts.runs_with.clone().unwrap_or_default();
+    let profiles = sshmatrix_clients::builtin_profiles();
+    let profile = profiles.iter().find(|p| p.id == with).ok_or_else(|| {
+        RunError::Environment(format!("target `{}`: no client profile `{with}`", t.id))
+    })?;
+    let installed = crate::libraries::ensure_all(&[profile], work_dir, &mut |m| eprintln!("{m}"))?;
+    let python = installed[&with][0].clone();
+    let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
+        .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
+    let host_keys = t
+        .host_keys
+        .iter()
+        .map(|k| host_keys.get(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let users = [(
+        sshmatrix_servers::sshd::current_user(),
+        keys.public_keys.to_vec(),
+    )];
+    let emulated = t.policy.server == ServerKind::Emulated;
+    let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
+        run_dir.path(),
+        &t.id,
+        &python,
+        host_keys,
+        &users,
+        facts,
+        emulated,
+    )?;
+    let log = log.unwrap_or_else(|| run_dir.path().join("server.log"));
+    let daemon = server
+        .serve_all(log.clone(), std::time::Duration::from_secs(30))
+        .await
+        .map_err(|e| RunError::Environment(format!("cannot listen on 127.0.0.1: {e}")))?;
+    Ok(Served {
+        port: daemon.port,
+        config: server.emulation.clone().unwrap_or(server.program.clone()),
+        log,
+        listening: None,
+        daemon: Some(Endpoint::Daemon(Box::new(daemon))),
+        container: None,
+        _run_dir: run_dir,
+    })
+}
+
+/// Whether `serve` can serve target `t` (with `listen`: OpenSSH's own listening daemon).
+fn servable(t: &Target, listen: bool) -> Result<(), RunError> {
+    if listen && t.policy.server != ServerKind::Openssh {
+        return Err(RunError::Input(format!(
+            "target `{}`: --listen runs OpenSSH's own listening daemon; policy `{}` is {}",
+            t.id,
+            t.policy.id,
+            t.policy.server_release()
+        )));
+    }
+    let servable = match t.policy.server {
+        ServerKind::Openssh => true,
+        ServerKind::Tinyssh | ServerKind::Dropbear => t.image().is_some(),
+        ServerKind::Asyncssh | ServerKind::Emulated => t.image().is_none() && !listen,
+    };
+    if t.remote().is_some() || !servable {
+        return Err(RunError::Input(format!(
+            "target `{}`: serve runs OpenSSH policies (on this host or with --image), Dropbear and TinySSH policies with the image of their release, and AsyncSSH and emulated releases on this host (without --image or --listen); not remote targets",
+            t.id
+        )));
+    }
+    Ok(())
 }

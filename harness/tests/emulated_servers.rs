@@ -179,3 +179,46 @@ async fn diagnose_names_an_old_server_by_its_kexinit_from_registries() {
         (Some(0), Some(true))
     );
 }
+
+/// `serve` runs an emulated release for any number of connections (its own log lines, every
+/// connection's), so a real client or `scan` can be pointed at an old server by hand.
+#[test]
+fn an_emulated_release_is_served_for_a_real_client_and_a_scan_from_registries() {
+    let dir = common::scratch_dir("emulated-serve");
+    let key = dir.join("key");
+    let _ = std::fs::remove_file(&key);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let log = dir.join("server.log");
+    let _ = std::fs::remove_file(&log);
+    let public = dir.join("key.pub");
+    let served = common::Served::start_with(
+        "emulated-dropbear-2017.75",
+        &[
+            "--authorize",
+            public.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &common::work_dir(),
+    );
+    let user = sshmatrix_servers::sshd::current_user();
+    for _ in 0..2 {
+        let (code, out) = common::ssh_vvv(&key, served.port(), &user, &[]);
+        assert_eq!(code, 0, "{out}");
+    }
+    let (code, scan, err) = common::sshmatrix(&["scan", &served.address, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(scan.contains("SSH-2.0-dropbear_2017.75"), "{scan}");
+    assert_eq!(served.stop(), 130);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let logins = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("Pubkey auth succeeded for '{user}' with key md5 ")))
+        .count();
+    assert_eq!(logins, 2, "{text}");
+}

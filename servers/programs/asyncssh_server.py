@@ -1,6 +1,7 @@
-"""sshmatrix's AsyncSSH server: serves one connection on 127.0.0.1:PORT and exits.
+"""sshmatrix's AsyncSSH server: serves one connection on 127.0.0.1:PORT and exits (with --many:
+every connection until it is stopped, for `sshmatrix serve`).
 
-argv: [--emulate PROFILE] PORT KEYS_DIR HOST_KEY... Each account's authorized keys are the file KEYS_DIR/USER (no file:
+argv: [--many] [--emulate PROFILE] PORT KEYS_DIR HOST_KEY... Each account's authorized keys are the file KEYS_DIR/USER (no file:
 no key is authorized); password logins are refused. Sessions run nothing: a command or a
 subsystem (sshmatrix-session) ends at once with exit status 0. AsyncSSH's own log goes to
 stderr at INFO; the line `sshmatrix-server listening` says the port is open. A connection
@@ -207,8 +208,11 @@ def options(profile):
 
 def main():
     args = sys.argv[1:]
-    profile = None
-    if args[:1] == ["--emulate"]:
+    profile, many = None, False
+    while args[:1] in (["--emulate"], ["--many"]):
+        if args[0] == "--many":
+            many, args = True, args[1:]
+            continue
         with open(args[1], "rb") as f:
             profile = tomllib.load(f)
         args = args[2:]
@@ -217,10 +221,10 @@ def main():
     asyncssh.set_log_level(logging.WARNING if profile else logging.INFO)
     if profile:
         emulate(profile)
-    asyncio.run(serve(port, host_keys, keys_dir, profile))
+    asyncio.run(serve(port, host_keys, keys_dir, profile, many))
 
 
-async def serve(port, host_keys, keys_dir, profile):
+async def serve(port, host_keys, keys_dir, profile, many):
     done = asyncio.Event()
 
     class Server(asyncssh.SSHServer):
@@ -248,7 +252,7 @@ async def serve(port, host_keys, keys_dir, profile):
             if isinstance(exc, ended) and not isinstance(exc, asyncssh.ConnectionLost) \
                     and not self.foreign:
                 say("emulated server: connection lost: %s" % exc)
-            if not self.foreign:
+            if not self.foreign and not many:
                 done.set()
 
         def begin_auth(self, username):

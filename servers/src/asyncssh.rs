@@ -18,6 +18,15 @@ pub const PROGRAM: &str = include_str!("../programs/asyncssh_server.py");
 /// The line the program logs once its port is open.
 const READY: &str = "sshmatrix-server listening";
 
+/// How the program is started and known to listen.
+const LISTEN: Listen<'static> = Listen {
+    prefix: &[],
+    helper: None,
+    ready: READY,
+    port_taken: "Address already in use",
+    what: "the AsyncSSH server",
+};
+
 /// One AsyncSSH target's per-cell servers.
 #[derive(Debug, Clone)]
 pub struct AsyncSsh {
@@ -82,7 +91,15 @@ impl AsyncSsh {
 
     /// The argv of a server listening on 127.0.0.1:`port`.
     pub fn argv(&self, port: u16) -> Vec<String> {
+        self.argv_serving(port, false)
+    }
+
+    /// [`AsyncSsh::argv`], serving every connection until stopped when `many`.
+    fn argv_serving(&self, port: u16, many: bool) -> Vec<String> {
         let mut argv = vec![self.python.clone(), self.program.display().to_string()];
+        if many {
+            argv.push("--many".into());
+        }
         if let Some(profile) = &self.emulation {
             argv.extend(["--emulate".into(), profile.display().to_string()]);
         }
@@ -93,13 +110,14 @@ impl AsyncSsh {
 
     /// Starts a server for one connection, ready within `wait`; its log also goes to `log`.
     pub async fn serve(&self, log: Option<PathBuf>, wait: Duration) -> io::Result<Daemon> {
-        let listen = Listen {
-            prefix: &[],
-            helper: None,
-            ready: READY,
-            port_taken: "Address already in use",
-            what: "the AsyncSSH server",
-        };
-        listen.serve(|port| self.argv(port), log, wait).await
+        LISTEN.serve(|port| self.argv(port), log, wait).await
+    }
+
+    /// Starts a server for every connection until the daemon is stopped (`sshmatrix serve`);
+    /// its log also goes to `log`.
+    pub async fn serve_all(&self, log: PathBuf, wait: Duration) -> io::Result<Daemon> {
+        LISTEN
+            .serve(|port| self.argv_serving(port, true), Some(log), wait)
+            .await
     }
 }

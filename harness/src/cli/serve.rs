@@ -12,8 +12,9 @@ use super::common::input_error;
 /// Arguments of `sshmatrix serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The server policy to serve (`sshmatrix policies` lists them): OpenSSH, or Dropbear and
-    /// TinySSH with the --image of their release.
+    /// The server policy to serve (`sshmatrix policies` lists them): OpenSSH, Dropbear and
+    /// TinySSH with the --image of their release, AsyncSSH and emulated old releases on this
+    /// host.
     #[arg(long)]
     policy: String,
     /// Run it in a container of this release image (`sshmatrix images list`) instead of this

@@ -180,39 +180,20 @@ async fn serve_on_this_host(
     keys: &Trusted<'_>,
     log: Option<PathBuf>,
 ) -> Result<Served, RunError> {
-    let facts = t
-        .policy
-        .facts
-        .clone()
-        .expect("a library server's policy has facts");
-    let with = facts.runs_with.clone().unwrap_or_default();
+    let with = crate::runner::runs_with(t);
     let profiles = sshmatrix_clients::builtin_profiles();
     let profile = profiles.iter().find(|p| p.id == with).ok_or_else(|| {
         RunError::Environment(format!("target `{}`: no client profile `{with}`", t.id))
     })?;
     let installed = crate::libraries::ensure_all(&[profile], work_dir, &mut |m| eprintln!("{m}"))?;
-    let python = installed[&with][0].clone();
-    let host_keys = HostKeyStore::new(work_dir.join("hostkeys"))
+    let store = HostKeyStore::new(work_dir.join("hostkeys"))
         .map_err(|e| RunError::Environment(format!("host key store: {e}")))?;
-    let host_keys = t
-        .host_keys
-        .iter()
-        .map(|k| host_keys.get(k))
-        .collect::<Result<Vec<_>, _>>()?;
     let users = [(
         sshmatrix_servers::sshd::current_user(),
         keys.public_keys.to_vec(),
     )];
-    let emulated = t.policy.server == ServerKind::Emulated;
-    let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
-        run_dir.path(),
-        &t.id,
-        &python,
-        host_keys,
-        &users,
-        facts,
-        emulated,
-    )?;
+    let server =
+        crate::runner::library_server(run_dir.path(), t, &installed[&with][0], &store, &users)?;
     let log = log.unwrap_or_else(|| run_dir.path().join("server.log"));
     let daemon = server
         .serve_all(log.clone(), std::time::Duration::from_secs(30))

@@ -202,9 +202,7 @@ impl Daemon {
         let text = self.lines.borrow().join("\n");
         text + "\n"
     }
-}
 
-impl Daemon {
     /// How many lines it has logged so far.
     pub fn logged(&self) -> usize {
         self.lines.borrow().len()

@@ -48,7 +48,7 @@ pub use options::{default_jobs, Options, Progress, DEFAULT_TIMEOUT_SECS};
 pub use predicting::predict_plan;
 pub use result::blank_result;
 pub use stop::Stop;
-pub use targets::{authorized_lines, target_spec};
+pub use targets::{authorized_lines, library_server, runs_with, target_spec};
 
 /// What every cell of a run shares, read-only once the run starts (but the budget, the key
 /// loads and the counters).

@@ -315,12 +315,7 @@ pub(super) fn effective_of(
 /// emulated release runs the same way, the program reading its profile.
 pub(super) fn asyncssh_target(env: &TargetEnv<'_>, ti: usize) -> Result<SshdTarget, RunError> {
     let t = &env.plan.targets[ti];
-    let facts = t
-        .policy
-        .facts
-        .clone()
-        .expect("an AsyncSSH policy has facts");
-    let with = facts.runs_with.clone().unwrap_or_default();
+    let with = runs_with(t);
     let python = env.programs.get(&with).and_then(|argv| argv.first()).ok_or_else(|| {
         RunError::Environment(format!(
             "target `{}`: AsyncSSH from profile `{with}` is not installed (`sshmatrix clients install {with}`)",
@@ -332,21 +327,48 @@ pub(super) fn asyncssh_target(env: &TargetEnv<'_>, ti: usize) -> Result<SshdTarg
         .iter()
         .map(|u| Ok((u.clone(), registered(env, ti, Some(u))?)))
         .collect::<Result<Vec<_>, RunError>>()?;
+    let server = library_server(env.run_dir, t, python, env.host_keys, &users)?;
+    Ok(SshdTarget::asyncssh(&t.id, server))
+}
+
+/// The client profile whose AsyncSSH installation runs target `t`'s server.
+pub fn runs_with(t: &crate::matrix::Target) -> String {
+    t.policy
+        .facts
+        .as_ref()
+        .and_then(|f| f.runs_with.clone())
+        .unwrap_or_default()
+}
+
+/// The server program of target `t`'s AsyncSSH or emulated release under `run_dir`, run by
+/// `python` (its AsyncSSH installation), with the target's host keys and each `(user, authorized
+/// key lines)` of `users`. What a run and `serve` both start.
+pub fn library_server(
+    run_dir: &std::path::Path,
+    t: &crate::matrix::Target,
+    python: &str,
+    store: &HostKeyStore,
+    users: &[(String, Vec<String>)],
+) -> Result<sshmatrix_servers::asyncssh::AsyncSsh, RunError> {
+    let facts = t
+        .policy
+        .facts
+        .clone()
+        .expect("an AsyncSSH or emulated policy has facts");
     let host_keys = t
         .host_keys
         .iter()
-        .map(|k| env.host_keys.get(k))
+        .map(|k| store.get(k))
         .collect::<Result<Vec<_>, _>>()?;
-    let server = sshmatrix_servers::asyncssh::AsyncSsh::create(
-        env.run_dir,
+    Ok(sshmatrix_servers::asyncssh::AsyncSsh::create(
+        run_dir,
         &t.id,
         python,
         host_keys,
-        &users,
+        users,
         facts,
         t.policy.server == ServerKind::Emulated,
-    )?;
-    Ok(SshdTarget::asyncssh(&t.id, server))
+    )?)
 }
 
 /// Reads a target's KEXINIT once (with the cell timeout).

@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod fsx;
+pub mod i18n;
 pub mod process;
 pub mod prompt;
 pub mod text;

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod cli;
 
 use cli::common::{self, ColorChoice};
+use sshmatrix_core::i18n::{self, Lang};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,12 @@ struct Cli {
     /// ~/.config/sshmatrix/profiles when it exists.
     #[arg(long, global = true, value_name = "DIR")]
     profiles: Option<PathBuf>,
+    /// The language of tables, reports (table, Markdown, sheet, HTML) and explanations: en or
+    /// ja. Default: the locale's (LC_ALL, LC_MESSAGES, LANG), English when it is another.
+    /// Evidence (what clients and servers said) is never translated; CSV, JSON and JUnit carry
+    /// ids and codes, the same in every language.
+    #[arg(long, global = true, value_parser = ["en", "ja"])]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +161,8 @@ fn main() -> ExitCode {
         }
     }
     let _ = common::COLOR.set(common::color_wanted(cli.color));
+    let lang = cli.lang.as_deref().and_then(Lang::parse);
+    i18n::set(lang.unwrap_or_else(Lang::from_env));
     sshmatrix_reports::table::fit_to(common::table_width(cli.wide));
     if only_prints(&cli.command) {
         common::quiet_on_closed_stdout();

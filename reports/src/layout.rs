@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use sshmatrix_core::i18n::Lang;
+
 use crate::schema::{CellResult, Report, Verdict};
 
 /// Items in first-seen order without repeats (linear: a set remembers what was seen).
@@ -71,7 +73,12 @@ pub(crate) fn fold_constant_rows(report: &Report) -> std::borrow::Cow<'_, Report
 /// connection to connection (a client's port, a key's fingerprint) left out, so the cells one
 /// cause refuses share one entry (each cell's own reason keeps them).
 pub fn legend_text(c: &CellResult) -> String {
-    format!("[{}] {}: {}", c.code, c.stage, generic(&c.reason))
+    legend_text_in(Lang::En, c)
+}
+
+/// [`legend_text`] in `lang` (what the code means added where the language is not English).
+pub fn legend_text_in(lang: Lang, c: &CellResult) -> String {
+    crate::lang::failure_text(lang, c, &generic(&c.reason))
 }
 
 /// `reason` with the number after `port` (or after `ADDRESS:`, as Dropbear writes it), every
@@ -122,10 +129,10 @@ struct Variant {
 /// One fix as a legend shows it: (mark, side, text, cost).
 pub type FixLine = (String, String, String, Option<String>);
 
-fn fix_line(a: &crate::schema::Advice) -> FixLine {
+fn fix_line(lang: Lang, a: &crate::schema::Advice) -> FixLine {
     (
-        a.mark().to_string(),
-        a.side.clone(),
+        crate::lang::advice_mark(lang, a),
+        crate::lang::side(lang, &a.side),
         a.text.clone(),
         a.cost.clone(),
     )
@@ -136,6 +143,8 @@ fn fix_line(a: &crate::schema::Advice) -> FixLine {
 pub struct Grid<'a> {
     /// The report.
     pub report: &'a Report,
+    /// The language of the legend's words.
+    pub lang: Lang,
     /// Row label paths, in order.
     pub rows: Vec<Vec<String>>,
     /// Column label paths, in order.
@@ -162,7 +171,7 @@ type Legend = (
     Vec<(usize, &'static str)>,
 );
 
-fn legend_of(report: &Report) -> Legend {
+fn legend_of(report: &Report, lang: Lang) -> Legend {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut variant: HashMap<(usize, &[crate::schema::Advice]), usize> = HashMap::new();
     let mut legend: Vec<LegendEntry> = Vec::new();
@@ -175,8 +184,8 @@ fn legend_of(report: &Report) -> Legend {
             continue;
         }
         let text = match weak {
-            true => crate::weak::legend_text(&c.weak_rules()),
-            false => legend_text(c),
+            true => crate::weak::legend_text(lang, &c.weak_rules()),
+            false => legend_text_in(lang, c),
         };
         let n = *index.entry(text).or_insert_with_key(|text| {
             legend.push(LegendEntry {
@@ -203,8 +212,13 @@ fn legend_of(report: &Report) -> Legend {
 }
 
 impl<'a> Grid<'a> {
-    /// Lays out a report.
+    /// Lays out a report (its legend in English).
     pub fn new(report: &'a Report) -> Self {
+        Grid::in_lang(report, Lang::En)
+    }
+
+    /// Lays out a report, its legend in `lang`.
+    pub fn in_lang(report: &'a Report, lang: Lang) -> Self {
         let rows = distinct(report.cells.iter().map(|c| c.row.clone()));
         let cols = distinct(report.cells.iter().map(|c| c.column.clone()));
         let mut at = HashMap::with_capacity(report.cells.len());
@@ -212,8 +226,9 @@ impl<'a> Grid<'a> {
             at.entry((c.row.as_slice(), c.column.as_slice()))
                 .or_insert(i);
         }
-        let (legend, entry, counts) = legend_of(report);
+        let (legend, entry, counts) = legend_of(report, lang);
         Grid {
+            lang,
             depth: cols.iter().map(Vec::len).max().unwrap_or(1).max(1),
             width: rows.iter().map(Vec::len).max().unwrap_or(1).max(1),
             legend,
@@ -303,7 +318,7 @@ impl<'a> Grid<'a> {
             .advice
             .iter()
             .filter(|a| e.variants.iter().all(|v| v.advice.contains(a)))
-            .map(fix_line)
+            .map(|a| fix_line(self.lang, a))
             .collect()
     }
 
@@ -326,7 +341,7 @@ impl<'a> Grid<'a> {
                     .advice
                     .iter()
                     .filter(|a| !common.contains(a))
-                    .map(fix_line)
+                    .map(|a| fix_line(self.lang, a))
                     .collect();
                 let c = &self.report.cells[v.first];
                 let at = format!("{} → {}", c.row.join(" / "), c.column.join(" / "));

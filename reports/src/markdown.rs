@@ -4,6 +4,10 @@
 //! HTML). The legend follows as a list. Also the compatibility sheet: ✓/✗ marks with numbered
 //! footnotes in plain words, for documentation pages.
 
+use sshmatrix_core::i18n::Lang;
+use sshmatrix_core::tr;
+
+use crate::lang::cells;
 use crate::layout::Grid;
 use crate::schema::Report;
 
@@ -11,40 +15,44 @@ fn esc(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-/// Renders the report as a Markdown pipe table with legend; `spans`: an HTML table where
-/// column headers are grouped.
-pub fn render(report: &Report, spans: bool) -> String {
-    let folded = crate::layout::fold_constant_rows(report);
+/// Renders the report in `lang` as a Markdown pipe table with legend; `spans`: an HTML table
+/// where column headers are grouped.
+pub fn render(report: &Report, spans: bool, lang: Lang) -> String {
+    let localized = crate::lang::localize(report, lang);
+    let folded = crate::layout::fold_constant_rows(&localized);
     let report = folded.as_ref();
-    let g = Grid::new(report);
+    let g = Grid::in_lang(report, lang);
     let table = match spans && g.depth > 1 {
         true => crate::html::plain_table(&g, report, |c| g.mark(c)),
         false => pipe_table(&g, report, |c| g.mark(c)),
     };
     let mut out = format!("### {}\n\n{}\n", esc(&report.title), table);
-    out.push_str(&format!("{} · - no such cell\n\n", report.tally(" · ")));
+    let tally = crate::lang::tally(lang, report, " · ");
+    out.push_str(&format!("{tally} · - {}\n\n", tr!(lang, "mark-none")));
     for (i, (label, text, count)) in g.legend_lines().into_iter().enumerate() {
-        let cells = sshmatrix_core::text::count(count, "cell");
-        out.push_str(&format!("- **{label}** {} ({cells})\n", esc(&text)));
-        fix_items(&mut out, "  ", &g.legend_advice(i));
-        for (at, n, fixes) in g.legend_variants(i) {
-            let cells = sshmatrix_core::text::count(n, "cell");
-            out.push_str(&format!("  - for {} ({cells}):\n", esc(&at)));
-            fix_items(&mut out, "    ", &fixes);
+        let n = cells(lang, count);
+        out.push_str(&format!("- **{label}** {} ({n})\n", esc(&text)));
+        fix_items(&mut out, lang, "  ", &g.legend_advice(i));
+        for (at, count, fixes) in g.legend_variants(i) {
+            let said = tr!(lang, "fix-for", at = esc(&at), cells = cells(lang, count));
+            out.push_str(&format!("  - {said}\n"));
+            fix_items(&mut out, lang, "    ", &fixes);
         }
     }
+    let note = tr!(lang, "note");
     for n in &report.notes {
-        out.push_str(&format!("- note: {}\n", esc(n)));
+        out.push_str(&format!("- {note}: {}\n", esc(n)));
     }
     out
 }
 
 /// The compatibility sheet: ✓ logs in, ✗ refused, ⚠ undecided, each ✗/⚠ with a footnote number
 /// whose text says why in plain words (no codes), and the notes a reader needs.
-pub fn render_sheet(report: &Report) -> String {
-    let folded = crate::layout::fold_constant_rows(report);
+pub fn render_sheet(report: &Report, lang: Lang) -> String {
+    let localized = crate::lang::localize(report, lang);
+    let folded = crate::layout::fold_constant_rows(&localized);
     let report = folded.as_ref();
-    let g = Grid::new(report);
+    let g = Grid::in_lang(report, lang);
     let reasons = g.legend_lines();
     let mark = |c: Option<&crate::schema::CellResult>| -> String {
         let Some(c) = c else { return "–".into() };
@@ -61,23 +69,32 @@ pub fn render_sheet(report: &Report) -> String {
     };
     let mut out = format!("### {}\n\n", esc(&report.title));
     out.push_str(&pipe_table(&g, report, mark));
-    out.push_str("\n✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided\n\n");
+    out.push_str(&format!("\n{}\n\n", tr!(lang, "sheet-marks")));
     for (i, (_, text, count)) in reasons.iter().enumerate() {
+        // The legend's words after `[code] stage: ` (or `logs in, weak: `).
         let why = text.split_once(": ").map(|(_, r)| r).unwrap_or(text);
-        let cells = sshmatrix_core::text::count(*count, "cell");
-        out.push_str(&format!("{}. {} ({cells})\n", i + 1, esc(why)));
+        out.push_str(&format!(
+            "{}. {} ({})\n",
+            i + 1,
+            esc(why),
+            cells(lang, *count)
+        ));
     }
     out
 }
 
 /// A legend's fixes as list items indented by `pad`.
-fn fix_items(out: &mut String, pad: &str, fixes: &[crate::layout::FixLine]) {
+fn fix_items(out: &mut String, lang: Lang, pad: &str, fixes: &[crate::layout::FixLine]) {
+    let (word, cost_word) = (tr!(lang, "fix"), tr!(lang, "fix-cost"));
     for (mark, side, fix, cost) in fixes {
         let cost = cost
             .as_ref()
-            .map(|c| format!(" — cost: {}", esc(c)))
+            .map(|c| format!(" — {cost_word}: {}", esc(c)))
             .unwrap_or_default();
-        out.push_str(&format!("{pad}- fix ({mark}) {side}: {}{cost}\n", esc(fix)));
+        out.push_str(&format!(
+            "{pad}- {word} ({mark}) {side}: {}{cost}\n",
+            esc(fix)
+        ));
     }
 }
 

@@ -362,18 +362,6 @@ impl Report {
     /// `(◐ weak N)` after the logins when some are weak, `? needs a login N` when a scan left
     /// cells undecided (joined by `sep`).
     pub fn tally(&self, sep: &str) -> String {
-        let (ok, fail, err) = self.counts();
-        let weak = self.cells.iter().filter(|c| c.mark() == "◐").count();
-        let ok = match weak {
-            0 => format!("○ ok {ok}"),
-            n => format!("○ ok {ok} (◐ weak {n})"),
-        };
-        let mut parts = vec![ok, format!("× fail {fail}")];
-        match self.needs_login() {
-            0 => {}
-            n => parts.push(format!("? needs a login {n}")),
-        }
-        parts.push(format!("! error {err}"));
-        parts.join(sep)
+        crate::lang::tally(sshmatrix_core::i18n::Lang::En, self, sep)
     }
 }

@@ -7,6 +7,9 @@ use tabled::settings::object::Segment;
 use tabled::settings::themes::BorderCorrection;
 use tabled::settings::{Alignment, Modify, Span, Style};
 
+use sshmatrix_core::i18n::Lang;
+use sshmatrix_core::tr;
+
 use crate::layout::Grid;
 use crate::schema::Report;
 
@@ -133,85 +136,94 @@ fn tables(g: &Grid, report: &Report, fit: usize) -> String {
 }
 
 /// A legend's fixes, each on its own line with its cost under it, indented by `pad`.
-fn fix_lines(out: &mut String, pad: &str, fixes: &[crate::layout::FixLine]) {
-    for (mark, side, fix, cost) in fixes {
-        out.push_str(&format!("{pad}fix {mark:<8} {side}: {fix}\n"));
-        if let Some(c) = cost {
-            out.push_str(&format!("{pad}         cost: {c}\n"));
+fn fix_lines(out: &mut String, lang: Lang, pad: &str, fixes: &[crate::layout::FixLine]) {
+    let (fix, cost) = (tr!(lang, "fix"), tr!(lang, "fix-cost"));
+    for (mark, side, text, c) in fixes {
+        out.push_str(&format!("{pad}{fix} {} {side}: {text}\n", pad_to(mark, 8)));
+        if let Some(c) = c {
+            let indent = " ".repeat(width_of(&fix) + 1 + 8);
+            out.push_str(&format!("{pad}{indent}{cost}: {c}\n"));
         }
     }
 }
 
-/// The one line that tells a scan's reader how to decide the cells marked `?`.
-fn needs_login_hint(report: &Report) -> Option<String> {
-    match report.needs_login() {
-        0 => None,
-        n => Some(format!(
-            "? {} to decide: assume the releases' defaults with --assume-defaults, or log in with --verify USER\n",
-            match n {
-                1 => "1 cell needs a login".to_string(),
-                n => format!("{n} cells need a login"),
-            }
-        )),
-    }
+/// `text` padded with spaces to `width` terminal columns.
+fn pad_to(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(width_of(text))))
 }
 
-/// Renders the grouped ○/× table and its legend (fitted to the width of [`fit_to`]).
-pub fn render(report: &Report) -> String {
-    render_fitted(report, FIT.load(std::sync::atomic::Ordering::Relaxed))
+/// Renders the grouped ○/× table and its legend (fitted to the width of [`fit_to`]) in `lang`.
+pub fn render(report: &Report, lang: Lang) -> String {
+    render_fitted(report, FIT.load(std::sync::atomic::Ordering::Relaxed), lang)
 }
 
 /// Renders the grouped ○/× table and its legend fitted to `fit` columns where it can (0: the
-/// full layout).
-pub fn render_fitted(report: &Report, fit: usize) -> String {
+/// full layout), in `lang`.
+pub fn render_fitted(report: &Report, fit: usize, lang: Lang) -> String {
+    let report = crate::lang::localize(report, lang);
     let report = match fit {
-        0 => std::borrow::Cow::Borrowed(report),
-        _ => crate::layout::fold_constant_rows(report),
+        0 => report,
+        _ => std::borrow::Cow::Owned(crate::layout::fold_constant_rows(&report).into_owned()),
     };
     let report = report.as_ref();
-    let g = Grid::new(report);
+    let g = Grid::in_lang(report, lang);
     let mut out = format!("{}\n{}", report.title, tables(&g, report, fit));
-    out.push_str(&report.tally("   "));
+    out.push_str(&crate::lang::tally(lang, report, "   "));
     match report.interrupted() {
         0 => out.push('\n'),
-        n => out.push_str(&format!("   … interrupted {n} (not measured)\n")),
+        n => out.push_str(&format!("   {}\n", tr!(lang, "tally-interrupted", n = n))),
     }
-    if let Some(hint) = needs_login_hint(report) {
-        out.push_str(&hint);
+    if report.needs_login() > 0 {
+        out.push_str(&tr!(lang, "needs-login-hint", n = report.needs_login()));
+        out.push('\n');
     }
     for (i, (label, text, count)) in g.legend_lines().into_iter().enumerate() {
-        let cells = sshmatrix_core::text::count(count, "cell");
+        let cells = crate::lang::cells(lang, count);
         out.push_str(&format!("{label}  {text}  ({cells})\n"));
-        fix_lines(&mut out, "      ", &g.legend_advice(i));
+        fix_lines(&mut out, lang, "      ", &g.legend_advice(i));
         for (at, n, fixes) in g.legend_variants(i) {
-            let cells = sshmatrix_core::text::count(n, "cell");
-            out.push_str(&format!("      for {at} ({cells}):\n"));
-            fix_lines(&mut out, "        ", &fixes);
-        }
-    }
-    let disagree = g.disagreements();
-    if !disagree.is_empty() {
-        out.push_str(&format!(
-            "measurement and prediction disagree in {} cells (a profile, policy or engine bug):\n",
-            disagree.len()
-        ));
-        for c in disagree.iter().take(10) {
+            let cells = crate::lang::cells(lang, n);
             out.push_str(&format!(
-                "  #{} {} {}: measured {} [{}], predicted {} [{}]\n",
-                c.index,
-                c.row.join(" / "),
-                c.column.join(" / "),
-                c.verdict.as_str(),
-                c.code,
-                c.predicted_verdict.map(|v| v.as_str()).unwrap_or("-"),
-                c.predicted_code.map_or("", |p| p.as_str())
+                "      {}\n",
+                tr!(lang, "fix-for", at = at, cells = cells)
             ));
+            fix_lines(&mut out, lang, "        ", &fixes);
         }
     }
+    disagreements(&mut out, &g, lang);
+    let note = tr!(lang, "note");
     for n in &report.notes {
-        out.push_str(&format!("note: {n}\n"));
+        out.push_str(&format!("{note}: {n}\n"));
     }
     out
+}
+
+/// The cells whose measurement and prediction disagree (the first ten).
+fn disagreements(out: &mut String, g: &Grid, lang: Lang) {
+    let disagree = g.disagreements();
+    if disagree.is_empty() {
+        return;
+    }
+    out.push_str(&tr!(lang, "disagree-head", n = disagree.len()));
+    out.push('\n');
+    for c in disagree.iter().take(10) {
+        let said = tr!(
+            lang,
+            "disagree-cell",
+            measured = crate::lang::verdict(lang, c.verdict),
+            mcode = c.code.as_str(),
+            predicted = c
+                .predicted_verdict
+                .map_or("-".to_string(), |v| crate::lang::verdict(lang, v)),
+            pcode = c.predicted_code.map_or("", |p| p.as_str())
+        );
+        out.push_str(&format!(
+            "  #{} {} {}: {said}\n",
+            c.index,
+            c.row.join(" / "),
+            c.column.join(" / "),
+        ));
+    }
 }
 
 /// ANSI colours of a rendered table for a terminal: ○ green, × red, ! yellow in the table's
@@ -241,14 +253,14 @@ pub fn colorize(text: &str) -> String {
     for line in text.split_inclusive('\n') {
         let legend = line.starts_with('×') || line.starts_with('!') || line.starts_with('◐');
         let verdict = line.trim_start().starts_with("verdict: ");
-        if line.starts_with('│') || line.starts_with("○ ok") || verdict {
+        if line.starts_with('│') || line.starts_with("○ ") || verdict {
             out.push_str(&paint(line));
         } else if legend {
             let (label, rest) = line.split_once(' ').unwrap_or((line, ""));
             out.push_str(&paint(label));
             out.push(' ');
             out.push_str(rest);
-        } else if line.starts_with("note: ") {
+        } else if line.starts_with("note: ") || line.starts_with("注記: ") {
             out.push_str(&format!(
                 "{DIM}{}{RESET}{}",
                 line.trim_end_matches('\n'),

@@ -6,6 +6,8 @@
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use sshmatrix_core::i18n::{self, Lang};
+use sshmatrix_core::tr;
 
 /// What a rule reads of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -72,7 +74,22 @@ impl Rule {
 
     /// The legend's words for it.
     pub fn text(&self) -> String {
-        format!("{} — breaks under {}", self.says, self.breaks_under)
+        self.text_in(Lang::En)
+    }
+
+    /// The legend's words for it in `lang` (English from this file, other languages from the
+    /// catalogue's `weak-ID-says` and `weak-ID-breaks`).
+    pub fn text_in(&self, lang: Lang) -> String {
+        let word = |part: &str, en: &str| match lang {
+            Lang::En => en.to_string(),
+            l => i18n::lookup(l, &format!("weak-{}-{part}", self.id)).unwrap_or(en.to_string()),
+        };
+        tr!(
+            lang,
+            "weak-rule",
+            says = word("says", &self.says),
+            breaks = word("breaks", &self.breaks_under)
+        )
     }
 }
 
@@ -136,14 +153,14 @@ pub fn met(u: &Used) -> Vec<&'static Rule> {
         .collect()
 }
 
-/// The legend text of a weak login: every weak rule it meets.
-pub fn legend_text(met: &[&Rule]) -> String {
+/// The legend text of a weak login in `lang`: every weak rule it meets.
+pub fn legend_text(lang: Lang, met: &[&Rule]) -> String {
     let texts: Vec<String> = met
         .iter()
         .filter(|r| r.severity == Severity::Weak)
-        .map(|r| r.text())
+        .map(|r| r.text_in(lang))
         .collect();
-    format!("logs in, weak: {}", texts.join("; "))
+    tr!(lang, "legend-weak", rules = texts.join("; "))
 }
 
 #[cfg(test)]
@@ -151,9 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_has_a_source_and_names() {
+    fn every_rule_has_a_source_and_names_and_every_language() {
         for r in rules() {
             assert!(!r.names.is_empty() && !r.source.is_empty(), "{}", r.id);
+            for lang in &Lang::ALL[1..] {
+                for part in ["says", "breaks"] {
+                    let id = format!("weak-{}-{part}", r.id);
+                    assert!(
+                        i18n::lookup(*lang, &id).is_some(),
+                        "{} lacks {id}",
+                        lang.code()
+                    );
+                }
+            }
         }
         let cbc = rules()
             .iter()

@@ -281,7 +281,7 @@ fn check_weak(report: &Report, fail_on: Option<FailOn>) -> i32 {
         eprintln!(
             "  {}: {}",
             diff::identity(c),
-            sshmatrix_reports::weak::legend_text(&c.weak_rules())
+            sshmatrix_reports::weak::legend_text(sshmatrix_core::i18n::current(), &c.weak_rules())
         );
     }
     EXIT_EXPECTATIONS

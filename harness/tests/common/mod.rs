@@ -233,9 +233,68 @@ pub fn exe() -> &'static str {
 }
 
 /// The sshmatrix binary under test, as a command to add arguments to: every test runs the
-/// binary through this.
+/// binary through this. It speaks English whatever the locale of the machine running the tests
+/// (a test of another language says `--lang`).
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(exe())
+    let mut c = std::process::Command::new(exe());
+    c.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
+    c
+}
+
+/// Runs sshmatrix with its standard output on a pseudo-terminal `columns` wide (standard error
+/// discarded), as a user's terminal shows it: its exit code and what the terminal received
+/// (line ends as `\n`).
+pub fn on_terminal(args: &[&str], columns: u16) -> (i32, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors into the pointers it is given.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = bin()
+        .args(args)
+        .env_remove("COLUMNS")
+        .stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(slave);
+    // Read while the child writes (a terminal holds little); the read ends with EIO once the
+    // child has closed the terminal.
+    let reader = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let out = reader.join().unwrap();
+    (code, String::from_utf8_lossy(&out).replace("\r\n", "\n"))
 }
 
 /// Writes a matrix file `name` with `text` into `dir` and gives its path: every test that

@@ -1,0 +1,110 @@
+# sshmatrix's own words in English (Project Fluent syntax: https://projectfluent.org/).
+# Every message here has its Japanese twin in ja.ftl (a test holds them to one set of ids).
+# Evidence — what a client or server printed — is never translated.
+
+## The table's axes: corner and header words, and the values sshmatrix writes itself.
+axis-client = Client
+axis-key-tool = Key tool
+axis-key = Key
+axis-passphrase = Passphrase
+axis-holder = Holder
+axis-certificate = Certificate
+axis-target = Target
+axis-user = User
+value-yes = yes
+value-no = no
+key-with-bits = { $family } { $bits }
+holder-key-file = key file
+holder-agent = agent
+holder-agent-forwarded = agent forwarded
+holder-password = password
+holder-key-file-then-password = key file, then password
+
+## The counts line under every table.
+tally-ok = ○ ok { $n }
+tally-ok-weak = ○ ok { $n } (◐ weak { $weak })
+tally-fail = × fail { $n }
+tally-needs-login = ? needs a login { $n }
+tally-error = ! error { $n }
+tally-interrupted = … interrupted { $n } (not measured)
+cells = { $n ->
+    [one] { $n } cell
+   *[other] { $n } cells
+}
+
+## Legends.
+legend-failure = [{ $code }] { $stage }: { $reason }
+legend-weak = logs in, weak: { $rules }
+weak-rule = { $says } — breaks under { $breaks }
+needs-login-hint = ? { $n ->
+    [one] 1 cell needs
+   *[other] { $n } cells need
+} a login to decide: assume the releases' defaults with --assume-defaults, or log in with --verify USER
+fix = fix
+fix-cost = cost
+fix-for = for { $at } ({ $cells }):
+advice-works = ○ works
+advice-fails = × no
+advice-untried = ?
+side-client = client
+side-server = server
+side-proposed = proposed
+disagree-head = measurement and prediction disagree in { $n } cells (a profile, policy or engine bug):
+disagree-cell = measured { $measured } [{ $mcode }], predicted { $predicted } [{ $pcode }]
+note = note
+mark-ok = logged in
+mark-fail = refused
+mark-weak = logs in, weak
+mark-error = no verdict (error)
+mark-none = no such cell
+sheet-marks = ✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided
+
+## The HTML report.
+html-click-hint = click a cell for its evidence
+html-click = Click a cell.
+html-filter-search = Search
+html-filter-all = all
+html-filter-shown = { $shown } of { $total } cells shown
+html-rerun = rerun
+html-explain = explain
+meta-cells = { $shown } of { $planned } cells
+meta-shard = shard { $shard }
+meta-tool = sshmatrix { $version } (report schema { $schema })
+meta-made = made { $time }
+meta-made-on = made { $time } on { $host }
+
+## A cell's fields (the HTML panel, explain).
+field-verdict = verdict
+field-stage = stage
+field-code = code
+field-reason = reason
+field-client = client
+field-server = server
+field-evidence = evidence
+field-cell = cell
+field-name = name
+field-key = key
+field-negotiated = negotiated
+field-signature = signature
+field-weak = weak
+field-fixes = fixes
+field-notes = notes
+
+## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
+verdict-ok = ok
+verdict-fail = fail
+verdict-error = error
+verdict-interrupted = interrupted
+stage-key-load = key-load
+stage-connect = connect
+stage-kex = kex
+stage-hostkey = hostkey
+stage-cipher = cipher
+stage-mac = mac
+stage-compression = compression
+stage-auth = auth
+stage-emulation = emulation
+stage-timeout = timeout
+stage-login = login
+stage-jump = jump
+stage-interrupted = interrupted

@@ -56,6 +56,7 @@ mark-ok = logged in
 mark-fail = refused
 mark-weak = logs in, weak
 mark-error = no verdict (error)
+mark-needs-login = needs a login
 mark-none = no such cell
 sheet-marks = ✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided
 
@@ -63,6 +64,8 @@ sheet-marks = ✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not b
 html-click-hint = click a cell for its evidence
 html-click = Click a cell.
 html-filter-search = Search
+html-filter-verdict = Verdict
+html-filter-code = Code
 html-filter-all = all
 html-filter-shown = { $shown } of { $total } cells shown
 html-rerun = rerun

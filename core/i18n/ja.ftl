@@ -53,6 +53,7 @@ mark-ok = ログイン成功
 mark-fail = 拒否
 mark-weak = ログインできるが弱い
 mark-error = 判定不能（エラー）
+mark-needs-login = 要ログイン
 mark-none = 該当なし
 sheet-marks = ✓ ログイン可 · ◐ ログインできるが弱い · ✗ 拒否 · ⚠ 判定不能
 
@@ -60,6 +61,8 @@ sheet-marks = ✓ ログイン可 · ◐ ログインできるが弱い · ✗ �
 html-click-hint = セルをクリックすると根拠を表示します
 html-click = セルをクリックしてください。
 html-filter-search = 検索
+html-filter-verdict = 判定
+html-filter-code = コード
 html-filter-all = すべて
 html-filter-shown = { $total } セル中 { $shown } セルを表示
 html-rerun = 再実行

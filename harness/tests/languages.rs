@@ -23,15 +23,7 @@ fn report() -> &'static PathBuf {
     static REPORT: OnceLock<PathBuf> = OnceLock::new();
     REPORT.get_or_init(|| {
         let out = common::scratch_dir("languages").join("nutanix.json");
-        let (code, _, err) = common::sshmatrix_work(&[
-            "run",
-            &nutanix(),
-            "--format",
-            "json",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
+        common::run_shipped_to("nutanix-cluster-lockdown.toml", &["--format", "json"], &out);
         out
     })
 }

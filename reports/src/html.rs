@@ -169,6 +169,19 @@ fn verdict_class(cell: &CellResult) -> &'static str {
     }
 }
 
+/// A verdict filter's choice as a reader reads it: its mark and its word.
+fn verdict_word(lang: Lang, class: &str) -> String {
+    let (mark, id) = match class {
+        "ok" => ("○", "mark-ok"),
+        "weak" => ("◐", "mark-weak"),
+        "fail" => ("×", "mark-fail"),
+        "error" => ("!", "mark-error"),
+        "needs-login" => ("?", "mark-needs-login"),
+        _ => ("…", "verdict-interrupted"),
+    };
+    format!("{mark} {}", tr!(lang, id))
+}
+
 /// One `<td>`: the cell's mark, its reason on hover, its panel index.
 fn cell_td(g: &Grid, cell: &CellResult, i: usize) -> String {
     let hover = match cell.verdict {
@@ -317,12 +330,12 @@ fn filters(lang: Lang, report: &Report) -> String {
         ),
         (
             "verdict",
-            tr!(lang, "field-verdict"),
+            tr!(lang, "html-filter-verdict"),
             distinct(report.cells.iter().map(|c| verdict_class(c).to_string())),
         ),
         (
             "code",
-            tr!(lang, "field-code"),
+            tr!(lang, "html-filter-code"),
             distinct(
                 report
                     .cells
@@ -339,7 +352,15 @@ fn filters(lang: Lang, report: &Report) -> String {
             esc(&name)
         ));
         for v in values {
-            h.push_str(&format!("<option>{}</option>", esc(&v)));
+            let shown = match id {
+                "verdict" => verdict_word(lang, &v),
+                _ => v.clone(),
+            };
+            h.push_str(&format!(
+                "<option value=\"{}\">{}</option>",
+                esc(&v),
+                esc(&shown)
+            ));
         }
         h.push_str("</select></label>");
     }
@@ -352,8 +373,7 @@ fn filters(lang: Lang, report: &Report) -> String {
 
 /// Renders the report as a self-contained HTML page in `lang`.
 pub fn render(report: &Report, lang: Lang) -> String {
-    let localized = crate::lang::localize(report, lang);
-    let folded = crate::layout::fold_constant_rows(&localized);
+    let folded = crate::layout::for_reading(report, lang, true);
     let report = folded.as_ref();
     let g = Grid::in_lang(report, lang);
     let mut h = header(&g, report);

@@ -69,6 +69,19 @@ pub(crate) fn fold_constant_rows(report: &Report) -> std::borrow::Cow<'_, Report
     std::borrow::Cow::Owned(r)
 }
 
+/// The report as a reader gets it: in `lang` ([`crate::lang::localize`]), and with its
+/// single-valued row axes moved into the title when `fold` ([`fold_constant_rows`]).
+pub(crate) fn for_reading(report: &Report, lang: Lang, fold: bool) -> std::borrow::Cow<'_, Report> {
+    let localized = crate::lang::localize(report, lang);
+    match (fold, localized) {
+        (false, r) => r,
+        (true, std::borrow::Cow::Borrowed(r)) => fold_constant_rows(r),
+        (true, std::borrow::Cow::Owned(r)) => {
+            std::borrow::Cow::Owned(fold_constant_rows(&r).into_owned())
+        }
+    }
+}
+
 /// The legend entry of a non-ok cell: failure code, stage and reason, with what differs from
 /// connection to connection (a client's port, a key's fingerprint) left out, so the cells one
 /// cause refuses share one entry (each cell's own reason keeps them).

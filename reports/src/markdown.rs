@@ -18,8 +18,7 @@ fn esc(s: &str) -> String {
 /// Renders the report in `lang` as a Markdown pipe table with legend; `spans`: an HTML table
 /// where column headers are grouped.
 pub fn render(report: &Report, spans: bool, lang: Lang) -> String {
-    let localized = crate::lang::localize(report, lang);
-    let folded = crate::layout::fold_constant_rows(&localized);
+    let folded = crate::layout::for_reading(report, lang, true);
     let report = folded.as_ref();
     let g = Grid::in_lang(report, lang);
     let table = match spans && g.depth > 1 {
@@ -49,8 +48,7 @@ pub fn render(report: &Report, spans: bool, lang: Lang) -> String {
 /// The compatibility sheet: ✓ logs in, ✗ refused, ⚠ undecided, each ✗/⚠ with a footnote number
 /// whose text says why in plain words (no codes), and the notes a reader needs.
 pub fn render_sheet(report: &Report, lang: Lang) -> String {
-    let localized = crate::lang::localize(report, lang);
-    let folded = crate::layout::fold_constant_rows(&localized);
+    let folded = crate::layout::for_reading(report, lang, true);
     let report = folded.as_ref();
     let g = Grid::in_lang(report, lang);
     let reasons = g.legend_lines();

@@ -357,11 +357,4 @@ impl Report {
     pub fn needs_login(&self) -> usize {
         self.cells.iter().filter(|c| c.needs_login()).count()
     }
-
-    /// The one-line tally every format ends its table with: `○ ok 3 · × fail 1 · ! error 0`,
-    /// `(◐ weak N)` after the logins when some are weak, `? needs a login N` when a scan left
-    /// cells undecided (joined by `sep`).
-    pub fn tally(&self, sep: &str) -> String {
-        crate::lang::tally(sshmatrix_core::i18n::Lang::En, self, sep)
-    }
 }

@@ -160,11 +160,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
 /// Renders the grouped ○/× table and its legend fitted to `fit` columns where it can (0: the
 /// full layout), in `lang`.
 pub fn render_fitted(report: &Report, fit: usize, lang: Lang) -> String {
-    let report = crate::lang::localize(report, lang);
-    let report = match fit {
-        0 => report,
-        _ => std::borrow::Cow::Owned(crate::layout::fold_constant_rows(&report).into_owned()),
-    };
+    let report = crate::layout::for_reading(report, lang, fit != 0);
     let report = report.as_ref();
     let g = Grid::in_lang(report, lang);
     let mut out = format!("{}\n{}", report.title, tables(&g, report, fit));

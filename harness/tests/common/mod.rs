@@ -227,6 +227,16 @@ pub fn sshmatrix_work(args: &[&str]) -> (i32, String, String) {
     sshmatrix(&all)
 }
 
+/// Runs the shipped matrix `name` (in the tests' work directory) with `args`, writing its
+/// report to `out`; fails the test unless it exits 0.
+pub fn run_shipped_to(name: &str, args: &[&str], out: &Path) {
+    let matrix = matrices().join(name);
+    let mut all = vec!["run", matrix.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let (code, _, err) = sshmatrix_work(&all);
+    assert_eq!(code, 0, "{err}");
+}
+
 /// The path of the sshmatrix binary under test.
 pub fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_sshmatrix")

@@ -59,6 +59,7 @@ mark-error = no verdict (error)
 mark-needs-login = needs a login
 mark-none = no such cell
 sheet-marks = ✓ logs in · ◐ logs in, weak · ✗ refused · ⚠ could not be decided
+sheet-older = older versions: { $clients }
 
 ## The HTML report.
 html-click-hint = click a cell for its evidence
@@ -92,6 +93,19 @@ field-signature = signature
 field-weak = weak
 field-fixes = fixes
 field-notes = notes
+
+## Explanations (explain, try).
+explain-cell = cell #{ $index }:
+explain-selector = selector
+explain-at = at { $stage }
+explain-meaning = meaning
+explain-notice = notice
+explain-route = route
+explain-caveat = caveat
+explain-no-fix = no fix computed for this code
+explain-fixes-verified = fixes (each verified by rerunning the cell):
+explain-fixes-unverified = fixes (not verified; add --try-fixes):
+explain-still = { $mark } still [{ $code }]
 
 ## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
 verdict-ok = ok

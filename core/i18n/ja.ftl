@@ -56,6 +56,7 @@ mark-error = 判定不能（エラー）
 mark-needs-login = 要ログイン
 mark-none = 該当なし
 sheet-marks = ✓ ログイン可 · ◐ ログインできるが弱い · ✗ 拒否 · ⚠ 判定不能
+sheet-older = 旧バージョン: { $clients }
 
 ## HTML レポート
 html-click-hint = セルをクリックすると根拠を表示します
@@ -89,6 +90,19 @@ field-signature = 署名
 field-weak = 弱い点
 field-fixes = 対処
 field-notes = 注記
+
+## 説明（explain, try）
+explain-cell = セル #{ $index }:
+explain-selector = セレクタ
+explain-at = （段階: { $stage }）
+explain-meaning = 意味
+explain-notice = 参考
+explain-route = 経路
+explain-caveat = 注意
+explain-no-fix = このコードの対処はまだ算出できません
+explain-fixes-verified = 対処（それぞれセルを再実行して検証済み）:
+explain-fixes-unverified = 対処（未検証。--try-fixes で検証します）:
+explain-still = { $mark } 依然として [{ $code }]
 
 ## 判定と段階
 verdict-ok = 成功

@@ -53,6 +53,15 @@ pub fn shard(plan: &mut Plan, k: usize, n: usize) {
 /// Keeps the cells of the clients that are the newest release of their family among the
 /// plan's clients (`run --current`); returns the clients left out (id, display name).
 pub fn keep_current(plan: &mut Plan) -> Vec<(String, String)> {
+    let older = older_clients(plan);
+    plan.cells
+        .retain(|c| !older.iter().any(|(id, _)| *id == c.client.id));
+    older
+}
+
+/// The plan's clients that are not the newest release of their family among the plan's
+/// clients (id, display name), in plan order.
+pub fn older_clients(plan: &Plan) -> Vec<(String, String)> {
     let mut clients: Vec<&sshmatrix_clients::Profile> = Vec::new();
     for c in &plan.cells {
         if !clients.iter().any(|p| p.id == c.client.id) {
@@ -63,13 +72,11 @@ pub fn keep_current(plan: &mut Plan) -> Vec<(String, String)> {
         .iter()
         .map(|p| p.id.clone())
         .collect();
-    let older: Vec<(String, String)> = clients
+    clients
         .iter()
         .filter(|p| !current.contains(&p.id))
         .map(|p| (p.id.clone(), p.display_name()))
-        .collect();
-    plan.cells.retain(|c| current.contains(&c.client.id));
-    older
+        .collect()
 }
 
 /// The shard of `n` a cell runs in: its plan index modulo `n`, except that every cell logging
@@ -221,6 +228,11 @@ pub fn merge(mut reports: Vec<Report>, partial: bool) -> Result<Report, String> 
             }
             seen.insert(id, first.cells.len());
             first.cells.push(c);
+        }
+        for id in r.older_clients {
+            if !first.older_clients.contains(&id) {
+                first.older_clients.push(id);
+            }
         }
         for n in r.notes {
             if !first.notes.contains(&n) {

@@ -150,6 +150,22 @@ fn markdown_and_the_sheet_read_like_the_field_report_with_the_evidence_verbatim(
         sheet.contains("|  |  | RSA（ビット数 3072） | あり | ◐¹ | ✗² | ✗² | ◐¹ | ✗² | ✗² |"),
         "{sheet}"
     );
+    // The newest release of each family first; Tera Term 4.106 (older than 5.3) folded under
+    // "older versions", its footnotes numbered as in the whole sheet.
+    let (now, older) = sheet.split_once("<details>").unwrap();
+    assert!(now.contains(
+        "\n| Tera Term 5.3 | Tera Term key generator 5.3 | RSA（ビット数 2048） | あり | ✓ |"
+    ));
+    assert!(
+        !now.contains("Tera Term 4.106 |") && now.contains("| PuTTY 0.83 |"),
+        "{now}"
+    );
+    assert!(
+        older.starts_with("<summary>旧バージョン: teraterm-4.106</summary>\n\n"),
+        "{older}"
+    );
+    assert!(older.contains("| Tera Term 4.106 | Tera Term key generator 4.106 | RSA（ビット数 2048） | あり | ◐¹ | ✗² |"));
+    assert!(older.contains("</details>\n\n✓ ログイン可"), "{older}");
 
     let html = render("html", &["--lang", "ja"], &[]);
     assert!(

@@ -9,7 +9,7 @@ use sshmatrix_core::tr;
 
 use crate::lang::cells;
 use crate::layout::Grid;
-use crate::schema::Report;
+use crate::schema::{CellResult, Report};
 
 fn esc(s: &str) -> String {
     s.replace('|', "\\|")
@@ -23,7 +23,7 @@ pub fn render(report: &Report, spans: bool, lang: Lang) -> String {
     let g = Grid::in_lang(report, lang);
     let table = match spans && g.depth > 1 {
         true => crate::html::plain_table(&g, report, |c| g.mark(c)),
-        false => pipe_table(&g, report, |c| g.mark(c)),
+        false => pipe_table(&g, report, &|c| g.mark(c)),
     };
     let mut out = format!("### {}\n\n{}\n", esc(&report.title), table);
     let tally = crate::lang::tally(lang, report, " · ");
@@ -66,7 +66,7 @@ pub fn render_sheet(report: &Report, lang: Lang) -> String {
         }
     };
     let mut out = format!("### {}\n\n", esc(&report.title));
-    out.push_str(&pipe_table(&g, report, mark));
+    out.push_str(&sheet_tables(report, lang, &mark));
     out.push_str(&format!("\n{}\n\n", tr!(lang, "sheet-marks")));
     for (i, (_, text, count)) in reasons.iter().enumerate() {
         // The legend's words after `[code] stage: ` (or `logs in, weak: `).
@@ -79,6 +79,34 @@ pub fn render_sheet(report: &Report, lang: Lang) -> String {
         ));
     }
     out
+}
+
+/// The sheet's table: the newest release of each client family first; older releases of a
+/// family, when the report has both, folded under "older versions" (an HTML `<details>` block,
+/// which GitHub, GitLab and most site generators show collapsed).
+fn sheet_tables(
+    report: &Report,
+    lang: Lang,
+    mark: &dyn Fn(Option<&CellResult>) -> String,
+) -> String {
+    let older = |c: &CellResult| report.older_clients.contains(&c.client);
+    let part = |keep_older: bool| {
+        let mut r = report.clone();
+        r.cells.retain(|c| older(c) == keep_older);
+        r
+    };
+    let (now, old) = (part(false), part(true));
+    if now.cells.is_empty() || old.cells.is_empty() {
+        return pipe_table(&Grid::in_lang(report, lang), report, mark);
+    }
+    let names = crate::layout::distinct(old.cells.iter().map(|c| c.client.as_str()));
+    let summary = tr!(lang, "sheet-older", clients = names.join(", "));
+    format!(
+        "{}\n<details><summary>{}</summary>\n\n{}\n</details>\n",
+        pipe_table(&Grid::in_lang(&now, lang), &now, mark),
+        crate::html::esc(&summary),
+        pipe_table(&Grid::in_lang(&old, lang), &old, mark)
+    )
 }
 
 /// A legend's fixes as list items indented by `pad`.
@@ -107,11 +135,7 @@ fn superscript(n: usize) -> String {
 
 /// A Markdown pipe table, which every wiki renders: row labels on the first row of each run,
 /// a grouped column's labels joined with ` · ` in one header cell.
-fn pipe_table(
-    g: &Grid,
-    report: &Report,
-    mark: impl Fn(Option<&crate::schema::CellResult>) -> String,
-) -> String {
+fn pipe_table(g: &Grid, report: &Report, mark: &dyn Fn(Option<&CellResult>) -> String) -> String {
     let line = |cells: &[String]| format!("| {} |", cells.join(" | "));
     let mut header: Vec<String> = (0..g.width)
         .map(|i| {

@@ -187,6 +187,10 @@ pub struct Report {
     pub column_axes: Vec<String>,
     /// Facts about the run a reader must know (backend, server version, user mapping).
     pub notes: Vec<String>,
+    /// Client profile ids in the report that are not the newest release of their family in it
+    /// (what the compatibility sheet folds under "older versions").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub older_clients: Vec<String>,
     /// Cells in plan order.
     pub cells: Vec<CellResult>,
 }
@@ -233,6 +237,7 @@ impl Report {
             row_axes: h.row_axes,
             column_axes: h.column_axes,
             notes: h.notes,
+            older_clients: Vec::new(),
             cells,
         }
     }

@@ -248,7 +248,8 @@ pub fn colorize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.split_inclusive('\n') {
         let legend = line.starts_with('×') || line.starts_with('!') || line.starts_with('◐');
-        let verdict = line.trim_start().starts_with("verdict: ");
+        let verdict =
+            line.trim_start().starts_with("verdict: ") || line.trim_start().starts_with("判定: ");
         if line.starts_with('│') || line.starts_with("○ ") || verdict {
             out.push_str(&paint(line));
         } else if legend {

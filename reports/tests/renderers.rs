@@ -94,6 +94,7 @@ fn report() -> Report {
         row_axes: vec!["Client".into(), "Key".into()],
         column_axes: vec!["Target".into(), String::new(), "User".into()],
         notes: vec!["a note".into()],
+        older_clients: Vec::new(),
         cells,
     }
 }

@@ -6,6 +6,9 @@
 use std::fmt;
 
 use sshmatrix_clients::{KeySpec, KeyTool, Profile};
+use sshmatrix_core::i18n::{self, Lang};
+use sshmatrix_core::tr;
+use sshmatrix_reports::lang as words;
 use sshmatrix_reports::{CellResult, Code, Stage, Verdict};
 use sshmatrix_servers::{Effective, Policy};
 
@@ -458,81 +461,103 @@ pub async fn explain(
     })
 }
 
-/// Renders an explanation as text.
+/// Renders an explanation as text, in the language of [`i18n::current`] (evidence verbatim).
 pub fn render(e: &Explanation) -> String {
+    let lang = i18n::current();
     let r = &e.result;
+    let field = |id: &str| tr!(lang, &format!("field-{id}"));
     let mut s = format!(
-        "cell #{}: {} | {}\nselector: {}\nverdict: {} {}",
-        r.index,
+        "{} {} | {}\n{}: {}\n{}: {} {}",
+        tr!(lang, "explain-cell", index = r.index),
         r.row.join(" / "),
         r.column.join(" / "),
+        tr!(lang, "explain-selector"),
         r.selector(),
+        field("verdict"),
         r.mark(),
-        r.verdict.as_str()
+        words::verdict(lang, r.verdict)
     );
     if r.verdict != Verdict::Ok {
-        s.push_str(&format!(" [{}] at {}", r.code, r.stage));
-        if let Some(d) = r.code.code().map(Code::description) {
-            s.push_str(&format!("\nmeaning: {d}"));
+        let stage = words::stage(lang, r.stage);
+        s.push_str(&format!(
+            " [{}] {}",
+            r.code,
+            tr!(lang, "explain-at", stage = stage)
+        ));
+        if let Some(code) = r.code.code() {
+            let meaning = i18n::code_meaning(lang, code);
+            s.push_str(&format!("\n{}: {meaning}", tr!(lang, "explain-meaning")));
         }
     }
     for w in r.weak_rules() {
         let label = match w.severity {
-            sshmatrix_reports::weak::Severity::Weak => "weak",
-            sshmatrix_reports::weak::Severity::Notice => "notice",
+            sshmatrix_reports::weak::Severity::Weak => field("weak"),
+            sshmatrix_reports::weak::Severity::Notice => tr!(lang, "explain-notice"),
         };
-        s.push_str(&format!("\n  {label}: {} ({})", w.text(), w.source));
+        s.push_str(&format!("\n  {label}: {} ({})", w.text_in(lang), w.source));
     }
-    s.push_str(&format!("\n  route: {}", e.route));
+    s.push_str(&format!("\n  {}: {}", tr!(lang, "explain-route"), e.route));
     s.push_str(&format!("\n  {}", e.basis));
     for c in &e.caveats {
-        s.push_str(&format!("\n  caveat: {c}"));
+        s.push_str(&format!("\n  {}: {c}", tr!(lang, "explain-caveat")));
     }
-    s.push_str(&format!("\n  client: {}", r.client_reason));
+    s.push_str(&format!("\n  {}: {}", field("client"), r.client_reason));
     if let Some(sr) = &r.server_reason {
-        s.push_str(&format!("\n  server: {sr}"));
+        s.push_str(&format!("\n  {}: {sr}", field("server")));
     }
     for l in &r.server_evidence {
-        s.push_str(&format!("\n  evidence: {l}"));
+        s.push_str(&format!("\n  {}: {l}", field("evidence")));
     }
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     s.push_str(&format!(
-        "\n  negotiated: {} / {} / {} / {}; signature {}\n  key: {}-{} {} {}\n",
-        r.kex.as_deref().unwrap_or("-"),
-        r.hostkey.as_deref().unwrap_or("-"),
-        r.cipher.as_deref().unwrap_or("-"),
-        r.mac.as_deref().unwrap_or("-"),
-        r.signature.as_deref().unwrap_or("-"),
+        "\n  {}: {} / {} / {} / {}; {} {}\n  {}: {}-{} {} {}\n",
+        field("negotiated"),
+        or_dash(&r.kex),
+        or_dash(&r.hostkey),
+        or_dash(&r.cipher),
+        or_dash(&r.mac),
+        field("signature"),
+        or_dash(&r.signature),
+        field("key"),
         r.key_type,
         r.key_bits,
         r.key_format,
         r.key_fingerprint
     ));
+    s.push_str(&render_fixes(lang, e));
+    s
+}
+
+/// The fixes part of an explanation: each fix, how it fared when tried, its cost.
+fn render_fixes(lang: Lang, e: &Explanation) -> String {
     if e.fixes.is_empty() {
-        if r.verdict != Verdict::Ok {
-            s.push_str("no fix computed for this code\n");
-        }
-        return s;
+        return match e.result.verdict {
+            Verdict::Ok => String::new(),
+            _ => format!("{}\n", tr!(lang, "explain-no-fix")),
+        };
     }
     let verified = e.fixes.iter().any(|t| t.result.is_some());
-    s.push_str(if verified {
-        "fixes (each verified by rerunning the cell):\n"
-    } else {
-        "fixes (not verified; add --try-fixes):\n"
-    });
+    let mut s = match verified {
+        true => tr!(lang, "explain-fixes-verified"),
+        false => tr!(lang, "explain-fixes-unverified"),
+    };
+    s.push('\n');
+    let cost = tr!(lang, "fix-cost");
     for (i, t) in e.fixes.iter().enumerate() {
         let outcome = match &t.result {
             None => "  ".to_string(),
-            Some(c) if c.verdict == Verdict::Ok => "○ works".to_string(),
-            Some(c) => format!("{} still [{}]", c.mark(), c.code),
+            Some(c) if c.verdict == Verdict::Ok => tr!(lang, "advice-works"),
+            Some(c) => tr!(
+                lang,
+                "explain-still",
+                mark = c.mark(),
+                code = c.code.as_str()
+            ),
         };
-        s.push_str(&format!(
-            "  {}. {outcome}  {}: {}\n",
-            i + 1,
-            t.fix.side,
-            t.fix.text
-        ));
-        if let Some(cost) = &t.fix.cost {
-            s.push_str(&format!("       cost: {cost}\n"));
+        let side = words::side(lang, t.fix.side);
+        s.push_str(&format!("  {}. {outcome}  {side}: {}\n", i + 1, t.fix.text));
+        if let Some(c) = &t.fix.cost {
+            s.push_str(&format!("       {cost}: {c}\n"));
         }
     }
     s

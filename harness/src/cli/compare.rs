@@ -38,7 +38,7 @@ pub fn render_saved(a: RenderArgs) -> ExitCode {
         Err(code) => return code,
     };
     // Re-made through the one constructor, so what is derived (weak logins) is current.
-    let shard = report.shard.clone();
+    let (shard, older) = (report.shard.clone(), report.older_clients.clone());
     let mut report = sshmatrix_reports::Report::new(
         sshmatrix_reports::Header {
             matrix: report.matrix.clone(),
@@ -52,6 +52,7 @@ pub fn render_saved(a: RenderArgs) -> ExitCode {
         report.cells,
     );
     report.shard = shard;
+    report.older_clients = older;
     let text = render(&report, a.out.format_or(OutFormat::Table).into());
     match emit(&text, a.out.output.as_deref()) {
         Ok(()) => ExitCode::from(EXIT_OK as u8),

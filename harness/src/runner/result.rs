@@ -239,5 +239,10 @@ pub fn report(plan: &Plan, title: String, notes: Vec<String>, cells: Vec<CellRes
         column_axes: plan.column_axes.clone(),
         notes,
     };
-    Report::new(header, cells)
+    let mut report = Report::new(header, cells);
+    report.older_clients = crate::scale::older_clients(plan)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    report
 }

@@ -107,6 +107,37 @@ explain-fixes-verified = fixes (each verified by rerunning the cell):
 explain-fixes-unverified = fixes (not verified; add --try-fixes):
 explain-still = { $mark } still [{ $code }]
 
+## Fixes (written into reports in the language of the run).
+fix-upgrade = upgrade to { $client } (released { $released })
+fix-other-key = use an { $key } key instead of { $instead }
+fix-convert-how = convert the key to { $format }: { $how }
+fix-convert-tool = convert the key to { $format } ({ $tool } writes it)
+fix-switch-policy = switch to policy { $policy }: { $how }
+fix-where = { $fix } — where: { $place }
+fix-host-keys = give the server Ed25519, ECDSA and RSA host keys
+fix-reissue = re-issue the certificate: { $how }
+cert-sign-sha2 = sign it with SHA-2, `ssh-keygen -s CA_KEY -t rsa-sha2-512 -I ID -n LOGIN KEY.pub` (OpenSSH 8.2+ signs RSA certificates with rsa-sha2-512 by default)
+cert-validity-now = with a validity that covers now, `ssh-keygen -s CA_KEY -V -5m:+52w …`
+cert-validity-started = with a validity starting before now, `ssh-keygen -s CA_KEY -V -5m:+52w …` (or set the clock of the host that signed it or of the server right)
+cert-principal = with the login name as a principal, `ssh-keygen -s CA_KEY -n LOGIN …` (or list the certificate's principal in the server's AuthorizedPrincipalsFile)
+cost-accepts-signature = the server accepts { $sig } signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)
+cost-small-rsa = accepts RSA keys below 2048 bits, which no longer meet NIST guidance
+cost-one-method = one method suffices: the second step (e.g. the password after the key) is no longer asked
+cost-ca-sha1 = the server trusts certificates signed with SHA-1 (ssh-rsa), which OpenSSH refuses by default since 8.2
+cost-longer-validity = a longer validity keeps a leaked key usable longer
+
+advice-server-change = server change
+advice-client-upgrade = client upgrade
+advice-whole-matrix = whole matrix
+advice-most = the { $what } that turns the most × into ○ is `{ $fix }` — { $n } of { $failed } failed cells (verified by rerunning a cell of each failure group)
+explain-why = Why cells fail:
+explain-clients = clients
+explain-more = and { $n } more
+explain-eg = e.g.
+explain-what-fixes = What fixes most:
+explain-disagreed = Prediction disagreed on { $n } cells ({ $ids }): their profiles or policies miss a fact.
+explain-next = Next: { $command }  (one cell: its evidence and verified fixes)
+
 ## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
 verdict-ok = ok
 verdict-fail = fail

@@ -104,6 +104,37 @@ explain-fixes-verified = 対処（それぞれセルを再実行して検証済�
 explain-fixes-unverified = 対処（未検証。--try-fixes で検証します）:
 explain-still = { $mark } 依然として [{ $code }]
 
+## 対処（実行時の言語でレポートに書き込まれる）
+fix-upgrade = { $client } に更新する（{ $released } リリース）
+fix-other-key = { $instead } の代わりに { $key } の鍵を使う
+fix-convert-how = 鍵を { $format } に変換する: { $how }
+fix-convert-tool = 鍵を { $format } に変換する（{ $tool } が書き出せる）
+fix-switch-policy = ポリシー { $policy } に切り替える: { $how }
+fix-where = { $fix } — 設定場所: { $place }
+fix-host-keys = サーバーに Ed25519、ECDSA、RSA のホスト鍵を持たせる
+fix-reissue = 証明書を発行し直す: { $how }
+cert-sign-sha2 = SHA-2 で署名する。`ssh-keygen -s CA_KEY -t rsa-sha2-512 -I ID -n LOGIN KEY.pub`（OpenSSH 8.2 以降は RSA 証明書を既定で rsa-sha2-512 で署名する）
+cert-validity-now = 現在を含む有効期間で。`ssh-keygen -s CA_KEY -V -5m:+52w …`
+cert-validity-started = 現在より前に始まる有効期間で。`ssh-keygen -s CA_KEY -V -5m:+52w …`（または署名したホストかサーバーの時計を合わせる）
+cert-principal = ログイン名をプリンシパルに含めて。`ssh-keygen -s CA_KEY -n LOGIN …`（またはサーバーの AuthorizedPrincipalsFile に証明書のプリンシパルを書く）
+cost-accepts-signature = サーバーがすべてのクライアントから { $sig } 署名を受け付ける（ssh-rsa は SHA-1。OpenSSH 8.8 で非推奨）
+cost-small-rsa = 2048 ビット未満の RSA 鍵を受け付ける（NIST の指針を満たさない）
+cost-one-method = 一つの方式で足りるようになる: 二段目（鍵のあとのパスワードなど）を求めなくなる
+cost-ca-sha1 = SHA-1（ssh-rsa）で署名された証明書を信頼する（OpenSSH は 8.2 以降既定で拒否）
+cost-longer-validity = 有効期間が長いほど、漏れた鍵が長く使える
+
+advice-server-change = サーバーの変更
+advice-client-upgrade = クライアントの更新
+advice-whole-matrix = マトリクス全体
+advice-most = × を最も多く ○ に変える{ $what }は `{ $fix }` — 失敗 { $failed } セル中 { $n } セル（失敗グループごとに 1 セルを再実行して検証）
+explain-why = 失敗の理由:
+explain-clients = クライアント
+explain-more = ほか { $n } 件
+explain-eg = 例
+explain-what-fixes = 最も多くを直す対処:
+explain-disagreed = 予測が { $n } セル（{ $ids }）で外れました: プロファイルかポリシーに事実が欠けています。
+explain-next = 次に: { $command }（1 セルの根拠と検証済みの対処）
+
 ## 判定と段階
 verdict-ok = 成功
 verdict-fail = 失敗

@@ -41,6 +41,10 @@ pub struct Advice {
     pub cost: Option<String>,
     /// Whether rerunning the cell with the fix logged in (None: not verified).
     pub works: Option<bool>,
+    /// What the fix changes, as `explain --fix` takes it (`client=teraterm-5.3`, `key=ed25519`,
+    /// `sshd=PubkeyAcceptedAlgorithms +ssh-rsa`, `policy=…`); absent in reports written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
 }
 
 impl Advice {

@@ -285,6 +285,7 @@ fn every_renderer_shows_each_cells_own_fixes() {
         text: text.into(),
         cost: None,
         works: Some(true),
+        change: None,
     };
     let failing: Vec<usize> = r
         .cells

@@ -207,7 +207,12 @@ pub fn fixes(
     let alternatives = policy.alternatives.iter().filter(|_| policy_decides);
     out.extend(alternatives.map(|a| Fix {
         side: "server",
-        text: format!("switch to policy {}: {}", a.policy, a.how),
+        text: tr!(
+            lang(),
+            "fix-switch-policy",
+            policy = a.policy.clone(),
+            how = a.how.clone()
+        ),
         cost: Some(a.cost.clone()),
         change: Change::Policy(a.policy.clone()),
     }));
@@ -246,10 +251,11 @@ fn upgrades(
             majors.push(major);
             out.push(Fix {
                 side: "client",
-                text: format!(
-                    "upgrade to {} (released {})",
-                    p.display_name(),
-                    p.released.as_deref().unwrap_or("?")
+                text: tr!(
+                    lang(),
+                    "fix-upgrade",
+                    client = p.display_name(),
+                    released = p.released.clone().unwrap_or_else(|| "?".into())
                 ),
                 cost: None,
                 change: Change::Client(p.id.clone()),
@@ -279,7 +285,12 @@ fn other_keys(
         })
         .map(|k| Fix {
             side: "client",
-            text: format!("use an {} key instead of {}", k.label(), cell.key.label()),
+            text: tr!(
+                lang(),
+                "fix-other-key",
+                key = k.label(),
+                instead = cell.key.label()
+            ),
             cost: None,
             change: Change::Key(*k),
         })
@@ -307,10 +318,17 @@ fn key_tool_fix(cell: &Cell, tools: &[KeyTool]) -> Option<Fix> {
         .or_else(|| tools.iter().find(reads))?;
     let format = t.format_for(&cell.key).container.name();
     let text = match &t.convert {
-        Some(how) => format!("convert the key to {format}: {how}"),
-        None => format!(
-            "convert the key to {format} ({} {} writes it)",
-            t.name, t.version
+        Some(how) => tr!(
+            lang(),
+            "fix-convert-how",
+            format = format,
+            how = how.clone()
+        ),
+        None => tr!(
+            lang(),
+            "fix-convert-tool",
+            format = format,
+            tool = format!("{} {}", t.name, t.version)
         ),
     };
     Some(Fix {
@@ -331,7 +349,12 @@ fn server_directive(
     let fix = directive_for(code?, signature.unwrap_or_default())?;
     Some(match (place, &fix.change) {
         (Some(place), Change::Sshd(_)) => Fix {
-            text: format!("{} — where: {place}", fix.text),
+            text: tr!(
+                lang(),
+                "fix-where",
+                fix = fix.text.clone(),
+                place = place.to_string()
+            ),
             ..fix
         },
         _ => fix,
@@ -344,26 +367,31 @@ fn directive_for(code: Code, sig: &str) -> Option<Fix> {
         Code::AuthSignatureRejected => Fix {
             side: "server",
             text: format!("sshd_config: PubkeyAcceptedAlgorithms +{sig}"),
-            cost: Some(format!("the server accepts {sig} signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)")),
+            cost: Some(tr!(lang(), "cost-accepts-signature", sig = sig.to_string())),
             change: Change::Sshd(vec![format!("PubkeyAcceptedAlgorithms +{sig}")]),
         },
         Code::AuthKeyTooSmall => Fix {
             side: "server",
             text: "sshd_config: RequiredRSASize 1024".into(),
-            cost: Some("accepts RSA keys below 2048 bits, which no longer meet NIST guidance".into()),
+            cost: Some(tr!(lang(), "cost-small-rsa")),
             change: Change::Sshd(vec!["RequiredRSASize 1024".into()]),
         },
         Code::AuthPartialNotContinued => Fix {
             side: "server",
             text: "sshd_config: AuthenticationMethods any".into(),
-            cost: Some("one method suffices: the second step (e.g. the password after the key) is no longer asked".into()),
+            cost: Some(tr!(lang(), "cost-one-method")),
             change: Change::Sshd(vec!["AuthenticationMethods any".into()]),
         },
         Code::HostkeyNoCommon => Fix {
             side: "server",
-            text: "give the server Ed25519, ECDSA and RSA host keys".into(),
+            text: tr!(lang(), "fix-host-keys"),
             cost: None,
-            change: Change::HostKeys(["ed25519", "ecdsa", "rsa"].iter().map(|s| s.to_string()).collect()),
+            change: Change::HostKeys(
+                ["ed25519", "ecdsa", "rsa"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
         },
         _ => return None,
     })
@@ -459,6 +487,11 @@ pub async fn explain(
         fixes: out,
         basis: policy.basis_line(),
     })
+}
+
+/// The language fixes are written in (the process's: fixes go into reports as text).
+fn lang() -> Lang {
+    i18n::current()
 }
 
 /// Renders an explanation as text, in the language of [`i18n::current`] (evidence verbatim).
@@ -642,6 +675,7 @@ pub async fn advise(
                         text: t.fix.text,
                         cost: t.fix.cost,
                         works: t.result.map(|r| r.verdict == Verdict::Ok),
+                        change: Some(t.fix.change.to_string()),
                     })
                     .collect();
                 done.push((key, a.clone()));
@@ -658,13 +692,26 @@ pub async fn advise(
 /// cells into logins (verified: only fixes a rerun logged in with count), cost-free ones first
 /// among equals. One note line each, with the count of cells it fixes.
 pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
+    let prefix = tr!(lang(), "advice-whole-matrix");
+    most_fixing(report)
+        .into_iter()
+        .map(|a| format!("{prefix}: {a}"))
+        .collect()
+}
+
+/// The server change and the client upgrade that turn the most × into ○ (see
+/// [`matrix_advice`]), one line each.
+fn most_fixing(report: &sshmatrix_reports::Report) -> Vec<String> {
     let failed: Vec<&CellResult> = report
         .cells
         .iter()
         .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
         .collect();
     let mut out = Vec::new();
-    for (side, what) in [("server", "server change"), ("client", "client upgrade")] {
+    for (side, what) in [
+        ("server", "advice-server-change"),
+        ("client", "advice-client-upgrade"),
+    ] {
         // text -> (cells fixed, cost)
         let mut tally: Vec<(String, usize, Option<String>)> = Vec::new();
         for c in &failed {
@@ -673,7 +720,11 @@ pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
                 .iter()
                 .filter(|a| a.side == side && a.works == Some(true))
             {
-                if side == "client" && !a.text.starts_with("upgrade to") {
+                let upgrade = a
+                    .change
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("client="));
+                if side == "client" && !upgrade {
                     continue;
                 }
                 match tally.iter_mut().find(|(t, _, _)| *t == a.text) {
@@ -687,11 +738,18 @@ pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
             .into_iter()
             .min_by_key(|(_, n, cost)| (std::cmp::Reverse(*n), cost.is_some()));
         if let Some((text, n, cost)) = best {
-            let cost = cost.map(|c| format!("; cost: {c}")).unwrap_or_default();
-            out.push(format!(
-                "whole matrix: the {what} that turns the most × into ○ is `{text}` — {n} of {} failed cells (verified by rerunning a cell of each failure group){cost}",
-                failed.len()
-            ));
+            let cost = cost
+                .map(|c| format!("; {}: {c}", tr!(lang(), "fix-cost")))
+                .unwrap_or_default();
+            let said = tr!(
+                lang(),
+                "advice-most",
+                what = tr!(lang(), what),
+                fix = text,
+                n = n,
+                failed = failed.len()
+            );
+            out.push(format!("{said}{cost}"));
         }
     }
     out
@@ -701,11 +759,12 @@ pub fn matrix_advice(report: &sshmatrix_reports::Report) -> Vec<String> {
 /// code with its meaning, how many cells and which clients it hits and one cell to explain, the
 /// matrix-wide fixes, and where prediction disagreed.
 pub fn whole_matrix(report: &sshmatrix_reports::Report) -> String {
+    let lang = lang();
     let count = |v: Verdict| report.cells.iter().filter(|c| c.verdict == v).count();
     let mut out = format!(
-        "{}: {} cells  ○ {}  × {}  ! {}\n",
+        "{}: {}  ○ {}  × {}  ! {}\n",
         report.title,
-        report.cells.len(),
+        words::cells(lang, report.cells.len()),
         count(Verdict::Ok),
         count(Verdict::Fail),
         count(Verdict::Error)
@@ -719,34 +778,16 @@ pub fn whole_matrix(report: &sshmatrix_reports::Report) -> String {
     }
     codes.sort_by_key(|(code, v)| (std::cmp::Reverse(v.len()), *code));
     if !codes.is_empty() {
-        out.push_str("\nWhy cells fail:\n");
+        out.push_str(&format!("\n{}\n", tr!(lang, "explain-why")));
     }
     for (code, cells) in &codes {
-        let meaning = sshmatrix_reports::schema::describe(code).unwrap_or("");
-        let mut clients: Vec<&str> = cells.iter().map(|c| c.client.as_str()).collect();
-        clients.dedup();
-        clients.sort();
-        clients.dedup();
-        let shown: Vec<&str> = clients.iter().take(4).copied().collect();
-        let more = clients.len().saturating_sub(shown.len());
-        out.push_str(&format!(
-            "  {:>4} × {code}: {meaning}\n       clients: {}{}\n       e.g. #{} {}\n",
-            cells.len(),
-            shown.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            },
-            cells[0].index,
-            cells[0].reason
-        ));
+        out.push_str(&failure_group(lang, code, cells));
     }
-    let advice = matrix_advice(report);
+    let advice = most_fixing(report);
     if !advice.is_empty() {
-        out.push_str("\nWhat fixes most:\n");
+        out.push_str(&format!("\n{}\n", tr!(lang, "explain-what-fixes")));
         for a in advice {
-            out.push_str(&format!("  {}\n", a.trim_start_matches("whole matrix: ")));
+            out.push_str(&format!("  {a}\n"));
         }
     }
     let off: Vec<&CellResult> = report
@@ -760,17 +801,45 @@ pub fn whole_matrix(report: &sshmatrix_reports::Report) -> String {
             .take(10)
             .map(|c| format!("#{}", c.index))
             .collect();
-        out.push_str(&format!(
-            "\nPrediction disagreed on {} cells ({}): their profiles or policies miss a fact.\n",
-            off.len(),
-            ids.join(", ")
-        ));
+        let said = tr!(
+            lang,
+            "explain-disagreed",
+            n = off.len(),
+            ids = ids.join(", ")
+        );
+        out.push_str(&format!("\n{said}\n"));
     }
     if let Some((_, cells)) = codes.first() {
+        let command = format!("sshmatrix explain MATRIX {} --try-fixes", cells[0].index);
         out.push_str(&format!(
-            "\nNext: sshmatrix explain MATRIX {} --try-fixes  (one cell: its evidence and verified fixes)\n",
-            cells[0].index
+            "\n{}\n",
+            tr!(lang, "explain-next", command = command)
         ));
     }
     out
+}
+
+/// One failure code of a whole-matrix explanation: how many cells, what it means, which
+/// clients (the first four), and one cell's reason.
+fn failure_group(lang: Lang, code: &str, cells: &[&CellResult]) -> String {
+    let meaning = Code::parse(code)
+        .map(|c| i18n::code_meaning(lang, c))
+        .unwrap_or_default();
+    let mut clients: Vec<&str> = cells.iter().map(|c| c.client.as_str()).collect();
+    clients.sort();
+    clients.dedup();
+    let shown: Vec<&str> = clients.iter().take(4).copied().collect();
+    let more = match clients.len().saturating_sub(shown.len()) {
+        0 => String::new(),
+        n => format!(" {}", tr!(lang, "explain-more", n = n)),
+    };
+    format!(
+        "  {:>4} × {code}: {meaning}\n       {}: {}{more}\n       {} #{} {}\n",
+        cells.len(),
+        tr!(lang, "explain-clients"),
+        shown.join(", "),
+        tr!(lang, "explain-eg"),
+        cells[0].index,
+        cells[0].reason
+    )
 }

@@ -86,6 +86,7 @@ field-client = client
 field-server = server
 field-evidence = evidence
 field-cell = cell
+field-user = user
 field-name = name
 field-key = key
 field-negotiated = negotiated
@@ -137,6 +138,41 @@ explain-eg = e.g.
 explain-what-fixes = What fixes most:
 explain-disagreed = Prediction disagreed on { $n } cells ({ $ids }): their profiles or policies miss a fact.
 explain-next = Next: { $command }  (one cell: its evidence and verified fixes)
+
+## diagnose
+diagnose-not-read = not read: { $error }
+diagnose-file = { $lines ->
+    [one] 1 line
+   *[other] { $lines } lines
+} ({ $encoding }): { $clients ->
+    [one] 1 client attempt
+   *[other] { $clients } client attempts
+}, { $servers ->
+    [one] 1 server connection
+   *[other] { $servers } server connections
+}
+diagnose-attempts = { $n ->
+    [one] 1 attempt
+   *[other] { $n } attempts
+}: { $failed } failed, { $logins } logged in
+diagnose-not-kept = ({ $n } more server connections counted, not kept)
+diagnose-none = no login attempt found: give the client's debug output (ssh -vvv, plink -v, paramiko DEBUG) or the server's auth log
+diagnose-no-failure = no failed attempt: every attempt in these logs logged in
+diagnose-attempt = attempt { $n }
+diagnose-no-ident = (identification not logged)
+diagnose-undecided = undecided
+diagnose-candidate = candidate
+diagnose-decided-by = decided by
+diagnose-cannot-tell = cannot tell
+diagnose-no-server-log = (no server log of it)
+diagnose-no-client-log = (no client log of it)
+diagnose-signed = , signed { $sig }
+diagnose-accepted = , accepted
+diagnose-key-offered = key offered
+
+## Errors
+word-error = error
+word-hint = hint
 
 ## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
 verdict-ok = ok

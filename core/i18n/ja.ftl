@@ -83,6 +83,7 @@ field-client = クライアント側
 field-server = サーバー側
 field-evidence = 根拠
 field-cell = セル
+field-user = ユーザー
 field-name = 名前
 field-key = 鍵
 field-negotiated = 合意したアルゴリズム
@@ -134,6 +135,29 @@ explain-eg = 例
 explain-what-fixes = 最も多くを直す対処:
 explain-disagreed = 予測が { $n } セル（{ $ids }）で外れました: プロファイルかポリシーに事実が欠けています。
 explain-next = 次に: { $command }（1 セルの根拠と検証済みの対処）
+
+## diagnose
+diagnose-not-read = 読めません: { $error }
+diagnose-file = { $lines } 行（{ $encoding }）: クライアントの試行 { $clients } 件、サーバーの接続 { $servers } 件
+diagnose-attempts = 試行 { $n } 件: 失敗 { $failed } 件、ログイン成功 { $logins } 件
+diagnose-not-kept = （ほかにサーバーの接続 { $n } 件を数えたが保持していない）
+diagnose-none = ログインの試行が見つかりません: クライアントのデバッグ出力（ssh -vvv、plink -v、paramiko DEBUG）かサーバーの認証ログを渡してください
+diagnose-no-failure = 失敗した試行はありません: このログの試行はすべてログインできています
+diagnose-attempt = 試行 { $n }
+diagnose-no-ident = （識別文字列は記録されていない）
+diagnose-undecided = 未判定
+diagnose-candidate = 候補
+diagnose-decided-by = 決め手
+diagnose-cannot-tell = 判断できないこと
+diagnose-no-server-log = （サーバーのログなし）
+diagnose-no-client-log = （クライアントのログなし）
+diagnose-signed = 、署名 { $sig }
+diagnose-accepted = 、受理
+diagnose-key-offered = 提示した鍵
+
+## Errors
+word-error = エラー
+word-hint = ヒント
 
 ## 判定と段階
 verdict-ok = 成功

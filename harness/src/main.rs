@@ -156,7 +156,9 @@ fn main() -> ExitCode {
             let _ = common::PROFILES.set(p);
         }
         Err(e) => {
-            eprintln!("error: {e}\n  hint: fix or remove that file, or point --profiles elsewhere");
+            crate::cli::common::error(format!(
+                "{e}\n  hint: fix or remove that file, or point --profiles elsewhere"
+            ));
             return ExitCode::from(sshmatrix::EXIT_INPUT as u8);
         }
     }

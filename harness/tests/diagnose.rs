@@ -449,14 +449,8 @@ fn refused_certificates_are_named_from_real_logs() {
 /// paramiko at DEBUG, refused for ssh-rsa: named from both logs.
 #[test]
 fn a_paramiko_debug_log_is_read_from_registries() {
-    let work = common::work_dir();
-    let st = common::bin()
-        .args(["clients", "install", "real-paramiko-3.5.1", "--work-dir"])
-        .arg(&work)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let python = work.join("clients/real-paramiko-3.5.1/venv/bin/python");
+    let installed = installed("real-paramiko-3.5.1");
+    let python = installed.join("venv/bin/python");
     let dir = common::scratch_dir("diagnose-paramiko");
     let key = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048"]);
     let served = Served::start("rhel9-default", &dir.join("rsa.pub"), &dir);
@@ -488,6 +482,112 @@ except Exception as e:\n    print('refused', e)\n";
         candidates(failures(&alone)[0])[0],
         "auth-signature-rejected"
     );
+}
+
+/// AsyncSSH at DEBUG (debug level 2), made to sign RSA as ssh-rsa against the AHV policy: its
+/// log alone names the client (AsyncSSH 2.24.1, its KEXINIT equal to the profile's), the key's
+/// signature algorithm and the cause's candidates; with the server's log, the cause. A login
+/// with rsa-sha2-256 reads as a login.
+#[test]
+fn an_asyncssh_debug_log_is_read_from_registries() {
+    let installed = installed("real-asyncssh-2.24.1");
+    let python = installed.join("venv/bin/python");
+    let dir = common::scratch_dir("diagnose-asyncssh");
+    let key = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048"]);
+    let served = Served::start("nutanix-ahv-lockdown", &dir.join("rsa.pub"), &dir);
+    let script = r#"import asyncio, logging, sys, asyncssh
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                    format='%(asctime)s %(levelname)s:%(name)s:%(message)s')
+asyncssh.set_debug_level(2)
+async def main():
+    sigs = sys.argv[4].split(',') if sys.argv[4] else ()
+    try:
+        c = await asyncssh.connect('127.0.0.1', int(sys.argv[1]), username=sys.argv[3],
+                                   client_keys=[sys.argv[2]], known_hosts=None, config=None,
+                                   agent_path=None, signature_algs=sigs)
+        c.close()
+    except Exception as e:
+        print('refused', e)
+asyncio.run(main())
+"#;
+    let login = |sigs: &str| {
+        let before = served.log().len();
+        let o = Command::new(&python)
+            .args(["-c", script, served.port()])
+            .arg(&key)
+            .arg(sshmatrix_servers::sshd::current_user())
+            .arg(sigs)
+            .output()
+            .unwrap();
+        (o.stderr, served.log_after(before))
+    };
+    let (client, server) = login("ssh-rsa");
+    let client = write(&dir, "asyncssh.log", &client);
+    let server = write(&dir, "server.log", server);
+    let (code, alone, err) = diagnose(&[&client], &[]);
+    assert_eq!(code, 0, "{err}");
+    let f = failures(&alone);
+    assert_eq!(f.len(), 1, "{alone:#}");
+    let a = f[0];
+    assert_eq!(a["client"]["program"], "asyncssh");
+    assert_eq!(a["client"]["ident"], "SSH-2.0-AsyncSSH_2.24.1");
+    assert_eq!(a["client"]["keys"][0]["signature"], "ssh-rsa", "{a:#}");
+    assert_eq!(
+        a["client_matches"][0]["profile"], "asyncssh-2.24.1",
+        "{a:#}"
+    );
+    assert_eq!(a["client_matches"][0]["distance"], 0, "{a:#}");
+    assert_eq!(
+        a["client"]["negotiated"]["kex"], "curve25519-sha256",
+        "{a:#}"
+    );
+    assert_eq!(candidates(a)[0], "auth-signature-rejected", "{a:#}");
+    let (_, both, _) = diagnose(&[&client, &server], &[]);
+    let f = failures(&both);
+    assert_eq!(f.len(), 1, "{both:#}");
+    assert_eq!(f[0]["cause"]["code"], "auth-signature-rejected", "{both:#}");
+    // In Japanese: sshmatrix's words translated, the code's meaning added, the lines verbatim.
+    let (code, text, _) = common::sshmatrix(&[
+        "diagnose",
+        client.to_str().unwrap(),
+        server.to_str().unwrap(),
+        "--lang",
+        "ja",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "試行 1 件: 失敗 1 件、ログイン成功 0 件",
+        "  クライアント側: SSH-2.0-AsyncSSH_2.24.1",
+        "  提示した鍵: RSA、署名 ssh-rsa",
+        "  判定: × 失敗 [auth-signature-rejected] （段階: 認証）",
+        "  意味: サーバーが署名アルゴリズムを拒否した（例: ssh-rsa（SHA-1）が PubkeyAcceptedAlgorithms にない）",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    assert!(text
+        .contains("userauth_pubkey: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms"));
+    let (ok, _) = login("");
+    let ok = write(&dir, "ok.log", ok);
+    let (_, case, _) = diagnose(&[&ok], &[]);
+    assert!(failures(&case).is_empty(), "{case:#}");
+    assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok");
+    assert_eq!(
+        case["attempts"][0]["client"]["keys"][0]["signature"],
+        "rsa-sha2-256"
+    );
+}
+
+/// The library client `name` installed from its registry into the tests' work directory: its
+/// directory.
+fn installed(name: &str) -> PathBuf {
+    let work = common::work_dir();
+    let st = common::bin()
+        .args(["clients", "install", name, "--work-dir"])
+        .arg(&work)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    work.join("clients").join(name)
 }
 
 /// Files that are no logs: named, exit 2 when nothing was read; read among good ones.
@@ -849,14 +949,8 @@ fn a_census_counts_who_really_connects() {
 /// both logs, the client identified by its KEXINIT; its login read as a login.
 #[test]
 fn a_node_ssh2_debug_log_is_read_from_registries() {
-    let work = common::work_dir();
-    let st = common::bin()
-        .args(["clients", "install", "real-node-ssh2-1.17.0", "--work-dir"])
-        .arg(&work)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let modules = work.join("clients/real-node-ssh2-1.17.0/node_modules");
+    let installed = installed("real-node-ssh2-1.17.0");
+    let modules = installed.join("node_modules");
     let dir = common::scratch_dir("diagnose-node");
     let known = keygen(&dir, "known", &["-t", "ed25519"]);
     let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);

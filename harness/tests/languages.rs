@@ -200,3 +200,26 @@ fn the_language_follows_the_locale_unless_lang_says_otherwise() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("possible values: en, ja"), "{err}");
 }
+
+#[test]
+fn explain_and_errors_speak_japanese_with_the_evidence_verbatim() {
+    let (code, out, err) = common::sshmatrix_work(&["explain", &nutanix(), "1", "--lang", "ja"]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "判定: × 失敗 [auth-signature-rejected] （段階: 認証）",
+        "意味: サーバーが署名アルゴリズムを拒否した（例: ssh-rsa（SHA-1）が PubkeyAcceptedAlgorithms にない）",
+        "  サーバー側: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms",
+        "対処（未検証。--try-fixes で検証します）:",
+        "  1.     クライアント: Tera Term 4.107 に更新する（2023-10-15 リリース）",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} missing:\n{out}");
+    }
+    // An error's fixed words in Japanese, the message as written.
+    let (code, _, err) = common::sshmatrix(&["run", "/no/such/matrix.toml", "--lang", "ja"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("エラー: /no/such/matrix.toml: cannot read"),
+        "{err}"
+    );
+    assert!(err.contains("\n  ヒント: "), "{err}");
+}

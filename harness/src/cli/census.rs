@@ -43,7 +43,7 @@ pub fn command(a: CensusArgs) -> ExitCode {
     let c = census::take(&a.logs, &profiles);
     if c.unread.len() == a.logs.len() {
         for (file, why) in &c.unread {
-            eprintln!("error: {file}: {why}");
+            crate::cli::common::error(format!("{file}: {why}"));
         }
         eprintln!("  hint: census reads servers' logs: `journalctl -u sshd > server.log`, /var/log/secure, /var/log/auth.log");
         return ExitCode::from(EXIT_INPUT as u8);

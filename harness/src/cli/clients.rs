@@ -92,7 +92,7 @@ fn install_named(names: &[String], work_dir: PathBuf) -> ExitCode {
             ExitCode::from(EXIT_OK as u8)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             ExitCode::from(EXIT_ENVIRONMENT as u8)
         }
     }

@@ -123,7 +123,7 @@ pub fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), ExitCode
     super::output::Destination::open(output)
         .and_then(|d| d.write(text))
         .map_err(|e| {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             ExitCode::from(EXIT_ENVIRONMENT as u8)
         })
 }
@@ -134,7 +134,7 @@ pub fn fail_run(e: RunError) -> ExitCode {
         RunError::Interrupted(_) => eprintln!(
             "{e}; keys made so far stay cached, processes and the run directory were cleaned up"
         ),
-        _ => eprintln!("error: {e}"),
+        _ => crate::cli::common::error(&e),
     }
     ExitCode::from(e.exit_code() as u8)
 }
@@ -154,7 +154,7 @@ pub fn plan_generated(name: &str, text: &str) -> Result<matrix::Plan, ExitCode> 
     let (profiles, tools, policies) = catalog_parts();
     let catalog = Catalog::new(&profiles, &tools, &policies);
     matrix::plan(name, text, None, &catalog).map_err(|e| {
-        eprintln!("error: {e}");
+        crate::cli::common::error(&e);
         ExitCode::from(EXIT_INPUT as u8)
     })
 }
@@ -169,7 +169,7 @@ pub fn load_plan(
     let (profiles, tools, policies) = catalog_parts();
     let catalog = Catalog::new(&profiles, &tools, &policies).with_grants(grants.clone());
     let plan = matrix::load(path, &catalog).map_err(|e| {
-        eprintln!("error: {e}");
+        crate::cli::common::error(&e);
         ExitCode::from(EXIT_INPUT as u8)
     })?;
     if let Some(unknown) = grants
@@ -204,7 +204,7 @@ pub fn load_plan(
 pub fn read_report(path: &std::path::Path) -> Result<Report, ExitCode> {
     let text =
         sshmatrix::bounded::read_to_string(path, sshmatrix::bounded::MAX_REPORT).map_err(|e| {
-            eprintln!("error: {}: {e}", path.display());
+            crate::cli::common::error(format!("{}: {e}", path.display()));
             ExitCode::from(EXIT_INPUT as u8)
         })?;
     serde_json::from_str::<Report>(&text).map_err(|e| {
@@ -302,15 +302,24 @@ pub fn password_variables() -> Vec<String> {
         .collect()
 }
 
+/// Prints an error on standard error, its fixed words in the reader's language (`error:` and
+/// each `hint:`; the message itself as written).
+pub fn error(message: impl std::fmt::Display) {
+    let lang = sshmatrix_core::i18n::current();
+    let hint = format!("\n  {}: ", sshmatrix_core::tr!(lang, "word-hint"));
+    let text = message.to_string().replace("\n  hint: ", &hint);
+    eprintln!("{}: {text}", sshmatrix_core::tr!(lang, "word-error"));
+}
+
 /// Prints an input error and gives exit 2.
 pub fn input_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::cli::common::error(&message);
     ExitCode::from(EXIT_INPUT as u8)
 }
 
 /// Prints an environment error and gives exit 3.
 pub fn environment_error(message: String) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::cli::common::error(&message);
     ExitCode::from(EXIT_ENVIRONMENT as u8)
 }
 

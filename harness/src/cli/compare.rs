@@ -85,7 +85,7 @@ pub fn merge(a: MergeArgs) -> ExitCode {
     let merged = match scale::merge(all, partial) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             return ExitCode::from(EXIT_INPUT as u8);
         }
     };

@@ -137,7 +137,7 @@ fn write_matrix(path: &Path, r: &Reproduction) -> Result<(), ExitCode> {
     if let Some((name, toml, _)) = &r.profile {
         let dir = path.with_extension("profiles");
         std::fs::create_dir_all(&dir).map_err(|e| {
-            eprintln!("error: {}: {e}", dir.display());
+            crate::cli::common::error(format!("{}: {e}", dir.display()));
             ExitCode::from(sshmatrix::EXIT_ENVIRONMENT as u8)
         })?;
         emit(toml, Some(&dir.join(name)))?;
@@ -172,7 +172,7 @@ fn run_reproduction(
     let plan = match matrix::plan("reproduction", &r.matrix, None, &catalog) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: the reproduction does not plan: {e}");
+            crate::cli::common::error(format!("the reproduction does not plan: {e}"));
             return ExitCode::from(EXIT_INPUT as u8);
         }
     };

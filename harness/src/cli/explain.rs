@@ -137,7 +137,7 @@ pub fn explain_plan(
 ) -> ExitCode {
     let plan = plan.clone();
     let bad = |e: String| {
-        eprintln!("error: {e}");
+        crate::cli::common::error(&e);
         ExitCode::from(EXIT_INPUT as u8)
     };
     let index = match advice::select(&plan, cell) {

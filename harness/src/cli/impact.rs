@@ -129,7 +129,7 @@ pub fn command(a: ImpactArgs) -> ExitCode {
         Ok(Ok(k)) => k,
         Ok(Err(e)) => return super::common::fail_run(RunError::from(e)),
         Err(e) => {
-            eprintln!("error: {}: {e}", work_dir.display());
+            crate::cli::common::error(format!("{}: {e}", work_dir.display()));
             return ExitCode::from(EXIT_ENVIRONMENT as u8);
         }
     };

@@ -80,7 +80,7 @@ fn print_json<T: serde::Serialize>(items: &[T]) -> ExitCode {
             ExitCode::from(EXIT_OK as u8)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             ExitCode::from(EXIT_ENVIRONMENT as u8)
         }
     }
@@ -279,7 +279,7 @@ pub fn check(a: CheckArgs) -> ExitCode {
         let errs = sshmatrix::matrix::name_errors(&file, &text, &catalog, 20);
         if errs.len() > 1 {
             for e in &errs {
-                eprintln!("error: {e}");
+                crate::cli::common::error(e);
             }
             eprintln!(
                 "{} errors (at most 20 are listed; fix them and check again)",
@@ -377,7 +377,7 @@ pub fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) ->
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             return ExitCode::from(EXIT_INPUT as u8);
         }
     };
@@ -410,7 +410,7 @@ pub fn images(action: &str, names: &[String], force: bool, work_dir: PathBuf) ->
                 if built { "built" } else { "present (cached)" }
             ),
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::cli::common::error(&e);
                 failed = true;
             }
         }

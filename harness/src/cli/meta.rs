@@ -22,7 +22,7 @@ pub fn man(cmd: clap::Command) -> ExitCode {
     match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: standard output: {e}");
+            crate::cli::common::error(format!("standard output: {e}"));
             ExitCode::from(EXIT_ENVIRONMENT as u8)
         }
     }

@@ -113,7 +113,7 @@ pub fn record_one(a: RecordOneArgs) -> ExitCode {
 }
 
 fn environment(message: String) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::cli::common::error(&message);
     ExitCode::from(EXIT_ENVIRONMENT as u8)
 }
 
@@ -266,7 +266,7 @@ fn write(a: &RecordArgs, id: &str, conns: &[Connection], r: &Recorded) -> ExitCo
         eprintln!("problem: {p}");
     }
     let Some(text) = record::to_toml(r) else {
-        eprintln!("error: nothing recorded: no profile written");
+        crate::cli::common::error("nothing recorded: no profile written");
         return ExitCode::from(EXIT_EXPECTATIONS as u8);
     };
     let out = a

@@ -195,7 +195,7 @@ fn write_report(report: &Report, format: Format, dest: Destination, work_dir: &P
     match dest.write(&render(report, format)) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::common::error(&e);
             match rescue(work_dir, &render(report, Format::Json)) {
                 Ok(p) => eprintln!("  the report (JSON) was saved to {} instead", p.display()),
                 Err(e2) => eprintln!("  and it could not be saved elsewhere either: {e2}"),
@@ -343,7 +343,7 @@ pub fn command(a: RunArgs) -> ExitCode {
     }
     let written = write_report(&report, a.out.format().into(), dest, &opts.work_dir);
     if let Some(e) = stream_error {
-        eprintln!("error: {e}");
+        crate::cli::common::error(&e);
         return ExitCode::from(EXIT_ENVIRONMENT as u8);
     }
     if !written {

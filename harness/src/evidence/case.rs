@@ -8,6 +8,7 @@ use serde::Serialize;
 use sshmatrix_clients::Profile;
 use sshmatrix_reports::Verdict;
 
+use super::asyncssh::AsyncSshReader;
 use super::cause::{self, Cause};
 use super::client::{ClientAttempt, OpenSshReader};
 use super::identify::{self, Match};
@@ -117,6 +118,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     );
     let mut putty = PuttyReader::new(&name);
     let mut node = NodeReader::new(&name);
+    let mut asyncssh = AsyncSshReader::new(&name);
     let mut count = 0;
     for line in lines.by_ref() {
         let line = line.map_err(|e| format!("cannot read: {e}"))?;
@@ -126,16 +128,18 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
             pm.feed(&e);
             putty.feed(&e);
             node.feed(&e);
+            asyncssh.feed(&e);
             srv.feed(&e);
         }
     }
     if count == 0 {
-        return Err("empty: expected a client's debug output (ssh -vvv, plink -v, paramiko DEBUG) or a server's auth log".into());
+        return Err("empty: expected a client's debug output (ssh -vvv, plink -v, paramiko or AsyncSSH DEBUG) or a server's auth log".into());
     }
     let mut clients = ssh.finish();
     clients.extend(pm.finish());
     clients.extend(putty.finish());
     clients.extend(node.finish());
+    clients.extend(asyncssh.finish());
     let (servers, not_kept) = srv.finish();
     let read = FileRead {
         file: name,

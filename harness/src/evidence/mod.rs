@@ -4,6 +4,7 @@
 //! records (`sshmatrix diagnose`). Logs are only ever read: nothing in them is executed, and
 //! they decide nothing but the diagnosis.
 
+pub mod asyncssh;
 pub mod case;
 pub mod cause;
 pub mod census;
@@ -88,6 +89,17 @@ pub struct OfferedKey {
     pub signature: Option<String>,
     /// Whether the server accepted the key (a PK_OK or a login).
     pub accepted: bool,
+}
+
+/// The key family a signature algorithm signs with, as logs name families (`RSA`, `ECDSA`,
+/// `ED25519`; empty for others).
+pub fn family_of_signature(alg: &str) -> &'static str {
+    match alg {
+        a if a.starts_with("rsa-") || a == "ssh-rsa" => "RSA",
+        a if a.starts_with("ecdsa") => "ECDSA",
+        a if a.contains("ed25519") => "ED25519",
+        _ => "",
+    }
 }
 
 /// How one login attempt ended, from one side's point of view.

@@ -103,14 +103,8 @@ fn auth(a: &mut ClientAttempt, t: &str) -> bool {
     } else if let Some(v) = t.strip_prefix("Client: publickey (") {
         // `Client: publickey (rsa-sha256) auth failed`: the key and the algorithm it tried.
         let alg = v.split(')').next().unwrap_or_default().to_string();
-        let family = match alg.as_str() {
-            a if a.starts_with("rsa-") || a == "ssh-rsa" => "RSA",
-            a if a.starts_with("ecdsa") => "ECDSA",
-            a if a.contains("ed25519") => "ED25519",
-            _ => "",
-        };
         a.keys.push(OfferedKey {
-            family: family.into(),
+            family: super::family_of_signature(&alg).into(),
             signature: Some(alg),
             ..Default::default()
         });

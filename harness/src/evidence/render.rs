@@ -3,109 +3,141 @@
 //! lines with their places, the candidates and what would decide them, what the logs cannot
 //! tell. Logins are counted, not listed.
 
-use sshmatrix_core::text::count;
+use sshmatrix_core::i18n::{self, Lang};
+use sshmatrix_core::tr;
 
 use super::case::{Case, Diagnosis};
 use super::Cite;
 
 /// The case as plain text.
 pub fn text(case: &Case) -> String {
-    let mut out = header(case);
+    let lang = i18n::current();
+    let mut out = header(lang, case);
     for d in case.failures() {
         out.push('\n');
-        out.push_str(&attempt(d));
+        out.push_str(&attempt(lang, d));
     }
     out
 }
 
 /// The case as Markdown (a heading per attempt, evidence in code blocks).
 pub fn markdown(case: &Case) -> String {
+    let lang = i18n::current();
     let mut out = format!(
         "### sshmatrix diagnose\n\n{}",
-        header(case).replace('\n', "  \n")
+        header(lang, case).replace('\n', "  \n")
     );
     for d in case.failures() {
-        let body = attempt(d);
+        let body = attempt(lang, d);
         let (title, rest) = body.split_once('\n').unwrap_or((&body, ""));
         out.push_str(&format!("\n#### {title}\n\n```text\n{rest}```\n"));
     }
     out
 }
 
-fn header(case: &Case) -> String {
+fn header(lang: Lang, case: &Case) -> String {
     let failed = case.failures().count();
     let logins = case.attempts.len() - failed;
     let mut out = String::new();
     for f in &case.files {
         match &f.error {
-            Some(e) => out.push_str(&format!("{}: not read: {e}\n", f.file)),
-            None => out.push_str(&format!(
-                "{}: {} ({}): {}, {}\n",
-                f.file,
-                count(f.lines, "line"),
-                f.encoding,
-                count(f.client_attempts, "client attempt"),
-                count(f.server_connections, "server connection")
-            )),
+            Some(e) => {
+                let said = tr!(lang, "diagnose-not-read", error = e.to_string());
+                out.push_str(&format!("{}: {said}\n", f.file));
+            }
+            None => {
+                let said = tr!(
+                    lang,
+                    "diagnose-file",
+                    lines = f.lines,
+                    encoding = f.encoding.to_string(),
+                    clients = f.client_attempts,
+                    servers = f.server_connections
+                );
+                out.push_str(&format!("{}: {said}\n", f.file));
+            }
         }
     }
-    out.push_str(&format!(
-        "{}: {failed} failed, {logins} logged in\n",
-        count(case.attempts.len(), "attempt")
+    let n = case.attempts.len();
+    out.push_str(&tr!(
+        lang,
+        "diagnose-attempts",
+        n = n,
+        failed = failed,
+        logins = logins
     ));
+    out.push('\n');
     if case.not_kept > 0 {
-        out.push_str(&format!(
-            "({} more server connections counted, not kept)\n",
-            case.not_kept
-        ));
+        out.push_str(&tr!(lang, "diagnose-not-kept", n = case.not_kept));
+        out.push('\n');
     }
     if case.attempts.is_empty() {
-        out.push_str("no login attempt found: give the client's debug output (ssh -vvv, plink -v, paramiko DEBUG) or the server's auth log\n");
+        out.push_str(&tr!(lang, "diagnose-none"));
+        out.push('\n');
     } else if failed == 0 {
-        out.push_str("no failed attempt: every attempt in these logs logged in\n");
+        out.push_str(&tr!(lang, "diagnose-no-failure"));
+        out.push('\n');
     }
     out
 }
 
 /// One attempt, first line its title.
-pub fn attempt(d: &Diagnosis) -> String {
-    let mut s = format!("attempt {}: {}\n", d.n, places(d));
+pub fn attempt(lang: Lang, d: &Diagnosis) -> String {
+    let field = |id: &str| tr!(lang, &format!("field-{id}"));
+    let attempt = tr!(lang, "diagnose-attempt", n = d.n);
+    let mut s = format!("{attempt}: {}\n", places(lang, d));
     if let Some(c) = &d.client {
-        let ident = c.ident.as_deref().unwrap_or("(identification not logged)");
-        s.push_str(&format!("  client: {ident}\n"));
+        let ident = c
+            .ident
+            .clone()
+            .unwrap_or_else(|| tr!(lang, "diagnose-no-ident"));
+        s.push_str(&format!("  {}: {ident}\n", field("client")));
         for m in &d.client_matches {
             s.push_str(&format!("    ~ {}: {}\n", m.profile, m.says));
         }
     }
     if let Some(sw) = &d.server_software {
-        s.push_str(&format!("  server: {sw}\n"));
+        s.push_str(&format!("  {}: {sw}\n", field("server")));
     }
     for m in &d.server_matches {
         s.push_str(&format!("    ~ {}: {}\n", m.profile, m.says));
     }
-    facts(&mut s, d);
+    facts(lang, &mut s, d);
     let c = &d.cause;
     let code = c
         .code
         .map(|k| format!(" [{k}]"))
-        .unwrap_or_else(|| " [undecided]".into());
+        .unwrap_or_else(|| format!(" [{}]", tr!(lang, "diagnose-undecided")));
+    let at = tr!(
+        lang,
+        "explain-at",
+        stage = sshmatrix_reports::lang::stage(lang, c.stage)
+    );
     s.push_str(&format!(
-        "  verdict: {} {}{code} at {}\n",
+        "  {}: {} {}{code} {at}\n",
+        field("verdict"),
         c.verdict.mark(),
-        c.verdict,
-        c.stage
+        sshmatrix_reports::lang::verdict(lang, c.verdict),
     ));
-    s.push_str(&format!("  reason: {}\n", c.reason));
+    if let Some(meaning) = c.code.filter(|_| lang != Lang::En) {
+        let meaning = i18n::code_meaning(lang, meaning);
+        s.push_str(&format!("  {}: {meaning}\n", tr!(lang, "explain-meaning")));
+    }
+    s.push_str(&format!("  {}: {}\n", field("reason"), c.reason));
     for k in &c.candidates {
         s.push_str(&format!(
-            "  candidate [{}]: {}\n      decided by: {}\n",
-            k.code, k.why, k.decides
+            "  {} [{}]: {}\n      {}: {}\n",
+            tr!(lang, "diagnose-candidate"),
+            k.code,
+            k.why,
+            tr!(lang, "diagnose-decided-by"),
+            k.decides
         ));
     }
     for t in &c.cannot_tell {
-        s.push_str(&format!("  cannot tell: {t}\n"));
+        s.push_str(&format!("  {}: {t}\n", tr!(lang, "diagnose-cannot-tell")));
     }
-    s.push_str("  evidence:\n");
+    s.push_str(&format!("  {}:\n", field("evidence")));
     for line in evidence(d) {
         s.push_str(&format!("    {line}\n"));
     }
@@ -113,7 +145,7 @@ pub fn attempt(d: &Diagnosis) -> String {
 }
 
 /// Where the attempt is in the files.
-fn places(d: &Diagnosis) -> String {
+fn places(lang: Lang, d: &Diagnosis) -> String {
     let client = d
         .client
         .as_ref()
@@ -125,20 +157,21 @@ fn places(d: &Diagnosis) -> String {
     });
     match (client, server) {
         (Some(c), Some(s)) => format!("{c} ↔ {s}"),
-        (Some(c), None) => format!("{c} (no server log of it)"),
-        (None, Some(s)) => format!("{s} (no client log of it)"),
+        (Some(c), None) => format!("{c} {}", tr!(lang, "diagnose-no-server-log")),
+        (None, Some(s)) => format!("{s} {}", tr!(lang, "diagnose-no-client-log")),
         (None, None) => String::new(),
     }
 }
 
-fn facts(s: &mut String, d: &Diagnosis) {
+fn facts(lang: Lang, s: &mut String, d: &Diagnosis) {
+    let field = |id: &str| tr!(lang, &format!("field-{id}"));
     let user = d
         .client
         .as_ref()
         .and_then(|c| c.user.clone())
         .or_else(|| d.server.as_ref().and_then(|x| x.user.clone()));
     if let Some(u) = user {
-        s.push_str(&format!("  user: {u}\n"));
+        s.push_str(&format!("  {}: {u}\n", tr!(lang, "field-user")));
     }
     let Some(c) = &d.client else {
         return;
@@ -147,7 +180,8 @@ fn facts(s: &mut String, d: &Diagnosis) {
     if n.kex.is_some() {
         let o = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
         s.push_str(&format!(
-            "  negotiated: {} / {} / {} / {}\n",
+            "  {}: {} / {} / {} / {}\n",
+            field("negotiated"),
             o(&n.kex),
             o(&n.hostkey),
             o(&n.cipher),
@@ -168,11 +202,15 @@ fn facts(s: &mut String, d: &Diagnosis) {
         let sig = k
             .signature
             .as_deref()
-            .map(|x| format!(", signed {x}"))
+            .map(|x| tr!(lang, "diagnose-signed", sig = x))
             .unwrap_or_default();
-        let answer = if k.accepted { ", accepted" } else { "" };
+        let answer = match k.accepted {
+            true => tr!(lang, "diagnose-accepted"),
+            false => String::new(),
+        };
+        let offered = tr!(lang, "diagnose-key-offered");
         s.push_str(&format!(
-            "  key offered: {}{fp}{file}{sig}{answer}\n",
+            "  {offered}: {}{fp}{file}{sig}{answer}\n",
             k.family
         ));
     }

@@ -15,6 +15,8 @@ pub enum Side {
     Putty,
     /// Node ssh2's debug output.
     Node,
+    /// AsyncSSH's debug logging.
+    AsyncSsh,
     /// A server: OpenSSH sshd, Dropbear, TinySSH.
     Server,
 }
@@ -141,6 +143,9 @@ impl Classifier {
         if text.contains("paramiko.") {
             return Side::Paramiko;
         }
+        if text.contains("asyncssh:") {
+            return Side::AsyncSsh;
+        }
         self.mode
     }
 }
@@ -158,6 +163,9 @@ fn client_opener(text: &str) -> Option<Side> {
     }
     if text.starts_with("Local ident: 'SSH-2.0-ssh2js") {
         return Some(Side::Node);
+    }
+    if text.contains("asyncssh:") && text.contains("Opening SSH connection to ") {
+        return Some(Side::AsyncSsh);
     }
     (text.contains("paramiko.transport") && text.contains("starting thread"))
         .then_some(Side::Paramiko)

@@ -577,6 +577,86 @@ asyncio.run(main())
     );
 }
 
+/// JSch from Debian (libjsch-java 0.1.55, the library under Jenkins and many Java tools) with its
+/// logger on: an RSA key (JSch 0.1.x signs only ssh-rsa) refused by the RHEL 9 policy. Its log
+/// alone names JSch by its KEXINIT and puts the SHA-1 signature first among the candidates;
+/// with the server's log, the cause. An ECDSA key logs in.
+#[test]
+fn a_jsch_log_is_read_from_registries() {
+    let dir = common::scratch_dir("diagnose-jsch");
+    let rsa = keygen(&dir, "rsa", &["-t", "rsa", "-b", "2048", "-m", "PEM"]);
+    let ecdsa = keygen(&dir, "ecdsa", &["-t", "ecdsa", "-b", "256", "-m", "PEM"]);
+    let keys = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.join("rsa.pub")).unwrap(),
+        std::fs::read_to_string(dir.join("ecdsa.pub")).unwrap()
+    );
+    let served = Served::start("rhel9-default", &write(&dir, "keys.pub", keys), &dir);
+    let program = write(
+        &dir,
+        "JschLog.java",
+        r#"import com.jcraft.jsch.*;
+public class JschLog {
+    public static void main(String[] a) throws Exception {
+        JSch.setLogger(new Logger() {
+            public boolean isEnabled(int level) { return true; }
+            public void log(int level, String message) {
+                String[] names = {"DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+                System.err.println(names[level] + ": " + message);
+            }
+        });
+        JSch j = new JSch();
+        j.addIdentity(a[1]);
+        Session s = j.getSession(a[2], "127.0.0.1", Integer.parseInt(a[0]));
+        s.setConfig("StrictHostKeyChecking", "no");
+        try { s.connect(20000); s.disconnect(); } catch (JSchException e) { System.out.println(e.getMessage()); }
+    }
+}
+"#,
+    );
+    let login = |key: &Path| {
+        let before = served.log().len();
+        let o = Command::new("java")
+            .args(["-cp", "/usr/share/java/jsch.jar"])
+            .arg(&program)
+            .arg(served.port())
+            .arg(key)
+            .arg(sshmatrix_servers::sshd::current_user())
+            .output()
+            .unwrap();
+        (o.stderr, served.log_after(before))
+    };
+    let (client, server) = login(&rsa);
+    let client = write(&dir, "jsch.log", client);
+    let server = write(&dir, "server.log", server);
+    let (code, alone, err) = diagnose(&[&client], &[]);
+    assert_eq!(code, 0, "{err}");
+    let f = failures(&alone);
+    assert_eq!(f.len(), 1, "{alone:#}");
+    assert_eq!(f[0]["client"]["program"], "jsch");
+    // Debian's 0.1.55 still says 0.1.54; its KEXINIT is the profile's.
+    assert_eq!(f[0]["client"]["ident"], "SSH-2.0-JSCH-0.1.54");
+    assert_eq!(
+        f[0]["client_matches"][0]["profile"], "jsch-0.1.55",
+        "{alone:#}"
+    );
+    assert_eq!(f[0]["client_matches"][0]["distance"], 0, "{alone:#}");
+    assert_eq!(
+        f[0]["client"]["negotiated"]["cipher"], "aes128-ctr",
+        "{alone:#}"
+    );
+    assert_eq!(candidates(f[0])[0], "auth-signature-rejected", "{alone:#}");
+    let (_, both, _) = diagnose(&[&client, &server], &[]);
+    let f = failures(&both);
+    assert_eq!(f.len(), 1, "{both:#}");
+    assert_eq!(f[0]["cause"]["code"], "auth-signature-rejected", "{both:#}");
+    let (ok, _) = login(&ecdsa);
+    let ok = write(&dir, "ok.log", ok);
+    let (_, case, _) = diagnose(&[&ok], &[]);
+    assert!(failures(&case).is_empty(), "{case:#}");
+    assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok", "{case:#}");
+}
+
 /// The library client `name` installed from its registry into the tests' work directory: its
 /// directory.
 fn installed(name: &str) -> PathBuf {

@@ -12,6 +12,7 @@ use super::asyncssh::AsyncSshReader;
 use super::cause::{self, Cause};
 use super::client::{ClientAttempt, OpenSshReader};
 use super::identify::{self, Match};
+use super::jsch::JschReader;
 use super::node::NodeReader;
 use super::paramiko::ParamikoReader;
 use super::putty::PuttyReader;
@@ -119,6 +120,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     let mut putty = PuttyReader::new(&name);
     let mut node = NodeReader::new(&name);
     let mut asyncssh = AsyncSshReader::new(&name);
+    let mut jsch = JschReader::new(&name);
     let mut count = 0;
     for line in lines.by_ref() {
         let line = line.map_err(|e| format!("cannot read: {e}"))?;
@@ -129,6 +131,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
             putty.feed(&e);
             node.feed(&e);
             asyncssh.feed(&e);
+            jsch.feed(&e);
             srv.feed(&e);
         }
     }
@@ -140,6 +143,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     clients.extend(putty.finish());
     clients.extend(node.finish());
     clients.extend(asyncssh.finish());
+    clients.extend(jsch.finish());
     let (servers, not_kept) = srv.finish();
     let read = FileRead {
         file: name,

@@ -10,6 +10,7 @@ pub mod cause;
 pub mod census;
 pub mod client;
 pub mod identify;
+pub mod jsch;
 pub mod node;
 pub mod paramiko;
 pub mod prefix;

@@ -17,6 +17,8 @@ pub enum Side {
     Node,
     /// AsyncSSH's debug logging.
     AsyncSsh,
+    /// JSch's logger output.
+    Jsch,
     /// A server: OpenSSH sshd, Dropbear, TinySSH.
     Server,
 }
@@ -166,6 +168,9 @@ fn client_opener(text: &str) -> Option<Side> {
     }
     if text.contains("asyncssh:") && text.contains("Opening SSH connection to ") {
         return Some(Side::AsyncSsh);
+    }
+    if text.contains("INFO: Connecting to ") && text.contains(" port ") {
+        return Some(Side::Jsch);
     }
     (text.contains("paramiko.transport") && text.contains("starting thread"))
         .then_some(Side::Paramiko)

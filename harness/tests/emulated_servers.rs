@@ -118,6 +118,49 @@ async fn the_legacy_servers_matrix_meets_its_expectations_in_containers_from_reg
     assert_eq!(sig("real-openssh-10.0").as_deref(), Some("rsa-sha2-512"));
 }
 
+/// Windows' own OpenSSH in its three shipped releases (emulated from PowerShell/openssh-portable)
+/// against the real sshd under hardened policies and the emulated old releases: the matrix's
+/// expectations (9.5 cannot offer RSA to servers without server-sig-algs), and how each release
+/// signs and negotiates.
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_openssh_releases_meet_their_sources_from_registries() {
+    let report: Report = common::run_shipped("windows-openssh.toml").await;
+    assert_eq!(report.cells.len(), 3 * 3 * 5);
+    let sig =
+        |client: &str, target: &str| cell(&report.cells, client, "rsa", target).signature.clone();
+    // 7.4's server-sig-algs lists no rsa-sha2: 7.7 and 8.1 sign ssh-rsa, 9.5 knows better.
+    assert_eq!(
+        sig("windows-openssh-7.7", "openssh-7.4").as_deref(),
+        Some("ssh-rsa")
+    );
+    assert_eq!(
+        sig("windows-openssh-8.1", "openssh-7.4").as_deref(),
+        Some("ssh-rsa")
+    );
+    assert_eq!(
+        sig("windows-openssh-9.5", "openssh-7.4").as_deref(),
+        Some("rsa-sha2-512")
+    );
+    // No server-sig-algs at all: 7.7 and 8.1 fall back to ssh-rsa.
+    assert_eq!(
+        sig("windows-openssh-8.1", "openssh-6.6").as_deref(),
+        Some("ssh-rsa")
+    );
+    for c in report.cells.iter().filter(|c| c.verdict == Verdict::Ok) {
+        // 9.5's Windows MAC list has no hmac-sha1.
+        if c.client == "windows-openssh-9.5" {
+            assert!(!c.mac.as_deref().unwrap_or("").contains("sha1"), "{c:?}");
+        }
+        // Against RHEL 9 (which has strict key exchange) only 7.7 and 8.1 are exposed to
+        // Terrapin; the old servers have no countermeasure, so every release is there.
+        let terrapin = c.weak.iter().any(|w| w == "terrapin-chacha20");
+        if c.target == "rhel9" {
+            let strict = c.client == "windows-openssh-9.5";
+            assert_eq!((terrapin, c.strict_kex), (!strict, Some(strict)), "{c:?}");
+        }
+    }
+}
+
 /// `diagnose` names an old server from the KEXINIT a real client logged: `ssh -vvv` against the
 /// emulated OpenSSH 7.4 (its identification and lists as the release sends them) is matched to
 /// that release, and the reproduction runs against it.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
 
@@ -112,8 +112,9 @@ enum Command {
     Schema,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on standard output.
     Completions(cli::meta::CompletionsArgs),
-    /// Print the man page (roff) on standard output: `sshmatrix man | man -l -`.
-    Man,
+    /// Print the man page (roff) on standard output: `sshmatrix man | man -l -`, one command's
+    /// page (`sshmatrix man run`), or every page into a directory (`--out-dir`).
+    Man(cli::meta::ManArgs),
     /// Internal: act as a server stub on stdin/stdout, record the client's identification and
     /// KEXINIT as JSON in FILE (used by verify-profiles as a real client's proxy command).
     #[command(hide = true)]
@@ -121,6 +122,26 @@ enum Command {
     /// Internal: one recorded connection on stdin/stdout (the server end of `record --client`).
     #[command(hide = true)]
     RecordOne(cli::record::RecordOneArgs),
+}
+
+/// The command line, its `--help` listing the commands in groups ([`cli::meta::GROUPS`]) wrapped
+/// to the terminal (COLUMNS, else the terminal's width, at most 100 columns).
+fn command() -> clap::Command {
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| w as usize)
+        })
+        .unwrap_or(100)
+        .clamp(40, 100);
+    let cmd = Cli::command();
+    let listing = cli::meta::grouped_commands(&cmd, width);
+    cmd.help_template(format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{listing}Options:\n{{options}}{{after-help}}"
+    ))
 }
 
 /// Whether a command only prints what it reads (a closed standard output then ends it
@@ -139,7 +160,7 @@ fn only_prints(command: &Command) -> bool {
                 | Command::Predict(_)
                 | Command::Render(_)
                 | Command::Completions(_)
-                | Command::Man
+                | Command::Man(_)
                 | Command::Schema
         ),
     }
@@ -150,7 +171,10 @@ fn main() -> ExitCode {
     common::guard_memory();
     let vars = common::password_variables();
     sshmatrix::grants::take_from_environment(vars.iter().map(String::as_str));
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match sshmatrix_clients::profile::profiles_with(&common::profile_dirs(cli.profiles.clone())) {
         Ok(p) => {
             let _ = common::PROFILES.set(p);
@@ -189,7 +213,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Diff(a) => compare::diff(a),
         Command::Bench(a) => bench::command(a),
         Command::Completions(a) => meta::completions(&a, Cli::command()),
-        Command::Man => meta::man(Cli::command()),
+        Command::Man(a) => meta::man(&a, Cli::command()),
         Command::Schema => meta::schema(),
         Command::Impact(a) => impact::command(*a),
         Command::Scan(a) => scan::command(*a),

@@ -34,6 +34,79 @@ fn version_help_completions_and_man_page() {
     assert!(man.contains("authorized\\-keys"), "{man}");
 }
 
+/// `--help` lists the commands in groups, every command once, wrapped to the terminal's width;
+/// every page sshmatrix(1) refers to exists (`man COMMAND`, `man --out-dir`).
+#[test]
+fn help_is_grouped_and_wrapped_and_every_man_page_exists() {
+    let o = common::bin()
+        .arg("--help")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(o.stdout).unwrap();
+    let long: Vec<&str> = help
+        .lines()
+        .filter(|l| unicode_width::UnicodeWidthStr::width(*l) > 80)
+        .collect();
+    assert!(long.is_empty(), "wider than 80 columns: {long:#?}");
+    let groups = [
+        "Run a matrix:",
+        "A support case:",
+        "Live servers and fleets:",
+        "Reports:",
+        "Clients and data:",
+        "This tool:",
+    ];
+    for g in groups {
+        assert_eq!(help.lines().filter(|l| *l == g).count(), 1, "{g}\n{help}");
+    }
+    assert!(!help.contains("Other:"), "a command in no group:\n{help}");
+    let (_, completions) = out(&["completions", "bash"]);
+    let commands = [
+        "run",
+        "diagnose",
+        "scan",
+        "verify-profiles",
+        "authorized-keys",
+        "man",
+    ];
+    for c in commands {
+        let listed = help
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(c) && l.starts_with("  "))
+            .count();
+        assert_eq!(listed, 1, "{c}\n{help}");
+        assert!(completions.contains(c));
+    }
+    // Hidden commands stay out.
+    assert!(!help.contains("capture-kexinit") && !help.contains("record-one"));
+
+    let (code, page) = out(&["man", "run"]);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH sshmatrix-run 1"), "{page}");
+    let dir = common::scratch_dir("man-pages");
+    let (code, _) = out(&["man", "--out-dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let main = std::fs::read_to_string(dir.join("sshmatrix.1")).unwrap();
+    let referred: Vec<String> = main
+        .split("sshmatrix\\-")
+        .skip(1)
+        .filter_map(|r| {
+            r.split_once("(1)")
+                .map(|(name, _)| name.replace("\\-", "-"))
+        })
+        .collect();
+    assert!(referred.iter().any(|r| r == "run"), "{main}");
+    for r in &referred {
+        assert!(
+            dir.join(format!("sshmatrix-{r}.1")).exists(),
+            "sshmatrix-{r}(1) missing"
+        );
+    }
+    let (code, _) = out(&["man", "no-such-command"]);
+    assert_eq!(code, 2);
+}
+
 #[test]
 fn listing_into_a_closed_pipe_ends_quietly() {
     use std::io::{BufRead, BufReader};

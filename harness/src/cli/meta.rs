@@ -17,15 +17,139 @@ pub fn completions(a: &CompletionsArgs, mut cmd: clap::Command) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `sshmatrix man`: the man page of `cmd` (roff).
-pub fn man(cmd: clap::Command) -> ExitCode {
-    match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            crate::cli::common::error(format!("standard output: {e}"));
-            ExitCode::from(EXIT_ENVIRONMENT as u8)
-        }
+/// Arguments of `sshmatrix man`.
+#[derive(clap::Args)]
+pub struct ManArgs {
+    /// The page of one command (`sshmatrix man run`, the page sshmatrix(1) refers to as
+    /// sshmatrix-run(1)); without it, sshmatrix(1).
+    pub command: Option<String>,
+    /// Write every page (sshmatrix.1 and one sshmatrix-COMMAND.1 per command) into this directory
+    /// instead, e.g. a MANPATH directory's man1.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<std::path::PathBuf>,
+}
+
+/// `sshmatrix man [COMMAND] [--out-dir DIR]`: the man page of `cmd` or of one of its commands
+/// (roff), or every page written into a directory.
+pub fn man(a: &ManArgs, cmd: clap::Command) -> ExitCode {
+    let failed = |what: String| {
+        crate::cli::common::error(what);
+        ExitCode::from(EXIT_ENVIRONMENT as u8)
+    };
+    if let Some(dir) = &a.out_dir {
+        return match clap_mangen::generate_to(cmd, dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failed(format!("{}: {e}", dir.display())),
+        };
     }
+    let page = match &a.command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name).cloned() else {
+                let names: Vec<&str> = cmd
+                    .get_subcommands()
+                    .filter(|c| !c.is_hide_set())
+                    .map(|c| c.get_name())
+                    .collect();
+                return crate::cli::common::input_error(format!(
+                    "no command `{name}`\n  hint: one of {}",
+                    names.join(", ")
+                ));
+            };
+            // The page's title as sshmatrix(1) names it.
+            let title = format!("sshmatrix-{}", sub.get_name());
+            sub.name(title)
+        }
+    };
+    match clap_mangen::Man::new(page).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(format!("standard output: {e}")),
+    }
+}
+
+/// The commands of `sshmatrix --help` in groups: what each group is for, then its commands.
+pub const GROUPS: &[(&str, &[&str])] = &[
+    (
+        "Run a matrix",
+        &["run", "check", "predict", "explain", "authorized-keys"],
+    ),
+    ("A support case", &["try", "diagnose", "census"]),
+    ("Live servers and fleets", &["scan", "impact", "serve"]),
+    ("Reports", &["diff", "render", "merge", "schema"]),
+    (
+        "Clients and data",
+        &[
+            "profiles",
+            "policies",
+            "record",
+            "verify-profiles",
+            "clients",
+            "images",
+        ],
+    ),
+    ("This tool", &["bench", "completions", "man", "help"]),
+];
+
+/// The command list of `--help` in [`GROUPS`], each command's one-line summary wrapped to
+/// `width` columns; commands no group names are listed last (a test keeps that list empty).
+pub fn grouped_commands(cmd: &clap::Command, width: usize) -> String {
+    let visible: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
+    let pad = visible
+        .iter()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0)
+        + 4;
+    let mut out = String::new();
+    let grouped: Vec<&str> = GROUPS
+        .iter()
+        .flat_map(|(_, names)| names.iter().copied())
+        .collect();
+    let rest: Vec<&str> = visible
+        .iter()
+        .map(|c| c.get_name())
+        .filter(|n| !grouped.contains(n))
+        .collect();
+    let groups = GROUPS
+        .iter()
+        .copied()
+        .chain((!rest.is_empty()).then_some(("Other", &rest[..])));
+    for (title, names) in groups {
+        out.push_str(&format!("{title}:\n"));
+        for name in names {
+            let about = match *name {
+                "help" => "Print this message or the help of the given command".to_string(),
+                n => visible
+                    .iter()
+                    .find(|c| c.get_name() == n)
+                    .and_then(|c| c.get_about())
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+            };
+            out.push_str(&wrap_entry(name, &about, pad, width));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `  NAME  about…` with the about text wrapped at `width`, continuation lines under its start.
+fn wrap_entry(name: &str, about: &str, pad: usize, width: usize) -> String {
+    let mut out = format!("  {name:<w$}", w = pad - 2);
+    let mut col = pad;
+    for word in about.split_whitespace() {
+        if col > pad && col + 1 + word.len() > width {
+            out.push_str(&format!("\n{}", " ".repeat(pad)));
+            col = pad;
+        } else if col > pad {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.chars().count();
+    }
+    out.push('\n');
+    out
 }
 
 /// `sshmatrix schema`: the JSON Schema of reports.

@@ -78,6 +78,21 @@ fn help_is_grouped_and_wrapped_and_every_man_page_exists() {
         assert_eq!(listed, 1, "{c}\n{help}");
         assert!(completions.contains(c));
     }
+    // Profile, key tool and policy arguments complete to their ids.
+    let (_, fish) = out(&["completions", "fish"]);
+    // One entry per option (its values may run over several lines).
+    let line = |sub: &str, flag: &str| {
+        fish.split("\ncomplete ")
+            .find(|e| {
+                e.contains(&format!("using_subcommand {sub}\""))
+                    && e.contains(&format!("-l {flag} "))
+            })
+            .unwrap_or_else(|| panic!("no {sub} --{flag}:\n{fish}"))
+            .to_string()
+    };
+    assert!(line("try", "client").contains("teraterm-4.106"));
+    assert!(line("try", "policy").contains("nutanix-ahv-lockdown"));
+    assert!(line("scan", "clients").contains("@current"));
     // Hidden commands stay out.
     assert!(!help.contains("capture-kexinit") && !help.contains("record-one"));
 

@@ -11,10 +11,57 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// `sshmatrix completions SHELL`: the completion script of `cmd`.
-pub fn completions(a: &CompletionsArgs, mut cmd: clap::Command) -> ExitCode {
+/// `sshmatrix completions SHELL`: the completion script of `cmd`, where arguments naming a
+/// client profile, a key tool or a policy complete to the ids known when the script is made
+/// (the built-in ones and those of --profiles or $SSHMATRIX_PROFILES).
+pub fn completions(a: &CompletionsArgs, cmd: clap::Command) -> ExitCode {
+    let (profiles, tools, policies) = crate::cli::common::catalog_parts();
+    let mut clients: Vec<String> = profiles.iter().map(|p| p.id.clone()).collect();
+    clients.extend(["@current".to_string(), "@current-real".to_string()]);
+    let ids = Ids {
+        clients,
+        tools: tools.iter().map(|t| t.id.clone()).collect(),
+        policies: policies.iter().map(|p| p.id.clone()).collect(),
+    };
+    let mut cmd = with_ids(cmd, &ids);
     clap_complete::generate(a.shell, &mut cmd, "sshmatrix", &mut std::io::stdout());
     ExitCode::SUCCESS
+}
+
+/// The ids arguments complete to.
+struct Ids {
+    clients: Vec<String>,
+    tools: Vec<String>,
+    policies: Vec<String>,
+}
+
+/// `cmd` and its commands with every client, key tool and policy argument limited to `ids`
+/// (for the completion script only: parsing keeps its own checks and messages).
+fn with_ids(mut cmd: clap::Command, ids: &Ids) -> clap::Command {
+    let args: Vec<(String, &Vec<String>)> = cmd
+        .get_arguments()
+        .filter_map(|arg| {
+            let list = match arg.get_id().as_str() {
+                "client" | "clients" => &ids.clients,
+                "key_tool" | "key_tools" => &ids.tools,
+                "policy" | "policies" => &ids.policies,
+                _ => return None,
+            };
+            Some((arg.get_id().to_string(), list))
+        })
+        .collect();
+    for (id, list) in args {
+        let values = clap::builder::PossibleValuesParser::new(list.iter().map(|v| v.to_string()));
+        cmd = cmd.mut_arg(id, |a| a.value_parser(values));
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |c| with_ids(c, ids));
+    }
+    cmd
 }
 
 /// Arguments of `sshmatrix man`.

@@ -174,6 +174,16 @@ diagnose-key-offered = key offered
 word-error = error
 word-hint = hint
 
+## Progress (standard error)
+progress-preparing = preparing { $cells } on { $targets ->
+    [one] 1 target
+   *[other] { $targets } targets
+} (keys, targets, agents)
+progress-cells = cells
+progress-left = { $eta } left
+progress-rate = { $rate } cells/s
+progress-summary = { $cells }  { $counts }  in { $secs } s
+
 ## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
 verdict-ok = ok
 verdict-fail = fail

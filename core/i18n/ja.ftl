@@ -159,6 +159,13 @@ diagnose-key-offered = 提示した鍵
 word-error = エラー
 word-hint = ヒント
 
+## 進行状況（標準エラー出力）
+progress-preparing = { $cells }を準備しています（接続先 { $targets } 件: 鍵、接続先、エージェント）
+progress-cells = セル
+progress-left = 残り { $eta }
+progress-rate = { $rate } セル/秒
+progress-summary = { $cells }  { $counts }  { $secs } 秒
+
 ## 判定と段階
 verdict-ok = 成功
 verdict-fail = 失敗

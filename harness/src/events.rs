@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use sshmatrix_core::tr;
 use sshmatrix_reports::{CellResult, Verdict};
 
 /// Something the runner reports while it runs.
@@ -106,16 +107,20 @@ impl ProgressBar {
     fn bar(&self, total: usize) -> &indicatif::ProgressBar {
         self.bar.get_or_init(|| {
             // indicatif's own `{per_sec}` prints "17.8163/s": the rate is written here.
-            let style = indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} cells  {msg}  {rate}  {eta} left",
-            )
-            .expect("progress template")
-            .with_key(
-                "rate",
-                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}", rate_text(s.per_sec()));
-                },
+            let lang = sshmatrix_core::i18n::current();
+            let template = format!(
+                "{{bar:30}} {{pos}}/{{len}} {}  {{msg}}  {{rate}}  {}",
+                tr!(lang, "progress-cells"),
+                tr!(lang, "progress-left", eta = "{eta}")
             );
+            let style = indicatif::ProgressStyle::with_template(&template)
+                .expect("progress template")
+                .with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{}", rate_text(s.per_sec()));
+                    },
+                );
             indicatif::ProgressBar::new(total as u64).with_style(style)
         })
     }
@@ -123,7 +128,8 @@ impl ProgressBar {
 
 /// Cells per second as the bar shows them: `17.8 cells/s`.
 fn rate_text(per_sec: f64) -> String {
-    format!("{per_sec:.1} cells/s")
+    let lang = sshmatrix_core::i18n::current();
+    tr!(lang, "progress-rate", rate = format!("{per_sec:.1}"))
 }
 
 /// The ○/×/! counts as the bar shows them.
@@ -164,10 +170,15 @@ fn finish(bar: &indicatif::ProgressBar, c: &[usize; 3]) {
         true => format!("  ({})", rate_text(done as f64 / secs)),
         false => String::new(),
     };
-    bar.finish_with_message(format!(
-        "{done} cells  {}  in {secs:.1} s{rate}",
-        counts_text(c)
-    ));
+    let lang = sshmatrix_core::i18n::current();
+    let summary = tr!(
+        lang,
+        "progress-summary",
+        cells = sshmatrix_reports::lang::cells(lang, done as usize),
+        counts = counts_text(c),
+        secs = format!("{secs:.1}")
+    );
+    bar.finish_with_message(format!("{summary}{rate}"));
 }
 
 impl Drop for ProgressBar {

@@ -27,6 +27,15 @@ fn matrix() -> String {
         .to_string()
 }
 
+/// The bar and its summary speak the reader's language.
+#[test]
+fn the_progress_bar_speaks_japanese() {
+    let out = on_terminal(&format!("run {} --lang ja", matrix()), &[]);
+    assert!(out.contains("24 セル  ○ 22  × 2  ! 0  "), "{out}");
+    assert!(out.contains(" 秒  (") && out.contains(" セル/秒)"), "{out}");
+    assert!(out.contains("24 セルを準備しています（接続先 "), "{out}");
+}
+
 #[test]
 fn a_terminal_gets_a_progress_bar_and_coloured_marks() {
     let out = on_terminal(&format!("run {}", matrix()), &[]);

@@ -145,10 +145,12 @@ pub(crate) fn execute(
     let outcome = rt.block_on(async {
         let mut sig = Signals::install();
         if opts.progress != runner::Progress::Off {
+            let lang = sshmatrix_core::i18n::current();
+            let cells = sshmatrix_reports::lang::cells(lang, plan.cells.len());
+            let targets = plan.targets.len();
             eprintln!(
-                "preparing {} cells on {} targets (keys, targets, agents)",
-                plan.cells.len(),
-                plan.targets.len()
+                "{}",
+                sshmatrix_core::tr!(lang, "progress-preparing", cells = cells, targets = targets)
             );
         }
         let work = async {

@@ -1027,3 +1027,82 @@ async fn a_fleet_scan_reads_a_client_configuration_and_known_hosts() {
         out.stderr
     );
 }
+
+/// Scan reports of two sites merge into one fleet report: each host's cells as its own scan gave
+/// them; a host in two reports is refused (exit 2, both files named) unless `--newest-wins`,
+/// when the later scan gives it; a scan and a matrix run do not merge.
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_reports_of_several_sites_merge_each_host_once() {
+    let work = common::work_dir();
+    let dir = common::scratch_dir("scan-merge");
+    let (a, b) = (
+        Served::start("upstream-9.2", &work),
+        Served::start("rhel9-default", &work),
+    );
+    let save = |served: &Served, name: &str| {
+        let report = scan(&served.address, &["--assume-defaults"]);
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+        (path.to_str().unwrap().to_string(), report)
+    };
+    let (site1, r1) = save(&a, "site1.json");
+    let (site2, r2) = save(&b, "site2.json");
+    let out = sshmatrix(&["merge", &site1, &site2, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let merged: Report = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(merged.cells.len(), r1.cells.len() + r2.cells.len());
+    for (host, original) in [(&a.address, &r1), (&b.address, &r2)] {
+        let mine: Vec<_> = merged.cells.iter().filter(|c| c.target == *host).collect();
+        assert_eq!(mine.len(), original.cells.len(), "{host}");
+        for (m, o) in mine.iter().zip(&original.cells) {
+            let key = |c: &CellResult| {
+                (
+                    c.client.clone(),
+                    c.key_spec(),
+                    c.verdict,
+                    c.code.as_str().to_string(),
+                    c.reason.clone(),
+                )
+            };
+            assert_eq!(key(m), key(o), "{host}");
+        }
+    }
+    // The same host again: refused, then taken from the later scan.
+    let (again, _) = save(&a, "site1-again.json");
+    let out = sshmatrix(&["merge", &site1, &site2, &again]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "host {} is in both {site1} and {again}",
+            a.address
+        )),
+        "{}",
+        out.stderr
+    );
+    let out = sshmatrix(&[
+        "merge",
+        &site1,
+        &site2,
+        &again,
+        "--newest-wins",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let merged: Report = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(merged.cells.len(), r1.cells.len() + r2.cells.len());
+    let note = format!("host {}: from {again}", a.address);
+    assert!(
+        merged.notes.iter().any(|n| n.starts_with(&note)),
+        "{:#?}",
+        merged.notes
+    );
+    // A scan and a run's report do not merge.
+    let run = dir.join("run.json");
+    common::run_shipped_to("al2023-teraterm.toml", &["--format", "json"], &run);
+    let out = sshmatrix(&["merge", &site1, run.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out
+        .stderr
+        .contains("cannot merge scan reports with reports of matrix runs"));
+}

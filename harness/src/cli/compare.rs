@@ -20,6 +20,10 @@ pub struct MergeArgs {
     /// Accept a merge with cells missing (shards not given); exit 0 anyway.
     #[arg(long)]
     pub partial: bool,
+    /// Scan reports of several sites: where a host is in two of them, take the later scan's
+    /// cells (by the reports' `generated` time) instead of refusing the merge.
+    #[arg(long)]
+    pub newest_wins: bool,
 }
 
 /// Arguments of `sshmatrix render`.
@@ -82,7 +86,27 @@ pub fn merge(a: MergeArgs) -> ExitCode {
             Err(code) => return code,
         }
     }
-    let merged = match scale::merge(all, partial) {
+    let scans = all
+        .iter()
+        .filter(|r| sshmatrix::scan::merge::is_scan(r))
+        .count();
+    let merged = match scans {
+        0 => scale::merge(all, partial),
+        n if n == all.len() => {
+            let scanned = a
+                .reports
+                .iter()
+                .zip(all)
+                .map(|(p, report)| sshmatrix::scan::merge::Scanned {
+                    file: p.display().to_string(),
+                    report,
+                })
+                .collect();
+            sshmatrix::scan::merge::merge(scanned, a.newest_wins)
+        }
+        _ => Err("cannot merge scan reports with reports of matrix runs: merge the scans, and the runs, apart".into()),
+    };
+    let merged = match merged {
         Ok(m) => m,
         Err(e) => {
             crate::cli::common::error(&e);

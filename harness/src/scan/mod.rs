@@ -17,6 +17,7 @@ use crate::predict::Prediction;
 
 pub mod fleet;
 mod inventory;
+pub mod merge;
 pub mod sig_algs;
 pub mod targets;
 pub mod verify;

@@ -184,6 +184,17 @@ progress-left = { $eta } left
 progress-rate = { $rate } cells/s
 progress-summary = { $cells }  { $counts }  in { $secs } s
 
+## Notes a run writes into its report (in the language of the run)
+note-local-backend = local backend: { $sshd } in inetd mode (sshd -i), one process per cell, server log captured per cell
+note-local-users = on local targets every matrix user is served by the OS user running sshmatrix ({ $login }); user names are labels (real per-user accounts come with container targets)
+note-policy = policy `{ $policy }`: { $basis }
+basis-line = server side: { $kind } — { $says }
+basis-measured = measured
+basis-documented = documented
+basis-inferred = inferred
+basis-report = field report only
+basis-not-reproduced = not reproduced
+
 ## Verdicts and stages as a reader sees them (reports keep their kebab-case names in data).
 verdict-ok = ok
 verdict-fail = fail

@@ -166,6 +166,17 @@ progress-left = 残り { $eta }
 progress-rate = { $rate } セル/秒
 progress-summary = { $cells }  { $counts }  { $secs } 秒
 
+## 実行がレポートに書く注記（実行時の言語で）
+note-local-backend = ローカルのバックエンド: { $sshd } を inetd モード（sshd -i）で実行、セルごとに 1 プロセス、サーバーログはセルごとに記録
+note-local-users = ローカルの接続先では、マトリクスのどのユーザーも sshmatrix を実行している OS ユーザー（{ $login }）が受け持つ。ユーザー名はラベル（ユーザーごとの実アカウントはコンテナの接続先で使える）
+note-policy = ポリシー `{ $policy }`: { $basis }
+basis-line = サーバー側の根拠: { $kind } — { $says }
+basis-measured = 実測
+basis-documented = 文書あり
+basis-inferred = 推定
+basis-report = 現場報告のみ
+basis-not-reproduced = 再現していないもの
+
 ## 判定と段階
 verdict-ok = 成功
 verdict-fail = 失敗

@@ -90,12 +90,25 @@ impl BasisKind {
             BasisKind::Report => "field report only",
         }
     }
+
+    /// Its id in message catalogues (`basis-measured`, …).
+    fn id(self) -> &'static str {
+        match self {
+            BasisKind::Measured => "measured",
+            BasisKind::Documented => "documented",
+            BasisKind::Inferred => "inferred",
+            BasisKind::Report => "report",
+        }
+    }
 }
 
 impl Basis {
-    /// The one line answers print: `server side: documented — fedora-crypto-policies output`.
+    /// The one line answers print: `server side: documented — fedora-crypto-policies output`
+    /// (its fixed words in the language of [`sshmatrix_core::i18n::current`]).
     pub fn line(&self) -> String {
-        format!("server side: {} — {}", self.kind.as_str(), self.says)
+        let lang = sshmatrix_core::i18n::current();
+        let kind = sshmatrix_core::tr!(lang, &format!("basis-{}", self.kind.id()));
+        sshmatrix_core::tr!(lang, "basis-line", kind = kind, says = self.says.clone())
     }
 }
 
@@ -266,7 +279,11 @@ impl Policy {
             .map(|f| f.limits.join("; "))
             .filter(|l| !l.is_empty());
         match limits {
-            Some(l) => format!("{}; not reproduced: {l}", self.basis.line()),
+            Some(l) => {
+                let lang = sshmatrix_core::i18n::current();
+                let words = sshmatrix_core::tr!(lang, "basis-not-reproduced");
+                format!("{}; {words}: {l}", self.basis.line())
+            }
             None => self.basis.line(),
         }
     }

@@ -69,14 +69,10 @@ pub(super) fn local_notes(plan: &Plan, sshd: &std::path::Path, login: &str) -> V
     {
         return Vec::new();
     }
+    let lang = sshmatrix_core::i18n::current();
     vec![
-        format!(
-            "local backend: {} in inetd mode (sshd -i), one process per cell, server log captured per cell",
-            sshd_version(sshd)
-        ),
-        format!(
-            "on local targets every matrix user is served by the OS user running sshmatrix ({login}); user names are labels (real per-user accounts come with container targets)"
-        ),
+        sshmatrix_core::tr!(lang, "note-local-backend", sshd = sshd_version(sshd)),
+        sshmatrix_core::tr!(lang, "note-local-users", login = login.to_string()),
     ]
 }
 
@@ -87,7 +83,16 @@ pub(super) fn basis_notes(plan: &Plan) -> Vec<String> {
     plan.targets
         .iter()
         .filter(|t| seen.insert(t.policy.id.clone()))
-        .map(|t| format!("policy `{}`: {}", t.policy.id, t.policy.basis_line()))
+        .map(|t| {
+            let lang = sshmatrix_core::i18n::current();
+            let id = t.policy.id.clone();
+            sshmatrix_core::tr!(
+                lang,
+                "note-policy",
+                policy = id,
+                basis = t.policy.basis_line()
+            )
+        })
         .collect()
 }
 

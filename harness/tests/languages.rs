@@ -96,6 +96,11 @@ fn the_nutanix_table_in_japanese_is_aligned_on_a_terminal() {
         out.contains("○ 成功 128（うち ◐ 弱い 8）   × 失敗 16   ! エラー 0\n"),
         "{out}"
     );
+    // The notes a run writes are in its language; the policy's own words stay as written.
+    assert!(
+        out.contains("注記: ポリシー `nutanix-ahv-lockdown`: サーバー側の根拠: 現場報告のみ — ssh-rsa refusal"),
+        "{out}"
+    );
     // A narrow terminal: the table is fitted (the passphrase axis stays, labels wrap, or column
     // groups split), every line of each table as wide as the others and within the terminal.
     let (code, narrow) = common::on_terminal(&args, 100);

@@ -203,7 +203,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
         .into_iter()
         .filter(|p| p.facts.is_some())
         .collect();
-    assert_eq!(policies.len(), 16);
+    assert_eq!(policies.len(), 17);
     for p in policies {
         let d = p.facts.clone().unwrap();
         let (target, container) = start(&p, work.path(), &store).await;

@@ -657,6 +657,70 @@ public class JschLog {
     assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok", "{case:#}");
 }
 
+/// Go's x/crypto/ssh (0.25.0, the Debian 13 package compiled in its image) as a program built on
+/// it reports a failure: the error line its `err.Error()` gives. An unregistered key is named from
+/// the line and the server's log; the line alone leaves the auth candidates; a cipher the server
+/// does not share is `cipher-no-common` from the line alone.
+#[test]
+fn a_go_error_line_is_read_in_containers() {
+    let go = installed("real-go-x-crypto-0.25.0").join("go_login");
+    let dir = common::scratch_dir("diagnose-go");
+    let known = keygen(&dir, "known", &["-t", "ed25519"]);
+    let stranger = keygen(&dir, "stranger", &["-t", "ed25519"]);
+    // The error Go gives, without the driver's `sshmatrix-result fail STAGE` framing.
+    let error_line = |port: &str, key: &Path| {
+        let o = Command::new(&go)
+            .args(["127.0.0.1", port, &sshmatrix_servers::sshd::current_user()])
+            .arg(key)
+            .args(["20", ""])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("sshmatrix-result fail "))
+            .unwrap_or_else(|| panic!("no failure: {out}"));
+        line.split_once(' ').unwrap().1.to_string()
+    };
+    let served = Served::start("rhel9-default", &dir.join("known.pub"), &dir);
+    let line = error_line(served.port(), &stranger);
+    assert!(
+        line.starts_with("ssh: handshake failed: ssh: unable to authenticate"),
+        "{line}"
+    );
+    let client = write(&dir, "go.log", format!("{line}\n"));
+    let server = write(&dir, "server.log", served.log_after(0));
+    let (code, both, err) = diagnose(&[&client, &server], &[]);
+    assert_eq!(code, 0, "{err}");
+    let f = failures(&both);
+    assert_eq!(f.len(), 1, "{both:#}");
+    assert_eq!(f[0]["client"]["program"], "go-x-crypto");
+    assert_eq!(f[0]["cause"]["code"], "auth-key-not-authorized", "{both:#}");
+    let (_, alone, _) = diagnose(&[&client], &[]);
+    assert!(
+        candidates(failures(&alone)[0]).contains(&"auth-key-not-authorized"),
+        "{alone:#}"
+    );
+    drop(served);
+    let known_pub = dir.join("known.pub");
+    let args = [
+        "--authorize",
+        known_pub.to_str().unwrap(),
+        "--sshd",
+        "Ciphers aes256-cbc",
+    ];
+    let cbc = Served::start_trusting("rhel9-default", &args, &dir);
+    let line = error_line(cbc.port(), &known);
+    let client = write(&dir, "go-cipher.log", format!("{line}\n"));
+    let (_, case, _) = diagnose(&[&client], &[]);
+    let f = failures(&case);
+    assert_eq!(f[0]["cause"]["code"], "cipher-no-common", "{case:#}");
+    assert!(f[0]["cause"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("server offered: [aes256-cbc]"));
+}
+
 /// The library client `name` installed from its registry into the tests' work directory: its
 /// directory.
 fn installed(name: &str) -> PathBuf {

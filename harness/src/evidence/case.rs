@@ -11,6 +11,7 @@ use sshmatrix_reports::Verdict;
 use super::asyncssh::AsyncSshReader;
 use super::cause::{self, Cause};
 use super::client::{ClientAttempt, OpenSshReader};
+use super::go::GoReader;
 use super::identify::{self, Match};
 use super::jsch::JschReader;
 use super::node::NodeReader;
@@ -121,6 +122,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     let mut node = NodeReader::new(&name);
     let mut asyncssh = AsyncSshReader::new(&name);
     let mut jsch = JschReader::new(&name);
+    let mut go = GoReader::new(&name);
     let mut count = 0;
     for line in lines.by_ref() {
         let line = line.map_err(|e| format!("cannot read: {e}"))?;
@@ -132,6 +134,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
             node.feed(&e);
             asyncssh.feed(&e);
             jsch.feed(&e);
+            go.feed(&e);
             srv.feed(&e);
         }
     }
@@ -144,6 +147,7 @@ fn read_stream(name: String, input: Box<dyn Read + '_>) -> Result<(FileRead, Fou
     clients.extend(node.finish());
     clients.extend(asyncssh.finish());
     clients.extend(jsch.finish());
+    clients.extend(go.finish());
     let (servers, not_kept) = srv.finish();
     let read = FileRead {
         file: name,

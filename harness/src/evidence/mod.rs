@@ -9,6 +9,7 @@ pub mod case;
 pub mod cause;
 pub mod census;
 pub mod client;
+pub mod go;
 pub mod identify;
 pub mod jsch;
 pub mod node;

@@ -19,6 +19,8 @@ pub enum Side {
     AsyncSsh,
     /// JSch's logger output.
     Jsch,
+    /// A Go program's x/crypto/ssh error line.
+    Go,
     /// A server: OpenSSH sshd, Dropbear, TinySSH.
     Server,
 }
@@ -147,6 +149,9 @@ impl Classifier {
         }
         if text.contains("asyncssh:") {
             return Side::AsyncSsh;
+        }
+        if super::go::MARKS.iter().any(|m| text.contains(m)) {
+            return Side::Go;
         }
         self.mode
     }

@@ -78,13 +78,6 @@ impl AsyncSshReader {
     }
 }
 
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Reads one message; true when it is evidence worth quoting.
 fn read_line(a: &mut ClientAttempt, section: Section, m: &str) -> bool {
     let word = |v: &str| Some(v.trim().to_string());
@@ -99,7 +92,7 @@ fn read_line(a: &mut ClientAttempt, section: Section, m: &str) -> bool {
     } else if kexinit_line(a, section, m) {
         return section == Section::Agreed;
     } else if let Some(v) = m.strip_prefix("server-sig-algs: ") {
-        a.server_sig_algs = Some(list(v));
+        a.server_sig_algs = Some(super::name_list(v));
     } else if !auth_line(a, m) && !ending(a, m) {
         return false;
     }
@@ -141,7 +134,7 @@ fn kexinit_line(a: &mut ClientAttempt, section: Section, m: &str) -> bool {
         _ => return false,
     };
     if slot.is_empty() {
-        *slot = list(v);
+        *slot = super::name_list(v);
     }
     true
 }
@@ -157,7 +150,7 @@ fn auth_line(a: &mut ClientAttempt, m: &str) -> bool {
             ..Default::default()
         });
     } else if let Some(v) = m.strip_prefix("Remaining auth methods: ") {
-        a.methods = list(v);
+        a.methods = super::name_list(v);
     } else {
         return false;
     }

@@ -241,13 +241,7 @@ impl OpenSshReader {
             true => &mut a.server_kexinit,
             false => &mut a.kexinit,
         };
-        let split = |v: &str| -> Vec<String> {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        };
+        let split = super::name_list;
         if let Some(v) = m.strip_prefix("KEX algorithms: ") {
             lists.kex = split(v);
         } else if let Some(v) = m.strip_prefix("host key algorithms: ") {

@@ -75,21 +75,14 @@ impl JschReader {
     }
 }
 
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// The `n`-th KEXINIT name-list (1: key exchange, 2: host key, 3: client-to-server cipher,
 /// 5: client-to-server MAC; the others are not kept). Never quoted: the lists are long.
 fn kexinit_list(lists: &mut Lists, n: usize, v: &str) -> bool {
     match n {
-        1 => lists.kex = list(v),
-        2 => lists.hostkey = list(v),
-        3 => lists.cipher = list(v),
-        5 => lists.mac = list(v),
+        1 => lists.kex = super::name_list(v),
+        2 => lists.hostkey = super::name_list(v),
+        3 => lists.cipher = super::name_list(v),
+        5 => lists.mac = super::name_list(v),
         _ => {}
     }
     false
@@ -112,7 +105,7 @@ fn read_line(a: &mut ClientAttempt, tried: &[String], m: &str) -> bool {
     } else if m.starts_with("kex: server->client ") {
         // The other direction: the same choice in every log seen.
     } else if let Some(v) = m.strip_prefix("Authentications that can continue: ") {
-        a.methods = list(v);
+        a.methods = super::name_list(v);
     } else if let Some(v) = m.strip_prefix("Authentication succeeded (") {
         let method = v.trim_end_matches(").");
         a.end(Verdict::Ok, Stage::Login, format!("logged in ({method})"));

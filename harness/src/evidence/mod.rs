@@ -93,6 +93,14 @@ pub struct OfferedKey {
     pub accepted: bool,
 }
 
+/// A comma-separated name-list as logs print it (`a,b, c`): its names, empty ones left out.
+pub fn name_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// The key family a signature algorithm signs with, as logs name families (`RSA`, `ECDSA`,
 /// `ED25519`; empty for others).
 pub fn family_of_signature(alg: &str) -> &'static str {

@@ -44,13 +44,6 @@ fn quoted(v: &str) -> Option<String> {
     Some(v.trim().trim_matches('\'').to_string())
 }
 
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Identification and negotiation lines; false when `t` is none.
 fn handshake(a: &mut ClientAttempt, t: &str) -> bool {
     if let Some(v) = t.strip_prefix("Local ident: ") {
@@ -75,10 +68,10 @@ fn handshake(a: &mut ClientAttempt, t: &str) -> bool {
     let negotiated = lists.is_none();
     match lists {
         Some(l) => match what {
-            "KEX method" => l.kex = list(value),
-            "Host key format" => l.hostkey = list(value),
-            "C->S cipher" => l.cipher = list(value),
-            "C->S MAC" => l.mac = list(value),
+            "KEX method" => l.kex = super::name_list(value),
+            "Host key format" => l.hostkey = super::name_list(value),
+            "C->S cipher" => l.cipher = super::name_list(value),
+            "C->S MAC" => l.mac = super::name_list(value),
             _ => {}
         },
         None => {
@@ -99,7 +92,7 @@ fn handshake(a: &mut ClientAttempt, t: &str) -> bool {
 /// Authentication lines; false when `t` is none.
 fn auth(a: &mut ClientAttempt, t: &str) -> bool {
     if let Some(v) = t.strip_prefix("Inbound: Received USERAUTH_FAILURE (") {
-        a.methods = list(v.trim_end_matches(')'));
+        a.methods = super::name_list(v.trim_end_matches(')'));
     } else if let Some(v) = t.strip_prefix("Client: publickey (") {
         // `Client: publickey (rsa-sha256) auth failed`: the key and the algorithm it tried.
         let alg = v.split(')').next().unwrap_or_default().to_string();

@@ -37,6 +37,24 @@ func secret(env string) (string, bool, error) {
 	return strings.TrimRight(string(b), "\n"), true, err
 }
 
+// answered is the method that gives the password: keyboard-interactive (every echo-off prompt
+// answered with it, as programs built on x/crypto write it) when $SSHMATRIX_METHOD says so,
+// else the password method.
+func answered(pw string) ssh.AuthMethod {
+	if os.Getenv("SSHMATRIX_METHOD") != "keyboard-interactive" {
+		return ssh.Password(pw)
+	}
+	return ssh.KeyboardInteractive(func(_, _ string, questions []string, echos []bool) ([]string, error) {
+		answers := make([]string, len(questions))
+		for i := range questions {
+			if !echos[i] {
+				answers[i] = pw
+			}
+		}
+		return answers, nil
+	})
+}
+
 // auth is the cell's authentication methods, or the stage and message of why there are none:
 // a password cell's password; a key (file or agent); a two-step cell's key, then its password
 // (x/crypto tries the methods in turn, continuing on the server's partial success).
@@ -46,7 +64,7 @@ func auth(key string) ([]ssh.AuthMethod, string, string) {
 		return nil, "key-load", err.Error()
 	}
 	if hasPassword && key == "" {
-		return []ssh.AuthMethod{ssh.Password(pw)}, "", ""
+		return []ssh.AuthMethod{answered(pw)}, "", ""
 	}
 	if sock := os.Getenv("SSHMATRIX_AGENT_SOCK"); sock != "" {
 		conn, err := net.Dial("unix", sock)
@@ -80,7 +98,7 @@ func auth(key string) ([]ssh.AuthMethod, string, string) {
 	}
 	methods := []ssh.AuthMethod{ssh.PublicKeys(signer)}
 	if hasPassword {
-		methods = append(methods, ssh.Password(pw))
+		methods = append(methods, answered(pw))
 	}
 	return methods, "", ""
 }

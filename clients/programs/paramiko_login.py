@@ -71,8 +71,10 @@ def main():
         else:
             remaining = t.auth_publickey(c.user, pkey)
             # A two-step cell: on partial success the password, as paramiko's SSHClient._auth
-            # goes on to it ("two_factor").
-            if remaining and c.pwfile and "password" in remaining:
+            # goes on to it ("two_factor": password or keyboard-interactive; auth_password
+            # falls back to keyboard-interactive, answering its one prompt, when the server
+            # offers only that).
+            if remaining and c.pwfile and {"password", "keyboard-interactive"} & set(remaining):
                 t.auth_password(c.user, secret(c.pwfile))
             elif remaining:
                 # Partial success and nothing to go on with: SSHClient would give up too.

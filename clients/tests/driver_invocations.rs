@@ -9,7 +9,14 @@ use std::path::Path;
 use sshmatrix_clients::driver::{DriverCell, JumpHop, Route, Session};
 use sshmatrix_clients::{builtin_profiles, Driver};
 
-const HOLDERS: &[&str] = &["file", "agent", "password", "file+password"];
+const HOLDERS: &[&str] = &[
+    "file",
+    "agent",
+    "password",
+    "file+password",
+    "keyboard-interactive",
+    "file+keyboard-interactive",
+];
 
 fn routes() -> Vec<(&'static str, Route)> {
     let jump = |forward| JumpHop {
@@ -56,6 +63,12 @@ fn render() -> String {
                     "agent" => driver.supports_agent(),
                     "password" => driver.supports_password(),
                     "file+password" => driver.supports_two_steps() && !jumps,
+                    "keyboard-interactive" => driver.supports_keyboard_interactive() && !jumps,
+                    "file+keyboard-interactive" => {
+                        driver.supports_two_steps()
+                            && driver.supports_keyboard_interactive()
+                            && !jumps
+                    }
                     _ => true,
                 };
                 if !held || (jumps && !driver.supports_jumps()) {
@@ -77,9 +90,10 @@ fn render() -> String {
                     public_key: Path::new("/w/keys/rsa-2048_ssh-keygen_pp/id.pub"),
                     passphrase_file: Some(Path::new("/w/keys/rsa-2048_ssh-keygen_pp/passphrase")),
                     agent: (*holder == "agent").then_some(Path::new("/w/runs/r/agent-0.sock")),
-                    password_file: (*holder == "password" || *holder == "file+password")
+                    password_file: (*holder != "file" && *holder != "agent")
                         .then_some(Path::new("/w/runs/r/password")),
-                    password_after_key: *holder == "file+password",
+                    password_after_key: holder.starts_with("file+"),
+                    keyboard_interactive: holder.ends_with("keyboard-interactive"),
                     askpass: Path::new("/w/runs/r/askpass.sh"),
                     certificate: None,
                     login: "nutanix",
@@ -171,6 +185,7 @@ fn a_certificate_reaches_each_driver_that_presents_one() {
             agent: None,
             password_file: None,
             password_after_key: false,
+            keyboard_interactive: false,
             askpass: Path::new("/w/runs/r/askpass.sh"),
             certificate: Some(cert),
             login: "u",

@@ -19,6 +19,8 @@ holder-agent = agent
 holder-agent-forwarded = agent forwarded
 holder-password = password
 holder-key-file-then-password = key file, then password
+holder-keyboard-interactive = keyboard-interactive
+holder-key-file-then-keyboard-interactive = key file, then keyboard-interactive
 
 ## The counts line under every table.
 tally-ok = ○ ok { $n }

@@ -22,6 +22,8 @@ holder-agent = エージェント
 holder-agent-forwarded = エージェント転送
 holder-password = パスワード
 holder-key-file-then-password = 鍵ファイル、続けてパスワード
+holder-keyboard-interactive = キーボードインタラクティブ
+holder-key-file-then-keyboard-interactive = 鍵ファイル、続けてキーボードインタラクティブ
 
 ## 集計行
 tally-ok = ○ 成功 { $n }
@@ -231,6 +233,7 @@ code-cert-expired = サーバーが証明書を拒否: 有効期限が切れて�
 code-cert-not-yet-valid = サーバーが証明書を拒否: 有効期間がまだ始まっていない（または時計がずれている）
 code-cert-principal-not-allowed = サーバーが証明書を拒否: ログイン名が証明書のプリンシパルにない
 code-auth-partial-not-continued = サーバーは鍵を一段目として受け付け（部分的成功）、次の方式を求めたが（AuthenticationMethods）、クライアントが先へ進まなかった
+code-auth-kbdint-refused = サーバーがキーボードインタラクティブの問いへの答えを拒否した（PAM が認めなかった）
 
 ## 弱い設定の規則（英語と出典は reports/weak.toml）
 weak-sha1-user-signature-says = RSA ユーザー鍵の SHA-1 署名（ssh-rsa）

@@ -214,6 +214,8 @@ pub enum Code {
     CertPrincipalNotAllowed,
     /// the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it
     AuthPartialNotContinued,
+    /// the server refuses the answers to its keyboard-interactive prompts (PAM said no)
+    AuthKbdintRefused,
 }
 
 impl Code {
@@ -253,6 +255,7 @@ impl Code {
         Code::CertNotYetValid,
         Code::CertPrincipalNotAllowed,
         Code::AuthPartialNotContinued,
+        Code::AuthKbdintRefused,
     ];
 
     /// The kebab-case name reports carry.
@@ -292,6 +295,7 @@ impl Code {
             Code::CertNotYetValid => "cert-not-yet-valid",
             Code::CertPrincipalNotAllowed => "cert-principal-not-allowed",
             Code::AuthPartialNotContinued => "auth-partial-not-continued",
+            Code::AuthKbdintRefused => "auth-kbdint-refused",
         }
     }
 
@@ -332,6 +336,7 @@ impl Code {
             Code::CertNotYetValid => "the server refuses the certificate: its validity has not begun (or the clocks disagree)",
             Code::CertPrincipalNotAllowed => "the server refuses the certificate: the login name is not one of its principals",
             Code::AuthPartialNotContinued => "the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it",
+            Code::AuthKbdintRefused => "the server refuses the answers to its keyboard-interactive prompts (PAM said no)",
         }
     }
 
@@ -384,6 +389,12 @@ pub enum Holder {
     /// publickey,password`), on targets whose accounts have one.
     #[serde(rename = "file+password")]
     FileAndPassword,
+    /// The account's password, typed at the server's keyboard-interactive prompt (PAM).
+    KeyboardInteractive,
+    /// The key file, then the account's password at the keyboard-interactive prompt
+    /// (`AuthenticationMethods publickey,keyboard-interactive`).
+    #[serde(rename = "file+keyboard-interactive")]
+    FileAndKeyboardInteractive,
 }
 
 impl Holder {
@@ -394,6 +405,8 @@ impl Holder {
         "agent-forwarded",
         "password",
         "file+password",
+        "keyboard-interactive",
+        "file+keyboard-interactive",
     ];
 
     /// The matrix-file spelling.
@@ -404,6 +417,8 @@ impl Holder {
             Holder::AgentForwarded => "agent-forwarded",
             Holder::Password => "password",
             Holder::FileAndPassword => "file+password",
+            Holder::KeyboardInteractive => "keyboard-interactive",
+            Holder::FileAndKeyboardInteractive => "file+keyboard-interactive",
         }
     }
 
@@ -415,6 +430,8 @@ impl Holder {
             "agent-forwarded" => Holder::AgentForwarded,
             "password" => Holder::Password,
             "file+password" => Holder::FileAndPassword,
+            "keyboard-interactive" => Holder::KeyboardInteractive,
+            "file+keyboard-interactive" => Holder::FileAndKeyboardInteractive,
             _ => return None,
         })
     }
@@ -426,7 +443,44 @@ impl Holder {
 
     /// Whether the cell logs in with a key (file or agent), not a password.
     pub fn uses_key(self) -> bool {
-        self != Holder::Password
+        !matches!(self, Holder::Password | Holder::KeyboardInteractive)
+    }
+
+    /// Whether the cell answers with the account's real password (set by the run on container
+    /// accounts): the two-step holders and keyboard-interactive.
+    pub fn uses_account_password(self) -> bool {
+        matches!(
+            self,
+            Holder::FileAndPassword
+                | Holder::KeyboardInteractive
+                | Holder::FileAndKeyboardInteractive
+        )
+    }
+
+    /// Whether the password goes to keyboard-interactive prompts rather than the password
+    /// method.
+    pub fn keyboard_interactive(self) -> bool {
+        matches!(
+            self,
+            Holder::KeyboardInteractive | Holder::FileAndKeyboardInteractive
+        )
+    }
+
+    /// Whether the key is a first step the password follows (`file+…` holders).
+    pub fn two_steps(self) -> bool {
+        matches!(
+            self,
+            Holder::FileAndPassword | Holder::FileAndKeyboardInteractive
+        )
+    }
+
+    /// The method after the key a two-step holder takes (`password`, `keyboard-interactive`).
+    pub fn second_method(self) -> Option<&'static str> {
+        match self {
+            Holder::FileAndPassword => Some("password"),
+            Holder::FileAndKeyboardInteractive => Some("keyboard-interactive"),
+            _ => None,
+        }
     }
 
     /// The table label.
@@ -437,6 +491,8 @@ impl Holder {
             Holder::AgentForwarded => "agent forwarded",
             Holder::Password => "password",
             Holder::FileAndPassword => "key file, then password",
+            Holder::KeyboardInteractive => "keyboard-interactive",
+            Holder::FileAndKeyboardInteractive => "key file, then keyboard-interactive",
         }
     }
 }

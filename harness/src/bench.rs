@@ -79,6 +79,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             program: None,
             certificate: None,
             password_after_key: false,
+            keyboard_interactive: false,
         };
         match crate::runner::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,

@@ -67,12 +67,17 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
                 || cli("Too many authentication failures")
             {
                 Code::TooManyAuthFailures
-            } else if cli("server refused the password") || srv("Failed password") {
+            } else if cli(crate::runner::KBDINT_REFUSED) || srv("Failed keyboard-interactive/pam") {
+                Code::AuthKbdintRefused
+            } else if cli(crate::runner::PASSWORD_REFUSED) || srv("Failed password") {
                 Code::AuthPasswordRejected
-            } else if srv("Partial publickey") {
+            } else if srv("Partial publickey")
+                || cli(crate::evidence::client::PARTIAL_NOT_CONTINUED)
+            {
                 Code::AuthPartialNotContinued
             } else if cli("does not offer publickey")
                 || cli("does not offer password")
+                || cli("does not offer keyboard-interactive")
                 // paramiko: the method is not among the server's; Go x/crypto: nothing but
                 // `none` was tried, for the server offered none of the client's methods.
                 || cli("BadAuthenticationType")

@@ -194,6 +194,7 @@ pub async fn capture(
         program,
         certificate: None,
         password_after_key: false,
+        keyboard_interactive: false,
     };
     let _ = crate::runner::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)

@@ -184,19 +184,29 @@ pub fn predict_as(
 }
 
 /// What `AuthenticationMethods` makes of a key that logs in by itself: a login when a chain
-/// is the key alone, or the key then the password a `file+password` client gives next;
-/// otherwise the key is a first step the client cannot follow up.
+/// is the key alone, or the key then the method a two-step client gives next (`password`,
+/// `keyboard-interactive`) where the server enables it; otherwise the key is a first step the
+/// client cannot follow up.
 fn further_steps(cell: &Cell, eff: &Effective, key: Prediction) -> Prediction {
     if key.verdict != Verdict::Ok || eff.authentication_methods.is_empty() {
         return key;
     }
-    let mut taken = vec!["publickey"];
-    if cell.holder == Holder::FileAndPassword && eff.password_auth {
-        taken.push("password");
-    }
+    let either = cell
+        .client
+        .driver
+        .is_some_and(|d| d.password_to_either_method());
+    let next: Vec<&str> = match cell.holder.second_method() {
+        Some(_) if either => vec!["password", "keyboard-interactive"],
+        Some(m) => vec![m],
+        None => Vec::new(),
+    };
+    let next: Vec<&str> = next.into_iter().filter(|m| enabled(eff, m)).collect();
     let chains = &eff.authentication_methods;
-    let done =
-        |c: &Vec<String>| c.len() <= taken.len() && c.iter().zip(&taken).all(|(a, b)| a == b);
+    let done = |c: &Vec<String>| match c.as_slice() {
+        [first] => first == "publickey",
+        [first, second] => first == "publickey" && next.contains(&second.as_str()),
+        _ => false,
+    };
     if chains.iter().any(done) {
         return key;
     }
@@ -350,12 +360,65 @@ fn transport(
     None
 }
 
+/// Whether the server enables a password-giving method (`password`, `keyboard-interactive`).
+fn enabled(eff: &Effective, method: &str) -> bool {
+    match method {
+        "password" => eff.password_auth,
+        _ => eff.kbd_interactive_auth,
+    }
+}
+
+/// Keyboard-interactive alone: the method enabled and first in a chain, the account's password
+/// answering the prompt.
+fn keyboard_interactive(eff: &Effective) -> Prediction {
+    let chains = &eff.authentication_methods;
+    let first = |c: &Vec<String>| c[0] == "keyboard-interactive" && c.len() == 1;
+    if !eff.kbd_interactive_auth {
+        return fail(
+            Stage::Auth,
+            Code::AuthMethodDisabled,
+            "keyboard-interactive is off (KbdInteractiveAuthentication no, or UsePAM no)".into(),
+        );
+    }
+    if !chains.is_empty() && !chains.iter().any(first) {
+        return fail(
+            Stage::Auth,
+            Code::AuthMethodDisabled,
+            "AuthenticationMethods: no chain is keyboard-interactive alone".into(),
+        );
+    }
+    Prediction {
+        verdict: Verdict::Ok,
+        stage: Stage::Login,
+        code: None,
+        reason: "logs in with the account's password at the keyboard-interactive prompt".into(),
+        signature: None,
+    }
+}
+
 /// Password cells: the method offered or not, and the (wrong) password refused.
 fn password(cell: &Cell, target: &Target, eff: &Effective) -> Option<Prediction> {
+    if cell.holder == Holder::KeyboardInteractive {
+        return Some(keyboard_interactive(eff));
+    }
     let sc = &target.scenario;
     if sc.method == Method::Password || cell.holder == Holder::Password {
         let first = |c: &Vec<String>| c[0] == "password";
         let chains = &eff.authentication_methods;
+        let kbd_first = |c: &Vec<String>| c[0] == "keyboard-interactive";
+        let typed_at_kbdint = eff.kbd_interactive_auth
+            && cell
+                .client
+                .driver
+                .is_some_and(|d| d.password_at_keyboard_interactive(eff.password_auth))
+            && (chains.is_empty() || chains.iter().any(kbd_first));
+        if typed_at_kbdint {
+            return Some(fail(
+                Stage::Auth,
+                Code::AuthKbdintRefused,
+                "the password is wrong (typed at the keyboard-interactive prompt)".into(),
+            ));
+        }
         return Some(match eff.password_auth {
             false => fail(
                 Stage::Auth,

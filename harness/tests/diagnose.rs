@@ -446,6 +446,84 @@ fn refused_certificates_are_named_from_real_logs() {
     assert_eq!(exit, 0, "{client}");
 }
 
+/// A bastion that wants the key and then PAM's keyboard-interactive prompt, served in a
+/// container (`serve --image --sshd "UsePAM yes"`): ssh in batch mode stops after the key's
+/// partial success (auth-partial-not-continued), and ssh answering the prompt through
+/// SSH_ASKPASS with a wrong password (the account has none) is refused by PAM
+/// (auth-kbdint-refused) — each named from both real logs and from either alone.
+#[test]
+fn two_step_keyboard_interactive_refusals_are_named_in_containers() {
+    let dir = common::scratch_dir("diagnose-kbdint");
+    let key = keygen(&dir, "key", &["-t", "ed25519"]);
+    let authorized = dir.join("key.pub");
+    let trust = [
+        "--authorize",
+        authorized.to_str().unwrap(),
+        "--image",
+        "bookworm",
+    ];
+    let lines = [
+        "UsePAM yes",
+        "KbdInteractiveAuthentication yes",
+        "AuthenticationMethods publickey,keyboard-interactive",
+    ];
+    let mut args = trust.to_vec();
+    args.extend(lines.iter().flat_map(|l| ["--sshd", *l]));
+    let served = Served::start_trusting("as-shipped", &args, &dir);
+    // The wrong answer comes from a 0600 file through an askpass script, never argv.
+    let answer = write(&dir, "answer", "not-the-password\n");
+    std::fs::set_permissions(&answer, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let askpass = write(
+        &dir,
+        "askpass.sh",
+        format!("#!/bin/sh\ncat '{}'\n", answer.display()),
+    );
+    std::fs::set_permissions(
+        &askpass,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (&["BatchMode=yes"], "auth-partial-not-continued"),
+        (
+            &["BatchMode=no", "NumberOfPasswordPrompts=1"],
+            "auth-kbdint-refused",
+        ),
+    ];
+    for (n, (options, code)) in cases.iter().enumerate() {
+        let from = served.log().len();
+        let mut ssh = Command::new("ssh");
+        ssh.args(["-vvv", "-F", "/dev/null", "-o", "IdentitiesOnly=yes"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(options.iter().flat_map(|o| ["-o", *o]))
+            .arg("-i")
+            .arg(&key)
+            .args(["-p", served.port(), "sshmatrix@127.0.0.1", "true"])
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::null());
+        let out = ssh.output().unwrap();
+        let client = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(255), "{client}");
+        assert!(client.contains("with partial success"), "{client}");
+        let client_log = write(&dir, &format!("client-{n}.log"), &client);
+        let server_log = write(&dir, &format!("server-{n}.log"), served.log_after(from));
+        let both = [client_log.as_path(), server_log.as_path()];
+        for files in [&both[..], &both[..1], &both[1..]] {
+            let (_, case, err) = diagnose(files, &[]);
+            let f = failures(&case);
+            assert_eq!(f.len(), 1, "{err}{case:#}");
+            assert_eq!(f[0]["cause"]["code"], *code, "{files:?}: {case:#}");
+        }
+    }
+}
+
 /// paramiko at DEBUG, refused for ssh-rsa: named from both logs.
 #[test]
 fn a_paramiko_debug_log_is_read_from_registries() {

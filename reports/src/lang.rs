@@ -69,6 +69,8 @@ pub fn holder_label(lang: Lang, h: Holder) -> String {
         Holder::AgentForwarded => "holder-agent-forwarded",
         Holder::Password => "holder-password",
         Holder::FileAndPassword => "holder-key-file-then-password",
+        Holder::KeyboardInteractive => "holder-keyboard-interactive",
+        Holder::FileAndKeyboardInteractive => "holder-key-file-then-keyboard-interactive",
     };
     tr!(lang, id)
 }

@@ -39,6 +39,8 @@ const REASONS: &[&str] = &[
     "Disconnecting",
     "Failed publickey",
     "Failed password",
+    // PAM refused the keyboard-interactive answers (OpenSSH auth2-chall.c with UsePAM).
+    "Failed keyboard-interactive/pam",
     // A first step accepted (AuthenticationMethods), the next never taken.
     "Partial publickey",
     // Dropbear: the connection's process aborting (2025.89 and later assert in rsa_pad_em
@@ -164,7 +166,8 @@ fn clean(line: &str) -> String {
 
 /// Whether a (cleaned) line records a successful authentication.
 fn is_acceptance(line: &str) -> bool {
-    ["Accepted publickey", "Accepted password"]
+    // OpenSSH names PAM's keyboard-interactive login `Accepted keyboard-interactive/pam`.
+    ["Accepted publickey", "Accepted password", "Accepted keyboard-interactive"]
         .iter()
         .any(|p| line.starts_with(p))
         || ["Pubkey auth succeeded for", "Password auth succeeded for"]

@@ -130,6 +130,63 @@ fn sshd_t_keywords_are_read_whatever_their_case_and_releases_parse() {
 }
 
 #[test]
+fn keyboard_interactive_needs_the_method_pam_and_before_8_7_challenge_response() {
+    use sshmatrix_servers::sshd::Effective;
+    let on = |dump: &str| Effective::parse(dump, &[]).kbd_interactive_auth;
+    assert!(on("kbdinteractiveauthentication yes\nusepam yes\n"));
+    // OpenSSH 8.4 prints both keywords; challenge-response off leaves no device.
+    assert!(on(
+        "kbdinteractiveauthentication yes\nchallengeresponseauthentication yes\nusepam yes\n"
+    ));
+    assert!(!on(
+        "kbdinteractiveauthentication yes\nchallengeresponseauthentication no\nusepam yes\n"
+    ));
+    // Without PAM Linux builds have no keyboard-interactive device.
+    assert!(!on("kbdinteractiveauthentication yes\nusepam no\n"));
+    assert!(!on("kbdinteractiveauthentication no\nusepam yes\n"));
+}
+
+/// `UsePAM yes` among a container target's matrix lines replaces the harness's `UsePAM no`
+/// (sshd keeps the first value); a spec without it keeps PAM off.
+#[test]
+fn pam_is_on_only_when_the_matrix_lines_ask_and_the_paths_allow() {
+    use sshmatrix_servers::sshd::{render_config, ConfigPaths, TargetSpec};
+    let policy = builtin_policies()
+        .into_iter()
+        .find(|p| p.id == "upstream-9.2")
+        .unwrap();
+    let spec = |extra: &[&str]| TargetSpec {
+        id: "t".into(),
+        policy: policy.clone(),
+        host_keys: vec!["ed25519".into()],
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        log_level: "VERBOSE".into(),
+        dialect: None,
+        trusted_extra: false,
+        trusted_user_cas: Vec::new(),
+    };
+    let paths = |pam: bool| ConfigPaths {
+        authorized_keys_file: "ak".into(),
+        host_keys: vec!["hk".into()],
+        root_login: false,
+        root_reason: "",
+        trusted_user_ca_keys: None,
+        pam,
+    };
+    let asking = spec(&["UsePAM yes", "KbdInteractiveAuthentication yes"]);
+    assert!(asking.asks_pam());
+    assert!(!spec(&["usepam no"]).asks_pam());
+    let first = |cfg: String| {
+        cfg.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("usepam"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(first(render_config(&asking, &paths(true))), "UsePAM yes");
+    assert_eq!(first(render_config(&asking, &paths(false))), "UsePAM no");
+}
+
+#[test]
 fn offered_host_key_algorithms_are_those_of_the_loaded_keys_without_certificates() {
     let dump = "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-512,ssh-rsa-sha256@ssh.com,ssh-rsa,ecdsa-sha2-nistp256\n";
     let e = sshmatrix_servers::Effective::parse(dump, &["ed25519".into(), "rsa".into()]);

@@ -5,7 +5,9 @@
 //! `SSHMATRIX_PASSFILE` (the key's passphrase) or `SSHMATRIX_PASSWORD_FILE` (a password cell),
 //! never on its command line, an agent cell's ssh-agent in `SSHMATRIX_AGENT_SOCK`, and a
 //! certificate cell's certificate in `SSHMATRIX_CERT` (programs of
-//! [`super::Driver::supports_certificates`]); it logs in once (authentication and a session
+//! [`super::Driver::supports_certificates`]), `SSHMATRIX_METHOD=keyboard-interactive` when the
+//! password answers keyboard-interactive prompts (programs of
+//! [`super::Driver::supports_keyboard_interactive`]); it logs in once (authentication and a session
 //! channel, no shell or command) and prints `sshmatrix-negotiated k=v …` when the transport is up and one
 //! `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 
@@ -103,6 +105,9 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
     }
     if let Some(cert) = c.certificate {
         env.push(("SSHMATRIX_CERT".into(), cert.display().to_string()));
+    }
+    if c.keyboard_interactive {
+        env.push(("SSHMATRIX_METHOD".into(), "keyboard-interactive".into()));
     }
     Invocation {
         argv,

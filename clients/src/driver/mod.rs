@@ -103,6 +103,9 @@ pub struct DriverCell<'a> {
     /// The password answers a second step after the key file's (holder `file+password`:
     /// `AuthenticationMethods publickey,password`), instead of replacing the key.
     pub password_after_key: bool,
+    /// The password answers the server's keyboard-interactive prompts (holders
+    /// `keyboard-interactive`, `file+keyboard-interactive`), not the password method.
+    pub keyboard_interactive: bool,
     /// A script printing `$SSHMATRIX_PASSFILE` (SSH_ASKPASS).
     pub askpass: &'a Path,
     /// The OpenSSH certificate presented with the key (certificate cells).
@@ -274,6 +277,41 @@ impl Driver {
         )
     }
 
+    /// Whether the driver answers keyboard-interactive prompts with a password it is given,
+    /// without a person: `ssh` (SSH_ASKPASS for every prompt, KbdInteractiveAuthentication),
+    /// `plink` (typed at the prompt it shows), paramiko (`Transport.auth_password` falls back to
+    /// keyboard-interactive when the server offers only that, answering its one prompt — as
+    /// SSHClient does) and Go x/crypto (`ssh.KeyboardInteractive`, answering echo-off prompts).
+    pub fn supports_keyboard_interactive(self) -> bool {
+        matches!(
+            self,
+            Driver::Ssh | Driver::Plink | Driver::Paramiko | Driver::GoXCrypto
+        )
+    }
+
+    /// Whether a password cell's client types its password at the server's keyboard-interactive
+    /// prompt (where the server runs it: KbdInteractiveAuthentication with PAM): plink always,
+    /// for PuTTY tries keyboard-interactive before the password method (PuTTY manual,
+    /// "Attempt keyboard-interactive authentication", on by default); paramiko when the server
+    /// offers no password method (`Transport.auth_password`'s fallback). `ssh` is told to use
+    /// the password method only; Go x/crypto's `ssh.Password` is that method alone.
+    pub fn password_at_keyboard_interactive(self, password_offered: bool) -> bool {
+        match self {
+            Driver::Plink => true,
+            Driver::Paramiko => !password_offered,
+            _ => false,
+        }
+    }
+
+    /// Whether a two-step cell's client gives its password to whichever second method the
+    /// server asks for — password or keyboard-interactive — rather than the one it is set to:
+    /// plink (it tries keyboard-interactive, then password, typing the same password at
+    /// either prompt) and paramiko (`auth_password` falls back to keyboard-interactive).
+    /// `ssh` follows its PreferredAuthentications; Go x/crypto the AuthMethod it is given.
+    pub fn password_to_either_method(self) -> bool {
+        matches!(self, Driver::Plink | Driver::Paramiko)
+    }
+
     /// Whether the driver runs password cells (every library program reads
     /// `SSHMATRIX_PASSWORD_FILE`; dbclient has no way to be given one).
     pub fn supports_password(self) -> bool {
@@ -289,6 +327,10 @@ impl Driver {
             Holder::AgentForwarded => self.supports_jumps(),
             Holder::Password => self.supports_password(),
             Holder::FileAndPassword => self.supports_two_steps(),
+            Holder::KeyboardInteractive => self.supports_keyboard_interactive(),
+            Holder::FileAndKeyboardInteractive => {
+                self.supports_two_steps() && self.supports_keyboard_interactive()
+            }
         };
         held && (!via || self.supports_jumps())
     }

@@ -24,40 +24,18 @@ fn base_options(c: &DriverCell) -> Vec<String> {
         "-o",
         "GlobalKnownHostsFile=/dev/null",
         "-o",
-        "KbdInteractiveAuthentication=no",
-        "-o",
         "LogLevel=VERBOSE",
     ]);
-    if c.password_after_key {
-        base.extend(strings(&[
-            "-o",
-            "IdentityAgent=none",
-            "-o",
-            "PasswordAuthentication=yes",
-            "-o",
-            "PreferredAuthentications=publickey,password",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-i",
-        ]));
-        base.push(c.key.display().to_string());
-        return base;
-    }
     if c.password_file.is_some() {
-        base.extend(strings(&[
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "IdentityAgent=none",
-            "-o",
-            "PasswordAuthentication=yes",
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-        ]));
+        base.extend(password_options(c));
         return base;
     }
+    base.extend(strings(&[
+        "-o",
+        "KbdInteractiveAuthentication=no",
+        "-o",
+        "ChallengeResponseAuthentication=no",
+    ]));
     let agent = c.agent.map_or("none".into(), |p| p.display().to_string());
     let identity = match c.agent {
         Some(_) => c.public_key,
@@ -75,6 +53,60 @@ fn base_options(c: &DriverCell) -> Vec<String> {
         base.extend(["-o".into(), format!("CertificateFile={}", cert.display())]);
     }
     base
+}
+
+/// A password cell's options: the password method or keyboard-interactive (every prompt
+/// answered through SSH_ASKPASS), after the key file for two-step cells, one attempt.
+fn password_options(c: &DriverCell) -> Vec<String> {
+    let method = match c.keyboard_interactive {
+        true => "keyboard-interactive",
+        false => "password",
+    };
+    let mut o = strings(&[
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+    ]);
+    o.extend([
+        "-o".into(),
+        format!("PasswordAuthentication={}", yes(!c.keyboard_interactive)),
+        "-o".into(),
+        format!(
+            "KbdInteractiveAuthentication={}",
+            yes(c.keyboard_interactive)
+        ),
+        // Before 8.7 ChallengeResponseAuthentication (default yes) turns keyboard-interactive
+        // back on (sshconnect2.c); from 8.7 it is an alias of the same option.
+        "-o".into(),
+        format!(
+            "ChallengeResponseAuthentication={}",
+            yes(c.keyboard_interactive)
+        ),
+    ]);
+    if c.password_after_key {
+        o.extend([
+            "-o".into(),
+            format!("PreferredAuthentications=publickey,{method}"),
+            "-i".into(),
+            c.key.display().to_string(),
+        ]);
+    } else {
+        o.extend([
+            "-o".into(),
+            "PubkeyAuthentication=no".into(),
+            "-o".into(),
+            format!("PreferredAuthentications={method}"),
+        ]);
+    }
+    o
+}
+
+fn yes(on: bool) -> &'static str {
+    match on {
+        true => "yes",
+        false => "no",
+    }
 }
 
 /// The destination arguments for the route.

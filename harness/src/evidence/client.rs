@@ -36,6 +36,12 @@ pub struct ClientAttempt {
     pub no_mutual_signature: bool,
     /// The server refused a key the client offered (PuTTY's "Server refused our key").
     pub key_refused: bool,
+    /// The server took a method as a first step (OpenSSH: `Authenticated using "publickey"
+    /// with partial success.`): its chain (AuthenticationMethods) wants another next.
+    pub partial: bool,
+    /// The methods the client went on to after the partial success (`Next authentication
+    /// method: …`).
+    pub tried_after_partial: Vec<String>,
     /// How it ended.
     pub ending: Ending,
     /// The lines that say so.
@@ -271,7 +277,10 @@ impl OpenSshReader {
     /// A line without `debugN:`: the client's own errors and its final word.
     fn plain(&mut self, no: usize, t: &str) {
         let a = self.attempt(no);
-        if let Some(rest) = t.strip_prefix("Authenticated to ") {
+        if t.starts_with("Authenticated using ") && t.contains("with partial success") {
+            a.partial = true;
+            a.cite(no, t);
+        } else if let Some(rest) = t.strip_prefix("Authenticated to ") {
             a.cite(no, t);
             let how = rest.rsplit_once("using ").map_or("", |(_, m)| m);
             a.end(
@@ -345,9 +354,12 @@ fn authentication(a: &mut ClientAttempt, no: usize, m: &str, line: &str) {
     } else if m.contains("no mutual signature algorithm") {
         a.no_mutual_signature = true;
         a.cite(no, line);
-    } else if m.starts_with("Next authentication method: ")
-        || m.starts_with("No more authentication methods")
-    {
+    } else if let Some(method) = m.strip_prefix("Next authentication method: ") {
+        if a.partial {
+            a.tried_after_partial.push(method.trim().to_string());
+        }
+        a.cite(no, line);
+    } else if m.starts_with("No more authentication methods") {
         a.cite(no, line);
     }
 }
@@ -378,6 +390,9 @@ fn refusal(a: &ClientAttempt, methods: &str) -> String {
     if a.no_mutual_signature {
         return "no RSA signature algorithm the server accepts (send_pubkey_test: no mutual signature algorithm)".into();
     }
+    if a.partial {
+        return after_partial(a, methods);
+    }
     if !offered_publickey {
         return format!("server does not offer publickey authentication (offers: {methods})");
     }
@@ -390,6 +405,24 @@ fn refusal(a: &ClientAttempt, methods: &str) -> String {
         None => format!("no key was offered (Permission denied ({methods}))"),
     }
 }
+
+/// A refusal after a first step the server accepted: the wanted method answered wrongly, or
+/// not tried at all.
+fn after_partial(a: &ClientAttempt, methods: &str) -> String {
+    let wanted = |m: &str| methods.split(',').any(|w| w.trim() == m);
+    let tried = |m: &str| a.tried_after_partial.iter().any(|t| t == m) && wanted(m);
+    if tried("keyboard-interactive") {
+        crate::runner::KBDINT_REFUSED.to_string()
+    } else if tried("password") {
+        crate::runner::PASSWORD_REFUSED.to_string()
+    } else {
+        format!("{PARTIAL_NOT_CONTINUED} and wants {methods} next; the client did not go on to it")
+    }
+}
+
+/// How client-log readers say a first step was taken and the next one never was (what
+/// `diagnose` reads as `auth-partial-not-continued`).
+pub const PARTIAL_NOT_CONTINUED: &str = "the server took the key as a first step";
 
 /// "Unable to negotiate with … no matching X found. Their offer: …".
 fn no_common(t: &str) -> (Stage, String) {

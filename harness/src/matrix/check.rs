@@ -89,9 +89,9 @@ pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
             certifiable(w, plan, cell)?;
         }
     }
-    let two_steps = |c: &&Cell| c.holder == super::Holder::FileAndPassword;
-    for cell in plan.cells.iter().filter(two_steps) {
-        two_step(w, plan, cell)?;
+    let account = |c: &&Cell| c.holder.uses_account_password();
+    for cell in plan.cells.iter().filter(account) {
+        account_password(w, plan, cell)?;
     }
     Ok(())
 }
@@ -108,26 +108,27 @@ fn refuse(
     }
 }
 
-/// Whether a `file+password` cell can run: a real client that takes both steps, a key without
-/// a passphrase (ssh's askpass answers one secret), against a container OpenSSH target (its
-/// accounts get the run's password) reached directly.
-fn two_step(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
+/// Whether a cell that gives the account's password (`file+password`, `keyboard-interactive`,
+/// `file+keyboard-interactive`) can run: a real client, a key without a passphrase (ssh's
+/// askpass answers one secret), against a container OpenSSH target (its accounts get the run's
+/// password) reached directly.
+fn account_password(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
     let t = &plan.targets[cell.target];
     let client = &cell.client.id;
+    let holder = cell.holder;
     let problem = if cell.client.driver.is_none() {
         Some((
-            format!("`file+password` cells run with real clients so far (`{client}` is emulated)"),
+            format!("`{holder}` cells run with real clients so far (`{client}` is emulated)"),
             "use real-openssh-*, real-putty-*, real-paramiko-* or real-go-x-crypto-*",
         ))
-    } else if cell.passphrase {
+    } else if cell.passphrase && holder.uses_key() {
         Some((
-            "`file+password` cells take keys without a passphrase (one secret per cell)"
-                .to_string(),
-            "list passphrase = [\"no\"] with holder file+password, or split the matrix",
+            format!("`{holder}` cells take keys without a passphrase (one secret per cell)"),
+            "list passphrase = [\"no\"] with this holder, or split the matrix",
         ))
     } else if t.policy.server != ServerKind::Openssh || t.image().is_none() || t.via.is_some() {
         Some((
-            format!("target `{}`: `file+password` cells need real accounts with a password: a container OpenSSH target, reached directly", t.id),
+            format!("target `{}`: `{holder}` cells need real accounts with a password: a container OpenSSH target, reached directly", t.id),
             "give the target kind = \"container\" and an image, or split the matrix",
         ))
     } else {

@@ -58,6 +58,9 @@ pub(super) fn targets(
             granted: catalog.grants.trust_sshd_lines,
         };
         sshd_lines(ctx, &id, &t.sshd, trust)?;
+        if image.is_none() {
+            no_pam(ctx, &id, &t.sshd)?;
+        }
         let listen = listening(
             ctx,
             t,
@@ -192,6 +195,23 @@ pub(super) fn sshd_lines(
         ));
     }
     Ok(())
+}
+
+/// `UsePAM yes` only in container targets: PAM runs the login stack of the machine sshd runs
+/// on, which on this host is not sshmatrix's to run (a container runs its image's own).
+fn no_pam(ctx: &Ctx, target: &str, lines: &[Spanned<String>]) -> Result<(), InputError> {
+    let asks = |l: &&Spanned<String>| {
+        sshmatrix_servers::directive::parse(l.get_ref())
+            .is_some_and(|d| d.lower == "usepam" && d.value.trim().eq_ignore_ascii_case("yes"))
+    };
+    match lines.iter().find(asks) {
+        None => Ok(()),
+        Some(l) => Err(ctx.err(
+            l.span(),
+            format!("target `{target}`: `UsePAM yes` would run this machine's PAM stack; sshmatrix runs PAM only inside container targets"),
+            Some("give the target kind = \"container\" and an image (keyboard-interactive logins need PAM), or drop the line".into()),
+        )),
+    }
 }
 
 /// The users of a target: safe names, none twice, at least one.

@@ -175,6 +175,7 @@ impl Login<'_> {
             program: self.program,
             certificate: None,
             password_after_key: false,
+            keyboard_interactive: false,
         };
         let (outcome, _) = crate::runner::drivers::run(real, d.factory).await;
         drop(agent);

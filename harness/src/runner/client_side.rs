@@ -19,16 +19,14 @@ pub(super) fn wrong_password_file(run_dir: &std::path::Path) -> Result<PathBuf, 
     write_private_file(run_dir, "password", &format!("{WRONG_PASSWORD}\n"), 0o600)
 }
 
-/// The run's account password (holder `file+password`): random, in a 0600 file of the run
+/// The run's account password (holders `file+password`, `keyboard-interactive`,
+/// `file+keyboard-interactive`): random, in a 0600 file of the run
 /// directory, set on every account of the container targets. `None` when no cell needs it.
 pub(super) fn account_password(
     plan: &Plan,
     run_dir: &std::path::Path,
 ) -> Result<Option<(PathBuf, String)>, RunError> {
-    let wanted = plan
-        .cells
-        .iter()
-        .any(|c| c.holder == crate::matrix::Holder::FileAndPassword);
+    let wanted = plan.cells.iter().any(|c| c.holder.uses_account_password());
     if !wanted {
         return Ok(None);
     }

@@ -109,6 +109,8 @@ pub struct RealCell<'a> {
     pub certificate: Option<&'a Path>,
     /// `password` answers a second step after the key (`file+password` cells).
     pub password_after_key: bool,
+    /// `password` answers keyboard-interactive prompts (`keyboard-interactive` holders).
+    pub keyboard_interactive: bool,
 }
 
 /// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
@@ -254,6 +256,7 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         agent: c.agent,
         password_file: c.password,
         password_after_key: c.password_after_key,
+        keyboard_interactive: c.keyboard_interactive,
         askpass: c.askpass,
         certificate: c.certificate,
         login: c.login,
@@ -366,6 +369,8 @@ async fn binary_outcome(
         client: &client,
         log: &log,
         password: c.password.is_some(),
+        keyboard_interactive: c.keyboard_interactive,
+        after_key: c.password_after_key,
         family: c.key.spec.family(),
         status,
     };
@@ -376,11 +381,24 @@ async fn binary_outcome(
 }
 
 /// A password cell's refusal, in the words `diagnose` reads as `auth-password-rejected`.
-const PASSWORD_REFUSED: &str = "server refused the password";
+pub(crate) const PASSWORD_REFUSED: &str = "server refused the password";
 
-/// Whether the server log shows the (wrong) password refused.
-fn password_refused(log: &str) -> bool {
-    log.contains("Failed password")
+/// A refusal of keyboard-interactive answers, in the words `diagnose` reads as
+/// `auth-kbdint-refused`.
+pub(crate) const KBDINT_REFUSED: &str = "server refused the keyboard-interactive answers";
+
+/// The refusal the server log shows of a password the client gave: at the password method
+/// (`Failed password`) or at PAM's keyboard-interactive prompt (`Failed
+/// keyboard-interactive/pam`; a client may type its password there, as plink and paramiko's
+/// fallback do). Without `/pam` sshd had no device to ask, which says nothing of the answer.
+fn password_refused(log: &str) -> Option<(&'static str, Code)> {
+    if log.contains("Failed keyboard-interactive/pam") {
+        Some((KBDINT_REFUSED, Code::AuthKbdintRefused))
+    } else if log.contains("Failed password") {
+        Some((PASSWORD_REFUSED, Code::AuthPasswordRejected))
+    } else {
+        None
+    }
 }
 
 /// The outcome of a library client's cell: its own result line gives the stage and the
@@ -405,9 +423,10 @@ async fn library_outcome(
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
         // A password cell the server logged as a failed password: said as the binaries' are.
-        (Some(Some(_)), false) if c.password.is_some() && password_refused(&log) => {
-            let reason = format!("{driver}: {PASSWORD_REFUSED}");
-            ClientOutcome::new(Verdict::Fail, Stage::Auth, reason)
+        (Some(Some(_)), false) if c.password.is_some() && password_refused(&log).is_some() => {
+            let (refused, code) = password_refused(&log).expect("checked");
+            let reason = format!("{driver}: {refused}");
+            ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
         }
         (Some(Some((stage, msg))), false) => {
             let reason = format!("{driver}: {msg}");
@@ -622,6 +641,8 @@ struct Seen<'a> {
     client: &'a str,
     log: &'a str,
     password: bool,
+    keyboard_interactive: bool,
+    after_key: bool,
     family: &'a str,
     status: i32,
 }
@@ -680,15 +701,25 @@ fn offered(client: &str) -> Option<&str> {
         .and_then(|(_, t)| t.split(')').next())
 }
 
-/// A password cell that did not log in: the password refused, or the method not offered.
+/// A password cell that did not log in: the password refused, the method not offered, or —
+/// after a key the server took as a first step — not the method it wanted next.
 fn password_refusal(s: &Seen) -> ClientOutcome {
+    let method = match s.keyboard_interactive {
+        true => "keyboard-interactive",
+        false => "password",
+    };
+    let offers = offered(s.client).unwrap_or("?");
     let (reason, code) = match password_refused(s.log) {
-        true => (PASSWORD_REFUSED.to_string(), Code::AuthPasswordRejected),
-        false => (
+        Some((refused, code)) => (refused.to_string(), code),
+        None if s.after_key && s.log.contains("Partial publickey") => (
             format!(
-                "server does not offer password authentication (offers: {})",
-                offered(s.client).unwrap_or("?")
+                "{} and wants {offers} next, not {method}",
+                crate::evidence::client::PARTIAL_NOT_CONTINUED
             ),
+            Code::AuthPartialNotContinued,
+        ),
+        None => (
+            format!("server does not offer {method} authentication (offers: {offers})"),
             Code::AuthMethodDisabled,
         ),
     };

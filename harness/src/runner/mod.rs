@@ -42,6 +42,7 @@ use targets::{prepare_images, prepare_targets, PreparedTarget, TargetEnv, Target
 
 pub use crate::error::RunError;
 pub use crate::workdir::{check_work_dir, default_work_dir, default_work_dir_checked};
+pub(crate) use drivers::{KBDINT_REFUSED, PASSWORD_REFUSED};
 pub use files::{dir_name, key_factory, new_run_dir, take_lease};
 pub use keys::{make_keys, KeyId, Keys};
 pub use options::{default_jobs, Options, Progress, DEFAULT_TIMEOUT_SECS};

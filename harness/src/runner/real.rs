@@ -159,10 +159,11 @@ pub(super) async fn real_cell<'a>(
         jump,
         password: match cell.holder {
             crate::matrix::Holder::Password => Some(shared.client.wrong_password.as_path()),
-            crate::matrix::Holder::FileAndPassword => shared.account_password.as_deref(),
+            h if h.uses_account_password() => shared.account_password.as_deref(),
             _ => None,
         },
-        password_after_key: cell.holder == crate::matrix::Holder::FileAndPassword,
+        password_after_key: cell.holder.two_steps(),
+        keyboard_interactive: cell.holder.keyboard_interactive(),
         timeout: shared.timeout,
         certificate: shared.certs.of(cell),
         program: shared

@@ -249,6 +249,8 @@ fn effective(seen: &Seen, known: Option<&Policy>, sig_algs: Vec<String>) -> Effe
             .map_or(1024, |f| f.rsa_min_bits),
         pubkey_auth: true,
         password_auth: true,
+        // Methods are seen only after the key exchange (`none` attempt); a scan assumes both.
+        kbd_interactive_auth: true,
         agent_forwarding: true,
         max_auth_tries: 6,
         release: sshmatrix_servers::sshd::parse_release(&h.ident),

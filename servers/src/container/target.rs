@@ -161,6 +161,8 @@ fn sshd_config(
         root_login: users.iter().any(|(u, _)| u == "root"),
         root_reason: "root is one of the matrix users of this target.",
         trusted_user_ca_keys: None,
+        // The image's own PAM stack (keyboard-interactive logins), when the matrix asks.
+        pam: spec.asks_pam(),
     };
     if !spec.trusted_user_cas.is_empty() {
         files.push(FileIn {

@@ -77,6 +77,16 @@ impl TargetSpec {
         Some(b)
     }
 
+    /// Whether the matrix lines ask for PAM (`UsePAM yes`): keyboard-interactive logins need it
+    /// on Linux. Only container targets honour it (their image's own PAM stack); the harness
+    /// runs every other sshd with `UsePAM no`.
+    pub fn asks_pam(&self) -> bool {
+        self.extra.iter().any(|l| {
+            crate::directive::parse(l)
+                .is_some_and(|d| d.lower == "usepam" && d.value.trim().eq_ignore_ascii_case("yes"))
+        })
+    }
+
     /// What rendering for this spec's sshd release changed, one sentence each.
     pub fn changes(&self) -> Vec<String> {
         let (extra, policy) = self.adapted();
@@ -107,6 +117,9 @@ pub struct ConfigPaths {
     pub root_reason: &'static str,
     /// `TrustedUserCAKeys` value, when the spec trusts certificate authorities.
     pub trusted_user_ca_keys: Option<String>,
+    /// Whether sshd runs PAM (a container target whose matrix lines ask for it, see
+    /// [`TargetSpec::asks_pam`]); else the harness line says `UsePAM no`.
+    pub pam: bool,
 }
 
 /// The subsystem real clients request to end a cell after the session starts: served by sshd
@@ -121,10 +134,15 @@ pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
     let mut cfg = format!(
         "# Rendered by sshmatrix for target `{}` from policy `{}` ({}).\n\
          # Harness lines come first: sshd keeps the first value of each keyword.\n\
-         LogLevel {}\nPidFile none\nUsePAM no\nAuthorizedKeysFile {}\n\
+         LogLevel {}\nPidFile none\nUsePAM {}\nAuthorizedKeysFile {}\n\
          # A session served inside sshd ends each real client's cell: no shell, no rc files.\n\
          Subsystem {SESSION_SUBSYSTEM} internal-sftp\n",
-        spec.id, spec.policy.id, spec.policy.name, spec.log_level, paths.authorized_keys_file
+        spec.id,
+        spec.policy.id,
+        spec.policy.name,
+        spec.log_level,
+        if paths.pam { "yes" } else { "no" },
+        paths.authorized_keys_file
     );
     if paths.root_login {
         cfg.push_str(&format!(

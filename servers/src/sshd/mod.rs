@@ -124,6 +124,8 @@ impl SshdTarget {
                     Some(config_path(&cas, true)?)
                 }
             },
+            // Never PAM on this host: its PAM stack is not sshmatrix's to run.
+            pam: false,
         };
         let config = dir.join("sshd_config");
         fs::write(&config, render_config(spec, &paths))?;

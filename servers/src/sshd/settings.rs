@@ -151,6 +151,11 @@ pub struct Effective {
     pub pubkey_auth: bool,
     /// PasswordAuthentication.
     pub password_auth: bool,
+    /// Whether keyboard-interactive logins can succeed: KbdInteractiveAuthentication (and,
+    /// before OpenSSH 8.7, ChallengeResponseAuthentication) with UsePAM — on Linux PAM is
+    /// sshd's only keyboard-interactive device (auth2-chall.c: `pam` beside BSD auth and
+    /// S/Key, which Debian's builds lack).
+    pub kbd_interactive_auth: bool,
     /// AllowAgentForwarding.
     pub agent_forwarding: bool,
     /// MaxAuthTries.
@@ -287,6 +292,9 @@ impl Effective {
                 .max(1024),
             pubkey_auth: one("pubkeyauthentication") != "no",
             password_auth: one("passwordauthentication") == "yes",
+            kbd_interactive_auth: one("kbdinteractiveauthentication") == "yes"
+                && one("challengeresponseauthentication") != "no"
+                && one("usepam") == "yes",
             agent_forwarding: one("allowagentforwarding") == "yes",
             max_auth_tries: one("maxauthtries").parse().unwrap_or(6),
             release: None,
@@ -322,6 +330,7 @@ impl Effective {
             required_rsa_size: d.rsa_min_bits,
             pubkey_auth: true,
             password_auth: d.password_auth() && !server.on_this_host(),
+            kbd_interactive_auth: false,
             agent_forwarding: true,
             max_auth_tries: d.max_auth_tries(),
             release: None,

@@ -259,6 +259,35 @@ impl Authority {
         name: &str,
         principals: &[String],
     ) -> Result<PathBuf, CertError> {
+        self.sign_as(public_line, spec, name, principals, false)
+    }
+
+    /// As [`Authority::sign`], a host certificate (`ssh-keygen -h`): its principals are the
+    /// names clients reach the host by.
+    pub fn sign_host(
+        &self,
+        public_line: &str,
+        spec: CertSpec,
+        name: &str,
+        principals: &[String],
+    ) -> Result<PathBuf, CertError> {
+        self.sign_as(public_line, spec, name, principals, true)
+    }
+
+    /// The `@cert-authority * KEY` known_hosts line that trusts `ca`'s host certificates.
+    pub fn known_hosts_line(&self, ca: CaKind) -> Result<String, CertError> {
+        let public = std::fs::read_to_string(self.ca_key(ca)?.with_extension("pub"))?;
+        Ok(format!("@cert-authority * {}", public.trim()))
+    }
+
+    fn sign_as(
+        &self,
+        public_line: &str,
+        spec: CertSpec,
+        name: &str,
+        principals: &[String],
+        host: bool,
+    ) -> Result<PathBuf, CertError> {
         let ca = self.ca_key(spec.ca)?;
         let public = self.dir.join(format!("{name}.pub"));
         std::fs::write(&public, format!("{public_line}\n"))?;
@@ -273,7 +302,9 @@ impl Authority {
         };
         let id = format!("sshmatrix {name}");
         let ca = ca.display().to_string();
+        let kind = if host { "-h" } else { "-q" };
         let args = [
+            kind,
             "-q",
             "-s",
             &ca,

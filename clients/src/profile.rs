@@ -225,6 +225,12 @@ pub struct Profile {
     /// `user_certificates`).
     #[serde(default)]
     pub user_certificates: bool,
+    /// The CA signature algorithms the client accepts on a host certificate it verifies
+    /// against a `@cert-authority` known_hosts line (its CASignatureAlgorithms default; a fact
+    /// with a source: `host_certificates`); `None`: no sourced fact that it verifies host
+    /// certificates.
+    #[serde(default)]
+    pub host_certificates: Option<Vec<String>>,
     /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;
     /// the rest of the profile (from its `base`) describes what that binary does.
     #[serde(default)]

@@ -228,12 +228,13 @@ code-not-observable = スキャンによる予測: ログインしないと決�
 code-agent-forwarding-refused = 踏み台がエージェント転送を拒否した（AllowAgentForwarding no）ため、次の段のクライアントに鍵がなかった
 code-server-config-error = 判定なし: サーバーが自身の設定を使えなかった（展開できないパス、ホスト鍵がない）。クライアントではなく sshmatrix の環境の問題
 code-foreign-connection = 判定なし: 別のローカルプロセスが先にセルのサーバーポートへ接続した
-code-cert-ca-signature-refused = サーバーが証明書を拒否: CA の署名アルゴリズムが CASignatureAlgorithms にない（OpenSSH 8.2 以降の既定や RHEL 9 DEFAULT での ssh-rsa SHA-1）
-code-cert-expired = サーバーが証明書を拒否: 有効期限が切れている
-code-cert-not-yet-valid = サーバーが証明書を拒否: 有効期間がまだ始まっていない（または時計がずれている）
-code-cert-principal-not-allowed = サーバーが証明書を拒否: ログイン名が証明書のプリンシパルにない
+code-cert-ca-signature-refused = 証明書が拒否された（ユーザー証明書はサーバーが、ホスト証明書はクライアントが拒否）: CA の署名アルゴリズムが CASignatureAlgorithms にない（OpenSSH 8.2 以降の既定や RHEL 9 DEFAULT での ssh-rsa SHA-1）
+code-cert-expired = 証明書が拒否された（ユーザー証明書はサーバーが、ホスト証明書はクライアントが拒否）: 有効期限が切れている
+code-cert-not-yet-valid = 証明書が拒否された（ユーザー証明書はサーバーが、ホスト証明書はクライアントが拒否）: 有効期間がまだ始まっていない（または時計がずれている）
+code-cert-principal-not-allowed = 証明書が拒否された（ユーザー証明書はサーバーが、ホスト証明書はクライアントが拒否）: ログイン名またはホスト名が証明書のプリンシパルにない
 code-auth-partial-not-continued = サーバーは鍵を一段目として受け付け（部分的成功）、次の方式を求めたが（AuthenticationMethods）、クライアントが先へ進まなかった
 code-auth-kbdint-refused = サーバーがキーボードインタラクティブの問いへの答えを拒否した（PAM が認めなかった）
+code-hostkey-unverified = クライアントがサーバーのホスト鍵を検証できない: known_hosts の行も信頼するホスト CA もその鍵を保証せず、厳格に検査している
 
 ## 弱い設定の規則（英語と出典は reports/weak.toml）
 weak-sha1-user-signature-says = RSA ユーザー鍵の SHA-1 署名（ssh-rsa）

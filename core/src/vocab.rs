@@ -204,18 +204,20 @@ pub enum Code {
     ServerConfigError,
     /// no verdict: another local process connected to the cell's server port first (a local user racing for it)
     ForeignConnection,
-    /// the server refuses the certificate: its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)
+    /// the certificate is refused (a user certificate by the server, a host certificate by the client): its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)
     CertCaSignatureRefused,
-    /// the server refuses the certificate: its validity has ended
+    /// the certificate is refused (a user certificate by the server, a host certificate by the client): its validity has ended
     CertExpired,
-    /// the server refuses the certificate: its validity has not begun (or the clocks disagree)
+    /// the certificate is refused (a user certificate by the server, a host certificate by the client): its validity has not begun (or the clocks disagree)
     CertNotYetValid,
-    /// the server refuses the certificate: the login name is not one of its principals
+    /// the certificate is refused (a user certificate by the server, a host certificate by the client): the login name, or the host name, is not one of its principals
     CertPrincipalNotAllowed,
     /// the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it
     AuthPartialNotContinued,
     /// the server refuses the answers to its keyboard-interactive prompts (PAM said no)
     AuthKbdintRefused,
+    /// the client cannot verify the server's host key: no known_hosts line or trusted host CA vouches for it, and it checks strictly
+    HostkeyUnverified,
 }
 
 impl Code {
@@ -256,6 +258,7 @@ impl Code {
         Code::CertPrincipalNotAllowed,
         Code::AuthPartialNotContinued,
         Code::AuthKbdintRefused,
+        Code::HostkeyUnverified,
     ];
 
     /// The kebab-case name reports carry.
@@ -296,6 +299,7 @@ impl Code {
             Code::CertPrincipalNotAllowed => "cert-principal-not-allowed",
             Code::AuthPartialNotContinued => "auth-partial-not-continued",
             Code::AuthKbdintRefused => "auth-kbdint-refused",
+            Code::HostkeyUnverified => "hostkey-unverified",
         }
     }
 
@@ -331,12 +335,13 @@ impl Code {
             Code::AgentForwardingRefused => "the jump host refused to forward the agent (AllowAgentForwarding no), so its next-hop client had no key",
             Code::ServerConfigError => "no verdict: the server could not use its own configuration (a path it cannot expand, no host key); sshmatrix's environment, not the client",
             Code::ForeignConnection => "no verdict: another local process connected to the cell's server port first (a local user racing for it)",
-            Code::CertCaSignatureRefused => "the server refuses the certificate: its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)",
-            Code::CertExpired => "the server refuses the certificate: its validity has ended",
-            Code::CertNotYetValid => "the server refuses the certificate: its validity has not begun (or the clocks disagree)",
-            Code::CertPrincipalNotAllowed => "the server refuses the certificate: the login name is not one of its principals",
+            Code::CertCaSignatureRefused => "the certificate is refused (a user certificate by the server, a host certificate by the client): its CA signed it with an algorithm not in CASignatureAlgorithms (ssh-rsa SHA-1 under OpenSSH 8.2+ defaults and RHEL 9 DEFAULT)",
+            Code::CertExpired => "the certificate is refused (a user certificate by the server, a host certificate by the client): its validity has ended",
+            Code::CertNotYetValid => "the certificate is refused (a user certificate by the server, a host certificate by the client): its validity has not begun (or the clocks disagree)",
+            Code::CertPrincipalNotAllowed => "the certificate is refused (a user certificate by the server, a host certificate by the client): the login name, or the host name, is not one of its principals",
             Code::AuthPartialNotContinued => "the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it",
             Code::AuthKbdintRefused => "the server refuses the answers to its keyboard-interactive prompts (PAM said no)",
+            Code::HostkeyUnverified => "the client cannot verify the server's host key: no known_hosts line or trusted host CA vouches for it, and it checks strictly",
         }
     }
 

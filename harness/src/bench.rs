@@ -80,6 +80,7 @@ pub async fn bench(plan: Plan, opts: &Options) -> Result<BenchResult, RunError> 
             certificate: None,
             password_after_key: false,
             keyboard_interactive: false,
+            known_hosts: None,
         };
         match crate::runner::drivers::run(real, &factory).await.0.verdict {
             sshmatrix_clients::Verdict::Ok => ok += 1,

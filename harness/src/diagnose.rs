@@ -30,6 +30,12 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
         Stage::KeyLoad => Code::KeyLoadFailed,
         Stage::Kex => Code::KexNoCommon,
         Stage::Hostkey if cli("host key changed") => Code::HostkeyChanged,
+        Stage::Hostkey if cli("host certificate refused") => {
+            host_certificate_refusal(&client.reason).unwrap_or(Code::HostkeyUnverified)
+        }
+        Stage::Hostkey if cli(crate::words::HOSTKEY_UNVERIFIED) || cli("not verified") => {
+            Code::HostkeyUnverified
+        }
         Stage::Hostkey => Code::HostkeyNoCommon,
         Stage::Cipher if cli("weak crypto primitive") => Code::WeakCryptoRefused,
         Stage::Cipher => Code::CipherNoCommon,
@@ -48,54 +54,56 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
         Stage::Auth | Stage::Login if cli("agent forwarding refused") => {
             Code::AgentForwardingRefused
         }
-        Stage::Auth | Stage::Login => {
-            if let Some(code) = certificate_refusal(&srv) {
-                code
-            } else if srv("not in PubkeyAccepted")
-                || srv("unsupported public key algorithm")
-                || srv("Pubkey auth attempt with unknown algo")
-                || srv("No verifier located for algorithm")
-            {
-                Code::AuthSignatureRejected
-            } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize")
-            {
-                Code::AuthKeyTooSmall
-            } else if srv("bad ownership or modes") {
-                Code::StrictmodesPermissions
-            } else if srv("Too many authentication failures")
-                || srv("maximum authentication attempts exceeded")
-                || cli("Too many authentication failures")
-            {
-                Code::TooManyAuthFailures
-            } else if cli(crate::runner::KBDINT_REFUSED) || srv("Failed keyboard-interactive/pam") {
-                Code::AuthKbdintRefused
-            } else if cli(crate::runner::PASSWORD_REFUSED) || srv("Failed password") {
-                Code::AuthPasswordRejected
-            } else if srv("Partial publickey")
-                || cli(crate::evidence::client::PARTIAL_NOT_CONTINUED)
-            {
-                Code::AuthPartialNotContinued
-            } else if cli("does not offer publickey")
-                || cli("does not offer password")
-                || cli("does not offer keyboard-interactive")
-                // paramiko: the method is not among the server's; Go x/crypto: nothing but
-                // `none` was tried, for the server offered none of the client's methods.
-                || cli("BadAuthenticationType")
-                || cli("attempted methods [none],")
-            {
-                Code::AuthMethodDisabled
-            } else if cli("does not offer the")
-                || cli("no RSA signature algorithm")
-                // libssh 0.10+: its own PUBLICKEY_ACCEPTED_TYPES leave it no algorithm.
-                || cli("not allowed to be used by PUBLICKEY_ACCEPTED_TYPES")
-            {
-                Code::AuthNoSignatureAlgorithm
-            } else if client.verdict == Verdict::Error {
-                Code::ConnectionClosed
-            } else {
-                Code::AuthKeyNotAuthorized
-            }
-        }
+        Stage::Auth | Stage::Login => auth_failure(client, &srv),
+    }
+}
+
+/// The failure code of a cell refused during authentication: the server's words first, then
+/// the client's.
+fn auth_failure(client: &ClientOutcome, srv: &dyn Fn(&str) -> bool) -> Code {
+    let cli = |pat: &str| client.reason.contains(pat);
+    if let Some(code) = certificate_refusal(srv) {
+        code
+    } else if srv("not in PubkeyAccepted")
+        || srv("unsupported public key algorithm")
+        || srv("Pubkey auth attempt with unknown algo")
+        || srv("No verifier located for algorithm")
+    {
+        Code::AuthSignatureRejected
+    } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize") {
+        Code::AuthKeyTooSmall
+    } else if srv("bad ownership or modes") {
+        Code::StrictmodesPermissions
+    } else if srv("Too many authentication failures")
+        || srv("maximum authentication attempts exceeded")
+        || cli("Too many authentication failures")
+    {
+        Code::TooManyAuthFailures
+    } else if cli(crate::words::KBDINT_REFUSED) || srv("Failed keyboard-interactive/pam") {
+        Code::AuthKbdintRefused
+    } else if cli(crate::words::PASSWORD_REFUSED) || srv("Failed password") {
+        Code::AuthPasswordRejected
+    } else if srv("Partial publickey") || cli(crate::words::PARTIAL_NOT_CONTINUED) {
+        Code::AuthPartialNotContinued
+    } else if cli("does not offer publickey")
+        || cli("does not offer password")
+        || cli("does not offer keyboard-interactive")
+        // paramiko: the method is not among the server's; Go x/crypto: nothing but
+        // `none` was tried, for the server offered none of the client's methods.
+        || cli("BadAuthenticationType")
+        || cli("attempted methods [none],")
+    {
+        Code::AuthMethodDisabled
+    } else if cli("does not offer the")
+        || cli("no RSA signature algorithm")
+        // libssh 0.10+: its own PUBLICKEY_ACCEPTED_TYPES leave it no algorithm.
+        || cli("not allowed to be used by PUBLICKEY_ACCEPTED_TYPES")
+    {
+        Code::AuthNoSignatureAlgorithm
+    } else if client.verdict == Verdict::Error {
+        Code::ConnectionClosed
+    } else {
+        Code::AuthKeyNotAuthorized
     }
 }
 
@@ -115,6 +123,19 @@ fn certificate_refusal(srv: &dyn Fn(&str) -> bool) -> Option<Code> {
     } else {
         None
     }
+}
+
+/// Why a client refused a host certificate, in OpenSSH's words (sshconnect.c
+/// `check_host_cert`: `Certificate invalid: expired`, `…: not yet valid`, `…: name is not a
+/// listed principal`; a CA signature not in the client's CASignatureAlgorithms is `Certificate
+/// signed with disallowed algorithm` from 9.x, `check_host_cert: certificate signature
+/// algorithm ssh-rsa: signature algorithm not supported` in 8.4; measured with OpenSSH 8.4,
+/// 9.2 and 10.0 by harness/tests/certificates.rs).
+pub fn host_certificate_refusal(said: &str) -> Option<Code> {
+    if said.contains("Certificate signed with disallowed algorithm") {
+        return Some(Code::CertCaSignatureRefused);
+    }
+    certificate_refusal(&|p: &str| said.contains(p))
 }
 
 /// Refines, across the cells of one report, what no server log could say: a remote cell (no

@@ -195,6 +195,7 @@ pub async fn capture(
         certificate: None,
         password_after_key: false,
         keyboard_interactive: false,
+        known_hosts: None,
     };
     let _ = crate::runner::drivers::run(real, factory).await;
     let text = std::fs::read_to_string(&out)

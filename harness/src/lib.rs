@@ -24,6 +24,7 @@ pub mod runner;
 pub mod scale;
 pub mod scan;
 pub mod serve;
+pub mod words;
 pub mod workdir;
 
 /// Exit code: the run completed and every expectation was met.

@@ -357,7 +357,7 @@ fn transport(
             "the client knows a different host key".into(),
         ));
     }
-    None
+    sc.host_cert().and_then(|cert| host_certificate(p, cert))
 }
 
 /// Whether the server enables a password-giving method (`password`, `keyboard-interactive`).
@@ -394,6 +394,38 @@ fn keyboard_interactive(eff: &Effective) -> Prediction {
         reason: "logs in with the account's password at the keyboard-interactive prompt".into(),
         signature: None,
     }
+}
+
+/// A host certificate the client checks against the run's host CA alone: refused for its CA's
+/// signature algorithm (the client's CASignatureAlgorithms, profile fact `host_certificates`)
+/// or its flaw; a client with no such fact sees only a key nothing vouches for.
+fn host_certificate(p: &sshmatrix_clients::Profile, cert: CertSpec) -> Option<Prediction> {
+    use sshmatrix_clients::certs::CertFlaw;
+    let Some(accepted) = &p.host_certificates else {
+        return Some(fail(
+            Stage::Hostkey,
+            Code::HostkeyUnverified,
+            "the client does not verify host certificates".into(),
+        ));
+    };
+    let sig = cert.ca.signature();
+    let (code, why) = match cert.flaw {
+        _ if !accepted.iter().any(|a| a == sig) => (
+            Code::CertCaSignatureRefused,
+            format!("the host certificate's CA signed with {sig}, not in the client's CASignatureAlgorithms"),
+        ),
+        Some(CertFlaw::Expired) => (Code::CertExpired, "the host certificate has expired".into()),
+        Some(CertFlaw::NotYetValid) => (
+            Code::CertNotYetValid,
+            "the host certificate is not valid yet".into(),
+        ),
+        Some(CertFlaw::OtherPrincipal) => (
+            Code::CertPrincipalNotAllowed,
+            "the host certificate does not name the host".into(),
+        ),
+        None => return None,
+    };
+    Some(fail(Stage::Hostkey, code, why))
 }
 
 /// Password cells: the method offered or not, and the (wrong) password refused.

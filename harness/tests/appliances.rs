@@ -176,6 +176,7 @@ async fn start(
         dialect: None,
         trusted_extra: false,
         trusted_user_cas: Vec::new(),
+        host_certificates: Vec::new(),
     };
     let users = [("admin".to_string(), Vec::new())];
     let (container, target) = start_target(

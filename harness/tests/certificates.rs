@@ -285,3 +285,73 @@ fn try_presents_a_certificate() {
         "{err}"
     );
 }
+
+/// Host certificates (`scenario.host_certificate`): the shipped matrix's targets present their
+/// host keys as certificates of the run's host CA to the real OpenSSH 8.4 / 9.2 / 10.0, which
+/// trust only that CA; every expectation met, every prediction agreeing, each refusal in the
+/// client's own words.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_certificates_are_verified_by_real_clients() {
+    let report: Report = common::run_shipped("host-certificates.toml").await;
+    assert_eq!(report.cells.len(), 3 * 7);
+    common::assert_predicted(&report);
+    let words = [
+        ("expired", "Certificate invalid: expired"),
+        ("not-yet-valid", "Certificate invalid: not yet valid"),
+        (
+            "other-principal",
+            "Certificate invalid: name is not a listed principal",
+        ),
+    ];
+    for c in &report.cells {
+        if let Some((_, said)) = words.iter().find(|(t, _)| c.target == *t) {
+            assert!(c.reason.contains(said), "{}: {}", c.selector(), c.reason);
+            assert_eq!(c.stage.as_str(), "hostkey", "{}", c.selector());
+        }
+        if c.target == "rsa-sha1" {
+            // 8.4 and 9.2+ word the refused SHA-1 CA signature differently.
+            let said = match c.client.as_str() {
+                "real-openssh-8.4" => "certificate signature algorithm ssh-rsa",
+                _ => "Certificate signed with disallowed algorithm",
+            };
+            assert!(c.reason.contains(said), "{}: {}", c.selector(), c.reason);
+        }
+    }
+}
+
+/// Host certificates run only where sshmatrix can make and check them: an emulated client or
+/// a Dropbear target is refused at `check`, with a hint.
+#[test]
+fn host_certificates_that_cannot_run_are_refused_at_check() {
+    let dir = common::scratch_dir("host-certificates-check");
+    let cases = [
+        (
+            "openssh-9.2",
+            "upstream-9.2",
+            "ed25519",
+            "checked by the real OpenSSH client so far",
+        ),
+        (
+            "real-openssh-9.2",
+            "upstream-9.2",
+            "ed25519-old",
+            "unknown certificate `ed25519-old`",
+        ),
+        (
+            "real-openssh-9.2",
+            "dropbear-2022.83\"\nkind = \"container\"\nimage = \"bookworm",
+            "ed25519",
+            "host certificates are made for OpenSSH targets",
+        ),
+    ];
+    for (client, policy, cert, words) in cases {
+        let text = format!(
+            "[axes]\nkeys = [\"ed25519\"]\nclients = [\"{client}\"]\nkey_tools = [\"ssh-keygen\"]\n[[targets]]\nid = \"t\"\npolicy = \"{policy}\"\nscenario = {{ host_certificate = \"{cert}\" }}\nusers = [\"u\"]\n"
+        );
+        let path = common::matrix_file(&dir, "m.toml", &text);
+        let (code, _, err) = common::sshmatrix(&["check", path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{client}: {err}");
+        assert!(err.contains(words), "{client}: {err}");
+        assert!(err.contains("hint:"), "{err}");
+    }
+}

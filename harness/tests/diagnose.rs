@@ -524,6 +524,108 @@ fn two_step_keyboard_interactive_refusals_are_named_in_containers() {
     }
 }
 
+/// Host certificates the real ssh refuses (the real sshd presents certificates the real
+/// ssh-keygen signed: expired, for another host, by an ssh-rsa CA; the client trusts only the
+/// CA): each named from the `ssh -v` log alone, at the hostkey stage.
+#[test]
+fn refused_host_certificates_are_named_from_real_client_logs() {
+    let dir = common::scratch_dir("diagnose-host-certificates");
+    let host = keygen(&dir, "host", &["-t", "ed25519"]);
+    let user = keygen(&dir, "user", &["-t", "ed25519"]);
+    keygen(&dir, "ca", &["-t", "ed25519"]);
+    keygen(&dir, "ca-rsa", &["-t", "rsa", "-b", "3072"]);
+    let sshd = sshmatrix_servers::sshd::find_sshd().unwrap();
+    let cases = [
+        (
+            "ca",
+            "ssh-ed25519",
+            "20200101:20200102",
+            "sshmatrix-target",
+            "cert-expired",
+        ),
+        (
+            "ca",
+            "ssh-ed25519",
+            "-5m:+1d",
+            "elsewhere",
+            "cert-principal-not-allowed",
+        ),
+        (
+            "ca-rsa",
+            "ssh-rsa",
+            "-5m:+1d",
+            "sshmatrix-target",
+            "cert-ca-signature-refused",
+        ),
+    ];
+    for (n, (ca, sig, validity, principal, code)) in cases.iter().enumerate() {
+        let public = dir.join(format!("host-{n}.pub"));
+        std::fs::copy(dir.join("host.pub"), &public).unwrap();
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-h", "-s"])
+            .arg(dir.join(ca))
+            .args(["-t", sig, "-I", "h", "-n", principal, "-V", validity])
+            .arg(&public)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let config = write(
+            &dir,
+            &format!("sshd-{n}.conf"),
+            format!(
+                "HostKey {}\nHostCertificate {}\nAuthorizedKeysFile {}\nPidFile none\nUsePAM no\nStrictModes no\n",
+                host.display(),
+                dir.join(format!("host-{n}-cert.pub")).display(),
+                dir.join("user.pub").display()
+            ),
+        );
+        let ca_line = std::fs::read_to_string(dir.join(format!("{ca}.pub"))).unwrap();
+        let known = write(
+            &dir,
+            &format!("known-{n}"),
+            format!("@cert-authority * {ca_line}"),
+        );
+        let out = Command::new("ssh")
+            .args([
+                "-v",
+                "-F",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+            ])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+            ])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", known.display()))
+            .arg("-o")
+            .arg(format!(
+                "ProxyCommand={} -i -f {}",
+                sshd.display(),
+                config.display()
+            ))
+            .arg("-i")
+            .arg(&user)
+            .args(["sshmatrix-target", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let client = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(client.contains("Host key verification failed"), "{client}");
+        let log = write(&dir, &format!("client-{n}.log"), &client);
+        let (_, case, err) = diagnose(&[&log], &[]);
+        let f = failures(&case);
+        assert_eq!(f.len(), 1, "{err}{case:#}");
+        assert_eq!(f[0]["cause"]["code"], *code, "{case:#}");
+        assert_eq!(f[0]["cause"]["stage"], "hostkey", "{case:#}");
+    }
+}
+
 /// paramiko at DEBUG, refused for ssh-rsa: named from both logs.
 #[test]
 fn a_paramiko_debug_log_is_read_from_registries() {

@@ -34,6 +34,7 @@ fn effective(policy_id: &str, host_keys: Option<Vec<String>>) -> String {
         dialect: None,
         trusted_extra: false,
         trusted_user_cas: Vec::new(),
+        host_certificates: Vec::new(),
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(
@@ -164,6 +165,7 @@ fn pam_is_on_only_when_the_matrix_lines_ask_and_the_paths_allow() {
         dialect: None,
         trusted_extra: false,
         trusted_user_cas: Vec::new(),
+        host_certificates: Vec::new(),
     };
     let paths = |pam: bool| ConfigPaths {
         authorized_keys_file: "ak".into(),
@@ -172,6 +174,7 @@ fn pam_is_on_only_when_the_matrix_lines_ask_and_the_paths_allow() {
         root_reason: "",
         trusted_user_ca_keys: None,
         pam,
+        host_certificates: Vec::new(),
     };
     let asking = spec(&["UsePAM yes", "KbdInteractiveAuthentication yes"]);
     assert!(asking.asks_pam());
@@ -220,6 +223,7 @@ fn target_with(extra: &[&str], trusted: bool) -> (tempfile::TempDir, SshdTarget)
         dialect: None,
         trusted_extra: trusted,
         trusted_user_cas: Vec::new(),
+        host_certificates: Vec::new(),
     };
     let store = HostKeyStore::new(work().join("hostkeys")).unwrap();
     let target = SshdTarget::create(dir.path(), &spec, &store, &find_sshd().unwrap(), &[]).unwrap();

@@ -110,6 +110,9 @@ pub struct DriverCell<'a> {
     pub askpass: &'a Path,
     /// The OpenSSH certificate presented with the key (certificate cells).
     pub certificate: Option<&'a Path>,
+    /// A known_hosts file the client checks the host key against, strictly (a target that
+    /// presents host certificates: `@cert-authority` for its CA); `None`: no host key check.
+    pub known_hosts: Option<&'a Path>,
     /// The account to log in to.
     pub login: &'a str,
     /// How the server is reached.

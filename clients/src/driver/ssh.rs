@@ -11,21 +11,23 @@ fn strings(words: &[&str]) -> Vec<String> {
 
 /// The options both hops share: no config, no host key checks, the cell's credential only.
 fn base_options(c: &DriverCell) -> Vec<String> {
-    let mut base = strings(&[
-        "-F",
-        "none",
-        "-T",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
+    let mut base = strings(&["-F", "none", "-T", "-o", "IdentitiesOnly=yes"]);
+    let (strict, known) = match c.known_hosts {
+        Some(file) => ("yes", file.display().to_string()),
+        None => ("no", "/dev/null".to_string()),
+    };
+    base.extend([
+        "-o".into(),
+        format!("StrictHostKeyChecking={strict}"),
+        "-o".into(),
+        format!("UserKnownHostsFile={known}"),
+    ]);
+    base.extend(strings(&[
         "-o",
         "GlobalKnownHostsFile=/dev/null",
         "-o",
         "LogLevel=VERBOSE",
-    ]);
+    ]));
     if c.password_file.is_some() {
         base.extend(password_options(c));
         return base;

@@ -42,6 +42,9 @@ pub struct ClientAttempt {
     /// The methods the client went on to after the partial success (`Next authentication
     /// method: …`).
     pub tried_after_partial: Vec<String>,
+    /// Why the client refused the server's host certificate, in its words (`Certificate
+    /// invalid: expired`, …).
+    pub host_cert_refused: Option<String>,
     /// How it ended.
     pub ending: Ending,
     /// The lines that say so.
@@ -412,17 +415,16 @@ fn after_partial(a: &ClientAttempt, methods: &str) -> String {
     let wanted = |m: &str| methods.split(',').any(|w| w.trim() == m);
     let tried = |m: &str| a.tried_after_partial.iter().any(|t| t == m) && wanted(m);
     if tried("keyboard-interactive") {
-        crate::runner::KBDINT_REFUSED.to_string()
+        crate::words::KBDINT_REFUSED.to_string()
     } else if tried("password") {
-        crate::runner::PASSWORD_REFUSED.to_string()
+        crate::words::PASSWORD_REFUSED.to_string()
     } else {
-        format!("{PARTIAL_NOT_CONTINUED} and wants {methods} next; the client did not go on to it")
+        format!(
+            "{} and wants {methods} next; the client did not go on to it",
+            crate::words::PARTIAL_NOT_CONTINUED
+        )
     }
 }
-
-/// How client-log readers say a first step was taken and the next one never was (what
-/// `diagnose` reads as `auth-partial-not-continued`).
-pub const PARTIAL_NOT_CONTINUED: &str = "the server took the key as a first step";
 
 /// "Unable to negotiate with … no matching X found. Their offer: …".
 fn no_common(t: &str) -> (Stage, String) {
@@ -455,7 +457,20 @@ fn connection_end(a: &mut ClientAttempt, no: usize, t: &str) {
         || t.starts_with("ssh_exchange_identification")
     {
         ended(Stage::Connect, format!("connection closed: {t}"), a);
-    } else if t.starts_with("ssh: ") || t.starts_with("Host key verification failed") {
+    } else if crate::words::HOST_CERT_REFUSALS
+        .iter()
+        .any(|w| t.contains(w))
+    {
+        a.cite(no, t);
+        a.host_cert_refused
+            .get_or_insert_with(|| t.trim().to_string());
+    } else if t.starts_with(crate::words::HOSTKEY_UNVERIFIED) {
+        let reason = match &a.host_cert_refused {
+            Some(why) => format!("host certificate refused: {why}"),
+            None => format!("the host key is not verified: {t}"),
+        };
+        ended(Stage::Hostkey, reason, a);
+    } else if t.starts_with("ssh: ") {
         ended(Stage::Connect, t.to_string(), a);
     }
 }

@@ -89,6 +89,13 @@ pub(super) fn check(w: &Written, plan: &Plan) -> Result<(), InputError> {
             certifiable(w, plan, cell)?;
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    let host_certified = |c: &&Cell| plan.targets[c.target].scenario.host_cert().is_some();
+    for cell in plan.cells.iter().filter(host_certified) {
+        if seen.insert((cell.client.id.as_str(), cell.target)) {
+            host_verifiable(w, plan, cell)?;
+        }
+    }
     let account = |c: &&Cell| c.holder.uses_account_password();
     for cell in plan.cells.iter().filter(account) {
         account_password(w, plan, cell)?;
@@ -169,6 +176,32 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
     };
     let axis = w.raw.axes.certificates.as_ref();
     refuse(w, axis.map_or(w.client(client), |c| c.span()), problem)
+}
+
+/// Whether a cell can run against a target that presents host certificates: a real `ssh`
+/// whose profile says which CA signatures it accepts (sshmatrix gives it a known_hosts file
+/// trusting the run's host CA), reached directly and not a jump host.
+fn host_verifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
+    let t = &plan.targets[cell.target];
+    let client = &cell.client.id;
+    let jump = plan.targets.iter().any(|o| o.via == Some(cell.target));
+    let problem = if cell.client.driver != Some(sshmatrix_clients::Driver::Ssh)
+        || cell.client.host_certificates.is_none()
+    {
+        Some((
+            format!("target `{}`: host certificates are checked by the real OpenSSH client so far (`{client}` is not one)", t.id),
+            "use real-openssh-* clients for targets with host_certificate, or split the matrix",
+        ))
+    } else if t.via.is_some() || jump {
+        Some((
+            format!("target `{}`: host certificates are made for targets reached directly, not through or as a jump host", t.id),
+            "drop via for this target, or split the matrix",
+        ))
+    } else {
+        None
+    };
+    let span = w.target(plan, t).scenario.as_ref().map(|s| s.span());
+    refuse(w, span.unwrap_or_else(|| w.client(client)), problem)
 }
 
 /// The sshd lines of a plan that read files or run commands: (target id, line).
@@ -341,7 +374,7 @@ fn runnable(w: &Written, plan: &Plan, cell: &Cell, target: &str) -> Result<(), I
         Some(format!(
             "real client `{client}` runs against local and container targets, not the remote target `{target}`"
         ))
-    } else if t.scenario != crate::matrix::Scenario::default() {
+    } else if !t.scenario.real_clients_run() {
         Some(format!(
             "real client `{client}` runs against plain targets only; target `{target}` has a troubleshooting or hostile-server scenario"
         ))

@@ -128,6 +128,30 @@ pub struct Scenario {
     /// A hostile or broken server in place of sshd: silent, stall-kex, garbage, dies.
     #[serde(default)]
     pub server: Option<Hostile>,
+    /// The target presents its host keys as certificates of the run's host CA, made as this
+    /// certificate word says (`ed25519`, `rsa-sha1`, `ed25519-expired`, …), and clients trust
+    /// only that CA (`@cert-authority` in their known_hosts, strict checking).
+    #[serde(default)]
+    pub host_certificate: Option<String>,
+}
+
+impl Scenario {
+    /// Whether real clients run against a target of this scenario: none, or host certificates
+    /// (the real server presents them, the real client checks them).
+    pub fn real_clients_run(&self) -> bool {
+        let without = Scenario {
+            host_certificate: None,
+            ..self.clone()
+        };
+        without == Scenario::default()
+    }
+
+    /// The host certificate the target presents (checked when the matrix is read).
+    pub fn host_cert(&self) -> Option<sshmatrix_clients::CertSpec> {
+        self.host_certificate
+            .as_deref()
+            .and_then(|w| w.parse().ok())
+    }
 }
 
 fn yes() -> bool {
@@ -146,6 +170,7 @@ impl Default for Scenario {
             method: Method::Publickey,
             passphrase: GivenPassphrase::Right,
             server: None,
+            host_certificate: None,
         }
     }
 }

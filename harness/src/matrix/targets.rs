@@ -53,6 +53,7 @@ pub(super) fn targets(
         }
         let image = image(ctx, t, &id)?;
         let remote = remote(ctx, t, &id, dir, &catalog.grants)?;
+        host_certificate(ctx, t, &id, &scenario, &policy, remote.is_some())?;
         let trust = Trust {
             asked: raw.run.as_ref().is_some_and(|r| r.trust_sshd_lines),
             granted: catalog.grants.trust_sshd_lines,
@@ -195,6 +196,33 @@ pub(super) fn sshd_lines(
         ));
     }
     Ok(())
+}
+
+/// A scenario's host certificate: a certificate word, on an OpenSSH target sshmatrix serves
+/// (it signs the target's host keys and writes `HostCertificate`).
+fn host_certificate(
+    ctx: &Ctx,
+    t: &RawTarget,
+    id: &str,
+    scenario: &super::Scenario,
+    policy: &sshmatrix_servers::Policy,
+    remote: bool,
+) -> Result<(), InputError> {
+    let (Some(word), Some(span)) = (&scenario.host_certificate, &t.scenario) else {
+        return Ok(());
+    };
+    let problem = match word.parse::<sshmatrix_clients::CertSpec>() {
+        Err(e) => Some((e.to_string(), "e.g. scenario = { host_certificate = \"ed25519\" }")),
+        Ok(_) if remote || policy.server != sshmatrix_servers::ServerKind::Openssh => Some((
+            format!("target `{id}`: host certificates are made for OpenSSH targets sshmatrix serves (local or container)"),
+            "drop host_certificate here, or use an OpenSSH policy on a local or container target",
+        )),
+        Ok(_) => None,
+    };
+    match problem {
+        None => Ok(()),
+        Some((message, hint)) => Err(ctx.err(span.span(), message, Some(hint.into()))),
+    }
 }
 
 /// `UsePAM yes` only in container targets: PAM runs the login stack of the machine sshd runs

@@ -176,6 +176,7 @@ impl Login<'_> {
             certificate: None,
             password_after_key: false,
             keyboard_interactive: false,
+            known_hosts: None,
         };
         let (outcome, _) = crate::runner::drivers::run(real, d.factory).await;
         drop(agent);

@@ -365,6 +365,7 @@ fn base_profile(meta: &Meta, hello: &ServerHello, recorded: &str) -> Profile {
         batch_refuses_terrapin: false,
         // Recording does not present certificates: not measured, so not claimed.
         user_certificates: false,
+        host_certificates: None,
         driver: None,
         image: None,
         install: None,

@@ -1,6 +1,7 @@
-//! The run's user certificates: one certificate authority per run (its keys in the run's
-//! private directory, gone with it), and every certificate cell's key signed by it with the
-//! real `ssh-keygen -s`.
+//! The run's certificates: one certificate authority per run (its keys in the run's private
+//! directory, gone with it), every certificate cell's key signed by it with the real
+//! `ssh-keygen -s`, and the host keys of targets whose scenario asks for host certificates
+//! (`ssh-keygen -s -h`), with the known_hosts file that trusts their CA.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,28 @@ pub struct Certificates {
     pub trusted: Vec<String>,
     /// Each certificate file, by the key it certifies and the certificate's spec.
     files: HashMap<(KeyId, CertSpec), PathBuf>,
+    /// The host certificates of targets that present them, by target index.
+    hosts: HashMap<usize, HostCertificates>,
 }
 
+/// What a target presenting host certificates needs, and what its clients trust.
+#[derive(Debug, Clone)]
+pub struct HostCertificates {
+    /// One certificate line per host key type of the target, in its order.
+    pub lines: Vec<String>,
+    /// A known_hosts file holding only `@cert-authority * CA` for the certificate's CA.
+    pub known_hosts: PathBuf,
+}
+
+/// The names a host certificate lists: every name clients reach a target by.
+const HOST_PRINCIPALS: [&str; 3] = ["127.0.0.1", "localhost", "sshmatrix-target"];
+
 impl Certificates {
+    /// The host certificates of target `ti`, when its scenario asks for them.
+    pub fn host(&self, ti: usize) -> Option<&HostCertificates> {
+        self.hosts.get(&ti)
+    }
+
     /// The certificate file a cell presents (`None` for a bare-key cell).
     pub fn of(&self, cell: &crate::matrix::Cell) -> Option<&Path> {
         let spec = cell.certificate?;
@@ -72,6 +92,50 @@ pub fn make(
     cas.sort();
     out.trusted = authority.trusted_lines(&cas).map_err(env)?;
     Ok(out)
+}
+
+/// Signs the host keys of every target whose scenario asks for host certificates, and writes
+/// the known_hosts file its clients trust (0600, in the run's `ca` directory).
+pub fn make_hosts(
+    plan: &Plan,
+    host_keys: &sshmatrix_servers::HostKeyStore,
+    run_dir: &Path,
+    certs: &mut Certificates,
+) -> Result<(), RunError> {
+    let principals: Vec<String> = HOST_PRINCIPALS.iter().map(|s| s.to_string()).collect();
+    for (ti, t) in plan.targets.iter().enumerate() {
+        let Some(spec) = t.scenario.host_cert() else {
+            continue;
+        };
+        let authority =
+            Authority::new(&run_dir.join("ca"), Path::new("ssh-keygen")).map_err(env)?;
+        let mut lines = Vec::new();
+        for kind in &t.host_keys {
+            let private = host_keys
+                .get(kind)
+                .map_err(|e| RunError::Environment(e.to_string()))?;
+            let public = std::fs::read_to_string(format!("{}.pub", private.display()))
+                .map_err(|e| RunError::Environment(format!("host key {kind}: {e}")))?;
+            let name = format!("host-{ti}-{kind}-{spec}");
+            let file = authority
+                .sign_host(public.trim(), spec, &name, &principals)
+                .map_err(env)?;
+            let cert = std::fs::read_to_string(&file)
+                .map_err(|e| RunError::Environment(format!("{}: {e}", file.display())))?;
+            lines.push(cert.trim().to_string());
+        }
+        let line = authority.known_hosts_line(spec.ca).map_err(env)?;
+        let known_hosts = super::files::write_private_file(
+            &run_dir.join("ca"),
+            &format!("known-hosts-{ti}"),
+            &format!("{line}\n"),
+            0o600,
+        )?;
+        certs
+            .hosts
+            .insert(ti, HostCertificates { lines, known_hosts });
+    }
+    Ok(())
 }
 
 fn env(e: sshmatrix_clients::certs::CertError) -> RunError {

@@ -111,6 +111,9 @@ pub struct RealCell<'a> {
     pub password_after_key: bool,
     /// `password` answers keyboard-interactive prompts (`keyboard-interactive` holders).
     pub keyboard_interactive: bool,
+    /// The known_hosts file the client checks the host key against (targets presenting host
+    /// certificates).
+    pub known_hosts: Option<&'a Path>,
 }
 
 /// plink pins host keys by MD5 fingerprint: every PuTTY release since 0.58 accepts that form
@@ -143,6 +146,7 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
     {
         Stage::Kex
     } else if has("no matching host key")
+        || has(crate::words::HOSTKEY_UNVERIFIED)
         || has("Couldn't agree a host key")
         || has("no acceptable host key")
         || has("No matching algo hostkey")
@@ -259,6 +263,7 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         keyboard_interactive: c.keyboard_interactive,
         askpass: c.askpass,
         certificate: c.certificate,
+        known_hosts: c.known_hosts,
         login: c.login,
         route: route(c),
         pins: c
@@ -380,27 +385,6 @@ async fn binary_outcome(
     (o, log)
 }
 
-/// A password cell's refusal, in the words `diagnose` reads as `auth-password-rejected`.
-pub(crate) const PASSWORD_REFUSED: &str = "server refused the password";
-
-/// A refusal of keyboard-interactive answers, in the words `diagnose` reads as
-/// `auth-kbdint-refused`.
-pub(crate) const KBDINT_REFUSED: &str = "server refused the keyboard-interactive answers";
-
-/// The refusal the server log shows of a password the client gave: at the password method
-/// (`Failed password`) or at PAM's keyboard-interactive prompt (`Failed
-/// keyboard-interactive/pam`; a client may type its password there, as plink and paramiko's
-/// fallback do). Without `/pam` sshd had no device to ask, which says nothing of the answer.
-fn password_refused(log: &str) -> Option<(&'static str, Code)> {
-    if log.contains("Failed keyboard-interactive/pam") {
-        Some((KBDINT_REFUSED, Code::AuthKbdintRefused))
-    } else if log.contains("Failed password") {
-        Some((PASSWORD_REFUSED, Code::AuthPasswordRejected))
-    } else {
-        None
-    }
-}
-
 /// The outcome of a library client's cell: its own result line gives the stage and the
 /// library's error text; the server log still decides ○.
 async fn library_outcome(
@@ -423,8 +407,10 @@ async fn library_outcome(
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
         // A password cell the server logged as a failed password: said as the binaries' are.
-        (Some(Some(_)), false) if c.password.is_some() && password_refused(&log).is_some() => {
-            let (refused, code) = password_refused(&log).expect("checked");
+        (Some(Some(_)), false)
+            if c.password.is_some() && super::refusals::password_refused(&log).is_some() =>
+        {
+            let (refused, code) = super::refusals::password_refused(&log).expect("checked");
             let reason = format!("{driver}: {refused}");
             ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
         }
@@ -636,15 +622,15 @@ async fn collect_logs(server: ServerEnd, jump: Option<Jump>, log_path: &Path) ->
 }
 
 /// What a finished real client left: its output (secrets scrubbed) and the server log.
-struct Seen<'a> {
-    driver: &'a str,
-    client: &'a str,
-    log: &'a str,
-    password: bool,
-    keyboard_interactive: bool,
-    after_key: bool,
-    family: &'a str,
-    status: i32,
+pub(super) struct Seen<'a> {
+    pub(super) driver: &'a str,
+    pub(super) client: &'a str,
+    pub(super) log: &'a str,
+    pub(super) password: bool,
+    pub(super) keyboard_interactive: bool,
+    pub(super) after_key: bool,
+    pub(super) family: &'a str,
+    pub(super) status: i32,
 }
 
 /// The outcome of a real client's cell from what it and the server said: ○ only when sshd
@@ -679,8 +665,10 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
             format!("{driver}: agent forwarding refused by the jump host (its ssh found no key): {last}"),
         )
         .with_code(Code::AgentForwardingRefused)
+    } else if !view.accepted && client.contains(crate::words::HOSTKEY_UNVERIFIED) {
+        super::refusals::host_key_refusal(s)
     } else if s.password && !view.accepted {
-        password_refusal(s)
+        super::refusals::password_refusal(s)
     } else if view.accepted {
         ClientOutcome::new(
             Verdict::Ok,
@@ -690,41 +678,6 @@ fn classify(s: &Seen, jump_refused: Option<String>) -> ClientOutcome {
     } else {
         key_refusal(s, &last)
     }
-}
-
-/// The methods the server offers, as the client reports them: ssh's "Permission denied
-/// (publickey).", plink's "(server sent: publickey)".
-fn offered(client: &str) -> Option<&str> {
-    ["Permission denied (", "server sent: "]
-        .iter()
-        .find_map(|m| client.rsplit_once(m))
-        .and_then(|(_, t)| t.split(')').next())
-}
-
-/// A password cell that did not log in: the password refused, the method not offered, or —
-/// after a key the server took as a first step — not the method it wanted next.
-fn password_refusal(s: &Seen) -> ClientOutcome {
-    let method = match s.keyboard_interactive {
-        true => "keyboard-interactive",
-        false => "password",
-    };
-    let offers = offered(s.client).unwrap_or("?");
-    let (reason, code) = match password_refused(s.log) {
-        Some((refused, code)) => (refused.to_string(), code),
-        None if s.after_key && s.log.contains("Partial publickey") => (
-            format!(
-                "{} and wants {offers} next, not {method}",
-                crate::evidence::client::PARTIAL_NOT_CONTINUED
-            ),
-            Code::AuthPartialNotContinued,
-        ),
-        None => (
-            format!("server does not offer {method} authentication (offers: {offers})"),
-            Code::AuthMethodDisabled,
-        ),
-    };
-    let reason = format!("{}: {reason}", s.driver);
-    ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
 }
 
 /// Server log text that appears only once a client has shown a public key (OpenSSH auth2-pubkey.c:
@@ -754,7 +707,7 @@ fn key_refusal(s: &Seen, last: &str) -> ClientOutcome {
     // authentication without one means the client kept the key.
     let shown = SHOWN_KEY.iter().any(|p| log.contains(p));
     // A password prompt a key cell's client went on to (plink, typing): no publickey either.
-    let offers = offered(client);
+    let offers = super::refusals::offered(client);
     let asked_password = client.to_lowercase().contains("password:");
     let no_publickey =
         offers.is_some_and(|o| !o.contains("publickey")) || (asked_password && offers.is_none());

@@ -17,6 +17,7 @@ mod keys;
 mod options;
 mod predicting;
 mod real;
+mod refusals;
 mod remote;
 mod result;
 mod stop;
@@ -42,7 +43,6 @@ use targets::{prepare_images, prepare_targets, PreparedTarget, TargetEnv, Target
 
 pub use crate::error::RunError;
 pub use crate::workdir::{check_work_dir, default_work_dir, default_work_dir_checked};
-pub(crate) use drivers::{KBDINT_REFUSED, PASSWORD_REFUSED};
 pub use files::{dir_name, key_factory, new_run_dir, take_lease};
 pub use keys::{make_keys, KeyId, Keys};
 pub use options::{default_jobs, Options, Progress, DEFAULT_TIMEOUT_SECS};
@@ -134,7 +134,8 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
     let run_dir = new_run_dir(&opts.work_dir, "run-")?;
     let run_name = dir_name(run_dir.path());
     let login = current_user();
-    let certs = certs::make(&plan, &keys, run_dir.path(), &login)?;
+    let mut certs = certs::make(&plan, &keys, run_dir.path(), &login)?;
+    certs::make_hosts(&plan, &host_keys, run_dir.path(), &mut certs)?;
     let account_password = client_side::account_password(&plan, run_dir.path())?;
     let logs = files::private_subdir(run_dir.path(), "logs")?;
     let env = TargetEnv {
@@ -153,7 +154,7 @@ pub async fn prepare(plan: Plan, opts: &Options) -> Result<Prepared, RunError> {
             .into(),
         programs: &programs,
         logs: &logs,
-        trusted_user_cas: &certs.trusted,
+        certs: &certs,
         account_password: account_password.as_ref().map(|(_, s)| s.as_str()),
     };
     let Targets {

@@ -81,8 +81,7 @@ fn unrunnable(
     driver: sshmatrix_clients::Driver,
 ) -> Option<ClientOutcome> {
     let target = &shared.plan.targets[cell.target];
-    let unplain =
-        target.remote().is_some() || target.scenario != crate::matrix::Scenario::default();
+    let unplain = target.remote().is_some() || !target.scenario.real_clients_run();
     if driver.runs(cell.holder, target.via.is_some()) && !unplain {
         return None;
     }
@@ -164,6 +163,10 @@ pub(super) async fn real_cell<'a>(
         },
         password_after_key: cell.holder.two_steps(),
         keyboard_interactive: cell.holder.keyboard_interactive(),
+        known_hosts: shared
+            .certs
+            .host(cell.target.0)
+            .map(|h| h.known_hosts.as_path()),
         timeout: shared.timeout,
         certificate: shared.certs.of(cell),
         program: shared

@@ -142,8 +142,9 @@ pub(super) struct TargetEnv<'a> {
     /// The cells' server logs (mounted read-write in target containers, whose helper writes
     /// them).
     pub(super) logs: &'a std::path::Path,
-    /// The run's user-certificate authorities every OpenSSH target trusts.
-    pub(super) trusted_user_cas: &'a [String],
+    /// The run's user-certificate authorities every OpenSSH target trusts, and the host
+    /// certificates of targets that present them.
+    pub(super) certs: &'a super::certs::Certificates,
     /// The password of every container account (`file+password` cells).
     pub(super) account_password: Option<&'a str>,
 }
@@ -243,6 +244,7 @@ pub fn target_spec(
         dialect,
         trusted_extra,
         trusted_user_cas: Vec::new(),
+        host_certificates: Vec::new(),
     }
 }
 
@@ -405,7 +407,10 @@ pub(super) async fn prepare_target(
     let t = &env.plan.targets[ti];
     let extras = extras(t)?;
     let mut spec = target_spec(t, &env.log_level, env.sshd, env.plan.trusted_sshd_lines);
-    spec.trusted_user_cas = env.trusted_user_cas.to_vec();
+    spec.trusted_user_cas = env.certs.trusted.clone();
+    if let Some(h) = env.certs.host(ti) {
+        spec.host_certificates = h.lines.clone();
+    }
     let (server, container) = start_backend(env, ti, &spec).await?;
     // Lines the user did not vouch for must not change what sshd runs or reads.
     if let Err(e) = server.check_readback() {

@@ -163,7 +163,17 @@ fn sshd_config(
         trusted_user_ca_keys: None,
         // The image's own PAM stack (keyboard-interactive logins), when the matrix asks.
         pam: spec.asks_pam(),
+        host_certificates: Vec::new(),
     };
+    for (kind, line) in spec.host_keys.iter().zip(&spec.host_certificates) {
+        let path = format!("{HOST_KEYS_IN}/ssh_host_{kind}_key-cert.pub");
+        files.push(FileIn {
+            path: path.clone(),
+            data: format!("{line}\n").into_bytes(),
+            mode: 0o644,
+        });
+        paths.host_certificates.push(path);
+    }
     if !spec.trusted_user_cas.is_empty() {
         files.push(FileIn {
             path: TRUSTED_CAS_IN.into(),

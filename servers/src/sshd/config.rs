@@ -43,6 +43,9 @@ pub struct TargetSpec {
     /// The public keys of the run's user-certificate authorities (`TrustedUserCAKeys`); empty
     /// when no cell presents a certificate.
     pub trusted_user_cas: Vec<String>,
+    /// Host certificates, one line per entry of `host_keys` in its order (`HostCertificate`);
+    /// empty when the target presents bare host keys.
+    pub host_certificates: Vec<String>,
 }
 
 impl TargetSpec {
@@ -120,6 +123,8 @@ pub struct ConfigPaths {
     /// Whether sshd runs PAM (a container target whose matrix lines ask for it, see
     /// [`TargetSpec::asks_pam`]); else the harness line says `UsePAM no`.
     pub pam: bool,
+    /// `HostCertificate` files, one per host key (empty: bare host keys).
+    pub host_certificates: Vec<String>,
 }
 
 /// The subsystem real clients request to end a cell after the session starts: served by sshd
@@ -160,6 +165,9 @@ pub fn render_config(spec: &TargetSpec, paths: &ConfigPaths) -> String {
     }
     for file in &paths.host_keys {
         cfg.push_str(&format!("HostKey {file}\n"));
+    }
+    for file in &paths.host_certificates {
+        cfg.push_str(&format!("HostCertificate {file}\n"));
     }
     let (extra, policy) = spec.adapted();
     if let Some(d) = &spec.dialect {

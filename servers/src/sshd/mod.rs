@@ -126,6 +126,16 @@ impl SshdTarget {
             },
             // Never PAM on this host: its PAM stack is not sshmatrix's to run.
             pam: false,
+            host_certificates: spec
+                .host_certificates
+                .iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let file = dir.join(format!("host-certificate-{i}.pub"));
+                    fs::write(&file, format!("{line}\n"))?;
+                    config_path(&file, false)
+                })
+                .collect::<Result<_, _>>()?,
         };
         let config = dir.join("sshd_config");
         fs::write(&config, render_config(spec, &paths))?;

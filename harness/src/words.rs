@@ -1,0 +1,25 @@
+//! The words outcomes are said in where more than one part of sshmatrix reads or writes them:
+//! the runner's classifiers and the log readers write a reason with them, `diagnose` reads the
+//! reason back as a failure code. A leaf module, so that none of them depends on another for
+//! a sentence.
+
+/// A password the server refused (`auth-password-rejected`).
+pub const PASSWORD_REFUSED: &str = "server refused the password";
+
+/// Keyboard-interactive answers the server refused (`auth-kbdint-refused`).
+pub const KBDINT_REFUSED: &str = "server refused the keyboard-interactive answers";
+
+/// A first step the server took, the next never taken (`auth-partial-not-continued`).
+pub const PARTIAL_NOT_CONTINUED: &str = "the server took the key as a first step";
+
+/// OpenSSH's last word when strict host key checking finds nothing that vouches for the key.
+pub const HOSTKEY_UNVERIFIED: &str = "Host key verification failed";
+
+/// How OpenSSH says it refused a host certificate (sshconnect.c `check_host_cert`; 8.4 words a
+/// refused CA signature as `certificate signature algorithm …`, 9.x as `Certificate signed
+/// with disallowed algorithm`).
+pub const HOST_CERT_REFUSALS: [&str; 3] = [
+    "Certificate invalid: ",
+    "Certificate signed with disallowed algorithm",
+    "check_host_cert: certificate signature algorithm",
+];

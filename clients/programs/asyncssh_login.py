@@ -1,6 +1,7 @@
 """sshmatrix's AsyncSSH client: log in once with a key file (or a password) and report
 (arguments, secrets and output: sshmatrix_cell.py). No agent but an agent cell's, no
-~/.ssh/config, no known_hosts."""
+~/.ssh/config, no known_hosts but $SSHMATRIX_KNOWN_HOSTS (a target presenting host
+certificates: its `@cert-authority` line)."""
 import asyncio
 import inspect
 import os
@@ -13,7 +14,8 @@ from sshmatrix_cell import cell, result, secret  # noqa: E402
 
 
 def options(c, key):
-    opts = dict(username=c.user, known_hosts=None, agent_path=None)
+    known_hosts = os.environ.get("SSHMATRIX_KNOWN_HOSTS") or None
+    opts = dict(username=c.user, known_hosts=known_hosts, agent_path=None)
     if c.pwfile:
         opts.update(client_keys=None, password=secret(c.pwfile))
     elif c.agent:
@@ -35,6 +37,8 @@ def options(c, key):
 
 
 def stage_of(e):
+    if isinstance(e, asyncssh.HostKeyNotVerifiable):
+        return "hostkey"
     if isinstance(e, asyncssh.PermissionDenied):
         return "auth"
     if isinstance(e, asyncssh.KeyExchangeFailed):

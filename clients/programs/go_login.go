@@ -21,7 +21,11 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
+
+// hostKeyFailed is set when the host key check refused the server's key.
+var hostKeyFailed bool
 
 func result(words ...string) {
 	fmt.Println("sshmatrix-result " + strings.Join(words, " "))
@@ -120,8 +124,41 @@ func certSigner(path string, signer ssh.Signer) (ssh.Signer, error) {
 	return ssh.NewCertSigner(cert, signer)
 }
 
+// hostKeyCheck reports the host key's type and, with $SSHMATRIX_KNOWN_HOSTS, checks it as
+// knownhosts does (@cert-authority lines through ssh.CertChecker); without, accepts it.
+// knownhosts matches a pattern written without a port (`@cert-authority *`) only on port 22
+// (newHostnameMatcher), and a cell's server listens on a one-shot port: the key is checked as
+// the host's port-22 server's, which is what such a line is written for.
+func hostKeyCheck() (ssh.HostKeyCallback, error) {
+	check := func(string, net.Addr, ssh.PublicKey) error { return nil }
+	if path := os.Getenv("SSHMATRIX_KNOWN_HOSTS"); path != "" {
+		cb, err := knownhosts.New(path)
+		if err != nil {
+			return nil, err
+		}
+		check = func(h string, a net.Addr, k ssh.PublicKey) error {
+			host, _, err := net.SplitHostPort(h)
+			if err != nil {
+				host = h
+			}
+			remote := &net.TCPAddr{IP: net.ParseIP(host), Port: 22}
+			if tcp, ok := a.(*net.TCPAddr); ok {
+				remote.IP = tcp.IP
+			}
+			return cb(net.JoinHostPort(host, "22"), remote, k)
+		}
+	}
+	return func(h string, a net.Addr, k ssh.PublicKey) error {
+		fmt.Println("sshmatrix-negotiated hostkey=" + k.Type())
+		return check(h, a, k)
+	}, nil
+}
+
 // stage names where a handshake error happened.
 func stage(err error) string {
+	if hostKeyFailed {
+		return "hostkey"
+	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
@@ -143,12 +180,18 @@ func main() {
 		result("fail", where, why)
 		return
 	}
+	check, err := hostKeyCheck()
+	if err != nil {
+		result("fail", "key-load", err.Error())
+		return
+	}
 	config := &ssh.ClientConfig{
 		User: user,
 		Auth: methods,
-		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
-			fmt.Println("sshmatrix-negotiated hostkey=" + k.Type())
-			return nil
+		HostKeyCallback: func(h string, a net.Addr, k ssh.PublicKey) error {
+			err := check(h, a, k)
+			hostKeyFailed = err != nil
+			return err
 		},
 		Timeout: time.Duration(secs) * time.Second,
 	}

@@ -40,6 +40,27 @@ def agent_key(sock):
     return keys[0]
 
 
+def host_key_refused(t, c):
+    """With $SSHMATRIX_KNOWN_HOSTS, why the server's key is not trusted, as SSHClient's
+    load_host_keys and RejectPolicy say it; else None. paramiko reads no `@cert-authority`
+    line: HostKeyEntry.from_line takes `*` for the key type and the key type for base64, and
+    raises InvalidHostKey (paramiko issues 771, 2277)."""
+    path = os.environ.get("SSHMATRIX_KNOWN_HOSTS")
+    if not path:
+        return None
+    try:
+        keys = paramiko.HostKeys(path)
+    except paramiko.hostkeys.InvalidHostKey as e:
+        start = " ".join(e.line.split()[:3])
+        return f"InvalidHostKey: cannot read the known_hosts line '{start} …' ({e.exc})"
+    name = c.host if c.port == 22 else f"[{c.host}]:{c.port}"
+    key = t.get_remote_server_key()
+    known = keys.lookup(name) or {}
+    if known.get(key.get_name()) == key:
+        return None
+    return f"SSHException: Server {name!r} not found in known_hosts"
+
+
 def main():
     c = cell()
     log = logging.getLogger("paramiko.transport")
@@ -65,6 +86,10 @@ def main():
     except Exception as e:
         return result("fail", "negotiate", f"{type(e).__name__}: {e}")
     negotiated(kex=Kex.kex, hostkey=t.host_key_type, cipher=t.local_cipher, mac=t.local_mac)
+    refused = host_key_refused(t, c)
+    if refused:
+        t.close()
+        return result("fail", "hostkey", refused)
     try:
         if c.pwfile and not c.key:
             t.auth_password(c.user, secret(c.pwfile))

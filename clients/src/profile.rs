@@ -228,7 +228,7 @@ pub struct Profile {
     /// The CA signature algorithms the client accepts on a host certificate it verifies
     /// against a `@cert-authority` known_hosts line (its CASignatureAlgorithms default; a fact
     /// with a source: `host_certificates`); `None`: no sourced fact that it verifies host
-    /// certificates.
+    /// certificates. An empty list: a sourced fact that it verifies none.
     #[serde(default)]
     pub host_certificates: Option<Vec<String>>,
     /// Set for a real client binary run by a driver (`ssh`, `plink`) instead of the emulator;

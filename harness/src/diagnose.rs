@@ -30,13 +30,7 @@ fn failure(client: &ClientOutcome, server: &ServerView) -> Code {
         Stage::KeyLoad => Code::KeyLoadFailed,
         Stage::Kex => Code::KexNoCommon,
         Stage::Hostkey if cli("host key changed") => Code::HostkeyChanged,
-        Stage::Hostkey if cli("host certificate refused") => {
-            host_certificate_refusal(&client.reason).unwrap_or(Code::HostkeyUnverified)
-        }
-        Stage::Hostkey if cli(crate::words::HOSTKEY_UNVERIFIED) || cli("not verified") => {
-            Code::HostkeyUnverified
-        }
-        Stage::Hostkey => Code::HostkeyNoCommon,
+        Stage::Hostkey => host_key_failure(&client.reason),
         Stage::Cipher if cli("weak crypto primitive") => Code::WeakCryptoRefused,
         Stage::Cipher => Code::CipherNoCommon,
         Stage::Mac => Code::MacNoCommon,
@@ -107,6 +101,18 @@ fn auth_failure(client: &ClientOutcome, srv: &dyn Fn(&str) -> bool) -> Code {
     }
 }
 
+/// The failure code of a cell stopped at the host key: a host certificate refused, nothing
+/// that vouches for the key, else no common host key algorithm.
+fn host_key_failure(reason: &str) -> Code {
+    let unverified = crate::words::HOSTKEY_UNVERIFIED_WORDS;
+    host_certificate_refusal(reason).unwrap_or(
+        match unverified.iter().any(|w| reason.contains(w)) {
+            true => Code::HostkeyUnverified,
+            false => Code::HostkeyNoCommon,
+        },
+    )
+}
+
 /// Why the server refused a user certificate, in its words (OpenSSH: `certificate signature
 /// algorithm ssh-rsa: signature algorithm not supported`, `Certificate invalid: expired`, `…:
 /// not yet valid`, `…: name is not a listed principal`; measured with OpenSSH 9.2 by
@@ -131,11 +137,33 @@ fn certificate_refusal(srv: &dyn Fn(&str) -> bool) -> Option<Code> {
 /// signed with disallowed algorithm` from 9.x, `check_host_cert: certificate signature
 /// algorithm ssh-rsa: signature algorithm not supported` in 8.4; measured with OpenSSH 8.4,
 /// 9.2 and 10.0 by harness/tests/certificates.rs).
+/// AsyncSSH (`HostKeyNotVerifiable: Certificate expired for host …`) and Go x/crypto's
+/// CertChecker (`ssh: cert has expired`) word the same refusals their own way (measured by
+/// harness/tests/certificates.rs).
 pub fn host_certificate_refusal(said: &str) -> Option<Code> {
-    if said.contains("Certificate signed with disallowed algorithm") {
-        return Some(Code::CertCaSignatureRefused);
-    }
-    certificate_refusal(&|p: &str| said.contains(p))
+    const WORDS: [(&str, Code); 7] = [
+        (
+            "Certificate signed with disallowed algorithm",
+            Code::CertCaSignatureRefused,
+        ),
+        ("Certificate expired for host", Code::CertExpired),
+        ("Certificate not yet valid for host", Code::CertNotYetValid),
+        (
+            "Certificate principal mismatch",
+            Code::CertPrincipalNotAllowed,
+        ),
+        ("ssh: cert has expired", Code::CertExpired),
+        ("ssh: cert is not yet valid", Code::CertNotYetValid),
+        (
+            "not in the set of valid principals",
+            Code::CertPrincipalNotAllowed,
+        ),
+    ];
+    WORDS
+        .iter()
+        .find(|(w, _)| said.contains(w))
+        .map(|(_, c)| *c)
+        .or_else(|| certificate_refusal(&|p: &str| said.contains(p)))
 }
 
 /// Refines, across the cells of one report, what no server log could say: a remote cell (no

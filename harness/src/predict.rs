@@ -401,7 +401,8 @@ fn keyboard_interactive(eff: &Effective) -> Prediction {
 /// or its flaw; a client with no such fact sees only a key nothing vouches for.
 fn host_certificate(p: &sshmatrix_clients::Profile, cert: CertSpec) -> Option<Prediction> {
     use sshmatrix_clients::certs::CertFlaw;
-    let Some(accepted) = &p.host_certificates else {
+    let accepted = p.host_certificates.as_ref().filter(|a| !a.is_empty());
+    let Some(accepted) = accepted else {
         return Some(fail(
             Stage::Hostkey,
             Code::HostkeyUnverified,

@@ -15,6 +15,19 @@ pub const PARTIAL_NOT_CONTINUED: &str = "the server took the key as a first step
 /// OpenSSH's last word when strict host key checking finds nothing that vouches for the key.
 pub const HOSTKEY_UNVERIFIED: &str = "Host key verification failed";
 
+/// How clients say nothing they trust vouches for the host key (`hostkey-unverified`): OpenSSH,
+/// AsyncSSH's HostKeyNotVerifiable, Go x/crypto's knownhosts and CertChecker, paramiko's
+/// RejectPolicy and its InvalidHostKey for a known_hosts line it cannot read.
+pub const HOSTKEY_UNVERIFIED_WORDS: [&str; 7] = [
+    HOSTKEY_UNVERIFIED,
+    "the host key is not verified",
+    "HostKeyNotVerifiable",
+    "knownhosts: key is unknown",
+    "no authorities for hostname",
+    "not found in known_hosts",
+    "InvalidHostKey",
+];
+
 /// How OpenSSH says it refused a host certificate (sshconnect.c `check_host_cert`; 8.4 words a
 /// refused CA signature as `certificate signature algorithm …`, 9.x as `Certificate signed
 /// with disallowed algorithm`).

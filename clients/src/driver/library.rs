@@ -7,7 +7,9 @@
 //! certificate cell's certificate in `SSHMATRIX_CERT` (programs of
 //! [`super::Driver::supports_certificates`]), `SSHMATRIX_METHOD=keyboard-interactive` when the
 //! password answers keyboard-interactive prompts (programs of
-//! [`super::Driver::supports_keyboard_interactive`]); it logs in once (authentication and a session
+//! [`super::Driver::supports_keyboard_interactive`]), `SSHMATRIX_KNOWN_HOSTS` when the host key
+//! is checked against a known_hosts file (paramiko, AsyncSSH, Go x/crypto; a target presenting
+//! host certificates); it logs in once (authentication and a session
 //! channel, no shell or command) and prints `sshmatrix-negotiated k=v …` when the transport is up and one
 //! `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
 
@@ -108,6 +110,9 @@ pub(super) fn invocation(c: &DriverCell) -> Invocation {
     }
     if c.keyboard_interactive {
         env.push(("SSHMATRIX_METHOD".into(), "keyboard-interactive".into()));
+    }
+    if let Some(file) = c.known_hosts {
+        env.push(("SSHMATRIX_KNOWN_HOSTS".into(), file.display().to_string()));
     }
     Invocation {
         argv,

@@ -315,6 +315,17 @@ impl Driver {
         matches!(self, Driver::Plink | Driver::Paramiko)
     }
 
+    /// Whether sshmatrix can make the driver check the host key against a known_hosts file
+    /// (`ssh`: UserKnownHostsFile with strict checking; the paramiko, AsyncSSH and Go x/crypto
+    /// programs: `SSHMATRIX_KNOWN_HOSTS`, read by `HostKeys` with SSHClient's RejectPolicy, by
+    /// `known_hosts=`, by `knownhosts.New`).
+    pub fn checks_known_hosts(self) -> bool {
+        matches!(
+            self,
+            Driver::Ssh | Driver::Paramiko | Driver::Asyncssh | Driver::GoXCrypto
+        )
+    }
+
     /// Whether the driver runs password cells (every library program reads
     /// `SSHMATRIX_PASSWORD_FILE`; dbclient has no way to be given one).
     pub fn supports_password(self) -> bool {

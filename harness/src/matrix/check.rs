@@ -178,19 +178,22 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
     refuse(w, axis.map_or(w.client(client), |c| c.span()), problem)
 }
 
-/// Whether a cell can run against a target that presents host certificates: a real `ssh`
-/// whose profile says which CA signatures it accepts (sshmatrix gives it a known_hosts file
-/// trusting the run's host CA), reached directly and not a jump host.
+/// Whether a cell can run against a target that presents host certificates: a real client
+/// sshmatrix can give a known_hosts file trusting the run's host CA (whether it understands
+/// host certificates is its profile's fact), reached directly and not a jump host.
 fn host_verifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> {
     let t = &plan.targets[cell.target];
     let client = &cell.client.id;
     let jump = plan.targets.iter().any(|o| o.via == Some(cell.target));
-    let problem = if cell.client.driver != Some(sshmatrix_clients::Driver::Ssh)
-        || cell.client.host_certificates.is_none()
-    {
+    let problem = if !cell.client.driver.is_some_and(|d| d.checks_known_hosts()) {
         Some((
-            format!("target `{}`: host certificates are checked by the real OpenSSH client so far (`{client}` is not one)", t.id),
-            "use real-openssh-* clients for targets with host_certificate, or split the matrix",
+            format!("target `{}`: host keys are checked against the run's host CA by real ssh, paramiko, AsyncSSH and Go x/crypto clients so far (`{client}` is not one)", t.id),
+            "use real-openssh-*, real-paramiko-*, real-asyncssh-* or real-go-x-crypto-* clients for targets with host_certificate, or split the matrix",
+        ))
+    } else if cell.client.host_certificates.is_none() {
+        Some((
+            format!("`{client}` has no sourced fact whether it verifies host certificates (its profile's `host_certificates`)"),
+            "use a client whose profile says (OpenSSH, paramiko, AsyncSSH 2.24.1, Go x/crypto; see `sshmatrix profiles --long`), or split the matrix",
         ))
     } else if t.via.is_some() || jump {
         Some((

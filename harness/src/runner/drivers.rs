@@ -419,6 +419,7 @@ async fn library_outcome(
             let stage = match stage.as_str() {
                 "connect" => Stage::Connect,
                 "auth" => Stage::Auth,
+                "hostkey" => Stage::Hostkey,
                 _ => stage_of(&reason, &log),
             };
             ClientOutcome::new(Verdict::Fail, stage, reason)

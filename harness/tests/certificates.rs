@@ -355,3 +355,38 @@ fn host_certificates_that_cannot_run_are_refused_at_check() {
         assert!(err.contains("hint:"), "{err}");
     }
 }
+
+/// A refused host certificate's fix is the CA's: `explain --try-fixes` re-issues it (SHA-2, a
+/// validity covering now, the host's name) and reruns the cell with the real ssh; each works.
+#[test]
+fn the_ca_side_fix_of_a_refused_host_certificate_is_verified() {
+    let matrix = common::matrices().join("host-certificates.toml");
+    let cases = [
+        (
+            "rsa-sha1",
+            "cert-ca-signature-refused",
+            "sign it with SHA-2",
+        ),
+        ("expired", "cert-expired", "with a validity that covers now"),
+        (
+            "other-principal",
+            "cert-principal-not-allowed",
+            "naming the host",
+        ),
+    ];
+    for (target, code, how) in cases {
+        let cell = format!("client=real-openssh-9.2,target={target}");
+        let (exit, out, err) =
+            common::sshmatrix_work(&["explain", matrix.to_str().unwrap(), &cell, "--try-fixes"]);
+        assert_eq!(exit, 0, "{err}");
+        assert!(
+            out.contains(&format!("× fail [{code}] at hostkey")),
+            "{out}"
+        );
+        let fix = out
+            .lines()
+            .find(|l| l.contains("re-issue the host certificate"))
+            .unwrap_or_else(|| panic!("no host certificate fix: {out}"));
+        assert!(fix.contains("○ works") && fix.contains(how), "{fix}");
+    }
+}

@@ -39,6 +39,8 @@ pub enum Change {
     HostKeys(Vec<String>),
     /// Present this certificate instead (`None`: the bare key).
     Certificate(Option<sshmatrix_clients::CertSpec>),
+    /// The target presents this host certificate instead (`None`: bare host keys).
+    HostCertificate(Option<sshmatrix_clients::CertSpec>),
 }
 
 impl fmt::Display for Change {
@@ -52,6 +54,13 @@ impl fmt::Display for Change {
             Change::HostKeys(h) => write!(f, "host_keys={}", h.join(",")),
             Change::Certificate(c) => {
                 write!(f, "certificate={}", sshmatrix_clients::certs::word_of(*c))
+            }
+            Change::HostCertificate(c) => {
+                write!(
+                    f,
+                    "host_certificate={}",
+                    sshmatrix_clients::certs::word_of(*c)
+                )
             }
         }
     }
@@ -71,11 +80,12 @@ pub struct Fix {
 }
 
 /// Parses a user-proposed fix: `client=ID`, `key=SPEC`, `key_tool=ID`, `policy=ID`,
-/// `sshd=LINE`, `host_keys=T1,T2`, `certificate=WORD` (`none`: the bare key).
+/// `sshd=LINE`, `host_keys=T1,T2`, `certificate=WORD` (`none`: the bare key),
+/// `host_certificate=WORD` (`none`: bare host keys).
 pub fn parse_change(spec: &str) -> Result<Change, String> {
     let (k, v) = spec
         .split_once('=')
-        .ok_or_else(|| format!("fix `{spec}` must look like client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B or certificate=WORD"))?;
+        .ok_or_else(|| format!("fix `{spec}` must look like client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B, certificate=WORD or host_certificate=WORD"))?;
     Ok(match k.trim() {
         "client" => Change::Client(v.trim().into()),
         "key" => Change::Key(v.trim().parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
@@ -89,12 +99,18 @@ pub fn parse_change(spec: &str) -> Result<Change, String> {
             Change::Sshd(vec![v.trim().into()])
         }
         "host_keys" => Change::HostKeys(v.split(',').map(|s| s.trim().to_string()).collect()),
-        "certificate" => Change::Certificate(match v.trim() {
-            "none" => None,
-            w => Some(w.parse().map_err(|e| format!("fix `{spec}`: {e}"))?),
-        }),
+        "certificate" => Change::Certificate(cert_word(spec, v)?),
+        "host_certificate" => Change::HostCertificate(cert_word(spec, v)?),
         other => return Err(format!("fix `{spec}`: unknown kind `{other}`")),
     })
+}
+
+/// A fix's certificate word (`none`: no certificate).
+fn cert_word(spec: &str, v: &str) -> Result<Option<sshmatrix_clients::CertSpec>, String> {
+    match v.trim() {
+        "none" => Ok(None),
+        w => Some(w.parse().map_err(|e| format!("fix `{spec}`: {e}"))).transpose(),
+    }
 }
 
 /// Version strings compared numerically component by component (`4.106` < `5.0`).
@@ -149,6 +165,9 @@ pub fn variant(
         }
         Some(Change::HostKeys(h)) => t.host_keys = h.clone(),
         Some(Change::Certificate(cert)) => c.certificate = *cert,
+        Some(Change::HostCertificate(cert)) => {
+            t.scenario.host_certificate = cert.map(|c| c.to_string())
+        }
     }
     let mut targets = plan.targets.clone();
     targets[cell.target] = t;
@@ -175,8 +194,15 @@ pub fn fixes(
         true => key_tool_fix(cell, tools).into_iter().collect(),
         false => Vec::new(),
     };
-    if let Some(cert) = cell.certificate {
+    if let Some(cert) = cell.certificate.filter(|_| result.stage != Stage::Hostkey) {
         out.extend(certs::fixes(cert, result.code.code()));
+    }
+    if let Some(cert) = target
+        .scenario
+        .host_cert()
+        .filter(|_| result.stage == Stage::Hostkey)
+    {
+        out.extend(certs::host_fixes(cert, result.code.code()));
     }
     out.extend(upgrades(cell, target, eff, profiles));
     out.extend(other_keys(cell, target, eff, result.code.code()));

@@ -40,7 +40,8 @@ pub struct ExplainArgs {
     /// Rerun the cell with each fix applied and report which really work.
     #[arg(long)]
     pub try_fixes: bool,
-    /// Also try this fix: client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B.
+    /// Also try this fix: client=ID, key=SPEC, key_tool=ID, policy=ID, sshd=LINE, host_keys=A,B,
+    /// certificate=WORD, host_certificate=WORD.
     #[arg(long = "fix")]
     pub fixes: Vec<String>,
     #[command(flatten)]

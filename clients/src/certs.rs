@@ -4,7 +4,7 @@
 //!
 //! A certificate word is a CA (`rsa-sha1`, `rsa-sha256`, `rsa-sha512`, `ecdsa`, `ed25519`),
 //! optionally followed by what is wrong with the certificate (`-expired`, `-not-yet-valid`,
-//! `-other-principal`); `none` is the bare key.
+//! `-other-principal`, `-other-source`); `none` is the bare key.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,14 @@ pub enum CertFlaw {
     NotYetValid,
     /// It names a principal that is not the login user.
     OtherPrincipal,
+    /// Its `source-address` critical option allows only another address (a user
+    /// certificate's; [`OTHER_SOURCE`]).
+    OtherSource,
 }
+
+/// The address a certificate with [`CertFlaw::OtherSource`] is limited to: TEST-NET-1 (RFC
+/// 5737), never a real client's.
+pub const OTHER_SOURCE: &str = "192.0.2.1/32";
 
 /// A user certificate as a matrix names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,6 +113,7 @@ impl CertFlaw {
             CertFlaw::Expired => "expired",
             CertFlaw::NotYetValid => "not-yet-valid",
             CertFlaw::OtherPrincipal => "other-principal",
+            CertFlaw::OtherSource => "other-source",
         }
     }
 }
@@ -118,6 +126,7 @@ impl CertSpec {
             Some(CertFlaw::Expired),
             Some(CertFlaw::NotYetValid),
             Some(CertFlaw::OtherPrincipal),
+            Some(CertFlaw::OtherSource),
         ];
         CaKind::ALL
             .iter()
@@ -163,7 +172,7 @@ impl fmt::Display for CertSpec {
 
 /// Why a certificate word names no certificate sshmatrix can make.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown certificate `{0}`: write none, or a CA (rsa-sha1, rsa-sha256, rsa-sha512, ecdsa, ed25519) optionally followed by -expired, -not-yet-valid or -other-principal, e.g. ed25519-expired")]
+#[error("unknown certificate `{0}`: write none, or a CA (rsa-sha1, rsa-sha256, rsa-sha512, ecdsa, ed25519) optionally followed by -expired, -not-yet-valid, -other-principal or -other-source, e.g. ed25519-expired")]
 pub struct CertSpecError(pub String);
 
 impl FromStr for CertSpec {
@@ -180,6 +189,7 @@ impl FromStr for CertSpec {
                 "-expired" => Some(CertFlaw::Expired),
                 "-not-yet-valid" => Some(CertFlaw::NotYetValid),
                 "-other-principal" => Some(CertFlaw::OtherPrincipal),
+                "-other-source" => Some(CertFlaw::OtherSource),
                 _ => continue,
             };
             return Ok(CertSpec { ca, flaw });
@@ -303,6 +313,11 @@ impl Authority {
         let id = format!("sshmatrix {name}");
         let ca = ca.display().to_string();
         let kind = if host { "-h" } else { "-q" };
+        let source = format!("source-address={OTHER_SOURCE}");
+        let options: &[&str] = match spec.flaw {
+            Some(CertFlaw::OtherSource) => &["-O", &source],
+            _ => &[],
+        };
         let args = [
             kind,
             "-q",
@@ -317,6 +332,7 @@ impl Authority {
             "-V",
             validity,
         ];
+        let args: Vec<&str> = args.iter().chain(options).copied().collect();
         self.keygen(&args, &public, "sign a certificate")?;
         Ok(self.dir.join(format!("{name}-cert.pub")))
     }

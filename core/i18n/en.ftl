@@ -127,6 +127,7 @@ host-cert-sign-sha2 = sign it with SHA-2, `ssh-keygen -s CA_KEY -h -t rsa-sha2-5
 host-cert-validity-now = with a validity that covers now, `ssh-keygen -s CA_KEY -h -V -5m:+52w …`
 host-cert-validity-started = with a validity starting before now, `ssh-keygen -s CA_KEY -h -V -5m:+52w …` (or set the clock of the host that signed it or of the client right)
 host-cert-principal = naming the host as clients reach it, `ssh-keygen -s CA_KEY -h -n HOSTNAME,IP …`
+cert-source = with the client's address in its source-address option, `ssh-keygen -s CA_KEY -O source-address=ADDR/BITS …`, or without the option
 cert-principal = with the login name as a principal, `ssh-keygen -s CA_KEY -n LOGIN …` (or list the certificate's principal in the server's AuthorizedPrincipalsFile)
 cost-accepts-signature = the server accepts { $sig } signatures from every client (SHA-1 for ssh-rsa, deprecated since OpenSSH 8.8)
 cost-small-rsa = accepts RSA keys below 2048 bits, which no longer meet NIST guidance

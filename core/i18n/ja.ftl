@@ -124,6 +124,7 @@ host-cert-sign-sha2 = SHA-2 で署名する。`ssh-keygen -s CA_KEY -h -t rsa-sh
 host-cert-validity-now = 現在を含む有効期間で。`ssh-keygen -s CA_KEY -h -V -5m:+52w …`
 host-cert-validity-started = 現在より前に始まる有効期間で。`ssh-keygen -s CA_KEY -h -V -5m:+52w …`（または署名したホストかクライアントの時計を合わせる）
 host-cert-principal = クライアントが接続に使うホスト名を含めて。`ssh-keygen -s CA_KEY -h -n HOSTNAME,IP …`
+cert-source = source-address 制約にクライアントのアドレスを含めて（`ssh-keygen -s CA_KEY -O source-address=ADDR/BITS …`）、または制約なしで
 cert-principal = ログイン名をプリンシパルに含めて。`ssh-keygen -s CA_KEY -n LOGIN …`（またはサーバーの AuthorizedPrincipalsFile に証明書のプリンシパルを書く）
 cost-accepts-signature = サーバーがすべてのクライアントから { $sig } 署名を受け付ける（ssh-rsa は SHA-1。OpenSSH 8.8 で非推奨）
 cost-small-rsa = 2048 ビット未満の RSA 鍵を受け付ける（NIST の指針を満たさない）
@@ -240,6 +241,7 @@ code-cert-principal-not-allowed = 証明書が拒否された（ユーザー証�
 code-auth-partial-not-continued = サーバーは鍵を一段目として受け付け（部分的成功）、次の方式を求めたが（AuthenticationMethods）、クライアントが先へ進まなかった
 code-auth-kbdint-refused = サーバーがキーボードインタラクティブの問いへの答えを拒否した（PAM が認めなかった）
 code-hostkey-unverified = クライアントがサーバーのホスト鍵を検証できない: known_hosts の行も信頼するホスト CA もその鍵を保証せず、厳格に検査している
+code-cert-source-not-allowed = サーバーが証明書を拒否: source-address 制約がクライアントのアドレスを含まない
 
 ## 弱い設定の規則（英語と出典は reports/weak.toml）
 weak-sha1-user-signature-says = RSA ユーザー鍵の SHA-1 署名（ssh-rsa）

@@ -218,6 +218,8 @@ pub enum Code {
     AuthKbdintRefused,
     /// the client cannot verify the server's host key: no known_hosts line or trusted host CA vouches for it, and it checks strictly
     HostkeyUnverified,
+    /// the server refuses the certificate: its source-address critical option does not list the client's address
+    CertSourceNotAllowed,
 }
 
 impl Code {
@@ -259,6 +261,7 @@ impl Code {
         Code::AuthPartialNotContinued,
         Code::AuthKbdintRefused,
         Code::HostkeyUnverified,
+        Code::CertSourceNotAllowed,
     ];
 
     /// The kebab-case name reports carry.
@@ -300,6 +303,7 @@ impl Code {
             Code::AuthPartialNotContinued => "auth-partial-not-continued",
             Code::AuthKbdintRefused => "auth-kbdint-refused",
             Code::HostkeyUnverified => "hostkey-unverified",
+            Code::CertSourceNotAllowed => "cert-source-not-allowed",
         }
     }
 
@@ -342,6 +346,7 @@ impl Code {
             Code::AuthPartialNotContinued => "the server accepted the key as a first step (partial success) and wants another method next (AuthenticationMethods); the client did not go on to it",
             Code::AuthKbdintRefused => "the server refuses the answers to its keyboard-interactive prompts (PAM said no)",
             Code::HostkeyUnverified => "the client cannot verify the server's host key: no known_hosts line or trusted host CA vouches for it, and it checks strictly",
+            Code::CertSourceNotAllowed => "the server refuses the certificate: its source-address critical option does not list the client's address",
         }
     }
 

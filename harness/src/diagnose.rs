@@ -126,6 +126,8 @@ fn certificate_refusal(srv: &dyn Fn(&str) -> bool) -> Option<Code> {
         Some(Code::CertNotYetValid)
     } else if srv("Certificate invalid: name is not a listed principal") {
         Some(Code::CertPrincipalNotAllowed)
+    } else if srv("not from a permitted source address") {
+        Some(Code::CertSourceNotAllowed)
     } else {
         None
     }

@@ -424,7 +424,8 @@ fn host_certificate(p: &sshmatrix_clients::Profile, cert: CertSpec) -> Option<Pr
             Code::CertPrincipalNotAllowed,
             "the host certificate does not name the host".into(),
         ),
-        None => return None,
+        // Refused when the matrix is read: source-address is a user certificate's option.
+        Some(CertFlaw::OtherSource) | None => return None,
     };
     Some(fail(Stage::Hostkey, code, why))
 }
@@ -651,6 +652,10 @@ fn certificate_refusal(cert: CertSpec, eff: &Effective) -> Option<(Code, String)
         CertFlaw::OtherPrincipal => (
             Code::CertPrincipalNotAllowed,
             "the login name is not a principal of the certificate".into(),
+        ),
+        CertFlaw::OtherSource => (
+            Code::CertSourceNotAllowed,
+            "the client's address is not in the certificate's source-address".into(),
         ),
     })
 }

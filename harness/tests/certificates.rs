@@ -224,7 +224,22 @@ fn certificate_cells_that_cannot_run_are_refused_at_check() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_certificate_matrix_meets_its_expectations_in_containers_from_registries() {
     let report = common::run_shipped("certificates.toml").await;
-    assert_eq!(report.cells.len(), 12 * 2 * 8 * 3);
+    assert_eq!(report.cells.len(), 12 * 2 * 9 * 3);
+    // A certificate limited to another source address, refused in sshd's words.
+    let elsewhere: Vec<_> = report
+        .cells
+        .iter()
+        .filter(|c| c.code.as_str() == "cert-source-not-allowed")
+        .collect();
+    assert!(elsewhere.len() >= 12 * 3, "{}", elsewhere.len());
+    for c in elsewhere {
+        assert_eq!(c.certificate, "ed25519-other-source");
+        let said = c.server_reason.as_deref().unwrap_or_default();
+        assert!(
+            said.contains("not from a permitted source address"),
+            "{said}"
+        );
+    }
     // paramiko 3.5.1's pattern for OpenSSH <= 7.7 takes OpenSSH_10.0: its RSA certificate is
     // offered as ssh-rsa-cert-v01, which 10.0 refuses; 5.1.0 signs it with rsa-sha2-512.
     let old = cell(

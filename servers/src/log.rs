@@ -19,6 +19,8 @@ const REASONS: &[&str] = &[
     // A user certificate refused (OpenSSH auth2-pubkey.c, auth2-pubkeyfile.c).
     "certificate signature algorithm",
     "Certificate invalid:",
+    // A user certificate's source-address critical option (auth-options.c, auth2-pubkeyfile.c).
+    "not from a permitted source address",
     "not in PubkeyAcceptedAlgorithms",
     // OpenSSH before 8.5 names the setting PubkeyAcceptedKeyTypes.
     "not in PubkeyAcceptedKeyTypes",

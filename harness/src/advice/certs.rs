@@ -49,6 +49,7 @@ pub(super) fn fixes(cert: CertSpec, code: Option<Code>) -> Vec<Fix> {
         )],
         Some(Code::CertNotYetValid) => vec![reissue(cert.ca, "cert-validity-started", None)],
         Some(Code::CertPrincipalNotAllowed) => vec![reissue(cert.ca, "cert-principal", None)],
+        Some(Code::CertSourceNotAllowed) => vec![reissue(cert.ca, "cert-source", None)],
         _ => Vec::new(),
     }
 }

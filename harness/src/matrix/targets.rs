@@ -213,6 +213,10 @@ fn host_certificate(
     };
     let problem = match word.parse::<sshmatrix_clients::CertSpec>() {
         Err(e) => Some((e.to_string(), "e.g. scenario = { host_certificate = \"ed25519\" }")),
+        Ok(c) if c.flaw == Some(sshmatrix_clients::certs::CertFlaw::OtherSource) => Some((
+            format!("target `{id}`: source-address is a critical option of user certificates; a host certificate has none"),
+            "use -expired, -not-yet-valid or -other-principal for host certificates",
+        )),
         Ok(_) if remote || policy.server != sshmatrix_servers::ServerKind::Openssh => Some((
             format!("target `{id}`: host certificates are made for OpenSSH targets sshmatrix serves (local or container)"),
             "drop host_certificate here, or use an OpenSSH policy on a local or container target",

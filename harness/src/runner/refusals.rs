@@ -28,10 +28,9 @@ pub(super) fn host_key_refusal(s: &Seen) -> ClientOutcome {
     let cert = crate::words::HOST_CERT_REFUSALS
         .iter()
         .find_map(|w| said(w));
-    let code = match cert {
-        Some(l) => crate::diagnose::host_certificate_refusal(l).unwrap_or(Code::HostkeyUnverified),
-        None => Code::HostkeyUnverified,
-    };
+    let code = cert
+        .and_then(crate::diagnose::host_certificate_refusal)
+        .unwrap_or(Code::HostkeyUnverified);
     let reason = match cert {
         Some(l) => format!("{}: host certificate refused: {l}", s.driver),
         None => {

@@ -28,6 +28,10 @@ pairs = [
   { client = "openssh-9.2", key_tool = "ssh-keygen" },
   { client = "putty-0.78", key_tool = "puttygen-0.78" },
 ]
+"#;
+
+/// RHEL 9 DEFAULT and LEGACY on this host's sshd, as the local certificate matrices' targets.
+const RHEL9_TARGETS: &str = r#"
 [[targets]]
 id = "default"
 policy = "rhel9-default"
@@ -44,7 +48,7 @@ users = ["u"]
 #[tokio::test(flavor = "multi_thread")]
 async fn real_clients_present_certificates_and_sshd_says_why_it_refuses() {
     let dir = common::scratch_dir("certificates-local");
-    let path = common::matrix_file(&dir, "m.toml", LOCAL);
+    let path = common::matrix_file(&dir, "m.toml", &format!("{LOCAL}{RHEL9_TARGETS}"));
     let report = common::run(common::plan(&path)).await;
     assert_eq!(report.cells.len(), 4 * 2 * 7 * 2);
     common::assert_predicted(&report);
@@ -139,7 +143,7 @@ async fn real_clients_present_certificates_and_sshd_says_why_it_refuses() {
 #[test]
 fn the_ca_side_fix_of_a_sha1_certificate_is_verified() {
     let dir = common::scratch_dir("certificates-explain");
-    let path = common::matrix_file(&dir, "m.toml", LOCAL);
+    let path = common::matrix_file(&dir, "m.toml", &format!("{LOCAL}{RHEL9_TARGETS}"));
     let (code, out, err) = common::sshmatrix_work(&[
         "explain",
         path.to_str().unwrap(),
@@ -161,7 +165,7 @@ fn the_ca_side_fix_of_a_sha1_certificate_is_verified() {
 
 /// Combinations sshmatrix cannot run are refused before anything runs, at the place in the
 /// file, with a fix: clients whose profiles do not say they present certificates (emulated or
-/// real), an agent holder, a Dropbear target.
+/// real), an agent holder other than real ssh, a Dropbear target.
 #[test]
 fn certificate_cells_that_cannot_run_are_refused_at_check() {
     let dir = common::scratch_dir("certificates-check");
@@ -181,7 +185,7 @@ fn certificate_cells_that_cannot_run_are_refused_at_check() {
             "no sourced fact that it presents",
         ),
         (
-            "real-openssh-9.2",
+            "real-paramiko-3.5.1",
             "ssh-keygen",
             "holders = [\"agent\"]",
             "",
@@ -403,5 +407,59 @@ fn the_ca_side_fix_of_a_refused_host_certificate_is_verified() {
             .find(|l| l.contains("re-issue the host certificate"))
             .unwrap_or_else(|| panic!("no host certificate fix: {out}"));
         assert!(fix.contains("○ works") && fix.contains(how), "{fix}");
+    }
+}
+
+/// A key held by a real ssh-agent with its certificate in a file (`IdentityAgent` with
+/// `CertificateFile`): real ssh 9.2 and 10.0 present the certificate, signed by the agent; every
+/// agent cell ends as its key-file twin does, the accepted ones as `…-CERT` in sshd's words.
+#[test]
+fn agent_held_keys_present_their_certificate_files() {
+    let dir = common::scratch_dir("agent-certificates");
+    let text = r#"
+title = "agent-held keys with certificate files"
+expect = [
+  { verdict = "ok" },
+  { certificate = "rsa-sha1", target = "default", verdict = "fail", code = "cert-ca-signature-refused" },
+  { certificate = "ed25519-expired", verdict = "fail", code = "cert-expired" },
+]
+[axes]
+keys = ["ed25519", "rsa-3072"]
+holders = ["file", "agent"]
+certificates = ["rsa-sha1", "ed25519", "ed25519-expired"]
+clients = ["real-openssh-9.2", "real-openssh-10.0"]
+key_tools = ["ssh-keygen"]
+"#;
+    let text = format!("{text}{RHEL9_TARGETS}");
+    let path = common::matrix_file(&dir, "agent-certs.toml", &text);
+    let (code, out, err) =
+        common::sshmatrix_work(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Report = serde_json::from_str(&out).unwrap();
+    assert_eq!(report.cells.len(), 2 * 2 * 2 * 3 * 2);
+    common::assert_predicted(&report);
+    for a in report.cells.iter().filter(|c| c.holder.as_str() == "agent") {
+        let twin = report
+            .cells
+            .iter()
+            .find(|f| {
+                f.holder.as_str() == "file"
+                    && (&f.client, &f.key_type, &f.certificate, &f.target)
+                        == (&a.client, &a.key_type, &a.certificate, &a.target)
+            })
+            .unwrap();
+        assert_eq!(
+            (a.verdict, a.code),
+            (twin.verdict, twin.code),
+            "{}",
+            a.selector()
+        );
+        if a.verdict == Verdict::Ok {
+            let cert = a
+                .server_evidence
+                .iter()
+                .any(|l| l.contains("-CERT SHA256:"));
+            assert!(cert, "{}: {:?}", a.selector(), a.server_evidence);
+        }
     }
 }

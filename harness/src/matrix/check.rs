@@ -159,10 +159,16 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
             format!("sshmatrix cannot give the {} driver (`{client}`) a certificate yet", d.name()),
             "use real-openssh-*, real-putty-0.78+, real-paramiko-*, real-asyncssh-* or real-go-x-crypto-* for the certificate cells",
         )),
-        _ if cell.holder != super::Holder::File => Some((
-            format!("certificate cells hold their key in a file; `{client}` has holder `{}`", cell.holder.as_str()),
-            "list holders = [\"file\"] with certificates, or split the matrix",
-        )),
+        // Real ssh also signs with an agent's key and sends the certificate file
+        // (CertificateFile with IdentityAgent).
+        d if cell.holder != super::Holder::File
+            && !(cell.holder == super::Holder::Agent && d == Some(sshmatrix_clients::Driver::Ssh)) =>
+        {
+            Some((
+            format!("certificate cells hold their key in a file (or, for real ssh, in an agent); `{client}` has holder `{}`", cell.holder.as_str()),
+            "list holders = [\"file\"] with certificates (or \"agent\" with real-openssh-*), or split the matrix",
+            ))
+        }
         _ if t.policy.server != ServerKind::Openssh
             || !matches!(t.backend, super::Backend::Local | super::Backend::Container(_))
             || t.via.is_some() =>

@@ -9,7 +9,9 @@ fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
 }
 
-/// The options both hops share: no config, no host key checks, the cell's credential only.
+/// The options both hops share: no config, the cell's credential only, and no host key check —
+/// unless the target presents host certificates, when the known_hosts file trusting its CA is
+/// checked strictly.
 fn base_options(c: &DriverCell) -> Vec<String> {
     let mut base = strings(&["-F", "none", "-T", "-o", "IdentitiesOnly=yes"]);
     let (strict, known) = match c.known_hosts {

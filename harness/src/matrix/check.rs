@@ -165,8 +165,8 @@ fn certifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputError> 
             && !(cell.holder == super::Holder::Agent && d == Some(sshmatrix_clients::Driver::Ssh)) =>
         {
             Some((
-            format!("certificate cells hold their key in a file (or, for real ssh, in an agent); `{client}` has holder `{}`", cell.holder.as_str()),
-            "list holders = [\"file\"] with certificates (or \"agent\" with real-openssh-*), or split the matrix",
+                format!("certificate cells hold their key in a file (or, for real ssh, in an agent); `{client}` has holder `{}`", cell.holder.as_str()),
+                "list holders = [\"file\"] with certificates (or \"agent\" with real-openssh-*), or split the matrix",
             ))
         }
         _ if t.policy.server != ServerKind::Openssh
@@ -199,7 +199,7 @@ fn host_verifiable(w: &Written, plan: &Plan, cell: &Cell) -> Result<(), InputErr
     } else if cell.client.host_certificates.is_none() {
         Some((
             format!("`{client}` has no sourced fact whether it verifies host certificates (its profile's `host_certificates`)"),
-            "use a client whose profile says (OpenSSH, paramiko, AsyncSSH 2.24.1, Go x/crypto; see `sshmatrix profiles --long`), or split the matrix",
+            "use a client whose profile says (OpenSSH, paramiko 3.5.1, AsyncSSH 2.24.1, Go x/crypto 0.0.20201221 and 0.25.0; see `sshmatrix profiles --long`), or split the matrix",
         ))
     } else if t.via.is_some() || jump {
         Some((

@@ -260,37 +260,16 @@ impl Authority {
         Ok(lines)
     }
 
-    /// Signs the public key `public_line` as `spec` says, for `principals`; returns the
-    /// certificate file (`NAME-cert.pub` in the authority's directory).
-    pub fn sign(
-        &self,
-        public_line: &str,
-        spec: CertSpec,
-        name: &str,
-        principals: &[String],
-    ) -> Result<PathBuf, CertError> {
-        self.sign_as(public_line, spec, name, principals, false)
-    }
-
-    /// As [`Authority::sign`], a host certificate (`ssh-keygen -h`): its principals are the
-    /// names clients reach the host by.
-    pub fn sign_host(
-        &self,
-        public_line: &str,
-        spec: CertSpec,
-        name: &str,
-        principals: &[String],
-    ) -> Result<PathBuf, CertError> {
-        self.sign_as(public_line, spec, name, principals, true)
-    }
-
     /// The `@cert-authority * KEY` known_hosts line that trusts `ca`'s host certificates.
     pub fn known_hosts_line(&self, ca: CaKind) -> Result<String, CertError> {
         let public = std::fs::read_to_string(self.ca_key(ca)?.with_extension("pub"))?;
         Ok(format!("@cert-authority * {}", public.trim()))
     }
 
-    fn sign_as(
+    /// Signs the public key `public_line` as `spec` says, for `principals` (a host
+    /// certificate's, `ssh-keygen -h`, name the host as clients reach it); returns the
+    /// certificate file (`NAME-cert.pub` in the authority's directory).
+    pub fn sign(
         &self,
         public_line: &str,
         spec: CertSpec,

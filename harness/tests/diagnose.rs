@@ -492,23 +492,14 @@ fn two_step_keyboard_interactive_refusals_are_named_in_containers() {
     ];
     for (n, (options, code)) in cases.iter().enumerate() {
         let from = served.log().len();
-        let mut ssh = Command::new("ssh");
-        ssh.args(["-vvv", "-F", "/dev/null", "-o", "IdentitiesOnly=yes"])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-            ])
-            .args(options.iter().flat_map(|o| ["-o", *o]))
-            .arg("-i")
-            .arg(&key)
-            .args(["-p", served.port(), "sshmatrix@127.0.0.1", "true"])
+        let mut args = vec!["-vvv"];
+        args.extend(options.iter().flat_map(|o| ["-o", *o]));
+        let out = common::ssh_command(served.port(), "sshmatrix", &[&key], &args)
             .env("SSH_ASKPASS", &askpass)
             .env("SSH_ASKPASS_REQUIRE", "force")
             .env("DISPLAY", ":0")
-            .stdin(Stdio::null());
-        let out = ssh.output().unwrap();
+            .output()
+            .unwrap();
         let client = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(255), "{client}");
         assert!(client.contains("with partial success"), "{client}");

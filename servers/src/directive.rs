@@ -138,6 +138,11 @@ pub const UNSAFE: &[&str] = &[
     "acceptenv",
 ];
 
+/// Whether a line turns PAM on (`UsePAM yes`): keyboard-interactive logins need it on Linux.
+pub fn enables_pam(line: &str) -> bool {
+    parse(line).is_some_and(|d| d.lower == "usepam" && d.value.trim().eq_ignore_ascii_case("yes"))
+}
+
 /// Whether a directive's keyword is one of [`UNSAFE`].
 pub fn is_unsafe(d: &Directive) -> bool {
     UNSAFE.contains(&d.lower.as_str())

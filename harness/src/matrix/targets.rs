@@ -232,10 +232,7 @@ fn host_certificate(
 /// `UsePAM yes` only in container targets: PAM runs the login stack of the machine sshd runs
 /// on, which on this host is not sshmatrix's to run (a container runs its image's own).
 fn no_pam(ctx: &Ctx, target: &str, lines: &[Spanned<String>]) -> Result<(), InputError> {
-    let asks = |l: &&Spanned<String>| {
-        sshmatrix_servers::directive::parse(l.get_ref())
-            .is_some_and(|d| d.lower == "usepam" && d.value.trim().eq_ignore_ascii_case("yes"))
-    };
+    let asks = |l: &&Spanned<String>| sshmatrix_servers::directive::enables_pam(l.get_ref());
     match lines.iter().find(asks) {
         None => Ok(()),
         Some(l) => Err(ctx.err(

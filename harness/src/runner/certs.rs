@@ -82,7 +82,7 @@ pub fn make(
         let key = &keys[&id];
         let name = format!("{}_{}_{}_{spec}", id.key, id.tool, id.passphrase);
         let file = authority
-            .sign(&key.public_line, spec, &name, &principals)
+            .sign(&key.public_line, spec, &name, &principals, false)
             .map_err(env)?;
         out.files.insert((id, spec), file);
         if !cas.contains(&spec.ca) {
@@ -103,12 +103,16 @@ pub fn make_hosts(
     certs: &mut Certificates,
 ) -> Result<(), RunError> {
     let principals: Vec<String> = HOST_PRINCIPALS.iter().map(|s| s.to_string()).collect();
+    let mut authority = None;
     for (ti, t) in plan.targets.iter().enumerate() {
         let Some(spec) = t.scenario.host_cert() else {
             continue;
         };
-        let authority =
-            Authority::new(&run_dir.join("ca"), Path::new("ssh-keygen")).map_err(env)?;
+        let authority = match &mut authority {
+            Some(a) => a,
+            None => authority
+                .insert(Authority::new(&run_dir.join("ca"), Path::new("ssh-keygen")).map_err(env)?),
+        };
         let mut lines = Vec::new();
         for kind in &t.host_keys {
             let private = host_keys
@@ -118,7 +122,7 @@ pub fn make_hosts(
                 .map_err(|e| RunError::Environment(format!("host key {kind}: {e}")))?;
             let name = format!("host-{ti}-{kind}-{spec}");
             let file = authority
-                .sign_host(public.trim(), spec, &name, &principals)
+                .sign(public.trim(), spec, &name, &principals, true)
                 .map_err(env)?;
             let cert = std::fs::read_to_string(&file)
                 .map_err(|e| RunError::Environment(format!("{}: {e}", file.display())))?;
@@ -139,5 +143,5 @@ pub fn make_hosts(
 }
 
 fn env(e: sshmatrix_clients::certs::CertError) -> RunError {
-    RunError::Environment(format!("user certificates: {e}"))
+    RunError::Environment(format!("certificates: {e}"))
 }

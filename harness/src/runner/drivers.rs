@@ -404,14 +404,15 @@ async fn library_outcome(
     let collected = collect_logs(c.server, c.jump, &c.log).await;
     let (log, server_stopped) = (collected.log, collected.stopped);
     let view = sshmatrix_servers::analyse(&log);
+    let refused = c
+        .password
+        .and_then(|_| super::refusals::password_refused(&log));
     let mut o = match (&said.result, view.accepted) {
         (_, true) => ClientOutcome::new(Verdict::Ok, Stage::Login, format!("logged in ({driver})")),
-        // A password cell the server logged as a failed password: said as the binaries' are.
-        (Some(Some(_)), false)
-            if c.password.is_some() && super::refusals::password_refused(&log).is_some() =>
-        {
-            let (refused, code) = super::refusals::password_refused(&log).expect("checked");
-            let reason = format!("{driver}: {refused}");
+        // A password cell the server logged as a refused password: said as the binaries' are.
+        (Some(Some(_)), false) if refused.is_some() => {
+            let (words, code) = refused.expect("matched");
+            let reason = format!("{driver}: {words}");
             ClientOutcome::new(Verdict::Fail, Stage::Auth, reason).with_code(code)
         }
         (Some(Some((stage, msg))), false) => {

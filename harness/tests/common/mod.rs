@@ -446,29 +446,35 @@ fn interrupt(child: &std::process::Child) {
 /// config, no known hosts, batch mode), `extra` arguments before the destination, running
 /// `true`.
 pub fn ssh_login(port: &str, user: &str, keys: &[&Path], extra: &[&str]) -> std::process::Output {
+    let mut options = vec!["-o", "BatchMode=yes"];
+    options.extend(extra);
+    ssh_command(port, user, keys, &options).output().unwrap()
+}
+
+/// The real `ssh` logging in to 127.0.0.1:`port` as `user` with `keys` and `options` (first:
+/// ssh keeps the first value of an option), no configuration, no host key checks, standard
+/// input closed; not yet run.
+pub fn ssh_command(
+    port: &str,
+    user: &str,
+    keys: &[&Path],
+    options: &[&str],
+) -> std::process::Command {
     let mut c = std::process::Command::new("ssh");
-    c.args([
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
+    c.args(["-F", "/dev/null"]).args(options).args([
         "-o",
         "IdentitiesOnly=yes",
-    ])
-    .args([
         "-o",
         "StrictHostKeyChecking=no",
         "-o",
         "UserKnownHostsFile=/dev/null",
-    ])
-    .args(extra);
+    ]);
     for k in keys {
         c.arg("-i").arg(k);
     }
     c.args(["-p", port, &format!("{user}@127.0.0.1"), "true"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
+        .stdin(std::process::Stdio::null());
+    c
 }
 
 /// [`ssh_login`] at -vvv with one key and `options` (`-o` each): its exit code and its log.

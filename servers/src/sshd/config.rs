@@ -84,10 +84,7 @@ impl TargetSpec {
     /// on Linux. Only container targets honour it (their image's own PAM stack); the harness
     /// runs every other sshd with `UsePAM no`.
     pub fn asks_pam(&self) -> bool {
-        self.extra.iter().any(|l| {
-            crate::directive::parse(l)
-                .is_some_and(|d| d.lower == "usepam" && d.value.trim().eq_ignore_ascii_case("yes"))
-        })
+        self.extra.iter().any(|l| crate::directive::enables_pam(l))
     }
 
     /// What rendering for this spec's sshd release changed, one sentence each.

@@ -70,12 +70,15 @@ fn auth_failure(client: &ClientOutcome, srv: &dyn Fn(&str) -> bool) -> Code {
         Code::StrictmodesPermissions
     } else if srv("Too many authentication failures")
         || srv("maximum authentication attempts exceeded")
+        || srv("Maximum login attempts")
         || cli("Too many authentication failures")
     {
         Code::TooManyAuthFailures
     } else if cli(crate::words::KBDINT_REFUSED) || srv("Failed keyboard-interactive/pam") {
         Code::AuthKbdintRefused
-    } else if cli(crate::words::PASSWORD_REFUSED) || srv("Failed password") {
+    } else if cli(crate::words::PASSWORD_REFUSED)
+        || crate::words::PASSWORD_REFUSED_LOG.iter().any(|w| srv(w))
+    {
         Code::AuthPasswordRejected
     } else if srv("Partial publickey") || cli(crate::words::PARTIAL_NOT_CONTINUED) {
         Code::AuthPartialNotContinued

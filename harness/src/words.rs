@@ -6,6 +6,15 @@
 /// A password the server refused (`auth-password-rejected`).
 pub const PASSWORD_REFUSED: &str = "server refused the password";
 
+/// A server log's words for a refused password: OpenSSH `Failed password for USER`, Dropbear
+/// `Bad password attempt for 'USER'` (svr-authpasswd.c), ProFTPD `USER admin (Login failed):
+/// Incorrect password` (mod_auth_unix, measured with 1.3.8).
+pub const PASSWORD_REFUSED_LOG: [&str; 3] = [
+    "Failed password",
+    "Bad password attempt",
+    "(Login failed): Incorrect password",
+];
+
 /// Keyboard-interactive answers the server refused (`auth-kbdint-refused`).
 pub const KBDINT_REFUSED: &str = "server refused the keyboard-interactive answers";
 

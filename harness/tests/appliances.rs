@@ -17,7 +17,7 @@ fn cell<'a>(cells: &'a [CellResult], client: &str, key: &str, target: &str) -> &
 #[tokio::test(flavor = "multi_thread")]
 async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_containers() {
     let report = common::run_shipped("appliance-servers.toml").await;
-    assert_eq!(report.cells.len(), 8 * 3 * 9);
+    assert_eq!(report.cells.len(), 8 * 3 * 11);
     // A ○ is backed by Dropbear's own success line, for emulated and real clients alike.
     for client in [
         "teraterm-5.3",
@@ -114,6 +114,26 @@ async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_contain
         let strict = cell(&report.cells, &client, "ed25519", "tinyssh-20250501");
         assert_eq!(strict.verdict, Verdict::Ok, "{client}: {}", strict.reason);
     }
+    // ProFTPD verifies ssh-rsa too, and says so in its own log (mod_auth's line); clients
+    // asked for its only session, SFTP.
+    for target in ["proftpd-1.3.7a", "proftpd-1.3.9d"] {
+        let p = cell(&report.cells, "teraterm-4.106", "rsa", target);
+        assert_eq!(
+            (p.verdict, p.signature.as_deref()),
+            (Verdict::Ok, Some("ssh-rsa"))
+        );
+        assert!(
+            p.server_evidence
+                .iter()
+                .any(|l| l == "USER admin: Login successful."),
+            "{target}: {:?}",
+            p.server_evidence
+        );
+    }
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("a ProFTPD 1.3.9d mod_sftp daemon per cell")));
     // AsyncSSH verifies ssh-rsa too; its success line is its own.
     for target in ["asyncssh-2.13.2", "asyncssh-2.24.1"] {
         let a = cell(&report.cells, "teraterm-4.106", "rsa", target);
@@ -204,7 +224,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
         .into_iter()
         .filter(|p| p.facts.is_some())
         .collect();
-    assert_eq!(policies.len(), 17);
+    assert_eq!(policies.len(), 21);
     for p in policies {
         let d = p.facts.clone().unwrap();
         let (target, container) = start(&p, work.path(), &store).await;
@@ -222,6 +242,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
             ServerKind::Dropbear => format!("SSH-2.0-dropbear_{}", d.version),
             ServerKind::Asyncssh => format!("SSH-2.0-AsyncSSH_{}", d.version),
             ServerKind::Emulated => format!("SSH-2.0-{}", d.ident.clone().unwrap_or_default()),
+            ServerKind::Proftpd => "SSH-2.0-mod_sftp".to_string(),
             _ => "SSH-2.0-tinyssh".to_string(),
         };
         assert!(hello.ident.starts_with(&ident), "{}: {}", p.id, hello.ident);
@@ -234,7 +255,12 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
             p.id
         );
         assert_eq!(hello.comp_c2s, want.compression, "{}", p.id);
-        assert!(log.contains("onnection"), "{}: {log}", p.id);
+        // ProFTPD: `SSH2 session opened.`, mod_sftp's `client (…) connected to server (…)`.
+        assert!(
+            log.contains("onnection") || log.contains("SSH2 session opened"),
+            "{}: {log}",
+            p.id
+        );
     }
 }
 
@@ -287,6 +313,7 @@ fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
     for (id, image) in [
         ("dropbear-2025.89", "trixie"),
         ("tinyssh-20230101", "bookworm"),
+        ("proftpd-1.3.8", "bookworm"),
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nkind = \"container\"\nimage = \"{image}\"\n");
     }
@@ -294,7 +321,7 @@ fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c_in_containers() {
+fn dropbear_tinyssh_and_proftpd_targets_leave_nothing_running_after_ctrl_c_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("cells.jsonl");
     let (s, m) = (
@@ -306,7 +333,7 @@ fn dropbear_and_tinyssh_targets_leave_nothing_running_after_ctrl_c_in_containers
     let pid = child.id();
     assert!(common::wait_for_lines(&stream, 3) >= 3, "no cells streamed");
     let containers = common::containers_of(pid);
-    assert_eq!(containers.len(), 2, "{containers:?}");
+    assert_eq!(containers.len(), 3, "{containers:?}");
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
@@ -337,6 +364,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
     for (id, image) in [
         ("dropbear-2025.89", Some("trixie")),
         ("tinyssh-20250501", Some("trixie")),
+        ("proftpd-1.3.9d", Some("forky")),
         ("asyncssh-2.24.1", None),
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nscenario = {{ authorized_keys = \"other\" }}\n");
@@ -346,7 +374,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
     }
     let m = common::matrix_file(dir.path(), "unregistered.toml", &text);
     let report = common::run(common::plan(&m)).await;
-    assert_eq!(report.cells.len(), 3);
+    assert_eq!(report.cells.len(), 4);
     for c in &report.cells {
         let what = format!("{} @ {}", c.client, c.target);
         assert_eq!(
@@ -363,10 +391,62 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
         let said = match c.target.as_str() {
             "dropbear-2025.89" => "Exit before auth from <",
             "tinyssh-20250501" => "auth: unable to authorize using authorized_keys: key not found",
+            "proftpd-1.3.9d" => {
+                "USER admin (Login failed): authentication via 'ssh-ed25519' public key failed"
+            }
             _ => "Beginning auth for user admin",
         };
         assert!(
             c.server_evidence.iter().any(|l| l.starts_with(said)),
+            "{what}: {:?}",
+            c.server_evidence
+        );
+    }
+}
+
+/// A wrong password, given by ssh, plink and paramiko, is named by Dropbear's and ProFTPD's own
+/// log lines (before, only sshd's `Failed password` was read, and these cells came out as a
+/// method the server does not offer).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_password_is_read_from_dropbear_and_proftpd_logs_in_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "[axes]\nkeys = [\"ed25519\"]\nholders = [\"password\"]\npairs = [\
+         { client = \"real-openssh-9.2\", key_tool = \"ssh-keygen\" },\
+         { client = \"real-putty-0.78\", key_tool = \"puttygen-0.78\" },\
+         { client = \"real-paramiko-3.5.1\", key_tool = \"ssh-keygen\" }]\n",
+    );
+    for (id, image) in [
+        ("dropbear-2025.89", "trixie"),
+        ("proftpd-1.3.8", "bookworm"),
+    ] {
+        text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nkind = \"container\"\nimage = \"{image}\"\n");
+    }
+    let m = common::matrix_file(dir.path(), "passwords.toml", &text);
+    let report = common::run(common::plan(&m)).await;
+    assert_eq!(report.cells.len(), 6);
+    for c in &report.cells {
+        let what = format!("{} @ {}", c.client, c.target);
+        assert_eq!(
+            (
+                c.verdict,
+                c.code.as_str(),
+                c.predicted_code.map(|p| p.as_str())
+            ),
+            (
+                Verdict::Fail,
+                "auth-password-rejected",
+                Some("auth-password-rejected")
+            ),
+            "{what}: {}",
+            c.reason
+        );
+        let said = match c.target.as_str() {
+            "dropbear-2025.89" => "Bad password attempt for 'admin' from 127.0.0.1:",
+            _ => "USER admin (Login failed): Incorrect password",
+        };
+        assert!(
+            c.server_evidence[0].starts_with(said),
             "{what}: {:?}",
             c.server_evidence
         );

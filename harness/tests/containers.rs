@@ -300,5 +300,13 @@ fn image_recipes_name_the_releases_and_keywords_of_their_servers_in_containers()
             "{}",
             recipe.name
         );
+        // ProFTPD as it names itself (Debian writes 1.3.8c as `1.3.8.c+dfsg`).
+        let said = String::from_utf8_lossy(&run("/usr/sbin/proftpd -v 2>&1").stdout).to_string();
+        assert_eq!(
+            recipe.proftpd.as_deref(),
+            said.trim().strip_prefix("ProFTPD Version "),
+            "{}: {said}",
+            recipe.name
+        );
     }
 }

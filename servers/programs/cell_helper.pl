@@ -7,9 +7,9 @@
 #   TOKEN inetd LOG ARGV...   run ARGV with the connection as stdin and stdout and stderr
 #                             appended to LOG (a directory the host mounted at the same path);
 #                             the connection closes once ARGV has exited (its log complete).
-#   TOKEN daemon ARGV...      run ARGV (a server that listens itself) with its stderr on the
-#                             connection; the host's EOF stops it (SIGTERM), and the helper's
-#                             side closes once it has exited.
+#   TOKEN daemon ARGV...      run ARGV (a server that listens itself) with its stderr (a pipe)
+#                             relayed to the connection; the host's EOF stops it (SIGTERM), and
+#                             the helper's side closes once its log has ended.
 #   TOKEN exec STDIN [PROMPT TIMES] SECS NENV K=V... ARGV...
 #                             run ARGV with NENV variables added; STDIN 1: the connection's
 #                             remaining bytes are its stdin, 0: /dev/null, 2: the connection's
@@ -134,20 +134,39 @@ sub inetd {
 
 sub daemon {
     my ($conn, @argv) = @_;
-    # Whenever the daemon exits (at once, its port taken; or once stopped) this side closes.
-    $SIG{CHLD} = sub { POSIX::_exit(0) };
+    # Its stderr is a pipe relayed to the connection, not the connection itself: a server may
+    # reopen its stderr by name (ProFTPD's `SFTPLog /dev/stderr`), which a socket refuses.
+    pipe(my $log, my $err) or return;
     my $pid = fork;
     return unless defined $pid;
     if ($pid == 0) {
-        $SIG{CHLD} = 'DEFAULT';
+        close $log;
         open(STDIN, '<', '/dev/null') and open(STDOUT, '>', '/dev/null') or POSIX::_exit(126);
-        open(STDERR, '>&', $conn) or POSIX::_exit(126);
+        open(STDERR, '>&', $err) or POSIX::_exit(126);
         exec { $argv[0] } @argv or POSIX::_exit(127);
     }
-    # The host writes nothing: EOF (or an error) means it is done with the daemon.
-    1 while sysread($conn, my $byte, 1);
-    kill('TERM', $pid);
-    sleep 60;
+    close $err;
+    # Relays the log until the daemon and every process it forked have closed it (it exits at
+    # once when its port was taken; or once stopped). The host writes nothing: EOF (or an
+    # error) means it is done with the daemon, which is then stopped (SIGTERM).
+    my $select = IO::Select->new($conn, $log);
+    my $deadline;
+    while ($select->exists($log)) {
+        last if defined $deadline && time > $deadline;
+        for my $fh ($select->can_read(1)) {
+            if ($fh == $log) {
+                my $n = sysread($log, my $chunk, 65536);
+                if ($n) { syswrite($conn, $chunk) } else { $select->remove($log) }
+            } elsif (!sysread($conn, my $byte, 1)) {
+                $select->remove($conn);
+                kill('TERM', $pid);
+                $deadline = time + 60;
+            }
+        }
+    }
+    kill('KILL', $pid) if defined $deadline && time > $deadline;
+    waitpid($pid, 0);
+    POSIX::_exit(0);
 }
 
 # The line after a request's header (a secret), read a byte at a time.

@@ -25,6 +25,7 @@ const LISTEN: Listen<'static> = Listen {
     ready: READY,
     port_taken: "Address already in use",
     what: "the AsyncSSH server",
+    sftp_only: false,
 };
 
 /// One AsyncSSH target's per-cell servers.

@@ -36,6 +36,9 @@ pub struct Listen<'a> {
     pub port_taken: &'a str,
     /// The server's name, for messages.
     pub what: &'a str,
+    /// Whether the server serves SFTP and nothing else (ProFTPD's `mod_sftp`): clients request
+    /// the `sftp` subsystem once logged in.
+    pub sftp_only: bool,
 }
 
 impl Listen<'_> {
@@ -57,7 +60,12 @@ impl Listen<'_> {
             };
             let started = Daemon::start(spawned, port, self.ready, log.clone(), wait);
             match started.await? {
-                Ok(d) => return Ok(d),
+                Ok(d) => {
+                    return Ok(Daemon {
+                        sftp_only: self.sftp_only,
+                        ..d
+                    })
+                }
                 // Python's asyncio says "address already in use" in lower case.
                 Err(text)
                     if text
@@ -87,6 +95,8 @@ impl Listen<'_> {
 pub struct Daemon {
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// Whether it serves SFTP and nothing else ([`Listen::sftp_only`]).
+    pub sftp_only: bool,
     /// The wrapper process (`None`: a container's helper runs the daemon).
     child: Option<Child>,
     /// Closing it stops the daemon.
@@ -167,9 +177,16 @@ impl Daemon {
         )
         .await
         .map(|r| r.is_ok());
+        if ready == Ok(true) && !accepts(port, wait).await {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the server said it was ready but did not listen in time",
+            ));
+        }
         match ready {
             Ok(true) => Ok(Ok(Daemon {
                 port,
+                sftp_only: false,
                 child,
                 stdin,
                 lines,
@@ -220,6 +237,34 @@ impl Daemon {
         let _ = tokio::time::timeout(grace, rx.wait_for(ended)).await;
         let all = rx.borrow();
         all.iter().skip(from).cloned().collect()
+    }
+}
+
+/// Whether 127.0.0.1:`port` is in the LISTEN state, as `/proc/net/tcp` lists it (`None`: the
+/// table is unreadable). ProFTPD logs `standalone mode STARTUP` before it calls `listen()`
+/// (src/main.c: `server_loop` → `pr_ipbind_listen`), so its ready line alone would let a client
+/// in too early (measured: "Connection refused" now and then).
+fn listening(port: u16) -> Option<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    Some(table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
+    }))
+}
+
+/// Waits, within `wait`, for the port to listen (polling the kernel's table: a connection
+/// would count as a client of the daemon). True at once where the table cannot be read.
+async fn accepts(port: u16, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match listening(port) {
+            Some(false) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(2)).await
+            }
+            Some(false) => return false,
+            _ => return true,
+        }
     }
 }
 

@@ -71,6 +71,7 @@ impl Dropbear {
             ready: READY,
             port_taken: "Failed listening",
             what: "dropbear",
+            sftp_only: false,
         };
         listen.serve(|port| self.argv(port), log, wait).await
     }

@@ -1,6 +1,6 @@
 //! The server side of sshmatrix: server policies as data (`policies/*.toml`, each fact with its
 //! source), OpenSSH sshd targets in inetd mode (one process per connection) on this host or in
-//! containers, Dropbear targets (a daemon per connection) in containers (images built offline, Dockerfiles in `images/`), and server log analysis.
+//! containers, Dropbear and ProFTPD `mod_sftp` targets (a daemon per connection) in containers (images built offline, Dockerfiles in `images/`), and server log analysis.
 
 #![warn(missing_docs)]
 
@@ -16,6 +16,7 @@ pub mod log;
 pub mod owner;
 pub mod peer;
 pub mod policy;
+pub mod proftpd;
 pub mod relay;
 pub mod sshd;
 

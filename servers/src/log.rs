@@ -54,6 +54,14 @@ const REASONS: &[&str] = &[
     "Max auth tries reached",
     "Bad password attempt",
     "Pubkey auth attempt with unknown algo",
+    // ProFTPD mod_sftp (1.3.7a-1.3.9d): no common algorithm (its SFTPLog: `no shared key
+    // exchange algorithm found (client sent '…', server sent '…')`), the attempts exhausted
+    // (`Maximum login attempts (6) exceeded`), a key refused (`USER alice (Login failed):
+    // authentication via 'rsa-sha2-512' public key failed`; an algorithm it does not verify
+    // is `unsupported public key algorithm`, above).
+    "no shared ",
+    "Maximum login attempts",
+    "(Login failed)",
     // Apache MINA SSHD: a signature algorithm it has no verifier for (DEBUG).
     "No verifier located for algorithm",
     "Exit before auth",
@@ -86,11 +94,12 @@ pub fn config_failure(log: &str) -> Option<String> {
 }
 
 /// The connections a per-cell daemon's log says it served beyond the cell's one (Dropbear logs
-/// `Child connection from HOST:PORT` for each): a connection another local user made to the
+/// `Child connection from HOST:PORT` for each, ProFTPD `SSH2 session opened.`): a connection another local user made to the
 /// cell's port, which makes the log (and so the verdict) no longer the cell's alone.
 pub fn foreign_connections(log: &str) -> usize {
+    // ProFTPD logs `SSH2 session opened.` for each.
     log.lines()
-        .filter(|l| l.contains("Child connection from"))
+        .filter(|l| l.contains("Child connection from") || l.contains("SSH2 session opened"))
         .count()
         .saturating_sub(1)
 }
@@ -135,10 +144,14 @@ const CONTEXT: &[&str] = &[
     "srclimit_penalise:",
 ];
 
-/// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix or
-/// TinySSH's `tinysshd: SESSION: info: ` prefix and ` {file.c:LINE}` suffix.
+/// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix,
+/// TinySSH's `tinysshd: SESSION: info: ` prefix and ` {file.c:LINE}` suffix, or ProFTPD's
+/// `YYYY-MM-DD HH:MM:SS,mmm HOST proftpd[PID] SERVER (CLIENT): ` and `… mod_sftp/V[PID]: `.
 fn clean(line: &str) -> String {
     let line = line.trim();
+    if let Some(rest) = proftpd_text(line) {
+        return rest.to_string();
+    }
     // AsyncSSH: `[conn=0] Auth for user admin succeeded`, `[conn=0, chan=0] …`.
     if let Some(rest) = line.strip_prefix("[conn=").and_then(|r| r.split_once("] ")) {
         return rest.1.trim().to_string();
@@ -166,6 +179,30 @@ fn clean(line: &str) -> String {
     line.trim_end_matches("[preauth]").trim().to_string()
 }
 
+/// A ProFTPD log line's text after its timestamp and source (`None`: not ProFTPD's).
+fn proftpd_text(line: &str) -> Option<&str> {
+    // `2026-12-07 17:25:20,115 ` is 24 bytes: digits and separators at fixed places.
+    let stamp = line.get(..24)?.as_bytes();
+    let shape = b"dddd-dd-dd dd:dd:dd,ddd ";
+    let dated = stamp.iter().zip(shape).all(|(c, s)| match s {
+        b'd' => c.is_ascii_digit(),
+        _ => c == s,
+    });
+    if !dated {
+        return None;
+    }
+    let rest = &line[24..];
+    if rest.starts_with("mod_sftp/") {
+        return rest.split_once("]: ").map(|(_, text)| text);
+    }
+    let (_, after) = rest.split_once(" proftpd[")?;
+    after
+        .split_once("] ")?
+        .1
+        .split_once(": ")
+        .map(|(_, text)| text)
+}
+
 /// Whether a (cleaned) line records a successful authentication.
 fn is_acceptance(line: &str) -> bool {
     // OpenSSH names PAM's keyboard-interactive login `Accepted keyboard-interactive/pam`.
@@ -177,6 +214,8 @@ fn is_acceptance(line: &str) -> bool {
             .any(|p| line.starts_with(p))
         || (line.starts_with("auth: ") && line.ends_with(" accepted"))
         || (line.starts_with("Auth for user ") && line.ends_with(" succeeded"))
+        // ProFTPD: `USER alice: Login successful.` (mod_auth's log of the accepted login).
+        || (line.starts_with("USER ") && line.contains(": Login successful"))
         // Apache MINA SSHD (ServerUserAuthService, INFO).
         || (line.starts_with("Session ") && line.ends_with(" authenticated"))
 }
@@ -363,6 +402,30 @@ mod tests {
             v.reason.as_deref(),
             Some("Exit before auth from <127.0.0.1:1>: No matching algo kex")
         );
+    }
+
+    /// Lines of the real ProFTPD 1.3.8 in the bookworm image (2026-12-07), main log and
+    /// SFTPLog both on its stderr.
+    #[test]
+    fn proftpd_lines_lose_their_stamp_and_source() {
+        let v = analyse(
+            "2026-12-07 17:25:20,101 vm proftpd[361] localhost (localhost[127.0.0.1]): SSH2 session opened.\n\
+             2026-12-07 17:25:20,115 vm proftpd[361] localhost (localhost[127.0.0.1]): USER alice (Login failed): authentication via 'rsa-sha2-512' public key failed\n\
+             2026-12-07 17:25:20,115 mod_sftp/1.1.1[361]: sending userauth failure; remaining userauth methods: publickey,password\n",
+        );
+        assert_eq!(
+            v.reason.as_deref(),
+            Some("USER alice (Login failed): authentication via 'rsa-sha2-512' public key failed")
+        );
+        let v = analyse("2026-12-07 17:25:19,694 vm proftpd[359] localhost (localhost[127.0.0.1]): USER alice: Login successful.\n");
+        assert!(v.accepted);
+        assert_eq!(v.evidence, ["USER alice: Login successful."]);
+        let v = analyse("2026-12-07 17:25:20,523 mod_sftp/1.1.1[363]: no shared key exchange algorithm found (client sent 'diffie-hellman-group1-sha1', server sent 'curve25519-sha256')\n");
+        assert!(v
+            .reason
+            .unwrap()
+            .starts_with("no shared key exchange algorithm found"));
+        assert_eq!(proftpd_text("2026-12-07 17:25 not proftpd"), None);
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub enum ServerKind {
     Tinyssh,
     /// The server of the Python library AsyncSSH (its defaults).
     Asyncssh,
+    /// ProFTPD's `mod_sftp` (SFTP and SCP only, no shell), configured by its own directives.
+    Proftpd,
     /// Another release emulated from its sourced facts (identification string, algorithm
     /// lists, ext-info, what it verifies, its log lines) on AsyncSSH's server engine.
     Emulated,
@@ -138,6 +140,7 @@ impl ServerKind {
             ServerKind::Dropbear => "Dropbear",
             ServerKind::Tinyssh => "TinySSH",
             ServerKind::Asyncssh => "AsyncSSH",
+            ServerKind::Proftpd => "ProFTPD mod_sftp",
             ServerKind::Emulated => "emulated",
         }
     }
@@ -156,8 +159,9 @@ impl ServerKind {
 pub struct ServerFacts {
     /// The release, e.g. `2022.83` (a test holds it equal to what the image runs).
     pub version: String,
-    /// Command-line options the platform runs it with (`-s`: no password logins; `-w`: no
-    /// root logins; `-T N`: at most N authentication attempts).
+    /// Command-line options the platform runs it with (Dropbear: `-s`: no password logins;
+    /// `-w`: no root logins; `-T N`: at most N authentication attempts), or for ProFTPD the
+    /// configuration directives it adds, one line each (`SFTPAuthMethods publickey`).
     #[serde(default)]
     pub options: Vec<String>,
     /// Key exchange algorithms offered, in order.
@@ -212,15 +216,24 @@ pub struct ServerFacts {
 }
 
 impl ServerFacts {
-    /// Whether password logins are enabled (no `-s`).
+    /// Whether password logins are enabled: no `-s` (Dropbear), no `SFTPAuthMethods` line
+    /// without `password` (ProFTPD).
     pub fn password_auth(&self) -> bool {
-        !self.options.iter().any(|o| o == "-s")
+        !self.options.iter().any(|o| {
+            o == "-s"
+                || (o.starts_with("SFTPAuthMethods ")
+                    && !o.split_whitespace().any(|w| w == "password"))
+        })
     }
 
-    /// The authentication attempts allowed (an emulated release's `auth_tries`, `-T N`, else
-    /// Dropbear's default 10).
+    /// The authentication attempts allowed (ProFTPD's `MaxLoginAttempts N` line, the facts'
+    /// `auth_tries`, Dropbear's `-T N`, else Dropbear's default 10).
     pub fn max_auth_tries(&self) -> u32 {
-        if let Some(n) = self.auth_tries {
+        let directive = self.options.iter().find_map(|o| {
+            o.strip_prefix("MaxLoginAttempts ")
+                .and_then(|n| n.trim().parse().ok())
+        });
+        if let Some(n) = directive.or(self.auth_tries) {
             return n;
         }
         self.options
@@ -339,7 +352,7 @@ fn check_kind(p: &Policy) -> Result<(), String> {
         }
         (ServerKind::Openssh, None) => Ok(()),
         (ServerKind::Openssh, Some(_)) => Err(
-            "a `[facts]` table needs `server = \"dropbear\"`, `\"tinyssh\"` or `\"asyncssh\"`"
+            "a `[facts]` table needs `server = \"dropbear\"`, `\"tinyssh\"`, `\"asyncssh\"` or `\"proftpd\"`"
                 .into(),
         ),
         (kind, None) => Err(format!("a {} policy needs a `[facts]` table", kind.name())),

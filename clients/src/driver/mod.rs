@@ -140,18 +140,22 @@ pub enum Session {
     /// Run [`SESSION_COMMAND`]: Dropbear serves no subsystem but `sftp`, and its targets force
     /// that command (`-c`) whatever is asked.
     Command,
+    /// Request the `sftp` subsystem and close it at once: ProFTPD's `mod_sftp` serves SFTP and
+    /// SCP only, refusing any command ("unsupported exec command").
+    Sftp,
 }
 
 /// The command a client runs where its server serves no [`SESSION_SUBSYSTEM`].
 pub const SESSION_COMMAND: &str = "true";
 
 impl Session {
-    /// The trailing arguments of an `ssh`/`dbclient` command line: `-s DEST SUBSYSTEM`, or
-    /// `DEST true`.
+    /// The trailing arguments of an `ssh`/`dbclient` command line: `-s DEST SUBSYSTEM`,
+    /// `DEST true` or `-s DEST sftp`.
     pub fn args(self, destination: String) -> Vec<String> {
         match self {
             Session::Subsystem => vec!["-s".into(), destination, SESSION_SUBSYSTEM.into()],
             Session::Command => vec![destination, SESSION_COMMAND.into()],
+            Session::Sftp => vec!["-s".into(), destination, "sftp".into()],
         }
     }
 
@@ -160,6 +164,7 @@ impl Session {
         match self {
             Session::Subsystem => format!("-s {host} {SESSION_SUBSYSTEM}"),
             Session::Command => format!("{host} {SESSION_COMMAND}"),
+            Session::Sftp => format!("-s {host} sftp"),
         }
     }
 }

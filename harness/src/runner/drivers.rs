@@ -276,6 +276,7 @@ fn invocation(c: &RealCell<'_>, driver: Driver, key: &Path, typed: bool) -> Invo
         family: c.key.spec.family(),
         timeout_secs: c.timeout.as_secs(),
         session: match &c.server {
+            ServerEnd::Port(Endpoint::Daemon(d)) if d.sftp_only => Session::Sftp,
             ServerEnd::Port(Endpoint::Daemon(_)) => Session::Command,
             _ => Session::Subsystem,
         },

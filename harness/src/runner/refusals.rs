@@ -10,10 +10,14 @@ use super::drivers::Seen;
 /// (`Failed password`) or at PAM's keyboard-interactive prompt (`Failed
 /// keyboard-interactive/pam`; a client may type its password there, as plink and paramiko's
 /// fallback do). Without `/pam` sshd had no device to ask, which says nothing of the answer.
+/// Dropbear and ProFTPD have their own words ([`crate::words::PASSWORD_REFUSED_LOG`]).
 pub(super) fn password_refused(log: &str) -> Option<(&'static str, Code)> {
     if log.contains("Failed keyboard-interactive/pam") {
         Some((crate::words::KBDINT_REFUSED, Code::AuthKbdintRefused))
-    } else if log.contains("Failed password") {
+    } else if crate::words::PASSWORD_REFUSED_LOG
+        .iter()
+        .any(|w| log.contains(w))
+    {
         Some((crate::words::PASSWORD_REFUSED, Code::AuthPasswordRejected))
     } else {
         None

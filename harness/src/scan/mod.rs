@@ -99,6 +99,11 @@ pub struct Seen {
 pub fn software(ident: &str) -> (Option<ServerKind>, Option<String>) {
     let soft = ident.splitn(3, '-').nth(2).unwrap_or("");
     let soft = soft.split_whitespace().next().unwrap_or("");
+    // ProFTPD says `SSH-2.0-mod_sftp` (`mod_sftp/1.1.1` with ServerIdent on: the module's
+    // version, not ProFTPD's release).
+    if soft.starts_with("mod_sftp") {
+        return (Some(ServerKind::Proftpd), None);
+    }
     let (name, version) = soft.split_once('_').unwrap_or((soft, ""));
     let kind = match name.to_ascii_lowercase().as_str() {
         "openssh" => Some(ServerKind::Openssh),
@@ -587,6 +592,7 @@ mod tests {
             s("SSH-2.0-AsyncSSH_2.13.2"),
             (Some(ServerKind::Asyncssh), Some("2.13.2".into()))
         );
+        assert_eq!(s("SSH-2.0-mod_sftp"), (Some(ServerKind::Proftpd), None));
         assert_eq!(s("SSH-2.0-Cisco-1.25"), (None, None));
     }
 

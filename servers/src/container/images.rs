@@ -15,10 +15,11 @@ use crate::sshd::sh_quote;
 /// Repository of the images sshmatrix builds.
 pub const REPOSITORY: &str = "sshmatrix/sshd";
 /// Bumped when the way images are made changes; images of another recipe are rebuilt.
-const RECIPE_VERSION: &str = "2";
+const RECIPE_VERSION: &str = "3";
 /// Packages every Debian image carries: the release's sshd and its three clients, and the
-/// Dropbear and TinySSH servers.
-const PACKAGES: &str = "openssh-server,openssh-client,putty-tools,dropbear-bin,tinysshd";
+/// Dropbear, TinySSH and ProFTPD (`mod_sftp`, in `proftpd-mod-crypto`) servers.
+const PACKAGES: &str =
+    "openssh-server,openssh-client,putty-tools,dropbear-bin,tinysshd,proftpd-core,proftpd-mod-crypto";
 
 /// The recipes as shipped.
 const RECIPES: &str = include_str!("../../images/recipes.toml");
@@ -75,6 +76,8 @@ pub struct ImageRecipe {
     pub dropbear: Option<String>,
     /// The TinySSH release it has, if any (its Debian package's upstream version).
     pub tinyssh: Option<String>,
+    /// The ProFTPD release it has, if any (as `proftpd -v` says it: `1.3.8c`).
+    pub proftpd: Option<String>,
     /// Where its facts come from.
     pub source: String,
 }
@@ -91,6 +94,7 @@ struct RawImage {
     extras: Vec<String>,
     dropbear: Option<String>,
     tinyssh: Option<String>,
+    proftpd: Option<String>,
     source: String,
 }
 
@@ -153,6 +157,7 @@ impl RawImage {
             extras: self.extras,
             dropbear: self.dropbear,
             tinyssh: self.tinyssh,
+            proftpd: self.proftpd,
             source: self.source,
         })
     }
@@ -209,6 +214,7 @@ impl ImageRecipe {
             crate::policy::ServerKind::Openssh => None,
             crate::policy::ServerKind::Dropbear => self.dropbear.as_deref(),
             crate::policy::ServerKind::Tinyssh => self.tinyssh.as_deref(),
+            crate::policy::ServerKind::Proftpd => self.proftpd.as_deref(),
             crate::policy::ServerKind::Asyncssh | crate::policy::ServerKind::Emulated => None,
         }
     }

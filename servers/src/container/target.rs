@@ -49,25 +49,8 @@ pub async fn start_target(
     }
     let ak_name = &spec.policy.authorized_keys_name;
     let mut script = accounts_script(users, &accounts, ak_name, &mut files).map_err(fail)?;
-    let version = spec.policy.facts.as_ref().map(|f| f.version.as_str());
-    let config = match (spec.policy.server, version) {
-        (ServerKind::Dropbear, Some(v)) => {
-            script.push_str(&dropbear_script(&spec.host_keys, v));
-            None
-        }
-        (ServerKind::Tinyssh, Some(v)) => {
-            files.extend(tinyssh_keys(host_keys).map_err(fail)?);
-            script.push_str(&format!(
-                "case \"$(dpkg-query -W -f='${{Version}}' tinysshd)\" in {v}*) ;; *) echo 'this image has no TinySSH {v}' >&2; exit 1;; esac\n"
-            ));
-            None
-        }
-        _ => {
-            let config = sshd_config(run_dir, spec, users, &mut files).map_err(fail)?;
-            script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
-            Some(config)
-        }
-    };
+    let config =
+        prepare_server(run_dir, spec, host_keys, users, &mut files, &mut script).map_err(fail)?;
     let writable: Vec<PathBuf> = logs.map(Path::to_path_buf).into_iter().collect();
     let container = Container::start(&spec.id, image, run, files, &[], &writable).await?;
     let (code, out) = container.sh(&script).await?;
@@ -98,6 +81,42 @@ pub async fn start_target(
     Ok((container, target))
 }
 
+/// Adds the files and script lines the policy's server needs: an sshd_config checked with the
+/// image's sshd (returned: its copy under `run_dir`), or Dropbear's, TinySSH's or ProFTPD's
+/// host keys and configuration, the image checked to run the policy's release.
+fn prepare_server(
+    run_dir: &Path,
+    spec: &TargetSpec,
+    host_keys: &HostKeyStore,
+    users: &[(String, Vec<String>)],
+    files: &mut Vec<FileIn>,
+    script: &mut String,
+) -> Result<Option<PathBuf>, String> {
+    let facts = spec.policy.facts.as_ref();
+    match (spec.policy.server, facts) {
+        (ServerKind::Dropbear, Some(f)) => {
+            script.push_str(&dropbear_script(&spec.host_keys, &f.version));
+        }
+        (ServerKind::Tinyssh, Some(f)) => {
+            files.extend(tinyssh_keys(host_keys)?);
+            script.push_str(&format!(
+                "case \"$(dpkg-query -W -f='${{Version}}' tinysshd)\" in {v}*) ;; *) echo 'this image has no TinySSH {v}' >&2; exit 1;; esac\n",
+                v = f.version
+            ));
+        }
+        (ServerKind::Proftpd, Some(f)) => {
+            files.extend(proftpd_files(spec, users, f));
+            script.push_str(&proftpd_script(&f.version));
+        }
+        _ => {
+            let config = sshd_config(run_dir, spec, users, files)?;
+            script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
+            return Ok(Some(config));
+        }
+    }
+    Ok(None)
+}
+
 /// The target of a prepared container: its sshd (reading `config`), tinysshd or Dropbear,
 /// started by `launcher` (`docker exec -i ID`).
 fn container_server(
@@ -115,6 +134,13 @@ fn container_server(
             launcher.push("/usr/sbin/tinysshd".into());
             SshdTarget::tinyssh(&spec.id, launcher, facts)
         }
+        (None, Some(facts)) if spec.policy.server == ServerKind::Proftpd => SshdTarget::proftpd(
+            &spec.id,
+            crate::proftpd::Proftpd {
+                prefix: launcher,
+                facts,
+            },
+        ),
         (None, facts) => SshdTarget::dropbear(
             &spec.id,
             crate::dropbear::Dropbear {
@@ -224,6 +250,45 @@ fn tinyssh_keys(host_keys: &HostKeyStore) -> Result<Vec<FileIn>, String> {
             mode: 0o600,
         },
     ])
+}
+
+/// A ProFTPD target's configuration and each user's authorized keys in RFC 4716 form.
+fn proftpd_files(
+    spec: &TargetSpec,
+    users: &[(String, Vec<String>)],
+    facts: &crate::policy::ServerFacts,
+) -> Vec<FileIn> {
+    use crate::proftpd::{config, rfc4716, CONFIG_IN, KEYS_IN};
+    let host_keys: Vec<String> = spec
+        .host_keys
+        .iter()
+        .map(|kind| format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"))
+        .collect();
+    let mut files = vec![FileIn {
+        path: CONFIG_IN.into(),
+        data: config(&spec.id, &host_keys, facts).into_bytes(),
+        mode: 0o644,
+    }];
+    for (user, lines) in users {
+        let blocks: String = lines.iter().filter_map(|l| rfc4716(l)).collect();
+        files.push(FileIn {
+            path: format!("{KEYS_IN}/{user}"),
+            data: blocks.into_bytes(),
+            mode: 0o600,
+        });
+    }
+    files
+}
+
+/// The script lines that check the image runs ProFTPD `version` and that it takes the
+/// target's configuration (`proftpd -t`).
+fn proftpd_script(version: &str) -> String {
+    use crate::proftpd::{CONFIG_IN, PROFTPD};
+    format!(
+        "v=$({PROFTPD} -v 2>&1 || true)\n\
+         case \"$v\" in *\"Version {version}\") ;; *) echo \"this image runs $v, not ProFTPD {version}\" >&2; exit 1;; esac\n\
+         SSHMATRIX_PORT=2222 {PROFTPD} -t -c {CONFIG_IN} >/dev/null 2>/tmp/proftpd-t.log || {{ cat /tmp/proftpd-t.log >&2; exit 1; }}\n"
+    )
 }
 
 /// The script lines that give Dropbear the target's host keys in its own format (converted by

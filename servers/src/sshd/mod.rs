@@ -80,6 +80,8 @@ enum Server {
     },
     /// A Dropbear daemon per connection.
     Dropbear(Box<crate::dropbear::Dropbear>),
+    /// A ProFTPD (`mod_sftp`) daemon per connection.
+    Proftpd(Box<crate::proftpd::Proftpd>),
     /// An AsyncSSH server process per connection, on this host.
     AsyncSsh(Box<crate::asyncssh::AsyncSsh>),
     /// `tinysshd` run once per connection by `launcher` (`docker exec -i CONTAINER
@@ -197,6 +199,18 @@ impl SshdTarget {
         }
     }
 
+    /// A ProFTPD target: a `mod_sftp` daemon per connection, run where `proftpd.prefix` says.
+    pub fn proftpd(id: &str, proftpd: crate::proftpd::Proftpd) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Proftpd(Box::new(proftpd)),
+            helper: None,
+            listener: Listener::default(),
+        }
+    }
+
     /// An AsyncSSH target: a server process per connection on this host.
     pub fn asyncssh(id: &str, server: crate::asyncssh::AsyncSsh) -> Self {
         SshdTarget {
@@ -217,6 +231,7 @@ impl SshdTarget {
     ) -> Option<std::io::Result<crate::daemon::Daemon>> {
         match &self.server {
             Server::Dropbear(d) => Some(d.serve(log, wait, self.helper.as_deref()).await),
+            Server::Proftpd(p) => Some(p.serve(log, wait, self.helper.as_deref()).await),
             Server::AsyncSsh(a) => Some(a.serve(log, wait).await),
             _ => None,
         }
@@ -283,7 +298,7 @@ impl SshdTarget {
                     TINYSSH_KEYS.into(),
                 ],
             )),
-            Server::Dropbear(_) | Server::AsyncSsh(_) => None,
+            Server::Dropbear(_) | Server::Proftpd(_) | Server::AsyncSsh(_) => None,
         }
     }
 
@@ -357,6 +372,7 @@ impl SshdTarget {
             ready: "Server listening on 127.0.0.1 port",
             port_taken: "Address already in use",
             what: "the listening sshd",
+            sftp_only: false,
         };
         let argv = |port: u16| -> Vec<String> {
             let words = [

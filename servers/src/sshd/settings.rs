@@ -107,6 +107,10 @@ impl SshdTarget {
                 let kind = ServerKind::Tinyssh;
                 return Ok(Effective::from_facts(kind, facts, host_key_types));
             }
+            Server::Proftpd(p) => {
+                let kind = ServerKind::Proftpd;
+                return Ok(Effective::from_facts(kind, &p.facts, host_key_types));
+            }
             Server::AsyncSsh(a) => {
                 let kind = ServerKind::Asyncssh;
                 return Ok(Effective::from_facts(kind, &a.facts, host_key_types));

@@ -62,6 +62,11 @@ fn auth_failure(client: &ClientOutcome, srv: &dyn Fn(&str) -> bool) -> Code {
         || srv("unsupported public key algorithm")
         || srv("Pubkey auth attempt with unknown algo")
         || srv("No verifier located for algorithm")
+        // Twisted Conch: a key type the release cannot read at all, or a registered key whose
+        // signature it could not verify (an RSA signature algorithm it does not implement:
+        // rsa-sha2-512 on 20.3.0, measured with paramiko 3.5.1).
+        || srv("Unsupported key type")
+        || srv("unauthorized login: Key signature invalid")
     {
         Code::AuthSignatureRejected
     } else if srv("Invalid key length") || srv("refusing RSA key") || cli("RequiredRSASize") {

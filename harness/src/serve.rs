@@ -222,12 +222,14 @@ fn servable(t: &Target, listen: bool) -> Result<(), RunError> {
     }
     let servable = match t.policy.server {
         ServerKind::Openssh => true,
-        ServerKind::Tinyssh | ServerKind::Dropbear | ServerKind::Proftpd => t.image().is_some(),
+        ServerKind::Tinyssh | ServerKind::Dropbear | ServerKind::Proftpd | ServerKind::Twisted => {
+            t.image().is_some()
+        }
         ServerKind::Asyncssh | ServerKind::Emulated => t.image().is_none() && !listen,
     };
     if t.remote().is_some() || !servable {
         return Err(RunError::Input(format!(
-            "target `{}`: serve runs OpenSSH policies (on this host or with --image), Dropbear, TinySSH and ProFTPD policies with the image of their release, and AsyncSSH and emulated releases on this host (without --image or --listen); not remote targets",
+            "target `{}`: serve runs OpenSSH policies (on this host or with --image), Dropbear, TinySSH, ProFTPD and Twisted policies with the image of their release, and AsyncSSH and emulated releases on this host (without --image or --listen); not remote targets",
             t.id
         )));
     }

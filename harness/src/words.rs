@@ -8,11 +8,13 @@ pub const PASSWORD_REFUSED: &str = "server refused the password";
 
 /// A server log's words for a refused password: OpenSSH `Failed password for USER`, Dropbear
 /// `Bad password attempt for 'USER'` (svr-authpasswd.c), ProFTPD `USER admin (Login failed):
-/// Incorrect password` (mod_auth_unix, measured with 1.3.8).
-pub const PASSWORD_REFUSED_LOG: [&str; 3] = [
+/// Incorrect password` (mod_auth_unix, measured with 1.3.8), Twisted Conch `b'admin' failed
+/// auth b'password'` (userauth.py).
+pub const PASSWORD_REFUSED_LOG: [&str; 4] = [
     "Failed password",
     "Bad password attempt",
     "(Login failed): Incorrect password",
+    "failed auth b'password'",
 ];
 
 /// Keyboard-interactive answers the server refused (`auth-kbdint-refused`).

@@ -17,7 +17,7 @@ fn cell<'a>(cells: &'a [CellResult], client: &str, key: &str, target: &str) -> &
 #[tokio::test(flavor = "multi_thread")]
 async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_containers() {
     let report = common::run_shipped("appliance-servers.toml").await;
-    assert_eq!(report.cells.len(), 8 * 3 * 11);
+    assert_eq!(report.cells.len(), 8 * 3 * 13);
     // A ○ is backed by Dropbear's own success line, for emulated and real clients alike.
     for client in [
         "teraterm-5.3",
@@ -134,6 +134,44 @@ async fn appliance_servers_meet_expectations_with_their_own_log_lines_in_contain
         .notes
         .iter()
         .any(|n| n.contains("a ProFTPD 1.3.9d mod_sftp daemon per cell")));
+    // Twisted 20.3.0 cannot read an Ed25519 key and verifies RSA only as ssh-rsa: paramiko 3.5.1
+    // (no server-sig-algs to read) signs with rsa-sha2-512 and is refused in Twisted's words;
+    // OpenSSH 9.2 keeps the key. 26.4.0 takes them all, in its own success line.
+    let old = |client, key| cell(&report.cells, client, key, "twisted-20.3.0");
+    assert_eq!(
+        old("real-openssh-9.2", "ed25519").server_reason.as_deref(),
+        Some("Unsupported key type ssh-ed25519 or bad key")
+    );
+    let pk = old("real-paramiko-3.5.1", "rsa");
+    assert_eq!(
+        (pk.code.as_str(), pk.server_evidence.as_slice()),
+        (
+            "auth-signature-rejected",
+            [
+                "b'admin' failed auth b'publickey'".to_string(),
+                "unauthorized login: Key signature invalid.".to_string()
+            ]
+            .as_slice()
+        )
+    );
+    assert_eq!(
+        old("real-openssh-9.2", "rsa").code.as_str(),
+        "auth-no-signature-algorithm"
+    );
+    assert_eq!(
+        old("teraterm-5.3", "rsa").signature.as_deref(),
+        Some("ssh-rsa")
+    );
+    let new = cell(
+        &report.cells,
+        "real-paramiko-3.5.1",
+        "ed25519",
+        "twisted-26.4.0",
+    );
+    assert_eq!(
+        new.server_evidence,
+        ["b'admin' authenticated with b'publickey'"]
+    );
     // AsyncSSH verifies ssh-rsa too; its success line is its own.
     for target in ["asyncssh-2.13.2", "asyncssh-2.24.1"] {
         let a = cell(&report.cells, "teraterm-4.106", "rsa", target);
@@ -224,7 +262,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
         .into_iter()
         .filter(|p| p.facts.is_some())
         .collect();
-    assert_eq!(policies.len(), 21);
+    assert_eq!(policies.len(), 25);
     for p in policies {
         let d = p.facts.clone().unwrap();
         let (target, container) = start(&p, work.path(), &store).await;
@@ -243,6 +281,7 @@ async fn each_appliance_policy_lists_what_its_real_server_sends_in_containers() 
             ServerKind::Asyncssh => format!("SSH-2.0-AsyncSSH_{}", d.version),
             ServerKind::Emulated => format!("SSH-2.0-{}", d.ident.clone().unwrap_or_default()),
             ServerKind::Proftpd => "SSH-2.0-mod_sftp".to_string(),
+            ServerKind::Twisted => format!("SSH-2.0-Twisted_{}", d.version),
             _ => "SSH-2.0-tinyssh".to_string(),
         };
         assert!(hello.ident.starts_with(&ident), "{}: {}", p.id, hello.ident);
@@ -314,6 +353,7 @@ fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
         ("dropbear-2025.89", "trixie"),
         ("tinyssh-20230101", "bookworm"),
         ("proftpd-1.3.8", "bookworm"),
+        ("twisted-22.4.0", "bookworm"),
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nkind = \"container\"\nimage = \"{image}\"\n");
     }
@@ -321,7 +361,7 @@ fn small_appliance_matrix(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn dropbear_tinyssh_and_proftpd_targets_leave_nothing_running_after_ctrl_c_in_containers() {
+fn daemon_and_inetd_style_targets_leave_nothing_running_after_ctrl_c_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("cells.jsonl");
     let (s, m) = (
@@ -333,7 +373,7 @@ fn dropbear_tinyssh_and_proftpd_targets_leave_nothing_running_after_ctrl_c_in_co
     let pid = child.id();
     assert!(common::wait_for_lines(&stream, 3) >= 3, "no cells streamed");
     let containers = common::containers_of(pid);
-    assert_eq!(containers.len(), 3, "{containers:?}");
+    assert_eq!(containers.len(), 4, "{containers:?}");
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
@@ -365,6 +405,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
         ("dropbear-2025.89", Some("trixie")),
         ("tinyssh-20250501", Some("trixie")),
         ("proftpd-1.3.9d", Some("forky")),
+        ("twisted-24.11.0", Some("trixie")),
         ("asyncssh-2.24.1", None),
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nscenario = {{ authorized_keys = \"other\" }}\n");
@@ -374,7 +415,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
     }
     let m = common::matrix_file(dir.path(), "unregistered.toml", &text);
     let report = common::run(common::plan(&m)).await;
-    assert_eq!(report.cells.len(), 4);
+    assert_eq!(report.cells.len(), 5);
     for c in &report.cells {
         let what = format!("{} @ {}", c.client, c.target);
         assert_eq!(
@@ -394,6 +435,7 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
             "proftpd-1.3.9d" => {
                 "USER admin (Login failed): authentication via 'ssh-ed25519' public key failed"
             }
+            "twisted-24.11.0" => "b'admin' failed auth b'publickey'",
             _ => "Beginning auth for user admin",
         };
         assert!(
@@ -404,11 +446,11 @@ async fn a_key_that_is_not_registered_is_refused_by_every_server_kind_in_contain
     }
 }
 
-/// A wrong password, given by ssh, plink and paramiko, is named by Dropbear's and ProFTPD's own
-/// log lines (before, only sshd's `Failed password` was read, and these cells came out as a
+/// A wrong password, given by ssh, plink and paramiko, is named by Dropbear's, ProFTPD's and
+/// Twisted's own log lines (before, only sshd's `Failed password` was read, and these cells came out as a
 /// method the server does not offer).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_refused_password_is_read_from_dropbear_and_proftpd_logs_in_containers() {
+async fn a_refused_password_is_read_from_dropbear_proftpd_and_twisted_logs_in_containers() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from(
         "[axes]\nkeys = [\"ed25519\"]\nholders = [\"password\"]\npairs = [\
@@ -419,12 +461,13 @@ async fn a_refused_password_is_read_from_dropbear_and_proftpd_logs_in_containers
     for (id, image) in [
         ("dropbear-2025.89", "trixie"),
         ("proftpd-1.3.8", "bookworm"),
+        ("twisted-22.4.0", "bookworm"),
     ] {
         text += &format!("[[targets]]\nid = \"{id}\"\npolicy = \"{id}\"\nusers = [\"admin\"]\nkind = \"container\"\nimage = \"{image}\"\n");
     }
     let m = common::matrix_file(dir.path(), "passwords.toml", &text);
     let report = common::run(common::plan(&m)).await;
-    assert_eq!(report.cells.len(), 6);
+    assert_eq!(report.cells.len(), 9);
     for c in &report.cells {
         let what = format!("{} @ {}", c.client, c.target);
         assert_eq!(
@@ -443,6 +486,7 @@ async fn a_refused_password_is_read_from_dropbear_and_proftpd_logs_in_containers
         );
         let said = match c.target.as_str() {
             "dropbear-2025.89" => "Bad password attempt for 'admin' from 127.0.0.1:",
+            "twisted-22.4.0" => "b'admin' failed auth b'password'",
             _ => "USER admin (Login failed): Incorrect password",
         };
         assert!(

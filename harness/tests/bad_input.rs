@@ -235,7 +235,7 @@ fn check(path: &Path) -> (i32, String) {
 )]
 #[case(
     "tinyssh-rsa-host-key.toml",
-    "12:13: target `rescue`: TinySSH serves an Ed25519 host key only",
+    "12:13: target `rescue`: TinySSH 20250501 serves ed25519 host keys only",
     "host_keys = [\"ed25519\"]"
 )]
 #[case(

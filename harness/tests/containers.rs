@@ -300,6 +300,13 @@ fn image_recipes_name_the_releases_and_keywords_of_their_servers_in_containers()
             "{}",
             recipe.name
         );
+        let twisted = run("python3 -c 'import twisted; print(twisted.__version__)'");
+        assert_eq!(
+            recipe.twisted.as_deref(),
+            Some(String::from_utf8_lossy(&twisted.stdout).trim()),
+            "{}",
+            recipe.name
+        );
         // ProFTPD as it names itself (Debian writes 1.3.8c as `1.3.8.c+dfsg`).
         let said = String::from_utf8_lossy(&run("/usr/sbin/proftpd -v 2>&1").stdout).to_string();
         assert_eq!(

@@ -91,6 +91,33 @@ impl Listen<'_> {
     }
 }
 
+/// A server that listens itself, one daemon per cell where its `prefix` says (a container:
+/// Dropbear, ProFTPD, Twisted Conch), started by the container's helper when there is one.
+pub trait PerCell {
+    /// How it is known to listen (its `prefix` and `helper` are filled in per start).
+    const LISTEN: Listen<'static>;
+    /// The argv prefix that runs a command where the server lives (`docker exec -i ID`).
+    fn prefix(&self) -> &[String];
+    /// Its argv listening on 127.0.0.1:`port`.
+    fn argv(&self, port: u16) -> Vec<String>;
+}
+
+/// Starts `server` for one connection, ready within `wait`; its log is also written to `log`
+/// when given.
+pub async fn serve_per_cell<S: PerCell>(
+    server: &S,
+    log: Option<PathBuf>,
+    wait: Duration,
+    helper: Option<&crate::helper::Helper>,
+) -> io::Result<Daemon> {
+    let listen = Listen {
+        prefix: server.prefix(),
+        helper,
+        ..S::LISTEN
+    };
+    listen.serve(|port| server.argv(port), log, wait).await
+}
+
 /// A running per-cell daemon.
 pub struct Daemon {
     /// The port it listens on (127.0.0.1).

@@ -7,11 +7,7 @@
 //! connection's own process is left to finish (the client has closed it), so its last log
 //! line — how the connection ended — is always in the log.
 
-use std::io;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use crate::daemon::{Daemon, Listen};
+use crate::daemon::{Listen, PerCell};
 use crate::policy::ServerFacts;
 
 /// The server binary in the Debian images.
@@ -41,9 +37,22 @@ pub struct Dropbear {
     pub host_key_types: Vec<String>,
 }
 
-impl Dropbear {
+impl PerCell for Dropbear {
+    const LISTEN: Listen<'static> = Listen {
+        prefix: &[],
+        helper: None,
+        ready: READY,
+        port_taken: "Failed listening",
+        what: "dropbear",
+        sftp_only: false,
+    };
+
+    fn prefix(&self) -> &[String] {
+        &self.prefix
+    }
+
     /// The dropbear argv of a daemon listening on 127.0.0.1:`port`.
-    pub fn argv(&self, port: u16) -> Vec<String> {
+    fn argv(&self, port: u16) -> Vec<String> {
         let mut argv: Vec<String> = [DROPBEAR, "-F", "-E", "-p"]
             .iter()
             .map(|s| s.to_string())
@@ -55,25 +64,6 @@ impl Dropbear {
         }
         argv.extend(self.facts.options.iter().cloned());
         argv
-    }
-
-    /// Starts a daemon for one connection, ready within `wait`; its log is also written to
-    /// `log` when given.
-    pub async fn serve(
-        &self,
-        log: Option<PathBuf>,
-        wait: Duration,
-        helper: Option<&crate::helper::Helper>,
-    ) -> io::Result<Daemon> {
-        let listen = Listen {
-            prefix: &self.prefix,
-            helper,
-            ready: READY,
-            port_taken: "Failed listening",
-            what: "dropbear",
-            sftp_only: false,
-        };
-        listen.serve(|port| self.argv(port), log, wait).await
     }
 }
 

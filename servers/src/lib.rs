@@ -1,10 +1,11 @@
 //! The server side of sshmatrix: server policies as data (`policies/*.toml`, each fact with its
 //! source), OpenSSH sshd targets in inetd mode (one process per connection) on this host or in
-//! containers, Dropbear and ProFTPD `mod_sftp` targets (a daemon per connection) in containers (images built offline, Dockerfiles in `images/`), and server log analysis.
+//! containers, Dropbear, ProFTPD `mod_sftp` and Twisted Conch targets (a daemon per connection) in containers (images built offline, Dockerfiles in `images/`), and server log analysis.
 
 #![warn(missing_docs)]
 
 pub mod asyncssh;
+pub mod conch;
 pub mod container;
 pub mod daemon;
 pub mod dialect;

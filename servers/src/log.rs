@@ -62,6 +62,12 @@ const REASONS: &[&str] = &[
     "no shared ",
     "Maximum login attempts",
     "(Login failed)",
+    // Twisted Conch (userauth.py, 20.3-26.4): a key type the release cannot read (`Unsupported
+    // key type ssh-ed25519 or bad key`), any refusal (`b'admin' failed auth b'publickey'`,
+    // followed by `unauthorized login: Key not authorized`, kept as evidence).
+    "Unsupported key type",
+    "unauthorized login: Key",
+    "failed auth b'",
     // Apache MINA SSHD: a signature algorithm it has no verifier for (DEBUG).
     "No verifier located for algorithm",
     "Exit before auth",
@@ -93,13 +99,21 @@ pub fn config_failure(log: &str) -> Option<String> {
         .map(clean)
 }
 
+/// The line a per-cell daemon logs for each connection: Dropbear's `Child connection from
+/// HOST:PORT`, ProFTPD's `SSH2 session opened.`, sshmatrix's Twisted program's `sshmatrix:
+/// connection from HOST:PORT`.
+pub const DAEMON_CONNECTIONS: [&str; 3] = [
+    "Child connection from",
+    "SSH2 session opened",
+    "sshmatrix: connection from",
+];
+
 /// The connections a per-cell daemon's log says it served beyond the cell's one (Dropbear logs
 /// `Child connection from HOST:PORT` for each, ProFTPD `SSH2 session opened.`): a connection another local user made to the
 /// cell's port, which makes the log (and so the verdict) no longer the cell's alone.
 pub fn foreign_connections(log: &str) -> usize {
-    // ProFTPD logs `SSH2 session opened.` for each.
     log.lines()
-        .filter(|l| l.contains("Child connection from") || l.contains("SSH2 session opened"))
+        .filter(|l| DAEMON_CONNECTIONS.iter().any(|e| l.contains(e)))
         .count()
         .saturating_sub(1)
 }
@@ -142,6 +156,8 @@ const CONTEXT: &[&str] = &[
     "emulated server: connection lost",
     // A listening sshd's penalty for the connection that just ended.
     "srclimit_penalise:",
+    // Twisted Conch: the checker's words after `failed auth` (empty for a password).
+    "unauthorized login: ",
 ];
 
 /// A log line without sshd's `[preauth]` suffix, Dropbear's `[PID] Mon DD HH:MM:SS ` prefix,
@@ -151,6 +167,10 @@ fn clean(line: &str) -> String {
     let line = line.trim();
     if let Some(rest) = proftpd_text(line) {
         return rest.to_string();
+    }
+    // Twisted Conch's lines as sshmatrix's program writes them.
+    if let Some(rest) = line.strip_prefix("conch: ") {
+        return rest.trim().to_string();
     }
     // AsyncSSH: `[conn=0] Auth for user admin succeeded`, `[conn=0, chan=0] …`.
     if let Some(rest) = line.strip_prefix("[conn=").and_then(|r| r.split_once("] ")) {
@@ -214,6 +234,8 @@ fn is_acceptance(line: &str) -> bool {
             .any(|p| line.starts_with(p))
         || (line.starts_with("auth: ") && line.ends_with(" accepted"))
         || (line.starts_with("Auth for user ") && line.ends_with(" succeeded"))
+        // Twisted Conch: `b'admin' authenticated with b'publickey'`.
+        || line.contains("' authenticated with b'")
         // ProFTPD: `USER alice: Login successful.` (mod_auth's log of the accepted login).
         || (line.starts_with("USER ") && line.contains(": Login successful"))
         // Apache MINA SSHD (ServerUserAuthService, INFO).

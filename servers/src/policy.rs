@@ -127,6 +127,8 @@ pub enum ServerKind {
     Asyncssh,
     /// ProFTPD's `mod_sftp` (SFTP and SCP only, no shell), configured by its own directives.
     Proftpd,
+    /// The server of the Python library Twisted (`twisted.conch`), as Debian packages it.
+    Twisted,
     /// Another release emulated from its sourced facts (identification string, algorithm
     /// lists, ext-info, what it verifies, its log lines) on AsyncSSH's server engine.
     Emulated,
@@ -141,6 +143,7 @@ impl ServerKind {
             ServerKind::Tinyssh => "TinySSH",
             ServerKind::Asyncssh => "AsyncSSH",
             ServerKind::Proftpd => "ProFTPD mod_sftp",
+            ServerKind::Twisted => "Twisted Conch",
             ServerKind::Emulated => "emulated",
         }
     }
@@ -352,7 +355,7 @@ fn check_kind(p: &Policy) -> Result<(), String> {
         }
         (ServerKind::Openssh, None) => Ok(()),
         (ServerKind::Openssh, Some(_)) => Err(
-            "a `[facts]` table needs `server = \"dropbear\"`, `\"tinyssh\"`, `\"asyncssh\"` or `\"proftpd\"`"
+            "a `[facts]` table needs `server = \"dropbear\"`, `\"tinyssh\"`, `\"asyncssh\"`, `\"proftpd\"` or `\"twisted\"`"
                 .into(),
         ),
         (kind, None) => Err(format!("a {} policy needs a `[facts]` table", kind.name())),

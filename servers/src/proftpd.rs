@@ -11,11 +11,7 @@
 //! passwords); their authorized keys are kept in RFC 4716 form, the only one `mod_sftp` reads
 //! (`SFTPAuthorizedUserKeys`, doc/contrib/mod_sftp.html, every release since 1.3.2).
 
-use std::io;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use crate::daemon::{Daemon, Listen};
+use crate::daemon::{Listen, PerCell};
 use crate::policy::ServerFacts;
 
 /// The server binary in the Debian images.
@@ -41,10 +37,23 @@ pub struct Proftpd {
     pub facts: ServerFacts,
 }
 
-impl Proftpd {
-    /// The argv of a daemon listening on 127.0.0.1:`port` (the configuration reads the port
-    /// from the environment: `%{env:SSHMATRIX_PORT}`).
-    pub fn argv(&self, port: u16) -> Vec<String> {
+impl PerCell for Proftpd {
+    const LISTEN: Listen<'static> = Listen {
+        prefix: &[],
+        helper: None,
+        ready: READY,
+        port_taken: "Address already in use",
+        what: "proftpd",
+        sftp_only: true,
+    };
+
+    fn prefix(&self) -> &[String] {
+        &self.prefix
+    }
+
+    /// A daemon listening on 127.0.0.1:`port` (the configuration reads the port from the
+    /// environment: `%{env:SSHMATRIX_PORT}`).
+    fn argv(&self, port: u16) -> Vec<String> {
         vec![
             "/usr/bin/env".into(),
             format!("SSHMATRIX_PORT={port}"),
@@ -53,25 +62,6 @@ impl Proftpd {
             "-c".into(),
             CONFIG_IN.into(),
         ]
-    }
-
-    /// Starts a daemon for one connection, ready within `wait`; its log is also written to
-    /// `log` when given.
-    pub async fn serve(
-        &self,
-        log: Option<PathBuf>,
-        wait: Duration,
-        helper: Option<&crate::helper::Helper>,
-    ) -> io::Result<Daemon> {
-        let listen = Listen {
-            prefix: &self.prefix,
-            helper,
-            ready: READY,
-            port_taken: "Address already in use",
-            what: "proftpd",
-            sftp_only: true,
-        };
-        listen.serve(|port| self.argv(port), log, wait).await
     }
 }
 

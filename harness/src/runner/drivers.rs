@@ -723,8 +723,13 @@ fn key_refusal(s: &Seen, last: &str) -> ClientOutcome {
         );
         return o(reason).with_code(Code::AuthMethodDisabled);
     }
-    // OpenSSH's `Connection from`, Dropbear's `Child connection from`: the server saw the client.
-    if unshown && (log.contains("Connection from") || log.contains("Child connection from")) {
+    // OpenSSH's `Connection from`, a per-cell daemon's line for each connection: the server saw
+    // the client.
+    let seen = log.contains("Connection from")
+        || sshmatrix_servers::log::DAEMON_CONNECTIONS
+            .iter()
+            .any(|l| log.contains(l));
+    if unshown && seen {
         let reason = format!(
             "{driver}: client does not offer the {} key (no publickey attempt in the server log): {last}",
             s.family

@@ -495,6 +495,7 @@ pub(super) fn container_note(
     let server = match (t.policy.server, &t.policy.facts) {
         (ServerKind::Dropbear, Some(d)) => format!("a Dropbear {} daemon per cell (dropbear -F -E on a free 127.0.0.1 port, started by the container's helper; its inetd mode logs only to syslog)", d.version),
         (ServerKind::Proftpd, Some(d)) => format!("a ProFTPD {} mod_sftp daemon per cell (proftpd -n on a free 127.0.0.1 port, started by the container's helper; clients request the sftp subsystem, the only session it serves)", d.version),
+        (ServerKind::Twisted, Some(d)) => format!("a Twisted {} Conch server per cell (servers/programs/conch_server.py on a free 127.0.0.1 port, started by the container's helper)", d.version),
         (ServerKind::Tinyssh, Some(d)) => format!("TinySSH {} per cell (tinysshd -v, inetd-style) started by the container's helper", d.version),
         (ServerKind::Asyncssh, Some(d)) => format!("an AsyncSSH {} server per cell", d.version),
         _ if t.listen => "one listening sshd for every cell (sshd -D, started by the container's helper)".into(),

@@ -110,6 +110,7 @@ pub fn software(ident: &str) -> (Option<ServerKind>, Option<String>) {
         "dropbear" => Some(ServerKind::Dropbear),
         "tinyssh" => Some(ServerKind::Tinyssh),
         "asyncssh" => Some(ServerKind::Asyncssh),
+        "twisted" => Some(ServerKind::Twisted),
         _ => None,
     };
     (kind, (!version.is_empty()).then(|| version.to_string()))
@@ -593,6 +594,10 @@ mod tests {
             (Some(ServerKind::Asyncssh), Some("2.13.2".into()))
         );
         assert_eq!(s("SSH-2.0-mod_sftp"), (Some(ServerKind::Proftpd), None));
+        assert_eq!(
+            s("SSH-2.0-Twisted_22.4.0"),
+            (Some(ServerKind::Twisted), Some("22.4.0".into()))
+        );
         assert_eq!(s("SSH-2.0-Cisco-1.25"), (None, None));
     }
 

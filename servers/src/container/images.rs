@@ -15,11 +15,14 @@ use crate::sshd::sh_quote;
 /// Repository of the images sshmatrix builds.
 pub const REPOSITORY: &str = "sshmatrix/sshd";
 /// Bumped when the way images are made changes; images of another recipe are rebuilt.
-const RECIPE_VERSION: &str = "3";
+const RECIPE_VERSION: &str = "4";
 /// Packages every Debian image carries: the release's sshd and its three clients, and the
-/// Dropbear, TinySSH and ProFTPD (`mod_sftp`, in `proftpd-mod-crypto`) servers.
-const PACKAGES: &str =
-    "openssh-server,openssh-client,putty-tools,dropbear-bin,tinysshd,proftpd-core,proftpd-mod-crypto";
+/// Dropbear, TinySSH, ProFTPD (`mod_sftp`, in `proftpd-mod-crypto`) and Twisted Conch (in
+/// `python3-twisted`) servers. `python3-cffi-backend` is named because debootstrap does not
+/// resolve the virtual packages `python3-bcrypt` depends on (measured: "dependency problems
+/// prevent configuration of python3-bcrypt", bookworm).
+const PACKAGES: &str = "openssh-server,openssh-client,putty-tools,dropbear-bin,tinysshd,\
+                        proftpd-core,proftpd-mod-crypto,python3-twisted,python3-cffi-backend";
 
 /// The recipes as shipped.
 const RECIPES: &str = include_str!("../../images/recipes.toml");
@@ -78,6 +81,8 @@ pub struct ImageRecipe {
     pub tinyssh: Option<String>,
     /// The ProFTPD release it has, if any (as `proftpd -v` says it: `1.3.8c`).
     pub proftpd: Option<String>,
+    /// The Twisted release it has, if any (`twisted.__version__`).
+    pub twisted: Option<String>,
     /// Where its facts come from.
     pub source: String,
 }
@@ -95,6 +100,7 @@ struct RawImage {
     dropbear: Option<String>,
     tinyssh: Option<String>,
     proftpd: Option<String>,
+    twisted: Option<String>,
     source: String,
 }
 
@@ -158,6 +164,7 @@ impl RawImage {
             dropbear: self.dropbear,
             tinyssh: self.tinyssh,
             proftpd: self.proftpd,
+            twisted: self.twisted,
             source: self.source,
         })
     }
@@ -215,6 +222,7 @@ impl ImageRecipe {
             crate::policy::ServerKind::Dropbear => self.dropbear.as_deref(),
             crate::policy::ServerKind::Tinyssh => self.tinyssh.as_deref(),
             crate::policy::ServerKind::Proftpd => self.proftpd.as_deref(),
+            crate::policy::ServerKind::Twisted => self.twisted.as_deref(),
             crate::policy::ServerKind::Asyncssh | crate::policy::ServerKind::Emulated => None,
         }
     }
@@ -336,11 +344,28 @@ fn debootstrap_image(
         .output()
         .map_err(missing)?;
     if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        // debootstrap says why on stdout (`W: Failure while configuring base packages`, `W: See
+        // ROOT/debootstrap/debootstrap.log`), stderr often empty.
+        // ROOT/debootstrap/debootstrap.log, removed with the tree, says what dpkg refused.
+        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        let logged = std::fs::read_to_string(root.path().join("debootstrap/debootstrap.log"))
+            .unwrap_or_default();
+        let mut why: Vec<&str> = logged
+            .lines()
+            .filter(|l| l.contains("dependency problems") || l.starts_with("E: "))
+            .take(3)
+            .collect();
+        why.extend(
+            text.lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        );
         return Err(fail(format!(
             "debootstrap {suite} failed: {}",
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            why.join(" | ")
         )));
     }
     let script = format!(

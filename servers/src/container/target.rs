@@ -42,7 +42,7 @@ pub async fn start_target(
     for kind in &spec.host_keys {
         let path = host_keys.get(kind).map_err(|e| fail(e.to_string()))?;
         files.push(FileIn {
-            path: format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
+            path: host_key_file(kind),
             data: std::fs::read(&path).map_err(|e| fail(e.to_string()))?,
             mode: 0o600,
         });
@@ -108,6 +108,14 @@ fn prepare_server(
             files.extend(proftpd_files(spec, users, f));
             script.push_str(&proftpd_script(&f.version));
         }
+        (ServerKind::Twisted, Some(f)) => {
+            files.extend(conch_files(users));
+            script.push_str(&format!(
+                "v=$(python3 -c 'import twisted; print(twisted.__version__)' 2>&1 || true)\n\
+                 [ \"$v\" = '{v}' ] || {{ echo \"this image runs Twisted $v, not {v}\" >&2; exit 1; }}\n",
+                v = f.version
+            ));
+        }
         _ => {
             let config = sshd_config(run_dir, spec, users, files)?;
             script.push_str(&format!("/usr/sbin/sshd -t -f {CONFIG_IN}\n"));
@@ -134,6 +142,14 @@ fn container_server(
             launcher.push("/usr/sbin/tinysshd".into());
             SshdTarget::tinyssh(&spec.id, launcher, facts)
         }
+        (None, Some(facts)) if spec.policy.server == ServerKind::Twisted => SshdTarget::conch(
+            &spec.id,
+            crate::conch::Conch {
+                prefix: launcher,
+                facts,
+                host_keys: host_key_files(&spec.host_keys),
+            },
+        ),
         (None, Some(facts)) if spec.policy.server == ServerKind::Proftpd => SshdTarget::proftpd(
             &spec.id,
             crate::proftpd::Proftpd {
@@ -179,11 +195,7 @@ fn sshd_config(
 ) -> Result<PathBuf, String> {
     let mut paths = ConfigPaths {
         authorized_keys_file: format!(".ssh/{}", spec.policy.authorized_keys_name),
-        host_keys: spec
-            .host_keys
-            .iter()
-            .map(|kind| format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"))
-            .collect(),
+        host_keys: host_key_files(&spec.host_keys),
         root_login: users.iter().any(|(u, _)| u == "root"),
         root_reason: "root is one of the matrix users of this target.",
         trusted_user_ca_keys: None,
@@ -192,7 +204,7 @@ fn sshd_config(
         host_certificates: Vec::new(),
     };
     for (kind, line) in spec.host_keys.iter().zip(&spec.host_certificates) {
-        let path = format!("{HOST_KEYS_IN}/ssh_host_{kind}_key-cert.pub");
+        let path = format!("{}-cert.pub", host_key_file(kind));
         files.push(FileIn {
             path: path.clone(),
             data: format!("{line}\n").into_bytes(),
@@ -259,11 +271,7 @@ fn proftpd_files(
     facts: &crate::policy::ServerFacts,
 ) -> Vec<FileIn> {
     use crate::proftpd::{config, rfc4716, CONFIG_IN, KEYS_IN};
-    let host_keys: Vec<String> = spec
-        .host_keys
-        .iter()
-        .map(|kind| format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"))
-        .collect();
+    let host_keys = host_key_files(&spec.host_keys);
     let mut files = vec![FileIn {
         path: CONFIG_IN.into(),
         data: config(&spec.id, &host_keys, facts).into_bytes(),
@@ -274,6 +282,34 @@ fn proftpd_files(
         files.push(FileIn {
             path: format!("{KEYS_IN}/{user}"),
             data: blocks.into_bytes(),
+            mode: 0o600,
+        });
+    }
+    files
+}
+
+/// Where the target's host keys of `kinds` are in its container (OpenSSH format).
+fn host_key_files(kinds: &[String]) -> Vec<String> {
+    kinds.iter().map(|kind| host_key_file(kind)).collect()
+}
+
+/// Where the target's host key of `kind` is in its container (OpenSSH format).
+fn host_key_file(kind: &str) -> String {
+    format!("{HOST_KEYS_IN}/ssh_host_{kind}_key")
+}
+
+/// A Twisted target's server program and each user's authorized keys (OpenSSH lines).
+fn conch_files(users: &[(String, Vec<String>)]) -> Vec<FileIn> {
+    use crate::conch::{KEYS_IN, PROGRAM, PROGRAM_IN};
+    let mut files = vec![FileIn {
+        path: PROGRAM_IN.into(),
+        data: PROGRAM.as_bytes().to_vec(),
+        mode: 0o644,
+    }];
+    for (user, lines) in users {
+        files.push(FileIn {
+            path: format!("{KEYS_IN}/{user}"),
+            data: (lines.join("\n") + "\n").into_bytes(),
             mode: 0o600,
         });
     }
@@ -298,10 +334,7 @@ fn proftpd_script(version: &str) -> String {
 fn dropbear_script(host_keys: &[String], version: &str) -> String {
     let mut script = String::new();
     for kind in host_keys {
-        let (src, out) = (
-            format!("{HOST_KEYS_IN}/ssh_host_{kind}_key"),
-            crate::dropbear::host_key_path(kind),
-        );
+        let (src, out) = (host_key_file(kind), crate::dropbear::host_key_path(kind));
         let from = if kind == "ed25519" {
             src
         } else {

@@ -82,6 +82,8 @@ enum Server {
     Dropbear(Box<crate::dropbear::Dropbear>),
     /// A ProFTPD (`mod_sftp`) daemon per connection.
     Proftpd(Box<crate::proftpd::Proftpd>),
+    /// A Twisted Conch server per connection.
+    Conch(Box<crate::conch::Conch>),
     /// An AsyncSSH server process per connection, on this host.
     AsyncSsh(Box<crate::asyncssh::AsyncSsh>),
     /// `tinysshd` run once per connection by `launcher` (`docker exec -i CONTAINER
@@ -211,6 +213,18 @@ impl SshdTarget {
         }
     }
 
+    /// A Twisted Conch target: a server per connection, run where `conch.prefix` says.
+    pub fn conch(id: &str, conch: crate::conch::Conch) -> Self {
+        SshdTarget {
+            id: id.to_string(),
+            config: PathBuf::new(),
+            authorized_keys: PathBuf::new(),
+            server: Server::Conch(Box::new(conch)),
+            helper: None,
+            listener: Listener::default(),
+        }
+    }
+
     /// An AsyncSSH target: a server process per connection on this host.
     pub fn asyncssh(id: &str, server: crate::asyncssh::AsyncSsh) -> Self {
         SshdTarget {
@@ -223,15 +237,19 @@ impl SshdTarget {
         }
     }
 
-    /// A server process listening on a free port for one connection (Dropbear, AsyncSSH).
+    /// A server process listening on a free port for one connection (Dropbear, ProFTPD,
+    /// Twisted, AsyncSSH).
     async fn listening(
         &self,
         log: Option<PathBuf>,
         wait: Duration,
     ) -> Option<std::io::Result<crate::daemon::Daemon>> {
+        use crate::daemon::serve_per_cell;
+        let helper = self.helper.as_deref();
         match &self.server {
-            Server::Dropbear(d) => Some(d.serve(log, wait, self.helper.as_deref()).await),
-            Server::Proftpd(p) => Some(p.serve(log, wait, self.helper.as_deref()).await),
+            Server::Dropbear(d) => Some(serve_per_cell(d.as_ref(), log, wait, helper).await),
+            Server::Proftpd(p) => Some(serve_per_cell(p.as_ref(), log, wait, helper).await),
+            Server::Conch(c) => Some(serve_per_cell(c.as_ref(), log, wait, helper).await),
             Server::AsyncSsh(a) => Some(a.serve(log, wait).await),
             _ => None,
         }
@@ -298,7 +316,9 @@ impl SshdTarget {
                     TINYSSH_KEYS.into(),
                 ],
             )),
-            Server::Dropbear(_) | Server::Proftpd(_) | Server::AsyncSsh(_) => None,
+            Server::Dropbear(_) | Server::Proftpd(_) | Server::Conch(_) | Server::AsyncSsh(_) => {
+                None
+            }
         }
     }
 

@@ -111,6 +111,10 @@ impl SshdTarget {
                 let kind = ServerKind::Proftpd;
                 return Ok(Effective::from_facts(kind, &p.facts, host_key_types));
             }
+            Server::Conch(c) => {
+                let kind = ServerKind::Twisted;
+                return Ok(Effective::from_facts(kind, &c.facts, host_key_types));
+            }
             Server::AsyncSsh(a) => {
                 let kind = ServerKind::Asyncssh;
                 return Ok(Effective::from_facts(kind, &a.facts, host_key_types));

@@ -1314,3 +1314,77 @@ fn a_node_ssh2_debug_log_is_read_from_registries() {
     assert!(failures(&case).is_empty(), "{case:#}");
     assert_eq!(case["attempts"][0]["cause"]["verdict"], "ok");
 }
+
+/// The real ProFTPD 1.3.8 (`serve --image bookworm`): a key it does not hold, a login, and six
+/// strangers in one connection, read from its own log alone (main log and SFTPLog interleaved,
+/// grouped by process): each connection its attempt, each cause in ProFTPD's words.
+#[test]
+fn a_proftpd_log_names_its_refusals_in_containers() {
+    let dir = common::scratch_dir("diagnose-proftpd");
+    let known = keygen(&dir, "known", &["-t", "ed25519"]);
+    let strangers: Vec<PathBuf> = (0..6)
+        .map(|i| keygen(&dir, &format!("stranger{i}"), &["-t", "ed25519"]))
+        .collect();
+    let authorized = dir.join("known.pub");
+    let trust = [
+        "--authorize",
+        authorized.to_str().unwrap(),
+        "--image",
+        "bookworm",
+    ];
+    let served = Served::start_trusting("proftpd-1.3.8", &trust, &dir);
+    // mod_sftp serves SFTP only: the client asks for it instead of running a command.
+    let sftp = |keys: &[&Path]| {
+        let mut c = Command::new("ssh");
+        c.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+        ])
+        .args([
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ]);
+        for k in keys {
+            c.arg("-i").arg(k);
+        }
+        c.args(["-p", served.port(), "-s", "sshmatrix@127.0.0.1", "sftp"]);
+        c.stdin(std::process::Stdio::null());
+        c.output().unwrap().status.code()
+    };
+    assert_eq!(sftp(&[&strangers[0]]), Some(255));
+    assert_eq!(sftp(&[&known]), Some(0));
+    let all: Vec<&Path> = strangers.iter().map(PathBuf::as_path).collect();
+    assert_eq!(sftp(&all), Some(255));
+    // Each connection's process logs `SSH2 session closed.` last: wait, bounded, for the third.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while served.log().matches("SSH2 session closed").count() < 3
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = write(&dir, "proftpd.log", served.log());
+    let (code, case, err) = diagnose(&[&log], &[]);
+    assert_eq!(code, 0, "{err}");
+    let attempts = case["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{case:#}");
+    let f = failures(&case);
+    assert_eq!(f.len(), 2, "{case:#}");
+    assert_eq!(f[0]["cause"]["code"], "auth-key-not-authorized", "{case:#}");
+    assert!(f[0]["cause"]["server_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with(
+            "USER sshmatrix (Login failed): authentication via 'ssh-ed25519' public key failed"
+        ));
+    assert_eq!(f[1]["cause"]["code"], "too-many-auth-failures", "{case:#}");
+    assert_eq!(
+        f[1]["cause"]["server_reason"],
+        "Maximum login attempts (6) exceeded, connection refused"
+    );
+}

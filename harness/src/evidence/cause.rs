@@ -54,6 +54,12 @@ const DECISIVE: &[&str] = &[
     "Failed password",
     "Invalid user",
     "not allowed because",
+    // ProFTPD logs this only for a key its SFTPAuthorizedUserKeys do not hold (auth-publickey.c:
+    // sftp_keystore_verify_user_key failed); an algorithm it does not verify is `unsupported
+    // public key algorithm`.
+    "public key failed",
+    "Incorrect password",
+    "Maximum login attempts",
 ];
 
 /// The cause of one attempt from whichever sides were logged.

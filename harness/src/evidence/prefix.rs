@@ -1,6 +1,8 @@
 //! The prefixes log collectors put before a program's words: syslog and `journalctl`
 //! (`Dec  7 02:10:01 host sshd[1234]: `), RFC 3339 timestamps (`2026-12-07T02:10:01.5+00:00 host
-//! sshd-session[1234]: `), a bare `sshd[1234]: `, Dropbear's own `[1234] Dec 07 02:10:01 `.
+//! sshd-session[1234]: `), a bare `sshd[1234]: `, Dropbear's own `[1234] Dec 07 02:10:01 `,
+//! ProFTPD's own `2026-12-07 17:25:20,115 HOST proftpd[361] SERVER (CLIENT[ADDR]): ` and its
+//! `mod_sftp/1.1.1[361]: `.
 
 /// What a prefix says: which program logged the line, as which process, on which host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,6 +24,9 @@ const MONTHS: [&str; 12] = [
 /// Splits a line into its collector prefix and the program's own words.
 pub fn split(line: &str) -> (Prefix<'_>, &str) {
     if let Some(r) = dropbear(line) {
+        return r;
+    }
+    if let Some(r) = proftpd(line) {
         return r;
     }
     let rest = timestamp(line);
@@ -128,6 +133,34 @@ fn dropbear(line: &str) -> Option<(Prefix<'_>, &str)> {
     Some((named("dropbear", Some(pid)), msg))
 }
 
+/// ProFTPD's own log files (SystemLog, SFTPLog): `YYYY-MM-DD HH:MM:SS,mmm HOST proftpd[PID] SERVER
+/// (CLIENT[ADDR]): message` and `YYYY-MM-DD HH:MM:SS,mmm mod_sftp/VERSION[PID]: message`. Both
+/// are the program `proftpd` with no host (the SFTPLog names none), so a session's lines of
+/// both files share one connection.
+fn proftpd(line: &str) -> Option<(Prefix<'_>, &str)> {
+    let stamp = line.get(..23)?;
+    let b = stamp.as_bytes();
+    let dated =
+        is_rfc3339(stamp.get(..19)?) && b[19] == b',' && b[20..].iter().all(u8::is_ascii_digit);
+    let rest = line
+        .get(24..)
+        .filter(|_| dated && line.as_bytes()[23] == b' ')?;
+    let (pid, msg) = match rest.strip_prefix("mod_sftp/") {
+        Some(r) => {
+            let (head, msg) = r.split_once("]: ")?;
+            (head.split_once('[')?.1, msg)
+        }
+        None => {
+            let (_, r) = rest.split_once(" proftpd[")?;
+            let (pid, r) = r.split_once("] ")?;
+            (pid, r.split_once(": ")?.1)
+        }
+    };
+    let mut p = named("proftpd", Some(pid.parse().ok()?));
+    p.time = Some(stamp);
+    Some((p, msg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +195,18 @@ mod tests {
         );
         let (p, _) = split("sshd[9]: Invalid user x from 1.2.3.4 port 1");
         assert_eq!(p.pid, Some(9));
+        // The real ProFTPD 1.3.8's two logs (bookworm image, 2026-12-07).
+        let (p, m) = split("2026-12-07 17:25:20,115 vm proftpd[361] localhost (localhost[127.0.0.1]): USER alice (Login failed): authentication via 'rsa-sha2-512' public key failed");
+        assert_eq!(
+            (p.program, p.pid, p.host),
+            (Some("proftpd"), Some(361), None)
+        );
+        assert!(m.starts_with("USER alice (Login failed)"));
+        let (p, m) = split("2026-12-07 17:25:20,115 mod_sftp/1.1.1[361]: sending userauth failure; remaining userauth methods: publickey,password");
+        assert_eq!((p.program, p.pid), (Some("proftpd"), Some(361)));
+        assert!(m.starts_with("sending userauth failure"));
+        // A character of several bytes where the milliseconds would be is no ProFTPD stamp.
+        assert_eq!(split("2026-12-07 17:25:2é,115 x").0, Prefix::default());
         let (p, m) = split("sshd: userauth_pubkey: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms [preauth]");
         assert_eq!(p.program, Some("sshd"));
         assert!(m.starts_with("userauth_pubkey"));

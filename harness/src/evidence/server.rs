@@ -67,6 +67,8 @@ const ENDS: &[&str] = &[
     "Exit (",
     "Connection reset by",
     "Timeout before authentication",
+    // ProFTPD.
+    "SSH2 session closed",
 ];
 
 /// Reads server lines into connections.
@@ -251,6 +253,10 @@ fn program_family(p: &str) -> &str {
 fn is_listener(t: &str) -> bool {
     [
         "Server listening on",
+        // ProFTPD's master process.
+        "standalone mode STARTUP",
+        "standalone mode SHUTDOWN",
+        "ProFTPD killed",
         "Received signal",
         "debug1: sshd version",
         "Starting OpenBSD Secure Shell",
@@ -335,7 +341,14 @@ fn user_of(t: &str) -> Option<String> {
             .and_then(|(_, r)| r.split_whitespace().next())
             .map(String::from)
     };
-    after("authenticating user ")
+    // ProFTPD: `USER alice (Login failed): …`, `USER alice: Login successful.`.
+    let proftpd = t
+        .strip_prefix("USER ")
+        .and_then(|r| r.split([' ', ':']).next())
+        .filter(|u| !u.is_empty())
+        .map(String::from);
+    proftpd
+        .or_else(|| after("authenticating user "))
         .or_else(|| after("invalid user "))
         .or_else(|| after("Invalid user "))
         .or_else(|| after("Disconnected from user "))

@@ -127,9 +127,9 @@ impl Classifier {
     }
 
     fn side(&mut self, prefix: &Prefix, text: &str) -> Side {
-        let by_program = prefix
-            .program
-            .is_some_and(|p| p.starts_with("sshd") || p == "dropbear" || p == "tinysshd");
+        let by_program = prefix.program.is_some_and(|p| {
+            p.starts_with("sshd") || ["dropbear", "tinysshd", "proftpd"].contains(&p)
+        });
         if by_program || text.ends_with("[preauth]") {
             return Side::Server;
         }

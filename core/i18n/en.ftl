@@ -192,6 +192,30 @@ progress-left = { $eta } left
 progress-rate = { $rate } cells/s
 progress-summary = { $cells }  { $counts }  in { $secs } s
 
+## scan: titles and the fleet's summary (in the language of the run)
+scan-predicted = (predicted before login)
+scan-predicted-measured = (predicted before login; { $n } cells measured by logging in as { $user })
+scan-title = Scan of { $address }: { $ident } { scan-predicted }
+scan-title-fleet = Scan of { $hosts ->
+    [one] 1 host
+   *[other] { $hosts } hosts
+} of { $file } { scan-predicted }
+scan-title-merged = Scan of { $hosts ->
+    [one] 1 host
+   *[other] { $hosts } hosts
+} from { $reports ->
+    [one] 1 report
+   *[other] { $reports } reports
+} { scan-predicted }
+fleet-no-lockout = no client and key is locked out on any of the { $hosts ->
+    [one] 1 host
+   *[other] { $hosts } hosts
+}
+fleet-no-lockout-undecided = no client and key is predicted locked out on any of the { $hosts ->
+    [one] 1 host
+   *[other] { $hosts } hosts
+}; { $n } cells are undecided (?) without a login
+
 ## Notes a run writes into its report (in the language of the run)
 note-local-backend = local backend: { $sshd } in inetd mode (sshd -i), one process per cell, server log captured per cell
 note-local-users = on local targets every matrix user is served by the OS user running sshmatrix ({ $login }); user names are labels (real per-user accounts come with container targets)

@@ -174,6 +174,15 @@ progress-left = 残り { $eta }
 progress-rate = { $rate } セル/秒
 progress-summary = { $cells }  { $counts }  { $secs } 秒
 
+## scan: 表題とフリートの要約（実行時の言語で）
+scan-predicted = （ログインせずに予測）
+scan-predicted-measured = （ログインせずに予測。うち { $n } セルは { $user } としてログインして実測）
+scan-title = { $address } のスキャン: { $ident } { scan-predicted }
+scan-title-fleet = { $file } の { $hosts } 台のスキャン { scan-predicted }
+scan-title-merged = { $reports } 件のレポートから { $hosts } 台のスキャン { scan-predicted }
+fleet-no-lockout = { $hosts } 台のどのホストでも、締め出されるクライアントと鍵はありません
+fleet-no-lockout-undecided = { $hosts } 台のどのホストでも締め出しは予測されません。{ $n } セルはログインしないと判定できません（?）
+
 ## 実行がレポートに書く注記（実行時の言語で）
 note-local-backend = ローカルのバックエンド: { $sshd } を inetd モード（sshd -i）で実行、セルごとに 1 プロセス、サーバーログはセルごとに記録
 note-local-users = ローカルの接続先では、マトリクスのどのユーザーも sshmatrix を実行している OS ユーザー（{ $login }）が受け持つ。ユーザー名はラベル（ユーザーごとの実アカウントはコンテナの接続先で使える）

@@ -789,6 +789,19 @@ async fn a_fleet_scan_equals_single_scans_host_by_host() {
     let (clients, keys) = (CLIENTS.join(","), KEYS.join(","));
     let f = file.to_str().unwrap();
     let fleet = fleet_scan(&file, &["--jobs", "2"]);
+    assert_eq!(
+        fleet.title,
+        format!("Scan of 3 hosts of {f} (predicted before login)")
+    );
+    // The title in the language of the run.
+    let ja = scan(&served[0].address, &["--lang", "ja"]);
+    assert!(
+        ja.title
+            .starts_with(&format!("{} のスキャン: SSH-2.0-", served[0].address))
+            && ja.title.ends_with(" （ログインせずに予測）"),
+        "{}",
+        ja.title
+    );
     assert!(
         fleet
             .notes

@@ -158,17 +158,29 @@ fn join(
     );
     let lockouts = sshmatrix::scan::fleet::lockouts(&cells, scanned);
     let undecided = cells.iter().filter(|c| c.mark() == "?").count();
+    let lang = sshmatrix_core::i18n::current();
     let summary = match (lockouts.is_empty(), undecided) {
-        (true, 0) => vec![format!("no client and key is locked out on any of the {scanned} hosts")],
-        (true, n) => vec![format!("no client and key is predicted locked out on any of the {scanned} hosts; {n} cells are undecided (?) without a login")],
+        (true, 0) => vec![sshmatrix_core::tr!(
+            lang,
+            "fleet-no-lockout",
+            hosts = scanned
+        )],
+        (true, n) => vec![sshmatrix_core::tr!(
+            lang,
+            "fleet-no-lockout-undecided",
+            hosts = scanned,
+            n = n
+        )],
         (false, _) => lockouts,
     };
     notes.splice(1..1, summary);
     let header = sshmatrix_reports::Header {
         matrix: format!("scan --targets {}", file.display()),
-        title: format!(
-            "Scan of {scanned} hosts of {} (predicted before login)",
-            file.display()
+        title: sshmatrix_core::tr!(
+            lang,
+            "scan-title-fleet",
+            hosts = scanned,
+            file = file.display().to_string()
         ),
         matrix_digest: String::new(),
         plan_cells: cells.len(),

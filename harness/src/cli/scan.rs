@@ -267,9 +267,11 @@ fn report(plan: &Plan, seen: &Seen, how: scan::Reading<'_>, source: &str) -> Rep
     }
     let header = sshmatrix_reports::Header {
         matrix: format!("scan {}", seen.address),
-        title: format!(
-            "Scan of {}: {} (predicted before login)",
-            seen.address, seen.hello.ident
+        title: sshmatrix_core::tr!(
+            sshmatrix_core::i18n::current(),
+            "scan-title",
+            address = seen.address.clone(),
+            ident = seen.hello.ident.clone()
         ),
         matrix_digest: String::new(),
         plan_cells: plan.cells.len(),
@@ -391,9 +393,10 @@ fn verify_cells(
     };
     let n = verify::merge(report, &measured);
     // The report no longer only predicts: say so where a reader looks first.
+    let lang = sshmatrix_core::i18n::current();
     report.title = report.title.replace(
-        "(predicted before login)",
-        &format!("(predicted before login; {n} cells measured by logging in as {user})"),
+        &sshmatrix_core::tr!(lang, "scan-predicted"),
+        &sshmatrix_core::tr!(lang, "scan-predicted-measured", n = n, user = user),
     );
     for note in report.notes.iter_mut() {
         *note = note.replace("; nothing authenticated", "; --verify then logged in");

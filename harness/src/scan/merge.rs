@@ -118,9 +118,11 @@ fn joined(reports: Vec<Scanned>, owner: &HashMap<String, usize>, mut notes: Vec<
     notes.insert(0, format!("merged from {}", files.join(", ")));
     let header = Header {
         matrix: "scan --merge".into(),
-        title: format!(
-            "Scan of {hosts} hosts from {} reports (predicted before login)",
-            files.len()
+        title: sshmatrix_core::tr!(
+            sshmatrix_core::i18n::current(),
+            "scan-title-merged",
+            hosts = hosts,
+            reports = files.len()
         ),
         matrix_digest: String::new(),
         plan_cells: cells.len(),

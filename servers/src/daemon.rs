@@ -58,14 +58,9 @@ impl Listen<'_> {
                 Some(h) => Spawned::helped(h, &words).await?,
                 None => Spawned::wrapped(self.prefix, &words)?,
             };
-            let started = Daemon::start(spawned, port, self.ready, log.clone(), wait);
+            let started = Daemon::start(spawned, port, self, log.clone(), wait);
             match started.await? {
-                Ok(d) => {
-                    return Ok(Daemon {
-                        sftp_only: self.sftp_only,
-                        ..d
-                    })
-                }
+                Ok(d) => return Ok(d),
                 // Python's asyncio says "address already in use" in lower case.
                 Err(text)
                     if text
@@ -182,11 +177,12 @@ const WRAPPER: &str =
     "exec 3<&0; \"$@\" & d=$!; { read _ <&3; kill $d; } >/dev/null 2>&1 & wait $d";
 
 impl Daemon {
-    /// Waits for a spawned daemon to listen: the daemon, or what it logged before exiting.
+    /// Waits for a spawned daemon to listen as `how` says: the daemon, or what it logged before
+    /// exiting.
     async fn start(
         spawned: Spawned,
         port: u16,
-        ready: &str,
+        how: &Listen<'_>,
         log: Option<PathBuf>,
         wait: Duration,
     ) -> io::Result<Result<Daemon, String>> {
@@ -200,7 +196,7 @@ impl Daemon {
         let reader = tokio::spawn(read_log(stderr, tx, log));
         let ready = tokio::time::timeout(
             wait,
-            lines.wait_for(|l| l.iter().any(|l| l.contains(ready))),
+            lines.wait_for(|l| l.iter().any(|l| l.contains(how.ready))),
         )
         .await
         .map(|r| r.is_ok());
@@ -213,7 +209,7 @@ impl Daemon {
         match ready {
             Ok(true) => Ok(Ok(Daemon {
                 port,
-                sftp_only: false,
+                sftp_only: how.sftp_only,
                 child,
                 stdin,
                 lines,
@@ -267,25 +263,16 @@ impl Daemon {
     }
 }
 
-/// Whether 127.0.0.1:`port` is in the LISTEN state, as `/proc/net/tcp` lists it (`None`: the
-/// table is unreadable). ProFTPD logs `standalone mode STARTUP` before it calls `listen()`
-/// (src/main.c: `server_loop` → `pr_ipbind_listen`), so its ready line alone would let a client
-/// in too early (measured: "Connection refused" now and then).
-fn listening(port: u16) -> Option<bool> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let local = format!("0100007F:{port:04X}");
-    Some(table.lines().skip(1).any(|line| {
-        let mut fields = line.split_whitespace().skip(1);
-        fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
-    }))
-}
-
-/// Waits, within `wait`, for the port to listen (polling the kernel's table: a connection
-/// would count as a client of the daemon). True at once where the table cannot be read.
+/// Waits, within `wait`, for 127.0.0.1:`port` to listen, polling the kernel's table
+/// ([`crate::peer::listening`]): a connection would count as a client of the daemon. True at
+/// once where the table cannot be read. ProFTPD logs `standalone mode STARTUP` before it calls
+/// `listen()` (src/main.c: `server_loop` → `pr_ipbind_listen`), so its ready line alone let a
+/// client in too early (measured: "Connection refused" now and then).
 async fn accepts(port: u16, wait: Duration) -> bool {
+    let local = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match listening(port) {
+        match crate::peer::listening(local) {
             Some(false) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(2)).await
             }

@@ -165,8 +165,8 @@ const CONTEXT: &[&str] = &[
 /// `YYYY-MM-DD HH:MM:SS,mmm HOST proftpd[PID] SERVER (CLIENT): ` and `… mod_sftp/V[PID]: `.
 fn clean(line: &str) -> String {
     let line = line.trim();
-    if let Some(rest) = proftpd_text(line) {
-        return rest.to_string();
+    if let Some(p) = proftpd_line(line) {
+        return p.text.to_string();
     }
     // Twisted Conch's lines as sshmatrix's program writes them.
     if let Some(rest) = line.strip_prefix("conch: ") {
@@ -199,28 +199,47 @@ fn clean(line: &str) -> String {
     line.trim_end_matches("[preauth]").trim().to_string()
 }
 
-/// A ProFTPD log line's text after its timestamp and source (`None`: not ProFTPD's).
-fn proftpd_text(line: &str) -> Option<&str> {
+/// A line of ProFTPD's own log files, split: the main log's `YYYY-MM-DD HH:MM:SS,mmm HOST
+/// proftpd[PID] SERVER (CLIENT[ADDR]): TEXT` and mod_sftp's SFTPLog `YYYY-MM-DD HH:MM:SS,mmm
+/// mod_sftp/VERSION[PID]: TEXT`. Both name the session's process, so the two files' lines of
+/// one connection share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProftpdLine<'a> {
+    /// The timestamp, as written.
+    pub stamp: &'a str,
+    /// The process that logged it.
+    pub pid: u32,
+    /// The words after the source.
+    pub text: &'a str,
+}
+
+/// `line` split as ProFTPD writes it, or `None` when it is not ProFTPD's.
+pub fn proftpd_line(line: &str) -> Option<ProftpdLine<'_>> {
     // `2026-12-07 17:25:20,115 ` is 24 bytes: digits and separators at fixed places.
-    let stamp = line.get(..24)?.as_bytes();
     let shape = b"dddd-dd-dd dd:dd:dd,ddd ";
-    let dated = stamp.iter().zip(shape).all(|(c, s)| match s {
+    let dated = line.get(..24)?.bytes().zip(shape).all(|(c, s)| match s {
         b'd' => c.is_ascii_digit(),
-        _ => c == s,
+        _ => c == *s,
     });
     if !dated {
         return None;
     }
     let rest = &line[24..];
-    if rest.starts_with("mod_sftp/") {
-        return rest.split_once("]: ").map(|(_, text)| text);
-    }
-    let (_, after) = rest.split_once(" proftpd[")?;
-    after
-        .split_once("] ")?
-        .1
-        .split_once(": ")
-        .map(|(_, text)| text)
+    let (pid, text) = match rest.strip_prefix("mod_sftp/") {
+        Some(r) => {
+            let (head, text) = r.split_once("]: ")?;
+            (head.split_once('[')?.1, text)
+        }
+        None => {
+            let (pid, r) = rest.split_once(" proftpd[")?.1.split_once("] ")?;
+            (pid, r.split_once(": ")?.1)
+        }
+    };
+    Some(ProftpdLine {
+        stamp: &line[..23],
+        pid: pid.parse().ok()?,
+        text,
+    })
 }
 
 /// Whether a (cleaned) line records a successful authentication.
@@ -447,7 +466,7 @@ mod tests {
             .reason
             .unwrap()
             .starts_with("no shared key exchange algorithm found"));
-        assert_eq!(proftpd_text("2026-12-07 17:25 not proftpd"), None);
+        assert_eq!(proftpd_line("2026-12-07 17:25 not proftpd"), None);
     }
 
     #[test]

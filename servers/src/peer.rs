@@ -35,14 +35,33 @@ fn peer_socket(local: SocketAddr, peer: SocketAddr) -> Option<(u32, u64)> {
 
 /// The uid and inode columns of the line of `file` whose local and remote addresses are these.
 fn find(file: &str, want_local: &str, want_remote: &str) -> Option<(u32, u64)> {
-    let table = std::fs::read_to_string(file).ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
+    first_row(file, |f| {
         if f.len() <= 9 || f[1] != want_local || f[2] != want_remote {
             return None;
         }
         Some((f[7].parse().ok()?, f[9].parse().ok()?))
     })
+    .flatten()
+}
+
+/// What `pick` makes of the first socket line of a kernel table (`/proc/net/tcp`), split into
+/// columns, it makes something of; `None`: the table is unreadable.
+fn first_row<T>(file: &str, pick: impl Fn(&[&str]) -> Option<T>) -> Option<Option<T>> {
+    let table = std::fs::read_to_string(file).ok()?;
+    Some(table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        pick(&f)
+    }))
+}
+
+/// Whether a socket listens on `local` (state `0A` in `/proc/net/tcp`); `None`: the table is
+/// unreadable.
+pub fn listening(local: std::net::SocketAddrV4) -> Option<bool> {
+    let want = v4(*local.ip(), local.port());
+    let found = first_row("/proc/net/tcp", |f| {
+        (f.len() > 3 && f[1] == want && f[3] == "0A").then_some(())
+    });
+    found.map(|f| f.is_some())
 }
 
 /// Whether a process holding socket `inode` runs in a container: another pid namespace under

@@ -133,32 +133,14 @@ fn dropbear(line: &str) -> Option<(Prefix<'_>, &str)> {
     Some((named("dropbear", Some(pid)), msg))
 }
 
-/// ProFTPD's own log files (SystemLog, SFTPLog): `YYYY-MM-DD HH:MM:SS,mmm HOST proftpd[PID] SERVER
-/// (CLIENT[ADDR]): message` and `YYYY-MM-DD HH:MM:SS,mmm mod_sftp/VERSION[PID]: message`. Both
-/// are the program `proftpd` with no host (the SFTPLog names none), so a session's lines of
-/// both files share one connection.
+/// ProFTPD's own log files (SystemLog, SFTPLog), as [`sshmatrix_servers::log::proftpd_line`]
+/// reads them: the program `proftpd` with no host (the SFTPLog names none), so a session's
+/// lines of both files share one connection.
 fn proftpd(line: &str) -> Option<(Prefix<'_>, &str)> {
-    let stamp = line.get(..23)?;
-    let b = stamp.as_bytes();
-    let dated =
-        is_rfc3339(stamp.get(..19)?) && b[19] == b',' && b[20..].iter().all(u8::is_ascii_digit);
-    let rest = line
-        .get(24..)
-        .filter(|_| dated && line.as_bytes()[23] == b' ')?;
-    let (pid, msg) = match rest.strip_prefix("mod_sftp/") {
-        Some(r) => {
-            let (head, msg) = r.split_once("]: ")?;
-            (head.split_once('[')?.1, msg)
-        }
-        None => {
-            let (_, r) = rest.split_once(" proftpd[")?;
-            let (pid, r) = r.split_once("] ")?;
-            (pid, r.split_once(": ")?.1)
-        }
-    };
-    let mut p = named("proftpd", Some(pid.parse().ok()?));
-    p.time = Some(stamp);
-    Some((p, msg))
+    let p = sshmatrix_servers::log::proftpd_line(line)?;
+    let mut prefix = named("proftpd", Some(p.pid));
+    prefix.time = Some(p.stamp);
+    Some((prefix, p.text))
 }
 
 #[cfg(test)]

@@ -99,10 +99,8 @@ fn prepare_server(
         }
         (ServerKind::Tinyssh, Some(f)) => {
             files.extend(tinyssh_keys(host_keys)?);
-            script.push_str(&format!(
-                "case \"$(dpkg-query -W -f='${{Version}}' tinysshd)\" in {v}*) ;; *) echo 'this image has no TinySSH {v}' >&2; exit 1;; esac\n",
-                v = f.version
-            ));
+            let asked = "dpkg-query -W -f='${Version}' tinysshd";
+            script.push_str(&release_check("TinySSH", &f.version, asked, "{v}*"));
         }
         (ServerKind::Proftpd, Some(f)) => {
             files.extend(proftpd_files(spec, users, f));
@@ -110,11 +108,8 @@ fn prepare_server(
         }
         (ServerKind::Twisted, Some(f)) => {
             files.extend(conch_files(users));
-            script.push_str(&format!(
-                "v=$(python3 -c 'import twisted; print(twisted.__version__)' 2>&1 || true)\n\
-                 [ \"$v\" = '{v}' ] || {{ echo \"this image runs Twisted $v, not {v}\" >&2; exit 1; }}\n",
-                v = f.version
-            ));
+            let asked = "python3 -c 'import twisted; print(twisted.__version__)'";
+            script.push_str(&release_check("Twisted", &f.version, asked, "{v}"));
         }
         _ => {
             let config = sshd_config(run_dir, spec, users, files)?;
@@ -320,10 +315,19 @@ fn conch_files(users: &[(String, Vec<String>)]) -> Vec<FileIn> {
 /// target's configuration (`proftpd -t`).
 fn proftpd_script(version: &str) -> String {
     use crate::proftpd::{CONFIG_IN, PROFTPD};
+    release_check("ProFTPD", version, &format!("{PROFTPD} -v"), "*\"Version {v}\"")
+        + &format!(
+            "SSHMATRIX_PORT=2222 {PROFTPD} -t -c {CONFIG_IN} >/dev/null 2>/tmp/proftpd-t.log || {{ cat /tmp/proftpd-t.log >&2; exit 1; }}\n"
+        )
+}
+
+/// The script lines that check the image runs `server` release `version`: what `command` says
+/// (stdout and stderr) matches the shell `case` pattern `pattern` with `{v}` the version.
+fn release_check(server: &str, version: &str, command: &str, pattern: &str) -> String {
+    let pattern = pattern.replace("{v}", version);
     format!(
-        "v=$({PROFTPD} -v 2>&1 || true)\n\
-         case \"$v\" in *\"Version {version}\") ;; *) echo \"this image runs $v, not ProFTPD {version}\" >&2; exit 1;; esac\n\
-         SSHMATRIX_PORT=2222 {PROFTPD} -t -c {CONFIG_IN} >/dev/null 2>/tmp/proftpd-t.log || {{ cat /tmp/proftpd-t.log >&2; exit 1; }}\n"
+        "v=$({command} 2>&1 || true)\n\
+         case \"$v\" in {pattern}) ;; *) echo \"this image runs $v, not {server} {version}\" >&2; exit 1;; esac\n"
     )
 }
 
@@ -347,11 +351,8 @@ fn dropbear_script(host_keys: &[String], version: &str) -> String {
             "dropbearconvert openssh dropbear {from} {out} >/dev/null\n"
         ));
     }
-    script.push_str(&format!(
-        "v=$({} -V 2>&1 || true)\n\
-         case \"$v\" in *v{version}*) ;; *) echo \"this image runs $v, not Dropbear {version}\" >&2; exit 1;; esac\n",
-        crate::dropbear::DROPBEAR
-    ));
+    let asked = format!("{} -V", crate::dropbear::DROPBEAR);
+    script.push_str(&release_check("Dropbear", version, &asked, "*v{v}*"));
     script
 }
 

@@ -30,6 +30,10 @@ pub enum Runtime {
     /// Go: the client compiled, statically, inside a Debian release image (`image`) against
     /// that release's Go packages (`debian`), and run on this host.
     Go,
+    /// The machine's Ruby with the library from Debian packages (`debian`).
+    Ruby,
+    /// The machine's Perl with the library from Debian packages (`debian`).
+    Perl,
 }
 
 impl Runtime {
@@ -43,6 +47,8 @@ impl Runtime {
                 ("javac", "default-jdk-headless"),
             ],
             Runtime::Go => &[("docker", "docker.io")],
+            Runtime::Ruby => &[("ruby", "ruby")],
+            Runtime::Perl => &[("perl", "perl")],
         }
     }
 }
@@ -67,6 +73,10 @@ pub struct Install {
     /// The sshmatrix release image the client is built in (Go).
     #[serde(default)]
     pub image: Option<String>,
+    /// The library version the machine's Debian packages must provide (Ruby, Perl: the
+    /// program's `--version` says which it loaded), so a profile never runs another release.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl Install {
@@ -93,7 +103,7 @@ impl Install {
                         .split_once('@')
                         .is_some_and(|(n, v)| word(n, "._-") && word(v, ".+_-"))
             }
-            Runtime::Java | Runtime::Go => false,
+            Runtime::Java | Runtime::Go | Runtime::Ruby | Runtime::Perl => false,
         };
         if let Some(p) = self.packages.iter().find(|p| !pinned(p)) {
             return Err(format!(
@@ -155,6 +165,19 @@ pub enum InstallError {
         /// Its last lines of output.
         output: String,
     },
+    /// The machine's Debian packages provide another version of the library than the
+    /// profile's.
+    #[error("{client}: this machine's Debian packages ({packages}) provide {found}; the profile is {want}: use the profile of {found}, or a machine whose release ships {want}")]
+    Version {
+        /// The profile.
+        client: String,
+        /// The version the packages provide.
+        found: String,
+        /// The profile's version.
+        want: String,
+        /// The Debian packages.
+        packages: String,
+    },
     /// A file-system error.
     #[error("{client}: {path}: {source}")]
     Io {
@@ -189,6 +212,7 @@ fn digest(install: &Install) -> String {
         .chain(&install.jars)
         .chain(&install.debian)
         .chain(&install.image)
+        .chain(&install.version)
     {
         h.update(format!("{p}\n"));
     }
@@ -250,6 +274,9 @@ fn argv(install: &Install, dir: &Path, file: &str) -> Vec<String> {
         Runtime::Python => vec![d("venv/bin/python"), "-E".into(), "-s".into(), d(file)],
         Runtime::Node => vec!["node".into(), d(file)],
         Runtime::Go => vec![d(file.trim_end_matches(".go"))],
+        // The version check at install says which library these load.
+        Runtime::Ruby => vec!["ruby".into(), d(file)],
+        Runtime::Perl => vec!["perl".into(), d(file)],
         Runtime::Java => {
             let mut cp = vec![dir.display().to_string()];
             cp.extend(install.jars.iter().cloned());
@@ -489,10 +516,55 @@ fn build_into(
         .map(|s| s.to_string())
         .chain(install.packages.iter().cloned())
         .collect()],
-        Runtime::Java | Runtime::Go => Vec::new(),
+        Runtime::Java | Runtime::Go | Runtime::Ruby | Runtime::Perl => Vec::new(),
     };
     steps.iter().try_for_each(|s| step(client, s))?;
-    write_program(client, install, build, prog, image)
+    write_program(client, install, build, prog, image)?;
+    library_version(client, install, build, prog)
+}
+
+/// Checks that the machine's Debian packages load and provide the pinned version (Ruby,
+/// Perl: the program's `--version`); other runtimes pin their packages when installing.
+fn library_version(
+    client: &str,
+    install: &Install,
+    dir: &Path,
+    prog: Program,
+) -> Result<(), InstallError> {
+    let Some(want) = &install.version else {
+        return Ok(());
+    };
+    let mut run = argv(install, dir, prog.file);
+    run.push("--version".into());
+    let missing = |what: String| InstallError::Missing {
+        client: client.into(),
+        what,
+        packages: install.debian.join(" "),
+    };
+    let out = Command::new(&run[0])
+        .args(&run[1..])
+        .env_remove("RUBYLIB")
+        .env_remove("RUBYOPT")
+        .env_remove("PERL5LIB")
+        .env_remove("PERL5OPT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| missing(format!("`{}` ({e})", run[0])))?;
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(missing(format!("the library ({last})")));
+    }
+    if &said != want {
+        return Err(InstallError::Version {
+            client: client.into(),
+            found: said,
+            want: want.clone(),
+            packages: install.debian.join(" "),
+        });
+    }
+    Ok(())
 }
 
 /// Runs one installation command in its own process group; its output is kept for the error.

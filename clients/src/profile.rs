@@ -32,6 +32,9 @@ pub enum RsaSignatureMode {
     SshRsaOnly,
     /// The first of `order` that the server's `server-sig-algs` lists.
     ServerSigAlgs,
+    /// Each of `order` in turn on one connection, the next when the server refuses one,
+    /// whatever `server-sig-algs` says (Ruby net-ssh 7.0: rsa-sha2-256, then ssh-rsa).
+    EachInTurn,
 }
 
 /// What a client does when its RSA rule yields no algorithm.
@@ -55,7 +58,8 @@ pub enum RsaFallback {
 pub struct RsaRule {
     /// The rule.
     pub mode: RsaSignatureMode,
-    /// Preference order for [`RsaSignatureMode::ServerSigAlgs`].
+    /// Preference order for [`RsaSignatureMode::ServerSigAlgs`] and
+    /// [`RsaSignatureMode::EachInTurn`].
     #[serde(default)]
     pub order: Vec<String>,
     /// What happens when the server sent no `server-sig-algs`.

@@ -11,18 +11,21 @@ use sshmatrix_servers::Policy;
 /// PPK v3, PPK v2 (PuTTY before 0.75), traditional PEM (JSch 0.1.55).
 pub fn native_key_tool(p: &Profile) -> &'static str {
     use sshmatrix_clients::Container;
-    let reads = |c| p.reads.contains(&c);
-    if reads(Container::OpensshV1) {
-        "ssh-keygen"
-    } else if reads(Container::PpkV3) {
-        "puttygen-0.78"
-    } else if reads(Container::PpkV2) {
-        "puttygen-0.74"
-    } else if reads(Container::Pem) {
-        "ssh-keygen-pem"
-    } else {
-        "ssh-keygen"
-    }
+    let tools = [
+        (Container::OpensshV1, "ssh-keygen"),
+        (Container::PpkV3, "puttygen-0.78"),
+        (Container::PpkV2, "puttygen-0.74"),
+        (Container::Pem, "ssh-keygen-pem"),
+    ];
+    let reads = |c: &Container| p.reads.contains(c);
+    // Rather a format the client reads for every key type (net-ssh reads openssh-key-v1 files
+    // for Ed25519 only: PEM it is).
+    let whole = |c: &Container| reads(c) && !p.partial_reads.iter().any(|r| r.container == *c);
+    tools
+        .iter()
+        .find(|(c, _)| whole(c))
+        .or_else(|| tools.iter().find(|(c, _)| reads(c)))
+        .map_or("ssh-keygen", |(_, t)| t)
 }
 
 /// Each real-client profile with the profile it is checked against: its `base`.
@@ -210,13 +213,16 @@ fn key_for<'a>(
     keys: &'a [sshmatrix_clients::KeyFile],
 ) -> Option<&'a sshmatrix_clients::KeyFile> {
     keys.iter().find(|k| {
+        let c = k.format.container;
         p.auth.key_families.iter().any(|f| f == k.spec.family())
-            && (!p.reads_key_file_as_is() || p.reads.contains(&k.format.container))
+            && (!p.reads_key_file_as_is()
+                || (p.reads.contains(&c) && p.partial_refusal(c, k.spec.family(), false).is_none()))
     })
 }
 
-/// The keys a capture needs: an Ed25519 key in openssh-key-v1 form, and an ECDSA P-256 key
-/// in traditional PEM for clients that read neither Ed25519 nor openssh-key-v1 (JSch 0.1.55).
+/// The keys a capture needs: an Ed25519 key in openssh-key-v1 form, an ECDSA P-256 key in
+/// traditional PEM for clients that read neither Ed25519 nor openssh-key-v1 (JSch 0.1.55), and
+/// an RSA one in PEM for those that read no ECDSA either (Trilead).
 pub fn capture_keys(
     factory: &sshmatrix_clients::KeyFactory,
     tools: &[sshmatrix_clients::KeyTool],
@@ -225,6 +231,7 @@ pub fn capture_keys(
     [
         (KeySpec::Ed25519, "ssh-keygen"),
         (KeySpec::Ecdsa(256), "ssh-keygen-pem"),
+        (KeySpec::Rsa(2048), "ssh-keygen-pem"),
     ]
     .into_iter()
     .map(|(spec, id)| {

@@ -82,7 +82,9 @@ pub fn ensure_all(
             image.as_ref(),
         )
             .map_err(|e| match e {
-                InstallError::Missing { .. } | InstallError::Io { .. } => {
+                InstallError::Missing { .. }
+                | InstallError::Io { .. }
+                | InstallError::Version { .. } => {
                     RunError::Environment(e.to_string())
                 }
                 InstallError::Step { .. } => RunError::Environment(format!(

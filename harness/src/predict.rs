@@ -2,7 +2,7 @@
 //! alone (the policy's effective settings come from `sshd -T`; nothing connects). Where a run's
 //! measurement disagrees with the prediction, a profile, a policy or the engine is wrong.
 
-use sshmatrix_clients::emulator::{choose_rsa, unsupported, RsaChoice};
+use sshmatrix_clients::emulator::{choose_rsa, rsa_turns, unsupported, RsaChoice};
 use sshmatrix_clients::CertSpec;
 use sshmatrix_clients::{negotiate, ServerHello};
 use sshmatrix_reports::{Code, Stage, Verdict};
@@ -251,8 +251,9 @@ fn hostile(kind: crate::matrix::Hostile) -> Prediction {
 /// Before any packet: a refused port, a hostile server, a key file the client cannot read.
 fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let p = &cell.client;
-    // An agent holds the key: the client's own key-file reading does not matter.
-    let agent = cell.holder.uses_agent();
+    // An agent holds the key, or no key is used (a password): the client's own key-file
+    // reading does not matter.
+    let agent = cell.holder.uses_agent() || !cell.holder.uses_key();
     let sc = &target.scenario;
     match &target.backend {
         Backend::Unreachable => {
@@ -565,7 +566,14 @@ fn signature(cell: &Cell, eff: &Effective, agent: bool) -> Result<String, Predic
     };
     match choose_rsa(p, list.as_deref()) {
         RsaChoice::Sign(_) if agent && !p.auth.agent_rsa_sha2 => Ok("ssh-rsa".to_string()),
-        RsaChoice::Sign(a) => Ok(a),
+        RsaChoice::Sign(a) if cell.certificate.is_some() => Ok(a),
+        // A client trying its algorithms in turn lands on the first the server accepts (or
+        // is refused with its last).
+        RsaChoice::Sign(a) => {
+            let turns = std::iter::once(&a).chain(rsa_turns(p, &a));
+            let accepted = turns.clone().find(|s| eff.pubkey_accepted.contains(*s));
+            Ok(accepted.or(turns.last()).cloned().unwrap_or(a.clone()))
+        }
         RsaChoice::Skip(why) | RsaChoice::Fail(why) => {
             Err(fail(Stage::Auth, Code::AuthNoSignatureAlgorithm, why))
         }

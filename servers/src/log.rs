@@ -270,10 +270,16 @@ pub fn analyse(log: &str) -> ServerView {
         .collect();
     let lines: Vec<&str> = cleaned.iter().map(String::as_str).collect();
     if lines.iter().any(|l| is_acceptance(l)) {
-        // A login's steps: the first ones of a chain (AuthenticationMethods) and the last.
+        // A login's steps: the first ones of a chain (AuthenticationMethods) and the last;
+        // then what the server refused on the way (a client trying another signature
+        // algorithm or key on the same connection).
+        let refused = lines
+            .iter()
+            .filter(|l| !is_acceptance(l) && REASONS.iter().any(|p| l.contains(p)));
         let steps = lines
             .iter()
             .filter(|l| is_acceptance(l) || l.starts_with("Partial "))
+            .chain(refused)
             .map(|l| l.to_string())
             .collect();
         return ServerView {

@@ -1,4 +1,4 @@
-//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go x/crypto): a small client
+//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go x/crypto, Trilead, Ruby net-ssh, Perl Net::SSH2): a small client
 //! program per library in `clients/programs/`, embedded here and installed beside the library
 //! ([`crate::install`]). Every program takes the same arguments — `HOST PORT USER KEY
 //! TIMEOUT_SECS FAMILY`, an empty word for none — and finds secrets in 0600 files named by
@@ -11,7 +11,9 @@
 //! is checked against a known_hosts file (paramiko, AsyncSSH, Go x/crypto; a target presenting
 //! host certificates); it logs in once (authentication and a session
 //! channel, no shell or command) and prints `sshmatrix-negotiated k=v …` when the transport is up and one
-//! `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line.
+//! `sshmatrix-result ok` or `sshmatrix-result fail STAGE MESSAGE` line. A program reads its key
+//! file before connecting (even where the library itself would only at authentication): a key
+//! it cannot use is a `key-load` failure whatever the server offers, as in the emulation.
 
 use super::{DriverCell, Invocation, Route};
 use crate::Driver;
@@ -65,6 +67,18 @@ pub(super) fn program(driver: Driver) -> Option<Program> {
             include_str!("../../programs/JschLogin.java"),
         ),
         Driver::GoXCrypto => ("go_login.go", include_str!("../../programs/go_login.go")),
+        Driver::Trilead => (
+            "TrileadLogin.java",
+            include_str!("../../programs/TrileadLogin.java"),
+        ),
+        Driver::NetSsh => (
+            "net_ssh_login.rb",
+            include_str!("../../programs/net_ssh_login.rb"),
+        ),
+        Driver::NetSsh2 => (
+            "net_ssh2_login.pl",
+            include_str!("../../programs/net_ssh2_login.pl"),
+        ),
         Driver::Ssh | Driver::Plink | Driver::Dbclient => return None,
     };
     let helpers = match file.ends_with(".py") {

@@ -45,6 +45,15 @@ pub enum Driver {
     /// release's golang-golang-x-crypto-dev.
     #[serde(rename = "go-x-crypto")]
     GoXCrypto,
+    /// Trilead SSH-2 for Java (Debian's `libtrilead-ssh2-java`), the library Jenkins' SSH
+    /// agents grew from.
+    Trilead,
+    /// Ruby net-ssh (Debian's `ruby-net-ssh`): Vagrant, Chef, Capistrano, Puppet Bolt.
+    #[serde(rename = "net-ssh")]
+    NetSsh,
+    /// Perl Net::SSH2 (Debian's `libnet-ssh2-perl`) over the machine's libssh2.
+    #[serde(rename = "net-ssh2")]
+    NetSsh2,
 }
 
 /// A jump host hop: the jump host's one-shot port, the name to log in as, whether the agent is
@@ -215,7 +224,7 @@ pub use sshmatrix_core::text::sh_quote;
 
 impl Driver {
     /// Every driver, in documentation order.
-    pub const ALL: [Driver; 10] = [
+    pub const ALL: [Driver; 13] = [
         Driver::Ssh,
         Driver::Plink,
         Driver::Dbclient,
@@ -226,6 +235,9 @@ impl Driver {
         Driver::NodeSsh2,
         Driver::Jsch,
         Driver::GoXCrypto,
+        Driver::Trilead,
+        Driver::NetSsh,
+        Driver::NetSsh2,
     ];
 
     /// The program or library name.
@@ -241,6 +253,9 @@ impl Driver {
             Driver::NodeSsh2 => "node-ssh2",
             Driver::Jsch => "jsch",
             Driver::GoXCrypto => "go-x-crypto",
+            Driver::Trilead => "trilead",
+            Driver::NetSsh => "net-ssh",
+            Driver::NetSsh2 => "net-ssh2",
         }
     }
 
@@ -261,6 +276,8 @@ impl Driver {
                 | Driver::Asyncssh
                 | Driver::NodeSsh2
                 | Driver::GoXCrypto
+                | Driver::NetSsh
+                | Driver::NetSsh2
         )
     }
 

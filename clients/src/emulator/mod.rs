@@ -15,7 +15,7 @@ mod session;
 
 pub use engine::{engine_supports, preferred, preferred_lists, unsupported};
 pub use probe::{exec_with_key, handshake, host_key, Handshake};
-pub use rsa::{choose_rsa, key_family, RsaChoice, NOT_OFFERED};
+pub use rsa::{choose_rsa, key_family, rsa_turns, RsaChoice, NOT_OFFERED};
 pub use session::{attempt, login, Attempt, Forwarded, Session};
 
 use serde::{Deserialize, Serialize};

@@ -40,6 +40,11 @@ pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaC
     };
     match rule.mode {
         RsaSignatureMode::SshRsaOnly => RsaChoice::Sign("ssh-rsa".into()),
+        // The first of the turns; [`rsa_turns`] has the rest.
+        RsaSignatureMode::EachInTurn => match rule.order.first() {
+            Some(a) => RsaChoice::Sign(a.clone()),
+            None => RsaChoice::Sign("ssh-rsa".into()),
+        },
         RsaSignatureMode::ServerSigAlgs => match server_sig_algs {
             None => fallback(
                 rule.no_server_sig_algs,
@@ -53,6 +58,19 @@ pub fn choose_rsa(profile: &Profile, server_sig_algs: Option<&[String]>) -> RsaC
                 ),
             },
         },
+    }
+}
+
+/// The RSA signature algorithms a client tries after `first` is refused, on the same
+/// connection (only [`RsaSignatureMode::EachInTurn`] has any).
+pub fn rsa_turns<'a>(profile: &'a Profile, first: &str) -> &'a [String] {
+    let rule = &profile.auth.rsa;
+    match rule.mode {
+        RsaSignatureMode::EachInTurn => match rule.order.iter().position(|a| a == first) {
+            Some(i) => &rule.order[i + 1..],
+            None => &[],
+        },
+        _ => &[],
     }
 }
 

@@ -17,7 +17,7 @@ use crate::profile::Profile;
 
 use super::recorder::{server_sig_algs, Recorder, Seen};
 use super::rsa::{hash_of, rsa_bits};
-use super::{choose_rsa, key_family, preferred, unsupported, RsaChoice, NOT_OFFERED};
+use super::{choose_rsa, key_family, preferred, rsa_turns, unsupported, RsaChoice, NOT_OFFERED};
 use super::{stage_of, ClientOutcome, Code, Stage, Verdict};
 
 /// One emulated login attempt.
@@ -255,14 +255,35 @@ async fn authenticate(
         out.reason = "the client holds no key (and no password was given)".into();
         return Ok(());
     };
-    let Some(signature) = signature(a, &key, handle, out).await else {
+    let Some(first) = signature(a, &key, handle, out).await else {
         return Ok(());
     };
-    out.signature = Some(signature.clone());
-    let Some(result) = sign(a, key, handle, out, &signature).await? else {
-        return Ok(());
+    // A client that tries its RSA algorithms in turn goes on while the server lets it.
+    let turns = match a.certificate.is_none() && key_family(&key) == "rsa" {
+        true => rsa_turns(a.profile, &first),
+        false => &[],
     };
-    publickey_result(a, out, result, &signature, seen);
+    let mut refused = Vec::new();
+    for signature in std::iter::once(&first).chain(turns) {
+        out.signature = Some(signature.clone());
+        let Some(result) = sign(a, key.clone(), handle, out, signature).await? else {
+            return Ok(());
+        };
+        let again = matches!(&result, AuthResult::Failure { remaining_methods, .. }
+            if remaining_methods.iter().any(|m| method_name(m) == "publickey"));
+        publickey_result(a, out, result, signature, seen);
+        if out.verdict == Verdict::Ok || !again {
+            break;
+        }
+        refused.push(signature.clone());
+    }
+    if !refused.is_empty() {
+        out.notes.push(format!(
+            "{} tried its RSA signature algorithms in turn on one connection; refused: {}",
+            a.profile.display_name(),
+            refused.join(", ")
+        ));
+    }
     Ok(())
 }
 

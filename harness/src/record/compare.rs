@@ -2,7 +2,7 @@
 //! authentication rules (what each would sign under every server-sig-algs answer), so that
 //! two rules written differently but acting alike are not reported.
 
-use sshmatrix_clients::emulator::{choose_rsa, RsaChoice};
+use sshmatrix_clients::emulator::{choose_rsa, rsa_turns, RsaChoice};
 use sshmatrix_clients::Profile;
 
 /// One difference between a recorded profile and a known one.
@@ -116,6 +116,29 @@ fn rsa_differences(rec: &Profile, known: &Profile) -> Option<Vec<Difference>> {
         None,
         !rec.sends_ext_info(),
     ));
+    // A client trying its algorithms in turn: the whole order, not only the first (under
+    // the fullest server-sig-algs; the first is compared below under every answer).
+    let all: Vec<String> = super::Offer::All
+        .rsa()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let turns = |p: &Profile| match choose_rsa(p, Some(&all)) {
+        RsaChoice::Sign(a) => std::iter::once(&a)
+            .chain(rsa_turns(p, &a))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        RsaChoice::Skip(_) | RsaChoice::Fail(_) => String::new(),
+    };
+    if turns(rec) != turns(known) {
+        out.push(Difference {
+            fact: "auth.rsa [refused: signs again with]".into(),
+            recorded: turns(rec),
+            known: turns(known),
+            observable: true,
+        });
+    }
     for (fact, list, observable) in lists {
         let r = sign_text(choose_rsa(rec, list.as_deref()));
         let k = sign_text(choose_rsa(known, list.as_deref()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sshmatrix_clients::{Container, KeyFactory, KeyFile, KeySpec, KeyTool, Profile};
 
-use super::{steps, Connection, Holding, HostKeys, Step};
+use super::{steps, Connection, Holding, HostKeys, Offer, Step};
 use crate::runner::drivers::{RealCell, ServerEnd};
 
 /// What a driven recording needs.
@@ -98,6 +98,19 @@ impl Login<'_> {
         let mut read: Vec<Container> = Vec::new();
         let mut n = 0;
         for step in steps(agent_ok) {
+            if step.holding == Holding::RsaFile
+                && step.offer != Offer::All
+                && !sees_ext_info(&drove.conns)
+            {
+                // The server-sig-algs a step lists cannot change what such a client does, and
+                // the list would take ssh-rsa host keys away from SHA-1-only clients (russh
+                // offers host key algorithms and server-sig-algs from one list).
+                drove.skips.push(format!(
+                    "{}: left out, the client sends no ext-info-c and never sees server-sig-algs",
+                    step.instruction()
+                ));
+                continue;
+            }
             for &spec in step_keys(step) {
                 n += 1;
                 let key = d
@@ -193,6 +206,14 @@ impl Login<'_> {
         }
         Ok(Ok(c))
     }
+}
+
+/// Whether the client's first connection announced ext-info-c (true until one is seen).
+fn sees_ext_info(conns: &[Connection]) -> bool {
+    conns
+        .iter()
+        .find_map(|c| c.hello.as_ref())
+        .is_none_or(|h| h.kex.iter().any(|k| k == "ext-info-c"))
 }
 
 /// A unit enum's serde name (`sha2`, `rsa-file`).

@@ -101,6 +101,14 @@ fn rsa_rule(
         .filter_map(|o| shown(o, c(o)))
         .collect();
     let first = c(Offer::All)??;
+    if let Some(rule) = in_turn(conns) {
+        let source = format!(
+            "recorded: refused, the client signed again on the same connection, every time in the order {} whatever server-sig-algs listed ({})",
+            rule.order.join(", "),
+            seen.join("; ")
+        );
+        return Some((rule, source));
+    }
     let source = format!(
         "recorded: with server-sig-algs {}{}",
         seen.join("; "),
@@ -134,6 +142,27 @@ fn rsa_rule(
         no_match,
     };
     Some((rule, source))
+}
+
+/// A client that, refused, signs its RSA key again with the next algorithm on the same
+/// connection, in one order under every server-sig-algs answer (Ruby net-ssh: rsa-sha2-256,
+/// then ssh-rsa); `None` for a client that signs once, or whose order follows the server.
+fn in_turn(conns: &[Connection]) -> Option<RsaRule> {
+    let orders: Vec<Vec<&str>> = conns
+        .iter()
+        .filter(|c| c.step.holding == Holding::RsaFile && c.problem.is_none())
+        .map(|c| c.rsa_turns())
+        .collect();
+    let order = orders.first()?;
+    if order.len() < 2 || orders.iter().any(|o| o != order) {
+        return None;
+    }
+    Some(RsaRule {
+        mode: RsaSignatureMode::EachInTurn,
+        order: order.iter().map(|a| a.to_string()).collect(),
+        no_server_sig_algs: RsaFallback::SshRsa,
+        no_match: RsaFallback::SshRsa,
+    })
 }
 
 /// The preference order: the choice between both SHA-2 algorithms first, each SHA-2 algorithm
@@ -311,8 +340,12 @@ pub fn infer(conns: &[Connection], meta: &Meta) -> Recorded {
     auth_facts(&mut profile, conns, meta, &recorded, &mut unobserved);
     reads_facts(&mut profile, meta, &mut unobserved);
     problems.extend(unexplained(&profile, conns));
+    // Without ext-info-c, the server-sig-algs steps are moot: they are not missing.
+    let moot = |s: &super::Step| {
+        !profile.sends_ext_info() && s.holding == Holding::RsaFile && s.offer != Offer::All
+    };
     for s in super::steps(false) {
-        if !conns.iter().any(|c| c.step == s && c.problem.is_none()) {
+        if !moot(&s) && !conns.iter().any(|c| c.step == s && c.problem.is_none()) {
             unobserved.push(format!("step not recorded: {}", s.instruction()));
         }
     }

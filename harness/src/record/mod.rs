@@ -169,4 +169,16 @@ impl Connection {
             .find(|k| k.family == "rsa")
             .map(|k| k.algorithm.as_str())
     }
+
+    /// The RSA signature algorithms the client signed with on this connection, in order, each
+    /// once (more than one: it tried the next after a refusal).
+    pub fn rsa_turns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for k in self.keys.iter().filter(|k| k.family == "rsa" && k.signed) {
+            if !out.contains(&k.algorithm.as_str()) {
+                out.push(&k.algorithm);
+            }
+        }
+        out
+    }
 }

@@ -143,6 +143,7 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
         || has("Couldn't agree a key exchange")
         || has("no acceptable kex")
         || has("No matching algo kex")
+        || has("could not settle on kex algorithm")
     {
         Stage::Kex
     } else if has("no matching host key")
@@ -150,6 +151,7 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
         || has("Couldn't agree a host key")
         || has("no acceptable host key")
         || has("No matching algo hostkey")
+        || has("could not settle on host_key algorithm")
     {
         Stage::Hostkey
     } else if has("no matching cipher")
@@ -157,14 +159,22 @@ fn stage_of(client: &str, server_log: &str) -> Stage {
         || has("no acceptable ciphers")
         || has("Cannot confirm a weak crypto primitive")
         || has("No matching algo enc")
+        || has("could not settle on encryption_client algorithm")
     {
         Stage::Cipher
     } else if has("no matching MAC")
         || has("Couldn't agree a client-to-server MAC")
         || has("no acceptable macs")
         || has("No matching algo mac")
+        || has("could not settle on hmac_client algorithm")
     {
         Stage::Mac
+    } else if has("Unable to exchange encryption keys")
+        || has("Cannot negotiate, proposals do not match")
+    {
+        // libssh2 and Trilead say only that the negotiation failed, not which list; a server
+        // log naming it (above) comes first.
+        Stage::Kex
     } else if has("Load key")
         || has("incorrect passphrase")
         || has("Unable to use key file")

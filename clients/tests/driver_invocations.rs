@@ -144,11 +144,11 @@ fn every_real_client_invocation_matches_its_snapshot() {
             now.lines().nth(first).unwrap_or("<end>")
         );
     }
-    // Twelve real binaries, each with at least its key-file cells, and 20 library clients.
+    // Twelve real binaries, each with at least its key-file cells, and 21 library clients.
     assert_eq!(now.matches(" holder=file route=proxy").count(), 12, "{now}");
     assert_eq!(
         now.matches(" holder=file route=port").count(),
-        12 + 20,
+        12 + 21,
         "{now}"
     );
     // Secrets reach clients through files named in the environment or typed at a prompt, never

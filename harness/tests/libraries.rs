@@ -186,7 +186,7 @@ fn clients_list_and_install_name_what_they_do() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 20, "{text}");
+    assert_eq!(text.lines().count(), 21, "{text}");
     assert!(text.contains("real-jsch-0.1.55"), "{text}");
 }
 

@@ -1,6 +1,6 @@
 //! The automation libraries from this machine's Debian packages — Ruby net-ssh 7.0.1 (Vagrant,
 //! Chef, Capistrano), Perl Net::SSH2 0.73 over libssh2 1.10.0, and Trilead SSH-2 build 213 (the
-//! library Jenkins' SSH agents grew from) — logging in for real to OpenSSH 9.2 as shipped, to
+//! library Jenkins' SSH agents grew from) — and Twisted Conch's client (PyPI), logging in for real to OpenSSH 9.2 as shipped, to
 //! one that accepts only ssh-rsa for RSA keys, and to 8.7 with SHA-1 key exchange re-enabled:
 //! each gets in where its sources say, is refused for the reason they give, and agrees with its
 //! emulation profile's prediction on every cell.
@@ -20,6 +20,7 @@ pairs = [
   { client = "real-net-ssh2-0.73", key_tool = "ssh-keygen" },
   { client = "real-trilead-build213", key_tool = "ssh-keygen-pem" },
   { client = "net-ssh-7.0.1", key_tool = "ssh-keygen-pem" },
+  { client = "real-conch-24.11.0", key_tool = "ssh-keygen" },
 ]
 [[targets]]
 id = "upstream-9.2"
@@ -55,7 +56,7 @@ async fn debian_packaged_libraries_log_in_and_are_refused_for_their_sourced_reas
     let dir = tempfile::tempdir().unwrap();
     let path = common::matrix_file(dir.path(), "debian-libraries.toml", MATRIX);
     let r = common::run(common::plan(&path)).await;
-    assert_eq!(r.cells.len(), 5 * 4 * 2 * 3);
+    assert_eq!(r.cells.len(), 6 * 4 * 2 * 3);
     common::assert_predicted(&r);
     let said = |c: &CellResult| format!("{} [{}] {}", c.verdict, c.code, c.reason);
     // net-ssh: with OpenSSL 3 its openssh-key-v1 loader builds Ed25519 keys only.
@@ -147,6 +148,22 @@ async fn debian_packaged_libraries_log_in_and_are_refused_for_their_sourced_reas
         x.client_reason,
         "trilead: IOException: Invalid PEM structure, '-----BEGIN...' missing"
     );
+    // Twisted Conch's client announces ext-info-c, yet signs RSA with ssh-rsa only.
+    let x = cell(&r, "conch-24.11.0", "ssh-keygen", "rsa", "upstream-9.2");
+    assert_eq!(
+        x.reason,
+        "server: signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms",
+        "{}",
+        said(x)
+    );
+    for (key, target) in [
+        ("rsa", "ssh-rsa-only"),
+        ("ecdsa", "upstream-9.2"),
+        ("ed25519", "upstream-9.2"),
+    ] {
+        let x = cell(&r, "conch-24.11.0", "ssh-keygen", key, target);
+        assert_eq!(x.verdict, Verdict::Ok, "{key} {target}: {}", said(x));
+    }
     // Passphrase-protected files are read as well.
     let pp = r.cells.iter().find(|c| {
         c.client == "real-trilead-build213"

@@ -33,7 +33,7 @@ fn every_real_client_recorded_equals_its_profile_in_containers_from_registries()
     let dir = fresh_dir("recorded-all");
     let builtin = sshmatrix_clients::builtin_profiles();
     let real: Vec<&Profile> = builtin.iter().filter(|p| p.driver.is_some()).collect();
-    assert_eq!(real.len(), 32);
+    assert_eq!(real.len(), 33);
     let mut assumed = Vec::new();
     for p in &real {
         let out = dir.join(format!("{}.toml", p.id));

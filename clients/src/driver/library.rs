@@ -1,4 +1,4 @@
-//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go x/crypto, Trilead, Ruby net-ssh, Perl Net::SSH2): a small client
+//! Library clients (paramiko, AsyncSSH, libssh2, libssh, Node ssh2, JSch, Go x/crypto, Trilead, Ruby net-ssh, Perl Net::SSH2, Twisted Conch): a small client
 //! program per library in `clients/programs/`, embedded here and installed beside the library
 //! ([`crate::install`]). Every program takes the same arguments — `HOST PORT USER KEY
 //! TIMEOUT_SECS FAMILY`, an empty word for none — and finds secrets in 0600 files named by
@@ -78,6 +78,10 @@ pub(super) fn program(driver: Driver) -> Option<Program> {
         Driver::NetSsh2 => (
             "net_ssh2_login.pl",
             include_str!("../../programs/net_ssh2_login.pl"),
+        ),
+        Driver::Conch => (
+            "conch_login.py",
+            include_str!("../../programs/conch_login.py"),
         ),
         Driver::Ssh | Driver::Plink | Driver::Dbclient => return None,
     };

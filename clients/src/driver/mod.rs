@@ -54,6 +54,8 @@ pub enum Driver {
     /// Perl Net::SSH2 (Debian's `libnet-ssh2-perl`) over the machine's libssh2.
     #[serde(rename = "net-ssh2")]
     NetSsh2,
+    /// Twisted Conch's client (PyPI `Twisted`).
+    Conch,
 }
 
 /// A jump host hop: the jump host's one-shot port, the name to log in as, whether the agent is
@@ -224,7 +226,7 @@ pub use sshmatrix_core::text::sh_quote;
 
 impl Driver {
     /// Every driver, in documentation order.
-    pub const ALL: [Driver; 13] = [
+    pub const ALL: [Driver; 14] = [
         Driver::Ssh,
         Driver::Plink,
         Driver::Dbclient,
@@ -238,6 +240,7 @@ impl Driver {
         Driver::Trilead,
         Driver::NetSsh,
         Driver::NetSsh2,
+        Driver::Conch,
     ];
 
     /// The program or library name.
@@ -256,6 +259,7 @@ impl Driver {
             Driver::Trilead => "trilead",
             Driver::NetSsh => "net-ssh",
             Driver::NetSsh2 => "net-ssh2",
+            Driver::Conch => "conch",
         }
     }
 

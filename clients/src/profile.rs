@@ -219,6 +219,10 @@ pub struct Profile {
     /// Free-form notes (inferences, caveats).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The client groups a matrix names as `@GROUP` / `@GROUP-real` (`windows`: what people run
+    /// on a Windows desk; `automation`: libraries programs log in with).
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Whether the client, run non-interactively, gives up when the connection is open to the
     /// Terrapin attack (chacha20-poly1305 or an EtM MAC negotiated, and no strict key exchange
     /// from the server): PuTTY asks the user to confirm the "weak crypto primitive", and plink

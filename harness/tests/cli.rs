@@ -557,6 +557,53 @@ fn current_clients_only() {
     assert!(!ids.contains(&"putty-0.83"), "{ids:?}");
 }
 
+/// `clients = ["@windows", "@automation-real"]` lists the profiles of those groups (the
+/// emulated Windows desk clients, the real libraries); a group no profile names is exit 2 with
+/// the groups there are.
+#[test]
+fn client_groups_in_a_matrix() {
+    let dir = common::scratch_dir("client-groups");
+    let targets = "[[targets]]\nid = \"t\"\npolicy = \"upstream-9.2\"\nusers = [\"u\"]\n";
+    let file = common::matrix_file(
+        &dir,
+        "groups.toml",
+        &format!(
+            "[axes]\nkeys = [\"ed25519\"]\nclients = [\"@windows\", \"@automation-real\"]\n\
+             key_tools = [\"ssh-keygen\"]\n{targets}"
+        ),
+    );
+    let plan = common::plan(&file);
+    let ids: Vec<&str> = plan.cells.iter().map(|c| c.client.id.as_str()).collect();
+    for id in [
+        "teraterm-4.106",
+        "winscp-5.21",
+        "windows-openssh-8.1",
+        "putty-0.83",
+        "real-paramiko-3.5.1",
+        "real-net-ssh-7.0.1",
+        "real-trilead-build213",
+    ] {
+        assert!(ids.contains(&id), "{id}: {ids:?}");
+    }
+    // Neither the real plink (a Windows program, but real) nor an emulated library.
+    assert!(!ids.contains(&"real-putty-0.78") && !ids.contains(&"paramiko-3.5.1"));
+    assert!(!ids.iter().any(|i| i.starts_with("openssh-")), "{ids:?}");
+    let bad = common::matrix_file(
+        &dir,
+        "typo.toml",
+        &format!(
+            "[axes]\nkeys = [\"ed25519\"]\nclients = [\"@windws\"]\nkey_tools = [\"ssh-keygen\"]\n{targets}"
+        ),
+    );
+    let out = common::bin().arg("check").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("typo.toml:3") && err.contains("client group") && err.contains("windows"),
+        "{err}"
+    );
+}
+
 /// `try` and `explain` colour the verdict's mark as tables do (`--color always`, or a terminal),
 /// and print it plain into a pipe.
 #[test]

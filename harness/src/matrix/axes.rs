@@ -249,8 +249,9 @@ pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> V
             .clients
             .iter()
             .flat_map(|c| c.get_ref())
-            .filter(|c| !c.get_ref().starts_with("@current")),
+            .filter(|c| !c.get_ref().starts_with('@')),
     );
+
     tools.extend(raw.axes.key_tools.iter().flat_map(|t| t.get_ref()));
     errs.extend(
         clients
@@ -275,32 +276,59 @@ pub fn name_errors(file: &str, text: &str, catalog: &Catalog, limit: usize) -> V
     errs
 }
 
-/// The `clients` axis with `@current` (the newest emulated profile of each family) and
-/// `@current-real` (the newest real program of each) written out, each keeping the span of
-/// the word that named it.
+/// The `clients` axis with its groups written out, each keeping the span of the word that
+/// named it: `@current` (the newest emulated profile of each family), `@GROUP` (the emulated
+/// profiles of a profile group: `@windows`, `@automation`), and `-real` after either for the
+/// real programs instead.
 fn expand_current(
+    ctx: &Ctx,
     listed: &[Spanned<String>],
     catalog: &Catalog,
 ) -> Result<Vec<Spanned<String>>, InputError> {
+    let groups = client_groups(catalog);
     let mut out = Vec::new();
     for c in listed {
-        let real = match c.get_ref().as_str() {
-            "@current" => false,
-            "@current-real" => true,
-            _ => {
-                out.push(c.clone());
-                continue;
-            }
+        let Some(group) = c.get_ref().strip_prefix('@') else {
+            out.push(c.clone());
+            continue;
         };
-        let current = sshmatrix_clients::current::current(catalog.profiles.iter());
+        let (group, real) = match group.strip_suffix("-real") {
+            Some(g) => (g, true),
+            None => (group, false),
+        };
+        if group != "current" && !groups.iter().any(|g| g == group) {
+            // A group no profile names is a typo.
+            let names = std::iter::once("current").chain(groups.iter().map(String::as_str));
+            return Err(ctx.unknown("client group", c, names, "`sshmatrix profiles --long`"));
+        }
+        let members: Vec<&Profile> = match group {
+            "current" => sshmatrix_clients::current::current(catalog.profiles.iter()),
+            g => catalog
+                .profiles
+                .iter()
+                .filter(|p| p.groups.iter().any(|x| x == g))
+                .collect(),
+        };
         out.extend(
-            current
+            members
                 .into_iter()
                 .filter(|p| p.driver.is_some() == real)
                 .map(|p| Spanned::new(c.span(), p.id.clone())),
         );
     }
     Ok(out)
+}
+
+/// The client groups profiles name (`windows`, `automation`), sorted.
+fn client_groups(catalog: &Catalog) -> Vec<String> {
+    let mut g: Vec<String> = catalog
+        .profiles
+        .iter()
+        .flat_map(|p| p.groups.iter().cloned())
+        .collect();
+    g.sort();
+    g.dedup();
+    g
 }
 
 pub(super) fn pairs(
@@ -333,7 +361,7 @@ pub(super) fn pairs(
                 }
             }
             let mut seen = std::collections::HashSet::new();
-            for c in expand_current(cs.get_ref(), catalog)? {
+            for c in expand_current(ctx, cs.get_ref(), catalog)? {
                 let c2 = find_client(&c)?;
                 if !seen.insert(c2.id.clone()) {
                     return Err(ctx.err(c.span(), format!("client `{}` is listed twice", c2.id), Some("remove the duplicate".into())));

@@ -395,6 +395,7 @@ fn base_profile(meta: &Meta, hello: &ServerHello, recorded: &str) -> Profile {
         min_rsa_bits: None,
         sources,
         notes: Vec::new(),
+        groups: meta.base.map(|b| b.groups.clone()).unwrap_or_default(),
         batch_refuses_terrapin: false,
         // Recording does not present certificates: not measured, so not claimed.
         user_certificates: false,

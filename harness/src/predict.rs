@@ -253,7 +253,7 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     let p = &cell.client;
     // An agent holds the key, or no key is used (a password): the client's own key-file
     // reading does not matter.
-    let agent = cell.holder.uses_agent() || !cell.holder.uses_key();
+    let no_file = cell.holder.uses_agent() || !cell.holder.uses_key();
     let sc = &target.scenario;
     match &target.backend {
         Backend::Unreachable => {
@@ -270,7 +270,7 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
     // A real binary's driver converts the key to the client's own format first; a library
     // reads the file as it is.
     let reads_as_is = p.reads_key_file_as_is();
-    if !agent && reads_as_is && !p.reads.contains(&format.container) {
+    if !no_file && reads_as_is && !p.reads.contains(&format.container) {
         return Some(fail(
             Stage::KeyLoad,
             Code::KeyLoadFailed,
@@ -282,14 +282,14 @@ fn client_side(cell: &Cell, target: &Target) -> Option<Prediction> {
         ));
     }
     let partial = p.partial_refusal(format.container, cell.key.family(), cell.passphrase);
-    if let Some(why) = partial.filter(|_| !agent && reads_as_is) {
+    if let Some(why) = partial.filter(|_| !no_file && reads_as_is) {
         return Some(fail(
             Stage::KeyLoad,
             Code::KeyLoadFailed,
             format!("{} {why}", p.display_name()),
         ));
     }
-    if !agent && cell.passphrase && !p.reads_encrypted {
+    if !no_file && cell.passphrase && !p.reads_encrypted {
         return Some(fail(
             Stage::KeyLoad,
             Code::KeyLoadFailed,

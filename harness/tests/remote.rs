@@ -369,6 +369,11 @@ fn password_account() -> Option<(String, String)> {
         return None;
     }
     let name = "sshmatrix-pw";
+    // The tests of this file run at once: one of them makes the account (two concurrent
+    // `useradd`s left a home owned by the uid of the one that lost, and sshd then refuses the
+    // account's keys: "bad ownership or modes for directory").
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MADE.lock().unwrap_or_else(|e| e.into_inner());
     let exists = Command::new("id")
         .arg(name)
         .output()
@@ -382,6 +387,16 @@ fn password_account() -> Option<(String, String)> {
             .unwrap();
         assert!(made.success() || Command::new("id").arg(name).status().unwrap().success());
     }
+    // A home left by an earlier account of that name (another uid) is made the account's.
+    let home = format!("/home/{name}");
+    std::fs::create_dir_all(&home).unwrap();
+    let owned = Command::new("chown")
+        .args([&format!("{name}:"), home.as_str()])
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
     let password = "pw-remote-7d2c1a";
     let mut chpasswd = Command::new("chpasswd")
         .stdin(Stdio::piped())

@@ -10,28 +10,8 @@ import com.jcraft.jsch.JSch;
 import com.jcraft.jsch.JSchException;
 import com.jcraft.jsch.Session;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 
-public class JschLogin {
-    static void result(String words) {
-        System.out.println("sshmatrix-result " + words);
-        System.out.flush();
-    }
-
-    static String env(String name) {
-        String v = System.getenv(name);
-        return v == null ? "" : v;
-    }
-
-    static String secret(String path) throws java.io.IOException {
-        if (path.isEmpty()) {
-            return null;
-        }
-        String s = new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8);
-        return s.endsWith("\n") ? s.substring(0, s.length() - 1) : s;
-    }
-
+public class JschLogin extends SshmatrixCell {
     // JSch quotes the key's bytes as a Java array identity ("[B@1b6d3586"): not a stable reason.
     static String message(Exception e) {
         String m = String.valueOf(e.getMessage()).replaceAll(": \\[B@[0-9a-f]+", "");

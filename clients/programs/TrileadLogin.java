@@ -14,25 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 
-public class TrileadLogin {
-    static void result(String words) {
-        System.out.println("sshmatrix-result " + words);
-        System.out.flush();
-    }
-
-    static String env(String name) {
-        String v = System.getenv(name);
-        return v == null ? "" : v;
-    }
-
-    static String secret(String path) throws IOException {
-        if (path.isEmpty()) {
-            return null;
-        }
-        String s = new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8);
-        return s.endsWith("\n") ? s.substring(0, s.length() - 1) : s;
-    }
-
+public class TrileadLogin extends SshmatrixCell {
     // Trilead wraps the cause ("Key exchange was not finished, connection is closed.") around
     // the reason that matters: the innermost message names it.
     static String message(Throwable e) {

@@ -416,6 +416,9 @@ fn write_program(
                 "-nowarn".into(),
                 "-cp".into(),
                 install.jars.join(":"),
+                // The helpers written beside it (SshmatrixCell.java) compile with it.
+                "-sourcepath".into(),
+                dir.display().to_string(),
                 "-d".into(),
                 dir.display().to_string(),
                 tmp.display().to_string(),

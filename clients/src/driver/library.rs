@@ -35,6 +35,13 @@ const PYTHON_HELPERS: &[(&str, &str)] = &[(
     include_str!("../../programs/sshmatrix_cell.py"),
 )];
 
+/// What every Java program extends: the result line, the environment, secrets (compiled with
+/// it at install).
+const JAVA_HELPERS: &[(&str, &str)] = &[(
+    "SshmatrixCell.java",
+    include_str!("../../programs/SshmatrixCell.java"),
+)];
+
 /// The line prefix of a program's outcome.
 pub const RESULT: &str = "sshmatrix-result ";
 /// The line prefix of the algorithms a program saw negotiated.
@@ -85,9 +92,10 @@ pub(super) fn program(driver: Driver) -> Option<Program> {
         ),
         Driver::Ssh | Driver::Plink | Driver::Dbclient => return None,
     };
-    let helpers = match file.ends_with(".py") {
-        true => PYTHON_HELPERS,
-        false => &[],
+    let helpers = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("py") => PYTHON_HELPERS,
+        Some("java") => JAVA_HELPERS,
+        _ => &[],
     };
     Some(Program {
         file,
